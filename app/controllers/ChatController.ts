@@ -1,0 +1,103 @@
+import { AppError, Controller } from '../../framework/index.js'
+import { addUser, LOBBY, nextUid, type ChatEvent, type ChatUser } from '../services/chat.js'
+
+const MAX_NAME = 32
+const MAX_TEXT = 4000
+
+function cleanName (value: unknown): string {
+  const name = typeof value === 'string' ? value.trim() : ''
+  if (!name || name.length > MAX_NAME) throw new AppError('CHAT_ERR_BAD_NAME', `name must be 1-${MAX_NAME} characters`)
+  return name
+}
+
+function cleanText (value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_TEXT) {
+    throw new AppError('CHAT_ERR_BAD_TEXT', `text must be 1-${MAX_TEXT} characters`)
+  }
+  return value
+}
+
+/**
+ * The chat: telnet users on the text port (`text`), JSON users on TCP and WebSocket
+ * (`login`, `say`, `rooms`, `online`), all in the same chat.
+ */
+export class ChatController extends Controller {
+  static transports = { text: ['text' as const] }
+
+  /** The signed-in user of this connection. */
+  #me (): ChatUser {
+    const name = this.session.name
+    if (typeof name !== 'string' || this.uid === undefined) {
+      throw new AppError('CHAT_ERR_NOT_LOGGED_IN', 'call /chat/login first')
+    }
+    return { uid: this.uid, name }
+  }
+
+  async #signIn (name: string, room: string): Promise<ChatUser> {
+    const uid = this.uid ?? nextUid()
+    const old = this.session.room
+    if (typeof old === 'string' && old !== room) await this.leaveGroup(old)
+    await this.bindUid(uid)
+    await this.joinGroup(room)
+    this.session.name = name
+    this.session.room = room
+    this.session.uid = uid
+    addUser({ uid, name })
+    const join: ChatEvent = { type: 'join', uid, name, room }
+    await this.sendToAll(join, { exclude: this.connectionId })
+    return { uid, name }
+  }
+
+  /** Every line of the text port: the first is the nickname, then `text` or `<uid>:text`. */
+  async text (line: string): Promise<string | undefined> {
+    if (typeof this.session.name !== 'string') {
+      const name = line.trim()
+      if (!name) return 'please enter a nickname'
+      const me = await this.#signIn(cleanName(name), LOBBY)
+      return `welcome ${me.name}, your uid is ${me.uid}`
+    }
+    if (line.trim() === '') return undefined
+    const me = this.#me()
+    const direct = /^(\d+):(.*)$/.exec(line)
+    if (direct) {
+      const to = direct[1]
+      const sent = await this.sendToUid(to, { type: 'say', from: me, text: direct[2], private: true } satisfies ChatEvent)
+      return sent > 0 ? undefined : `uid ${to} is not online`
+    }
+    await this.sendToAll({ type: 'say', from: me, text: line, room: LOBBY } satisfies ChatEvent, { exclude: this.connectionId })
+    return undefined
+  }
+
+  /** `{name, room?}` → binds a uid, joins the room; answers `{uid, name, room}`. */
+  async login (data: { name?: unknown, room?: unknown } | undefined): Promise<{ uid: string, name: string, room: string }> {
+    const name = cleanName(data?.name)
+    const room = data?.room === undefined ? LOBBY : cleanName(data.room)
+    const me = await this.#signIn(name, room)
+    return { ...me, room }
+  }
+
+  /** `{to?, text}` → to one uid, or to the caller's room; answers `{delivered}`. */
+  async say (data: { to?: unknown, text?: unknown } | undefined): Promise<{ delivered: number }> {
+    const text = cleanText(data?.text)
+    const me = this.transport === 'http' ? { uid: '0', name: cleanName((data as { name?: unknown })?.name ?? 'http') } : this.#me()
+    if (data?.to !== undefined && data.to !== null && data.to !== '') {
+      const delivered = await this.sendToUid(String(data.to), { type: 'say', from: me, text, private: true } satisfies ChatEvent)
+      return { delivered }
+    }
+    const room = typeof this.session.room === 'string' ? this.session.room : LOBBY
+    const delivered = await this.sendToGroup(room, { type: 'say', from: me, text, room } satisfies ChatEvent, { exclude: this.connectionId })
+    return { delivered }
+  }
+
+  /** Rooms with their connection counts. */
+  async rooms (): Promise<Array<{ room: string, count: number }>> {
+    const names = await this.groups()
+    return Promise.all(names.map(async (room) => ({ room, count: await this.groupCount(room) })))
+  }
+
+  /** `{room?}` → how many users are online and who is in the room. */
+  async online (data: { room?: unknown } | undefined): Promise<{ count: number, room: string, uids: string[] }> {
+    const room = typeof data?.room === 'string' ? data.room : typeof this.session.room === 'string' ? this.session.room : LOBBY
+    return { count: await this.onlineCount(), room, uids: await this.groupMembers(room) }
+  }
+}

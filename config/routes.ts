@@ -1,0 +1,6 @@
+import { defineConfig } from '../framework/index.js'
+
+/** Custom routes; everything else is `/name/method` by convention. */
+export default defineConfig({
+  'GET /': 'Home.index',
+})

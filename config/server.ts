@@ -1,0 +1,10 @@
+import { defineConfig } from '../framework/index.js'
+import { renderLine } from '../app/services/chat.js'
+
+/** Ports of the demo; every value shown is the default except the text port's route/render. */
+export default defineConfig({
+  tcp: { port: 9093, framing: 'length', pack: 'json' },
+  text: { port: 8480, framing: 'eof', pack: 'text', route: '/chat/text', render: renderLine },
+  http: { port: 8081, ws: { path: '/ws' } },
+  heartbeatIdleMs: 120_000,
+})

@@ -1,0 +1,163 @@
+/**
+ * The bus: every push and every cluster-wide query a controller makes goes through it. The
+ * standalone `LocalBus` serves them from this process's connection table; the cluster layer
+ * provides another implementation of the same interface, so controllers never change.
+ */
+import { SdError } from '../core/errors.js'
+import { Outgoing, type Connection } from './connection.js'
+import type { ConnectionTable } from './table.js'
+
+/** Connection ids to leave out of a broadcast. */
+export interface SendOptions {
+  /** One connection id or several. */
+  exclude?: string | readonly string[]
+}
+
+/** Options of `bindUid`. */
+export interface BindOptions {
+  /** Close the uid's other connections (cluster-wide) with `SD_ERR_KICKED`. @default false */
+  kick?: boolean
+}
+
+/** A uid as the bus keys it: numbers become strings. */
+export type Uid = string | number
+
+/**
+ * Pushes and registry queries. Sends resolve to the number of connections the message was
+ * handed to (0 means the target is offline).
+ */
+export interface Bus {
+  bindUid (conn: Connection, uid: Uid, options?: BindOptions): Promise<void>
+  unbindUid (conn: Connection): Promise<void>
+  joinGroup (conn: Connection, group: string): Promise<void>
+  leaveGroup (conn: Connection, group: string): Promise<void>
+  sendToConnection (connectionId: string, data: unknown): Promise<number>
+  sendToUid (uid: Uid, data: unknown): Promise<number>
+  sendToUids (uids: readonly Uid[], data: unknown): Promise<number>
+  sendToAll (data: unknown, options?: SendOptions): Promise<number>
+  sendToGroup (group: string, data: unknown, options?: SendOptions): Promise<number>
+  /** Closes every connection of `uid`; resolves to how many were closed. */
+  kickUid (uid: Uid, reason?: string): Promise<number>
+  closeConnection (connectionId: string, reason?: string): Promise<boolean>
+  isUidOnline (uid: Uid): Promise<boolean>
+  /** Distinct uids online. */
+  onlineCount (): Promise<number>
+  /** Distinct uids bound in `group`. */
+  groupMembers (group: string): Promise<string[]>
+  /** Connections in `group` (bound or not). */
+  groupCount (group: string): Promise<number>
+  /** Groups with at least one member. */
+  groups (): Promise<string[]>
+}
+
+function excluded (options: SendOptions | undefined): ((id: string) => boolean) | undefined {
+  const ex = options?.exclude
+  if (ex === undefined) return undefined
+  if (typeof ex === 'string') return (id) => id === ex
+  const set = new Set(ex)
+  return (id) => set.has(id)
+}
+
+function deliver (conns: Iterable<Connection>, data: unknown, skip?: (id: string) => boolean): number {
+  const out = new Outgoing(data)
+  let n = 0
+  for (const conn of conns) {
+    if (skip?.(conn.id)) continue
+    if (conn.pushOutgoing(out)) n++
+  }
+  return n
+}
+
+/** The bus of one standalone process. */
+export class LocalBus implements Bus {
+  readonly #table: ConnectionTable
+
+  constructor (table: ConnectionTable) {
+    this.#table = table
+  }
+
+  async bindUid (conn: Connection, uid: Uid, options?: BindOptions): Promise<void> {
+    const key = String(uid)
+    if (options?.kick) {
+      for (const other of [...this.#table.byUid(key)]) {
+        if (other !== conn) other.close(new SdError('SD_ERR_KICKED', `uid ${key} signed in elsewhere`))
+      }
+    }
+    this.#table.bindUid(conn, key)
+  }
+
+  async unbindUid (conn: Connection): Promise<void> {
+    this.#table.unbindUid(conn)
+  }
+
+  async joinGroup (conn: Connection, group: string): Promise<void> {
+    this.#table.join(conn, group)
+  }
+
+  async leaveGroup (conn: Connection, group: string): Promise<void> {
+    this.#table.leave(conn, group)
+  }
+
+  async sendToConnection (connectionId: string, data: unknown): Promise<number> {
+    const conn = this.#table.get(connectionId)
+    return conn?.push(data) ? 1 : 0
+  }
+
+  async sendToUid (uid: Uid, data: unknown): Promise<number> {
+    const conns = this.#table.byUid(String(uid))
+    if (conns.size === 1) for (const c of conns) return c.push(data) ? 1 : 0
+    return deliver(conns, data)
+  }
+
+  async sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {
+    const out = new Outgoing(data)
+    let n = 0
+    for (const uid of new Set(uids.map(String))) {
+      for (const conn of this.#table.byUid(uid)) if (conn.pushOutgoing(out)) n++
+    }
+    return n
+  }
+
+  async sendToAll (data: unknown, options?: SendOptions): Promise<number> {
+    return deliver(this.#table.all(), data, excluded(options))
+  }
+
+  async sendToGroup (group: string, data: unknown, options?: SendOptions): Promise<number> {
+    return deliver(this.#table.byGroup(group), data, excluded(options))
+  }
+
+  async kickUid (uid: Uid, reason = 'kicked'): Promise<number> {
+    const conns = [...this.#table.byUid(String(uid))]
+    for (const conn of conns) conn.close(new SdError('SD_ERR_KICKED', reason))
+    return conns.length
+  }
+
+  async closeConnection (connectionId: string, reason = 'closed by server'): Promise<boolean> {
+    const conn = this.#table.get(connectionId)
+    if (!conn) return false
+    conn.close(new SdError('SD_ERR_KICKED', reason))
+    return true
+  }
+
+  async isUidOnline (uid: Uid): Promise<boolean> {
+    return this.#table.byUid(String(uid)).size > 0
+  }
+
+  async onlineCount (): Promise<number> {
+    return this.#table.uidCount()
+  }
+
+  async groupMembers (group: string): Promise<string[]> {
+    const uids = new Set<string>()
+    for (const conn of this.#table.byGroup(group)) if (conn.uid !== undefined) uids.add(conn.uid)
+    return [...uids]
+  }
+
+  async groupCount (group: string): Promise<number> {
+    return this.#table.byGroup(group).size
+  }
+
+  async groups (): Promise<string[]> {
+    return this.#table.groupNames()
+  }
+}

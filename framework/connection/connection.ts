@@ -1,0 +1,161 @@
+/**
+ * A client connection as the bus and controllers see it, whatever its transport. Transports
+ * subclass it once (socket, WebSocket) and supply the raw write/close.
+ */
+import type { TransportName } from '../core/config.js'
+import { SdError, type ErrorBody } from '../core/errors.js'
+import type { Codec, MessageId } from '../transport/packs.js'
+
+/** Lifecycle of a connection. */
+export type ConnectionStatus = 'open' | 'closing' | 'closed'
+
+/**
+ * A push about to go to many connections: encoded once per codec, then written as is to every
+ * connection that shares that codec.
+ */
+export class Outgoing {
+  readonly data: unknown
+  #codec: Codec | undefined
+  #bytes: string | Buffer | undefined
+  #more: Map<Codec, string | Buffer> | undefined
+
+  constructor (data: unknown) {
+    this.data = data
+  }
+
+  /** Wire bytes of this push for `codec`, encoded on first use. */
+  bytesFor (codec: Codec): string | Buffer {
+    if (this.#codec === codec) return this.#bytes as string | Buffer
+    if (this.#codec === undefined) {
+      this.#codec = codec
+      this.#bytes = codec.push(this.data)
+      return this.#bytes
+    }
+    this.#more ??= new Map()
+    let bytes = this.#more.get(codec)
+    if (bytes === undefined) {
+      bytes = codec.push(this.data)
+      this.#more.set(codec, bytes)
+    }
+    return bytes
+  }
+}
+
+/** Called by a connection when it has closed (the transport's host unregisters it). */
+export type CloseListener = (conn: Connection) => void
+
+/** Limits a connection enforces on its output. */
+export interface ConnectionLimits {
+  /** Close when this many bytes wait to be sent. */
+  maxSendBufferBytes: number
+}
+
+/** One client connection on a socket or WebSocket port. */
+export abstract class Connection {
+  /** Unique id on this node (`this.connectionId` in controllers). */
+  readonly id: string
+  readonly transport: TransportName
+  readonly remoteAddress: string
+  /** Uid bound with `bindUid`, if any. */
+  uid: string | undefined = undefined
+  /** Groups joined, created on first join. */
+  groups: Set<string> | undefined = undefined
+  /** Time of the last complete message (ms since epoch), for the idle check. */
+  lastActiveMs: number
+  /** Requests of this connection still running. */
+  pending = 0
+  status: ConnectionStatus = 'open'
+  readonly codec: Codec
+  protected readonly limits: ConnectionLimits
+  #session: Record<string, unknown> | undefined
+  #onClose: CloseListener
+  #holds = 0
+
+  constructor (id: string, transport: TransportName, remoteAddress: string, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
+    this.id = id
+    this.transport = transport
+    this.remoteAddress = remoteAddress
+    this.codec = codec
+    this.limits = limits
+    this.lastActiveMs = Date.now()
+    this.#onClose = onClose
+  }
+
+  /** Per-connection data kept while it lives (GatewayWorker's `$_SESSION`). */
+  get session (): Record<string, unknown> {
+    this.#session ??= {}
+    return this.#session
+  }
+
+  set session (value: Record<string, unknown>) {
+    this.#session = value
+  }
+
+  /** Writes wire bytes; implemented by the transport. */
+  protected abstract write (bytes: string | Buffer): void
+  /** Bytes accepted by `write` but not yet handed to the OS. */
+  abstract get bufferedBytes (): number
+  /** Stops reading input (backpressure). */
+  abstract pauseReading (): void
+  /** Resumes reading input. */
+  abstract resumeReading (): void
+  /** Ends the underlying socket; `error` is sent first when the transport can. */
+  protected abstract end (error: SdError | undefined): void
+
+  /** Stops reading until every `hold` has its `release` (pending requests, write backpressure). */
+  hold (): void {
+    if (this.#holds++ === 0) this.pauseReading()
+  }
+
+  release (): void {
+    if (this.#holds > 0 && --this.#holds === 0 && this.status === 'open') this.resumeReading()
+  }
+
+  /** Sends wire bytes unless the client has stopped reading, in which case it is closed. */
+  send (bytes: string | Buffer): boolean {
+    if (this.status !== 'open') return false
+    if (this.bufferedBytes > this.limits.maxSendBufferBytes) {
+      this.close(new SdError('SD_ERR_SEND_BUFFER_FULL', this.bufferedBytes), false)
+      return false
+    }
+    this.write(bytes)
+    return true
+  }
+
+  /** Pushes data (no id) to this client. */
+  push (data: unknown): boolean {
+    return this.send(this.codec.push(data))
+  }
+
+  /** Pushes a prepared broadcast. */
+  pushOutgoing (out: Outgoing): boolean {
+    return this.send(out.bytesFor(this.codec))
+  }
+
+  /** Replies to request `id`. */
+  reply (id: MessageId | null, data: unknown): void {
+    this.send(this.codec.reply(id, data))
+  }
+
+  /** Sends an error, with the request id when there is one. */
+  replyError (id: MessageId | undefined | null, body: ErrorBody): void {
+    this.send(this.codec.error(id, body))
+  }
+
+  /**
+   * Closes the connection. With `error`, the client is told why first (an error push on
+   * socket ports, the close reason on WebSocket) when `notify` is true.
+   */
+  close (error?: SdError, notify = true): void {
+    if (this.status !== 'open') return
+    this.status = 'closing'
+    this.end(notify ? error : undefined)
+  }
+
+  /** Called by the transport once the socket is gone; runs exactly once. */
+  closed (): void {
+    if (this.status === 'closed') return
+    this.status = 'closed'
+    this.#onClose(this)
+  }
+}

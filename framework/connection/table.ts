@@ -1,0 +1,105 @@
+/**
+ * This node's connections, indexed by id, uid and group. Pure bookkeeping: no I/O.
+ */
+import type { Connection } from './connection.js'
+
+const empty: ReadonlySet<Connection> = new Set()
+
+/** Local connection table (one per process). */
+export class ConnectionTable {
+  readonly #byId = new Map<string, Connection>()
+  readonly #byUid = new Map<string, Set<Connection>>()
+  readonly #byGroup = new Map<string, Set<Connection>>()
+  readonly #prefix: string
+  #seq = 0
+
+  /** `prefix` makes ids unique across nodes (e.g. the node name). */
+  constructor (prefix = '') {
+    this.#prefix = prefix
+  }
+
+  /** A new connection id. */
+  nextId (): string {
+    return this.#prefix + (++this.#seq).toString(36)
+  }
+
+  get size (): number {
+    return this.#byId.size
+  }
+
+  add (conn: Connection): void {
+    this.#byId.set(conn.id, conn)
+  }
+
+  /** Removes a connection from every index. */
+  remove (conn: Connection): void {
+    this.#byId.delete(conn.id)
+    if (conn.uid !== undefined) this.unbindUid(conn)
+    if (conn.groups) for (const g of conn.groups) this.#leave(conn, g)
+    conn.groups = undefined
+  }
+
+  get (id: string): Connection | undefined {
+    return this.#byId.get(id)
+  }
+
+  all (): IterableIterator<Connection> {
+    return this.#byId.values()
+  }
+
+  /** Binds `uid`; a connection has at most one uid, a uid may have many connections. */
+  bindUid (conn: Connection, uid: string): void {
+    if (conn.uid === uid) return
+    if (conn.uid !== undefined) this.unbindUid(conn)
+    conn.uid = uid
+    let set = this.#byUid.get(uid)
+    if (!set) this.#byUid.set(uid, (set = new Set()))
+    set.add(conn)
+  }
+
+  unbindUid (conn: Connection): void {
+    const uid = conn.uid
+    if (uid === undefined) return
+    conn.uid = undefined
+    const set = this.#byUid.get(uid)
+    if (!set) return
+    set.delete(conn)
+    if (set.size === 0) this.#byUid.delete(uid)
+  }
+
+  byUid (uid: string): ReadonlySet<Connection> {
+    return this.#byUid.get(uid) ?? empty
+  }
+
+  uidCount (): number {
+    return this.#byUid.size
+  }
+
+  join (conn: Connection, group: string): void {
+    conn.groups ??= new Set()
+    conn.groups.add(group)
+    let set = this.#byGroup.get(group)
+    if (!set) this.#byGroup.set(group, (set = new Set()))
+    set.add(conn)
+  }
+
+  leave (conn: Connection, group: string): void {
+    if (!conn.groups?.delete(group)) return
+    this.#leave(conn, group)
+  }
+
+  #leave (conn: Connection, group: string): void {
+    const set = this.#byGroup.get(group)
+    if (!set) return
+    set.delete(conn)
+    if (set.size === 0) this.#byGroup.delete(group)
+  }
+
+  byGroup (group: string): ReadonlySet<Connection> {
+    return this.#byGroup.get(group) ?? empty
+  }
+
+  groupNames (): string[] {
+    return [...this.#byGroup.keys()]
+  }
+}

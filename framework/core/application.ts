@@ -1,0 +1,395 @@
+/**
+ * The application: loads config and controllers, starts every configured port, routes each
+ * message to its action, and shuts down gracefully. One request's lifecycle is `dispatch`:
+ * route → middleware → action → reply, with one error handler.
+ */
+import { readdir } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { basename, extname, join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { pino, type Logger } from 'pino'
+import { LocalBus, type Bus } from '../connection/bus.js'
+import type { Connection } from '../connection/connection.js'
+import { startHeartbeat } from '../connection/heartbeat.js'
+import { ConnectionTable } from '../connection/table.js'
+import { HttpTransport } from '../transport/http-transport.js'
+import type { InboundMessage, MessageId } from '../transport/packs.js'
+import { TcpTransport } from '../transport/tcp-transport.js'
+import { createTextTransport } from '../transport/text-transport.js'
+import type { ListenAddress, Transport, TransportHost } from '../transport/transport.js'
+import { loadConfig, type Config, type ConfigInput, type TransportName } from './config.js'
+import { Controller, type ControllerClass, type ControllerHost } from './controller.js'
+import { isPublicError, SdError, type ErrorBody } from './errors.js'
+import { runMiddleware, type HookName, type Hooks, type Middleware } from './hooks.js'
+import { Router, type HttpRule, type RouteMatch } from './router.js'
+
+/** Lifecycle of an application. */
+export type AppStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed'
+
+/** Options of `createApp`. */
+export interface CreateAppOptions {
+  /** Application root (holds `app/` and `config/`). @default process.cwd() */
+  root?: string
+  /** Config directory, or `false` to use defaults and overrides only. @default '<root>/config' */
+  configDir?: string | false
+  /** Applied over config files and env (tests use ports 0). */
+  overrides?: ConfigInput
+  /** Environment for overrides. @default process.env */
+  env?: NodeJS.ProcessEnv
+  /** Controllers to register instead of loading `app.controllersDir`. */
+  controllers?: ControllerClass[]
+  /** Run instead of `app/boot.ts`: registers hooks and middleware. */
+  boot?: (app: Application) => void | Promise<void>
+  /** Logger to use instead of a new pino instance. */
+  logger?: Logger
+}
+
+type HookList = { [K in HookName]: Array<Hooks[K]> }
+
+const noParams: Record<string, string> = Object.freeze({}) as Record<string, string>
+
+function isThenable (v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
+}
+
+/** The error body a client may see for any thrown value. */
+function errorBody (err: unknown): { status: number, body: ErrorBody } {
+  if (isPublicError(err)) return { status: err.status, body: err.toJSON() }
+  const internal = new SdError('SD_ERR_INTERNAL')
+  return { status: internal.status, body: internal.toJSON() }
+}
+
+/** Data of an HTTP request: the query merged with a JSON object body. */
+function httpData (request: FastifyRequest): unknown {
+  const body = request.body
+  const query = request.query as Record<string, unknown> | undefined
+  let hasQuery = false
+  for (const _ in query) { hasQuery = true; break }
+  if (!hasQuery) return body ?? {}
+  if (body === undefined || body === null) return query
+  if (typeof body === 'object' && !Array.isArray(body)) return { ...query, ...body }
+  return body
+}
+
+/** An SD application: ports, router, controllers, bus. */
+export class Application implements TransportHost, ControllerHost {
+  readonly config: Config
+  readonly log: Logger
+  readonly router = new Router()
+  readonly root: string
+  readonly connections: ConnectionTable
+  bus: Bus
+  #status: AppStatus = 'created'
+  readonly #transports: Transport[] = []
+  readonly #hooks: HookList = { onStart: [], onStop: [], onConnect: [], onClose: [] }
+  readonly #middleware: Middleware[] = []
+  #inflight = 0
+  #idleWaiters: Array<() => void> = []
+  #stopHeartbeat: (() => void) | undefined
+  #stopping: Promise<void> | undefined
+  readonly #startedAt = Date.now()
+
+  constructor (config: Config, root: string, logger?: Logger) {
+    this.config = config
+    this.root = root
+    if (!config.app.nodeName) config.app.nodeName = `${hostname()}-${process.pid}`
+    this.log = logger ?? pino({ name: config.app.name, level: config.app.logLevel, base: { node: config.app.nodeName } })
+    this.connections = new ConnectionTable()
+    this.bus = new LocalBus(this.connections)
+  }
+
+  get status (): AppStatus {
+    return this.#status
+  }
+
+  #setStatus (status: AppStatus): void {
+    this.#status = status
+    this.log.debug({ status }, 'application status')
+  }
+
+  /** Milliseconds since the application was created. */
+  get uptimeMs (): number {
+    return Date.now() - this.#startedAt
+  }
+
+  /** Registers a controller (before `start`). */
+  addController (controller: ControllerClass, name = controller.name): this {
+    if (!(controller.prototype instanceof Controller)) {
+      throw new SdError('SD_ERR_CONTROLLER_INVALID', `${name} does not extend Controller`)
+    }
+    this.router.addController(controller, name)
+    return this
+  }
+
+  /** Adds a lifecycle hook. */
+  addHook<K extends HookName> (name: K, fn: Hooks[K]): this {
+    this.#hooks[name].push(fn)
+    return this
+  }
+
+  /** Adds middleware that runs around every action, in the order added. */
+  use (mw: Middleware): this {
+    this.#middleware.push(mw)
+    return this
+  }
+
+  /** Loads every controller module in `app.controllersDir`. */
+  async loadControllers (dir = resolve(this.root, this.config.app.controllersDir)): Promise<void> {
+    let files: string[]
+    try {
+      files = (await readdir(dir)).sort()
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw err
+    }
+    for (const file of files) {
+      const ext = extname(file)
+      if (!['.ts', '.js', '.mjs'].includes(ext) || file.endsWith('.d.ts') || file.includes('.test.')) continue
+      const mod = await import(pathToFileURL(join(dir, file)).href) as Record<string, unknown>
+      const found = Object.entries(mod).filter(([, v]) => typeof v === 'function' && (v as ControllerClass).prototype instanceof Controller)
+      if (found.length === 0) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${file} exports no class extending Controller`)
+      for (const [exportName, value] of found) {
+        const cls = value as ControllerClass
+        this.addController(cls, exportName === 'default' ? (cls.name || basename(file, ext)) : exportName)
+      }
+    }
+  }
+
+  /** Where a transport listens (after `start`). */
+  address (name: TransportName): ListenAddress | undefined {
+    return this.#transports.find((t) => t.name === name)?.address()
+  }
+
+  // ---- TransportHost -------------------------------------------------------------------
+
+  newConnectionId (): string {
+    return this.connections.nextId()
+  }
+
+  httpRules (): readonly HttpRule[] {
+    return this.router.httpRules()
+  }
+
+  connectionOpened (conn: Connection): void {
+    this.connections.add(conn)
+    if (this.#hooks.onConnect.length > 0) this.#runConnHooks('onConnect', conn)
+  }
+
+  connectionClosed (conn: Connection): void {
+    this.connections.remove(conn)
+    if (this.#hooks.onClose.length > 0) this.#runConnHooks('onClose', conn)
+  }
+
+  #runConnHooks (name: 'onConnect' | 'onClose', conn: Connection): void {
+    const ctx = new Controller(this, conn, conn.transport, '', undefined, noParams, null)
+    for (const fn of this.#hooks[name]) {
+      try {
+        const r = fn(ctx)
+        if (isThenable(r)) r.then(undefined, (err: unknown) => this.log.error({ err, hook: name }, 'hook failed'))
+      } catch (err) {
+        this.log.error({ err, hook: name }, 'hook failed')
+      }
+    }
+  }
+
+  /** Routes one message from a socket or WebSocket connection and replies through it. */
+  dispatch (conn: Connection, msg: InboundMessage): void {
+    const match = this.router.match(msg.path)
+    if (match === undefined) {
+      conn.replyError(msg.id, new SdError('SD_ERR_ROUTE_NOT_FOUND', msg.path).toJSON())
+      return
+    }
+    const route = match.route
+    if (route.transports !== null && !route.transports.has(conn.transport)) {
+      conn.replyError(msg.id, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', msg.path).toJSON())
+      return
+    }
+    if (this.#status !== 'running') {
+      conn.replyError(msg.id, new SdError('SD_ERR_SHUTTING_DOWN').toJSON())
+      return
+    }
+    const ctrl = new route.controller(this, conn, conn.transport, msg.path, msg.data, match.params, null)
+    let result: unknown
+    try {
+      result = this.#invoke(ctrl, route.method)
+    } catch (err) {
+      this.#replyFailure(conn, msg.id, err, route.name)
+      return
+    }
+    if (isThenable(result)) {
+      this.#inflight++
+      if (++conn.pending === this.config.server.maxPendingPerConnection) conn.hold()
+      result.then((value) => {
+        this.#settled(conn)
+        if (msg.id !== undefined && !(msg.id === null && value === undefined)) conn.reply(msg.id, value)
+      }, (err: unknown) => {
+        this.#settled(conn)
+        this.#replyFailure(conn, msg.id, err, route.name)
+      })
+    } else if (msg.id !== undefined && !(msg.id === null && result === undefined)) {
+      conn.reply(msg.id, result)
+    }
+  }
+
+  #invoke (ctrl: Controller, method: string): unknown {
+    const action = (ctrl as unknown as Record<string, (data: unknown) => unknown>)[method]
+    if (this.#middleware.length === 0) return action.call(ctrl, ctrl.data)
+    return runMiddleware(this.#middleware, ctrl, () => action.call(ctrl, ctrl.data))
+  }
+
+  #settled (conn: Connection | null): void {
+    if (conn !== null && conn.pending-- === this.config.server.maxPendingPerConnection) conn.release()
+    if (--this.#inflight === 0 && this.#idleWaiters.length > 0) {
+      for (const wake of this.#idleWaiters.splice(0)) wake()
+    }
+  }
+
+  #replyFailure (conn: Connection, id: MessageId | undefined | null, err: unknown, action: string): void {
+    if (!isPublicError(err)) this.log.error({ err, action, connectionId: conn.id }, 'action threw')
+    conn.replyError(id, errorBody(err).body)
+  }
+
+  /** Runs an HTTP action and sends its result (JSON, or as is when the action set a content type). */
+  dispatchHttp (match: RouteMatch, path: string, request: FastifyRequest, reply: FastifyReply): void {
+    const route = match.route
+    if (route.transports !== null && !route.transports.has('http')) {
+      sendHttpError(reply, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', path))
+      return
+    }
+    const ctrl = new route.controller(this, null, 'http', path, httpData(request), match.params, { request, reply })
+    let result: unknown
+    try {
+      result = this.#invoke(ctrl, route.method)
+    } catch (err) {
+      this.#httpFailure(reply, err, route.name)
+      return
+    }
+    if (!isThenable(result)) {
+      sendHttpResult(reply, result)
+      return
+    }
+    this.#inflight++
+    result.then((value) => {
+      this.#settled(null)
+      sendHttpResult(reply, value)
+    }, (err: unknown) => {
+      this.#settled(null)
+      this.#httpFailure(reply, err, route.name)
+    })
+  }
+
+  #httpFailure (reply: FastifyReply, err: unknown, action: string): void {
+    if (!isPublicError(err)) this.log.error({ err, action }, 'action threw')
+    sendHttpError(reply, err)
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------
+
+  /** Starts every enabled port, then runs `onStart` hooks. */
+  async start (): Promise<void> {
+    if (this.#status !== 'created') throw new Error(`cannot start an application that is ${this.#status}`)
+    this.#setStatus('starting')
+    const server = this.config.server
+    if (server.tcp.enabled) this.#transports.push(new TcpTransport(this, 'tcp', server.tcp))
+    if (server.text.enabled) this.#transports.push(createTextTransport(this, server.text))
+    if (server.http.enabled) {
+      const http = new HttpTransport(this, server.http)
+      this.#transports.push(http)
+      if (http.ws) this.#transports.push(http.ws)
+    }
+    try {
+      for (const t of this.#transports) await t.start()
+    } catch (err) {
+      await Promise.allSettled(this.#transports.map((t) => t.close()))
+      this.#setStatus('closed')
+      throw err
+    }
+    this.#stopHeartbeat = startHeartbeat(this.connections, server)
+    this.#setStatus('running')
+    for (const t of this.#transports) {
+      const addr = t.address()
+      if (addr) this.log.info({ transport: t.name, host: addr.host, port: addr.port }, `${t.name} listening on ${addr.host}:${addr.port}`)
+    }
+    for (const fn of this.#hooks.onStart) await fn(this)
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let running requests finish (up to
+   * `shutdownTimeoutMs`), close every connection, run `onStop` hooks.
+   */
+  stop (): Promise<void> {
+    this.#stopping ??= this.#stop()
+    return this.#stopping
+  }
+
+  async #stop (): Promise<void> {
+    if (this.#status === 'created') { this.#setStatus('closed'); return }
+    this.#setStatus('closing')
+    await Promise.all(this.#transports.map((t) => t.stopAccepting()))
+    if (this.#inflight > 0) {
+      const timeoutMs = this.config.server.shutdownTimeoutMs
+      let timer: NodeJS.Timeout | undefined
+      const drained = await Promise.race([
+        new Promise<boolean>((resolve) => this.#idleWaiters.push(() => resolve(true))),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs) }),
+      ])
+      clearTimeout(timer)
+      if (!drained) this.log.warn({ inflight: this.#inflight, timeoutMs }, 'shutdown timeout: closing with requests still running')
+    }
+    this.#stopHeartbeat?.()
+    await Promise.all(this.#transports.map((t) => t.close()))
+    for (const fn of this.#hooks.onStop) {
+      try { await fn(this) } catch (err) { this.log.error({ err, hook: 'onStop' }, 'hook failed') }
+    }
+    this.#setStatus('closed')
+    this.log.info('stopped')
+  }
+}
+
+/** Sends an action's result over HTTP. */
+function sendHttpResult (reply: FastifyReply, value: unknown): void {
+  if (reply.sent) return
+  if (reply.hasHeader('content-type') && (typeof value === 'string' || Buffer.isBuffer(value))) {
+    void reply.send(value)
+    return
+  }
+  void reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(value === undefined ? null : value))
+}
+
+/** Sends an error as `{error: {code, message}}` with its HTTP status. */
+function sendHttpError (reply: FastifyReply, err: unknown): void {
+  if (reply.sent) return
+  const { status, body } = errorBody(err)
+  void reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ error: body }))
+}
+
+/** Loads config, controllers and `app/boot.ts`; the returned application is ready to `start`. */
+export async function createApp (options: CreateAppOptions = {}): Promise<Application> {
+  const root = resolve(options.root ?? process.cwd())
+  const config = await loadConfig({ root, configDir: options.configDir, overrides: options.overrides, env: options.env })
+  const app = new Application(config, root, options.logger)
+  if (options.controllers) {
+    for (const c of options.controllers) app.addController(c)
+  } else {
+    await app.loadControllers()
+  }
+  app.router.addRules(config.routes)
+  if (options.boot) {
+    await options.boot(app)
+  } else if (!options.controllers) {
+    for (const ext of ['.ts', '.js']) {
+      const file = join(root, 'app', `boot${ext}`)
+      let mod: { default?: (app: Application) => unknown }
+      try {
+        mod = await import(pathToFileURL(file).href) as typeof mod
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(file)) continue
+        throw err
+      }
+      if (typeof mod.default === 'function') await mod.default(app)
+      break
+    }
+  }
+  return app
+}

@@ -1,0 +1,288 @@
+/**
+ * Configuration: `config/*.ts` files export `defineConfig({...})`; the file name is the
+ * section (`config/server.ts` → `config.server`). Defaults < files < env < programmatic
+ * overrides. Unknown keys and wrong types fail at boot with a message naming the key.
+ */
+import { readdir } from 'node:fs/promises'
+import { extname, basename, join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { SdError } from './errors.js'
+
+/** Framing of a socket port: `length` (uint32 BE + payload) or `eof` (one line per message). */
+export type Framing = 'length' | 'eof'
+/** Payload encoding: `json`, `text` (a line is the data) or `msgpack`. */
+export type PackName = 'json' | 'text' | 'msgpack'
+
+/** A raw socket port (the TCP RPC port and the text port). */
+export interface SocketPortConfig {
+  /** Start this port. @default true */
+  enabled: boolean
+  /** Interface to listen on. @default '0.0.0.0' */
+  host: string
+  /** Port; 0 picks a free one. @default 9093 (tcp), 8480 (text) */
+  port: number
+  /** Framing. @default 'length' (tcp), 'eof' (text) */
+  framing: Framing
+  /** Payload encoding. @default 'json' (tcp), 'text' (text) */
+  pack: PackName
+  /** Largest frame (or line) accepted; a larger one closes the connection. @default 2097152 (tcp), 65536 (text) */
+  maxFrameBytes: number
+  /** Route every message of this port to this path (for packs without a path, e.g. `text`). @default '' (tcp), '/chat/text' (text) */
+  route: string
+  /** Turns pushed/replied data into a line on a `text` port. @default strings as they are, other values as JSON */
+  render?: (data: unknown) => string
+}
+
+/** The WebSocket endpoint on the HTTP port. */
+export interface WsConfig {
+  /** Accept WebSocket upgrades. @default true */
+  enabled: boolean
+  /** Upgrade path. @default '/ws' */
+  path: string
+  /** Payload encoding of frames (text frames for json, binary for msgpack). @default 'json' */
+  pack: 'json' | 'msgpack'
+  /** Largest message accepted; a larger one closes with 1009. @default 2097152 */
+  maxFrameBytes: number
+}
+
+/** The HTTP port (fastify), with WebSocket on it. */
+export interface HttpConfig {
+  /** Start this port. @default true */
+  enabled: boolean
+  /** Interface to listen on. @default '0.0.0.0' */
+  host: string
+  /** Port; 0 picks a free one. @default 8081 */
+  port: number
+  /** Largest request body; a larger one gets 413 `SD_ERR_BODY_TOO_LARGE`. @default 1048576 */
+  bodyLimitBytes: number
+  /** WebSocket endpoint. */
+  ws: WsConfig
+}
+
+/** `config/server.ts`: ports, heartbeats and limits. */
+export interface ServerConfig {
+  tcp: SocketPortConfig
+  text: SocketPortConfig
+  http: HttpConfig
+  /** Close connections that sent nothing for this long; 0 disables. @default 60000 */
+  heartbeatIdleMs: number
+  /** Push `pingData` to every socket/WS connection this often; 0 disables. @default 0 */
+  pingIntervalMs: number
+  /** Data of the server ping push. @default 'ping' */
+  pingData: unknown
+  /** Close a connection whose unsent output exceeds this (a client that does not read). @default 8388608 */
+  maxSendBufferBytes: number
+  /** Stop reading a connection while this many of its requests are still running. @default 256 */
+  maxPendingPerConnection: number
+  /** On SIGTERM/SIGINT, wait this long for running requests before closing sockets. @default 10000 */
+  shutdownTimeoutMs: number
+}
+
+/** `config/app.ts`: identity and logging. */
+export interface AppConfig {
+  /** Application name (logs, cluster key prefix). @default 'sd-app' */
+  name: string
+  /** Node name; env `SD_NODE_NAME`. @default generated from host name and pid */
+  nodeName: string
+  /** pino log level. @default 'info' */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** Directory of controllers, relative to the app root. @default 'app/controllers' */
+  controllersDir: string
+}
+
+/** One custom route: `'GET /': 'Home.index'` or the object form. */
+export interface RouteSpec {
+  /** `Name.method` of the action. */
+  action: string
+  /** Transports that may call it (default: all). */
+  transports?: TransportName[]
+}
+
+/** `config/routes.ts`: custom rules; keys are `'[METHOD ]/path/:param'`. */
+export type RoutesConfig = Record<string, string | RouteSpec>
+
+/** Names of transports messages can arrive on. */
+export type TransportName = 'tcp' | 'text' | 'http' | 'ws'
+
+/** The whole configuration after defaults, files and overrides. */
+export interface Config {
+  app: AppConfig
+  server: ServerConfig
+  routes: RoutesConfig
+  /** Sections SD does not know are kept for the app (e.g. `config/chat.ts`). */
+  [section: string]: unknown
+}
+
+/** Deep partial, for config files and overrides. */
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (...args: never[]) => unknown ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] }
+
+/** Input accepted for the known sections. */
+export type ConfigInput = { [K in 'app' | 'server']?: DeepPartial<Config[K]> } & { routes?: RoutesConfig, [section: string]: unknown }
+
+/** Marks a config file's export; returns its argument unchanged (typed help only). */
+export function defineConfig<T extends object> (config: T): T {
+  return config
+}
+
+/** Default values of every known key. */
+export function defaultConfig (): Config {
+  const port = (p: number, framing: Framing, pack: PackName, maxFrameBytes: number, route: string): SocketPortConfig =>
+    ({ enabled: true, host: '0.0.0.0', port: p, framing, pack, maxFrameBytes, route })
+  return {
+    app: { name: 'sd-app', nodeName: '', logLevel: 'info', controllersDir: 'app/controllers' },
+    server: {
+      tcp: port(9093, 'length', 'json', 2 * 1024 * 1024, ''),
+      text: port(8480, 'eof', 'text', 64 * 1024, '/chat/text'),
+      http: {
+        enabled: true,
+        host: '0.0.0.0',
+        port: 8081,
+        bodyLimitBytes: 1024 * 1024,
+        ws: { enabled: true, path: '/ws', pack: 'json', maxFrameBytes: 2 * 1024 * 1024 },
+      },
+      heartbeatIdleMs: 60_000,
+      pingIntervalMs: 0,
+      pingData: 'ping',
+      maxSendBufferBytes: 8 * 1024 * 1024,
+      maxPendingPerConnection: 256,
+      shutdownTimeoutMs: 10_000,
+    },
+    routes: {},
+  }
+}
+
+const enums: Record<string, readonly string[]> = {
+  framing: ['length', 'eof'],
+  pack: ['json', 'text', 'msgpack'],
+  logLevel: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+}
+/** Keys that may be absent from the defaults and hold any value of the given type. */
+const optional: Record<string, string> = { render: 'function', pingData: 'any' }
+
+function isPlainObject (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function invalid (key: string, why: string): SdError {
+  return new SdError('SD_ERR_CONFIG_INVALID', `${key} ${why}`)
+}
+
+/** Merges `input` into `target`, checking every key against the defaults' shape. */
+function mergeChecked (target: Record<string, unknown>, input: Record<string, unknown>, path: string): void {
+  for (const [key, value] of Object.entries(input)) {
+    const name = `${path}.${key}`
+    if (value === undefined) continue
+    const current = target[key]
+    if (key in optional) {
+      if (optional[key] !== 'any' && typeof value !== optional[key]) throw invalid(name, `must be a ${optional[key]}`)
+      target[key] = value
+      continue
+    }
+    if (!(key in target)) throw invalid(name, 'is not a known option')
+    if (isPlainObject(current)) {
+      if (!isPlainObject(value)) throw invalid(name, 'must be an object')
+      mergeChecked(current, value, name)
+      continue
+    }
+    if (typeof value !== typeof current) throw invalid(name, `must be a ${typeof current}, got ${JSON.stringify(value)}`)
+    if (typeof value === 'number') {
+      if (!Number.isInteger(value) || value < 0) throw invalid(name, `must be a non-negative integer, got ${value}`)
+      if (key === 'port' && value > 65535) throw invalid(name, `must be a port number (0-65535), got ${value}`)
+    }
+    if (key in enums && !enums[key].includes(value as string)) {
+      throw invalid(name, `must be one of ${enums[key].join(', ')}, got ${JSON.stringify(value)}`)
+    }
+    target[key] = value
+  }
+}
+
+function checkRoutes (routes: unknown): RoutesConfig {
+  if (!isPlainObject(routes)) throw invalid('routes', 'must be an object')
+  for (const [key, spec] of Object.entries(routes)) {
+    const action = typeof spec === 'string' ? spec : isPlainObject(spec) ? spec.action : undefined
+    if (typeof action !== 'string' || !/^\w+\.\w+$/.test(action)) {
+      throw invalid(`routes['${key}']`, 'must name an action as "Name.method"')
+    }
+  }
+  return routes as RoutesConfig
+}
+
+/** Applies one layer (a file's export, env, overrides) onto a config. */
+export function applyConfig (config: Config, layer: Record<string, unknown>, source: string): void {
+  for (const [section, value] of Object.entries(layer)) {
+    if (section === 'routes') {
+      config.routes = { ...config.routes, ...checkRoutes(value) }
+    } else if (section === 'app' || section === 'server') {
+      if (!isPlainObject(value)) throw invalid(section, `must be an object (${source})`)
+      mergeChecked(config[section] as unknown as Record<string, unknown>, value, section)
+    } else {
+      config[section] = value
+    }
+  }
+}
+
+const envPorts: Array<[string, (c: Config) => { port: number }]> = [
+  ['SD_TCP_PORT', (c) => c.server.tcp],
+  ['SD_TEXT_PORT', (c) => c.server.text],
+  ['SD_HTTP_PORT', (c) => c.server.http],
+]
+
+/** Applies the documented environment overrides. */
+export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
+  for (const [name, target] of envPorts) {
+    const raw = env[name]
+    if (raw === undefined || raw === '') continue
+    const port = Number(raw)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(name, `must be a port number, got ${JSON.stringify(raw)}`)
+    target(config).port = port
+  }
+  if (env.SD_NODE_NAME) config.app.nodeName = env.SD_NODE_NAME
+}
+
+const configExtensions = new Set(['.ts', '.js', '.mjs', '.mts'])
+
+/** Imports every `config/*.ts` file of `dir`; the default export of `name.ts` is section `name`. */
+export async function readConfigDir (dir: string): Promise<Record<string, unknown>> {
+  let entries: string[]
+  try {
+    entries = await readdir(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
+    throw err
+  }
+  const layer: Record<string, unknown> = {}
+  for (const file of entries.sort()) {
+    const ext = extname(file)
+    if (!configExtensions.has(ext) || file.endsWith('.d.ts') || file.includes('.test.')) continue
+    const mod = await import(pathToFileURL(join(dir, file)).href) as { default?: unknown }
+    if (mod.default === undefined) throw invalid(`config/${file}`, 'must have a default export (defineConfig({...}))')
+    layer[basename(file, ext)] = mod.default
+  }
+  return layer
+}
+
+/** Options of `loadConfig`. */
+export interface LoadConfigOptions {
+  /** Application root. @default process.cwd() */
+  root?: string
+  /** Config directory; env `SD_CONFIG_DIR`. @default '<root>/config' */
+  configDir?: string | false
+  /** Applied last, e.g. ports 0 in tests. */
+  overrides?: ConfigInput
+  /** Environment to read overrides from. @default process.env */
+  env?: NodeJS.ProcessEnv
+}
+
+/** Builds the configuration: defaults, `config/*.ts`, env, then `overrides`. */
+export async function loadConfig (options: LoadConfigOptions = {}): Promise<Config> {
+  const env = options.env ?? process.env
+  const root = resolve(options.root ?? process.cwd())
+  const config = defaultConfig()
+  if (options.configDir !== false) {
+    const dir = resolve(root, options.configDir ?? env.SD_CONFIG_DIR ?? 'config')
+    applyConfig(config, await readConfigDir(dir), dir)
+  }
+  applyEnv(config, env)
+  if (options.overrides) applyConfig(config, options.overrides as Record<string, unknown>, 'overrides')
+  return config
+}

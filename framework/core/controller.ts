@@ -1,0 +1,177 @@
+/**
+ * The Controller base class: one instance per request (or per hook call), holding the message
+ * and the API to answer it, push to others and query who is online. Every call goes through the
+ * bus, so the same controller works standalone, multi-core and clustered.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { Bus, BindOptions, SendOptions, Uid } from '../connection/bus.js'
+import type { Connection } from '../connection/connection.js'
+import type { Config, TransportName } from './config.js'
+import { SdError } from './errors.js'
+
+/** What a controller needs from the application. */
+export interface ControllerHost {
+  readonly bus: Bus
+  readonly log: Logger
+  readonly config: Config
+}
+
+/** The HTTP request/reply pair of an HTTP action. */
+export interface HttpExchange {
+  readonly request: FastifyRequest
+  readonly reply: FastifyReply
+}
+
+/** A controller class as the router stores it. */
+export type ControllerClass = (new (...args: ConstructorParameters<typeof Controller>) => Controller) & {
+  /** Transports allowed per action, e.g. `{ text: ['text'] }`; unlisted actions allow all. */
+  transports?: Partial<Record<string, TransportName[]>>
+}
+
+/** Base class of every controller (`ChatController extends Controller`). */
+export class Controller {
+  /** The message's data (also the action's first argument). */
+  readonly data: unknown
+  /** Path the message was routed by. */
+  readonly path: string
+  /** Params captured by a custom route (`/users/:id` → `{id}`). */
+  readonly params: Record<string, string>
+  /** Transport the message came in on. */
+  readonly transport: TransportName
+  readonly #host: ControllerHost
+  readonly #conn: Connection | null
+  readonly #http: HttpExchange | null
+
+  constructor (host: ControllerHost, conn: Connection | null, transport: TransportName, path: string, data: unknown, params: Record<string, string>, http: HttpExchange | null) {
+    this.#host = host
+    this.#conn = conn
+    this.transport = transport
+    this.path = path
+    this.data = data
+    this.params = params
+    this.#http = http
+  }
+
+  #connection (what: string): Connection {
+    if (this.#conn === null) throw new SdError('SD_ERR_NOT_SUPPORTED', what)
+    return this.#conn
+  }
+
+  /** Id of the caller's connection; `undefined` on HTTP. */
+  get connectionId (): string | undefined {
+    return this.#conn?.id
+  }
+
+  /** Uid bound to the caller's connection, if any. */
+  get uid (): string | undefined {
+    return this.#conn?.uid
+  }
+
+  /** Per-connection session object (a fresh empty object per request on HTTP). */
+  get session (): Record<string, unknown> {
+    return this.#conn ? this.#conn.session : {}
+  }
+
+  /** Application logger (pino). */
+  get log (): Logger {
+    return this.#host.log
+  }
+
+  /** The application's configuration (custom sections included). */
+  get config (): Config {
+    return this.#host.config
+  }
+
+  /** fastify request (HTTP only). */
+  get request (): FastifyRequest {
+    if (!this.#http) throw new SdError('SD_ERR_NOT_SUPPORTED', 'this.request')
+    return this.#http.request
+  }
+
+  /** fastify reply: status, headers, cookies, redirect (HTTP only). */
+  get reply (): FastifyReply {
+    if (!this.#http) throw new SdError('SD_ERR_NOT_SUPPORTED', 'this.reply')
+    return this.#http.reply
+  }
+
+  /** Pushes data to the caller. */
+  send (data: unknown): boolean {
+    return this.#connection('send').push(data)
+  }
+
+  /** Binds a uid to the caller's connection; `{kick: true}` closes the uid's other connections. */
+  bindUid (uid: Uid, options?: BindOptions): Promise<void> {
+    return this.#host.bus.bindUid(this.#connection('bindUid'), uid, options)
+  }
+
+  /** Unbinds the caller's uid. */
+  unbindUid (): Promise<void> {
+    return this.#host.bus.unbindUid(this.#connection('unbindUid'))
+  }
+
+  /** Adds the caller's connection to a group. */
+  joinGroup (group: string): Promise<void> {
+    return this.#host.bus.joinGroup(this.#connection('joinGroup'), group)
+  }
+
+  /** Removes the caller's connection from a group. */
+  leaveGroup (group: string): Promise<void> {
+    return this.#host.bus.leaveGroup(this.#connection('leaveGroup'), group)
+  }
+
+  /** Pushes to every connection of `uid`; resolves to how many got it. */
+  sendToUid (uid: Uid, data: unknown): Promise<number> {
+    return this.#host.bus.sendToUid(uid, data)
+  }
+
+  /** Pushes to every connection of each uid. */
+  sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {
+    return this.#host.bus.sendToUids(uids, data)
+  }
+
+  /** Pushes to every connection, minus `exclude`. */
+  sendToAll (data: unknown, options?: SendOptions): Promise<number> {
+    return this.#host.bus.sendToAll(data, options)
+  }
+
+  /** Pushes to every member of `group`, minus `exclude`. */
+  sendToGroup (group: string, data: unknown, options?: SendOptions): Promise<number> {
+    return this.#host.bus.sendToGroup(group, data, options)
+  }
+
+  /** Closes every connection of `uid`. */
+  kickUid (uid: Uid, reason?: string): Promise<number> {
+    return this.#host.bus.kickUid(uid, reason)
+  }
+
+  /** Closes the caller's connection (after what is already queued is sent). */
+  close (): void {
+    this.#connection('close').close()
+  }
+
+  /** True when `uid` has a connection anywhere. */
+  isUidOnline (uid: Uid): Promise<boolean> {
+    return this.#host.bus.isUidOnline(uid)
+  }
+
+  /** Distinct uids online. */
+  onlineCount (): Promise<number> {
+    return this.#host.bus.onlineCount()
+  }
+
+  /** Distinct uids in a group. */
+  groupMembers (group: string): Promise<string[]> {
+    return this.#host.bus.groupMembers(group)
+  }
+
+  /** Connections in a group. */
+  groupCount (group: string): Promise<number> {
+    return this.#host.bus.groupCount(group)
+  }
+
+  /** Groups with members. */
+  groups (): Promise<string[]> {
+    return this.#host.bus.groups()
+  }
+}

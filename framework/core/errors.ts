@@ -1,0 +1,85 @@
+/**
+ * The one registry of SD error codes. Codes are stable: a code is never reused or renamed.
+ * `docs/errors.md` lists every code here (checked by `test/core/errors.test.ts`).
+ */
+
+/** One registered error: its HTTP status and the message clients see. */
+export interface ErrorSpec {
+  /** HTTP status used when the error reaches an HTTP client. */
+  readonly status: number
+  /** Message shown to the client; `%s` is replaced by the detail given at the throw site. */
+  readonly message: string
+}
+
+/** Every error code SD can send to a client or raise at boot. */
+export const errorCodes = {
+  SD_ERR_ROUTE_NOT_FOUND: { status: 404, message: 'no route for %s' },
+  SD_ERR_BAD_MESSAGE: { status: 400, message: 'bad message: %s' },
+  SD_ERR_FRAME_TOO_LARGE: { status: 413, message: 'frame too large: %s' },
+  SD_ERR_BODY_TOO_LARGE: { status: 413, message: 'request body too large: %s' },
+  SD_ERR_TRANSPORT_NOT_ALLOWED: { status: 405, message: 'action %s is not available on this transport' },
+  SD_ERR_NOT_SUPPORTED: { status: 400, message: '%s is not supported on this transport' },
+  SD_ERR_INTERNAL: { status: 500, message: 'internal server error' },
+  SD_ERR_IDLE_TIMEOUT: { status: 408, message: 'connection idle for more than %s ms' },
+  SD_ERR_SEND_BUFFER_FULL: { status: 503, message: 'client is not reading: %s bytes waiting to be sent' },
+  SD_ERR_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
+  SD_ERR_KICKED: { status: 409, message: 'connection closed: %s' },
+  SD_ERR_CONFIG_INVALID: { status: 500, message: 'invalid configuration: %s' },
+  SD_ERR_CONTROLLER_INVALID: { status: 500, message: 'invalid controller: %s' },
+} as const satisfies Record<string, ErrorSpec>
+
+/** A registered error code. */
+export type ErrorCode = keyof typeof errorCodes
+
+/** The JSON shape of an error sent to a client: `{code, message}`. */
+export interface ErrorBody {
+  code: string
+  message: string
+}
+
+/**
+ * An error with a registered code. Throw it from an action to send that code to the caller;
+ * anything else thrown becomes `SD_ERR_INTERNAL` with no detail.
+ */
+export class SdError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+
+  constructor (code: ErrorCode, detail?: string | number, options?: ErrorOptions) {
+    const spec: ErrorSpec = errorCodes[code]
+    super(spec.message.replace('%s', detail === undefined ? '' : String(detail)).trim(), options)
+    this.name = 'SdError'
+    this.code = code
+    this.status = spec.status
+  }
+
+  /** The body sent to clients: code and message, never a stack. */
+  toJSON (): ErrorBody {
+    return { code: this.code, message: this.message }
+  }
+}
+
+/**
+ * An error an application defines with its own code (e.g. `CHAT_ERR_NOT_LOGGED_IN`); sent to
+ * the client like an `SdError`. Use it for business errors; SD's own codes stay in the registry.
+ */
+export class AppError extends Error {
+  readonly code: string
+  readonly status: number
+
+  constructor (code: string, message: string, status = 400) {
+    super(message)
+    this.name = 'AppError'
+    this.code = code
+    this.status = status
+  }
+
+  toJSON (): ErrorBody {
+    return { code: this.code, message: this.message }
+  }
+}
+
+/** True for errors whose code and message may be shown to a client. */
+export function isPublicError (err: unknown): err is SdError | AppError {
+  return err instanceof SdError || err instanceof AppError
+}

@@ -1,0 +1,151 @@
+/**
+ * The shared router: `/name/method` → `NameController.method` by convention, plus custom
+ * rules from `config/routes.ts` (`'GET /': 'Home.index'`, `'/users/:id': 'User.show'`).
+ * Every transport resolves paths here; none of them knows about controllers.
+ */
+import type { RoutesConfig, TransportName } from './config.js'
+import { SdError } from './errors.js'
+import type { ControllerClass } from './controller.js'
+
+/** A resolved action. */
+export interface Route {
+  /** `Name.method`, for logs and errors. */
+  readonly name: string
+  readonly controller: ControllerClass
+  readonly method: string
+  /** Transports allowed to call it; `null` means all. */
+  readonly transports: ReadonlySet<TransportName> | null
+}
+
+/** A route with the params its path pattern captured. */
+export interface RouteMatch {
+  readonly route: Route
+  readonly params: Record<string, string>
+}
+
+/** A custom rule as the HTTP transport registers it. */
+export interface HttpRule {
+  /** HTTP methods; GET and POST when the rule names none. */
+  readonly methods: string[]
+  /** Path in `/a/:param` form (the syntax fastify uses too). */
+  readonly path: string
+  readonly route: Route
+}
+
+interface PatternRule {
+  readonly methods: Set<string> | null
+  readonly regex: RegExp
+  readonly keys: string[]
+  readonly route: Route
+}
+
+const noParams: Record<string, string> = Object.freeze({}) as Record<string, string>
+
+/** `ChatController` → `chat`, `UserProfileController` → `userProfile`. */
+export function routeName (className: string): string {
+  const base = className.endsWith('Controller') ? className.slice(0, -'Controller'.length) : className
+  return base.charAt(0).toLowerCase() + base.slice(1)
+}
+
+/** Public action names of a controller class: own prototype methods not starting with `_`. */
+export function actionNames (controller: ControllerClass): string[] {
+  const names: string[] = []
+  for (const key of Object.getOwnPropertyNames(controller.prototype)) {
+    if (key === 'constructor' || key.startsWith('_')) continue
+    const desc = Object.getOwnPropertyDescriptor(controller.prototype, key)
+    if (desc && typeof desc.value === 'function') names.push(key)
+  }
+  return names
+}
+
+/** Maps paths to actions; built once at boot, read on every message. */
+export class Router {
+  readonly #exact = new Map<string, Route>()
+  readonly #methodExact = new Map<string, Route>()
+  /** Method-bound rules as seen by transports that have no HTTP method (tcp, ws, text). */
+  readonly #verbless = new Map<string, Route>()
+  readonly #patterns: PatternRule[] = []
+  readonly #httpRules: HttpRule[] = []
+  readonly #byName = new Map<string, ControllerClass>()
+
+  /** Registers a controller's public methods as `/name/method`. */
+  addController (controller: ControllerClass, className = controller.name): void {
+    const name = routeName(className)
+    if (!name) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className} has no name`)
+    this.#byName.set(className.endsWith('Controller') ? className.slice(0, -'Controller'.length) : className, controller)
+    const restrict = controller.transports ?? {}
+    for (const method of actionNames(controller)) {
+      const list = restrict[method]
+      const route: Route = { name: `${className}.${method}`, controller, method, transports: list ? new Set(list) : null }
+      this.#exact.set(`/${name}/${method}`, route)
+      this.#httpRules.push({ methods: ['GET', 'POST'], path: `/${name}/${method}`, route })
+    }
+  }
+
+  /** Adds the custom rules of `config/routes.ts`; call after every controller is added. */
+  addRules (rules: RoutesConfig): void {
+    for (const [key, spec] of Object.entries(rules)) {
+      const { action, transports } = typeof spec === 'string' ? { action: spec, transports: undefined } : spec
+      const [ctrlName, method] = action.split('.')
+      const controller = this.#byName.get(ctrlName) ?? this.#byName.get(ctrlName.replace(/Controller$/, ''))
+      if (!controller) throw new SdError('SD_ERR_CONFIG_INVALID', `routes['${key}'] names controller ${ctrlName}, which does not exist`)
+      if (!actionNames(controller).includes(method)) {
+        throw new SdError('SD_ERR_CONFIG_INVALID', `routes['${key}'] names ${action}, which is not a public method`)
+      }
+      const restrict = transports ?? controller.transports?.[method]
+      const route: Route = { name: `${controller.name}.${method}`, controller, method, transports: restrict ? new Set(restrict) : null }
+      const m = /^(?:([A-Z|]+)\s+)?(\/\S*)$/.exec(key.trim())
+      if (!m) throw new SdError('SD_ERR_CONFIG_INVALID', `routes['${key}'] must look like 'GET /path' or '/path/:param'`)
+      const methods = m[1] ? m[1].split('|') : null
+      const path = m[2]
+      this.#httpRules.push({ methods: methods ?? ['GET', 'POST'], path, route })
+      if (!path.includes(':') && !path.includes('*')) {
+        if (methods) {
+          for (const verb of methods) this.#methodExact.set(`${verb} ${path}`, route)
+          if (!this.#verbless.has(path)) this.#verbless.set(path, route)
+        } else {
+          this.#exact.set(path, route)
+        }
+        continue
+      }
+      const keys: string[] = []
+      const source = path.split('/').map((part) => {
+        if (part.startsWith(':')) { keys.push(part.slice(1)); return '([^/]+)' }
+        if (part === '*') { keys.push('*'); return '(.*)' }
+        return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+      }).join('/')
+      this.#patterns.push({ methods: methods ? new Set(methods) : null, regex: new RegExp(`^${source}$`), keys, route })
+    }
+  }
+
+  /**
+   * Finds the action for a path. `verb` is the HTTP method when there is one; transports
+   * without methods (tcp, text, ws) match method-bound rules by path alone.
+   */
+  match (path: string, verb?: string): RouteMatch | undefined {
+    let route = this.#exact.get(path)
+    if (!route && this.#methodExact.size > 0) {
+      route = verb ? this.#methodExact.get(`${verb} ${path}`) : this.#verbless.get(path)
+    }
+    if (route) return { route, params: noParams }
+    for (const rule of this.#patterns) {
+      if (rule.methods && verb && !rule.methods.has(verb)) continue
+      const m = rule.regex.exec(path)
+      if (!m) continue
+      const params: Record<string, string> = {}
+      rule.keys.forEach((k, i) => { params[k] = decodeURIComponent(m[i + 1]) })
+      return { route: rule.route, params }
+    }
+    return undefined
+  }
+
+  /** Every rule, for the HTTP transport to register with fastify. */
+  httpRules (): readonly HttpRule[] {
+    return this.#httpRules
+  }
+
+  /** Every path known, for logs. */
+  paths (): string[] {
+    return this.#httpRules.map((r) => `${r.methods.join('|')} ${r.path} → ${r.route.name}`)
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Packs turn payloads into messages and back: `json` (UTF-8 JSON envelope), `msgpack`
+ * (the same envelope in MessagePack, through msgpackr) and `text` (a line is the data of a
+ * message routed to the port's configured path). A codec combines a pack with a framing and
+ * produces the exact bytes a socket writes.
+ */
+import { isUtf8 } from 'node:buffer'
+import { Packr } from 'msgpackr'
+import type { Framing, PackName } from '../core/config.js'
+import { SdError, type ErrorBody } from '../core/errors.js'
+import { frameLength, frameLine } from './framing.js'
+
+/** Request ids are numbers or strings; `null` means "reply if there is something to say" (text). */
+export type MessageId = number | string
+
+/** A decoded client message. */
+export interface InboundMessage {
+  /** `undefined`: no reply expected; `null`: reply without id (packs that carry none). */
+  id: MessageId | undefined | null
+  path: string
+  data: unknown
+}
+
+/** Encodes outgoing messages and decodes incoming payloads for one port. */
+export interface Codec {
+  readonly pack: PackName
+  /** Decodes a payload; throws `SdError` (with `id` attached when one was readable). */
+  decode (payload: Buffer, isText?: boolean): InboundMessage
+  /** Wire bytes of a reply `{id, data}`. */
+  reply (id: MessageId | null, data: unknown): string | Buffer
+  /** Wire bytes of an error `{id?, error}`. */
+  error (id: MessageId | undefined | null, body: ErrorBody): string | Buffer
+  /** Wire bytes of a push `{data}`. */
+  push (data: unknown): string | Buffer
+}
+
+/** A decode failure that still knows the request id, so the error reply can carry it. */
+export class BadMessageError extends SdError {
+  readonly id: MessageId | undefined
+
+  constructor (detail: string, id?: MessageId) {
+    super('SD_ERR_BAD_MESSAGE', detail)
+    this.id = id
+  }
+}
+
+/** Checks an envelope object and returns it as a message. */
+export function toMessage (value: unknown): InboundMessage {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new BadMessageError('payload must be an object {id?, path, data?}')
+  }
+  const env = value as { id?: unknown, path?: unknown, data?: unknown }
+  const id = env.id
+  if (id !== undefined && typeof id !== 'number' && typeof id !== 'string') {
+    throw new BadMessageError('id must be a number or a string')
+  }
+  if (typeof env.path !== 'string' || env.path.length === 0) {
+    throw new BadMessageError('path must be a non-empty string', id as MessageId | undefined)
+  }
+  return { id: id as MessageId | undefined, path: env.path, data: env.data }
+}
+
+function decodeJson (payload: Buffer, isText = false): InboundMessage {
+  if (!isText && !isUtf8(payload)) throw new BadMessageError('payload is not valid UTF-8')
+  let value: unknown
+  try {
+    value = JSON.parse(payload.toString('utf8'))
+  } catch {
+    throw new BadMessageError('payload is not valid JSON')
+  }
+  return toMessage(value)
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true })
+
+function decodeMsgpack (payload: Buffer): InboundMessage {
+  let value: unknown
+  try {
+    value = packr.unpack(payload)
+  } catch {
+    throw new BadMessageError('payload is not valid MessagePack')
+  }
+  return toMessage(value)
+}
+
+/** Renders data as a text line: strings as they are, anything else as JSON. */
+export function defaultRender (data: unknown): string {
+  return typeof data === 'string' ? data : JSON.stringify(data) ?? ''
+}
+
+/** Options of `createCodec`. */
+export interface CodecOptions {
+  framing: Framing | 'none'
+  pack: PackName
+  /** For `text`: the path every line is routed to. */
+  route?: string
+  /** For `text`: turns data into a line. */
+  render?: (data: unknown) => string
+}
+
+/** Builds the codec of a port. `framing: 'none'` is for message-based transports (WebSocket). */
+export function createCodec (options: CodecOptions): Codec {
+  const frame: (p: string | Buffer) => string | Buffer =
+    options.framing === 'length' ? frameLength : options.framing === 'eof' ? frameLine : (p) => p
+  switch (options.pack) {
+    case 'json':
+      return {
+        pack: 'json',
+        decode: decodeJson,
+        reply: (id, data) => frame(JSON.stringify({ id, data: data === undefined ? null : data })),
+        error: (id, error) => frame(JSON.stringify(id === undefined || id === null ? { error } : { id, error })),
+        push: (data) => frame(JSON.stringify({ data: data === undefined ? null : data })),
+      }
+    case 'msgpack':
+      return {
+        pack: 'msgpack',
+        decode: decodeMsgpack,
+        reply: (id, data) => frame(packr.pack({ id, data: data === undefined ? null : data })),
+        error: (id, error) => frame(packr.pack(id === undefined || id === null ? { error } : { id, error })),
+        push: (data) => frame(packr.pack({ data: data === undefined ? null : data })),
+      }
+    case 'text': {
+      const route = options.route ?? ''
+      const render = options.render ?? defaultRender
+      return {
+        pack: 'text',
+        decode (payload) {
+          if (!isUtf8(payload)) throw new BadMessageError('line is not valid UTF-8')
+          if (!route) throw new BadMessageError('this port has no route configured for its lines')
+          return { id: null, path: route, data: payload.toString('utf8') }
+        },
+        reply: (_id, data) => frame(render(data)),
+        error: (_id, error) => frame(`ERROR ${error.code}: ${error.message}`),
+        push: (data) => frame(render(data)),
+      }
+    }
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Raw TCP ports through node:net: the TCP RPC port (`length` framing + `json`) and any other
+ * socket port (the text port uses it with `eof` framing + `text`, see text-transport.ts).
+ * Output is corked per event-loop turn so pipelined replies leave in one write.
+ */
+import { createServer, type Server, type Socket } from 'node:net'
+import type { SocketPortConfig, TransportName } from '../core/config.js'
+import { SdError } from '../core/errors.js'
+import { Connection, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
+import { LengthDecoder, LineDecoder, type FrameDecoder } from './framing.js'
+import { BadMessageError, createCodec, type Codec } from './packs.js'
+import type { ListenAddress, Transport, TransportHost } from './transport.js'
+
+/** Unsent bytes above which a connection stops being read until the client catches up. */
+const READ_PAUSE_BYTES = 1024 * 1024
+/** How long a closing socket may take to flush before it is destroyed. */
+const CLOSE_GRACE_MS = 2000
+
+function uncork (conn: SocketConnection): void {
+  conn.flush()
+}
+
+/** A connection on a net.Socket. */
+export class SocketConnection extends Connection {
+  readonly socket: Socket
+  #corked = false
+  #drainHeld = false
+
+  constructor (id: string, transport: TransportName, socket: Socket, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
+    super(id, transport, socket.remoteAddress ?? '', codec, limits, onClose)
+    this.socket = socket
+  }
+
+  get bufferedBytes (): number {
+    return this.socket.writableLength
+  }
+
+  protected write (bytes: string | Buffer): void {
+    const socket = this.socket
+    if (!this.#corked) {
+      this.#corked = true
+      socket.cork()
+      process.nextTick(uncork, this)
+    }
+    socket.write(bytes)
+    if (!this.#drainHeld && socket.writableLength > READ_PAUSE_BYTES) {
+      this.#drainHeld = true
+      this.hold()
+      socket.once('drain', () => {
+        this.#drainHeld = false
+        this.release()
+      })
+    }
+  }
+
+  /** Sends what this turn queued. */
+  flush (): void {
+    if (!this.#corked) return
+    this.#corked = false
+    this.socket.uncork()
+  }
+
+  pauseReading (): void {
+    this.socket.pause()
+  }
+
+  resumeReading (): void {
+    this.socket.resume()
+  }
+
+  protected end (error: SdError | undefined): void {
+    const socket = this.socket
+    if (error) socket.write(this.codec.error(undefined, error.toJSON()))
+    this.flush()
+    if (error?.code === 'SD_ERR_SEND_BUFFER_FULL') {
+      socket.destroy()
+      return
+    }
+    socket.end()
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
+  }
+}
+
+/** A TCP port with configurable framing and pack. */
+export class TcpTransport implements Transport {
+  readonly name: TransportName
+  readonly #host: TransportHost
+  readonly #config: SocketPortConfig
+  readonly #codec: Codec
+  readonly #conns = new Set<SocketConnection>()
+  #server: Server | undefined
+
+  constructor (host: TransportHost, name: TransportName, config: SocketPortConfig) {
+    this.name = name
+    this.#host = host
+    this.#config = config
+    this.#codec = createCodec({ framing: config.framing, pack: config.pack, route: config.route, render: config.render })
+  }
+
+  start (): Promise<void> {
+    const server = createServer({ noDelay: true }, (socket) => this.#accept(socket))
+    this.#server = server
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.#config.port, this.#config.host, () => {
+        server.off('error', reject)
+        server.on('error', (err) => this.#host.log.error({ err, transport: this.name }, 'listener error'))
+        resolve()
+      })
+    })
+  }
+
+  address (): ListenAddress | undefined {
+    const addr = this.#server?.address()
+    return addr && typeof addr === 'object' ? { host: addr.address, port: addr.port } : undefined
+  }
+
+  #accept (socket: Socket): void {
+    const host = this.#host
+    const limits = host.config.server
+    const conn = new SocketConnection(host.newConnectionId(), this.name, socket, this.#codec, limits, (c) => {
+      this.#conns.delete(c as SocketConnection)
+      host.connectionClosed(c)
+    })
+    const codec = this.#codec
+    const onFrame = (payload: Buffer): void => {
+      if (conn.status !== 'open') return
+      let msg
+      try {
+        msg = codec.decode(payload)
+      } catch (err) {
+        const bad = err instanceof SdError ? err : new BadMessageError('undecodable payload')
+        conn.replyError(bad instanceof BadMessageError ? bad.id : undefined, bad.toJSON())
+        return
+      }
+      conn.lastActiveMs = Date.now()
+      host.dispatch(conn, msg)
+    }
+    const max = this.#config.maxFrameBytes
+    const decoder: FrameDecoder = this.#config.framing === 'length' ? new LengthDecoder(max, onFrame) : new LineDecoder(max, onFrame)
+    socket.on('data', (chunk: Buffer) => {
+      const err = decoder.push(chunk)
+      if (err) conn.close(err)
+    })
+    socket.on('error', (err) => host.log.debug({ err, connectionId: conn.id }, 'socket error'))
+    socket.on('close', () => conn.closed())
+    this.#conns.add(conn)
+    host.connectionOpened(conn)
+  }
+
+  stopAccepting (): Promise<void> {
+    const server = this.#server
+    if (!server?.listening) return Promise.resolve()
+    return new Promise((resolve) => {
+      server.close(() => resolve())
+      // server.close waits for connections; they are closed by close(), so resolve now.
+      resolve()
+    })
+  }
+
+  async close (): Promise<void> {
+    await this.stopAccepting()
+    const closing = [...this.#conns].map((conn) => new Promise<void>((resolve) => {
+      if (conn.socket.destroyed) return resolve()
+      conn.socket.once('close', () => resolve())
+      conn.close(new SdError('SD_ERR_SHUTTING_DOWN'))
+    }))
+    await Promise.all(closing)
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The one interface every transport implements, and what a transport may ask of the
+ * application. Transports turn bytes into messages and hand them to `dispatch`; they never
+ * see the router's routes or a controller.
+ */
+import type { Logger } from 'pino'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Config, TransportName } from '../core/config.js'
+import type { RouteMatch, HttpRule } from '../core/router.js'
+import type { Connection } from '../connection/connection.js'
+import type { InboundMessage } from './packs.js'
+
+/** Address a transport listens on. */
+export interface ListenAddress {
+  host: string
+  port: number
+}
+
+/** What transports need from the application. */
+export interface TransportHost {
+  readonly config: Config
+  readonly log: Logger
+  /** A fresh connection id. */
+  newConnectionId (): string
+  /** A connection is open; the host registers it and runs `onConnect`. */
+  connectionOpened (conn: Connection): void
+  /** A connection has closed; the host unregisters it and runs `onClose`. */
+  connectionClosed (conn: Connection): void
+  /** Routes and runs one message from a connection; replies through the connection. */
+  dispatch (conn: Connection, msg: InboundMessage): void
+  /** HTTP rules to register. */
+  httpRules (): readonly HttpRule[]
+  /** Runs an HTTP action and sends its reply. */
+  dispatchHttp (match: RouteMatch, path: string, request: FastifyRequest, reply: FastifyReply): void
+}
+
+/** A port (or endpoint) that accepts clients. */
+export interface Transport {
+  readonly name: TransportName
+  /** Starts listening. */
+  start (): Promise<void>
+  /** Where it listens, once started. */
+  address (): ListenAddress | undefined
+  /** Stops accepting new connections; open ones keep working. */
+  stopAccepting (): Promise<void>
+  /** Closes the remaining connections and releases the port. */
+  close (): Promise<void>
+}
