@@ -25,9 +25,13 @@ export function testOverrides (extra: ConfigInput = {}): ConfigInput {
   }
 }
 
-/** Starts the demo app (or `options.controllers`) on free ports. */
+/**
+ * Starts the demo app on free ports; with `options.controllers`, only those controllers and
+ * no config files (the demo's routes name demo controllers).
+ */
 export async function startApp (extra: ConfigInput = {}, options: Omit<CreateAppOptions, 'overrides'> = {}): Promise<Application> {
-  const app = await createApp({ root, ...options, overrides: testOverrides(extra) })
+  const configDir = options.controllers ? false : undefined
+  const app = await createApp({ root, configDir, ...options, overrides: testOverrides(extra) })
   await app.start()
   return app
 }
