@@ -6,5 +6,6 @@ export default defineConfig({
   tcp: { port: 9093, framing: 'length', pack: 'json' },
   text: { port: 8480, framing: 'eof', pack: 'text', route: '/chat/text', render: renderLine },
   http: { port: 8081, ws: { path: '/ws' } },
-  heartbeatIdleMs: 120_000,
+  // telnet users idle for 10 minutes are disconnected (the default is 60 s)
+  heartbeatIdleMs: 600_000,
 })

@@ -148,14 +148,9 @@ export class TcpTransport implements Transport {
     host.connectionOpened(conn)
   }
 
-  stopAccepting (): Promise<void> {
-    const server = this.#server
-    if (!server?.listening) return Promise.resolve()
-    return new Promise((resolve) => {
-      server.close(() => resolve())
-      // server.close waits for connections; they are closed by close(), so resolve now.
-      resolve()
-    })
+  /** Closes the listener; its callback would wait for open connections, so none is awaited. */
+  async stopAccepting (): Promise<void> {
+    if (this.#server?.listening) this.#server.close()
   }
 
   async close (): Promise<void> {
