@@ -81,6 +81,8 @@ export class Application implements TransportHost, ControllerHost {
   readonly connections: ConnectionTable
   bus: Bus
   #status: AppStatus = 'created'
+  /** True once shutdown began: new requests are refused. */
+  #refusing = false
   readonly #transports: Transport[] = []
   readonly #hooks: HookList = { onStart: [], onStop: [], onConnect: [], onClose: [] }
   readonly #middleware: Middleware[] = []
@@ -205,7 +207,7 @@ export class Application implements TransportHost, ControllerHost {
       conn.replyError(msg.id, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', msg.path).toJSON())
       return
     }
-    if (this.#status !== 'running') {
+    if (this.#refusing) {
       conn.replyError(msg.id, new SdError('SD_ERR_SHUTTING_DOWN').toJSON())
       return
     }
@@ -255,6 +257,10 @@ export class Application implements TransportHost, ControllerHost {
     const route = match.route
     if (route.transports !== null && !route.transports.has('http')) {
       sendHttpError(reply, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', path))
+      return
+    }
+    if (this.#refusing) {
+      sendHttpError(reply, new SdError('SD_ERR_SHUTTING_DOWN'))
       return
     }
     const ctrl = new route.controller(this, null, 'http', path, httpData(request), match.params, { request, reply })
@@ -326,6 +332,7 @@ export class Application implements TransportHost, ControllerHost {
   async #stop (): Promise<void> {
     if (this.#status === 'created') { this.#setStatus('closed'); return }
     this.#setStatus('closing')
+    this.#refusing = true
     await Promise.all(this.#transports.map((t) => t.stopAccepting()))
     if (this.#inflight > 0) {
       const timeoutMs = this.config.server.shutdownTimeoutMs

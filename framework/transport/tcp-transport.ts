@@ -139,6 +139,7 @@ export class TcpTransport implements Transport {
     const max = this.#config.maxFrameBytes
     const decoder: FrameDecoder = this.#config.framing === 'length' ? new LengthDecoder(max, onFrame) : new LineDecoder(max, onFrame)
     socket.on('data', (chunk: Buffer) => {
+      if (conn.status !== 'open') return
       const err = decoder.push(chunk)
       if (err) conn.close(err)
     })
