@@ -8,7 +8,8 @@ import type { SocketPortConfig, TransportName } from '../core/config.js'
 import { SdError } from '../core/errors.js'
 import { Connection, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
 import { LengthDecoder, LineDecoder, type FrameDecoder } from './framing.js'
-import { BadMessageError, createCodec, type Codec } from './packs.js'
+import { createCodec, type Codec } from './packs.js'
+import { receive } from './receive.js'
 import type { ListenAddress, Transport, TransportHost } from './transport.js'
 
 /** Unsent bytes above which a connection stops being read until the client catches up. */
@@ -122,20 +123,7 @@ export class TcpTransport implements Transport {
       this.#conns.delete(c as SocketConnection)
       host.connectionClosed(c)
     })
-    const codec = this.#codec
-    const onFrame = (payload: Buffer): void => {
-      if (conn.status !== 'open') return
-      let msg
-      try {
-        msg = codec.decode(payload)
-      } catch (err) {
-        const bad = err instanceof SdError ? err : new BadMessageError('undecodable payload')
-        conn.replyError(bad instanceof BadMessageError ? bad.id : undefined, bad.toJSON())
-        return
-      }
-      conn.lastActiveMs = Date.now()
-      host.dispatch(conn, msg)
-    }
+    const onFrame = (payload: Buffer): void => receive(host, conn, payload)
     const max = this.#config.maxFrameBytes
     const decoder: FrameDecoder = this.#config.framing === 'length' ? new LengthDecoder(max, onFrame) : new LineDecoder(max, onFrame)
     socket.on('data', (chunk: Buffer) => {

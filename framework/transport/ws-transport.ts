@@ -9,7 +9,8 @@ import type { WebSocket } from 'ws'
 import type { WsConfig } from '../core/config.js'
 import { SdError } from '../core/errors.js'
 import { Connection, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
-import { BadMessageError, createCodec, type Codec } from './packs.js'
+import { createCodec, type Codec } from './packs.js'
+import { receive } from './receive.js'
 import type { ListenAddress, Transport, TransportHost } from './transport.js'
 
 /** WebSocket close code for an SD error: 1001 on shutdown, 1008 (policy) otherwise. */
@@ -81,24 +82,11 @@ export class WsTransport implements Transport {
 
   #accept (socket: WebSocket, remoteAddress: string): void {
     const host = this.#host
-    const codec = this.#codec
-    const conn = new WsConnection(host.newConnectionId(), socket, remoteAddress, codec, host.config.server, (c) => {
+    const conn = new WsConnection(host.newConnectionId(), socket, remoteAddress, this.#codec, host.config.server, (c) => {
       this.#conns.delete(c as WsConnection)
       host.connectionClosed(c)
     })
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      if (conn.status !== 'open') return
-      let msg
-      try {
-        msg = codec.decode(data, !isBinary)
-      } catch (err) {
-        const bad = err instanceof SdError ? err : new BadMessageError('undecodable payload')
-        conn.replyError(bad instanceof BadMessageError ? bad.id : undefined, bad.toJSON())
-        return
-      }
-      conn.lastActiveMs = Date.now()
-      host.dispatch(conn, msg)
-    })
+    socket.on('message', (data: Buffer, isBinary: boolean) => receive(host, conn, data, !isBinary))
     socket.on('ping', () => { conn.lastActiveMs = Date.now() })
     socket.on('error', (err) => host.log.debug({ err, connectionId: conn.id }, 'websocket error'))
     socket.on('close', () => conn.closed())
