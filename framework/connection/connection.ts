@@ -99,8 +99,8 @@ export abstract class Connection {
   abstract pauseReading (): void
   /** Resumes reading input. */
   abstract resumeReading (): void
-  /** Ends the underlying socket; `error` is sent first when the transport can. */
-  protected abstract end (error: SdError | undefined): void
+  /** Ends the underlying socket; with `notify`, `error` is sent to the client first. */
+  protected abstract end (error: SdError | undefined, notify: boolean): void
 
   /** Stops reading until every `hold` has its `release` (pending requests, write backpressure). */
   hold (): void {
@@ -149,7 +149,7 @@ export abstract class Connection {
   close (error?: SdError, notify = true): void {
     if (this.status !== 'open') return
     this.status = 'closing'
-    this.end(notify ? error : undefined)
+    this.end(error, notify)
   }
 
   /** Called by the transport once the socket is gone; runs exactly once. */

@@ -1,6 +1,6 @@
 /**
  * Heartbeats: one sweep timer for all connections (not a timer per connection) closes those
- * that sent no complete message for `heartbeatIdleMs`; an optional second timer pushes
+ * that sent no complete message for `heartbeatIdleMs` and have no request running; an optional second timer pushes
  * `pingData` every `pingIntervalMs`, as GatewayWorker's server ping does.
  */
 import { Outgoing } from './connection.js'
@@ -23,7 +23,7 @@ export function startHeartbeat (table: ConnectionTable, options: HeartbeatOption
     timers.push(setInterval(() => {
       const deadline = Date.now() - idle
       for (const conn of table.all()) {
-        if (conn.lastActiveMs < deadline && conn.status === 'open') conn.close(new SdError('SD_ERR_IDLE_TIMEOUT', idle))
+        if (conn.lastActiveMs < deadline && conn.pending === 0 && conn.status === 'open') conn.close(new SdError('SD_ERR_IDLE_TIMEOUT', idle))
       }
     }, every).unref())
   }

@@ -69,9 +69,9 @@ export class SocketConnection extends Connection {
     this.socket.resume()
   }
 
-  protected end (error: SdError | undefined): void {
+  protected end (error: SdError | undefined, notify: boolean): void {
     const socket = this.socket
-    if (error) socket.write(this.codec.error(undefined, error.toJSON()))
+    if (error && notify) socket.write(this.codec.error(undefined, error.toJSON()))
     this.flush()
     if (error?.code === 'SD_ERR_SEND_BUFFER_FULL') {
       socket.destroy()

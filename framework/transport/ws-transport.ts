@@ -43,13 +43,13 @@ export class WsConnection extends Connection {
     this.socket.resume()
   }
 
-  protected end (error: SdError | undefined): void {
+  protected end (error: SdError | undefined, notify: boolean): void {
     if (error?.code === 'SD_ERR_SEND_BUFFER_FULL') {
       this.socket.terminate()
       return
     }
     if (error) {
-      this.socket.send(this.codec.error(undefined, error.toJSON()))
+      if (notify) this.socket.send(this.codec.error(undefined, error.toJSON()))
       this.socket.close(closeCode(error), error.code)
     } else {
       this.socket.close(1000)
