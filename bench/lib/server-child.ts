@@ -1,0 +1,64 @@
+/**
+ * The server side of a benchmark child: announce the ports (one JSON line on stdout, and over
+ * IPC when there is a channel), answer `stats` requests (memory after gc, open connections) and
+ * stop cleanly on SIGTERM.
+ */
+
+/** Ports a server listens on, by transport. */
+export type Ports = Partial<Record<'tcp' | 'ws' | 'http', number>>
+
+/** What a server child reports about itself. */
+export interface ServerStats {
+  rss: number
+  heapUsed: number
+  connections: number
+  /** False when the child was started without `--expose-gc`. */
+  gc: boolean
+}
+
+/** Messages a server child sends. */
+export type ServerMessage = { type: 'ready', ports: Ports } | { type: 'stats', stats: ServerStats }
+
+/** Options of `serve`. */
+export interface ServeOptions {
+  ports: Ports
+  /** Open client connections right now. */
+  connections: () => number
+  /** Closes the server (called once, on SIGTERM or when the parent goes away). */
+  stop: () => Promise<void>
+}
+
+function collect (): boolean {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (!gc) return false
+  for (let i = 0; i < 3; i++) gc()
+  return true
+}
+
+/** Wires a started server to its parent. */
+export function serve (options: ServeOptions): void {
+  let stopping = false
+  const stop = (): void => {
+    if (stopping) return
+    stopping = true
+    const force = setTimeout(() => process.exit(1), 10_000)
+    force.unref()
+    options.stop().then(() => process.exit(0), (err: unknown) => {
+      console.error(err)
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+  process.on('disconnect', stop)
+  process.on('message', (msg: unknown) => {
+    if ((msg as { type?: unknown } | null)?.type !== 'stats') return
+    const gc = collect()
+    const mem = process.memoryUsage()
+    const reply: ServerMessage = { type: 'stats', stats: { rss: mem.rss, heapUsed: mem.heapUsed, connections: options.connections(), gc } }
+    process.send?.(reply)
+  })
+  const ready: ServerMessage = { type: 'ready', ports: options.ports }
+  process.stdout.write(JSON.stringify(ready.ports) + '\n')
+  process.send?.(ready)
+}

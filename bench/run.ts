@@ -1,0 +1,34 @@
+/**
+ * `npm run bench`: the throughput table (SD against tcp-minimal, ws-raw and fastify-bare),
+ * then memory per idle connection. Settings through env: BENCH_SEGMENTS (6 per side),
+ * BENCH_SEGMENT_MS (1000), BENCH_WARMUP_MS (1500), BENCH_SETTLE_MS (150),
+ * BENCH_MEMORY_CONNECTIONS (10000), BENCH_PIN (1; 0 disables CPU pinning), BENCH_TRANSPORTS
+ * (e.g. `http,tcp`; all by default), BENCH_MEMORY (1; 0 skips the memory benchmark).
+ */
+import { availableParallelism, cpus } from 'node:os'
+import { pinning } from './lib/child.js'
+import { formatMemory, runMemory } from './memory.js'
+import { formatCpu, formatThroughput, runThroughput, type ThroughputSettings } from './throughput.js'
+
+const settings: ThroughputSettings = {
+  segments: Number(process.env.BENCH_SEGMENTS ?? 6),
+  segmentMs: Number(process.env.BENCH_SEGMENT_MS ?? 1000),
+  warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 1500),
+  settleMs: Number(process.env.BENCH_SETTLE_MS ?? 150),
+}
+
+const started = Date.now()
+console.log(`SD benchmarks: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), ` +
+  (pinning ? 'servers pinned to CPU 0 and load generators to CPU 1 (taskset)' : 'no CPU pinning'))
+console.error('Throughput (progress):')
+const rows = await runThroughput(settings)
+const withMemory = process.env.BENCH_MEMORY !== '0'
+if (withMemory) console.error('Memory (progress):')
+const memory = withMemory ? await runMemory() : undefined
+console.log('')
+console.log(formatThroughput(rows, settings))
+console.log('')
+console.log(formatCpu(rows))
+console.log('')
+if (memory) console.log(formatMemory(memory))
+console.log(`\nTotal time ${((Date.now() - started) / 1000).toFixed(0)} s`)

@@ -1,0 +1,33 @@
+/**
+ * The SD demo app (`/bench/echo` on every transport) on free loopback ports, logs silenced and
+ * the idle timeout off so idle benchmark connections stay open.
+ */
+import { createApp } from '../../framework/index.js'
+import { serve } from '../lib/server-child.js'
+
+const root = new URL('../..', import.meta.url).pathname
+const app = await createApp({
+  root,
+  overrides: {
+    app: { logLevel: 'silent' },
+    server: {
+      tcp: { host: '127.0.0.1', port: 0 },
+      text: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0 },
+      heartbeatIdleMs: 0,
+    },
+  },
+})
+await app.start()
+
+const port = (name: 'tcp' | 'http'): number => {
+  const addr = app.address(name)
+  if (!addr) throw new Error(`SD did not start its ${name} port`)
+  return addr.port
+}
+
+serve({
+  ports: { tcp: port('tcp'), ws: port('http'), http: port('http') },
+  connections: () => app.connections.size,
+  stop: () => app.stop(),
+})

@@ -1,0 +1,216 @@
+/**
+ * Request throughput of SD against a baseline per transport, measured in the same run: each
+ * server in its own process (CPU 0), one load generator process (CPU 1) that warms up both and
+ * then loads them alternately in short segments (baseline, SD, SD, baseline, …), so both see
+ * the same machine. Reported per side: the median segment; the ratio is SD median / baseline
+ * median.
+ */
+import { startChild } from './lib/child.js'
+import { cpuPercent, sampleCpu, sampleMachine, type CpuSample } from './lib/cpu.js'
+import { fastifyBare, portOf, sdServer, startServer, tcpMinimal, wsRaw, type RunningServer, type ServerSpec } from './lib/servers.js'
+import { int, pct, table } from './lib/table.js'
+import type { LoadMessage, LoadPlan, LoadTransport } from './load/main.js'
+
+const SERVER_CPU = 0
+const LOAD_CPU = 1
+/** Median CPU of other processes (% of one core) above which a row is flagged as measured on a busy machine. */
+const NOISY_OTHER_CPU = 15
+
+/** Settings of a throughput run (env: BENCH_SEGMENTS, BENCH_SEGMENT_MS, BENCH_WARMUP_MS, BENCH_SETTLE_MS). */
+export interface ThroughputSettings {
+  /** Measuring segments per side. */
+  segments: number
+  segmentMs: number
+  warmupMs: number
+  settleMs: number
+}
+
+interface Scenario { name: string, connections: number, pipelining: number }
+interface TransportCase { transport: LoadTransport, baseline: ServerSpec, target: number }
+
+const scenarios: Scenario[] = [
+  { name: '8 conn x 32 pipelined', connections: 8, pipelining: 32 },
+  { name: '64 conn x 1 in flight', connections: 64, pipelining: 1 },
+]
+
+const cases: TransportCase[] = [
+  { transport: 'tcp', baseline: tcpMinimal, target: 0.85 },
+  { transport: 'ws', baseline: wsRaw, target: 0.85 },
+  { transport: 'http', baseline: fastifyBare, target: 0.90 },
+]
+
+/** One measuring segment of one server. */
+interface Segment {
+  rps: number
+  /** % of one core used by the server. */
+  serverCpu: number | undefined
+  /** % of one core used by the load generator. */
+  loadCpu: number
+  /** % of one core used by every other process (machine total minus server and load). */
+  otherCpu: number | undefined
+}
+
+/** Results of one transport and scenario. */
+export interface ThroughputRow {
+  transport: LoadTransport
+  scenario: string
+  baseline: string
+  target: number
+  /** Segments in the order they ran; `sd` tells whose each one is. */
+  segments: Array<Segment & { sd: boolean }>
+}
+
+/** Segment order 0 1 1 0 0 1 …: each side goes first equally often. */
+function alternate (perSide: number): number[] {
+  const order: number[] = []
+  for (let i = 0; i < perSide; i++) order.push(...(i % 2 === 0 ? [0, 1] : [1, 0]))
+  return order
+}
+
+async function measure (servers: [RunningServer, RunningServer], tc: TransportCase, scenario: Scenario, settings: ThroughputSettings): Promise<ThroughputRow> {
+  const plan: LoadPlan = {
+    transport: tc.transport,
+    ports: servers.map((s) => portOf(s, tc.transport)),
+    connections: scenario.connections,
+    pipelining: scenario.pipelining,
+    warmupMs: settings.warmupMs,
+    settleMs: settings.settleMs,
+    segmentMs: settings.segmentMs,
+    order: alternate(settings.segments),
+  }
+  const row: ThroughputRow = { transport: tc.transport, scenario: scenario.name, baseline: tc.baseline.name, target: tc.target, segments: [] }
+  const load = startChild('load/main.ts', { cpu: LOAD_CPU, args: [JSON.stringify(plan)] })
+  const budget = 2 * plan.warmupMs + plan.order.length * (plan.settleMs + plan.segmentMs) + 60_000
+  let cpuFrom: CpuSample | undefined
+  let machineFrom: CpuSample | undefined
+  try {
+    const end = await load.message((m) => {
+      const msg = m as LoadMessage
+      if (msg.type === 'window') {
+        cpuFrom = sampleCpu(servers[plan.order[msg.segment]].child.pid)
+        machineFrom = sampleMachine()
+      }
+      if (msg.type !== 'segment') return msg.type === 'done' || msg.type === 'failed' ? msg : undefined
+      const server = servers[msg.target]
+      const r = msg.result
+      if (r.errors > 0 || r.mismatches > 0) {
+        return { type: 'failed', error: `${server.spec.name}: ${r.errors} errors, ${r.mismatches} wrong replies` } as const
+      }
+      const serverCpu = cpuPercent(cpuFrom, sampleCpu(server.child.pid))
+      const machineCpu = cpuPercent(machineFrom, sampleMachine())
+      const otherCpu = machineCpu === undefined || serverCpu === undefined ? undefined : Math.max(0, machineCpu - serverCpu - msg.cpuPercent)
+      const segment = { rps: r.requests / r.seconds, serverCpu, loadCpu: msg.cpuPercent, otherCpu, sd: msg.target === 1 }
+      row.segments.push(segment)
+      console.error(`  ${tc.transport.padEnd(4)} ${scenario.name}  ${server.spec.name.padEnd(12)} ${int(segment.rps).padStart(9)} req/s` +
+        `  server cpu ${pct(segment.serverCpu).padStart(4)}  load cpu ${pct(segment.loadCpu).padStart(4)}  other cpu ${pct(segment.otherCpu).padStart(4)}`)
+      return undefined
+    }, budget)
+    if (end.type === 'failed') throw new Error(`${tc.transport} ${scenario.name}: ${end.error}`)
+  } finally {
+    await load.stop()
+  }
+  return row
+}
+
+/** Runs every transport and scenario; logs each segment to stderr. */
+export async function runThroughput (settings: ThroughputSettings): Promise<ThroughputRow[]> {
+  const rows: ThroughputRow[] = []
+  const sd = await startServer(sdServer, { cpu: SERVER_CPU })
+  try {
+    const only = process.env.BENCH_TRANSPORTS?.split(',')
+    for (const tc of cases) {
+      if (only && !only.includes(tc.transport)) continue
+      const base = await startServer(tc.baseline, { cpu: SERVER_CPU })
+      try {
+        for (const scenario of scenarios) rows.push(await measure([base, sd], tc, scenario, settings))
+      } finally {
+        await base.child.stop()
+      }
+    }
+  } finally {
+    await sd.child.stop()
+  }
+  return rows
+}
+
+function median (values: number[]): number {
+  const s = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+
+function medianOf (segments: Segment[], key: 'serverCpu' | 'loadCpu' | 'otherCpu'): number | undefined {
+  const values = segments.map((s) => s[key]).filter((v): v is number => v !== undefined)
+  return values.length > 0 ? median(values) : undefined
+}
+
+/** SD / baseline of each consecutive pair of segments (each pair ran back to back). */
+function pairRatios (row: ThroughputRow): number[] {
+  const out: number[] = []
+  for (let i = 0; i + 1 < row.segments.length; i += 2) {
+    const [a, b] = [row.segments[i], row.segments[i + 1]]
+    const sd = a.sd ? a : b
+    const base = a.sd ? b : a
+    out.push(sd.rps / base.rps)
+  }
+  return out
+}
+
+/** Requests per second of server CPU (rps / fraction of a core used), or undefined. */
+function perCpu (s: Segment): number | undefined {
+  return s.serverCpu === undefined || s.serverCpu <= 0 ? undefined : s.rps / (s.serverCpu / 100)
+}
+
+function medianDefined (values: Array<number | undefined>): number | undefined {
+  const known = values.filter((v): v is number => v !== undefined)
+  return known.length > 0 ? median(known) : undefined
+}
+
+function sides (r: ThroughputRow): { sd: Segment[], base: Segment[] } {
+  return { sd: r.segments.filter((s) => s.sd), base: r.segments.filter((s) => !s.sd) }
+}
+
+/** The result table: throughput ratio against the target. */
+export function formatThroughput (rows: ThroughputRow[], settings: ThroughputSettings): string {
+  const body = rows.map((r) => {
+    const { sd, base } = sides(r)
+    const sdRps = median(sd.map((s) => s.rps))
+    const baseRps = median(base.map((s) => s.rps))
+    const ratio = sdRps / baseRps
+    const pairs = pairRatios(r)
+    return [
+      r.transport, r.scenario, int(sdRps), r.baseline, int(baseRps), ratio.toFixed(2),
+      `${Math.min(...pairs).toFixed(2)}-${Math.max(...pairs).toFixed(2)}`, `>= ${r.target.toFixed(2)}`, ratio >= r.target ? 'PASS' : 'BELOW',
+    ]
+  })
+  const header = ['transport', 'scenario', 'SD req/s', 'baseline', 'base req/s', 'ratio', 'pair range', 'target', 'result']
+  return `Throughput: median of ${settings.segments} segments of ${settings.segmentMs} ms per side, run alternately after ${settings.warmupMs} ms of warm-up each.\n` +
+    'ratio = SD median / baseline median; pair range = min-max of SD/baseline over back-to-back segment pairs.\n' +
+    table(header, body, new Set([2, 4, 5]))
+}
+
+/** How busy each process was (medians, % of one core) and throughput per server CPU-second. */
+export function formatCpu (rows: ThroughputRow[]): string {
+  const body = rows.map((r) => {
+    const { sd, base } = sides(r)
+    const sdPer = medianDefined(sd.map(perCpu))
+    const basePer = medianDefined(base.map(perCpu))
+    const pair = (a: number | undefined, b: number | undefined): string => `${pct(a)} / ${pct(b)}`
+    return [
+      r.transport, r.scenario,
+      pair(medianOf(sd, 'serverCpu'), medianOf(base, 'serverCpu')),
+      pair(medianOf(sd, 'loadCpu'), medianOf(base, 'loadCpu')),
+      pair(medianOf(sd, 'otherCpu'), medianOf(base, 'otherCpu')),
+      sdPer === undefined ? '?' : int(sdPer), basePer === undefined ? '?' : int(basePer),
+      sdPer === undefined || basePer === undefined ? '?' : (sdPer / basePer).toFixed(2),
+    ]
+  })
+  const header = ['transport', 'scenario', 'server CPU SD/base', 'load CPU SD/base', 'other CPU SD/base', 'SD req/CPU-s', 'base req/CPU-s', 'per-CPU ratio']
+  const noisy = rows.filter((r) => (medianOf(r.segments, 'otherCpu') ?? 0) > NOISY_OTHER_CPU).map((r) => `${r.transport} ${r.scenario}`)
+  const warning = noisy.length > 0
+    ? `\nWARNING: other processes took over ${NOISY_OTHER_CPU}% of a core (median) during: ${noisy.join('; ')}. Rerun on a quiet machine.`
+    : ''
+  return 'CPU during the windows (median % of one core; other = every other process on the machine),\n' +
+    'and requests per second of server CPU (what each server would do with its core saturated):\n' +
+    table(header, body, new Set([5, 6, 7])) + warning
+}
