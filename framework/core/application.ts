@@ -63,10 +63,8 @@ function errorBody (err: unknown): { status: number, body: ErrorBody } {
 /** Data of an HTTP request: the query merged with a JSON object body. */
 function httpData (request: FastifyRequest): unknown {
   const body = request.body
-  const query = request.query as Record<string, unknown> | undefined
-  let hasQuery = false
-  for (const _ in query) { hasQuery = true; break }
-  if (!hasQuery) return body ?? {}
+  if (request.url.indexOf('?') === -1) return body ?? {}
+  const query = request.query as Record<string, unknown>
   if (body === undefined || body === null) return query
   if (typeof body === 'object' && !Array.isArray(body)) return { ...query, ...body }
   return body

@@ -1,7 +1,8 @@
 /**
  * Raw TCP ports through node:net: the TCP RPC port (`length` framing + `json`) and any other
  * socket port (the text port uses it with `eof` framing + `text`, see text-transport.ts).
- * Output is corked per event-loop turn so pipelined replies leave in one write.
+ * Output is queued per event-loop turn and written as one buffer, so pipelined replies leave
+ * in one write system call.
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import type { SocketPortConfig, TransportName } from '../core/config.js'
@@ -17,14 +18,22 @@ const READ_PAUSE_BYTES = 1024 * 1024
 /** How long a closing socket may take to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 2000
 
-function uncork (conn: SocketConnection): void {
+function flushConnection (conn: SocketConnection): void {
   conn.flush()
+}
+
+/** Joins a turn's output: strings stay one string (text ports), anything else one buffer. */
+function joinOutput (parts: Array<string | Buffer>): string | Buffer {
+  if (typeof parts[0] === 'string' && parts.every((p) => typeof p === 'string')) return (parts as string[]).join('')
+  return Buffer.concat(parts.map((p) => typeof p === 'string' ? Buffer.from(p) : p))
 }
 
 /** A connection on a net.Socket. */
 export class SocketConnection extends Connection {
   readonly socket: Socket
-  #corked = false
+  /** Output of this event-loop turn, written as one buffer when the turn ends. */
+  #queue: Array<string | Buffer> = []
+  #queuedBytes = 0
   #drainHeld = false
 
   constructor (id: string, transport: TransportName, socket: Socket, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
@@ -33,17 +42,24 @@ export class SocketConnection extends Connection {
   }
 
   get bufferedBytes (): number {
-    return this.socket.writableLength
+    return this.socket.writableLength + this.#queuedBytes
   }
 
   protected write (bytes: string | Buffer): void {
+    if (this.#queue.length === 0) process.nextTick(flushConnection, this)
+    this.#queue.push(bytes)
+    this.#queuedBytes += bytes.length
+  }
+
+  /** Writes what this turn queued: one write, whatever the number of replies and pushes. */
+  flush (): void {
+    const queue = this.#queue
+    if (queue.length === 0) return
+    this.#queue = []
+    this.#queuedBytes = 0
     const socket = this.socket
-    if (!this.#corked) {
-      this.#corked = true
-      socket.cork()
-      process.nextTick(uncork, this)
-    }
-    socket.write(bytes)
+    if (socket.destroyed) return
+    socket.write(queue.length === 1 ? queue[0] : joinOutput(queue))
     if (!this.#drainHeld && socket.writableLength > READ_PAUSE_BYTES) {
       this.#drainHeld = true
       this.hold()
@@ -52,13 +68,6 @@ export class SocketConnection extends Connection {
         this.release()
       })
     }
-  }
-
-  /** Sends what this turn queued. */
-  flush (): void {
-    if (!this.#corked) return
-    this.#corked = false
-    this.socket.uncork()
   }
 
   pauseReading (): void {
@@ -71,7 +80,7 @@ export class SocketConnection extends Connection {
 
   protected end (error: SdError | undefined, notify: boolean): void {
     const socket = this.socket
-    if (error && notify) socket.write(this.codec.error(undefined, error.toJSON()))
+    if (error && notify) this.write(this.codec.error(undefined, error.toJSON()))
     this.flush()
     if (error?.code === 'SD_ERR_SEND_BUFFER_FULL') {
       socket.destroy()
