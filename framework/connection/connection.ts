@@ -111,10 +111,19 @@ export abstract class Connection {
     if (this.#holds > 0 && --this.#holds === 0 && this.status === 'open') this.resumeReading()
   }
 
+  /**
+   * A cheap upper bound of `bufferedBytes` (transports may return a cached value); the exact
+   * value is read only when this passes the limit.
+   */
+  protected get bufferedBytesHint (): number {
+    return this.bufferedBytes
+  }
+
   /** Sends wire bytes unless the client has stopped reading, in which case it is closed. */
   send (bytes: string | Buffer): boolean {
     if (this.status !== 'open') return false
-    if (this.bufferedBytes > this.limits.maxSendBufferBytes) {
+    const max = this.limits.maxSendBufferBytes
+    if (this.bufferedBytesHint > max && this.bufferedBytes > max) {
       this.close(new SdError('SD_ERR_SEND_BUFFER_FULL', this.bufferedBytes), false)
       return false
     }

@@ -7,6 +7,12 @@ import { Outgoing } from './connection.js'
 import type { ConnectionTable } from './table.js'
 import { SdError } from '../core/errors.js'
 
+/**
+ * A clock read on every message (`lastActiveMs`), advanced by the idle sweep instead of a
+ * `Date.now()` per message; it lags real time by at most one sweep interval (≤ idle/4).
+ */
+export const activityClock = { now: Date.now() }
+
 /** Heartbeat settings (from `config.server`). */
 export interface HeartbeatOptions {
   heartbeatIdleMs: number
@@ -21,7 +27,8 @@ export function startHeartbeat (table: ConnectionTable, options: HeartbeatOption
   if (idle > 0) {
     const every = Math.min(1000, Math.max(10, Math.floor(idle / 4)))
     timers.push(setInterval(() => {
-      const deadline = Date.now() - idle
+      activityClock.now = Date.now()
+      const deadline = activityClock.now - idle
       for (const conn of table.all()) {
         if (conn.lastActiveMs < deadline && conn.pending === 0 && conn.status === 'open') conn.close(new SdError('SD_ERR_IDLE_TIMEOUT', idle))
       }

@@ -60,7 +60,8 @@ export function actionNames (controller: ControllerClass): string[] {
 
 /** Maps paths to actions; built once at boot, read on every message. */
 export class Router {
-  readonly #exact = new Map<string, Route>()
+  /** Exact paths, with the match object prebuilt so a lookup allocates nothing. */
+  readonly #exact = new Map<string, RouteMatch>()
   readonly #methodExact = new Map<string, Route>()
   /** Method-bound rules as seen by transports that have no HTTP method (tcp, ws, text). */
   readonly #verbless = new Map<string, Route>()
@@ -77,7 +78,7 @@ export class Router {
     for (const method of actionNames(controller)) {
       const list = restrict[method]
       const route: Route = { name: `${className}.${method}`, controller, method, transports: list ? new Set(list) : null }
-      this.#exact.set(`/${name}/${method}`, route)
+      this.#exact.set(`/${name}/${method}`, { route, params: noParams })
       this.#httpRules.push({ methods: ['GET', 'POST'], path: `/${name}/${method}`, route })
     }
   }
@@ -104,7 +105,7 @@ export class Router {
           for (const verb of methods) this.#methodExact.set(`${verb} ${path}`, route)
           if (!this.#verbless.has(path)) this.#verbless.set(path, route)
         } else {
-          this.#exact.set(path, route)
+          this.#exact.set(path, { route, params: noParams })
         }
         continue
       }
@@ -123,11 +124,12 @@ export class Router {
    * without methods (tcp, text, ws) match method-bound rules by path alone.
    */
   match (path: string, verb?: string): RouteMatch | undefined {
-    let route = this.#exact.get(path)
-    if (!route && this.#methodExact.size > 0) {
-      route = verb ? this.#methodExact.get(`${verb} ${path}`) : this.#verbless.get(path)
+    const exact = this.#exact.get(path)
+    if (exact !== undefined) return exact
+    if (this.#methodExact.size > 0) {
+      const route = verb ? this.#methodExact.get(`${verb} ${path}`) : this.#verbless.get(path)
+      if (route) return { route, params: noParams }
     }
-    if (route) return { route, params: noParams }
     for (const rule of this.#patterns) {
       if (rule.methods && verb && !rule.methods.has(verb)) continue
       const m = rule.regex.exec(path)

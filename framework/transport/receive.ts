@@ -5,6 +5,7 @@
  */
 import { SdError } from '../core/errors.js'
 import type { Connection } from '../connection/connection.js'
+import { activityClock } from '../connection/heartbeat.js'
 import { BadMessageError } from './packs.js'
 import type { TransportHost } from './transport.js'
 
@@ -19,6 +20,6 @@ export function receive (host: TransportHost, conn: Connection, payload: Buffer,
     conn.replyError(bad instanceof BadMessageError ? bad.id : undefined, bad.toJSON())
     return
   }
-  conn.lastActiveMs = Date.now()
+  conn.lastActiveMs = activityClock.now
   host.dispatch(conn, msg)
 }

@@ -34,6 +34,8 @@ export class SocketConnection extends Connection {
   /** Output of this event-loop turn, written as one buffer when the turn ends. */
   #queue: Array<string | Buffer> = []
   #queuedBytes = 0
+  /** `socket.writableLength` after the last flush: only ever shrinks until the next flush. */
+  #socketBytes = 0
   #drainHeld = false
 
   constructor (id: string, transport: TransportName, socket: Socket, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
@@ -43,6 +45,10 @@ export class SocketConnection extends Connection {
 
   get bufferedBytes (): number {
     return this.socket.writableLength + this.#queuedBytes
+  }
+
+  protected override get bufferedBytesHint (): number {
+    return this.#socketBytes + this.#queuedBytes
   }
 
   protected write (bytes: string | Buffer): void {
@@ -60,7 +66,8 @@ export class SocketConnection extends Connection {
     const socket = this.socket
     if (socket.destroyed) return
     socket.write(queue.length === 1 ? queue[0] : joinOutput(queue))
-    if (!this.#drainHeld && socket.writableLength > READ_PAUSE_BYTES) {
+    this.#socketBytes = socket.writableLength
+    if (!this.#drainHeld && this.#socketBytes > READ_PAUSE_BYTES) {
       this.#drainHeld = true
       this.hold()
       socket.once('drain', () => {
