@@ -143,22 +143,36 @@ function lineTooLong (len: number, max: number): SdError {
   return new SdError('SD_ERR_FRAME_TOO_LARGE', `line of ${len}+ bytes, limit is ${max}`)
 }
 
-/** Frames a payload for `length` framing: one buffer, header then payload. */
-export function frameLength (payload: string | Buffer): Buffer {
-  if (typeof payload === 'string') {
-    const len = Buffer.byteLength(payload)
-    const out = Buffer.allocUnsafe(HEADER + len)
-    out.writeUInt32BE(len, 0)
-    out.write(payload, HEADER, 'utf8')
-    return out
+/**
+ * Frames payloads for `length` framing into one buffer (header, payload, header, payload…):
+ * strings are encoded straight into it, so a turn of replies costs one allocation.
+ */
+export function frameLength (parts: ReadonlyArray<string | Buffer>): Buffer {
+  const n = parts.length
+  const lens = new Array<number>(n)
+  let total = 0
+  for (let i = 0; i < n; i++) {
+    const p = parts[i]
+    const len = typeof p === 'string' ? Buffer.byteLength(p) : p.length
+    lens[i] = len
+    total += HEADER + len
   }
-  const out = Buffer.allocUnsafe(HEADER + payload.length)
-  out.writeUInt32BE(payload.length, 0)
-  payload.copy(out, HEADER)
+  const out = Buffer.allocUnsafe(total)
+  let off = 0
+  for (let i = 0; i < n; i++) {
+    const p = parts[i]
+    out.writeUInt32BE(lens[i], off)
+    off += HEADER
+    if (typeof p === 'string') out.write(p, off, 'utf8')
+    else p.copy(out, off)
+    off += lens[i]
+  }
   return out
 }
 
-/** Frames a payload for `eof` framing. */
-export function frameLine (payload: string | Buffer): string | Buffer {
-  return typeof payload === 'string' ? payload + '\n' : Buffer.concat([payload, Buffer.from('\n')])
+/** Frames payloads for `eof` framing: each followed by `\n`. */
+export function frameLines (parts: ReadonlyArray<string | Buffer>): string | Buffer {
+  if (parts.every((p) => typeof p === 'string')) return parts.join('\n') + '\n'
+  const nl = Buffer.from('\n')
+  return Buffer.concat(parts.flatMap((p) => [typeof p === 'string' ? Buffer.from(p) : p, nl]))
 }

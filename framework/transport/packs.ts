@@ -6,9 +6,8 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { Packr } from 'msgpackr'
-import type { Framing, PackName } from '../core/config.js'
+import type { PackName } from '../core/config.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
-import { frameLength, frameLine } from './framing.js'
 
 /** Request ids are numbers or strings; `null` means "reply if there is something to say" (text). */
 export type MessageId = number | string
@@ -21,16 +20,19 @@ export interface InboundMessage {
   data: unknown
 }
 
-/** Encodes outgoing messages and decodes incoming payloads for one port. */
+/**
+ * Encodes outgoing messages and decodes incoming payloads for one port. Encoders return the
+ * payload only; socket transports add the framing when they write.
+ */
 export interface Codec {
   readonly pack: PackName
   /** Decodes a payload; throws `SdError` (with `id` attached when one was readable). */
   decode (payload: Buffer, isText?: boolean): InboundMessage
-  /** Wire bytes of a reply `{id, data}`. */
+  /** Payload of a reply `{id, data}`. */
   reply (id: MessageId | null, data: unknown): string | Buffer
-  /** Wire bytes of an error `{id?, error}`. */
+  /** Payload of an error `{id?, error}`. */
   error (id: MessageId | undefined | null, body: ErrorBody): string | Buffer
-  /** Wire bytes of a push `{data}`. */
+  /** Payload of a push `{data}`. */
   push (data: unknown): string | Buffer
 }
 
@@ -61,10 +63,12 @@ export function toMessage (value: unknown): InboundMessage {
 }
 
 function decodeJson (payload: Buffer, isText = false): InboundMessage {
-  if (!isText && !isUtf8(payload)) throw new BadMessageError('payload is not valid UTF-8')
+  const text = payload.toString('utf8')
+  // Invalid UTF-8 decodes to U+FFFD; only then is the (slower) exact check needed.
+  if (!isText && text.includes('\uFFFD') && !isUtf8(payload)) throw new BadMessageError('payload is not valid UTF-8')
   let value: unknown
   try {
-    value = JSON.parse(payload.toString('utf8'))
+    value = JSON.parse(text)
   } catch {
     throw new BadMessageError('payload is not valid JSON')
   }
@@ -90,7 +94,6 @@ export function defaultRender (data: unknown): string {
 
 /** Options of `createCodec`. */
 export interface CodecOptions {
-  framing: Framing | 'none'
   pack: PackName
   /** For `text`: the path every line is routed to. */
   route?: string
@@ -98,26 +101,24 @@ export interface CodecOptions {
   render?: (data: unknown) => string
 }
 
-/** Builds the codec of a port. `framing: 'none'` is for message-based transports (WebSocket). */
+/** Builds the codec of a port. */
 export function createCodec (options: CodecOptions): Codec {
-  const frame: (p: string | Buffer) => string | Buffer =
-    options.framing === 'length' ? frameLength : options.framing === 'eof' ? frameLine : (p) => p
   switch (options.pack) {
     case 'json':
       return {
         pack: 'json',
         decode: decodeJson,
-        reply: (id, data) => frame(JSON.stringify({ id, data: data === undefined ? null : data })),
-        error: (id, error) => frame(JSON.stringify(id === undefined || id === null ? { error } : { id, error })),
-        push: (data) => frame(JSON.stringify({ data: data === undefined ? null : data })),
+        reply: (id, data) => JSON.stringify({ id, data: data === undefined ? null : data }),
+        error: (id, error) => JSON.stringify(id === undefined || id === null ? { error } : { id, error }),
+        push: (data) => JSON.stringify({ data: data === undefined ? null : data }),
       }
     case 'msgpack':
       return {
         pack: 'msgpack',
         decode: decodeMsgpack,
-        reply: (id, data) => frame(packr.pack({ id, data: data === undefined ? null : data })),
-        error: (id, error) => frame(packr.pack(id === undefined || id === null ? { error } : { id, error })),
-        push: (data) => frame(packr.pack({ data: data === undefined ? null : data })),
+        reply: (id, data) => packr.pack({ id, data: data === undefined ? null : data }),
+        error: (id, error) => packr.pack(id === undefined || id === null ? { error } : { id, error }),
+        push: (data) => packr.pack({ data: data === undefined ? null : data }),
       }
     case 'text': {
       const route = options.route ?? ''
@@ -129,9 +130,9 @@ export function createCodec (options: CodecOptions): Codec {
           if (!route) throw new BadMessageError('this port has no route configured for its lines')
           return { id: null, path: route, data: payload.toString('utf8') }
         },
-        reply: (_id, data) => frame(render(data)),
-        error: (_id, error) => frame(`ERROR ${error.code}: ${error.message}`),
-        push: (data) => frame(render(data)),
+        reply: (_id, data) => render(data),
+        error: (_id, error) => `ERROR ${error.code}: ${error.message}`,
+        push: (data) => render(data),
       }
     }
   }

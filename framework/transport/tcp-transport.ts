@@ -5,10 +5,10 @@
  * in one write system call.
  */
 import { createServer, type Server, type Socket } from 'node:net'
-import type { SocketPortConfig, TransportName } from '../core/config.js'
+import type { Framing, SocketPortConfig, TransportName } from '../core/config.js'
 import { SdError } from '../core/errors.js'
 import { Connection, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
-import { LengthDecoder, LineDecoder, type FrameDecoder } from './framing.js'
+import { frameLength, frameLines, LengthDecoder, LineDecoder, type FrameDecoder } from './framing.js'
 import { createCodec, type Codec } from './packs.js'
 import { receive } from './receive.js'
 import type { ListenAddress, Transport, TransportHost } from './transport.js'
@@ -22,11 +22,6 @@ function flushConnection (conn: SocketConnection): void {
   conn.flush()
 }
 
-/** Joins a turn's output: strings stay one string (text ports), anything else one buffer. */
-function joinOutput (parts: Array<string | Buffer>): string | Buffer {
-  if (typeof parts[0] === 'string' && parts.every((p) => typeof p === 'string')) return (parts as string[]).join('')
-  return Buffer.concat(parts.map((p) => typeof p === 'string' ? Buffer.from(p) : p))
-}
 
 /** A connection on a net.Socket. */
 export class SocketConnection extends Connection {
@@ -37,10 +32,12 @@ export class SocketConnection extends Connection {
   /** `socket.writableLength` after the last flush: only ever shrinks until the next flush. */
   #socketBytes = 0
   #drainHeld = false
+  readonly #frame: (parts: ReadonlyArray<string | Buffer>) => string | Buffer
 
-  constructor (id: string, transport: TransportName, socket: Socket, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
+  constructor (id: string, transport: TransportName, socket: Socket, framing: Framing, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
     super(id, transport, socket.remoteAddress ?? '', codec, limits, onClose)
     this.socket = socket
+    this.#frame = framing === 'length' ? frameLength : frameLines
   }
 
   get bufferedBytes (): number {
@@ -57,7 +54,7 @@ export class SocketConnection extends Connection {
     this.#queuedBytes += bytes.length
   }
 
-  /** Writes what this turn queued: one write, whatever the number of replies and pushes. */
+  /** Frames and writes what this turn queued: one write, whatever the number of messages. */
   flush (): void {
     const queue = this.#queue
     if (queue.length === 0) return
@@ -65,7 +62,7 @@ export class SocketConnection extends Connection {
     this.#queuedBytes = 0
     const socket = this.socket
     if (socket.destroyed) return
-    socket.write(queue.length === 1 ? queue[0] : joinOutput(queue))
+    socket.write(this.#frame(queue))
     this.#socketBytes = socket.writableLength
     if (!this.#drainHeld && this.#socketBytes > READ_PAUSE_BYTES) {
       this.#drainHeld = true
@@ -111,7 +108,7 @@ export class TcpTransport implements Transport {
     this.name = name
     this.#host = host
     this.#config = config
-    this.#codec = createCodec({ framing: config.framing, pack: config.pack, route: config.route, render: config.render })
+    this.#codec = createCodec({ pack: config.pack, route: config.route, render: config.render })
   }
 
   start (): Promise<void> {
@@ -135,7 +132,7 @@ export class TcpTransport implements Transport {
   #accept (socket: Socket): void {
     const host = this.#host
     const limits = host.config.server
-    const conn = new SocketConnection(host.newConnectionId(), this.name, socket, this.#codec, limits, (c) => {
+    const conn = new SocketConnection(host.newConnectionId(), this.name, socket, this.#config.framing, this.#codec, limits, (c) => {
       this.#conns.delete(c as SocketConnection)
       host.connectionClosed(c)
     })

@@ -69,7 +69,7 @@ export class WsTransport implements Transport {
   constructor (host: TransportHost, config: WsConfig) {
     this.#host = host
     this.#config = config
-    this.#codec = createCodec({ framing: 'none', pack: config.pack })
+    this.#codec = createCodec({ pack: config.pack })
   }
 
   /** Adds the upgrade route to fastify (before it listens). */
