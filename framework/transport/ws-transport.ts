@@ -76,8 +76,12 @@ export class WsTransport implements Transport {
   async register (app: FastifyInstance, address: () => ListenAddress | undefined): Promise<void> {
     this.#address = address
     const { default: websocket } = await import('@fastify/websocket')
-    await app.register(websocket, { options: { maxPayload: this.#config.maxFrameBytes } })
-    app.get(this.#config.path, { websocket: true }, (socket, request) => this.#accept(socket, request.ip))
+    // In its own scope, so the plugin's onRequest/onResponse hooks run for the upgrade route
+    // only, not for every HTTP action.
+    await app.register(async (scope) => {
+      await scope.register(websocket, { options: { maxPayload: this.#config.maxFrameBytes } })
+      scope.get(this.#config.path, { websocket: true }, (socket, request) => this.#accept(socket, request.ip))
+    })
   }
 
   #accept (socket: WebSocket, remoteAddress: string): void {
