@@ -1,17 +1,20 @@
 /**
  * `npm run bench`: the throughput table (SD against tcp-minimal, ws-raw and fastify-bare),
- * then memory per idle connection. Settings through env: BENCH_SEGMENTS (6 per side),
+ * then memory per idle connection. Settings through env: BENCH_ROUNDS (3, each with fresh
+ * server processes), BENCH_SEGMENTS (4 per side and round),
  * BENCH_SEGMENT_MS (1000), BENCH_WARMUP_MS (1500), BENCH_SETTLE_MS (150),
  * BENCH_MEMORY_CONNECTIONS (10000), BENCH_PIN (1; 0 disables CPU pinning), BENCH_TRANSPORTS
- * (e.g. `http,tcp`; all by default), BENCH_MEMORY (1; 0 skips the memory benchmark).
+ * (e.g. `http,tcp`; all by default), BENCH_MEMORY (1; 0 skips the memory benchmark),
+ * BENCH_RUNTIME (`compiled` by default; `tsx` runs the sources through tsx).
  */
 import { availableParallelism, cpus } from 'node:os'
-import { pinning } from './lib/child.js'
+import { benchRuntime, pinning } from './lib/child.js'
 import { formatMemory, runMemory } from './memory.js'
 import { formatCpu, formatThroughput, runThroughput, type ThroughputSettings } from './throughput.js'
 
 const settings: ThroughputSettings = {
-  segments: Number(process.env.BENCH_SEGMENTS ?? 6),
+  rounds: Number(process.env.BENCH_ROUNDS ?? 3),
+  segments: Number(process.env.BENCH_SEGMENTS ?? 4),
   segmentMs: Number(process.env.BENCH_SEGMENT_MS ?? 1000),
   warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 1500),
   settleMs: Number(process.env.BENCH_SETTLE_MS ?? 150),
@@ -19,7 +22,8 @@ const settings: ThroughputSettings = {
 
 const started = Date.now()
 console.log(`SD benchmarks: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), ` +
-  (pinning ? 'servers pinned to CPU 0 and load generators to CPU 1 (taskset)' : 'no CPU pinning'))
+  (pinning ? 'servers pinned to CPU 0 and load generators to CPU 1 (taskset)' : 'no CPU pinning') +
+  `, children run ${benchRuntime === 'tsx' ? 'the TypeScript sources through tsx' : 'the tsc build with plain node'}`)
 console.error('Throughput (progress):')
 const rows = await runThroughput(settings)
 const withMemory = process.env.BENCH_MEMORY !== '0'

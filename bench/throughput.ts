@@ -16,8 +16,13 @@ const LOAD_CPU = 1
 /** Median CPU of other processes (% of one core) above which a row is flagged as measured on a busy machine. */
 const NOISY_OTHER_CPU = 15
 
-/** Settings of a throughput run (env: BENCH_SEGMENTS, BENCH_SEGMENT_MS, BENCH_WARMUP_MS, BENCH_SETTLE_MS). */
+/** Settings of a throughput run (env: BENCH_ROUNDS, BENCH_SEGMENTS, BENCH_SEGMENT_MS, BENCH_WARMUP_MS, BENCH_SETTLE_MS). */
 export interface ThroughputSettings {
+  /**
+   * Rounds, each with fresh server processes: one process's JIT and memory layout can move a
+   * server's throughput by ±10%, so one pair of processes is not enough to compare.
+   */
+  rounds: number
   /** Measuring segments per side. */
   segments: number
   segmentMs: number
@@ -56,6 +61,8 @@ export interface ThroughputRow {
   scenario: string
   baseline: string
   target: number
+  /** Round (fresh processes) this row was measured in. */
+  round: number
   /** Segments in the order they ran; `sd` tells whose each one is. */
   segments: Array<Segment & { sd: boolean }>
 }
@@ -67,7 +74,7 @@ function alternate (perSide: number): number[] {
   return order
 }
 
-async function measure (servers: [RunningServer, RunningServer], tc: TransportCase, scenario: Scenario, settings: ThroughputSettings): Promise<ThroughputRow> {
+async function measure (servers: [RunningServer, RunningServer], tc: TransportCase, scenario: Scenario, settings: ThroughputSettings, round: number): Promise<ThroughputRow> {
   const plan: LoadPlan = {
     transport: tc.transport,
     ports: servers.map((s) => portOf(s, tc.transport)),
@@ -78,7 +85,7 @@ async function measure (servers: [RunningServer, RunningServer], tc: TransportCa
     segmentMs: settings.segmentMs,
     order: alternate(settings.segments),
   }
-  const row: ThroughputRow = { transport: tc.transport, scenario: scenario.name, baseline: tc.baseline.name, target: tc.target, segments: [] }
+  const row: ThroughputRow = { transport: tc.transport, scenario: scenario.name, baseline: tc.baseline.name, target: tc.target, round, segments: [] }
   const load = startChild('load/main.ts', { cpu: LOAD_CPU, args: [JSON.stringify(plan)] })
   const budget = 2 * plan.warmupMs + plan.order.length * (plan.settleMs + plan.segmentMs) + 60_000
   let cpuFrom: CpuSample | undefined
@@ -112,25 +119,42 @@ async function measure (servers: [RunningServer, RunningServer], tc: TransportCa
   return row
 }
 
-/** Runs every transport and scenario; logs each segment to stderr. */
+/** Runs every transport and scenario, `rounds` times with fresh servers; logs each segment to stderr. */
 export async function runThroughput (settings: ThroughputSettings): Promise<ThroughputRow[]> {
   const rows: ThroughputRow[] = []
-  const sd = await startServer(sdServer, { cpu: SERVER_CPU })
-  try {
-    const only = process.env.BENCH_TRANSPORTS?.split(',')
+  const only = process.env.BENCH_TRANSPORTS?.split(',')
+  for (let round = 0; round < settings.rounds; round++) {
+    console.error(`round ${round + 1} of ${settings.rounds} (fresh server processes)`)
     for (const tc of cases) {
       if (only && !only.includes(tc.transport)) continue
-      const base = await startServer(tc.baseline, { cpu: SERVER_CPU })
+      // Both sides get a fresh process per transport: a process that already served another
+      // transport's load runs the next one slower (see docs/benchmarks.md), and the baselines
+      // only ever serve one.
+      const [base, sd] = await Promise.all([startServer(tc.baseline, { cpu: SERVER_CPU }), startServer(sdServer, { cpu: SERVER_CPU })])
       try {
-        for (const scenario of scenarios) rows.push(await measure([base, sd], tc, scenario, settings))
+        for (const scenario of scenarios) rows.push(await measure([base, sd], tc, scenario, settings, round))
       } finally {
-        await base.child.stop()
+        await Promise.all([base.child.stop(), sd.child.stop()])
       }
     }
-  } finally {
-    await sd.child.stop()
   }
   return rows
+}
+
+/** Rows of the same transport and scenario (one per round), pooled: segments of every round. */
+function pooled (rows: ThroughputRow[]): Array<{ rows: ThroughputRow[], all: ThroughputRow }> {
+  const groups = new Map<string, ThroughputRow[]>()
+  for (const r of rows) {
+    const key = `${r.transport} ${r.scenario}`
+    groups.set(key, [...(groups.get(key) ?? []), r])
+  }
+  return [...groups.values()].map((g) => ({ rows: g, all: { ...g[0], segments: g.flatMap((r) => r.segments) } }))
+}
+
+/** SD median / baseline median within one round. */
+function roundRatio (r: ThroughputRow): number {
+  const { sd, base } = sides(r)
+  return median(sd.map((s) => s.rps)) / median(base.map((s) => s.rps))
 }
 
 function median (values: number[]): number {
@@ -172,25 +196,27 @@ function sides (r: ThroughputRow): { sd: Segment[], base: Segment[] } {
 
 /** The result table: throughput ratio against the target. */
 export function formatThroughput (rows: ThroughputRow[], settings: ThroughputSettings): string {
-  const body = rows.map((r) => {
+  const body = pooled(rows).map(({ rows: rounds, all: r }) => {
     const { sd, base } = sides(r)
     const sdRps = median(sd.map((s) => s.rps))
     const baseRps = median(base.map((s) => s.rps))
-    const ratio = sdRps / baseRps
-    const pairs = pairRatios(r)
+    const ratios = rounds.map(roundRatio)
+    const ratio = median(ratios)
+    const pairs = rounds.flatMap(pairRatios)
     return [
-      r.transport, r.scenario, int(sdRps), r.baseline, int(baseRps), ratio.toFixed(2),
+      r.transport, r.scenario, int(sdRps), r.baseline, int(baseRps), ratio.toFixed(2), ratios.map((x) => x.toFixed(2)).join(' '),
       `${Math.min(...pairs).toFixed(2)}-${Math.max(...pairs).toFixed(2)}`, `>= ${r.target.toFixed(2)}`, ratio >= r.target ? 'PASS' : 'BELOW',
     ]
   })
-  const header = ['transport', 'scenario', 'SD req/s', 'baseline', 'base req/s', 'ratio', 'pair range', 'target', 'result']
-  return `Throughput: median of ${settings.segments} segments of ${settings.segmentMs} ms per side, run alternately after ${settings.warmupMs} ms of warm-up each.\n` +
-    'ratio = SD median / baseline median; pair range = min-max of SD/baseline over back-to-back segment pairs.\n' +
+  const header = ['transport', 'scenario', 'SD req/s', 'baseline', 'base req/s', 'ratio', 'round ratios', 'pair range', 'target', 'result']
+  return `Throughput: ${settings.rounds} rounds with fresh server processes; per round ${settings.segments} segments of ${settings.segmentMs} ms per side, run alternately after ${settings.warmupMs} ms of warm-up each.\n` +
+    'ratio = median over rounds of (SD median / baseline median); req/s = median of every segment; pair range = min-max of SD/baseline over back-to-back segment pairs.\n' +
     table(header, body, new Set([2, 4, 5]))
 }
 
 /** How busy each process was (medians, % of one core) and throughput per server CPU-second. */
-export function formatCpu (rows: ThroughputRow[]): string {
+export function formatCpu (perRound: ThroughputRow[]): string {
+  const rows = pooled(perRound).map((g) => g.all)
   const body = rows.map((r) => {
     const { sd, base } = sides(r)
     const sdPer = medianDefined(sd.map(perCpu))

@@ -1,14 +1,37 @@
 /**
  * Child processes of the benchmarks: every server and every load generator runs in its own
- * `node --import tsx` process, optionally pinned to one CPU with `taskset` so the server and
- * the load generator each get a core of their own. Messages come back over IPC.
+ * node process, optionally pinned to one CPU with `taskset` so the server and the load
+ * generator each get a core of their own. Messages come back over IPC.
+ *
+ * Children run the repository compiled by tsc (as a production deployment runs SD), with
+ * plain `node`: under tsx's loader the same code serves HTTP about 20% slower, which is a cost
+ * of running TypeScript through a loader, not of SD. `BENCH_RUNTIME=tsx` measures that way.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-/** Directory of the benchmark sources (`bench/`). */
-export const benchDir = fileURLToPath(new URL('..', import.meta.url))
+const repoDir = fileURLToPath(new URL('../..', import.meta.url))
+/** `tsx`: run the TypeScript sources through tsx; otherwise the tsc build (default). */
+const runtime = process.env.BENCH_RUNTIME === 'tsx' ? 'tsx' : 'compiled'
+const buildDir = `${repoDir}node_modules/.cache/sd-bench/`
+
+/** Compiles the repository once (tsc, about 4 s) into `buildDir`; returns the bench folder to run. */
+function prepare (): string {
+  if (runtime === 'tsx') return fileURLToPath(new URL('..', import.meta.url))
+  const tsc = spawnSync(process.execPath, [`${repoDir}node_modules/typescript/bin/tsc`, '-p', `${repoDir}tsconfig.json`, '--noEmit', 'false', '--outDir', buildDir, '--sourceMap', 'false'], { stdio: 'inherit' })
+  if (tsc.status !== 0) throw new Error('tsc failed: the benchmarks run the compiled repository')
+  mkdirSync(buildDir, { recursive: true })
+  writeFileSync(`${buildDir}package.json`, '{ "type": "module" }\n')
+  return `${buildDir}bench/`
+}
+
+/** Directory of the benchmark scripts the children run (`bench/`, compiled or not). */
+export const benchDir = prepare()
+
+/** How the children run: `compiled` (plain node on the tsc build) or `tsx`. */
+export const benchRuntime = runtime
 
 /** Pinning is on unless `BENCH_PIN=0` or `taskset` is missing. */
 export const pinning: boolean = process.env.BENCH_PIN !== '0' && spawnSync('taskset', ['--version']).status === 0
@@ -89,10 +112,11 @@ export class Child {
 
 /** Starts `bench/<script>` in a new node process with an IPC channel; stderr is passed through. */
 export function startChild (script: string, options: ChildOptions = {}): Child {
-  const node = [...(options.nodeFlags ?? []), '--import', 'tsx', `${benchDir}${script}`, ...(options.args ?? [])]
+  const file = runtime === 'tsx' ? `${benchDir}${script}` : `${benchDir}${script.replace(/\.ts$/, '.js')}`
+  const node = [...(options.nodeFlags ?? []), ...(runtime === 'tsx' ? ['--import', 'tsx'] : []), file, ...(options.args ?? [])]
   const cmd = pinning && options.cpu !== undefined
     ? ['taskset', '-c', String(options.cpu), process.execPath, ...node]
     : [process.execPath, ...node]
-  const proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], cwd: `${benchDir}..` })
+  const proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], cwd: repoDir })
   return new Child(proc, script)
 }

@@ -41,7 +41,7 @@ export class HttpTransport implements Transport {
     const host = this.#host
     const app = Fastify({ bodyLimit: this.#config.bodyLimitBytes, logger: false, return503OnClosing: true })
     this.#app = app
-    if (this.ws) await this.ws.register(app, () => this.address())
+    this.ws?.attach(app.server, () => this.address())
     for (const rule of host.httpRules()) {
       const match = { route: rule.route, params: {} }
       const dynamic = rule.path.includes(':') || rule.path.includes('*')

@@ -1,11 +1,12 @@
 /**
- * WebSocket on the HTTP port (ws, through @fastify/websocket): one text frame is one JSON
+ * WebSocket on the HTTP port (ws on the HTTP server's upgrade event): one text frame is one JSON
  * payload with the same envelope as TCP (binary frames when the pack is msgpack).
  * Oversized messages close with 1009 and invalid UTF-8 with 1007 (both enforced by ws before
  * the message is handed over).
  */
-import type { FastifyInstance } from 'fastify'
-import type { WebSocket } from 'ws'
+import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
 import type { WsConfig } from '../core/config.js'
 import { SdError } from '../core/errors.js'
 import { Connection, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
@@ -65,6 +66,8 @@ export class WsTransport implements Transport {
   readonly #codec: Codec
   readonly #conns = new Set<WsConnection>()
   #address: () => ListenAddress | undefined = () => undefined
+  #wss: WebSocketServer | undefined
+  #closing = false
 
   constructor (host: TransportHost, config: WsConfig) {
     this.#host = host
@@ -72,15 +75,22 @@ export class WsTransport implements Transport {
     this.#codec = createCodec({ pack: config.pack })
   }
 
-  /** Adds the upgrade route to fastify (before it listens). */
-  async register (app: FastifyInstance, address: () => ListenAddress | undefined): Promise<void> {
+  /**
+   * Answers upgrades on the HTTP server with ws directly (no fastify plugin: its hooks would
+   * run for every HTTP action). Upgrades to any other path get 404.
+   */
+  attach (server: HttpServer, address: () => ListenAddress | undefined): void {
     this.#address = address
-    const { default: websocket } = await import('@fastify/websocket')
-    // In its own scope, so the plugin's onRequest/onResponse hooks run for the upgrade route
-    // only, not for every HTTP action.
-    await app.register(async (scope) => {
-      await scope.register(websocket, { options: { maxPayload: this.#config.maxFrameBytes } })
-      scope.get(this.#config.path, { websocket: true }, (socket, request) => this.#accept(socket, request.ip))
+    const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: this.#config.maxFrameBytes })
+    this.#wss = wss
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const url = request.url ?? ''
+      const q = url.indexOf('?')
+      if ((q === -1 ? url : url.slice(0, q)) !== this.#config.path || this.#closing) {
+        socket.end(`HTTP/1.1 ${this.#closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+        return
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request.socket.remoteAddress ?? ''))
     })
   }
 
@@ -104,14 +114,18 @@ export class WsTransport implements Transport {
     return this.#address()
   }
 
-  async stopAccepting (): Promise<void> {}
+  async stopAccepting (): Promise<void> {
+    this.#closing = true
+  }
 
   async close (): Promise<void> {
+    this.#closing = true
     const closing = [...this.#conns].map((conn) => new Promise<void>((resolve) => {
       conn.socket.once('close', () => resolve())
       conn.close(new SdError('SD_ERR_SHUTTING_DOWN'))
       setTimeout(() => { conn.socket.terminate(); resolve() }, 2000).unref()
     }))
     await Promise.all(closing)
+    this.#wss?.close()
   }
 }
