@@ -64,3 +64,19 @@ test('msgpack pack on WebSocket uses binary frames', async (t) => {
   ws.send(pack({ id: 9, path: '/bench/echo', data: [1, 'x'] }))
   assert.deepEqual(await got, { isBinary: true, value: { id: 9, data: [1, 'x'] } })
 })
+
+test('WebSocket upgrades to a path other than /ws are refused with 404; /ws still works', async (t) => {
+  const app = await startApp()
+  t.after(() => app.stop())
+  const port = portOf(app, 'http')
+  const wrong = new WebSocket(`ws://127.0.0.1:${port}/elsewhere`)
+  const [, res] = await once(wrong, 'unexpected-response') as [unknown, { statusCode: number }]
+  assert.equal(res.statusCode, 404)
+  wrong.terminate()
+  const ok = new WebSocket(`ws://127.0.0.1:${port}/ws?token=x`)
+  t.after(() => ok.terminate())
+  await once(ok, 'open')
+  const reply = once(ok, 'message')
+  ok.send(JSON.stringify({ id: 1, path: '/bench/echo', data: 'q' }))
+  assert.deepEqual(JSON.parse(String((await reply)[0])), { id: 1, data: 'q' })
+})
