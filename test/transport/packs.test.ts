@@ -70,9 +70,9 @@ test('WebSocket upgrades to a path other than /ws are refused with 404; /ws stil
   t.after(() => app.stop())
   const port = portOf(app, 'http')
   const wrong = new WebSocket(`ws://127.0.0.1:${port}/elsewhere`)
+  wrong.on('error', () => {})
   const [, res] = await once(wrong, 'unexpected-response') as [unknown, { statusCode: number }]
   assert.equal(res.statusCode, 404)
-  wrong.terminate()
   const ok = new WebSocket(`ws://127.0.0.1:${port}/ws?token=x`)
   t.after(() => ok.terminate())
   await once(ok, 'open')
