@@ -1,11 +1,11 @@
 /**
  * Packs turn payloads into messages and back: `json` (UTF-8 JSON envelope), `msgpack`
- * (the same envelope in MessagePack, through msgpackr) and `text` (a line is the data of a
+ * (the same envelope in MessagePack, through @msgpack/msgpack) and `text` (a line is the data of a
  * message routed to the port's configured path). A codec combines a pack with a framing and
  * produces the exact bytes a socket writes.
  */
 import { isUtf8 } from 'node:buffer'
-import { Packr } from 'msgpackr'
+import { decode as unpackMsg, encode as packMsg } from '@msgpack/msgpack'
 import type { PackName } from '../core/config.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
 
@@ -75,12 +75,16 @@ function decodeJson (payload: Buffer, isText = false): InboundMessage {
   return toMessage(value)
 }
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true })
+/** MessagePack of a value, as a Buffer sharing the encoder's memory (no copy). */
+function packMsgpack (value: unknown): Buffer {
+  const bytes = packMsg(value)
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
 
 function decodeMsgpack (payload: Buffer): InboundMessage {
   let value: unknown
   try {
-    value = packr.unpack(payload)
+    value = unpackMsg(payload)
   } catch {
     throw new BadMessageError('payload is not valid MessagePack')
   }
@@ -116,9 +120,9 @@ export function createCodec (options: CodecOptions): Codec {
       return {
         pack: 'msgpack',
         decode: decodeMsgpack,
-        reply: (id, data) => packr.pack({ id, data: data === undefined ? null : data }),
-        error: (id, error) => packr.pack(id === undefined || id === null ? { error } : { id, error }),
-        push: (data) => packr.pack({ data: data === undefined ? null : data }),
+        reply: (id, data) => packMsgpack({ id, data: data === undefined ? null : data }),
+        error: (id, error) => packMsgpack(id === undefined || id === null ? { error } : { id, error }),
+        push: (data) => packMsgpack({ data: data === undefined ? null : data }),
       }
     case 'text': {
       const route = options.route ?? ''

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { once } from 'node:events'
-import { pack, unpack } from 'msgpackr'
+import { decode as unpack, encode as pack } from '@msgpack/msgpack'
 import { WebSocket } from 'ws'
 import { startApp, portOf, waitUntil } from '../helpers.js'
 
