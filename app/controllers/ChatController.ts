@@ -1,20 +1,24 @@
 import { AppError, Controller } from '../../framework/index.js'
-import { addUser, LOBBY, nextUid, type ChatEvent, type ChatUser } from '../services/chat.js'
+import { addUser, LOBBY, nextUid, userName, type ChatEvent, type ChatUser } from '../services/chat.js'
 
 const MAX_NAME = 32
 const MAX_TEXT = 4000
 
+/** Control characters (newlines, escapes) would let one user forge lines on telnet screens. */
+const CONTROL = /[\u0000-\u001f\u007f]/g
+
 function cleanName (value: unknown): string {
-  const name = typeof value === 'string' ? value.trim() : ''
+  const name = typeof value === 'string' ? value.replace(CONTROL, '').trim() : ''
   if (!name || name.length > MAX_NAME) throw new AppError('CHAT_ERR_BAD_NAME', `name must be 1-${MAX_NAME} characters`)
   return name
 }
 
 function cleanText (value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_TEXT) {
+  const text = typeof value === 'string' ? value.replace(CONTROL, ' ') : ''
+  if (text.trim().length === 0 || text.length > MAX_TEXT) {
     throw new AppError('CHAT_ERR_BAD_TEXT', `text must be 1-${MAX_TEXT} characters`)
   }
-  return value
+  return text
 }
 
 /**
@@ -61,10 +65,10 @@ export class ChatController extends Controller {
     const direct = /^(\d+):(.*)$/.exec(line)
     if (direct) {
       const to = direct[1]
-      const sent = await this.sendToUid(to, { type: 'say', from: me, text: direct[2], private: true } satisfies ChatEvent)
+      const sent = await this.sendToUid(to, { type: 'say', from: me, text: cleanText(direct[2]), private: true } satisfies ChatEvent)
       return sent > 0 ? undefined : `uid ${to} is not online`
     }
-    await this.sendToAll({ type: 'say', from: me, text: line, room: LOBBY } satisfies ChatEvent, { exclude: this.connectionId })
+    await this.sendToAll({ type: 'say', from: me, text: cleanText(line), room: LOBBY } satisfies ChatEvent, { exclude: this.connectionId })
     return undefined
   }
 
@@ -95,9 +99,10 @@ export class ChatController extends Controller {
     return Promise.all(names.map(async (room) => ({ room, count: await this.groupCount(room) })))
   }
 
-  /** `{room?}` → how many users are online and who is in the room. */
-  async online (data: { room?: unknown } | undefined): Promise<{ count: number, room: string, uids: string[] }> {
+  /** `{room?}` → how many users are online and who is in the room (uids and names). */
+  async online (data: { room?: unknown } | undefined): Promise<{ count: number, room: string, uids: string[], users: ChatUser[] }> {
     const room = typeof data?.room === 'string' ? data.room : typeof this.session.room === 'string' ? this.session.room : LOBBY
-    return { count: await this.onlineCount(), room, uids: await this.groupMembers(room) }
+    const uids = await this.groupMembers(room)
+    return { count: await this.onlineCount(), room, uids, users: uids.map((uid) => ({ uid, name: userName(uid) ?? '' })) }
   }
 }

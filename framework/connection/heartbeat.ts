@@ -24,6 +24,7 @@ export interface HeartbeatOptions {
 export function startHeartbeat (table: ConnectionTable, options: HeartbeatOptions): () => void {
   const timers: NodeJS.Timeout[] = []
   const idle = options.heartbeatIdleMs
+  activityClock.now = Date.now()
   if (idle > 0) {
     const every = Math.min(1000, Math.max(10, Math.floor(idle / 4)))
     timers.push(setInterval(() => {

@@ -22,7 +22,7 @@ import { loadConfig, type Config, type ConfigInput, type TransportName } from '.
 import { Controller, type ControllerClass, type ControllerHost } from './controller.js'
 import { isPublicError, SdError, type ErrorBody } from './errors.js'
 import { runMiddleware, type HookName, type Hooks, type Middleware } from './hooks.js'
-import { Router, type HttpRule, type RouteMatch } from './router.js'
+import { noParams, Router, type HttpRule, type RouteMatch } from './router.js'
 
 /** Lifecycle of an application. */
 export type AppStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed'
@@ -46,8 +46,6 @@ export interface CreateAppOptions {
 }
 
 type HookList = { [K in HookName]: Array<Hooks[K]> }
-
-const noParams: Record<string, string> = Object.freeze({}) as Record<string, string>
 
 function isThenable (v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
@@ -88,7 +86,6 @@ export class Application implements TransportHost, ControllerHost {
   #idleWaiters: Array<() => void> = []
   #stopHeartbeat: (() => void) | undefined
   #stopping: Promise<void> | undefined
-  readonly #startedAt = Date.now()
 
   constructor (config: Config, root: string, logger?: Logger) {
     this.config = config
@@ -106,11 +103,6 @@ export class Application implements TransportHost, ControllerHost {
   #setStatus (status: AppStatus): void {
     this.#status = status
     this.log.debug({ status }, 'application status')
-  }
-
-  /** Milliseconds since the application was created. */
-  get uptimeMs (): number {
-    return Date.now() - this.#startedAt
   }
 
   /** Registers a controller (before `start`). */
@@ -193,42 +185,55 @@ export class Application implements TransportHost, ControllerHost {
     }
   }
 
-  /** Routes one message from a socket or WebSocket connection and replies through it. */
+  /**
+   * Routes one message from a socket or WebSocket connection and replies through it. Nothing a
+   * client sends can make it throw: every failure becomes an error reply.
+   */
   dispatch (conn: Connection, msg: InboundMessage): void {
-    const match = this.router.match(msg.path)
-    if (match === undefined) {
-      conn.replyError(msg.id, new SdError('SD_ERR_ROUTE_NOT_FOUND', msg.path).toJSON())
-      return
-    }
-    const route = match.route
-    if (route.transports !== null && !route.transports.has(conn.transport)) {
-      conn.replyError(msg.id, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', msg.path).toJSON())
-      return
-    }
-    if (this.#refusing) {
-      conn.replyError(msg.id, new SdError('SD_ERR_SHUTTING_DOWN').toJSON())
-      return
-    }
-    const ctrl = new route.controller(this, conn, conn.transport, msg.path, msg.data, match.params, null)
-    let result: unknown
+    let name = msg.path
     try {
-      result = this.#invoke(ctrl, route.method)
+      const match = this.router.match(msg.path)
+      if (match === undefined) {
+        conn.replyError(msg.id, new SdError('SD_ERR_ROUTE_NOT_FOUND', msg.path).toJSON())
+        return
+      }
+      const route = match.route
+      name = route.name
+      if (route.transports !== null && !route.transports.has(conn.transport)) {
+        conn.replyError(msg.id, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', msg.path).toJSON())
+        return
+      }
+      if (this.#refusing) {
+        conn.replyError(msg.id, new SdError('SD_ERR_SHUTTING_DOWN').toJSON())
+        return
+      }
+      const ctrl = new route.controller(this, conn, conn.transport, msg.path, msg.data, match.params, null)
+      const result = this.#invoke(ctrl, route.method)
+      if (isThenable(result)) {
+        this.#inflight++
+        if (++conn.pending === this.config.server.maxPendingPerConnection) conn.hold()
+        Promise.resolve(result).then((value) => {
+          this.#settled(conn)
+          this.#reply(conn, msg.id, value, name)
+        }, (err: unknown) => {
+          this.#settled(conn)
+          this.#replyFailure(conn, msg.id, err, name)
+        })
+      } else {
+        this.#reply(conn, msg.id, result, name)
+      }
     } catch (err) {
-      this.#replyFailure(conn, msg.id, err, route.name)
-      return
+      this.#replyFailure(conn, msg.id, err, name)
     }
-    if (isThenable(result)) {
-      this.#inflight++
-      if (++conn.pending === this.config.server.maxPendingPerConnection) conn.hold()
-      result.then((value) => {
-        this.#settled(conn)
-        if (msg.id !== undefined && !(msg.id === null && value === undefined)) conn.reply(msg.id, value)
-      }, (err: unknown) => {
-        this.#settled(conn)
-        this.#replyFailure(conn, msg.id, err, route.name)
-      })
-    } else if (msg.id !== undefined && !(msg.id === null && result === undefined)) {
-      conn.reply(msg.id, result)
+  }
+
+  /** Sends an action's result; a value that cannot be encoded becomes `SD_ERR_INTERNAL`. */
+  #reply (conn: Connection, id: MessageId | undefined | null, value: unknown, action: string): void {
+    if (id === undefined || (id === null && value === undefined)) return
+    try {
+      conn.reply(id, value)
+    } catch (err) {
+      this.#replyFailure(conn, id, err, action)
     }
   }
 
@@ -253,34 +258,36 @@ export class Application implements TransportHost, ControllerHost {
   /** Runs an HTTP action and sends its result (JSON, or as is when the action set a content type). */
   dispatchHttp (match: RouteMatch, path: string, request: FastifyRequest, reply: FastifyReply): void {
     const route = match.route
-    if (route.transports !== null && !route.transports.has('http')) {
-      sendHttpError(reply, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', path))
-      return
-    }
-    if (this.#refusing) {
-      sendHttpError(reply, new SdError('SD_ERR_SHUTTING_DOWN'))
-      return
-    }
-    const ctrl = new route.controller(this, null, 'http', path, httpData(request), match.params, { request, reply })
-    let result: unknown
     try {
-      result = this.#invoke(ctrl, route.method)
+      if (route.transports !== null && !route.transports.has('http')) {
+        sendHttpError(reply, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', path))
+        return
+      }
+      if (this.#refusing) {
+        sendHttpError(reply, new SdError('SD_ERR_SHUTTING_DOWN'))
+        return
+      }
+      const ctrl = new route.controller(this, null, 'http', path, httpData(request), match.params, { request, reply })
+      const result = this.#invoke(ctrl, route.method)
+      if (!isThenable(result)) {
+        sendHttpResult(reply, result)
+        return
+      }
+      this.#inflight++
+      Promise.resolve(result).then((value) => {
+        this.#settled(null)
+        try {
+          sendHttpResult(reply, value)
+        } catch (err) {
+          this.#httpFailure(reply, err, route.name)
+        }
+      }, (err: unknown) => {
+        this.#settled(null)
+        this.#httpFailure(reply, err, route.name)
+      })
     } catch (err) {
       this.#httpFailure(reply, err, route.name)
-      return
     }
-    if (!isThenable(result)) {
-      sendHttpResult(reply, result)
-      return
-    }
-    this.#inflight++
-    result.then((value) => {
-      this.#settled(null)
-      sendHttpResult(reply, value)
-    }, (err: unknown) => {
-      this.#settled(null)
-      this.#httpFailure(reply, err, route.name)
-    })
   }
 
   #httpFailure (reply: FastifyReply, err: unknown, action: string): void {
@@ -315,7 +322,12 @@ export class Application implements TransportHost, ControllerHost {
       const addr = t.address()
       if (addr) this.log.info({ transport: t.name, host: addr.host, port: addr.port }, `${t.name} listening on ${addr.host}:${addr.port}`)
     }
-    for (const fn of this.#hooks.onStart) await fn(this)
+    try {
+      for (const fn of this.#hooks.onStart) await fn(this)
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
   }
 
   /**

@@ -27,7 +27,7 @@ export interface SocketPortConfig {
   pack: PackName
   /** Largest frame (or line) accepted; a larger one closes the connection. @default 2097152 (tcp), 65536 (text) */
   maxFrameBytes: number
-  /** Route every message of this port to this path (for packs without a path, e.g. `text`). @default '' (tcp), '/chat/text' (text) */
+  /** Route every message of this port to this path (packs without a path, e.g. `text`, need it). @default '' */
   route: string
   /** Turns pushed/replied data into a line on a `text` port. @default strings as they are, other values as JSON */
   render?: (data: unknown) => string
@@ -132,7 +132,7 @@ export function defaultConfig (): Config {
     app: { name: 'sd-app', nodeName: '', logLevel: 'info', controllersDir: 'app/controllers' },
     server: {
       tcp: port(9093, 'length', 'json', 2 * 1024 * 1024, ''),
-      text: port(8480, 'eof', 'text', 64 * 1024, '/chat/text'),
+      text: port(8480, 'eof', 'text', 64 * 1024, ''),
       http: {
         enabled: true,
         host: '0.0.0.0',
@@ -151,13 +151,26 @@ export function defaultConfig (): Config {
   }
 }
 
+/** Allowed values by key path (`*` matches any one key). */
 const enums: Record<string, readonly string[]> = {
-  framing: ['length', 'eof'],
-  pack: ['json', 'text', 'msgpack'],
-  logLevel: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+  'server.*.framing': ['length', 'eof'],
+  'server.*.pack': ['json', 'text', 'msgpack'],
+  'server.http.ws.pack': ['json', 'msgpack'],
+  'app.logLevel': ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
 }
-/** Keys that may be absent from the defaults and hold any value of the given type. */
-const optional: Record<string, string> = { render: 'function', pingData: 'any' }
+/** Keys, by path, that may be absent from the defaults and hold any value of the given type. */
+const optional: Record<string, string> = { 'server.tcp.render': 'function', 'server.text.render': 'function', 'server.pingData': 'any' }
+
+/** The rule for `path` in a table keyed by paths where `*` stands for one key. */
+function ruleFor<T> (table: Record<string, T>, path: string): T | undefined {
+  if (path in table) return table[path]
+  const parts = path.split('.')
+  for (const [pattern, rule] of Object.entries(table)) {
+    const p = pattern.split('.')
+    if (p.length === parts.length && p.every((seg, i) => seg === '*' || seg === parts[i])) return rule
+  }
+  return undefined
+}
 
 function isPlainObject (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -173,8 +186,9 @@ function mergeChecked (target: Record<string, unknown>, input: Record<string, un
     const name = `${path}.${key}`
     if (value === undefined) continue
     const current = target[key]
-    if (key in optional) {
-      if (optional[key] !== 'any' && typeof value !== optional[key]) throw invalid(name, `must be a ${optional[key]}`)
+    const optionalType = ruleFor(optional, name)
+    if (optionalType !== undefined) {
+      if (optionalType !== 'any' && typeof value !== optionalType) throw invalid(name, `must be a ${optionalType}`)
       target[key] = value
       continue
     }
@@ -189,8 +203,9 @@ function mergeChecked (target: Record<string, unknown>, input: Record<string, un
       if (!Number.isInteger(value) || value < 0) throw invalid(name, `must be a non-negative integer, got ${value}`)
       if (key === 'port' && value > 65535) throw invalid(name, `must be a port number (0-65535), got ${value}`)
     }
-    if (key in enums && !enums[key].includes(value as string)) {
-      throw invalid(name, `must be one of ${enums[key].join(', ')}, got ${JSON.stringify(value)}`)
+    const allowed = ruleFor(enums, name)
+    if (allowed && !allowed.includes(value as string)) {
+      throw invalid(name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`)
     }
     target[key] = value
   }

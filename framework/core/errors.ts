@@ -37,6 +37,15 @@ export interface ErrorBody {
   message: string
 }
 
+/** Longest detail (often client input, e.g. a path) echoed in a message. */
+const MAX_DETAIL = 200
+
+function clip (detail: string | number | undefined): string {
+  if (detail === undefined) return ''
+  const text = String(detail)
+  return text.length > MAX_DETAIL ? `${text.slice(0, MAX_DETAIL)}…` : text
+}
+
 /**
  * An error with a registered code. Throw it from an action to send that code to the caller;
  * anything else thrown becomes `SD_ERR_INTERNAL` with no detail.
@@ -47,7 +56,7 @@ export class SdError extends Error {
 
   constructor (code: ErrorCode, detail?: string | number, options?: ErrorOptions) {
     const spec: ErrorSpec = errorCodes[code]
-    super(spec.message.replace('%s', detail === undefined ? '' : String(detail)).trim(), options)
+    super(spec.message.replace('%s', () => clip(detail)).trim(), options)
     this.name = 'SdError'
     this.code = code
     this.status = spec.status

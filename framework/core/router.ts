@@ -39,7 +39,17 @@ interface PatternRule {
   readonly route: Route
 }
 
-const noParams: Record<string, string> = Object.freeze({}) as Record<string, string>
+/** The shared, frozen params object of routes without params. */
+export const noParams: Record<string, string> = Object.freeze({}) as Record<string, string>
+
+/** Percent-decodes a path segment; a malformed escape is kept as it was sent. */
+function decodeParam (raw: string): string {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
+}
 
 /** `ChatController` → `chat`, `UserProfileController` → `userProfile`. */
 export function routeName (className: string): string {
@@ -135,7 +145,7 @@ export class Router {
       const m = rule.regex.exec(path)
       if (!m) continue
       const params: Record<string, string> = {}
-      rule.keys.forEach((k, i) => { params[k] = decodeURIComponent(m[i + 1]) })
+      rule.keys.forEach((k, i) => { params[k] = decodeParam(m[i + 1]) })
       return { route: rule.route, params }
     }
     return undefined

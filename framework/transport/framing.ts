@@ -18,6 +18,39 @@ export type FrameHandler = (payload: Buffer) => void
 
 const HEADER = 4
 
+/**
+ * Bytes of an incomplete frame, copied into one buffer that doubles as it fills (never past
+ * `cap`): memory stays proportional to what was received, however small the chunks.
+ */
+class Collector {
+  #buf: Buffer | null = null
+  #len = 0
+
+  get length (): number {
+    return this.#len
+  }
+
+  append (chunk: Buffer, cap: number): void {
+    const need = this.#len + chunk.length
+    if (this.#buf === null || need > this.#buf.length) {
+      const size = Math.min(cap, Math.max(need, 256, this.#buf === null ? 0 : this.#buf.length * 2))
+      const next = Buffer.allocUnsafe(Math.max(size, need))
+      if (this.#buf !== null) this.#buf.copy(next, 0, 0, this.#len)
+      this.#buf = next
+    }
+    chunk.copy(this.#buf, this.#len)
+    this.#len = need
+  }
+
+  /** The collected bytes; the collector is empty afterwards. */
+  take (): Buffer {
+    const out = this.#buf === null ? Buffer.alloc(0) : this.#buf.subarray(0, this.#len)
+    this.#buf = null
+    this.#len = 0
+    return out
+  }
+}
+
 /** `length` framing: uint32 big-endian payload length, then the payload. */
 export class LengthDecoder implements FrameDecoder {
   readonly #max: number
@@ -26,8 +59,7 @@ export class LengthDecoder implements FrameDecoder {
   #header: Buffer | null = null
   /** Payload length of the frame being collected, or -1 while reading a header. */
   #need = -1
-  #parts: Buffer[] = []
-  #have = 0
+  readonly #partial = new Collector()
 
   constructor (maxFrameBytes: number, onFrame: FrameHandler) {
     this.#max = maxFrameBytes
@@ -35,23 +67,19 @@ export class LengthDecoder implements FrameDecoder {
   }
 
   get buffered (): number {
-    return this.#have + (this.#header ? this.#header.length : 0)
+    return this.#partial.length + (this.#header ? this.#header.length : 0)
   }
 
   push (chunk: Buffer): SdError | undefined {
     let off = 0
     const end = chunk.length
     if (this.#need >= 0) {
-      const take = Math.min(this.#need - this.#have, end)
-      this.#parts.push(take === end ? chunk : chunk.subarray(0, take))
-      this.#have += take
+      const take = Math.min(this.#need - this.#partial.length, end)
+      this.#partial.append(take === end ? chunk : chunk.subarray(0, take), this.#need)
       off = take
-      if (this.#have < this.#need) return undefined
-      const payload = this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts, this.#need)
-      this.#parts = []
-      this.#have = 0
+      if (this.#partial.length < this.#need) return undefined
       this.#need = -1
-      this.#onFrame(payload)
+      this.#onFrame(this.#partial.take())
     } else if (this.#header) {
       const take = Math.min(HEADER - this.#header.length, end)
       this.#header = Buffer.concat([this.#header, chunk.subarray(0, take)])
@@ -81,10 +109,7 @@ export class LengthDecoder implements FrameDecoder {
 
   #startPartial (chunk: Buffer, off: number, len: number): undefined {
     this.#need = len
-    if (off < chunk.length) {
-      this.#parts.push(chunk.subarray(off))
-      this.#have = chunk.length - off
-    }
+    if (off < chunk.length) this.#partial.append(chunk.subarray(off), len)
     return undefined
   }
 }
@@ -100,8 +125,7 @@ const CR = 0x0d
 export class LineDecoder implements FrameDecoder {
   readonly #max: number
   readonly #onFrame: FrameHandler
-  #parts: Buffer[] = []
-  #have = 0
+  readonly #partial = new Collector()
 
   constructor (maxLineBytes: number, onFrame: FrameHandler) {
     this.#max = maxLineBytes
@@ -109,7 +133,7 @@ export class LineDecoder implements FrameDecoder {
   }
 
   get buffered (): number {
-    return this.#have
+    return this.#partial.length
   }
 
   push (chunk: Buffer): SdError | undefined {
@@ -117,11 +141,10 @@ export class LineDecoder implements FrameDecoder {
     let nl = chunk.indexOf(LF)
     while (nl !== -1) {
       let line: Buffer
-      if (this.#have > 0) {
-        this.#parts.push(chunk.subarray(off, nl))
-        line = Buffer.concat(this.#parts, this.#have + nl - off)
-        this.#parts = []
-        this.#have = 0
+      if (this.#partial.length > 0) {
+        if (this.#partial.length + nl - off > this.#max) return lineTooLong(this.#partial.length + nl - off, this.#max)
+        this.#partial.append(chunk.subarray(off, nl), this.#max + 1)
+        line = this.#partial.take()
       } else {
         line = chunk.subarray(off, nl)
       }
@@ -131,9 +154,9 @@ export class LineDecoder implements FrameDecoder {
       nl = chunk.indexOf(LF, off)
     }
     if (off < chunk.length) {
-      this.#have += chunk.length - off
-      if (this.#have > this.#max) return lineTooLong(this.#have, this.#max)
-      this.#parts.push(chunk.subarray(off))
+      const have = this.#partial.length + chunk.length - off
+      if (have > this.#max) return lineTooLong(have, this.#max)
+      this.#partial.append(chunk.subarray(off), this.#max + 1)
     }
     return undefined
   }

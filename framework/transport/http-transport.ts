@@ -32,11 +32,6 @@ export class HttpTransport implements Transport {
     this.ws = config.ws.enabled ? new WsTransport(host, config.ws) : undefined
   }
 
-  /** The fastify instance, for plugins (available after `start`). */
-  get fastify (): FastifyInstance | undefined {
-    return this.#app
-  }
-
   async start (): Promise<void> {
     const host = this.#host
     const app = Fastify({ bodyLimit: this.#config.bodyLimitBytes, logger: false, return503OnClosing: true })

@@ -84,6 +84,8 @@ export class WsTransport implements Transport {
     const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: this.#config.maxFrameBytes })
     this.#wss = wss
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Node drops its own error listener once 'upgrade' is emitted; a reset must not crash us.
+      socket.on('error', () => {})
       const url = request.url ?? ''
       const q = url.indexOf('?')
       if ((q === -1 ? url : url.slice(0, q)) !== this.#config.path || this.#closing) {
