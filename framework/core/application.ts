@@ -22,7 +22,7 @@ import { loadConfig, type Config, type ConfigInput, type TransportName } from '.
 import { Controller, type ControllerClass, type ControllerHost } from './controller.js'
 import { isPublicError, SdError, type ErrorBody } from './errors.js'
 import { runMiddleware, type HookName, type Hooks, type Middleware } from './hooks.js'
-import { noParams, Router, type HttpRule, type RouteMatch } from './router.js'
+import { noParams, Router } from './router.js'
 
 /** Lifecycle of an application. */
 export type AppStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed'
@@ -159,10 +159,6 @@ export class Application implements TransportHost, ControllerHost {
     return this.connections.nextId()
   }
 
-  httpRules (): readonly HttpRule[] {
-    return this.router.httpRules()
-  }
-
   connectionOpened (conn: Connection): void {
     this.connections.add(conn)
     if (this.#hooks.onConnect.length > 0) this.#runConnHooks('onConnect', conn)
@@ -255,8 +251,19 @@ export class Application implements TransportHost, ControllerHost {
     conn.replyError(id, errorBody(err).body)
   }
 
-  /** Runs an HTTP action and sends its result (JSON, or as is when the action set a content type). */
-  dispatchHttp (match: RouteMatch, path: string, request: FastifyRequest, reply: FastifyReply): void {
+  /**
+   * Routes an HTTP request, runs its action and sends the result (JSON, or as is when the
+   * action set a content type). Unknown paths answer 404 `SD_ERR_ROUTE_NOT_FOUND`.
+   */
+  dispatchHttp (request: FastifyRequest, reply: FastifyReply): void {
+    const url = request.url
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
+    const match = this.router.match(path, request.method)
+    if (match === undefined) {
+      sendHttpError(reply, new SdError('SD_ERR_ROUTE_NOT_FOUND', `${request.method} ${path}`))
+      return
+    }
     const route = match.route
     try {
       if (route.transports !== null && !route.transports.has('http')) {

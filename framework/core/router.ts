@@ -1,7 +1,7 @@
 /**
  * The shared router: `/name/method` → `NameController.method` by convention, plus custom
  * rules from `config/routes.ts` (`'GET /': 'Home.index'`, `'/users/:id': 'User.show'`).
- * Every transport resolves paths here; none of them knows about controllers.
+ * Every transport resolves paths here, HTTP included; none of them knows about controllers.
  */
 import type { RoutesConfig, TransportName } from './config.js'
 import { SdError } from './errors.js'
@@ -23,13 +23,11 @@ export interface RouteMatch {
   readonly params: Record<string, string>
 }
 
-/** A custom rule as the HTTP transport registers it. */
-export interface HttpRule {
-  /** HTTP methods; GET and POST when the rule names none. */
-  readonly methods: string[]
-  /** Path in `/a/:param` form (the syntax fastify uses too). */
-  readonly path: string
-  readonly route: Route
+/** An exact path: its prebuilt match, and whether any HTTP method may call it. */
+interface ExactEntry {
+  readonly match: RouteMatch
+  /** Convention routes answer GET, POST (and HEAD) only; method-less custom rules answer any. */
+  readonly anyVerb: boolean
 }
 
 interface PatternRule {
@@ -71,12 +69,11 @@ export function actionNames (controller: ControllerClass): string[] {
 /** Maps paths to actions; built once at boot, read on every message. */
 export class Router {
   /** Exact paths, with the match object prebuilt so a lookup allocates nothing. */
-  readonly #exact = new Map<string, RouteMatch>()
+  readonly #exact = new Map<string, ExactEntry>()
   readonly #methodExact = new Map<string, Route>()
   /** Method-bound rules as seen by transports that have no HTTP method (tcp, ws, text). */
   readonly #verbless = new Map<string, Route>()
   readonly #patterns: PatternRule[] = []
-  readonly #httpRules: HttpRule[] = []
   readonly #byName = new Map<string, ControllerClass>()
 
   /** Registers a controller's public methods as `/name/method`. */
@@ -88,8 +85,7 @@ export class Router {
     for (const method of actionNames(controller)) {
       const list = restrict[method]
       const route: Route = { name: `${className}.${method}`, controller, method, transports: list ? new Set(list) : null }
-      this.#exact.set(`/${name}/${method}`, { route, params: noParams })
-      this.#httpRules.push({ methods: ['GET', 'POST'], path: `/${name}/${method}`, route })
+      this.#exact.set(`/${name}/${method}`, { match: { route, params: noParams }, anyVerb: false })
     }
   }
 
@@ -109,13 +105,12 @@ export class Router {
       if (!m) throw new SdError('SD_ERR_CONFIG_INVALID', `routes['${key}'] must look like 'GET /path' or '/path/:param'`)
       const methods = m[1] ? m[1].split('|') : null
       const path = m[2]
-      this.#httpRules.push({ methods: methods ?? ['GET', 'POST'], path, route })
       if (!path.includes(':') && !path.includes('*')) {
         if (methods) {
           for (const verb of methods) this.#methodExact.set(`${verb} ${path}`, route)
           if (!this.#verbless.has(path)) this.#verbless.set(path, route)
         } else {
-          this.#exact.set(path, { route, params: noParams })
+          this.#exact.set(path, { match: { route, params: noParams }, anyVerb: true })
         }
         continue
       }
@@ -135,7 +130,7 @@ export class Router {
    */
   match (path: string, verb?: string): RouteMatch | undefined {
     const exact = this.#exact.get(path)
-    if (exact !== undefined) return exact
+    if (exact !== undefined && (exact.anyVerb || verb === undefined || verb === 'GET' || verb === 'POST' || verb === 'HEAD')) return exact.match
     if (this.#methodExact.size > 0) {
       const route = verb ? this.#methodExact.get(`${verb} ${path}`) : this.#verbless.get(path)
       if (route) return { route, params: noParams }
@@ -149,15 +144,5 @@ export class Router {
       return { route: rule.route, params }
     }
     return undefined
-  }
-
-  /** Every rule, for the HTTP transport to register with fastify. */
-  httpRules (): readonly HttpRule[] {
-    return this.#httpRules
-  }
-
-  /** Every path known, for logs. */
-  paths (): string[] {
-    return this.#httpRules.map((r) => `${r.methods.join('|')} ${r.path} → ${r.route.name}`)
   }
 }

@@ -1,13 +1,16 @@
 /**
- * The HTTP port on fastify: every route the router knows is registered with fastify
- * (`GET|POST /name/method` and the custom rules), so matching stays in fastify's radix tree.
- * Unknown paths and fastify's own errors are mapped to SD error codes.
+ * The HTTP port on fastify: fastify parses requests and bodies; one catch-all route hands every
+ * request to the shared router (the same one TCP, text and WebSocket use). Unknown paths and
+ * fastify's own errors (bad or oversized bodies) are mapped to SD error codes.
  */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { HttpConfig } from '../core/config.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
 import type { ListenAddress, Transport, TransportHost } from './transport.js'
 import { WsTransport } from './ws-transport.js'
+
+/** Methods the catch-all route answers; the router decides which ones an action accepts. */
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 /** Maps an error fastify raised (body parsing, limits) to an SD error. */
 export function fromFastifyError (err: FastifyError): SdError | undefined {
@@ -37,27 +40,20 @@ export class HttpTransport implements Transport {
     const app = Fastify({ bodyLimit: this.#config.bodyLimitBytes, logger: false, return503OnClosing: true })
     this.#app = app
     this.ws?.attach(app.server, () => this.address())
-    for (const rule of host.httpRules()) {
-      const match = { route: rule.route, params: {} }
-      const dynamic = rule.path.includes(':') || rule.path.includes('*')
-      app.route({
-        method: rule.methods,
-        url: rule.path,
-        handler: (request, reply) => {
-          host.dispatchHttp(dynamic ? { route: rule.route, params: request.params as Record<string, string> } : match, rule.path, request, reply)
-        },
-      })
-    }
-    app.setNotFoundHandler((request, reply) => {
-      const err = new SdError('SD_ERR_ROUTE_NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`)
-      void reply.code(err.status).send({ error: err.toJSON() })
-    })
-    app.setErrorHandler((error: FastifyError, _request, reply) => {
-      const mapped = fromFastifyError(error)
-      if (!mapped) host.log.error({ err: error }, 'http error')
-      const err = mapped ?? new SdError('SD_ERR_INTERNAL')
-      const body: ErrorBody = err.toJSON()
-      void reply.code(mapped ? (error.statusCode ?? err.status) : err.status).send({ error: body })
+    // One catch-all route: the shared router matches every path (as on the other transports),
+    // and fastify keeps a one-route instance, which measured up to 20% faster than one route
+    // per action (docs/benchmarks.md).
+    app.route({
+      method: HTTP_METHODS,
+      url: '/*',
+      handler: (request, reply) => host.dispatchHttp(request, reply),
+      errorHandler: (error: FastifyError, _request, reply) => {
+        const mapped = fromFastifyError(error)
+        if (!mapped) host.log.error({ err: error }, 'http error')
+        const err = mapped ?? new SdError('SD_ERR_INTERNAL')
+        const body: ErrorBody = err.toJSON()
+        void reply.code(mapped ? (error.statusCode ?? err.status) : err.status).send({ error: body })
+      },
     })
     await app.listen({ port: this.#config.port, host: this.#config.host })
   }

@@ -6,7 +6,6 @@
 import type { Logger } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, TransportName } from '../core/config.js'
-import type { RouteMatch, HttpRule } from '../core/router.js'
 import type { Connection } from '../connection/connection.js'
 import type { InboundMessage } from './packs.js'
 
@@ -28,10 +27,8 @@ export interface TransportHost {
   connectionClosed (conn: Connection): void
   /** Routes and runs one message from a connection; replies through the connection. */
   dispatch (conn: Connection, msg: InboundMessage): void
-  /** HTTP rules to register. */
-  httpRules (): readonly HttpRule[]
-  /** Runs an HTTP action and sends its reply. */
-  dispatchHttp (match: RouteMatch, path: string, request: FastifyRequest, reply: FastifyReply): void
+  /** Routes one HTTP request through the shared router, runs its action and replies. */
+  dispatchHttp (request: FastifyRequest, reply: FastifyReply): void
 }
 
 /** A port (or endpoint) that accepts clients. */

@@ -52,3 +52,13 @@ test('rules naming a missing controller or method fail at boot with the key', ()
   assert.throws(() => r.addRules({ '/x': 'Nope.index' }), (err: Error & { code?: string }) => err.code === 'SD_ERR_CONFIG_INVALID' && err.message.includes("routes['/x']"))
   assert.throws(() => r.addRules({ '/y': 'Home.missing' }), /routes\['\/y'\] names Home.missing/)
 })
+
+test('HTTP methods: convention routes answer GET, POST and HEAD; method-less custom rules any method', () => {
+  const r = build()
+  r.addRules({ '/ping': 'Home.index' })
+  assert.equal(r.match('/home/index', 'GET')?.route.name, 'HomeController.index')
+  assert.equal(r.match('/home/index', 'HEAD')?.route.name, 'HomeController.index')
+  assert.equal(r.match('/home/index', 'DELETE'), undefined)
+  assert.equal(r.match('/ping', 'DELETE')?.route.name, 'HomeController.index')
+  assert.equal(r.match('/users/7', 'PUT')?.route.name, 'UserProfileController.show')
+})
