@@ -11,5 +11,8 @@ export {
 export { SdError, AppError, errorCodes, type ErrorCode, type ErrorBody } from './core/errors.js'
 export type { Hooks, HookName, Middleware } from './core/hooks.js'
 export type { Bus, BindOptions, SendOptions, Uid } from './connection/bus.js'
+export { Model, type ModelClass, type DataServices } from './data/model.js'
+export type { MysqlConfig } from './data/mysql.js'
+export type { RedisConfig, RedisClient } from './data/redis.js'
 export type { Connection } from './connection/connection.js'
 export type { ListenAddress, Transport } from './transport/transport.js'

@@ -22,6 +22,10 @@ import { loadConfig, type Config, type ConfigInput, type TransportName } from '.
 import { Controller, type ControllerClass, type ControllerHost } from './controller.js'
 import { isPublicError, SdError, type ErrorBody } from './errors.js'
 import { runMiddleware, type HookName, type Hooks, type Middleware } from './hooks.js'
+import { toDataError } from '../data/errors.js'
+import type { DataServices } from '../data/model.js'
+import { Mysql } from '../data/mysql.js'
+import { RedisConnections } from '../data/redis.js'
 import { noParams, Router } from './router.js'
 
 /** Lifecycle of an application. */
@@ -76,6 +80,8 @@ export class Application implements TransportHost, ControllerHost {
   readonly root: string
   readonly connections: ConnectionTable
   bus: Bus
+  /** MySQL and Redis of this process (connections open on first use). */
+  readonly data: DataServices
   #status: AppStatus = 'created'
   /** True once shutdown began: new requests are refused. */
   #refusing = false
@@ -94,6 +100,7 @@ export class Application implements TransportHost, ControllerHost {
     this.log = logger ?? pino({ name: config.app.name, level: config.app.logLevel, base: { node: config.app.nodeName } })
     this.connections = new ConnectionTable()
     this.bus = new LocalBus(this.connections)
+    this.data = { mysql: new Mysql(config.mysql, this.log), redis: new RedisConnections(config.redis, this.log) }
   }
 
   get status (): AppStatus {
@@ -246,7 +253,8 @@ export class Application implements TransportHost, ControllerHost {
     }
   }
 
-  #replyFailure (conn: Connection, id: MessageId | undefined | null, err: unknown, action: string): void {
+  #replyFailure (conn: Connection, id: MessageId | undefined | null, thrown: unknown, action: string): void {
+    const err = toDataError(thrown)
     if (!isPublicError(err)) this.log.error({ err, action, connectionId: conn.id }, 'action threw')
     conn.replyError(id, errorBody(err).body)
   }
@@ -297,7 +305,8 @@ export class Application implements TransportHost, ControllerHost {
     }
   }
 
-  #httpFailure (reply: FastifyReply, err: unknown, action: string): void {
+  #httpFailure (reply: FastifyReply, thrown: unknown, action: string): void {
+    const err = toDataError(thrown)
     if (!isPublicError(err)) this.log.error({ err, action }, 'action threw')
     sendHttpError(reply, err)
   }
@@ -329,6 +338,8 @@ export class Application implements TransportHost, ControllerHost {
       const addr = t.address()
       if (addr) this.log.info({ transport: t.name, host: addr.host, port: addr.port }, `${t.name} listening on ${addr.host}:${addr.port}`)
     }
+    if (!this.data.mysql.configured) this.log.info('MySQL is off (no mysql.url / MYSQL_URL): model calls on this.db answer SD_ERR_DB_UNAVAILABLE')
+    if (!this.data.redis.configured) this.log.info('Redis is off (no redis.url / REDIS_URL): this.redis answers SD_ERR_REDIS_UNAVAILABLE')
     try {
       for (const fn of this.#hooks.onStart) await fn(this)
     } catch (err) {
@@ -366,6 +377,7 @@ export class Application implements TransportHost, ControllerHost {
     for (const fn of this.#hooks.onStop) {
       try { await fn(this) } catch (err) { this.log.error({ err, hook: 'onStop' }, 'hook failed') }
     }
+    await Promise.allSettled([this.data.mysql.close(), this.data.redis.close()])
     this.#setStatus('closed')
     this.log.info('stopped')
   }

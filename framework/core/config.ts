@@ -7,6 +7,8 @@ import { readdir } from 'node:fs/promises'
 import { extname, basename, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { SdError } from './errors.js'
+import type { MysqlConfig } from '../data/mysql.js'
+import type { RedisConfig } from '../data/redis.js'
 
 /** Framing of a socket port: `length` (uint32 BE + payload) or `eof` (one line per message). */
 export type Framing = 'length' | 'eof'
@@ -109,6 +111,8 @@ export interface Config {
   app: AppConfig
   server: ServerConfig
   routes: RoutesConfig
+  mysql: MysqlConfig
+  redis: RedisConfig
   /** Sections SD does not know are kept for the app (e.g. `config/chat.ts`). */
   [section: string]: unknown
 }
@@ -117,7 +121,7 @@ export interface Config {
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (...args: never[]) => unknown ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] }
 
 /** Input accepted for the known sections. */
-export type ConfigInput = { [K in 'app' | 'server']?: DeepPartial<Config[K]> } & { routes?: RoutesConfig, [section: string]: unknown }
+export type ConfigInput = { [K in 'app' | 'server' | 'mysql' | 'redis']?: DeepPartial<Config[K]> } & { routes?: RoutesConfig, [section: string]: unknown }
 
 /** Marks a config file's export; returns its argument unchanged (typed help only). */
 export function defineConfig<T extends object> (config: T): T {
@@ -148,6 +152,8 @@ export function defaultConfig (): Config {
       shutdownTimeoutMs: 10_000,
     },
     routes: {},
+    mysql: { url: '', poolMin: 0, poolMax: 10, acquireTimeoutMs: 5000, queryTimeoutMs: 10_000, replicas: [] },
+    redis: { url: '', cluster: [], sentinels: [], sentinelName: 'mymaster', keyPrefix: 'sd:', maxRetriesPerRequest: 1, connectTimeoutMs: 5000 },
   }
 }
 
@@ -198,6 +204,11 @@ function mergeChecked (target: Record<string, unknown>, input: Record<string, un
       mergeChecked(current, value, name)
       continue
     }
+    if (Array.isArray(current)) {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw invalid(name, 'must be an array of strings')
+      target[key] = value
+      continue
+    }
     if (typeof value !== typeof current) throw invalid(name, `must be a ${typeof current}, got ${JSON.stringify(value)}`)
     if (typeof value === 'number') {
       if (!Number.isInteger(value) || value < 0) throw invalid(name, `must be a non-negative integer, got ${value}`)
@@ -227,7 +238,7 @@ export function applyConfig (config: Config, layer: Record<string, unknown>, sou
   for (const [section, value] of Object.entries(layer)) {
     if (section === 'routes') {
       config.routes = { ...config.routes, ...checkRoutes(value) }
-    } else if (section === 'app' || section === 'server') {
+    } else if (section === 'app' || section === 'server' || section === 'mysql' || section === 'redis') {
       if (!isPlainObject(value)) throw invalid(section, `must be an object (${source})`)
       mergeChecked(config[section] as unknown as Record<string, unknown>, value, section)
     } else {
@@ -252,6 +263,8 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
     target(config).port = port
   }
   if (env.SD_NODE_NAME) config.app.nodeName = env.SD_NODE_NAME
+  if (env.MYSQL_URL) config.mysql.url = env.MYSQL_URL
+  if (env.REDIS_URL) config.redis.url = env.REDIS_URL
 }
 
 const configExtensions = new Set(['.ts', '.js', '.mjs', '.mts'])

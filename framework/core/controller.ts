@@ -9,12 +9,16 @@ import type { Bus, BindOptions, SendOptions, Uid } from '../connection/bus.js'
 import type { Connection } from '../connection/connection.js'
 import type { Config, TransportName } from './config.js'
 import { SdError } from './errors.js'
+import type { Knex } from 'knex'
+import type { DataServices, Model, ModelClass } from '../data/model.js'
+import type { RedisClient } from '../data/redis.js'
 
 /** What a controller needs from the application. */
 export interface ControllerHost {
   readonly bus: Bus
   readonly log: Logger
   readonly config: Config
+  readonly data: DataServices
 }
 
 /** The HTTP request/reply pair of an HTTP action. */
@@ -76,6 +80,21 @@ export class Controller {
   /** Application logger (pino). */
   get log (): Logger {
     return this.#host.log
+  }
+
+  /** A model (`this.model(MessageModel)`), made per call: models hold no request state. */
+  model<M extends Model> (cls: ModelClass<M>): M {
+    return new cls(this.#host.data)
+  }
+
+  /** knex on the MySQL primary. */
+  get db (): Knex {
+    return this.#host.data.mysql.primary
+  }
+
+  /** The shared Redis connection. */
+  get redis (): RedisClient {
+    return this.#host.data.redis.shared
   }
 
   /** The application's configuration (custom sections included). */

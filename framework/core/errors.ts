@@ -26,6 +26,10 @@ export const errorCodes = {
   SD_ERR_KICKED: { status: 409, message: 'connection closed: %s' },
   SD_ERR_CONFIG_INVALID: { status: 500, message: 'invalid configuration: %s' },
   SD_ERR_CONTROLLER_INVALID: { status: 500, message: 'invalid controller: %s' },
+  SD_ERR_DB_UNAVAILABLE: { status: 503, message: 'database unavailable: %s' },
+  SD_ERR_DB_TIMEOUT: { status: 504, message: 'database query timed out: %s' },
+  SD_ERR_DB_POOL_EXHAUSTED: { status: 503, message: 'database busy: %s' },
+  SD_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'redis unavailable: %s' },
 } as const satisfies Record<string, ErrorSpec>
 
 /** A registered error code. */

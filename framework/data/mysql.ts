@@ -1,0 +1,143 @@
+/**
+ * MySQL through knex + mysql2: one primary pool per process (created on first use, closed on
+ * shutdown) and optional read replicas. Every connection gets a server-side statement timeout,
+ * so a slow query ends with `SD_ERR_DB_TIMEOUT` instead of holding its connection.
+ */
+import knex, { type Knex } from 'knex'
+import type { Logger } from 'pino'
+import { SdError } from '../core/errors.js'
+
+/** `config/mysql.ts`. */
+export interface MysqlConfig {
+  /** `mysql://user:pass@host:port/db`; env `MYSQL_URL`. Empty: MySQL is off. @default '' */
+  url: string
+  /** Connections kept open. @default 0 */
+  poolMin: number
+  /** Most connections open at once. @default 10 */
+  poolMax: number
+  /** How long a query waits for a free connection before `SD_ERR_DB_POOL_EXHAUSTED`. @default 5000 */
+  acquireTimeoutMs: number
+  /** Statement timeout set on every connection (`SD_ERR_DB_TIMEOUT`); 0: none. @default 10000 */
+  queryTimeoutMs: number
+  /** Read replicas (URLs); `read` queries go to them in turn. @default [] */
+  replicas: string[]
+}
+
+type MysqlDriverError = Error & { code?: string, errno?: number }
+
+/** A pool that remembers its last failure to connect, to tell "down" from "busy". */
+interface Pool {
+  readonly knex: Knex
+  lastConnectFailure: number
+}
+
+function createPool (url: string, config: MysqlConfig, log: Logger): Pool {
+  const seconds = config.queryTimeoutMs / 1000
+  const pool: Pool = {
+    knex: knex({
+      client: 'mysql2',
+      connection: url,
+      acquireConnectionTimeout: config.acquireTimeoutMs,
+      log: {
+        warn: (m: unknown) => log.warn({ knex: m }, 'knex warning'),
+        error: (m: unknown) => log.error({ knex: m }, 'knex error'),
+        deprecate: (m: unknown) => log.warn({ knex: m }, 'knex deprecation'),
+        debug: (m: unknown) => log.debug({ knex: m }, 'knex debug'),
+      },
+      pool: {
+        min: config.poolMin,
+        max: config.poolMax,
+        afterCreate: (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
+          if (seconds <= 0) return done(null, conn)
+          // MariaDB: max_statement_time (s); MySQL: max_execution_time (ms, SELECT only).
+          conn.query(`SET SESSION max_statement_time = ${seconds}`, (err) => {
+            if (!err) return done(null, conn)
+            conn.query(`SET SESSION max_execution_time = ${config.queryTimeoutMs}`, () => done(null, conn))
+          })
+        },
+      },
+    }),
+    lastConnectFailure: 0,
+  }
+  // Pool errors lose the reason (a timeout after failed connects looks like a busy pool), so
+  // connect failures are remembered and acquire errors are mapped here.
+  const originalAcquire = pool.knex.client.acquireConnection.bind(pool.knex.client)
+  pool.knex.client.acquireConnection = async () => {
+    try {
+      return await originalAcquire()
+    } catch (err) {
+      throw toDbError(err, pool)
+    }
+  }
+  const originalConnect = pool.knex.client.acquireRawConnection.bind(pool.knex.client)
+  pool.knex.client.acquireRawConnection = async () => {
+    try {
+      return await originalConnect()
+    } catch (err) {
+      pool.lastConnectFailure = Date.now()
+      log.warn({ err: (err as Error).message }, 'MySQL connection failed')
+      throw err
+    }
+  }
+  return pool
+}
+
+/** Maps driver and pool errors to SD codes; other errors are returned as they are. */
+export function toDbError (err: unknown, pool?: Pool): unknown {
+  if (err instanceof SdError) return err
+  const e = err as MysqlDriverError
+  if (e?.name === 'KnexTimeoutError' && /acquiring a connection/i.test(e.message)) {
+    const down = pool !== undefined && Date.now() - pool.lastConnectFailure < 2 * 60_000
+    return down
+      ? new SdError('SD_ERR_DB_UNAVAILABLE', 'MySQL cannot be reached', { cause: err })
+      : new SdError('SD_ERR_DB_POOL_EXHAUSTED', 'no free connection in time', { cause: err })
+  }
+  if (e?.errno === 1969 || e?.errno === 3024 || e?.code === 'ER_STATEMENT_TIMEOUT' || e?.code === 'ER_QUERY_TIMEOUT') {
+    return new SdError('SD_ERR_DB_TIMEOUT', 'statement timeout', { cause: err })
+  }
+  if (['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ECONNRESET'].includes(e?.code ?? '')) {
+    return new SdError('SD_ERR_DB_UNAVAILABLE', e.code, { cause: err })
+  }
+  return err
+}
+
+/** The MySQL pools of one process. */
+export class Mysql {
+  readonly #config: MysqlConfig
+  readonly #log: Logger
+  #primary: Pool | undefined
+  #replicas: Pool[] | undefined
+  #next = 0
+
+  constructor (config: MysqlConfig, log: Logger) {
+    this.#config = config
+    this.#log = log
+  }
+
+  /** True when a URL is configured. */
+  get configured (): boolean {
+    return this.#config.url !== ''
+  }
+
+  /** knex on the primary: writes, transactions, and reads that must see them. */
+  get primary (): Knex {
+    if (!this.configured) throw new SdError('SD_ERR_DB_UNAVAILABLE', 'MySQL is not configured (config/mysql.ts or MYSQL_URL)')
+    this.#primary ??= createPool(this.#config.url, this.#config, this.#log)
+    return this.#primary.knex
+  }
+
+  /** knex on a read replica (in turn), or the primary when there is none. */
+  get reader (): Knex {
+    if (this.#config.replicas.length === 0) return this.primary
+    this.#replicas ??= this.#config.replicas.map((url) => createPool(url, this.#config, this.#log))
+    return this.#replicas[this.#next++ % this.#replicas.length].knex
+  }
+
+  /** Closes every pool (on shutdown). */
+  async close (): Promise<void> {
+    const pools = [this.#primary, ...(this.#replicas ?? [])].filter((p): p is Pool => p !== undefined)
+    this.#primary = undefined
+    this.#replicas = undefined
+    await Promise.all(pools.map((p) => p.knex.destroy()))
+  }
+}

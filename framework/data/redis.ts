@@ -1,0 +1,97 @@
+/**
+ * Redis through ioredis: one shared command connection per process with auto-pipelining
+ * (commands issued in the same event-loop turn go out as one pipeline), plus dedicated
+ * connections for subscribe and blocking commands, which cannot share it. Single node, Redis
+ * Cluster or Sentinel, chosen by config.
+ */
+import { Redis, Cluster, type RedisOptions } from 'ioredis'
+import type { Logger } from 'pino'
+import { SdError } from '../core/errors.js'
+
+/** `config/redis.ts`. */
+export interface RedisConfig {
+  /** `redis://host:port/db`; env `REDIS_URL`. Empty (and no cluster/sentinels): Redis is off. @default '' */
+  url: string
+  /** Redis Cluster start nodes (`host:port`); when set, `url` is ignored. @default [] */
+  cluster: string[]
+  /** Sentinels (`host:port`) and the master name; when set, `url` is ignored. @default [] */
+  sentinels: string[]
+  /** Master name for Sentinel. @default 'mymaster' */
+  sentinelName: string
+  /** Prefix of every key this app uses. @default 'sd:' */
+  keyPrefix: string
+  /** Retries of a command while disconnected before it fails (fail fast during an outage). @default 1 */
+  maxRetriesPerRequest: number
+  /** How long a connect may take. @default 5000 */
+  connectTimeoutMs: number
+}
+
+/** A Redis client: a single node/Sentinel connection or a cluster. */
+export type RedisClient = Redis | Cluster
+
+function hostPort (s: string): { host: string, port: number } {
+  const i = s.lastIndexOf(':')
+  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) }
+}
+
+/** The Redis connections of one process. */
+export class RedisConnections {
+  readonly #config: RedisConfig
+  readonly #log: Logger
+  #shared: RedisClient | undefined
+  readonly #dedicated = new Set<RedisClient>()
+
+  constructor (config: RedisConfig, log: Logger) {
+    this.#config = config
+    this.#log = log
+  }
+
+  get configured (): boolean {
+    return this.#config.url !== '' || this.#config.cluster.length > 0 || this.#config.sentinels.length > 0
+  }
+
+  #create (): RedisClient {
+    const c = this.#config
+    if (!this.configured) throw new SdError('SD_ERR_REDIS_UNAVAILABLE', 'Redis is not configured (config/redis.ts or REDIS_URL)')
+    const options: RedisOptions = {
+      keyPrefix: c.keyPrefix,
+      enableAutoPipelining: true,
+      maxRetriesPerRequest: c.maxRetriesPerRequest,
+      connectTimeout: c.connectTimeoutMs,
+    }
+    let client: RedisClient
+    if (c.cluster.length > 0) {
+      client = new Cluster(c.cluster.map(hostPort), { redisOptions: options, enableAutoPipelining: true, keyPrefix: c.keyPrefix })
+    } else if (c.sentinels.length > 0) {
+      client = new Redis({ ...options, sentinels: c.sentinels.map(hostPort), name: c.sentinelName })
+    } else {
+      client = new Redis(c.url, options)
+    }
+    client.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'redis error'))
+    return client
+  }
+
+  /** The shared command connection (auto-pipelined). */
+  get shared (): RedisClient {
+    this.#shared ??= this.#create()
+    return this.#shared
+  }
+
+  /**
+   * A dedicated connection, for SUBSCRIBE or blocking commands (BLPOP…). ioredis re-subscribes
+   * its channels by itself after a reconnect. Closed with the others on shutdown.
+   */
+  dedicated (): RedisClient {
+    const client = this.#create()
+    this.#dedicated.add(client)
+    client.once('end', () => this.#dedicated.delete(client))
+    return client
+  }
+
+  async close (): Promise<void> {
+    const all = [this.#shared, ...this.#dedicated].filter((c): c is RedisClient => c !== undefined)
+    this.#shared = undefined
+    this.#dedicated.clear()
+    await Promise.all(all.map(async (c) => { try { await c.quit() } catch { c.disconnect() } }))
+  }
+}
