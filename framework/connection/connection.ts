@@ -41,6 +41,9 @@ export class Outgoing {
   }
 }
 
+/** How long a closing connection may take to flush before it is destroyed. */
+const CLOSE_GRACE_MS = 2000
+
 /** Called by a connection when it has closed (the transport's host unregisters it). */
 export type CloseListener = (conn: Connection) => void
 
@@ -70,6 +73,8 @@ export abstract class Connection {
   #session: Record<string, unknown> | undefined
   #onClose: CloseListener
   #holds = 0
+  #graceTimer: NodeJS.Timeout | undefined
+  #closedWaiters: Array<() => void> | undefined
 
   constructor (id: string, transport: TransportName, remoteAddress: string, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
     this.id = id
@@ -101,6 +106,8 @@ export abstract class Connection {
   abstract resumeReading (): void
   /** Ends the underlying socket; with `notify`, `error` is sent to the client first. */
   protected abstract end (error: SdError | undefined, notify: boolean): void
+  /** Tears the socket down at once (a closing client that does not finish in time). */
+  protected abstract destroy (): void
 
   /** Stops reading until every `hold` has its `release` (pending requests, write backpressure). */
   hold (): void {
@@ -158,13 +165,24 @@ export abstract class Connection {
   close (error?: SdError, notify = true): void {
     if (this.status !== 'open') return
     this.status = 'closing'
+    this.#graceTimer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS).unref()
     this.end(error, notify)
+  }
+
+  /** Closes (telling the client why) and resolves once the socket is gone, at most the grace period later. */
+  shutdown (error: SdError): Promise<void> {
+    if (this.status === 'closed') return Promise.resolve()
+    const done = new Promise<void>((resolve) => (this.#closedWaiters ??= []).push(resolve))
+    this.close(error)
+    return done
   }
 
   /** Called by the transport once the socket is gone; runs exactly once. */
   closed (): void {
     if (this.status === 'closed') return
     this.status = 'closed'
+    clearTimeout(this.#graceTimer)
     this.#onClose(this)
+    if (this.#closedWaiters) for (const resolve of this.#closedWaiters.splice(0)) resolve()
   }
 }

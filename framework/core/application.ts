@@ -254,7 +254,7 @@ export class Application implements TransportHost, ControllerHost {
   }
 
   #replyFailure (conn: Connection, id: MessageId | undefined | null, thrown: unknown, action: string): void {
-    const err = toDataError(thrown)
+    const err = toDataError(thrown, this.data.mysql)
     if (!isPublicError(err)) this.log.error({ err, action, connectionId: conn.id }, 'action threw')
     conn.replyError(id, errorBody(err).body)
   }
@@ -306,7 +306,7 @@ export class Application implements TransportHost, ControllerHost {
   }
 
   #httpFailure (reply: FastifyReply, thrown: unknown, action: string): void {
-    const err = toDataError(thrown)
+    const err = toDataError(thrown, this.data.mysql)
     if (!isPublicError(err)) this.log.error({ err, action }, 'action threw')
     sendHttpError(reply, err)
   }

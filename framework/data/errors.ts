@@ -4,13 +4,13 @@
  * slow or saturated.
  */
 import { SdError } from '../core/errors.js'
-import { toDbError } from './mysql.js'
+import { toDbError, type Mysql } from './mysql.js'
 
 const redisDown = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError'])
 
-/** The SD error for a data-layer failure, or `err` unchanged. */
-export function toDataError (err: unknown): unknown {
-  const db = toDbError(err)
+/** The SD error for a data-layer failure, or `err` unchanged; `mysql` knows its connect history. */
+export function toDataError (err: unknown, mysql?: Mysql): unknown {
+  const db = mysql ? mysql.mapError(err) : toDbError(err)
   if (db !== err) return db
   const e = err as Error | undefined
   if (e && (redisDown.has(e.name) || e.message === 'Connection is closed.' || /^Stream isn't writeable/.test(e.message))) {

@@ -59,35 +59,25 @@ function createPool (url: string, config: MysqlConfig, log: Logger): Pool {
     }),
     lastConnectFailure: 0,
   }
-  // Pool errors lose the reason (a timeout after failed connects looks like a busy pool), so
-  // connect failures are remembered and acquire errors are mapped here.
-  const originalAcquire = pool.knex.client.acquireConnection.bind(pool.knex.client)
-  pool.knex.client.acquireConnection = async () => {
-    try {
-      return await originalAcquire()
-    } catch (err) {
-      throw toDbError(err, pool)
-    }
-  }
-  const originalConnect = pool.knex.client.acquireRawConnection.bind(pool.knex.client)
-  pool.knex.client.acquireRawConnection = async () => {
-    try {
-      return await originalConnect()
-    } catch (err) {
-      pool.lastConnectFailure = Date.now()
-      log.warn({ err: (err as Error).message }, 'MySQL connection failed')
-      throw err
-    }
-  }
+  // A pool timeout after failed connects looks like a busy pool; remembering connect failures
+  // (tarn's public createFail event) tells "down" from "busy" when errors are mapped.
+  const tarn = (pool.knex.client as { pool?: { on: (event: 'createFail', fn: (id: unknown, err: Error) => void) => void } }).pool
+  tarn?.on('createFail', (_id, err) => {
+    pool.lastConnectFailure = Date.now()
+    log.warn({ err: err.message }, 'MySQL connection failed')
+  })
   return pool
 }
 
-/** Maps driver and pool errors to SD codes; other errors are returned as they are. */
-export function toDbError (err: unknown, pool?: Pool): unknown {
+/**
+ * Maps driver and pool errors to SD codes; other errors are returned as they are.
+ * `lastConnectFailure` (ms) tells a pool timeout caused by a server that is down from a busy pool.
+ */
+export function toDbError (err: unknown, lastConnectFailure = 0): unknown {
   if (err instanceof SdError) return err
   const e = err as MysqlDriverError
   if (e?.name === 'KnexTimeoutError' && /acquiring a connection/i.test(e.message)) {
-    const down = pool !== undefined && Date.now() - pool.lastConnectFailure < 2 * 60_000
+    const down = Date.now() - lastConnectFailure < 2 * 60_000
     return down
       ? new SdError('SD_ERR_DB_UNAVAILABLE', 'MySQL cannot be reached', { cause: err })
       : new SdError('SD_ERR_DB_POOL_EXHAUSTED', 'no free connection in time', { cause: err })
@@ -131,6 +121,12 @@ export class Mysql {
     if (this.#config.replicas.length === 0) return this.primary
     this.#replicas ??= this.#config.replicas.map((url) => createPool(url, this.#config, this.#log))
     return this.#replicas[this.#next++ % this.#replicas.length].knex
+  }
+
+  /** `toDbError` with this process's pools' connect history. */
+  mapError (err: unknown): unknown {
+    const pools = [this.#primary, ...(this.#replicas ?? [])]
+    return toDbError(err, Math.max(0, ...pools.map((p) => p?.lastConnectFailure ?? 0)))
   }
 
   /** Closes every pool (on shutdown). */

@@ -15,8 +15,6 @@ import type { ListenAddress, Transport, TransportHost } from './transport.js'
 
 /** Unsent bytes above which a connection stops being read until the client catches up. */
 const READ_PAUSE_BYTES = 1024 * 1024
-/** How long a closing socket may take to flush before it is destroyed. */
-const CLOSE_GRACE_MS = 2000
 
 function flushConnection (conn: SocketConnection): void {
   conn.flush()
@@ -91,7 +89,10 @@ export class SocketConnection extends Connection {
       return
     }
     socket.end()
-    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
+  }
+
+  protected destroy (): void {
+    this.socket.destroy()
   }
 }
 
@@ -157,11 +158,6 @@ export class TcpTransport implements Transport {
 
   async close (): Promise<void> {
     await this.stopAccepting()
-    const closing = [...this.#conns].map((conn) => new Promise<void>((resolve) => {
-      if (conn.socket.destroyed) return resolve()
-      conn.socket.once('close', () => resolve())
-      conn.close(new SdError('SD_ERR_SHUTTING_DOWN'))
-    }))
-    await Promise.all(closing)
+    await Promise.all([...this.#conns].map((conn) => conn.shutdown(new SdError('SD_ERR_SHUTTING_DOWN'))))
   }
 }

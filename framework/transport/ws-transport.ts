@@ -36,6 +36,10 @@ export class WsConnection extends Connection {
     this.socket.send(bytes)
   }
 
+  protected destroy (): void {
+    this.socket.terminate()
+  }
+
   pauseReading (): void {
     this.socket.pause()
   }
@@ -122,12 +126,7 @@ export class WsTransport implements Transport {
 
   async close (): Promise<void> {
     this.#closing = true
-    const closing = [...this.#conns].map((conn) => new Promise<void>((resolve) => {
-      conn.socket.once('close', () => resolve())
-      conn.close(new SdError('SD_ERR_SHUTTING_DOWN'))
-      setTimeout(() => { conn.socket.terminate(); resolve() }, 2000).unref()
-    }))
-    await Promise.all(closing)
+    await Promise.all([...this.#conns].map((conn) => conn.shutdown(new SdError('SD_ERR_SHUTTING_DOWN'))))
     this.#wss?.close()
   }
 }
