@@ -25,6 +25,7 @@ import { runMiddleware, type HookName, type Hooks, type Middleware } from './hoo
 import { toDataError } from '../data/errors.js'
 import type { DataServices } from '../data/model.js'
 import { Mysql } from '../data/mysql.js'
+import { Migrations } from '../data/migrations.js'
 import { RedisConnections } from '../data/redis.js'
 import { noParams, Router } from './router.js'
 
@@ -339,6 +340,7 @@ export class Application implements TransportHost, ControllerHost {
       if (addr) this.log.info({ transport: t.name, host: addr.host, port: addr.port }, `${t.name} listening on ${addr.host}:${addr.port}`)
     }
     if (!this.data.mysql.configured) this.log.info('MySQL is off (no mysql.url / MYSQL_URL): model calls on this.db answer SD_ERR_DB_UNAVAILABLE')
+    else this.#checkMigrations()
     if (!this.data.redis.configured) this.log.info('Redis is off (no redis.url / REDIS_URL): this.redis answers SD_ERR_REDIS_UNAVAILABLE')
     try {
       for (const fn of this.#hooks.onStart) await fn(this)
@@ -346,6 +348,18 @@ export class Application implements TransportHost, ControllerHost {
       await this.stop()
       throw err
     }
+  }
+
+  /** Warns (without delaying the start) when migrations are pending or MySQL is not reachable. */
+  #checkMigrations (): void {
+    const migrations = new Migrations(this.data.mysql.primary, this.config.mysql, this.root)
+    migrations.status().then(({ pending }) => {
+      if (pending.length > 0) this.log.warn({ pending }, `${pending.length} migration(s) pending: run \`sd migrate\``)
+    }, (err: unknown) => {
+      if (this.#status !== 'running') return
+      const e = toDataError(err, this.data.mysql) as Error
+      this.log.warn({ err: e.message }, 'MySQL is not reachable now: model calls answer SD_ERR_DB_UNAVAILABLE until it is')
+    })
   }
 
   /**

@@ -152,7 +152,10 @@ export function defaultConfig (): Config {
       shutdownTimeoutMs: 10_000,
     },
     routes: {},
-    mysql: { url: '', poolMin: 0, poolMax: 10, acquireTimeoutMs: 5000, queryTimeoutMs: 10_000, replicas: [] },
+    mysql: {
+      url: '', poolMin: 0, poolMax: 10, acquireTimeoutMs: 5000, queryTimeoutMs: 10_000, replicas: [],
+      migrationsDir: 'app/migrations', seedsDir: 'app/seeds', migrationsTable: 'sd_migrations',
+    },
     redis: { url: '', cluster: [], sentinels: [], sentinelName: 'mymaster', keyPrefix: 'sd:', maxRetriesPerRequest: 1, connectTimeoutMs: 5000 },
   }
 }

@@ -21,6 +21,12 @@ export interface MysqlConfig {
   queryTimeoutMs: number
   /** Read replicas (URLs); `read` queries go to them in turn. @default [] */
   replicas: string[]
+  /** Migration files (`sd migrate`), relative to the app root. @default 'app/migrations' */
+  migrationsDir: string
+  /** Seed files (`sd seed`), relative to the app root. @default 'app/seeds' */
+  seedsDir: string
+  /** Table that records which migrations ran. @default 'sd_migrations' */
+  migrationsTable: string
 }
 
 type MysqlDriverError = Error & { code?: string, errno?: number }
@@ -85,7 +91,7 @@ export function toDbError (err: unknown, lastConnectFailure = 0): unknown {
   if (e?.errno === 1969 || e?.errno === 3024 || e?.code === 'ER_STATEMENT_TIMEOUT' || e?.code === 'ER_QUERY_TIMEOUT') {
     return new SdError('SD_ERR_DB_TIMEOUT', 'statement timeout', { cause: err })
   }
-  if (['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ECONNRESET'].includes(e?.code ?? '')) {
+  if (['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE'].includes(e?.code ?? '')) {
     return new SdError('SD_ERR_DB_UNAVAILABLE', e.code, { cause: err })
   }
   return err

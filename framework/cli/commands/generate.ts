@@ -1,0 +1,33 @@
+import { Args, Command, Flags } from '@oclif/core'
+import { appConfig, appRoot } from '../context.js'
+import { ExistsError, generate, generateKinds, NameError, type GenerateKind } from '../generate.js'
+
+/** `sd generate <kind> <name>` (alias `sd g`). */
+export default class Generate extends Command {
+  static override summary = 'Render a new file from a template into the right folder.'
+  static override aliases = ['g']
+  static override examples = ['<%= config.bin %> generate migration create_messages', '<%= config.bin %> g migration AddIndex --dry-run']
+  static override args = {
+    kind: Args.string({ description: 'what to make', options: [...generateKinds], required: true }),
+    name: Args.string({ description: 'its name (letters, digits, _ or -)', required: true }),
+  }
+
+  static override flags = {
+    'dry-run': Flags.boolean({ description: 'print what would be written, write nothing', default: false }),
+    force: Flags.boolean({ description: 'overwrite files that exist', default: false }),
+    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+  }
+
+  async run (): Promise<void> {
+    const { args, flags } = await this.parse(Generate)
+    const root = appRoot(flags.root)
+    const config = await appConfig(root)
+    const kind = args.kind as GenerateKind
+    const files = await generate(kind, args.name, root, config.mysql, { dryRun: flags['dry-run'], force: flags.force }).catch((err: unknown) => {
+      if (err instanceof NameError) this.error(err.message, { exit: 2 })
+      if (err instanceof ExistsError) this.error(err.message, { exit: 1 })
+      throw err
+    })
+    for (const f of files) this.log(flags['dry-run'] ? `would write ${f.path}\n${f.content}` : `created ${f.path}`)
+  }
+}
