@@ -1,8 +1,11 @@
 import { AppError, Controller } from '../../framework/index.js'
-import { addUser, LOBBY, nextUid, userName, type ChatEvent, type ChatUser } from '../services/chat.js'
+import { MessageModel } from '../models/MessageModel.js'
+import { chatStores, LOBBY, type ChatEvent, type ChatMessage, type ChatUser, type NewChatMessage } from '../services/chat.js'
 
 const MAX_NAME = 32
 const MAX_TEXT = 4000
+const HISTORY_DEFAULT = 50
+const HISTORY_MAX = 200
 
 /** Control characters (newlines, escapes) would let one user forge lines on telnet screens. */
 const CONTROL = /[\u0000-\u001f\u007f]/g
@@ -21,9 +24,18 @@ function cleanText (value: unknown): string {
   return text
 }
 
+function cleanLimit (value: unknown): number {
+  if (value === undefined || value === null || value === '') return HISTORY_DEFAULT
+  const n = typeof value === 'string' ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > HISTORY_MAX) {
+    throw new AppError('CHAT_ERR_BAD_LIMIT', `limit must be an integer from 1 to ${HISTORY_MAX}`)
+  }
+  return n
+}
+
 /**
  * The chat: telnet users on the text port (`text`), JSON users on TCP and WebSocket
- * (`login`, `say`, `rooms`, `online`), all in the same chat.
+ * (`login`, `say`, `rooms`, `online`, `history`), all in the same chat.
  */
 export class ChatController extends Controller {
   static transports = { text: ['text' as const] }
@@ -38,7 +50,7 @@ export class ChatController extends Controller {
   }
 
   async #signIn (name: string, room: string): Promise<ChatUser> {
-    const uid = this.uid ?? nextUid()
+    const uid = this.uid ?? await chatStores.users.nextUid()
     const old = this.session.room
     if (typeof old === 'string' && old !== room) await this.leaveGroup(old)
     await this.bindUid(uid)
@@ -46,7 +58,7 @@ export class ChatController extends Controller {
     this.session.name = name
     this.session.room = room
     this.session.uid = uid
-    addUser({ uid, name })
+    await chatStores.users.setName(uid, name)
     const join: ChatEvent = { type: 'join', uid, name, room }
     await this.sendToAll(join, { exclude: this.connectionId })
     return { uid, name }
@@ -68,7 +80,9 @@ export class ChatController extends Controller {
       const sent = await this.sendToUid(to, { type: 'say', from: me, text: cleanText(direct[2]), private: true } satisfies ChatEvent)
       return sent > 0 ? undefined : `uid ${to} is not online`
     }
-    await this.sendToAll({ type: 'say', from: me, text: cleanText(line), room: LOBBY } satisfies ChatEvent, { exclude: this.connectionId })
+    const text = cleanText(line)
+    await this.#remember({ room: LOBBY, uid: me.uid, name: me.name, text })
+    await this.sendToAll({ type: 'say', from: me, text, room: LOBBY } satisfies ChatEvent, { exclude: this.connectionId })
     return undefined
   }
 
@@ -80,17 +94,40 @@ export class ChatController extends Controller {
     return { ...me, room }
   }
 
-  /** `{to?, text}` → to one uid, or to the caller's room; answers `{delivered}`. */
-  async say (data: { to?: unknown, text?: unknown } | undefined): Promise<{ delivered: number }> {
+  /**
+   * Keeps a room message in the history (MySQL through `MessageModel`, or memory). A store
+   * that is down does not stop the chat: the message is still delivered and the reply says
+   * `stored: false`.
+   */
+  async #remember (msg: NewChatMessage): Promise<boolean> {
+    try {
+      await (chatStores.historyInMysql ? this.model(MessageModel) : chatStores.history).add(msg)
+      return true
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'chat message not stored')
+      return false
+    }
+  }
+
+  /** `{to?, text}` → to one uid (not kept), or to the caller's room (kept in the history); answers `{delivered, stored}`. */
+  async say (data: { to?: unknown, text?: unknown } | undefined): Promise<{ delivered: number, stored: boolean }> {
     const text = cleanText(data?.text)
     const me = this.transport === 'http' ? { uid: '0', name: cleanName((data as { name?: unknown })?.name ?? 'http') } : this.#me()
     if (data?.to !== undefined && data.to !== null && data.to !== '') {
       const delivered = await this.sendToUid(String(data.to), { type: 'say', from: me, text, private: true } satisfies ChatEvent)
-      return { delivered }
+      return { delivered, stored: false }
     }
     const room = typeof this.session.room === 'string' ? this.session.room : LOBBY
+    const stored = await this.#remember({ room, uid: me.uid, name: me.name, text })
     const delivered = await this.sendToGroup(room, { type: 'say', from: me, text, room } satisfies ChatEvent, { exclude: this.connectionId })
-    return { delivered }
+    return { delivered, stored }
+  }
+
+  /** `{room?, limit?}` → the last `limit` (default 50, at most 200) messages of the room, oldest first. */
+  async history (data: { room?: unknown, limit?: unknown } | undefined): Promise<ChatMessage[]> {
+    const room = data?.room === undefined ? (typeof this.session.room === 'string' ? this.session.room : LOBBY) : cleanName(data.room)
+    const limit = cleanLimit(data?.limit)
+    return (chatStores.historyInMysql ? this.model(MessageModel) : chatStores.history).last(room, limit)
   }
 
   /** Rooms with their connection counts. */
@@ -103,6 +140,7 @@ export class ChatController extends Controller {
   async online (data: { room?: unknown } | undefined): Promise<{ count: number, room: string, uids: string[], users: ChatUser[] }> {
     const room = typeof data?.room === 'string' ? data.room : typeof this.session.room === 'string' ? this.session.room : LOBBY
     const uids = await this.groupMembers(room)
-    return { count: await this.onlineCount(), room, uids, users: uids.map((uid) => ({ uid, name: userName(uid) ?? '' })) }
+    const names = await chatStores.users.names(uids)
+    return { count: await this.onlineCount(), room, uids, users: uids.map((uid, i) => ({ uid, name: names[i] ?? '' })) }
   }
 }

@@ -36,7 +36,7 @@ test('telnet chat: nickname, welcome, broadcast, private line, join and leave; T
   assert.equal(await alice.next(), `carol(${carol.uid}) joined lobby`)
   assert.equal(await bob.next(), `carol(${carol.uid}) joined lobby`)
 
-  assert.deepEqual((await ws.request('/chat/say', { text: 'hi from the browser' })).data, { delivered: 2 })
+  assert.deepEqual((await ws.request('/chat/say', { text: 'hi from the browser' })).data, { delivered: 2, stored: true })
   assert.equal(await alice.next(), `carol(${carol.uid}) says: hi from the browser`)
   assert.equal(await bob.next(), `carol(${carol.uid}) says: hi from the browser`)
 
@@ -51,9 +51,14 @@ test('telnet chat: nickname, welcome, broadcast, private line, join and leave; T
   assert.equal((await tcp.request('/chat/say', { text: 'x' })).error?.code, 'CHAT_ERR_NOT_LOGGED_IN')
   assert.equal((await tcp.request('/chat/login', { name: '' })).error?.code, 'CHAT_ERR_BAD_NAME')
   const dave = (await tcp.request('/chat/login', { name: 'dave', room: 'games' })).data as { uid: string }
-  assert.deepEqual((await tcp.request('/chat/say', { to: bobUid, text: 'dm' })).data, { delivered: 1 })
+  assert.deepEqual((await tcp.request('/chat/say', { to: bobUid, text: 'dm' })).data, { delivered: 1, stored: false })
   assert.equal(await bob.next((l) => l.includes('dm')), `dave(${dave.uid}) says to you: dm`)
-  assert.deepEqual((await tcp.request('/chat/say', { text: 'anyone in games?' })).data, { delivered: 0 })
+  assert.deepEqual((await tcp.request('/chat/say', { text: 'anyone in games?' })).data, { delivered: 0, stored: true })
+  const games = (await tcp.request('/chat/history', { room: 'games' })).data as Array<{ text: string, name: string, uid: string }>
+  assert.deepEqual(games.map((m) => [m.name, m.uid, m.text]), [['dave', dave.uid, 'anyone in games?']])
+  const lobby = (await ws.request('/chat/history', { limit: 2 })).data as Array<{ text: string }>
+  assert.deepEqual(lobby.map((m) => m.text), ['hi from the browser', 'hi carol'])
+  assert.equal((await tcp.request('/chat/history', { limit: 201 })).error?.code, 'CHAT_ERR_BAD_LIMIT')
   const rooms = (await tcp.request('/chat/rooms')).data as Array<{ room: string, count: number }>
   assert.deepEqual(rooms.sort((a, b) => a.room.localeCompare(b.room)), [{ room: 'games', count: 1 }, { room: 'lobby', count: 3 }])
   const online = (await tcp.request('/chat/online', { room: 'lobby' })).data as { count: number, uids: string[] }

@@ -1,0 +1,10 @@
+import { defineConfig } from '../framework/index.js'
+
+/**
+ * Redis for chat uids and names. Off by default; set `REDIS_URL=redis://127.0.0.1:6379` to
+ * share them between processes.
+ */
+export default defineConfig({
+  url: '',
+  keyPrefix: 'sd-chat:',
+})
