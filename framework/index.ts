@@ -6,7 +6,7 @@ export { Controller, type ControllerClass, type HttpExchange } from './core/cont
 export {
   defineConfig, defaultConfig, loadConfig,
   type Config, type ConfigInput, type AppConfig, type ServerConfig, type SocketPortConfig, type HttpConfig, type WsConfig,
-  type RoutesConfig, type RouteSpec, type TransportName, type Framing, type PackName,
+  type RoutesConfig, type RouteSpec, type TransportName, type Framing, type PackName, type TasksConfig, type ViewsConfig,
 } from './core/config.js'
 export { SdError, AppError, errorCodes, type ErrorCode, type ErrorBody } from './core/errors.js'
 export type { Hooks, HookName, Middleware } from './core/hooks.js'

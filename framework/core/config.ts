@@ -92,6 +92,30 @@ export interface AppConfig {
   controllersDir: string
 }
 
+/** `config/tasks.ts`: the worker-thread pool that runs `app/tasks`. */
+export interface TasksConfig {
+  /** Folder of task classes, relative to the app root. @default 'app/tasks' */
+  dir: string
+  /** Worker threads kept alive. @default 1 */
+  minWorkers: number
+  /** Most worker threads; 0: one per CPU core less one, at least 1. @default 0 */
+  maxWorkers: number
+  /** Calls that may wait for a free worker before `SD_ERR_TASK_QUEUE_FULL`. @default 1000 */
+  maxQueue: number
+  /** Default per-call timeout (`SD_ERR_TASK_TIMEOUT`); 0: none. @default 30000 */
+  timeoutMs: number
+}
+
+/** `config/views.ts`: eta templates. */
+export interface ViewsConfig {
+  /** Folder of templates, relative to the app root. @default 'app/views' */
+  dir: string
+  /** Keep compiled templates in memory. @default true when NODE_ENV is 'production', else false (re-read on every render) */
+  cache: boolean
+  /** Layout applied to every view that does not choose its own; '' for none. @default '' */
+  layout: string
+}
+
 /** One custom route: `'GET /': 'Home.index'` or the object form. */
 export interface RouteSpec {
   /** `Name.method` of the action. */
@@ -113,15 +137,21 @@ export interface Config {
   routes: RoutesConfig
   mysql: MysqlConfig
   redis: RedisConfig
+  tasks: TasksConfig
+  views: ViewsConfig
   /** Sections SD does not know are kept for the app (e.g. `config/chat.ts`). */
   [section: string]: unknown
 }
+
+/** Sections whose keys are checked against the defaults. */
+const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views'] as const
+type CheckedSection = typeof checkedSections[number]
 
 /** Deep partial, for config files and overrides. */
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (...args: never[]) => unknown ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] }
 
 /** Input accepted for the known sections. */
-export type ConfigInput = { [K in 'app' | 'server' | 'mysql' | 'redis']?: DeepPartial<Config[K]> } & { routes?: RoutesConfig, [section: string]: unknown }
+export type ConfigInput = { [K in CheckedSection]?: DeepPartial<Config[K]> } & { routes?: RoutesConfig, [section: string]: unknown }
 
 /** Marks a config file's export; returns its argument unchanged (typed help only). */
 export function defineConfig<T extends object> (config: T): T {
@@ -157,6 +187,8 @@ export function defaultConfig (): Config {
       migrationsDir: 'app/migrations', seedsDir: 'app/seeds', migrationsTable: 'sd_migrations',
     },
     redis: { url: '', cluster: [], sentinels: [], sentinelName: 'mymaster', keyPrefix: 'sd:', maxRetriesPerRequest: 1, connectTimeoutMs: 5000 },
+    tasks: { dir: 'app/tasks', minWorkers: 1, maxWorkers: 0, maxQueue: 1000, timeoutMs: 30_000 },
+    views: { dir: 'app/views', cache: process.env.NODE_ENV === 'production', layout: '' },
   }
 }
 
@@ -241,7 +273,7 @@ export function applyConfig (config: Config, layer: Record<string, unknown>, sou
   for (const [section, value] of Object.entries(layer)) {
     if (section === 'routes') {
       config.routes = { ...config.routes, ...checkRoutes(value) }
-    } else if (section === 'app' || section === 'server' || section === 'mysql' || section === 'redis') {
+    } else if ((checkedSections as readonly string[]).includes(section)) {
       if (!isPlainObject(value)) throw invalid(section, `must be an object (${source})`)
       mergeChecked(config[section] as unknown as Record<string, unknown>, value, section)
     } else {

@@ -30,6 +30,12 @@ export const errorCodes = {
   SD_ERR_DB_TIMEOUT: { status: 504, message: 'database query timed out: %s' },
   SD_ERR_DB_POOL_EXHAUSTED: { status: 503, message: 'database busy: %s' },
   SD_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'redis unavailable: %s' },
+  SD_ERR_VALIDATION: { status: 400, message: 'invalid data: %s' },
+  SD_ERR_TASK_TIMEOUT: { status: 504, message: 'task timed out: %s' },
+  SD_ERR_TASK_CRASHED: { status: 500, message: 'task worker crashed: %s' },
+  SD_ERR_TASK_QUEUE_FULL: { status: 503, message: 'task queue is full: %s' },
+  SD_ERR_TASK_NOT_FOUND: { status: 500, message: 'unknown task: %s' },
+  SD_ERR_VIEW_RENDER: { status: 500, message: 'view could not be rendered: %s' },
 } as const satisfies Record<string, ErrorSpec>
 
 /** A registered error code. */
