@@ -31,7 +31,7 @@ export interface MysqlConfig {
 
 type MysqlDriverError = Error & { code?: string, errno?: number }
 
-/** A pool that remembers its last failure to connect, to tell "down" from "busy". */
+/** A pool that remembers its last failure to connect (0 once a connect succeeds), to tell "down" from "busy". */
 interface Pool {
   readonly knex: Knex
   lastConnectFailure: number
@@ -67,11 +67,13 @@ function createPool (url: string, config: MysqlConfig, log: Logger): Pool {
   }
   // A pool timeout after failed connects looks like a busy pool; remembering connect failures
   // (tarn's public createFail event) tells "down" from "busy" when errors are mapped.
-  const tarn = (pool.knex.client as { pool?: { on: (event: 'createFail', fn: (id: unknown, err: Error) => void) => void } }).pool
+  // A successful connect clears it, so a busy pool after an outage is reported as busy.
+  const tarn = (pool.knex.client as { pool?: { on: (event: 'createFail' | 'createSuccess', fn: (id: unknown, err: Error) => void) => void } }).pool
   tarn?.on('createFail', (_id, err) => {
     pool.lastConnectFailure = Date.now()
     log.warn({ err: err.message }, 'MySQL connection failed')
   })
+  tarn?.on('createSuccess', () => { pool.lastConnectFailure = 0 })
   return pool
 }
 

@@ -24,6 +24,11 @@ export interface RedisConfig {
   maxRetriesPerRequest: number
   /** How long a connect may take. @default 5000 */
   connectTimeoutMs: number
+  /**
+   * Longest wait between reconnect attempts (ioredis grows it by 100 ms per attempt up to this).
+   * It bounds how long a command issued during an outage waits before it fails. @default 1000
+   */
+  reconnectMaxDelayMs: number
 }
 
 /** A Redis client: a single node/Sentinel connection or a cluster. */
@@ -58,6 +63,7 @@ export class RedisConnections {
       enableAutoPipelining: true,
       maxRetriesPerRequest: c.maxRetriesPerRequest,
       connectTimeout: c.connectTimeoutMs,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, c.reconnectMaxDelayMs),
     }
     let client: RedisClient
     if (c.cluster.length > 0) {

@@ -4,15 +4,11 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import knex, { type Knex } from 'knex'
 import { Controller, Model, type Application } from '../../framework/index.js'
 import { startApp, portOf, TcpClient, http } from '../helpers.js'
+import { createTestDatabase, deleteRedisKeys, redisUrl, testKeyPrefix, type TestDatabase } from '../stores.js'
 
-const baseUrl = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
-const dbName = `sd_test_model_${process.pid}`
-const dbUrl = (() => { const u = new URL(baseUrl); u.pathname = `/${dbName}`; return u.href })()
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-const keyPrefix = `sd-test-model-${process.pid}:`
+const keyPrefix = testKeyPrefix('model')
 
 class NoteModel extends Model {
   async add (text: string): Promise<number> {
@@ -70,28 +66,20 @@ class NotesController extends Controller {
 }
 
 describe('models on MariaDB and Redis', () => {
-  let admin: Knex
+  let db: TestDatabase
   let app: Application
   let tcp: TcpClient
   before(async () => {
-    admin = knex({ client: 'mysql2', connection: baseUrl })
-    await admin.raw(`CREATE DATABASE IF NOT EXISTS \`${dbName}\` CHARACTER SET utf8mb4`)
-    const db = knex({ client: 'mysql2', connection: dbUrl })
-    await db.schema.createTable('notes', (t) => { t.increments('id'); t.text('text').notNullable() })
-    await db.destroy()
-    app = await startApp({ mysql: { url: dbUrl, poolMax: 2, acquireTimeoutMs: 300, queryTimeoutMs: 500 }, redis: { url: redisUrl, keyPrefix } }, { controllers: [NotesController] })
+    db = await createTestDatabase('model')
+    await db.knex.schema.createTable('notes', (t) => { t.increments('id'); t.text('text').notNullable() })
+    app = await startApp({ mysql: { url: db.url, poolMax: 2, acquireTimeoutMs: 300, queryTimeoutMs: 500 }, redis: { url: redisUrl, keyPrefix } }, { controllers: [NotesController] })
     tcp = await TcpClient.connect(portOf(app, 'tcp'))
   })
   after(async () => {
     tcp?.close()
     await app?.stop()
-    const redis = await import('ioredis')
-    const r = new redis.Redis(redisUrl)
-    const keys = await r.keys(`${keyPrefix}*`)
-    if (keys.length > 0) await r.del(...keys)
-    await r.quit()
-    await admin.raw(`DROP DATABASE IF EXISTS \`${dbName}\``)
-    await admin.destroy()
+    await deleteRedisKeys(keyPrefix)
+    await db?.drop()
   })
 
   test('values reach SQL as bindings: injection strings and unicode are stored verbatim', async () => {
