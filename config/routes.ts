@@ -3,4 +3,5 @@ import { defineConfig } from '../framework/index.js'
 /** Custom routes; everything else is `/name/method` by convention. */
 export default defineConfig({
   'GET /': 'Home.index',
+  'GET /status': 'Home.status',
 })

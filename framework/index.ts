@@ -1,7 +1,9 @@
 /**
  * SD for Node.js: the public API. Applications import only from here.
  */
-export { Application, createApp, type AppStatus, type CreateAppOptions } from './core/application.js'
+export { Application, createApp, type AppStatus, type CreateAppOptions, type NodeStats } from './core/application.js'
+export { Html } from './view/views.js'
+export type { Schema } from './core/validation.js'
 export { Controller, type ControllerClass, type HttpExchange } from './core/controller.js'
 export {
   defineConfig, defaultConfig, loadConfig,
@@ -17,4 +19,13 @@ export { Migrations, type MigrationRun, type MigrationStatus } from './data/migr
 export type { Knex } from 'knex'
 export type { RedisConfig, RedisClient } from './data/redis.js'
 export type { Connection } from './connection/connection.js'
+export { Timer, type TimerClass, type TimerTick } from './timer/timer.js'
+export type { Timers, TimersStatus } from './timer/timers.js'
+export type { TimerRunner, RunnerStatus } from './timer/runner.js'
+export type { TimerSpec, TimersConfig, Duration, TimePoint } from './timer/spec.js'
+export { Task, type TaskClass, type TaskServices } from './task/task.js'
+export type { TaskProxy, TaskMethod, TaskCallOptions } from './task/proxy.js'
+export type { Tasks } from './task/tasks.js'
+export type { TaskPool, TaskPoolStatus } from './task/pool.js'
+export type { TaskRegistry, TaskRef } from './task/registry.js'
 export type { ListenAddress, Transport } from './transport/transport.js'

@@ -1,5 +1,6 @@
 import { AppError, Controller } from '../../framework/index.js'
 import { MessageModel } from '../models/MessageModel.js'
+import { STATS_MESSAGES, StatsTask, type RoomStats } from '../tasks/StatsTask.js'
 import { chatStores, LOBBY, type ChatEvent, type ChatMessage, type ChatUser, type NewChatMessage } from '../services/chat.js'
 
 const MAX_NAME = 32
@@ -24,21 +25,23 @@ function cleanText (value: unknown): string {
   return text
 }
 
-function cleanLimit (value: unknown): number {
-  if (value === undefined || value === null || value === '') return HISTORY_DEFAULT
-  const n = typeof value === 'string' ? Number(value) : value
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > HISTORY_MAX) {
-    throw new AppError('CHAT_ERR_BAD_LIMIT', `limit must be an integer from 1 to ${HISTORY_MAX}`)
-  }
-  return n
-}
-
 /**
  * The chat: telnet users on the text port (`text`), JSON users on TCP and WebSocket
  * (`login`, `say`, `rooms`, `online`, `history`), all in the same chat.
  */
 export class ChatController extends Controller {
   static transports = { text: ['text' as const] }
+
+  /** Checked on every transport before the action runs (`SD_ERR_VALIDATION`); HTTP query strings are coerced. */
+  static schemas = {
+    history: {
+      type: 'object',
+      properties: {
+        room: { type: 'string', minLength: 1, maxLength: MAX_NAME },
+        limit: { type: 'integer', minimum: 1, maximum: HISTORY_MAX, default: HISTORY_DEFAULT },
+      },
+    },
+  }
 
   /** The signed-in user of this connection. */
   #me (): ChatUser {
@@ -124,10 +127,17 @@ export class ChatController extends Controller {
   }
 
   /** `{room?, limit?}` → the last `limit` (default 50, at most 200) messages of the room, oldest first. */
-  async history (data: { room?: unknown, limit?: unknown } | undefined): Promise<ChatMessage[]> {
-    const room = data?.room === undefined ? (typeof this.session.room === 'string' ? this.session.room : LOBBY) : cleanName(data.room)
-    const limit = cleanLimit(data?.limit)
+  async history (data: { room?: string, limit: number }): Promise<ChatMessage[]> {
+    const room = data.room === undefined ? (typeof this.session.room === 'string' ? this.session.room : LOBBY) : cleanName(data.room)
+    const limit = data.limit
     return (chatStores.historyInMysql ? this.model(MessageModel) : chatStores.history).last(room, limit)
+  }
+
+  /** `{room?}` → statistics of the room's history (messages per user, top words), computed in a worker thread by `StatsTask`. */
+  async stats (data: { room?: unknown } | undefined): Promise<RoomStats> {
+    const room = data?.room === undefined ? (typeof this.session.room === 'string' ? this.session.room : LOBBY) : cleanName(data.room)
+    if (chatStores.historyInMysql) return this.task(StatsTask).fromHistory(room)
+    return this.task(StatsTask).build(room, await chatStores.history.last(room, STATS_MESSAGES))
   }
 
   /** Rooms with their connection counts. */

@@ -1,16 +1,33 @@
-import { readFile } from 'node:fs/promises'
-import { Controller } from '../../framework/index.js'
+import { Controller, type Html } from '../../framework/index.js'
 
-const page = new URL('../public/index.html', import.meta.url)
-let cached: string | undefined
-
-/** The chat web page (`GET /`). Views with eta replace the static file in a later version. */
+/** The chat web page (`GET /`) and a status page (`GET /status`), both eta views. */
 export class HomeController extends Controller {
-  static transports = { index: ['http' as const] }
+  static transports = { index: ['http' as const], status: ['http' as const] }
 
-  async index (): Promise<string> {
-    cached ??= await readFile(page, 'utf8')
-    this.reply.type('text/html; charset=utf-8')
-    return cached
+  index (): Html {
+    const { room } = this.request.query as { room?: string }
+    return this.view('chat/index', { title: 'SD chat', appName: this.config.app.name, room: room || 'lobby', headline: 'connecting…' })
   }
+
+  async status (): Promise<Html> {
+    const stats = this.nodeStats()
+    const names = await this.groups()
+    const rooms = await Promise.all(names.sort().map(async (room) => ({ room, count: await this.groupCount(room) })))
+    return this.view('status', {
+      title: 'status',
+      appName: this.config.app.name,
+      headline: stats.node,
+      node: `${stats.node} (pid ${stats.pid})`,
+      uptime: formatUptime(stats.uptimeMs),
+      connections: stats.connections,
+      online: await this.onlineCount(),
+      rssMb: (stats.rssBytes / 1024 / 1024).toFixed(1),
+      rooms,
+    })
+  }
+}
+
+function formatUptime (ms: number): string {
+  const s = Math.floor(ms / 1000)
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m ${s % 60}s`
 }

@@ -35,6 +35,7 @@ export type ChatEvent =
   | { type: 'join', uid: string, name: string, room: string }
   | { type: 'leave', uid: string, name: string, room: string }
   | { type: 'say', from: ChatUser, text: string, room?: string, private?: boolean }
+  | { type: 'online', count: number }
 
 /** Where uids come from and names are kept. */
 export interface UserStore {
@@ -44,11 +45,16 @@ export interface UserStore {
   names (uids: string[]): Promise<Array<string | undefined>>
 }
 
-/** Uids and names in this process. */
+/**
+ * Uids and names in this process. With `--workers N` (and no Redis) each worker hands out
+ * its own residue class (worker 2 of 4: 2, 6, 10…) so uids never collide between workers.
+ */
 export class MemoryUsers implements UserStore {
   #last = 0
   readonly #names = new Map<string, string>()
-  async nextUid (): Promise<string> { return String(++this.#last) }
+  readonly #workers = Math.max(1, Number(process.env.SD_WORKERS ?? 1) || 1)
+  readonly #slot = Math.max(1, Number(process.env.SD_WORKER_SLOT ?? 1) || 1)
+  async nextUid (): Promise<string> { return String(this.#last++ * this.#workers + this.#slot) }
   async setName (uid: string, name: string): Promise<void> { this.#names.set(uid, name) }
   async removeName (uid: string): Promise<void> { this.#names.delete(uid) }
   async names (uids: string[]): Promise<Array<string | undefined>> { return uids.map((u) => this.#names.get(u)) }
@@ -110,6 +116,7 @@ export function renderLine (data: unknown): string {
     case 'join': return `${ev.name}(${ev.uid}) joined ${ev.room}`
     case 'leave': return `${ev.name}(${ev.uid}) left`
     case 'say': return `${ev.from.name}(${ev.from.uid}) says${ev.private ? ' to you' : ''}: ${ev.text}`
+    case 'online': return `online: ${ev.count}`
     default: return JSON.stringify(data) ?? ''
   }
 }

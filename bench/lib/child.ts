@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 const repoDir = fileURLToPath(new URL('../..', import.meta.url))
@@ -24,6 +24,10 @@ function prepare (): string {
   if (tsc.status !== 0) throw new Error('tsc failed: the benchmarks run the compiled repository')
   mkdirSync(buildDir, { recursive: true })
   writeFileSync(`${buildDir}package.json`, '{ "type": "module" }\n')
+  // tsc emits only JavaScript: the app's templates and static files are copied beside it
+  for (const assets of ['app/views', 'app/public']) {
+    if (existsSync(`${repoDir}${assets}`)) cpSync(`${repoDir}${assets}`, `${buildDir}${assets}`, { recursive: true })
+  }
   return `${buildDir}bench/`
 }
 

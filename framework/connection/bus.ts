@@ -48,6 +48,10 @@ export interface Bus {
   groupCount (group: string): Promise<number>
   /** Groups with at least one member. */
   groups (): Promise<string[]>
+  /** A connection of this process opened (buses that mirror membership elsewhere need it). */
+  opened? (conn: Connection): void
+  /** A connection of this process closed, after the local table dropped it. */
+  closed? (conn: Connection): void
 }
 
 function excluded (options: SendOptions | undefined): ((id: string) => boolean) | undefined {

@@ -1,15 +1,23 @@
 /**
- * This node's connections, indexed by id, uid and group. Pure bookkeeping: no I/O.
+ * Connections indexed by id, uid and group. Pure bookkeeping: no I/O. A process keeps its own
+ * connections here; the multi-core primary keeps a mirror of every worker's (as `Member`s).
  */
 import type { Connection } from './connection.js'
 
-const empty: ReadonlySet<Connection> = new Set()
+/** What the table indexes: an id, at most one uid, any number of groups. */
+export interface Member {
+  readonly id: string
+  uid: string | undefined
+  groups: Set<string> | undefined
+}
 
-/** Local connection table (one per process). */
-export class ConnectionTable {
-  readonly #byId = new Map<string, Connection>()
-  readonly #byUid = new Map<string, Set<Connection>>()
-  readonly #byGroup = new Map<string, Set<Connection>>()
+const empty: ReadonlySet<never> = new Set()
+
+/** Connection table (one per process, or a mirror of many). */
+export class ConnectionTable<C extends Member = Connection> {
+  readonly #byId = new Map<string, C>()
+  readonly #byUid = new Map<string, Set<C>>()
+  readonly #byGroup = new Map<string, Set<C>>()
   readonly #prefix: string
   #seq = 0
 
@@ -27,28 +35,28 @@ export class ConnectionTable {
     return this.#byId.size
   }
 
-  add (conn: Connection): void {
+  add (conn: C): void {
     this.#byId.set(conn.id, conn)
   }
 
   /** Removes a connection from every index. */
-  remove (conn: Connection): void {
+  remove (conn: C): void {
     this.#byId.delete(conn.id)
     if (conn.uid !== undefined) this.unbindUid(conn)
     if (conn.groups) for (const g of conn.groups) this.#leave(conn, g)
     conn.groups = undefined
   }
 
-  get (id: string): Connection | undefined {
+  get (id: string): C | undefined {
     return this.#byId.get(id)
   }
 
-  all (): IterableIterator<Connection> {
+  all (): IterableIterator<C> {
     return this.#byId.values()
   }
 
   /** Binds `uid`; a connection has at most one uid, a uid may have many connections. */
-  bindUid (conn: Connection, uid: string): void {
+  bindUid (conn: C, uid: string): void {
     if (conn.uid === uid) return
     if (conn.uid !== undefined) this.unbindUid(conn)
     conn.uid = uid
@@ -57,7 +65,7 @@ export class ConnectionTable {
     set.add(conn)
   }
 
-  unbindUid (conn: Connection): void {
+  unbindUid (conn: C): void {
     const uid = conn.uid
     if (uid === undefined) return
     conn.uid = undefined
@@ -67,7 +75,7 @@ export class ConnectionTable {
     if (set.size === 0) this.#byUid.delete(uid)
   }
 
-  byUid (uid: string): ReadonlySet<Connection> {
+  byUid (uid: string): ReadonlySet<C> {
     return this.#byUid.get(uid) ?? empty
   }
 
@@ -75,7 +83,7 @@ export class ConnectionTable {
     return this.#byUid.size
   }
 
-  join (conn: Connection, group: string): void {
+  join (conn: C, group: string): void {
     conn.groups ??= new Set()
     conn.groups.add(group)
     let set = this.#byGroup.get(group)
@@ -83,19 +91,19 @@ export class ConnectionTable {
     set.add(conn)
   }
 
-  leave (conn: Connection, group: string): void {
+  leave (conn: C, group: string): void {
     if (!conn.groups?.delete(group)) return
     this.#leave(conn, group)
   }
 
-  #leave (conn: Connection, group: string): void {
+  #leave (conn: C, group: string): void {
     const set = this.#byGroup.get(group)
     if (!set) return
     set.delete(conn)
     if (set.size === 0) this.#byGroup.delete(group)
   }
 
-  byGroup (group: string): ReadonlySet<Connection> {
+  byGroup (group: string): ReadonlySet<C> {
     return this.#byGroup.get(group) ?? empty
   }
 

@@ -26,8 +26,24 @@ import { toDataError } from '../data/errors.js'
 import type { DataServices } from '../data/model.js'
 import { Mysql } from '../data/mysql.js'
 import { Migrations } from '../data/migrations.js'
+import { Html, Views } from '../view/views.js'
 import { RedisConnections } from '../data/redis.js'
+import type { TimerClass } from '../timer/timer.js'
+import { Timers } from '../timer/timers.js'
+import { Tasks } from '../task/tasks.js'
 import { noParams, Router } from './router.js'
+
+/** What `Application.stats()` reports. */
+export interface NodeStats {
+  node: string
+  pid: number
+  status: AppStatus
+  uptimeMs: number
+  /** Open connections by transport (HTTP requests are not connections). */
+  connections: Partial<Record<TransportName, number>>
+  rssBytes: number
+  heapUsedBytes: number
+}
 
 /** Lifecycle of an application. */
 export type AppStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed'
@@ -44,10 +60,14 @@ export interface CreateAppOptions {
   env?: NodeJS.ProcessEnv
   /** Controllers to register instead of loading `app.controllersDir`. */
   controllers?: ControllerClass[]
+  /** Timer classes to register instead of loading `app.timersDir`. */
+  timers?: TimerClass[]
   /** Run instead of `app/boot.ts`: registers hooks and middleware. */
   boot?: (app: Application) => void | Promise<void>
   /** Logger to use instead of a new pino instance. */
   logger?: Logger
+  /** Prefix of connection ids (each worker of `sd start --workers N` has its own). @default '' */
+  connectionIdPrefix?: string
 }
 
 type HookList = { [K in HookName]: Array<Hooks[K]> }
@@ -83,6 +103,12 @@ export class Application implements TransportHost, ControllerHost {
   bus: Bus
   /** MySQL and Redis of this process (connections open on first use). */
   readonly data: DataServices
+  /** eta templates of `app/views`. */
+  readonly views: Views
+  /** The timers of `config/timers.ts`: they start after `start()` and stop first in `stop()`. */
+  readonly timers: Timers
+  /** Task classes of `tasks.dir` and the worker pool that runs them (started by the first call, closed in `stop()`). */
+  readonly tasks: Tasks
   #status: AppStatus = 'created'
   /** True once shutdown began: new requests are refused. */
   #refusing = false
@@ -94,14 +120,18 @@ export class Application implements TransportHost, ControllerHost {
   #stopHeartbeat: (() => void) | undefined
   #stopping: Promise<void> | undefined
 
-  constructor (config: Config, root: string, logger?: Logger) {
+  /** `connectionIdPrefix` keeps connection ids unique across the workers of one server. */
+  constructor (config: Config, root: string, logger?: Logger, connectionIdPrefix = '') {
     this.config = config
     this.root = root
     if (!config.app.nodeName) config.app.nodeName = `${hostname()}-${process.pid}`
     this.log = logger ?? pino({ name: config.app.name, level: config.app.logLevel, base: { node: config.app.nodeName } })
-    this.connections = new ConnectionTable()
+    this.connections = new ConnectionTable(connectionIdPrefix)
     this.bus = new LocalBus(this.connections)
     this.data = { mysql: new Mysql(config.mysql, this.log), redis: new RedisConnections(config.redis, this.log) }
+    this.views = new Views(config.views, root, this.log)
+    this.timers = new Timers(this, root)
+    this.tasks = new Tasks(config, this.log)
   }
 
   get status (): AppStatus {
@@ -156,6 +186,22 @@ export class Application implements TransportHost, ControllerHost {
     }
   }
 
+  /** This process at a glance: node, uptime, open connections per transport, memory. */
+  stats (): NodeStats {
+    const connections: Partial<Record<TransportName, number>> = {}
+    for (const conn of this.connections.all()) connections[conn.transport] = (connections[conn.transport] ?? 0) + 1
+    const mem = process.memoryUsage()
+    return {
+      node: this.config.app.nodeName,
+      pid: process.pid,
+      status: this.#status,
+      uptimeMs: Math.round(process.uptime() * 1000),
+      connections,
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+    }
+  }
+
   /** Where a transport listens (after `start`). */
   address (name: TransportName): ListenAddress | undefined {
     return this.#transports.find((t) => t.name === name)?.address()
@@ -169,11 +215,13 @@ export class Application implements TransportHost, ControllerHost {
 
   connectionOpened (conn: Connection): void {
     this.connections.add(conn)
+    this.bus.opened?.(conn)
     if (this.#hooks.onConnect.length > 0) this.#runConnHooks('onConnect', conn)
   }
 
   connectionClosed (conn: Connection): void {
     this.connections.remove(conn)
+    this.bus.closed?.(conn)
     if (this.#hooks.onClose.length > 0) this.#runConnHooks('onClose', conn)
   }
 
@@ -210,6 +258,13 @@ export class Application implements TransportHost, ControllerHost {
       if (this.#refusing) {
         conn.replyError(msg.id, new SdError('SD_ERR_SHUTTING_DOWN').toJSON())
         return
+      }
+      if (route.validate !== null) {
+        const invalid = route.validate(msg.data, conn.transport)
+        if (invalid !== undefined) {
+          conn.replyError(msg.id, invalid.toJSON())
+          return
+        }
       }
       const ctrl = new route.controller(this, conn, conn.transport, msg.path, msg.data, match.params, null)
       const result = this.#invoke(ctrl, route.method)
@@ -283,7 +338,15 @@ export class Application implements TransportHost, ControllerHost {
         sendHttpError(reply, new SdError('SD_ERR_SHUTTING_DOWN'))
         return
       }
-      const ctrl = new route.controller(this, null, 'http', path, httpData(request), match.params, { request, reply })
+      const data = httpData(request)
+      if (route.validate !== null) {
+        const invalid = route.validate(data, 'http')
+        if (invalid !== undefined) {
+          sendHttpError(reply, invalid)
+          return
+        }
+      }
+      const ctrl = new route.controller(this, null, 'http', path, data, match.params, { request, reply })
       const result = this.#invoke(ctrl, route.method)
       if (!isThenable(result)) {
         sendHttpResult(reply, result)
@@ -314,15 +377,16 @@ export class Application implements TransportHost, ControllerHost {
 
   // ---- lifecycle -----------------------------------------------------------------------
 
-  /** Starts every enabled port, then runs `onStart` hooks. */
+  /** Starts every enabled port, then runs `onStart` hooks, then starts the timers. */
   async start (): Promise<void> {
     if (this.#status !== 'created') throw new Error(`cannot start an application that is ${this.#status}`)
+    this.timers.prepare() // a timer naming no class fails here, before any port opens
     this.#setStatus('starting')
     const server = this.config.server
     if (server.tcp.enabled) this.#transports.push(new TcpTransport(this, 'tcp', server.tcp))
     if (server.text.enabled) this.#transports.push(createTextTransport(this, server.text))
     if (server.http.enabled) {
-      const http = new HttpTransport(this, server.http)
+      const http = new HttpTransport(this, server.http, server.http.staticDir ? resolve(this.root, server.http.staticDir) : undefined)
       this.#transports.push(http)
       if (http.ws) this.#transports.push(http.ws)
     }
@@ -344,6 +408,7 @@ export class Application implements TransportHost, ControllerHost {
     if (!this.data.redis.configured) this.log.info('Redis is off (no redis.url / REDIS_URL): this.redis answers SD_ERR_REDIS_UNAVAILABLE')
     try {
       for (const fn of this.#hooks.onStart) await fn(this)
+      this.timers.start()
     } catch (err) {
       await this.stop()
       throw err
@@ -372,10 +437,11 @@ export class Application implements TransportHost, ControllerHost {
   }
 
   async #stop (): Promise<void> {
-    if (this.#status === 'created') { this.#setStatus('closed'); return }
+    if (this.#status === 'created') { await this.tasks.close(); this.#setStatus('closed'); return }
     this.#setStatus('closing')
     this.#refusing = true
     await Promise.all(this.#transports.map((t) => t.stopAccepting()))
+    await this.timers.stop()
     if (this.#inflight > 0) {
       const timeoutMs = this.config.server.shutdownTimeoutMs
       let timer: NodeJS.Timeout | undefined
@@ -391,6 +457,7 @@ export class Application implements TransportHost, ControllerHost {
     for (const fn of this.#hooks.onStop) {
       try { await fn(this) } catch (err) { this.log.error({ err, hook: 'onStop' }, 'hook failed') }
     }
+    await this.tasks.close()
     await Promise.allSettled([this.data.mysql.close(), this.data.redis.close()])
     this.#setStatus('closed')
     this.log.info('stopped')
@@ -400,6 +467,11 @@ export class Application implements TransportHost, ControllerHost {
 /** Sends an action's result over HTTP. */
 function sendHttpResult (reply: FastifyReply, value: unknown): void {
   if (reply.sent) return
+  if (value instanceof Html) {
+    if (!reply.hasHeader('content-type')) void reply.header('content-type', 'text/html; charset=utf-8')
+    void reply.send(value.html)
+    return
+  }
   if (reply.hasHeader('content-type') && (typeof value === 'string' || Buffer.isBuffer(value))) {
     void reply.send(value)
     return
@@ -418,12 +490,18 @@ function sendHttpError (reply: FastifyReply, err: unknown): void {
 export async function createApp (options: CreateAppOptions = {}): Promise<Application> {
   const root = resolve(options.root ?? process.cwd())
   const config = await loadConfig({ root, configDir: options.configDir, overrides: options.overrides, env: options.env })
-  const app = new Application(config, root, options.logger)
+  const app = new Application(config, root, options.logger, options.connectionIdPrefix)
   if (options.controllers) {
     for (const c of options.controllers) app.addController(c)
   } else {
     await app.loadControllers()
   }
+  if (options.timers) {
+    for (const t of options.timers) app.timers.add(t)
+  } else {
+    await app.timers.load()
+  }
+  await app.tasks.load(resolve(root, config.tasks.dir))
   app.router.addRules(config.routes)
   if (options.boot) {
     await options.boot(app)

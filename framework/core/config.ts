@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url'
 import { SdError } from './errors.js'
 import type { MysqlConfig } from '../data/mysql.js'
 import type { RedisConfig } from '../data/redis.js'
+import { checkTimers, type TimersConfig } from '../timer/spec.js'
 
 /** Framing of a socket port: `length` (uint32 BE + payload) or `eof` (one line per message). */
 export type Framing = 'length' | 'eof'
@@ -57,6 +58,8 @@ export interface HttpConfig {
   port: number
   /** Largest request body; a larger one gets 413 `SD_ERR_BODY_TOO_LARGE`. @default 1048576 */
   bodyLimitBytes: number
+  /** Folder served as static files at `/` (relative to the app root; '' to serve none). @default 'app/public' */
+  staticDir: string
   /** WebSocket endpoint. */
   ws: WsConfig
 }
@@ -90,6 +93,8 @@ export interface AppConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   /** Directory of controllers, relative to the app root. @default 'app/controllers' */
   controllersDir: string
+  /** Directory of Timer classes (what `config/timers.ts` names as `handler`), relative to the app root. @default 'app/timers' */
+  timersDir: string
 }
 
 /** `config/tasks.ts`: the worker-thread pool that runs `app/tasks`. */
@@ -112,8 +117,6 @@ export interface ViewsConfig {
   dir: string
   /** Keep compiled templates in memory. @default true when NODE_ENV is 'production', else false (re-read on every render) */
   cache: boolean
-  /** Layout applied to every view that does not choose its own; '' for none. @default '' */
-  layout: string
 }
 
 /** One custom route: `'GET /': 'Home.index'` or the object form. */
@@ -135,6 +138,8 @@ export interface Config {
   app: AppConfig
   server: ServerConfig
   routes: RoutesConfig
+  /** `config/timers.ts`: name → timer (see docs/timers.md). */
+  timers: TimersConfig
   mysql: MysqlConfig
   redis: RedisConfig
   tasks: TasksConfig
@@ -151,7 +156,7 @@ type CheckedSection = typeof checkedSections[number]
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (...args: never[]) => unknown ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] }
 
 /** Input accepted for the known sections. */
-export type ConfigInput = { [K in CheckedSection]?: DeepPartial<Config[K]> } & { routes?: RoutesConfig, [section: string]: unknown }
+export type ConfigInput = { [K in CheckedSection]?: DeepPartial<Config[K]> } & { routes?: RoutesConfig, timers?: TimersConfig, [section: string]: unknown }
 
 /** Marks a config file's export; returns its argument unchanged (typed help only). */
 export function defineConfig<T extends object> (config: T): T {
@@ -163,7 +168,7 @@ export function defaultConfig (): Config {
   const port = (p: number, framing: Framing, pack: PackName, maxFrameBytes: number, route: string): SocketPortConfig =>
     ({ enabled: true, host: '0.0.0.0', port: p, framing, pack, maxFrameBytes, route })
   return {
-    app: { name: 'sd-app', nodeName: '', logLevel: 'info', controllersDir: 'app/controllers' },
+    app: { name: 'sd-app', nodeName: '', logLevel: 'info', controllersDir: 'app/controllers', timersDir: 'app/timers' },
     server: {
       tcp: port(9093, 'length', 'json', 2 * 1024 * 1024, ''),
       text: port(8480, 'eof', 'text', 64 * 1024, ''),
@@ -172,6 +177,7 @@ export function defaultConfig (): Config {
         host: '0.0.0.0',
         port: 8081,
         bodyLimitBytes: 1024 * 1024,
+        staticDir: 'app/public',
         ws: { enabled: true, path: '/ws', pack: 'json', maxFrameBytes: 2 * 1024 * 1024 },
       },
       heartbeatIdleMs: 60_000,
@@ -182,13 +188,14 @@ export function defaultConfig (): Config {
       shutdownTimeoutMs: 10_000,
     },
     routes: {},
+    timers: {},
     mysql: {
       url: '', poolMin: 0, poolMax: 10, acquireTimeoutMs: 5000, queryTimeoutMs: 10_000, replicas: [],
       migrationsDir: 'app/migrations', seedsDir: 'app/seeds', migrationsTable: 'sd_migrations',
     },
-    redis: { url: '', cluster: [], sentinels: [], sentinelName: 'mymaster', keyPrefix: 'sd:', maxRetriesPerRequest: 1, connectTimeoutMs: 5000 },
+    redis: { url: '', cluster: [], sentinels: [], sentinelName: 'mymaster', keyPrefix: 'sd:', maxRetriesPerRequest: 1, connectTimeoutMs: 5000, reconnectMaxDelayMs: 1000 },
     tasks: { dir: 'app/tasks', minWorkers: 1, maxWorkers: 0, maxQueue: 1000, timeoutMs: 30_000 },
-    views: { dir: 'app/views', cache: process.env.NODE_ENV === 'production', layout: '' },
+    views: { dir: 'app/views', cache: process.env.NODE_ENV === 'production' },
   }
 }
 
@@ -273,6 +280,8 @@ export function applyConfig (config: Config, layer: Record<string, unknown>, sou
   for (const [section, value] of Object.entries(layer)) {
     if (section === 'routes') {
       config.routes = { ...config.routes, ...checkRoutes(value) }
+    } else if (section === 'timers') {
+      config.timers = { ...config.timers, ...checkTimers(value) }
     } else if ((checkedSections as readonly string[]).includes(section)) {
       if (!isPlainObject(value)) throw invalid(section, `must be an object (${source})`)
       mergeChecked(config[section] as unknown as Record<string, unknown>, value, section)

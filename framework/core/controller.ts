@@ -9,9 +9,15 @@ import type { Bus, BindOptions, SendOptions, Uid } from '../connection/bus.js'
 import type { Connection } from '../connection/connection.js'
 import type { Config, TransportName } from './config.js'
 import { SdError } from './errors.js'
+import type { Schema } from './validation.js'
 import type { Knex } from 'knex'
 import type { DataServices, Model, ModelClass } from '../data/model.js'
 import type { RedisClient } from '../data/redis.js'
+import type { Tasks } from '../task/tasks.js'
+import type { Task, TaskClass } from '../task/task.js'
+import type { TaskCallOptions, TaskProxy } from '../task/proxy.js'
+import type { Html, Views } from '../view/views.js'
+import type { NodeStats } from './application.js'
 
 /** What a controller needs from the application. */
 export interface ControllerHost {
@@ -19,6 +25,10 @@ export interface ControllerHost {
   readonly log: Logger
   readonly config: Config
   readonly data: DataServices
+  readonly views: Views
+  /** Task classes and the worker pool. */
+  readonly tasks: Tasks
+  stats (): NodeStats
 }
 
 /** The HTTP request/reply pair of an HTTP action. */
@@ -31,6 +41,8 @@ export interface HttpExchange {
 export type ControllerClass = (new (...args: ConstructorParameters<typeof Controller>) => Controller) & {
   /** Transports allowed per action, e.g. `{ text: ['text'] }`; unlisted actions allow all. */
   transports?: Partial<Record<string, TransportName[]>>
+  /** JSON schema (or TypeBox schema) of an action's data, e.g. `{ login: {...} }`; checked on every transport. */
+  schemas?: Partial<Record<string, Schema>>
 }
 
 /** Base class of every controller (`ChatController extends Controller`). */
@@ -55,6 +67,11 @@ export class Controller {
     this.data = data
     this.params = params
     this.#http = http
+  }
+
+  #exchange (what: string): HttpExchange {
+    if (this.#http === null) throw new SdError('SD_ERR_NOT_SUPPORTED', what)
+    return this.#http
   }
 
   #connection (what: string): Connection {
@@ -87,6 +104,14 @@ export class Controller {
     return new cls(this.#host.data)
   }
 
+  /**
+   * A task (`await this.task(StatsTask).build(args)`): each public method runs in a worker
+   * thread and returns a promise of its result; `.detach(args)` runs it without waiting.
+   */
+  task<T extends Task> (cls: TaskClass<T>, options?: TaskCallOptions): TaskProxy<T> {
+    return this.#host.tasks.proxy(cls, options)
+  }
+
   /** knex on the MySQL primary. */
   get db (): Knex {
     return this.#host.data.mysql.primary
@@ -102,16 +127,32 @@ export class Controller {
     return this.#host.config
   }
 
-  /** fastify request (HTTP only). */
+  /** fastify request (HTTP only): `query`, `body` (JSON or form), `headers`, `cookies`. */
   get request (): FastifyRequest {
-    if (!this.#http) throw new SdError('SD_ERR_NOT_SUPPORTED', 'this.request')
-    return this.#http.request
+    return this.#exchange('this.request').request
   }
 
-  /** fastify reply: status, headers, cookies, redirect (HTTP only). */
+  /**
+   * fastify reply (HTTP only): `code(404)`, `header(k, v)`, `setCookie(name, value, opts)`,
+   * `clearCookie(name)`, `redirect(url)`. The action's return value is the body.
+   */
   get reply (): FastifyReply {
-    if (!this.#http) throw new SdError('SD_ERR_NOT_SUPPORTED', 'this.reply')
-    return this.#http.reply
+    return this.#exchange('this.reply').reply
+  }
+
+  /** This process: node name, uptime, connections per transport, memory. */
+  nodeStats (): NodeStats {
+    return this.#host.stats()
+  }
+
+  /** Renders `app/views/<name>.eta` with `data`; HTTP sends it as `text/html`. */
+  view (name: string, data: object = {}): Html {
+    return this.#host.views.render(name, data)
+  }
+
+  /** Ends the action with `SD_ERR_NOT_FOUND` (HTTP 404; an error reply on other transports). */
+  notFound (what = this.path): never {
+    throw new SdError('SD_ERR_NOT_FOUND', what)
   }
 
   /** Pushes data to the caller. */

@@ -31,6 +31,7 @@ export const errorCodes = {
   SD_ERR_DB_POOL_EXHAUSTED: { status: 503, message: 'database busy: %s' },
   SD_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'redis unavailable: %s' },
   SD_ERR_VALIDATION: { status: 400, message: 'invalid data: %s' },
+  SD_ERR_NOT_FOUND: { status: 404, message: 'not found: %s' },
   SD_ERR_TASK_TIMEOUT: { status: 504, message: 'task timed out: %s' },
   SD_ERR_TASK_CRASHED: { status: 500, message: 'task worker crashed: %s' },
   SD_ERR_TASK_QUEUE_FULL: { status: 503, message: 'task queue is full: %s' },

@@ -6,6 +6,7 @@
 import type { RoutesConfig, TransportName } from './config.js'
 import { SdError } from './errors.js'
 import type { ControllerClass } from './controller.js'
+import { compileValidator, type ActionValidator } from './validation.js'
 
 /** A resolved action. */
 export interface Route {
@@ -15,6 +16,8 @@ export interface Route {
   readonly method: string
   /** Transports allowed to call it; `null` means all. */
   readonly transports: ReadonlySet<TransportName> | null
+  /** Checks the data against the action's schema (`static schemas`); `null`: no schema. */
+  readonly validate: ActionValidator | null
 }
 
 /** A route with the params its path pattern captured. */
@@ -66,6 +69,12 @@ export function actionNames (controller: ControllerClass): string[] {
   return names
 }
 
+/** The validator of `controller.schemas[method]`, compiled once per action. */
+function validatorOf (controller: ControllerClass, method: string, name: string): ActionValidator | null {
+  const schema = controller.schemas?.[method]
+  return schema ? compileValidator(schema, name) : null
+}
+
 /** Maps paths to actions; built once at boot, read on every message. */
 export class Router {
   /** Exact paths, with the match object prebuilt so a lookup allocates nothing. */
@@ -82,9 +91,14 @@ export class Router {
     if (!name) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className} has no name`)
     this.#byName.set(className.endsWith('Controller') ? className.slice(0, -'Controller'.length) : className, controller)
     const restrict = controller.transports ?? {}
-    for (const method of actionNames(controller)) {
+    const actions = actionNames(controller)
+    for (const key of Object.keys(controller.schemas ?? {})) {
+      if (!actions.includes(key)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.schemas.${key} names no public method`)
+    }
+    for (const method of actions) {
       const list = restrict[method]
-      const route: Route = { name: `${className}.${method}`, controller, method, transports: list ? new Set(list) : null }
+      const routeName = `${className}.${method}`
+      const route: Route = { name: routeName, controller, method, transports: list ? new Set(list) : null, validate: validatorOf(controller, method, routeName) }
       this.#exact.set(`/${name}/${method}`, { match: { route, params: noParams }, anyVerb: false })
     }
   }
@@ -100,7 +114,8 @@ export class Router {
         throw new SdError('SD_ERR_CONFIG_INVALID', `routes['${key}'] names ${action}, which is not a public method`)
       }
       const restrict = transports ?? controller.transports?.[method]
-      const route: Route = { name: `${controller.name}.${method}`, controller, method, transports: restrict ? new Set(restrict) : null }
+      const name = `${controller.name}.${method}`
+      const route: Route = { name, controller, method, transports: restrict ? new Set(restrict) : null, validate: validatorOf(controller, method, name) }
       const m = /^(?:([A-Z|]+)\s+)?(\/\S*)$/.exec(key.trim())
       if (!m) throw new SdError('SD_ERR_CONFIG_INVALID', `routes['${key}'] must look like 'GET /path' or '/path/:param'`)
       const methods = m[1] ? m[1].split('|') : null

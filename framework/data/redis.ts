@@ -98,6 +98,11 @@ export class RedisConnections {
     const all = [this.#shared, ...this.#dedicated].filter((c): c is RedisClient => c !== undefined)
     this.#shared = undefined
     this.#dedicated.clear()
-    await Promise.all(all.map(async (c) => { try { await c.quit() } catch { c.disconnect() } }))
+    // quit() lets queued commands finish on a live connection; a client that is down or
+    // reconnecting is disconnected outright, which also cancels its reconnect timer
+    await Promise.all(all.map(async (c) => {
+      if (c.status !== 'ready') return c.disconnect()
+      try { await c.quit() } catch { c.disconnect() }
+    }))
   }
 }

@@ -3,7 +3,11 @@
  * request to the shared router (the same one TCP, text and WebSocket use). Unknown paths and
  * fastify's own errors (bad or oversized bodies) are mapped to SD error codes.
  */
+import { access } from 'node:fs/promises'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import cookie from '@fastify/cookie'
+import formbody from '@fastify/formbody'
+import fastifyStatic from '@fastify/static'
 import type { HttpConfig } from '../core/config.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
 import type { ListenAddress, Transport, TransportHost } from './transport.js'
@@ -26,12 +30,15 @@ export class HttpTransport implements Transport {
   readonly name = 'http' as const
   readonly #host: TransportHost
   readonly #config: HttpConfig
+  readonly #staticRoot: string | undefined
   readonly ws: WsTransport | undefined
   #app: FastifyInstance | undefined
 
-  constructor (host: TransportHost, config: HttpConfig) {
+  /** `staticRoot`: absolute folder of static files, if any. */
+  constructor (host: TransportHost, config: HttpConfig, staticRoot?: string) {
     this.#host = host
     this.#config = config
+    this.#staticRoot = staticRoot
     this.ws = config.ws.enabled ? new WsTransport(host, config.ws) : undefined
   }
 
@@ -40,6 +47,14 @@ export class HttpTransport implements Transport {
     const app = Fastify({ bodyLimit: this.#config.bodyLimitBytes, logger: false, return503OnClosing: true })
     this.#app = app
     this.ws?.attach(app.server, () => this.address())
+    await app.register(formbody)
+    await app.register(cookie)
+    // Static files: one route per file found at start (wildcard: false), so the catch-all
+    // below still owns every other path, and fastify picks a file's exact route first.
+    const staticRoot = this.#staticRoot
+    if (staticRoot !== undefined && await access(staticRoot).then(() => true, () => false)) {
+      await app.register(fastifyStatic, { root: staticRoot, prefix: '/', wildcard: false, index: false })
+    }
     // One catch-all route: the shared router matches every path (as on the other transports),
     // and fastify keeps a one-route instance, which measured up to 20% faster than one route
     // per action (docs/benchmarks.md).

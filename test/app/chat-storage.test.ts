@@ -74,8 +74,8 @@ describe('chat with MySQL history and Redis users', () => {
 
     const lastTwo = (await tcp.request('/chat/history', { room: 'lobby', limit: 2 })).data as Message[]
     assert.deepEqual(lastTwo.map((m) => m.text), [hostile.at(-1), 'telnet says 🎉'])
-    assert.equal((await tcp.request('/chat/history', { limit: 0 })).error?.code, 'CHAT_ERR_BAD_LIMIT')
-    assert.equal((await tcp.request('/chat/history', { limit: 'lots' })).error?.code, 'CHAT_ERR_BAD_LIMIT')
+    assert.equal((await tcp.request('/chat/history', { limit: 0 })).error?.code, 'SD_ERR_VALIDATION')
+    assert.deepEqual((await tcp.request('/chat/history', { limit: 'lots' })).error, { code: 'SD_ERR_VALIDATION', message: 'invalid data: limit must be integer' })
     assert.deepEqual((await tcp.request('/chat/history', { room: 'empty-room' })).data, [])
 
     // the rows themselves, read without the framework

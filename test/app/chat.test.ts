@@ -58,7 +58,7 @@ test('telnet chat: nickname, welcome, broadcast, private line, join and leave; T
   assert.deepEqual(games.map((m) => [m.name, m.uid, m.text]), [['dave', dave.uid, 'anyone in games?']])
   const lobby = (await ws.request('/chat/history', { limit: 2 })).data as Array<{ text: string }>
   assert.deepEqual(lobby.map((m) => m.text), ['hi from the browser', 'hi carol'])
-  assert.equal((await tcp.request('/chat/history', { limit: 201 })).error?.code, 'CHAT_ERR_BAD_LIMIT')
+  assert.equal((await tcp.request('/chat/history', { limit: 201 })).error?.code, 'SD_ERR_VALIDATION')
   const rooms = (await tcp.request('/chat/rooms')).data as Array<{ room: string, count: number }>
   assert.deepEqual(rooms.sort((a, b) => a.room.localeCompare(b.room)), [{ room: 'games', count: 1 }, { room: 'lobby', count: 3 }])
   const online = (await tcp.request('/chat/online', { room: 'lobby' })).data as { count: number, uids: string[] }
@@ -72,12 +72,31 @@ test('telnet chat: nickname, welcome, broadcast, private line, join and leave; T
   assert.deepEqual((await ws.next((m) => (m.data as { type?: string })?.type === 'leave')).data, { type: 'leave', uid: bobUid, name: 'bob', room: 'lobby' })
 })
 
-test('the chat page is served at GET / and talks to /ws', async (t) => {
+test('the chat page and /status are eta views; the page script is a static file that talks to /ws', async (t) => {
   const app = await startApp()
   t.after(() => app.stop())
-  const res = await http(portOf(app, 'http'), '/')
+  const port = portOf(app, 'http')
+  const res = await http(port, '/?room=<b>x</b>')
   assert.equal(res.status, 200)
   assert.match(res.headers.get('content-type') ?? '', /^text\/html/)
-  assert.match(res.text, /new WebSocket\(/)
-  assert.match(res.text, /\/chat\/login/)
+  assert.match(res.text, /^<!doctype html>/)
+  assert.match(res.text, /<title>SD chat · sd-chat<\/title>/)
+  assert.match(res.text, /<script src="\/chat.js"><\/script>/)
+  assert.match(res.text, /value="&lt;b&gt;x&lt;\/b&gt;"/, 'query text is HTML-escaped')
+  assert.doesNotMatch(res.text, /<b>x<\/b>/)
+
+  const js = await http(port, '/chat.js')
+  assert.equal(js.status, 200)
+  assert.match(js.headers.get('content-type') ?? '', /javascript/)
+  assert.match(js.text, /new WebSocket\(/)
+  assert.match(js.text, /\/chat\/history/)
+
+  const tcp = await TcpClient.connect(portOf(app, 'tcp'))
+  t.after(() => tcp.close())
+  await tcp.request('/chat/login', { name: 'sam', room: 'r<1>' })
+  const status = await http(port, '/status')
+  assert.equal(status.status, 200)
+  assert.match(status.text, /<th>connections<\/th><td>tcp: 1 <\/td>/)
+  assert.match(status.text, /<tr><td>r&lt;1&gt;<\/td><td>1<\/td><\/tr>/)
+  assert.match(status.text, /<th>users online<\/th><td>1<\/td>/)
 })

@@ -1,0 +1,86 @@
+/**
+ * The tasks of one application (`app.tasks`): the registry of task classes, the worker pool,
+ * and the proxies controllers call through (`this.task(StatsTask).build(args)`).
+ */
+import type { Logger } from 'pino'
+import type { Config } from '../core/config.js'
+import { SdError } from '../core/errors.js'
+import { TaskPool } from './pool.js'
+import { createTaskProxy, type TaskCallOptions, type TaskInvoker, type TaskProxy } from './proxy.js'
+import { TaskRegistry, type TaskRef } from './registry.js'
+import type { Task, TaskClass } from './task.js'
+
+/** Errors the pool has already logged (with their cause); `detach` does not log them again. */
+const loggedByPool = new Set(['SD_ERR_INTERNAL', 'SD_ERR_TASK_CRASHED'])
+
+/** Task classes, pool and proxies of an application. */
+export class Tasks implements TaskInvoker {
+  /** Registered task classes. */
+  readonly registry = new TaskRegistry()
+  /** The worker threads (started by the first call). */
+  readonly pool: TaskPool
+  readonly #log: Logger
+  readonly #defaultTimeoutMs: number
+  /** Proxies by class and timeout, made once. */
+  readonly #proxies = new Map<TaskRef, Map<number, TaskProxy<Task>>>()
+
+  constructor (config: Config, log: Logger) {
+    this.#log = log
+    this.#defaultTimeoutMs = config.tasks.timeoutMs
+    this.pool = new TaskPool({
+      config: config.tasks,
+      workerData: {
+        app: { name: config.app.name, nodeName: config.app.nodeName, logLevel: config.app.logLevel },
+        mysql: config.mysql,
+        redis: config.redis,
+      },
+      preload: () => this.registry.files(),
+      log,
+      closeTimeoutMs: config.server.shutdownTimeoutMs,
+    })
+  }
+
+  /**
+   * Registers a task class exported by the module at `file` (a path, a `file:` URL, or that
+   * module's `import.meta.url`) under `exportName`. Classes in `tasks.dir` are registered at boot.
+   */
+  add (cls: TaskClass, file: string | URL, exportName = cls.name): this {
+    this.registry.add(cls, file, exportName)
+    return this
+  }
+
+  /** Registers every task class exported by the modules of `dir`. */
+  load (dir: string): Promise<void> {
+    return this.registry.load(dir)
+  }
+
+  /** The proxy of a registered class; `SD_ERR_TASK_NOT_FOUND` for one that is not registered. */
+  proxy<T extends Task> (cls: TaskClass<T>, options?: TaskCallOptions): TaskProxy<T> {
+    const ref = this.registry.get(cls)
+    const timeoutMs = options?.timeoutMs ?? this.#defaultTimeoutMs
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new TypeError(`timeoutMs must be a non-negative number, got ${timeoutMs}`)
+    let byTimeout = this.#proxies.get(ref)
+    if (byTimeout === undefined) this.#proxies.set(ref, byTimeout = new Map())
+    let proxy = byTimeout.get(timeoutMs)
+    if (proxy === undefined) byTimeout.set(timeoutMs, proxy = createTaskProxy(ref, timeoutMs, this))
+    return proxy as unknown as TaskProxy<T>
+  }
+
+  /** Runs `method` of a registered class in a worker; resolves to its result. */
+  run (ref: TaskRef, method: string, args: unknown[], timeoutMs: number): Promise<unknown> {
+    return this.pool.run({ file: ref.file, exportName: ref.exportName, method, args }, ref.name, timeoutMs)
+  }
+
+  /** Starts `method` without waiting; a failure is logged. */
+  detach (ref: TaskRef, method: string, args: unknown[], timeoutMs: number): void {
+    this.run(ref, method, args, timeoutMs).catch((err: unknown) => {
+      if (err instanceof SdError && loggedByPool.has(err.code)) return
+      this.#log.error({ err, task: `${ref.name}.${method}` }, 'detached task failed')
+    })
+  }
+
+  /** Waits for running calls (up to `server.shutdownTimeoutMs`), closes the workers' connections, stops the threads. */
+  close (): Promise<void> {
+    return this.pool.close()
+  }
+}

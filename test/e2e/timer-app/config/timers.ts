@@ -1,0 +1,5 @@
+import { defineConfig, type TimersConfig } from '../../../../framework/index.js'
+
+export default defineConfig<TimersConfig>({
+  beat: { handler: 'BeatTimer', every: 200 },
+})
