@@ -44,11 +44,11 @@ export function portOf (app: Application, name: 'tcp' | 'text' | 'http' | 'ws'):
 }
 
 /** Resolves when `check` returns a truthy value; rejects after `timeoutMs`. */
-export async function waitUntil<T> (check: () => T | Promise<T>, timeoutMs = 3000, what = 'condition'): Promise<T> {
+export async function waitUntil<T> (check: () => T | Promise<T>, timeoutMs = 3000, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = await check()
-    if (v) return v
+    if (v) return v as NonNullable<T>
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
@@ -232,7 +232,7 @@ export class WsClient extends Inbox<Envelope> {
 }
 
 /** HTTP request to the app; resolves to status and parsed JSON body. */
-export async function http (port: number, path: string, init: { method?: string, body?: string, headers?: Record<string, string> } = {}): Promise<{ status: number, body: unknown, text: string, headers: Headers }> {
+export async function http (port: number, path: string, init: RequestInit = {}): Promise<{ status: number, body: unknown, text: string, headers: Headers }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, init)
   const text = await res.text()
   let body: unknown

@@ -10,6 +10,10 @@ import { once } from 'node:events'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { Controller } from '../../framework/index.js'
 import { http, LineClient, portOf, root, startApp, TcpClient, waitUntil, WsClient } from '../helpers.js'
+import { childEnv } from './sd-process.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 /** A port that was free a moment ago (listen on 0, close). */
 async function freePort (): Promise<number> {
@@ -29,20 +33,15 @@ function refused (port: number): Promise<boolean> {
   })
 }
 
-/** This process's environment minus what the test runner sets for its own children. */
-function childEnv (): NodeJS.ProcessEnv {
-  const env = { ...process.env }
-  delete env.NODE_TEST_CONTEXT
-  delete env.NODE_OPTIONS
-  return env
-}
 
 describe('sd start + SIGTERM (real process)', () => {
   test('exits 0; open TCP, WebSocket and text clients get SD_ERR_SHUTTING_DOWN, then a close', async (t) => {
     const [tcpPort, textPort, httpPort] = [await freePort(), await freePort(), await freePort()]
+    const runDir = await mkdtemp(join(tmpdir(), 'sd-run-'))
+    t.after(() => rm(runDir, { recursive: true, force: true }))
     const child = spawn(process.execPath, ['bin/sd.js', 'start'], {
       cwd: root,
-      env: { ...childEnv(), SD_TCP_PORT: String(tcpPort), SD_TEXT_PORT: String(textPort), SD_HTTP_PORT: String(httpPort), SD_NODE_NAME: 'e2e-shutdown' },
+      env: { ...childEnv(), SD_TCP_PORT: String(tcpPort), SD_TEXT_PORT: String(textPort), SD_HTTP_PORT: String(httpPort), SD_NODE_NAME: 'e2e-shutdown', SD_RUN_DIR: runDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>

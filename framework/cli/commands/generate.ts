@@ -6,7 +6,7 @@ import { ExistsError, generate, generateKinds, NameError, type GenerateKind } fr
 export default class Generate extends Command {
   static override summary = 'Render a new file from a template into the right folder.'
   static override aliases = ['g']
-  static override examples = ['<%= config.bin %> generate migration create_messages', '<%= config.bin %> g migration AddIndex --dry-run']
+  static override examples = ['<%= config.bin %> generate controller Room', '<%= config.bin %> g model Message', '<%= config.bin %> g view room/list', '<%= config.bin %> g migration create_messages --dry-run']
   static override args = {
     kind: Args.string({ description: 'what to make', options: [...generateKinds], required: true }),
     name: Args.string({ description: 'its name (letters, digits, _ or -)', required: true }),
@@ -23,11 +23,15 @@ export default class Generate extends Command {
     const root = appRoot(flags.root)
     const config = await appConfig(root)
     const kind = args.kind as GenerateKind
-    const files = await generate(kind, args.name, root, config.mysql, { dryRun: flags['dry-run'], force: flags.force }).catch((err: unknown) => {
+    const files = await generate(kind, args.name, root, config, { dryRun: flags['dry-run'], force: flags.force }).catch((err: unknown) => {
       if (err instanceof NameError) this.error(err.message, { exit: 2 })
       if (err instanceof ExistsError) this.error(err.message, { exit: 1 })
       throw err
     })
     for (const f of files) this.log(flags['dry-run'] ? `would write ${f.path}\n${f.content}` : `created ${f.path}`)
+    if (kind === 'timer' && !flags['dry-run']) {
+      const cls = /export class (\w+)/.exec(files[0].content)?.[1] ?? ''
+      this.log(`\nSchedule it in config/timers.ts, e.g.  ${cls.charAt(0).toLowerCase()}${cls.slice(1, -'Timer'.length)}: { handler: '${cls}', method: 'run', every: '1m' }`)
+    }
   }
 }

@@ -1,0 +1,39 @@
+import { watch } from 'node:fs'
+import { join } from 'node:path'
+import { Command, Flags } from '@oclif/core'
+import { appRoot } from '../context.js'
+import { AlreadyRunningError, runServer } from '../serve.js'
+
+/** `sd dev`: the server, restarted on every change. */
+export default class Dev extends Command {
+  static override summary = 'Run the app from its sources and reload it when a file in app/ or config/ changes.'
+  static override flags = {
+    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+  }
+
+  async run (): Promise<void> {
+    const { flags } = await this.parse(Dev)
+    const root = appRoot(flags.root)
+    const { primary } = await runServer({ root, workers: 1, sources: true }).catch((err: unknown) => {
+      if (err instanceof AlreadyRunningError) this.error(err.message, { exit: 1 })
+      throw err
+    })
+    let timer: NodeJS.Timeout | undefined
+    const changed = new Set<string>()
+    const onChange = (dir: string) => (_event: string, file: string | Buffer | null): void => {
+      changed.add(join(dir, String(file ?? '')))
+      clearTimeout(timer)
+      timer = setTimeout(() => {
+        const files = [...changed]
+        changed.clear()
+        this.log(`changed: ${files.join(', ')}: reloading`)
+        primary.reload().catch((err: unknown) => this.warn(`reload failed (fix the error; the old code keeps serving): ${(err as Error).message}`))
+      }, 150)
+    }
+    for (const dir of ['app', 'config']) {
+      try {
+        watch(join(root, dir), { recursive: true }, onChange(dir))
+      } catch {}
+    }
+  }
+}

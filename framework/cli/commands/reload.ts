@@ -1,0 +1,23 @@
+import { Command, Flags } from '@oclif/core'
+import { appRoot } from '../context.js'
+import { sendControl } from '../control.js'
+import { runPaths } from '../run-state.js'
+import type { ServerStatus } from '../../cluster/primary.js'
+
+/** `sd reload`: fresh code, no refused connection. */
+export default class Reload extends Command {
+  static override summary = 'Replace the worker processes one by one with fresh code; the ports keep accepting.'
+  static override flags = {
+    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+  }
+
+  async run (): Promise<void> {
+    const { flags } = await this.parse(Reload)
+    const paths = runPaths(appRoot(flags.root))
+    const answer = await sendControl(paths.socket, 'reload').catch(() => undefined)
+    if (!answer) this.error('not running (start it with sd start)', { exit: 1 })
+    if (!answer.ok) this.error(`reload failed: ${answer.error}`, { exit: 1 })
+    const status = answer.data as ServerStatus
+    this.log(`reloaded: ${status.workers.map((w) => `worker ${w.id} pid ${w.pid}`).join(', ')}`)
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The run folder of a server (`<app>/.sd/`): `sd.pid` (the primary's pid), `state.json`
+ * (ports, workers, start time), `control.sock` (what `sd status|reload|stop` talk to) and
+ * `sd.log` (output of `sd start --daemon`). A pid file whose process is gone, after a crash or
+ * a reboot, is detected and removed, so a stale file never blocks the next start.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+
+/** Paths of the run folder. */
+export interface RunPaths {
+  dir: string
+  pid: string
+  state: string
+  socket: string
+  log: string
+}
+
+/** What `state.json` holds. */
+export interface RunState {
+  pid: number
+  root: string
+  startedAt: string
+  workers: number
+  workerPids: number[]
+  ports: Partial<Record<'tcp' | 'text' | 'http', number>>
+}
+
+/** The run folder of the app at `root` (env `SD_RUN_DIR` puts it elsewhere). */
+export function runPaths (root: string): RunPaths {
+  const dir = process.env.SD_RUN_DIR ? resolve(process.env.SD_RUN_DIR) : join(root, '.sd')
+  return { dir, pid: join(dir, 'sd.pid'), state: join(dir, 'state.json'), socket: join(dir, 'control.sock'), log: join(dir, 'sd.log') }
+}
+
+/** True when a process with this pid exists (and may be signalled). */
+export function processAlive (pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** What the pid file says: the pid and whether that process is alive. */
+export async function readPid (paths: RunPaths): Promise<{ pid: number, alive: boolean } | undefined> {
+  const text = await readFile(paths.pid, 'utf8').catch(() => undefined)
+  if (text === undefined) return undefined
+  const pid = Number(text.trim())
+  return { pid, alive: processAlive(pid) }
+}
+
+export async function readState (paths: RunPaths): Promise<RunState | undefined> {
+  const text = await readFile(paths.state, 'utf8').catch(() => undefined)
+  if (text === undefined) return undefined
+  try { return JSON.parse(text) as RunState } catch { return undefined }
+}
+
+/** Removes the pid, state and socket files (not the log). */
+export async function clearRunFiles (paths: RunPaths): Promise<void> {
+  await Promise.all([paths.pid, paths.state, paths.socket].map((p) => rm(p, { force: true })))
+}
+
+export async function writePid (paths: RunPaths, pid: number): Promise<void> {
+  await mkdir(paths.dir, { recursive: true })
+  await writeFile(paths.pid, `${pid}\n`)
+}
+
+export async function writeState (paths: RunPaths, state: RunState): Promise<void> {
+  await mkdir(paths.dir, { recursive: true })
+  await writeFile(paths.state, JSON.stringify(state, null, 2) + '\n')
+}

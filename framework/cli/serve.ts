@@ -1,0 +1,106 @@
+/**
+ * `sd start` in the foreground: this process becomes the primary. It claims the run folder
+ * (removing a stale pid file), forks the workers, serves the control socket, and on SIGTERM or
+ * SIGINT stops every worker gracefully and exits 0. SIGUSR2 reloads the workers.
+ */
+import { availableParallelism } from 'node:os'
+import type { Server } from 'node:net'
+import { pino } from 'pino'
+import { loadConfig } from '../core/config.js'
+import { Primary, type ServerStatus } from '../cluster/primary.js'
+import { sendControl, serveControl } from './control.js'
+import { buildDir, hasBuild } from './build.js'
+import { clearRunFiles, readPid, runPaths, writePid, writeState } from './run-state.js'
+
+/** Options of `runServer`. */
+export interface RunServerOptions {
+  root: string
+  /** Worker processes. @default 1 */
+  workers: number
+  /** Extra environment of the workers (e.g. `NODE_ENV`). */
+  env?: Record<string, string>
+  /** Run the sources even when `dist/` holds a build (`sd dev`). @default false */
+  sources?: boolean
+}
+
+/** The server is already running (its control socket answered). */
+export class AlreadyRunningError extends Error {}
+
+/** `--workers` value: a number, or `auto` for one per CPU. */
+export function parseWorkers (value: string | undefined): number {
+  if (value === undefined || value === '') return 1
+  if (value === 'auto') return availableParallelism()
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`--workers must be a number from 1 to 256 or 'auto', got ${JSON.stringify(value)}`)
+  return n
+}
+
+/** Runs the server until a signal or `sd stop`; resolves once it serves. */
+export async function runServer (options: RunServerOptions): Promise<{ primary: Primary, status: () => Promise<ServerStatus> }> {
+  const { root, workers } = options
+  const config = await loadConfig({ root })
+  const log = pino({ name: config.app.name, level: config.app.logLevel, base: { role: 'primary', pid: process.pid } })
+  const paths = runPaths(root)
+
+  const previous = await readPid(paths)
+  if (previous?.alive && previous.pid !== process.pid) {
+    const answered = await sendControl(paths.socket, 'status', 2000).then(() => true, () => false)
+    if (answered) throw new AlreadyRunningError(`already running (pid ${previous.pid}); use sd stop or sd reload`)
+  }
+  if (previous) log.warn({ pid: previous.pid }, 'removed a stale pid file: that server is not running')
+  await clearRunFiles(paths)
+  await writePid(paths, process.pid)
+
+  const build = !options.sources && hasBuild(root)
+  if (build) log.info('running the production build in dist/ (sd build); delete dist/ to run the sources')
+  const primary = new Primary({ root, appRoot: build ? buildDir(root) : root, workers, log, stopTimeoutMs: config.server.shutdownTimeoutMs + 5000, env: options.env })
+  let control: Server | undefined
+  let stopping: Promise<void> | undefined
+  const shutdown = (why: string): Promise<void> => {
+    stopping ??= (async () => {
+      log.info({ why }, 'shutting down')
+      await primary.stop()
+      control?.close()
+      await clearRunFiles(paths)
+      log.info('stopped')
+    })()
+    return stopping
+  }
+  const exitAfter = (why: string): void => {
+    shutdown(why).then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, 'shutdown failed')
+      process.exit(1)
+    })
+  }
+  let signals = 0
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    exitAfter(signal)
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  process.on('SIGUSR2', () => { primary.reload().catch((err: unknown) => log.error({ err }, 'reload failed')) })
+
+  control = await serveControl(paths.socket, async (cmd) => {
+    if (cmd === 'status') return primary.statusReport()
+    if (cmd === 'reload') {
+      await primary.reload()
+      return primary.statusReport()
+    }
+    setImmediate(() => exitAfter('sd stop'))
+    return { stopping: true }
+  })
+
+  try {
+    const ports = await primary.start()
+    await writeState(paths, { pid: process.pid, root, startedAt: new Date().toISOString(), workers, workerPids: primary.pids, ports })
+    log.info({ workers, ports }, `server running with ${workers} worker${workers === 1 ? '' : 's'}`)
+  } catch (err) {
+    await shutdown('start failed')
+    throw err
+  }
+  return { primary, status: () => primary.statusReport() }
+}

@@ -1,0 +1,55 @@
+/**
+ * A worker process of `sd start`: boots the app in `SD_APP_ROOT`, tells the primary its ports,
+ * mirrors membership through a `WorkerBus` when there are several workers, and stops
+ * gracefully when the primary asks (or disappears).
+ */
+import cluster from 'node:cluster'
+import { createApp, type Application } from '../core/application.js'
+import { isProtocolMessage, type FromWorker, type ToWorker } from './ipc-protocol.js'
+import { WorkerBus } from './worker-bus.js'
+
+function send (msg: FromWorker): boolean {
+  if (!process.connected || !process.send) return false
+  process.send(msg)
+  return true
+}
+
+/** Runs this process as a worker; resolves once the app serves. */
+export async function runWorker (): Promise<Application> {
+  const root = process.env.SD_APP_ROOT ?? process.cwd()
+  const id = cluster.worker?.id ?? process.pid
+  const app = await createApp({ root, connectionIdPrefix: `w${id}.` })
+  const bus = Number(process.env.SD_WORKERS ?? 1) > 1 ? new WorkerBus(app.connections, send) : undefined
+  if (bus) app.bus = bus
+
+  let stopping = false
+  const stop = (why: string): void => {
+    if (stopping) return
+    stopping = true
+    app.log.info({ why }, 'worker stopping')
+    app.stop().then(() => process.exit(0), (err: unknown) => {
+      app.log.error({ err }, 'worker stop failed')
+      process.exit(1)
+    })
+  }
+  process.on('message', (m: unknown) => {
+    if (!isProtocolMessage(m)) return
+    const msg = m as ToWorker
+    if (msg.t === 'stop') stop('asked by the primary')
+    else if (msg.t === 'stats') send({ t: 'stats', r: msg.r, stats: app.stats() })
+    else bus?.receive(msg)
+  })
+  process.on('disconnect', () => {
+    bus?.disconnected()
+    stop('the primary went away')
+  })
+  // Ctrl-C reaches every process of the terminal's group: the primary decides; SIGTERM sent
+  // to a worker alone stops it gracefully.
+  process.on('SIGINT', () => {})
+  process.on('SIGTERM', () => stop('SIGTERM'))
+
+  await app.start()
+  const ports = { tcp: app.address('tcp')?.port, text: app.address('text')?.port, http: app.address('http')?.port }
+  send({ t: 'ready', ports })
+  return app
+}
