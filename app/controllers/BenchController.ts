@@ -12,6 +12,17 @@ export class BenchController extends Controller {
     return { node: this.config.app.nodeName, pid: process.pid, connectionId: this.connectionId }
   }
 
+  /** Binds the caller to `uid` (the push benchmark's receivers). */
+  async bind (data: { uid: string }): Promise<boolean> {
+    await this.bindUid(data.uid)
+    return true
+  }
+
+  /** `sendToUid(to, data)`; answers how many connections it reached. */
+  push (data: { to: string, data: unknown }): Promise<number> {
+    return this.sendToUid(data.to, data.data)
+  }
+
   page (): Html {
     return this.view('bench/page', benchPage)
   }

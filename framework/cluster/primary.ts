@@ -13,6 +13,7 @@ import type { NodeStats } from '../core/application.js'
 import { isProtocolMessage, type FromWorker, type ToWorker } from './ipc-protocol.js'
 import type { Ports } from './ports.js'
 import { Registry } from './registry.js'
+import { Batcher, isBatch } from './batch.js'
 
 /** Options of `Primary`. */
 export interface PrimaryOptions {
@@ -59,6 +60,8 @@ interface Slot {
   /** Slot number (1..N), stable across restarts. */
   readonly n: number
   worker: Worker
+  /** Messages to this worker, sent once per turn. */
+  out: Batcher<ToWorker>
   startedAt: number
   restarts: number
   ready: boolean
@@ -121,9 +124,17 @@ export class Primary {
       SD_WORKER_SLOT: String(n),
       SD_COMPILED: this.#compiled ? '1' : '0',
     })
-    const slot: Slot = { n, worker, startedAt: Date.now(), restarts, ready: false, retiring: false }
+    const out = new Batcher<ToWorker>((msg) => {
+      if (!worker.isConnected()) return false
+      worker.send(msg)
+      return true
+    })
+    const slot: Slot = { n, worker, out, startedAt: Date.now(), restarts, ready: false, retiring: false }
     this.#byId.set(worker.id, slot)
-    worker.on('message', (m: unknown) => { if (isProtocolMessage(m)) this.#onMessage(slot, m as FromWorker) })
+    worker.on('message', (m: unknown) => {
+      if (isBatch<FromWorker>(m)) for (const msg of m.m) this.#onMessage(slot, msg)
+      else if (isProtocolMessage(m)) this.#onMessage(slot, m as FromWorker)
+    })
     worker.on('exit', (code, signal) => this.#onExit(slot, code, signal))
     return new Promise<Slot>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -149,7 +160,7 @@ export class Primary {
   }
 
   #send (slot: Slot | undefined, msg: ToWorker): void {
-    if (slot?.worker.isConnected()) slot.worker.send(msg)
+    if (slot?.worker.isConnected()) slot.out.push(msg)
   }
 
   #onMessage (slot: Slot, msg: FromWorker): void {

@@ -7,11 +7,17 @@ import cluster from 'node:cluster'
 import { createApp, type Application } from '../core/application.js'
 import { isProtocolMessage, type FromWorker, type ToWorker } from './ipc-protocol.js'
 import { WorkerBus } from './worker-bus.js'
+import { Batcher, isBatch } from './batch.js'
 
-function send (msg: FromWorker): boolean {
+const out = new Batcher<FromWorker>((msg) => {
   if (!process.connected || !process.send) return false
   process.send(msg)
   return true
+})
+
+/** Queues a message to the primary (sent once per turn); false when the channel is gone. */
+function send (msg: FromWorker): boolean {
+  return process.connected ? out.push(msg) : false
 }
 
 /** Runs this process as a worker; resolves once the app serves. */
@@ -32,12 +38,14 @@ export async function runWorker (): Promise<Application> {
       process.exit(1)
     })
   }
-  process.on('message', (m: unknown) => {
-    if (!isProtocolMessage(m)) return
-    const msg = m as ToWorker
+  const handle = (msg: ToWorker): void => {
     if (msg.t === 'stop') stop('asked by the primary')
     else if (msg.t === 'stats') send({ t: 'stats', r: msg.r, stats: app.stats() })
     else bus?.receive(msg)
+  }
+  process.on('message', (m: unknown) => {
+    if (isBatch<ToWorker>(m)) for (const msg of m.m) handle(msg)
+    else if (isProtocolMessage(m)) handle(m as ToWorker)
   })
   process.on('disconnect', () => {
     bus?.disconnected()
@@ -51,5 +59,6 @@ export async function runWorker (): Promise<Application> {
   await app.start()
   const ports = { tcp: app.address('tcp')?.port, text: app.address('text')?.port, http: app.address('http')?.port }
   send({ t: 'ready', ports })
+  out.flush()
   return app
 }
