@@ -46,6 +46,10 @@ export function buildApp (root: string): { ok: true, dir: string } | { ok: false
   if (existsSync(join(dir, 'framework/cluster/worker.js'))) {
     copyFileSync(fileURLToPath(new URL('../cluster/worker-main.mjs', import.meta.url)), join(dir, 'framework/cluster/worker-main.mjs'))
   }
+  // and the task pool's thread entry (plain JavaScript, which tsc does not copy)
+  if (existsSync(join(dir, 'framework/task/pool.js'))) {
+    copyFileSync(fileURLToPath(new URL('../task/worker.mjs', import.meta.url)), join(dir, 'framework/task/worker.mjs'))
+  }
   writeFileSync(join(dir, buildMarker), JSON.stringify({ builtAt: new Date().toISOString() }) + '\n')
   return { ok: true, dir }
 }
