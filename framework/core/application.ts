@@ -3,9 +3,9 @@
  * message to its action, and shuts down gracefully. One request's lifecycle is `dispatch`:
  * route → middleware → action → reply, with one error handler.
  */
-import { readdir } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { basename, extname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
+import { loadClasses } from './modules.js'
 import { pathToFileURL } from 'node:url'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { pino, type Logger } from 'pino'
@@ -166,24 +166,9 @@ export class Application implements TransportHost, ControllerHost {
 
   /** Loads every controller module in `app.controllersDir`. */
   async loadControllers (dir = resolve(this.root, this.config.app.controllersDir)): Promise<void> {
-    let files: string[]
-    try {
-      files = (await readdir(dir)).sort()
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw err
-    }
-    for (const file of files) {
-      const ext = extname(file)
-      if (!['.ts', '.js', '.mjs'].includes(ext) || file.endsWith('.d.ts') || file.includes('.test.')) continue
-      const mod = await import(pathToFileURL(join(dir, file)).href) as Record<string, unknown>
-      const found = Object.entries(mod).filter(([, v]) => typeof v === 'function' && (v as ControllerClass).prototype instanceof Controller)
-      if (found.length === 0) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${file} exports no class extending Controller`)
-      for (const [exportName, value] of found) {
-        const cls = value as ControllerClass
-        this.addController(cls, exportName === 'default' ? (cls.name || basename(file, ext)) : exportName)
-      }
-    }
+    const isController = (v: unknown): v is ControllerClass => typeof v === 'function' && v.prototype instanceof Controller
+    const found = await loadClasses(dir, isController, (file) => new SdError('SD_ERR_CONTROLLER_INVALID', `${file} exports no class extending Controller`))
+    for (const { cls, name } of found) this.addController(cls, name)
   }
 
   /** This process at a glance: node, uptime, open connections per transport, memory. */

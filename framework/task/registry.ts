@@ -3,10 +3,9 @@
  * export name. Filled at boot from `tasks.dir` (as controllers are from `app.controllersDir`),
  * or by `app.tasks.add(Cls, file)`.
  */
-import { readdir } from 'node:fs/promises'
-import { extname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { SdError } from '../core/errors.js'
+import { loadClasses } from '../core/modules.js'
 import { Task, type TaskClass } from './task.js'
 
 /** A registered task class. */
@@ -22,7 +21,6 @@ export interface TaskRef {
   readonly methods: ReadonlySet<string>
 }
 
-const moduleExtensions = ['.ts', '.js', '.mjs', '.mts']
 
 function isTaskClass (value: unknown): value is TaskClass {
   return typeof value === 'function' && (value as TaskClass).prototype instanceof Task
@@ -85,20 +83,7 @@ export class TaskRegistry {
 
   /** Registers every class extending Task exported by the modules of `dir` (missing dir: none). */
   async load (dir: string): Promise<void> {
-    let files: string[]
-    try {
-      files = (await readdir(dir)).sort()
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw err
-    }
-    for (const file of files) {
-      if (!moduleExtensions.includes(extname(file)) || file.endsWith('.d.ts') || file.includes('.test.')) continue
-      const url = pathToFileURL(join(dir, file)).href
-      const mod = await import(url) as Record<string, unknown>
-      const found = Object.entries(mod).filter(([, v]) => isTaskClass(v))
-      if (found.length === 0) throw new SdError('SD_ERR_CONFIG_INVALID', `tasks.dir: ${file} exports no class extending Task`)
-      for (const [exportName, cls] of found) this.add(cls as TaskClass, url, exportName)
-    }
+    const found = await loadClasses(dir, isTaskClass, (file) => new SdError('SD_ERR_CONFIG_INVALID', `tasks.dir: ${file} exports no class extending Task`))
+    for (const { cls, url, exportName } of found) this.add(cls, url, exportName)
   }
 }

@@ -4,11 +4,10 @@
  * and stop when it stops, before connections close. With Redis configured, ticks are claimed
  * through it, so each tick runs once across every process sharing the Redis and key prefix.
  */
-import { readdir } from 'node:fs/promises'
-import { basename, extname, join, resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { resolve } from 'node:path'
 import type { ControllerHost } from '../core/controller.js'
 import { SdError } from '../core/errors.js'
+import { loadClasses } from '../core/modules.js'
 import { LocalClaims, RedisClaims, type TickClaims } from './claims.js'
 import { TimerRunner } from './runner.js'
 import { compileTimer, type TimerPlan } from './spec.js'
@@ -65,24 +64,9 @@ export class Timers {
 
   /** Loads every Timer class exported by the modules of `dir`. @default '<root>/<app.timersDir>' */
   async load (dir = resolve(this.#root, this.#host.config.app.timersDir)): Promise<void> {
-    let files: string[]
-    try {
-      files = (await readdir(dir)).sort()
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw err
-    }
-    for (const file of files) {
-      const ext = extname(file)
-      if (!['.ts', '.js', '.mjs'].includes(ext) || file.endsWith('.d.ts') || file.includes('.test.')) continue
-      const mod = await import(pathToFileURL(join(dir, file)).href) as Record<string, unknown>
-      const found = Object.entries(mod).filter(([, v]) => typeof v === 'function' && (v as TimerClass).prototype instanceof Timer)
-      if (found.length === 0) throw new SdError('SD_ERR_CONFIG_INVALID', `app.timersDir: ${file} exports no class extending Timer`)
-      for (const [exportName, value] of found) {
-        const cls = value as TimerClass
-        this.add(cls, exportName === 'default' ? (cls.name || basename(file, ext)) : exportName)
-      }
-    }
+    const isTimer = (v: unknown): v is TimerClass => typeof v === 'function' && v.prototype instanceof Timer
+    const found = await loadClasses(dir, isTimer, (file) => new SdError('SD_ERR_CONFIG_INVALID', `app.timersDir: ${file} exports no class extending Timer`))
+    for (const { cls, name } of found) this.add(cls, name)
   }
 
   /**
