@@ -1,7 +1,8 @@
 /**
  * SD for Node.js: the public API. Applications import only from here.
  */
-export { Application, createApp, type AppStatus, type CreateAppOptions, type NodeStats } from './core/application.js'
+export { Application, type AppStatus, type NodeStats } from './core/application.js'
+export { createApp, type CreateAppOptions } from './core/create-app.js'
 export { Html } from './view/views.js'
 export type { Schema } from './core/validation.js'
 export { Controller, type ControllerClass, type HttpExchange } from './core/controller.js'

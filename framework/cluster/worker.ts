@@ -4,7 +4,8 @@
  * gracefully when the primary asks (or disappears).
  */
 import cluster from 'node:cluster'
-import { createApp, type Application } from '../core/application.js'
+import type { Application } from '../core/application.js'
+import { createApp } from '../core/create-app.js'
 import { isProtocolMessage, type FromWorker, type ToWorker } from './ipc-protocol.js'
 import { WorkerBus } from './worker-bus.js'
 import { Batcher, isBatch } from './batch.js'

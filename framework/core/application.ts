@@ -4,33 +4,32 @@
  * route → middleware → action → reply, with one error handler.
  */
 import { hostname } from 'node:os'
-import { join, resolve } from 'node:path'
-import { loadClasses } from './modules.js'
-import { pathToFileURL } from 'node:url'
+import { resolve } from 'node:path'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { LocalBus, type Bus } from '../connection/bus.js'
 import type { Connection } from '../connection/connection.js'
 import { startHeartbeat } from '../connection/heartbeat.js'
 import { ConnectionTable } from '../connection/table.js'
+import { toDataError } from '../data/errors.js'
+import { Migrations } from '../data/migrations.js'
+import type { DataServices } from '../data/model.js'
+import { Mysql } from '../data/mysql.js'
+import { RedisConnections } from '../data/redis.js'
+import { Tasks } from '../task/tasks.js'
+import { Timers } from '../timer/timers.js'
 import { HttpTransport } from '../transport/http-transport.js'
 import type { InboundMessage, MessageId } from '../transport/packs.js'
 import { TcpTransport } from '../transport/tcp-transport.js'
 import { createTextTransport } from '../transport/text-transport.js'
 import type { ListenAddress, Transport, TransportHost } from '../transport/transport.js'
-import { loadConfig, type Config, type ConfigInput, type TransportName } from './config.js'
+import { Views } from '../view/views.js'
+import type { Config, TransportName } from './config.js'
 import { Controller, type ControllerClass, type ControllerHost } from './controller.js'
-import { isPublicError, SdError, type ErrorBody } from './errors.js'
+import { isPublicError, SdError } from './errors.js'
 import { runMiddleware, type HookName, type Hooks, type Middleware } from './hooks.js'
-import { toDataError } from '../data/errors.js'
-import type { DataServices } from '../data/model.js'
-import { Mysql } from '../data/mysql.js'
-import { Migrations } from '../data/migrations.js'
-import { Html, Views } from '../view/views.js'
-import { RedisConnections } from '../data/redis.js'
-import type { TimerClass } from '../timer/timer.js'
-import { Timers } from '../timer/timers.js'
-import { Tasks } from '../task/tasks.js'
+import { errorBody, httpData, sendHttpError, sendHttpResult } from './http-result.js'
+import { loadClasses } from './modules.js'
 import { noParams, Router } from './router.js'
 
 /** What `Application.stats()` reports. */
@@ -48,49 +47,10 @@ export interface NodeStats {
 /** Lifecycle of an application. */
 export type AppStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed'
 
-/** Options of `createApp`. */
-export interface CreateAppOptions {
-  /** Application root (holds `app/` and `config/`). @default process.cwd() */
-  root?: string
-  /** Config directory, or `false` to use defaults and overrides only. @default '<root>/config' */
-  configDir?: string | false
-  /** Applied over config files and env (tests use ports 0). */
-  overrides?: ConfigInput
-  /** Environment for overrides. @default process.env */
-  env?: NodeJS.ProcessEnv
-  /** Controllers to register instead of loading `app.controllersDir`. */
-  controllers?: ControllerClass[]
-  /** Timer classes to register instead of loading `app.timersDir`. */
-  timers?: TimerClass[]
-  /** Run instead of `app/boot.ts`: registers hooks and middleware. */
-  boot?: (app: Application) => void | Promise<void>
-  /** Logger to use instead of a new pino instance. */
-  logger?: Logger
-  /** Prefix of connection ids (each worker of `sd start --workers N` has its own). @default '' */
-  connectionIdPrefix?: string
-}
-
 type HookList = { [K in HookName]: Array<Hooks[K]> }
 
 function isThenable (v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
-}
-
-/** The error body a client may see for any thrown value. */
-function errorBody (err: unknown): { status: number, body: ErrorBody } {
-  if (isPublicError(err)) return { status: err.status, body: err.toJSON() }
-  const internal = new SdError('SD_ERR_INTERNAL')
-  return { status: internal.status, body: internal.toJSON() }
-}
-
-/** Data of an HTTP request: the query merged with a JSON object body. */
-function httpData (request: FastifyRequest): unknown {
-  const body = request.body
-  if (request.url.indexOf('?') === -1) return body ?? {}
-  const query = request.query as Record<string, unknown>
-  if (body === undefined || body === null) return query
-  if (typeof body === 'object' && !Array.isArray(body)) return { ...query, ...body }
-  return body
 }
 
 /** An SD application: ports, router, controllers, bus. */
@@ -447,62 +407,4 @@ export class Application implements TransportHost, ControllerHost {
     this.#setStatus('closed')
     this.log.info('stopped')
   }
-}
-
-/** Sends an action's result over HTTP. */
-function sendHttpResult (reply: FastifyReply, value: unknown): void {
-  if (reply.sent) return
-  if (value instanceof Html) {
-    if (!reply.hasHeader('content-type')) void reply.header('content-type', 'text/html; charset=utf-8')
-    void reply.send(value.html)
-    return
-  }
-  if (reply.hasHeader('content-type') && (typeof value === 'string' || Buffer.isBuffer(value))) {
-    void reply.send(value)
-    return
-  }
-  void reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(value === undefined ? null : value))
-}
-
-/** Sends an error as `{error: {code, message}}` with its HTTP status. */
-function sendHttpError (reply: FastifyReply, err: unknown): void {
-  if (reply.sent) return
-  const { status, body } = errorBody(err)
-  void reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ error: body }))
-}
-
-/** Loads config, controllers and `app/boot.ts`; the returned application is ready to `start`. */
-export async function createApp (options: CreateAppOptions = {}): Promise<Application> {
-  const root = resolve(options.root ?? process.cwd())
-  const config = await loadConfig({ root, configDir: options.configDir, overrides: options.overrides, env: options.env })
-  const app = new Application(config, root, options.logger, options.connectionIdPrefix)
-  if (options.controllers) {
-    for (const c of options.controllers) app.addController(c)
-  } else {
-    await app.loadControllers()
-  }
-  if (options.timers) {
-    for (const t of options.timers) app.timers.add(t)
-  } else {
-    await app.timers.load()
-  }
-  await app.tasks.load(resolve(root, config.tasks.dir))
-  app.router.addRules(config.routes)
-  if (options.boot) {
-    await options.boot(app)
-  } else if (!options.controllers) {
-    for (const ext of ['.ts', '.js']) {
-      const file = join(root, 'app', `boot${ext}`)
-      let mod: { default?: (app: Application) => unknown }
-      try {
-        mod = await import(pathToFileURL(file).href) as typeof mod
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(file)) continue
-        throw err
-      }
-      if (typeof mod.default === 'function') await mod.default(app)
-      break
-    }
-  }
-  return app
 }

@@ -1,0 +1,70 @@
+/**
+ * `createApp`: configuration, then controllers, timers and tasks from their folders, the
+ * custom routes, and `app/boot.ts` (hooks, middleware). The application it returns is ready to
+ * `start`.
+ */
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { Logger } from 'pino'
+import { Application } from './application.js'
+import { loadConfig, type ConfigInput } from './config.js'
+import type { ControllerClass } from './controller.js'
+import type { TimerClass } from '../timer/timer.js'
+
+/** Options of `createApp`. */
+export interface CreateAppOptions {
+  /** Application root (holds `app/` and `config/`). @default process.cwd() */
+  root?: string
+  /** Config directory, or `false` to use defaults and overrides only. @default '<root>/config' */
+  configDir?: string | false
+  /** Applied over config files and env (tests use ports 0). */
+  overrides?: ConfigInput
+  /** Environment for overrides. @default process.env */
+  env?: NodeJS.ProcessEnv
+  /** Controllers to register instead of loading `app.controllersDir`. */
+  controllers?: ControllerClass[]
+  /** Timer classes to register instead of loading `app.timersDir`. */
+  timers?: TimerClass[]
+  /** Run instead of `app/boot.ts`: registers hooks and middleware. */
+  boot?: (app: Application) => void | Promise<void>
+  /** Logger to use instead of a new pino instance. */
+  logger?: Logger
+  /** Prefix of connection ids (each worker of `sd start --workers N` has its own). @default '' */
+  connectionIdPrefix?: string
+}
+
+/** Loads config, controllers and `app/boot.ts`; the returned application is ready to `start`. */
+export async function createApp (options: CreateAppOptions = {}): Promise<Application> {
+  const root = resolve(options.root ?? process.cwd())
+  const config = await loadConfig({ root, configDir: options.configDir, overrides: options.overrides, env: options.env })
+  const app = new Application(config, root, options.logger, options.connectionIdPrefix)
+  if (options.controllers) {
+    for (const c of options.controllers) app.addController(c)
+  } else {
+    await app.loadControllers()
+  }
+  if (options.timers) {
+    for (const t of options.timers) app.timers.add(t)
+  } else {
+    await app.timers.load()
+  }
+  await app.tasks.load(resolve(root, config.tasks.dir))
+  app.router.addRules(config.routes)
+  if (options.boot) {
+    await options.boot(app)
+  } else if (!options.controllers) {
+    for (const ext of ['.ts', '.js']) {
+      const file = join(root, 'app', `boot${ext}`)
+      let mod: { default?: (app: Application) => unknown }
+      try {
+        mod = await import(pathToFileURL(file).href) as typeof mod
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(file)) continue
+        throw err
+      }
+      if (typeof mod.default === 'function') await mod.default(app)
+      break
+    }
+  }
+  return app
+}
