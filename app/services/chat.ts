@@ -54,7 +54,9 @@ export class MemoryUsers implements UserStore {
   readonly #names = new Map<string, string>()
   readonly #workers = Math.max(1, Number(process.env.SD_WORKERS ?? 1) || 1)
   readonly #slot = Math.max(1, Number(process.env.SD_WORKER_SLOT ?? 1) || 1)
-  async nextUid (): Promise<string> { return String(this.#last++ * this.#workers + this.#slot) }
+  /** A worker that replaces another (reload, crash) starts past the uids its predecessor may still hold. */
+  readonly #base = (Number(process.env.SD_WORKER_GENERATION ?? 0) || 0) * 100_000
+  async nextUid (): Promise<string> { return String((this.#base + this.#last++) * this.#workers + this.#slot) }
   async setName (uid: string, name: string): Promise<void> { this.#names.set(uid, name) }
   async removeName (uid: string): Promise<void> { this.#names.delete(uid) }
   async names (uids: string[]): Promise<Array<string | undefined>> { return uids.map((u) => this.#names.get(u)) }

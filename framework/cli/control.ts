@@ -4,7 +4,7 @@
  * server from a recycled pid.
  */
 import { createConnection, createServer, type Server } from 'node:net'
-import { rm } from 'node:fs/promises'
+import { chmod, rm } from 'node:fs/promises'
 
 /** Commands the server answers. */
 export type ControlCommand = 'status' | 'reload' | 'stop'
@@ -28,6 +28,7 @@ export async function serveControl (path: string, handle: (cmd: ControlCommand) 
       }
       const cmd = buf.slice(0, nl).trim() as ControlCommand
       buf = ''
+      socket.removeAllListeners('data')
       const answer = (a: ControlAnswer): void => { socket.end(JSON.stringify(a) + '\n') }
       if (!['status', 'reload', 'stop'].includes(cmd)) return answer({ ok: false, error: `unknown command ${JSON.stringify(cmd)}` })
       handle(cmd).then((data) => answer({ ok: true, data: data ?? null }), (err: unknown) => answer({ ok: false, error: (err as Error)?.message ?? String(err) }))
@@ -37,15 +38,22 @@ export async function serveControl (path: string, handle: (cmd: ControlCommand) 
     server.once('error', reject)
     server.listen(path, () => { server.off('error', reject); resolve() })
   })
+  await chmod(path, 0o600)
   return server
 }
 
-/** Sends one command; rejects when nothing answers (no server, or a stale socket file). */
-export function sendControl (path: string, cmd: ControlCommand, timeoutMs = 60_000): Promise<ControlAnswer> {
+/** No answer within the time given: the server may be alive but busy. */
+export class ControlTimeoutError extends Error {}
+
+/**
+ * Sends one command; rejects when nothing answers (no server, or a stale socket file), or
+ * with `ControlTimeoutError` after `timeoutMs` (0: wait as long as it takes).
+ */
+export function sendControl (path: string, cmd: ControlCommand, timeoutMs = 10_000): Promise<ControlAnswer> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path)
     let buf = ''
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer to ${cmd} within ${timeoutMs} ms`)) }, timeoutMs)
+    const timer = timeoutMs > 0 ? setTimeout(() => { socket.destroy(); reject(new ControlTimeoutError(`no answer to ${cmd} within ${timeoutMs} ms`)) }, timeoutMs) : undefined
     socket.setEncoding('utf8')
     socket.on('connect', () => socket.write(cmd + '\n'))
     socket.on('data', (chunk: string) => { buf += chunk })

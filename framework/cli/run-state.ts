@@ -4,7 +4,9 @@
  * `sd.log` (output of `sd start --daemon`). A pid file whose process is gone, after a crash or
  * a reboot, is detected and removed, so a stale file never blocks the next start.
  */
+import { createHash } from 'node:crypto'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 /** Paths of the run folder. */
@@ -29,7 +31,21 @@ export interface RunState {
 /** The run folder of the app at `root` (env `SD_RUN_DIR` puts it elsewhere). */
 export function runPaths (root: string): RunPaths {
   const dir = process.env.SD_RUN_DIR ? resolve(process.env.SD_RUN_DIR) : join(root, '.sd')
-  return { dir, pid: join(dir, 'sd.pid'), state: join(dir, 'state.json'), socket: join(dir, 'control.sock'), log: join(dir, 'sd.log') }
+  // a unix socket path is limited to ~107 bytes: a deep folder gets a short one in tmpdir
+  let socket = join(dir, 'control.sock')
+  if (Buffer.byteLength(socket) > 100) socket = join(tmpdir(), `sd-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}.sock`)
+  return { dir, pid: join(dir, 'sd.pid'), state: join(dir, 'state.json'), socket, log: join(dir, 'sd.log') }
+}
+
+/**
+ * True when `pid` runs an `sd` command (Linux: from /proc; elsewhere it cannot be told and is
+ * assumed). A recycled pid that belongs to another program is never signalled.
+ */
+export async function isSdProcess (pid: number): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined)
+  if (cmdline === undefined) return process.platform !== 'linux'
+  const argv = cmdline.split('\0')
+  return argv.some((a) => /(^|\/)sd(\.js)?$/.test(a)) && argv.includes('start')
 }
 
 /** True when a process with this pid exists (and may be signalled). */
@@ -62,12 +78,19 @@ export async function clearRunFiles (paths: RunPaths): Promise<void> {
   await Promise.all([paths.pid, paths.state, paths.socket].map((p) => rm(p, { force: true })))
 }
 
-export async function writePid (paths: RunPaths, pid: number): Promise<void> {
-  await mkdir(paths.dir, { recursive: true })
-  await writeFile(paths.pid, `${pid}\n`)
+/** Creates the pid file; false when one exists already (another start got there first). */
+export async function writePid (paths: RunPaths, pid: number): Promise<boolean> {
+  await mkdir(paths.dir, { recursive: true, mode: 0o700 })
+  try {
+    await writeFile(paths.pid, `${pid}\n`, { flag: 'wx' })
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  }
 }
 
 export async function writeState (paths: RunPaths, state: RunState): Promise<void> {
-  await mkdir(paths.dir, { recursive: true })
+  await mkdir(paths.dir, { recursive: true, mode: 0o700 })
   await writeFile(paths.state, JSON.stringify(state, null, 2) + '\n')
 }

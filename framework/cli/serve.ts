@@ -10,7 +10,7 @@ import { loadConfig } from '../core/config.js'
 import { Primary, type ServerStatus } from '../cluster/primary.js'
 import { sendControl, serveControl } from './control.js'
 import { buildDir, hasBuild } from './build.js'
-import { clearRunFiles, readPid, runPaths, writePid, writeState } from './run-state.js'
+import { clearRunFiles, isSdProcess, readPid, runPaths, writePid, writeState } from './run-state.js'
 
 /** Options of `runServer`. */
 export interface RunServerOptions {
@@ -42,18 +42,36 @@ export async function runServer (options: RunServerOptions): Promise<{ primary: 
   const log = pino({ name: config.app.name, level: config.app.logLevel, base: { role: 'primary', pid: process.pid } })
   const paths = runPaths(root)
 
-  const previous = await readPid(paths)
-  if (previous?.alive && previous.pid !== process.pid) {
-    const answered = await sendControl(paths.socket, 'status', 2000).then(() => true, () => false)
-    if (answered) throw new AlreadyRunningError(`already running (pid ${previous.pid}); use sd stop or sd reload`)
+  // claim the run folder: the pid file is created exclusively, so of two starts racing only one
+  // wins; a pid file left by a server that is gone is removed first
+  for (let attempt = 0; !(await writePid(paths, process.pid)); attempt++) {
+    const previous = await readPid(paths)
+    if (previous?.alive && await sendControl(paths.socket, 'status', 2000).then(() => true, () => false)) {
+      throw new AlreadyRunningError(`already running (pid ${previous.pid}); use sd stop or sd reload`)
+    }
+    if (attempt > 0 || (previous?.alive && await isSdProcess(previous.pid))) {
+      throw new AlreadyRunningError(`pid ${previous?.pid ?? '?'} in ${paths.pid} is an sd process that does not answer; stop it, or remove the file`)
+    }
+    log.warn({ pid: previous?.pid }, 'removed a stale pid file: that server is not running')
+    await clearRunFiles(paths)
   }
-  if (previous) log.warn({ pid: previous.pid }, 'removed a stale pid file: that server is not running')
-  await clearRunFiles(paths)
-  await writePid(paths, process.pid)
 
   const build = !options.sources && hasBuild(root)
   if (build) log.info('running the production build in dist/ (sd build); delete dist/ to run the sources')
-  const primary = new Primary({ root, appRoot: build ? buildDir(root) : root, workers, log, stopTimeoutMs: config.server.shutdownTimeoutMs + 5000, env: options.env })
+  const startedAt = new Date().toISOString()
+  const saveState = (): void => {
+    writeState(paths, { pid: process.pid, root, startedAt, workers, workerPids: primary.pids, ports: primary.ports })
+      .catch((err: unknown) => log.warn({ err }, 'could not write state.json'))
+  }
+  const primary: Primary = new Primary({
+    root,
+    appRoot: build ? buildDir(root) : root,
+    workers,
+    log,
+    stopTimeoutMs: config.server.shutdownTimeoutMs + 5000,
+    env: options.env,
+    onChange: () => { if (primary.status !== 'starting' && primary.status !== 'stopping' && primary.status !== 'stopped') saveState() },
+  })
   let control: Server | undefined
   let stopping: Promise<void> | undefined
   const shutdown = (why: string): Promise<void> => {
@@ -84,19 +102,18 @@ export async function runServer (options: RunServerOptions): Promise<{ primary: 
   process.on('SIGINT', onSignal)
   process.on('SIGUSR2', () => { primary.reload().catch((err: unknown) => log.error({ err }, 'reload failed')) })
 
-  control = await serveControl(paths.socket, async (cmd) => {
-    if (cmd === 'status') return primary.statusReport()
-    if (cmd === 'reload') {
-      await primary.reload()
-      return primary.statusReport()
-    }
-    setImmediate(() => exitAfter('sd stop'))
-    return { stopping: true }
-  })
-
   try {
+    control = await serveControl(paths.socket, async (cmd) => {
+      if (cmd === 'status') return primary.statusReport()
+      if (cmd === 'reload') {
+        await primary.reload()
+        return primary.statusReport()
+      }
+      setImmediate(() => exitAfter('sd stop'))
+      return { stopping: true, stopTimeoutMs: config.server.shutdownTimeoutMs + 5000 }
+    })
     const ports = await primary.start()
-    await writeState(paths, { pid: process.pid, root, startedAt: new Date().toISOString(), workers, workerPids: primary.pids, ports })
+    await writeState(paths, { pid: process.pid, root, startedAt, workers, workerPids: primary.pids, ports })
     log.info({ workers, ports }, `server running with ${workers} worker${workers === 1 ? '' : 's'}`)
   } catch (err) {
     await shutdown('start failed')

@@ -15,22 +15,26 @@ export function isBatch<M> (m: unknown): m is Batch<M> {
 /** Queues messages for one channel and flushes them once per turn. */
 export class Batcher<M> {
   readonly #write: (msg: M | Batch<M>) => boolean
+  readonly #onError: (err: unknown, msg: M) => void
   #queue: M[] = []
   #scheduled = false
 
-  /** `write` sends on the channel; false when it is closed. */
-  constructor (write: (msg: M | Batch<M>) => boolean) {
+  /**
+   * `write` sends on the channel (false when it is closed); `onError` hears of a message that
+   * could not be serialised (it is dropped; the rest of its batch still goes).
+   */
+  constructor (write: (msg: M | Batch<M>) => boolean, onError: (err: unknown, msg: M) => void) {
     this.#write = write
+    this.#onError = onError
   }
 
-  /** Queues `msg`; false when the channel is known to be closed. */
-  push (msg: M): boolean {
+  /** Queues `msg` for the next flush. */
+  push (msg: M): void {
     this.#queue.push(msg)
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(() => this.flush())
     }
-    return true
   }
 
   /** Sends what is queued now. */
@@ -39,6 +43,15 @@ export class Batcher<M> {
     const queue = this.#queue
     if (queue.length === 0) return true
     this.#queue = []
-    return this.#write(queue.length === 1 ? queue[0] : { t: 'batch', m: queue })
+    try {
+      return this.#write(queue.length === 1 ? queue[0] : { t: 'batch', m: queue })
+    } catch {
+      // one message that cannot be serialised must not take the others with it
+      let ok = true
+      for (const msg of queue) {
+        try { ok = this.#write(msg) && ok } catch (err) { this.#onError(err, msg) }
+      }
+      return ok
+    }
   }
 }

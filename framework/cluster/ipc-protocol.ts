@@ -29,7 +29,7 @@ export type FromWorker =
   | { t: 'ready', ports: Ports }
   | { t: 'open', c: string }
   | { t: 'close', c: string }
-  | { t: 'bind', c: string, u: string }
+  | { t: 'bind', c: string, u: string, kick?: boolean }
   | { t: 'unbind', c: string }
   | { t: 'join', c: string, g: string }
   | { t: 'leave', c: string, g: string }

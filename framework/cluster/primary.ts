@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { NodeStats } from '../core/application.js'
-import { isProtocolMessage, type FromWorker, type ToWorker } from './ipc-protocol.js'
+import { isProtocolMessage, type FromWorker, type Target, type ToWorker } from './ipc-protocol.js'
 import type { Ports } from './ports.js'
 import { Registry } from './registry.js'
 import { Batcher, isBatch } from './batch.js'
@@ -30,13 +30,18 @@ export interface PrimaryOptions {
   readyTimeoutMs?: number
   /** Extra environment of the workers. */
   env?: Record<string, string>
+  /** Called when the set of serving workers changes (a worker serves, or crashes). */
+  onChange?: () => void
 }
 
 /** One worker as `sd status` shows it. */
 export interface WorkerStatus {
   id: number
   pid: number
+  /** `serving`, or `down` while a crashed worker is being restarted. */
+  state: 'serving' | 'down'
   uptimeMs: number
+  /** Times this slot's worker was restarted after a crash. */
   restarts: number
   stats?: NodeStats
 }
@@ -59,23 +64,34 @@ export type PrimaryStatus = 'starting' | 'running' | 'reloading' | 'stopping' | 
 interface Slot {
   /** Slot number (1..N), stable across restarts. */
   readonly n: number
-  worker: Worker
+  readonly worker: Worker
   /** Messages to this worker, sent once per turn. */
-  out: Batcher<ToWorker>
-  startedAt: number
-  restarts: number
+  readonly out: Batcher<ToWorker>
+  readonly startedAt: number
   ready: boolean
-  /** Set when the primary stops or replaces it on purpose. */
+  /** Set when the primary stops, replaces or gives up on it on purpose: its exit is no crash. */
   retiring: boolean
 }
 
-const workerMain = fileURLToPath(new URL(`./worker-main.mjs`, import.meta.url))
+/** Per slot: the worker serving it (if any) and its restart history. */
+interface SlotState {
+  current: Slot | undefined
+  restarts: number
+  /** Crashes in a row soon after starting (grows the restart delay). */
+  backoff: number
+  /** Forks into this slot so far (a new worker's generation, `SD_WORKER_GENERATION`). */
+  forks: number
+  /** A restart under way, so a reload and a crash never fork the same slot twice. */
+  restarting: Promise<void> | undefined
+}
+
+const workerMain = fileURLToPath(new URL('./worker-main.mjs', import.meta.url))
 
 /** Runs the workers of one server. */
 export class Primary {
-  readonly #options: Required<Omit<PrimaryOptions, 'env' | 'appRoot'>> & { env: Record<string, string>, appRoot: string }
+  readonly #options: Required<Omit<PrimaryOptions, 'env' | 'appRoot' | 'onChange'>> & { env: Record<string, string>, appRoot: string, onChange?: () => void }
   readonly #registry = new Registry()
-  readonly #slots: Slot[] = []
+  readonly #slots = new Map<number, SlotState>()
   readonly #byId = new Map<number, Slot>()
   readonly #readyWaiters = new Map<number, { resolve: (ports: Ports) => void, reject: (err: Error) => void }>()
   readonly #statsWaiters = new Map<number, (stats: NodeStats) => void>()
@@ -91,45 +107,57 @@ export class Primary {
     // a build that compiled the framework too runs its own copy of the worker, without tsx
     const compiled = join(this.#options.appRoot, 'framework/cluster/worker-main.mjs')
     this.#compiled = this.#options.appRoot !== options.root && existsSync(compiled)
-    cluster.setupPrimary({ exec: this.#compiled ? compiled : workerMain })
+    // structured clone on the channel: Buffers, Dates and Maps reach other workers as they are
+    cluster.setupPrimary({ exec: this.#compiled ? compiled : workerMain, serialization: 'advanced' })
+    for (let n = 1; n <= options.workers; n++) this.#slots.set(n, { current: undefined, restarts: 0, backoff: 0, forks: 0, restarting: undefined })
   }
 
   get status (): PrimaryStatus { return this.#status }
   get ports (): Ports { return this.#ports }
-  get pids (): number[] { return this.#slots.map((s) => s.worker.process.pid ?? 0) }
+  /** Pids of the workers serving now. */
+  get pids (): number[] {
+    return [...this.#slots.values()].flatMap((s) => s.current?.worker.process.pid ?? [])
+  }
 
   #setStatus (status: PrimaryStatus): void {
     this.#status = status
     this.#options.log.debug({ status }, 'primary status')
   }
 
+  #stopping (): boolean {
+    return this.#status === 'stopping' || this.#status === 'stopped'
+  }
+
   /** Forks every worker and resolves once all serve; rejects if one fails to start. */
   async start (): Promise<Ports> {
-    const results = await Promise.allSettled(Array.from({ length: this.#options.workers }, (_, i) => this.#fork(i + 1)))
+    const results = await Promise.allSettled([...this.#slots.keys()].map((n) => this.#fork(n)))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-    if (failed) {
+    if (failed || this.#stopping()) {
       await this.stop()
-      throw failed.reason
+      throw failed ? failed.reason : new Error('stopped while starting')
     }
     this.#setStatus('running')
     return this.#ports
   }
 
-  /** Forks a worker into slot `n` and waits until it serves. */
-  #fork (n: number, restarts = 0): Promise<Slot> {
+  /** Forks a worker into slot `n`; resolves once it serves (it then holds the slot). */
+  #fork (n: number): Promise<Slot> {
+    const state = this.#slots.get(n)
+    if (!state) throw new Error(`no worker slot ${n}`)
     const worker = cluster.fork({
       ...this.#options.env,
       SD_APP_ROOT: this.#options.appRoot,
       SD_WORKERS: String(this.#options.workers),
       SD_WORKER_SLOT: String(n),
+      SD_WORKER_GENERATION: String(state.forks++),
       SD_COMPILED: this.#compiled ? '1' : '0',
     })
     const out = new Batcher<ToWorker>((msg) => {
       if (!worker.isConnected()) return false
       worker.send(msg)
       return true
-    })
-    const slot: Slot = { n, worker, out, startedAt: Date.now(), restarts, ready: false, retiring: false }
+    }, (err) => this.#options.log.error({ err, worker: n }, 'message to a worker could not be sent'))
+    const slot: Slot = { n, worker, out, startedAt: Date.now(), ready: false, retiring: false }
     this.#byId.set(worker.id, slot)
     worker.on('message', (m: unknown) => {
       if (isBatch<FromWorker>(m)) for (const msg of m.m) this.#onMessage(slot, msg)
@@ -139,6 +167,7 @@ export class Primary {
     return new Promise<Slot>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#readyWaiters.delete(worker.id)
+        slot.retiring = true
         worker.process.kill('SIGKILL')
         reject(new Error(`worker ${n} did not start serving within ${this.#options.readyTimeoutMs} ms`))
       }, this.#options.readyTimeoutMs)
@@ -147,11 +176,9 @@ export class Primary {
           clearTimeout(timer)
           slot.ready = true
           this.#ports = ports
-          const i = this.#slots.findIndex((s) => s.n === n)
-          if (i >= 0) this.#slots[i] = slot
-          else this.#slots.push(slot)
-          this.#slots.sort((a, b) => a.n - b.n)
+          state.current = slot
           this.#options.log.info({ worker: n, workerPid: worker.process.pid }, 'worker serving')
+          this.#options.onChange?.()
           resolve(slot)
         },
         reject: (err) => { clearTimeout(timer); reject(err) },
@@ -165,6 +192,8 @@ export class Primary {
 
   #onMessage (slot: Slot, msg: FromWorker): void {
     const id = slot.worker.id
+    // a message that arrives after its worker's exit must not resurrect its connections
+    if (!this.#byId.has(id)) return
     switch (msg.t) {
       case 'ready': {
         const waiter = this.#readyWaiters.get(id)
@@ -173,12 +202,7 @@ export class Primary {
         return
       }
       case 'send': {
-        let total = 0
-        for (const [target, n] of this.#registry.fanout(msg.to, id)) {
-          this.#send(this.#byId.get(target), { t: 'deliver', to: msg.to, d: msg.d })
-          total += n
-        }
-        this.#send(slot, { t: 'result', r: msg.r, v: total })
+        this.#send(slot, { t: 'result', r: msg.r, v: this.#relay(msg.to, msg.d, id) })
         return
       }
       case 'query':
@@ -190,32 +214,66 @@ export class Primary {
         resolve?.(msg.stats)
         return
       }
+      case 'bind':
+        // bind with kick: the other workers' connections of the uid are closed in the same
+        // step as the bind is recorded, so two simultaneous sign-ins cannot both stay
+        if (msg.kick) this.#relay({ k: 'kick', u: msg.u, reason: `uid ${msg.u} signed in elsewhere`, except: msg.c }, undefined, id)
+        this.#registry.apply(id, msg)
+        return
       default:
         this.#registry.apply(id, msg)
     }
+  }
+
+  /** Sends a push to the workers (other than `origin`) that hold its targets; returns how many connections it reaches there. */
+  #relay (to: Target, d: unknown, origin: number): number {
+    let total = 0
+    for (const [target, n] of this.#registry.fanout(to, origin)) {
+      this.#send(this.#byId.get(target), { t: 'deliver', to, d })
+      total += n
+    }
+    return total
   }
 
   #onExit (slot: Slot, code: number | null, signal: string | null): void {
     const id = slot.worker.id
     this.#byId.delete(id)
     this.#registry.dropWorker(id)
+    const state = this.#slots.get(slot.n)
+    if (state?.current === slot) state.current = undefined
     const waiter = this.#readyWaiters.get(id)
     if (waiter) {
       this.#readyWaiters.delete(id)
-      waiter.reject(new Error(`worker ${slot.n} exited before serving (code ${code ?? 'none'}${signal ? `, ${signal}` : ''}); see its log above`))
+      waiter.reject(new Error(`worker ${slot.n} exited before serving (code ${code ?? 'none'}${signal ? `, ${signal}` : ''}); its error is in the server's log`))
       return
     }
-    if (slot.retiring || this.#status === 'stopping' || this.#status === 'stopped') return
-    // A crash: its connections are gone; the other workers never notice. Restart with a backoff
-    // that grows while it keeps crashing soon after starting.
-    const quick = Date.now() - slot.startedAt < 10_000
-    const restarts = quick ? slot.restarts + 1 : 0
-    const delayMs = Math.min(100 * 2 ** restarts, 5000)
-    this.#options.log.error({ worker: slot.n, workerPid: slot.worker.process.pid, code, signal, restartInMs: delayMs }, 'worker crashed; restarting it')
-    setTimeout(() => {
-      if (this.#status === 'stopping' || this.#status === 'stopped') return
-      this.#fork(slot.n, restarts).catch((err: unknown) => this.#options.log.error({ err, worker: slot.n }, 'worker restart failed'))
-    }, delayMs).unref()
+    if (slot.retiring || this.#stopping() || !state) return
+    // A crash: its connections are gone; the other workers never notice.
+    state.restarts++
+    state.backoff = Date.now() - slot.startedAt < 10_000 ? state.backoff + 1 : 0
+    this.#options.log.error({ worker: slot.n, workerPid: slot.worker.process.pid, code, signal }, 'worker crashed; restarting it')
+    this.#options.onChange?.()
+    void this.#restart(slot.n)
+  }
+
+  /** Forks slot `n` again until a worker serves there (backoff while it keeps failing), unless stopping. */
+  #restart (n: number): Promise<void> {
+    const state = this.#slots.get(n)
+    if (!state) return Promise.resolve()
+    state.restarting ??= (async () => {
+      while (!this.#stopping() && state.current === undefined) {
+        const delayMs = Math.min(100 * 2 ** state.backoff, 5000)
+        await new Promise((resolve) => setTimeout(resolve, delayMs).unref())
+        if (this.#stopping()) break
+        try {
+          await this.#fork(n)
+        } catch (err) {
+          state.backoff++
+          this.#options.log.error({ err: (err as Error).message, worker: n, retryInMs: Math.min(100 * 2 ** state.backoff, 5000) }, 'worker restart failed; trying again')
+        }
+      }
+    })().finally(() => { state.restarting = undefined })
+    return state.restarting
   }
 
   /** Asks a worker to stop gracefully; kills it after the stop timeout. */
@@ -224,7 +282,9 @@ export class Primary {
     const worker = slot.worker
     if (worker.isDead()) return
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
-    this.#send(slot, { t: 'stop' })
+    // a worker still booting cannot read the channel yet: a signal reaches it at once
+    if (slot.ready) this.#send(slot, { t: 'stop' })
+    else worker.process.kill('SIGTERM')
     const timer = setTimeout(() => {
       this.#options.log.warn({ worker: slot.n, workerPid: worker.process.pid }, 'worker did not stop in time: killing it')
       worker.process.kill('SIGKILL')
@@ -236,7 +296,8 @@ export class Primary {
   /**
    * Replaces every worker, one at a time: the new process serves (and shares the listening
    * sockets) before the old one stops, so the ports never refuse a connection. Connections
-   * of the old worker are closed gracefully (`SD_ERR_SHUTTING_DOWN`).
+   * of the old worker are closed gracefully (`SD_ERR_SHUTTING_DOWN`). A new worker that fails
+   * to start fails the reload; the workers not replaced yet keep serving.
    */
   reload (): Promise<void> {
     this.#reloading ??= this.#reload().finally(() => { this.#reloading = undefined })
@@ -247,34 +308,40 @@ export class Primary {
     if (this.#status !== 'running') throw new Error(`cannot reload while ${this.#status}`)
     this.#setStatus('reloading')
     try {
-      for (const old of [...this.#slots]) {
-        await this.#fork(old.n)
-        await this.#retire(old)
+      for (const [n, state] of this.#slots) {
+        if (this.#stopping()) throw new Error(`reload interrupted: the server is ${this.#status}`)
+        if (state.restarting) await state.restarting
+        const old = state.current
+        await this.#fork(n)
+        if (old) await this.#retire(old)
       }
-      this.#options.log.info({ workers: this.#slots.length }, 'reload done')
+      this.#options.log.info({ workers: this.#slots.size }, 'reload done')
     } finally {
-      if ((this.#status as PrimaryStatus) === 'reloading') this.#setStatus('running')
+      if (!this.#stopping()) this.#setStatus('running')
     }
   }
 
-  /** Stops every worker gracefully (in parallel). */
+  /** Stops every worker gracefully (in parallel), those still starting included. */
   async stop (): Promise<void> {
     if (this.#status === 'stopped') return
     this.#setStatus('stopping')
-    const live = [...this.#byId.values()]
-    await Promise.all(live.map((s) => this.#retire(s)))
+    await Promise.all([...this.#byId.values()].map((s) => this.#retire(s)))
     this.#setStatus('stopped')
   }
 
   /** The server at a glance, with each worker's own numbers. */
   async statusReport (): Promise<ServerStatus> {
-    const workers = await Promise.all(this.#slots.map(async (s) => ({
-      id: s.n,
-      pid: s.worker.process.pid ?? 0,
-      uptimeMs: Date.now() - s.startedAt,
-      restarts: s.restarts,
-      stats: await this.#stats(s),
-    })))
+    const workers = await Promise.all([...this.#slots].map(async ([n, state]): Promise<WorkerStatus> => {
+      const slot = state.current
+      return {
+        id: n,
+        pid: slot?.worker.process.pid ?? 0,
+        state: slot ? 'serving' : 'down',
+        uptimeMs: slot ? Date.now() - slot.startedAt : 0,
+        restarts: state.restarts,
+        stats: slot ? await this.#stats(slot) : undefined,
+      }
+    }))
     const connections: Record<string, number> = {}
     for (const w of workers) for (const [t, n] of Object.entries(w.stats?.connections ?? {})) connections[t] = (connections[t] ?? 0) + n
     return { pid: process.pid, status: this.#status, uptimeMs: Date.now() - this.#startedAt, ports: this.#ports, workers, connections }

@@ -61,6 +61,14 @@ export class WorkerBus implements Bus {
     }
   }
 
+  /** A request that could not be sent (its data cannot be serialised): it settles with its fallback. */
+  dropped (msg: FromWorker): void {
+    if (msg.t !== 'send' && msg.t !== 'query') return
+    const waiter = this.#waiting.get(msg.r)
+    this.#waiting.delete(msg.r)
+    waiter?.resolve(waiter.fallback)
+  }
+
   /** Settles every pending request with its fallback (the primary is gone). */
   disconnected (): void {
     for (const { resolve, fallback } of this.#waiting.values()) resolve(fallback)
@@ -94,9 +102,9 @@ export class WorkerBus implements Bus {
 
   async bindUid (conn: Connection, uid: Uid, options?: BindOptions): Promise<void> {
     const key = String(uid)
-    if (options?.kick) await this.#remote({ k: 'kick', u: key, reason: `uid ${key} signed in elsewhere`, except: conn.id })
     await this.#local.bindUid(conn, key, options)
-    this.#send({ t: 'bind', c: conn.id, u: key })
+    // the primary closes the other workers' connections of the uid in the same step
+    this.#send(options?.kick ? { t: 'bind', c: conn.id, u: key, kick: true } : { t: 'bind', c: conn.id, u: key })
   }
 
   async unbindUid (conn: Connection): Promise<void> {

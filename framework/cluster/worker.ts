@@ -1,7 +1,8 @@
 /**
  * A worker process of `sd start`: boots the app in `SD_APP_ROOT`, tells the primary its ports,
  * mirrors membership through a `WorkerBus` when there are several workers, and stops
- * gracefully when the primary asks (or disappears).
+ * gracefully when the primary asks (or on SIGTERM, also while it is still booting). If the
+ * primary is killed outright, node:cluster ends the worker at once: its clients see a plain close.
  */
 import cluster from 'node:cluster'
 import type { Application } from '../core/application.js'
@@ -10,40 +11,47 @@ import { isProtocolMessage, type FromWorker, type ToWorker } from './ipc-protoco
 import { WorkerBus } from './worker-bus.js'
 import { Batcher, isBatch } from './batch.js'
 
+let bus: WorkerBus | undefined
+
 const out = new Batcher<FromWorker>((msg) => {
   if (!process.connected || !process.send) return false
   process.send(msg)
   return true
+}, (err, msg) => {
+  process.emitWarning(`SD: a message to the primary could not be serialised and was dropped: ${(err as Error)?.message ?? String(err)}`)
+  bus?.dropped(msg)
 })
 
 /** Queues a message to the primary (sent once per turn); false when the channel is gone. */
 function send (msg: FromWorker): boolean {
-  return process.connected ? out.push(msg) : false
+  if (!process.connected) return false
+  out.push(msg)
+  return true
 }
 
 /** Runs this process as a worker; resolves once the app serves. */
-export async function runWorker (): Promise<Application> {
+export async function runWorker (): Promise<Application | undefined> {
   const root = process.env.SD_APP_ROOT ?? process.cwd()
   const id = cluster.worker?.id ?? process.pid
-  const app = await createApp({ root, connectionIdPrefix: `w${id}.` })
-  const bus = Number(process.env.SD_WORKERS ?? 1) > 1 ? new WorkerBus(app.connections, send) : undefined
-  if (bus) app.bus = bus
+  let app: Application | undefined
+  let stopRequested: string | undefined
 
-  let stopping = false
   const stop = (why: string): void => {
-    if (stopping) return
-    stopping = true
+    if (stopRequested !== undefined) return
+    stopRequested = why
+    if (!app) return // still booting: stops right after the boot, below
     app.log.info({ why }, 'worker stopping')
     app.stop().then(() => process.exit(0), (err: unknown) => {
-      app.log.error({ err }, 'worker stop failed')
+      app?.log.error({ err }, 'worker stop failed')
       process.exit(1)
     })
   }
   const handle = (msg: ToWorker): void => {
     if (msg.t === 'stop') stop('asked by the primary')
-    else if (msg.t === 'stats') send({ t: 'stats', r: msg.r, stats: app.stats() })
+    else if (msg.t === 'stats') { if (app) send({ t: 'stats', r: msg.r, stats: app.stats() }) }
     else bus?.receive(msg)
   }
+  // handlers first: a stop that arrives while the app boots must not be lost
   process.on('message', (m: unknown) => {
     if (isBatch<ToWorker>(m)) for (const msg of m.m) handle(msg)
     else if (isProtocolMessage(m)) handle(m as ToWorker)
@@ -57,7 +65,17 @@ export async function runWorker (): Promise<Application> {
   process.on('SIGINT', () => {})
   process.on('SIGTERM', () => stop('SIGTERM'))
 
-  await app.start()
+  const booting = await createApp({ root, connectionIdPrefix: `w${id}.` })
+  if (Number(process.env.SD_WORKERS ?? 1) > 1) booting.bus = bus = new WorkerBus(booting.connections, send)
+  if (stopRequested !== undefined) process.exit(0)
+  await booting.start()
+  app = booting
+  if (stopRequested !== undefined) {
+    const why = stopRequested
+    stopRequested = undefined
+    stop(why)
+    return undefined
+  }
   const ports = { tcp: app.address('tcp')?.port, text: app.address('text')?.port, http: app.address('http')?.port }
   send({ t: 'ready', ports })
   out.flush()

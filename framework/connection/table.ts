@@ -57,7 +57,8 @@ export class ConnectionTable<C extends Member = Connection> {
 
   /** Binds `uid`; a connection has at most one uid, a uid may have many connections. */
   bindUid (conn: C, uid: string): void {
-    if (conn.uid === uid) return
+    // a connection that closed while its action was awaiting something stays out of the indexes
+    if (conn.uid === uid || this.#byId.get(conn.id) !== conn) return
     if (conn.uid !== undefined) this.unbindUid(conn)
     conn.uid = uid
     let set = this.#byUid.get(uid)
@@ -84,6 +85,7 @@ export class ConnectionTable<C extends Member = Connection> {
   }
 
   join (conn: C, group: string): void {
+    if (this.#byId.get(conn.id) !== conn) return
     conn.groups ??= new Set()
     conn.groups.add(group)
     let set = this.#byGroup.get(group)

@@ -382,7 +382,13 @@ export class Application implements TransportHost, ControllerHost {
   }
 
   async #stop (): Promise<void> {
-    if (this.#status === 'created') { await this.tasks.close(); this.#setStatus('closed'); return }
+    if (this.#status === 'created') {
+      // never started: nothing to drain, but pools made by calls before start are closed
+      await this.tasks.close()
+      await Promise.allSettled([this.data.mysql.close(), this.data.redis.close()])
+      this.#setStatus('closed')
+      return
+    }
     this.#setStatus('closing')
     this.#refusing = true
     await Promise.all(this.#transports.map((t) => t.stopAccepting()))

@@ -36,7 +36,7 @@ describe('sd new → npm test → sd start → generate → reload → stop', ()
   })
 
   test('a new app installs, passes its tests, serves, picks up a generated controller on reload, and stops', async () => {
-    const created = await runSd(['new', 'hello-app'], parent)
+    const created = await runSd(['new', 'hello-app'], parent, {}, 240_000)
     assert.equal(created.code, 0, created.stderr)
     assert.match(created.stdout, /created hello-app\/package\.json/)
     assert.match(created.stderr + created.stdout, /Installing dependencies/)

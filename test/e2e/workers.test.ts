@@ -64,9 +64,10 @@ describe('sd start --workers 2 (real processes)', () => {
     assert.deepEqual((await a.client.request('/bench/echo', { still: 'here' })).data, { still: 'here' })
     const status = await waitUntil(async () => {
       const run = await runSd(['status', '--json'], root, { SD_RUN_DIR: server.runDir })
-      const s = JSON.parse(run.stdout) as { workers: Array<{ pid: number, restarts: number }> }
-      return s.workers.length === 2 && !s.workers.some((w) => w.pid === b.where.pid) ? s : undefined
-    }, 15_000, 'the crashed worker to be replaced')
+      let s: { workers: Array<{ pid: number, restarts: number, state: string }> }
+      try { s = JSON.parse(run.stdout) as typeof s } catch { return undefined }
+      return s.workers.length === 2 && s.workers.every((w) => w.state === 'serving' && w.pid !== b.where.pid) ? s : undefined
+    }, 30_000, 'the crashed worker to be replaced')
     assert.ok(status.workers.some((w) => w.restarts >= 1), 'the replacement counts a restart')
     const after = (await a.client.request('/chat/online', { room: 'lobby' })).data as { count: number, uids: string[] }
     assert.deepEqual(after.uids, [alice.uid], 'the dead worker\'s users are gone from the registry')

@@ -19,16 +19,23 @@ export default class Dev extends Command {
       throw err
     })
     let timer: NodeJS.Timeout | undefined
+    let reloading = false
     const changed = new Set<string>()
+    // changes made while a reload runs are picked up by one more reload right after it
+    const reload = (): void => {
+      if (reloading || changed.size === 0) return
+      reloading = true
+      const files = [...changed]
+      changed.clear()
+      this.log(`changed: ${files.join(', ')}: reloading`)
+      primary.reload()
+        .catch((err: unknown) => this.warn(`reload failed (fix the error; the old code keeps serving): ${(err as Error).message}`))
+        .finally(() => { reloading = false; reload() })
+    }
     const onChange = (dir: string) => (_event: string, file: string | Buffer | null): void => {
       changed.add(join(dir, String(file ?? '')))
       clearTimeout(timer)
-      timer = setTimeout(() => {
-        const files = [...changed]
-        changed.clear()
-        this.log(`changed: ${files.join(', ')}: reloading`)
-        primary.reload().catch((err: unknown) => this.warn(`reload failed (fix the error; the old code keeps serving): ${(err as Error).message}`))
-      }, 150)
+      timer = setTimeout(reload, 150)
     }
     for (const dir of ['app', 'config']) {
       try {

@@ -26,7 +26,10 @@ export default class New extends Command {
       throw err
     })
     const dir = resolve(args.name)
-    const existing = await readdir(dir).catch(() => [] as string[])
+    const existing = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[]
+      this.error(`${dir} exists and is not a folder`, { exit: 1 })
+    })
     if (existing.length > 0 && !flags.force) this.error(`${dir} is not empty (use --force to write into it)`, { exit: 1 })
     const files = await planNewApp(data)
     await writeApp(dir, files)

@@ -14,8 +14,11 @@ export default class Reload extends Command {
   async run (): Promise<void> {
     const { flags } = await this.parse(Reload)
     const paths = runPaths(appRoot(flags.root))
-    const answer = await sendControl(paths.socket, 'reload').catch(() => undefined)
-    if (!answer) this.error('not running (start it with sd start)', { exit: 1 })
+    // no time limit: each worker takes its boot time plus its graceful stop
+    const answer = await sendControl(paths.socket, 'reload', 0).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') this.error('not running (start it with sd start)', { exit: 1 })
+      this.error(`reload: ${err.message}`, { exit: 1 })
+    })
     if (!answer.ok) this.error(`reload failed: ${answer.error}`, { exit: 1 })
     const status = answer.data as ServerStatus
     this.log(`reloaded: ${status.workers.map((w) => `worker ${w.id} pid ${w.pid}`).join(', ')}`)

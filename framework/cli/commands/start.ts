@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { openSync } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { Command, Flags, ux } from '@oclif/core'
@@ -54,16 +54,20 @@ export default class Start extends Command {
     if (previous?.alive && await sendControl(paths.socket, 'status', 2000).then(() => true, () => false)) {
       this.error(`already running (pid ${previous.pid})`, { exit: 1 })
     }
-    await mkdir(paths.dir, { recursive: true })
+    await mkdir(paths.dir, { recursive: true, mode: 0o700 })
     const out = openSync(paths.log, 'a')
-    const child = spawn(process.execPath, [bin, 'start', '--workers', String(workers), '--root', root], { cwd: root, detached: true, stdio: ['ignore', out, out], env: process.env })
+    // the child runs in `root`: a relative SD_RUN_DIR must mean the same folder there
+    const env = { ...process.env, ...(process.env.SD_RUN_DIR ? { SD_RUN_DIR: paths.dir } : {}) }
+    const child = spawn(process.execPath, [bin, 'start', '--workers', String(workers), '--root', root], { cwd: root, detached: true, stdio: ['ignore', out, out], env })
     child.unref()
+    closeSync(out)
     ux.action.start('Starting in the background')
     const deadline = Date.now() + 60_000
     for (;;) {
       const answer = await sendControl(paths.socket, 'status', 2000).catch(() => undefined)
       if (answer?.ok && (answer.data as { status?: string }).status === 'running') break
       if (child.pid === undefined || !processAlive(child.pid) || Date.now() > deadline) {
+        if (child.pid !== undefined && processAlive(child.pid)) process.kill(child.pid, 'SIGTERM')
         ux.action.stop('failed')
         this.error(`the server did not start; see ${paths.log}`, { exit: 1 })
       }

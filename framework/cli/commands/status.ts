@@ -1,6 +1,6 @@
 import { Command, Flags } from '@oclif/core'
 import { appRoot } from '../context.js'
-import { sendControl } from '../control.js'
+import { ControlTimeoutError, sendControl } from '../control.js'
 import { clearRunFiles, readPid, runPaths } from '../run-state.js'
 import type { ServerStatus } from '../../cluster/primary.js'
 
@@ -20,7 +20,10 @@ export default class Status extends Command {
   async run (): Promise<void> {
     const { flags } = await this.parse(Status)
     const paths = runPaths(appRoot(flags.root))
-    const answer = await sendControl(paths.socket, 'status', 5000).catch(() => undefined)
+    const answer = await sendControl(paths.socket, 'status', 10_000).catch((err: unknown) => {
+      if (err instanceof ControlTimeoutError) this.error('the server does not answer (busy or stuck): no status within 10 s', { exit: 1 })
+      return undefined
+    })
     if (!answer?.ok) {
       const found = await readPid(paths)
       if (found && !found.alive) {
@@ -37,7 +40,8 @@ export default class Status extends Command {
     for (const w of s.workers) {
       const c = Object.entries(w.stats?.connections ?? {}).map(([t, n]) => `${t} ${n}`).join(', ') || 'none'
       const rss = w.stats ? `${(w.stats.rssBytes / 1024 / 1024).toFixed(1)} MB` : '?'
-      this.log(`  worker ${w.id}: pid ${w.pid}, up ${duration(w.uptimeMs)}, restarts ${w.restarts}, rss ${rss}, connections ${c}`)
+      if (w.state === 'down') this.log(`  worker ${w.id}: down (restarting), restarts ${w.restarts}`)
+      else this.log(`  worker ${w.id}: pid ${w.pid}, up ${duration(w.uptimeMs)}, restarts ${w.restarts}, rss ${rss}, connections ${c}`)
     }
   }
 }
