@@ -16,6 +16,8 @@ import { WsTransport } from './ws-transport.js'
 /** Methods the catch-all route answers; the router decides which ones an action accepts. */
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
+const noCookies: Record<string, string> = Object.freeze({}) as Record<string, string>
+
 /** Maps an error fastify raised (body parsing, limits) to an SD error. */
 export function fromFastifyError (err: FastifyError): SdError | undefined {
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new SdError('SD_ERR_BODY_TOO_LARGE', err.message)
@@ -48,7 +50,8 @@ export class HttpTransport implements Transport {
     this.#app = app
     this.ws?.attach(app.server, () => this.address())
     await app.register(formbody)
-    await app.register(cookie)
+    // cookies are parsed only for requests that carry some (no hook on every request)
+    await app.register(cookie, { hook: false })
     // Static files: one route per file found at start (wildcard: false), so the catch-all
     // below still owns every other path, and fastify picks a file's exact route first.
     const staticRoot = this.#staticRoot
@@ -61,7 +64,11 @@ export class HttpTransport implements Transport {
     app.route({
       method: HTTP_METHODS,
       url: '/*',
-      handler: (request, reply) => host.dispatchHttp(request, reply),
+      handler: (request, reply) => {
+        const header = request.headers.cookie
+        request.cookies = header === undefined ? noCookies : app.parseCookie(header)
+        host.dispatchHttp(request, reply)
+      },
       errorHandler: (error: FastifyError, _request, reply) => {
         const mapped = fromFastifyError(error)
         if (!mapped) host.log.error({ err: error }, 'http error')
