@@ -1,0 +1,218 @@
+/**
+ * A dispatch server (`sd start --dispatch`): accepts authenticated links from servers and
+ * relays DATA frames between them. It holds no clients and decodes no payload: a DATA frame
+ * goes to its target nodes' links as the same bytes it arrived as.
+ *
+ * Receipts (ACK), exactly: for each DATA frame the sender gets one ACK entry once every
+ * target was settled, where `delivered` counts the target links whose socket accepted the
+ * frame's bytes (the write callback fired: the bytes are in the kernel's send buffer for that
+ * target), and `missed` names the targets it was not written to: no link from that node (an
+ * unknown or disconnected node), a link over its buffer limit, or a link that died before the
+ * write completed. A DATA frame is never refused with DENY (DENY belongs to the handshake and
+ * ends a link). An ACK does NOT prove the target read the frame: if this dispatcher or the
+ * target link dies right after, bytes still in kernel buffers can be lost; senders that need
+ * more must use end-to-end receipts from the target node (see docs/cluster.md).
+ * Frames from one sender to one target keep their order.
+ */
+import { EventEmitter } from 'node:events'
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import type { Logger } from 'pino'
+import { acceptHandshake, isValidNodeName, type LinkRole } from './link-auth.js'
+import { dataSourceIs, type DataMessage } from './link-frames.js'
+import { Link, type LinkOptions, type LinkStats, type PeerInfo } from './link.js'
+
+/** Options of `Dispatcher`. */
+export interface DispatcherOptions extends LinkOptions {
+  /** This dispatcher's node name (unique in the cluster). */
+  name: string
+  /** The cluster secret (see `clusterSecret()`). */
+  secret: Buffer
+  /** Interface to listen on. @default '0.0.0.0' */
+  host?: string
+  /** Link port; 0 picks a free one; env `SD_DISPATCH_PORT` is read by the CLI, not here. @default 9991 */
+  port?: number
+  /** Time a new connection has to complete the handshake. @default 2000 */
+  handshakeTimeoutMs?: number
+  /** Connections still handshaking at once; more are closed on arrival. @default 64 */
+  maxPendingHandshakes?: number
+  /** Roles allowed to link. @default ['server'] */
+  allowRoles?: readonly LinkRole[]
+  log?: Logger
+}
+
+/** Lifecycle of a dispatcher. */
+export type DispatcherStatus = 'idle' | 'listening' | 'closing' | 'closed'
+
+/** One linked node as status pages show it. */
+export interface LinkedNode {
+  name: string
+  role: LinkRole
+  remote: string
+  stats: LinkStats
+  bufferedBytes: number
+}
+
+/** Events of a dispatcher. */
+export interface DispatcherEvents {
+  status: [status: DispatcherStatus]
+  /** A node authenticated (a link from the same name replaces the older one). */
+  link: [peer: PeerInfo]
+  /** A node's link closed. */
+  unlink: [name: string, reason: string]
+  /** A connection was refused or cut before authenticating. */
+  refused: [remote: string, reason: string]
+}
+
+/** Relays DATA frames between the servers linked to it. */
+export class Dispatcher extends EventEmitter<DispatcherEvents> {
+  readonly #options: DispatcherOptions
+  readonly #server: Server
+  readonly #links = new Map<string, Link>()
+  readonly #pending = new Set<Link>()
+  #status: DispatcherStatus = 'idle'
+  /** DATA frames relayed, and target writes that missed. */
+  readonly counters = { relayed: 0, missed: 0, refused: 0 }
+
+  constructor (options: DispatcherOptions) {
+    super()
+    if (!isValidNodeName(options.name)) throw new Error(`invalid dispatcher name ${JSON.stringify(options.name)}`)
+    this.#options = options
+    this.#server = createServer((socket) => this.#accept(socket))
+  }
+
+  get status (): DispatcherStatus { return this.#status }
+
+  #setStatus (status: DispatcherStatus): void {
+    if (this.#status === status) return
+    this.#status = status
+    this.#options.log?.debug({ status, dispatcher: this.#options.name }, 'dispatcher status')
+    this.emit('status', status)
+  }
+
+  /** Starts listening; resolves to the bound address. */
+  async listen (): Promise<AddressInfo> {
+    if (this.#status !== 'idle') throw new Error(`dispatcher cannot listen while ${this.#status}`)
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject)
+      this.#server.listen(this.#options.port ?? 9991, this.#options.host ?? '0.0.0.0', () => {
+        this.#server.off('error', reject)
+        resolve()
+      })
+    })
+    this.#setStatus('listening')
+    return this.address() as AddressInfo
+  }
+
+  /** Where it listens (undefined before `listen()`). */
+  address (): AddressInfo | undefined {
+    const a = this.#server.address()
+    return a !== null && typeof a === 'object' ? a : undefined
+  }
+
+  /** Names of the nodes linked now. */
+  nodes (): string[] {
+    return [...this.#links.keys()]
+  }
+
+  /** Linked nodes with their link counters. */
+  linked (): LinkedNode[] {
+    return [...this.#links].map(([name, link]) => ({
+      name,
+      role: link.peer?.role ?? 'server',
+      remote: `${link.socket.remoteAddress}:${link.socket.remotePort}`,
+      stats: { ...link.stats },
+      bufferedBytes: link.bufferedBytes,
+    }))
+  }
+
+  /** The ready link of `name` (status pages, tests). */
+  linkOf (name: string): Link | undefined {
+    return this.#links.get(name)
+  }
+
+  #accept (socket: Socket): void {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`
+    const o = this.#options
+    if (this.#status !== 'listening' || this.#pending.size >= (o.maxPendingHandshakes ?? 64)) {
+      this.counters.refused++
+      socket.destroy()
+      this.emit('refused', remote, this.#status !== 'listening' ? 'not listening' : 'too many pending handshakes')
+      return
+    }
+    const link = new Link(socket, o)
+    this.#pending.add(link)
+    acceptHandshake(link, { secret: o.secret, name: o.name, role: 'dispatch', allowRoles: o.allowRoles, timeoutMs: o.handshakeTimeoutMs }).then((peer) => {
+      this.#pending.delete(link)
+      if (this.#status !== 'listening') return link.destroy('dispatcher closing')
+      this.#adopt(link, peer)
+    }, (err: Error) => {
+      this.#pending.delete(link)
+      this.counters.refused++
+      o.log?.warn({ remote, err: err.message }, 'link refused')
+      this.emit('refused', remote, err.message)
+    })
+  }
+
+  #adopt (link: Link, peer: PeerInfo): void {
+    const old = this.#links.get(peer.name)
+    this.#links.set(peer.name, link)
+    // the newest link of a name wins: the old one is usually a half-dead socket of the same node
+    if (old) old.destroy(`replaced by a new link from ${peer.name}`)
+    const source = Buffer.from(peer.name, 'utf8')
+    link.on('data', (msg, body) => this.#relay(link, source, msg, body))
+    link.on('close', (reason) => {
+      if (this.#links.get(peer.name) === link) this.#links.delete(peer.name)
+      this.#options.log?.info({ node: peer.name, reason }, 'link closed')
+      this.emit('unlink', peer.name, reason)
+    })
+    this.#options.log?.info({ node: peer.name, role: peer.role }, 'node linked')
+    this.emit('link', peer)
+  }
+
+  /** Relays one DATA frame (`body`: its payload bytes, passed on as they are). */
+  #relay (from: Link, source: Buffer, msg: DataMessage, body: Buffer): void {
+    // a node may only send as itself
+    if (!dataSourceIs(body, source)) return from.destroy(`protocol error: DATA with source ${JSON.stringify(msg.source)} on the link of ${from.peer?.name}`)
+    this.counters.relayed++
+    let targets: Iterable<[string, Link | undefined]>
+    if (msg.targets === 'all') {
+      targets = [...this.#links].filter(([name, l]) => l !== from && l.peer?.role === 'server' && name !== msg.source)
+    } else {
+      const names = msg.targets.length > 1 ? new Set(msg.targets) : msg.targets
+      targets = [...names].map((name) => [name, this.#links.get(name)] as [string, Link | undefined])
+    }
+    let waiting = 1
+    let delivered = 0
+    let missed: string[] | undefined
+    const settle = (): void => {
+      if (--waiting === 0) from.ack({ id: msg.id, delivered, missed: missed ?? [] })
+    }
+    const miss = (name: string): void => {
+      this.counters.missed++
+      ;(missed ??= []).push(name)
+    }
+    for (const [name, link] of targets) {
+      if (!link || link.status !== 'ready') { miss(name); continue }
+      waiting++
+      const queued = link.relay(body, (err) => {
+        if (err) miss(name)
+        else delivered++
+        settle()
+      })
+      if (!queued) { waiting--; miss(name) }
+    }
+    settle()
+  }
+
+  /** Stops accepting, closes every link (flushing queued frames) and releases the port. */
+  async close (): Promise<void> {
+    if (this.#status === 'closed' || this.#status === 'closing') return
+    const wasListening = this.#status === 'listening'
+    this.#setStatus('closing')
+    const closed = wasListening ? new Promise<void>((resolve) => this.#server.close(() => resolve())) : Promise.resolve()
+    for (const link of this.#pending) link.destroy('dispatcher closing')
+    await Promise.all([...this.#links.values()].map((l) => l.close('dispatcher closing')))
+    await closed
+    this.#setStatus('closed')
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The read side of the cluster registry: lookups (uid → nodes, group counts, online count),
+ * the list of nodes and dispatchers, purging dead nodes, and `watch()`, which polls for nodes
+ * appearing and disappearing. It writes nothing of its own, so a status command or a
+ * dispatcher can use it without holding any uid. Key layout: redis-registry-scripts.ts.
+ */
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import type { RedisClient } from '../data/redis.js'
+import type { LinkRole } from './link-auth.js'
+import { PURGE, SNAPSHOT, RegistryKeys, runScript } from './redis-registry-scripts.js'
+
+/** A node as the registry records it. */
+export interface NodeRecord {
+  name: string
+  role: LinkRole
+  /** Where its link port listens (dispatchers), or its public address (servers). */
+  host?: string
+  port?: number
+  pid: number
+  /** ms since the epoch. */
+  startedAt: number
+  /** Time of the heartbeat that wrote this record, ms since the epoch. */
+  heartbeatAt: number
+  /** Free-form figures (connections, link health), refreshed with each heartbeat. */
+  meta?: Record<string, unknown>
+}
+
+/** Options of `RegistryView`. */
+export interface RegistryViewOptions {
+  /** A Redis client (single node or Cluster); its own `keyPrefix` applies. */
+  redis: RedisClient
+  /** Cluster name: the `{hash tag}` of every key. @default 'default' */
+  cluster?: string
+  /** Prefix put before `{cluster}:`. @default '' if the client has a keyPrefix (the framework's: 'sd:'), else 'sd:' */
+  keyPrefix?: string
+  /** Period of `watch()` polls. @default 500 */
+  pollMs?: number
+  /** Uids removed per purge step (each step is one short script). @default 1000 */
+  purgeBatch?: number
+  /** A node `watch()` must not purge (the caller itself: its own heartbeat repairs it). */
+  self?: string
+  log?: Logger
+}
+
+/** Events of `watch()`. */
+export interface RegistryViewEvents {
+  /** A node appeared (or its record came back). */
+  up: [record: NodeRecord]
+  /** A node's record expired or was removed. */
+  down: [name: string]
+  /** A dead node's entries were removed (by this view). */
+  purged: [name: string]
+}
+
+/** Reads the registry of one cluster. */
+export class RegistryView extends EventEmitter<RegistryViewEvents> {
+  readonly #redis: RedisClient
+  readonly keys: RegistryKeys
+  readonly #pollMs: number
+  readonly #purgeBatch: number
+  readonly #self: string | undefined
+  readonly #log: Logger | undefined
+  #poll: NodeJS.Timeout | undefined
+  #polling = false
+  #live = new Map<string, NodeRecord>()
+  readonly #purging = new Set<string>()
+  /** Last Redis error seen by a poll or purge (status pages). */
+  lastError: string | undefined
+
+  constructor (options: RegistryViewOptions) {
+    super()
+    this.#redis = options.redis
+    this.keys = new RegistryKeys(options.redis, options.cluster ?? 'default', options.keyPrefix)
+    this.#pollMs = options.pollMs ?? 500
+    this.#purgeBatch = options.purgeBatch ?? 1000
+    this.#self = options.self
+    this.#log = options.log
+  }
+
+  /** Nodes seen alive by the last `watch()` poll, by name. */
+  get live (): ReadonlyMap<string, NodeRecord> { return this.#live }
+
+  // ---- lookups -------------------------------------------------------------------------------
+
+  /** Nodes holding `uid`. */
+  uidNodes (uid: string): Promise<string[]> {
+    return this.#redis.smembers(this.keys.k(`uid:${uid}`))
+  }
+
+  /** Nodes holding each uid (uids online nowhere are left out). One round trip. */
+  async uidsNodes (uids: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>()
+    const unique = [...new Set(uids)]
+    if (unique.length === 0) return out
+    const pipe = this.#redis.pipeline()
+    for (const uid of unique) pipe.smembers(this.keys.k(`uid:${uid}`))
+    const results = await pipe.exec() ?? []
+    results.forEach(([err, nodes], i) => {
+      if (err) throw err
+      if (Array.isArray(nodes) && nodes.length > 0) out.set(unique[i], nodes as string[])
+    })
+    return out
+  }
+
+  /** True when some node holds `uid`. */
+  async isUidOnline (uid: string): Promise<boolean> {
+    return (await this.#redis.exists(this.keys.k(`uid:${uid}`))) === 1
+  }
+
+  /** Distinct uids online, cluster-wide. */
+  onlineCount (): Promise<number> {
+    return this.#redis.scard(this.keys.k('online'))
+  }
+
+  /** Connections in `group`, cluster-wide. */
+  async groupCount (group: string): Promise<number> {
+    return Number(await this.#redis.zscore(this.keys.k('groups'), group) ?? 0)
+  }
+
+  /** Nodes with connections in `group`, with how many each. */
+  async groupNodes (group: string): Promise<Map<string, number>> {
+    const h = await this.#redis.hgetall(this.keys.k(`group:${group}`))
+    return new Map(Object.entries(h).map(([n, c]) => [n, Number(c)]))
+  }
+
+  /** Groups with at least one connection, cluster-wide. */
+  groups (): Promise<string[]> {
+    return this.#redis.zrangebyscore(this.keys.k('groups'), '(0', '+inf')
+  }
+
+  // ---- nodes -----------------------------------------------------------------------------------
+
+  /** Every registered node: alive (record present) and `dead` (record expired, not purged yet). */
+  async snapshot (): Promise<{ live: NodeRecord[], dead: string[] }> {
+    const flat = await runScript(this.#redis, SNAPSHOT, [this.keys.k('servers'), this.keys.k('dispatchers')], [this.keys.stored]) as string[]
+    const live: NodeRecord[] = []
+    const dead: string[] = []
+    for (let i = 0; i < flat.length; i += 2) {
+      const rec = flat[i + 1] ? parseRecord(flat[i + 1]) : undefined
+      if (rec) live.push(rec)
+      else dead.push(flat[i])
+    }
+    return { live, dead }
+  }
+
+  /** Dispatch servers alive now. */
+  async dispatchers (): Promise<NodeRecord[]> {
+    return (await this.snapshot()).live.filter((r) => r.role === 'dispatch')
+  }
+
+  /**
+   * Removes a dead node's uids, group counts and name. Does nothing (false) while its record
+   * exists: a live node is never purged. Idempotent, safe to run from several nodes at once.
+   * `force` deletes the record first (a node deregistering itself).
+   */
+  async purge (node: string, force = false): Promise<boolean> {
+    const k = this.keys.node(node)
+    const keys = [k.record, k.nuids, k.online, k.ngroups, k.groups, this.keys.k('servers'), this.keys.k('dispatchers')]
+    for (;;) {
+      const r = Number(await runScript(this.#redis, PURGE, keys, [this.keys.stored, node, this.#purgeBatch, force ? '1' : '0']))
+      if (r === -1) return false
+      if (r === 0) return true
+      force = false
+    }
+  }
+
+  // ---- watch ---------------------------------------------------------------------------------
+
+  /**
+   * Polls every `pollMs`: emits `up` / `down` as records appear and expire, and purges dead
+   * nodes. Resolves after the first poll.
+   */
+  async watch (): Promise<void> {
+    if (this.#poll) return
+    this.#poll = setInterval(() => { void this.poll() }, this.#pollMs)
+    this.#poll.unref()
+    await this.poll()
+  }
+
+  /** Stops polling. */
+  unwatch (): void {
+    clearInterval(this.#poll)
+    this.#poll = undefined
+  }
+
+  /** One poll (what `watch()` runs every `pollMs`). */
+  async poll (): Promise<void> {
+    if (this.#polling) return
+    this.#polling = true
+    try {
+      const { live, dead } = await this.snapshot()
+      const now = new Map(live.map((r) => [r.name, r]))
+      const before = this.#live
+      this.#live = now
+      for (const [name, rec] of now) if (!before.has(name)) this.emit('up', rec)
+      for (const name of before.keys()) if (!now.has(name)) this.emit('down', name)
+      for (const name of dead) if (name !== this.#self) void this.#purgeDead(name)
+    } catch (err) {
+      this.lastError = err instanceof Error ? err.message : String(err)
+    } finally {
+      this.#polling = false
+    }
+  }
+
+  async #purgeDead (name: string): Promise<void> {
+    if (this.#purging.has(name)) return
+    this.#purging.add(name)
+    try {
+      if (await this.purge(name)) {
+        this.#log?.info({ node: name }, 'cluster registry: purged a dead node')
+        this.emit('purged', name)
+      }
+    } catch (err) {
+      this.lastError = err instanceof Error ? err.message : String(err)
+    } finally {
+      this.#purging.delete(name)
+    }
+  }
+}
+
+function parseRecord (json: string): NodeRecord | undefined {
+  try {
+    const r = JSON.parse(json) as NodeRecord
+    return typeof r?.name === 'string' && (r.role === 'server' || r.role === 'dispatch') ? r : undefined
+  } catch {
+    return undefined
+  }
+}
