@@ -1,24 +1,21 @@
 /**
  * `node --import tsx bench/task.ts`: the cost of a task call through SD against a raw worker
- * thread, measured in the same run, with bare piscina in between to show where the cost is.
+ * thread, measured in the same run.
  *
  * - SD: `app.tasks.proxy(NoopTask).noop(payload)`, what `this.task(NoopTask).noop(payload)` does
  *   in a controller: the proxy, the pool's bookkeeping and per-call timeout (the default
- *   `tasks.timeoutMs`: a timer per call), piscina, and in the worker SD's runtime making a new
- *   `NoopTask` and calling `noop` (bench/tasks/NoopTask.ts).
- * - piscina: bare piscina with the options SD gives it and a handler returning the call's first
- *   argument (bench/lib/noop-handler.mjs), called with the same call object; no timeout.
+ *   `tasks.timeoutMs`), the pool's message to its thread, and in the worker SD's runtime making
+ *   a new `NoopTask` and calling `noop` (bench/tasks/NoopTask.ts).
  * - raw: `worker_threads` Workers that answer each message at once with its id and first
  *   argument through `postMessage` (bench/lib/echo-worker.mjs); the main thread matches replies
- *   to callers by id. Messages have the same shape as SD's calls, so all sides clone the same data.
+ *   to callers by id. Messages have the same shape as SD's calls, so both sides clone the same data.
  *
- * Every side runs the same number of threads and keeps the same number of calls in flight, in
- * time-boxed segments that alternate (raw, piscina, SD, SD, piscina, raw, …) after a warm-up of
- * each; each round starts fresh pools and fresh raw workers. Every result is checked; a wrong
- * one fails the run. The target (SD / raw) applies to one call in flight per thread, which
- * measures the round trip. More calls in flight than threads is shown too: a raw worker then
- * answers queued messages in batches, while a pool thread runs one call at a time (so that a
- * timed-out call's thread can be terminated without failing other calls).
+ * Both sides run the same number of threads and keep the same number of calls in flight, in
+ * time-boxed segments that alternate (raw, SD, SD, raw, …) after a warm-up of each; each round
+ * starts a fresh app and fresh raw workers. Every result is checked; a wrong one fails the run.
+ * The target (SD / raw) applies to one call in flight per thread, which measures the round
+ * trip. More calls in flight than threads is shown too: a raw worker then gets all of them at
+ * once, while SD's pool posts at most `CALLS_PER_THREAD` to a thread and keeps the rest.
  *
  * Settings through env: BENCH_ROUNDS (3), BENCH_SEGMENTS (4 per side, scenario and round),
  * BENCH_SEGMENT_MS (400), BENCH_WARMUP_MS (400 per side, scenario and round, in two
@@ -28,8 +25,8 @@ import { availableParallelism, cpus } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { Piscina } from 'piscina'
 import { createApp, type Application } from '../framework/index.js'
+import { CALLS_PER_THREAD } from '../framework/task/pool.js'
 import { cpuPercent, sampleMachine } from './lib/cpu.js'
 import { int, pct, table } from './lib/table.js'
 import { NoopTask } from './tasks/NoopTask.js'
@@ -60,7 +57,7 @@ const payload = { msg: 'hello', n: 42 }
 const ok = (value: unknown): boolean => (value as typeof payload | undefined)?.n === 42 && (value as typeof payload).msg === 'hello'
 
 /** The sides, in the order of a forward block of segments. */
-const sideNames = ['raw', 'piscina', 'SD'] as const
+const sideNames = ['raw', 'SD'] as const
 type SideName = typeof sideNames[number]
 
 /** One call; resolves true when the result is right. */
@@ -100,10 +97,9 @@ class RawWorkers {
   }
 }
 
-/** The three sides, fresh for a round. */
+/** Both sides, fresh for a round. */
 interface Sides {
   app: Application
-  piscina: Piscina
   raw: RawWorkers
   ops: Record<SideName, Op>
 }
@@ -117,28 +113,20 @@ async function createSides (): Promise<Sides> {
   })
   const ref = app.tasks.registry.get(NoopTask)
   const call = (): object => ({ file: ref.file, exportName: ref.exportName, method: 'noop', args: [payload] })
-  const piscina = new Piscina({
-    filename: new URL('./lib/noop-handler.mjs', import.meta.url).href,
-    minThreads: settings.threads,
-    maxThreads: settings.threads,
-    atomics: 'disabled',
-    recordTiming: false,
-  })
   const raw = new RawWorkers(settings.threads)
   const proxy = app.tasks.proxy(NoopTask)
   const ops: Record<SideName, Op> = {
     raw: async () => ok(await raw.call(call())),
-    piscina: async () => ok(await piscina.run(call())),
     SD: async () => ok(await proxy.noop(payload)),
   }
   // first calls: threads started and modules loaded on every side
   for (const name of sideNames) await Promise.all(Array.from({ length: settings.threads * 4 }, ops[name]))
   if (app.tasks.pool.threads !== settings.threads) throw new Error(`SD runs ${app.tasks.pool.threads} threads, expected ${settings.threads}`)
-  return { app, piscina, raw, ops }
+  return { app, raw, ops }
 }
 
 async function closeSides (s: Sides): Promise<void> {
-  await Promise.all([s.app.stop(), s.piscina.destroy(), s.raw.close()])
+  await Promise.all([s.app.stop(), s.raw.close()])
 }
 
 interface Drive { calls: number, wrong: number, seconds: number }
@@ -191,7 +179,7 @@ async function segment (op: Op, side: SideName, inFlight: number): Promise<Segme
   }
 }
 
-/** Segment order: raw piscina SD, SD piscina raw, …: each side goes first and last equally often. */
+/** Segment order: raw SD, SD raw, …: each side goes first and last equally often. */
 function alternate (perSide: number): SideName[] {
   const order: SideName[] = []
   for (let i = 0; i < perSide; i++) order.push(...(i % 2 === 0 ? sideNames : [...sideNames].reverse()))
@@ -229,7 +217,7 @@ function roundRatio (r: ScenarioRound, a: SideName, b: SideName): number {
   return rate(r.segments, a) / rate(r.segments, b)
 }
 
-/** SD / raw within each block of back-to-back segments (raw piscina SD or SD piscina raw). */
+/** SD / raw within each block of back-to-back segments (raw SD or SD raw). */
 function blockRatios (r: ScenarioRound): number[] {
   const out: number[] = []
   const n = sideNames.length
@@ -253,23 +241,22 @@ function format (rows: ScenarioRound[]): string {
     const us = (side: SideName): string => (1e6 * inFlight / rate(segments, side)).toFixed(1)
     const cpuUs = (side: SideName): string => medianOf(of(segments, side), 'cpuUsPerCall').toFixed(1)
     return [
-      `${settings.threads} x ${inFlight}`, int(rate(segments, 'SD')), int(rate(segments, 'piscina')), int(rate(segments, 'raw')),
+      `${settings.threads} x ${inFlight}`, int(rate(segments, 'SD')), int(rate(segments, 'raw')),
       ratio.toFixed(2), ratios.map((x) => x.toFixed(2)).join(' '), `${Math.min(...blocks).toFixed(2)}-${Math.max(...blocks).toFixed(2)}`,
-      median(rounds.map((r) => roundRatio(r, 'SD', 'piscina'))).toFixed(2), median(rounds.map((r) => roundRatio(r, 'piscina', 'raw'))).toFixed(2),
-      `${us('SD')} / ${us('piscina')} / ${us('raw')}`, `${cpuUs('SD')} / ${cpuUs('piscina')} / ${cpuUs('raw')}`,
+      `${us('SD')} / ${us('raw')}`, `${cpuUs('SD')} / ${cpuUs('raw')}`,
       roundTrip ? `>= ${TARGET.toFixed(2)}` : '-', roundTrip ? (ratio >= TARGET ? 'PASS' : 'BELOW') : 'info',
     ]
   })
-  const header = ['threads x in flight', 'SD calls/s', 'piscina calls/s', 'raw calls/s', 'SD/raw', 'round SD/raw', 'block range',
-    'SD/piscina', 'piscina/raw', 'µs/call SD/piscina/raw', 'CPU µs/call SD/piscina/raw', 'target', 'result']
+  const header = ['threads x in flight', 'SD calls/s', 'raw calls/s', 'SD/raw', 'round SD/raw', 'block range',
+    'µs/call SD/raw', 'CPU µs/call SD/raw', 'target', 'result']
   const others = rows.flatMap((r) => r.segments).map((s) => s.otherCpu).filter((v): v is number => v !== undefined)
   return `Tasks: ${settings.rounds} rounds with fresh pools and raw workers; per round and scenario ${settings.segments} segments of ${settings.segmentMs} ms per side, ` +
     `run alternately after ${settings.warmupMs} ms of warm-up each.\n` +
-    'SD = app.tasks.proxy(NoopTask).noop(payload) (default 30 s timeout per call); piscina = bare piscina, same options, handler returning the argument;\n' +
+    `SD = app.tasks.proxy(NoopTask).noop(payload) (default 30 s timeout per call; at most ${CALLS_PER_THREAD} calls in flight per thread);\n` +
     'raw = worker_threads Workers echoing postMessage. Ratios = median over rounds of (median calls/s of one side / of the other);\n' +
     'calls/s = median of every segment; block range = min-max of SD/raw over blocks of back-to-back segments; µs/call = calls in flight / calls per second;\n' +
     'CPU µs/call = CPU time of this process (main thread and workers) per call.\n' +
-    table(header, body, new Set([1, 2, 3, 4, 7, 8])) +
+    table(header, body, new Set([1, 2, 3])) +
     (others.length > 0 ? `\nOther processes on the machine: median ${pct(median(others))} of a core during the segments (max ${pct(Math.max(...others))}).` : '')
 }
 

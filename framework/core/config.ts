@@ -105,7 +105,7 @@ export interface TasksConfig {
   minWorkers: number
   /** Most worker threads; 0: one per CPU core less one, at least 1. @default 0 */
   maxWorkers: number
-  /** Calls that may wait for a free worker before `SD_ERR_TASK_QUEUE_FULL`. @default 1000 */
+  /** Calls that may wait (beyond 8 in flight per thread) before `SD_ERR_TASK_QUEUE_FULL`. @default 1000 */
   maxQueue: number
   /** Default per-call timeout (`SD_ERR_TASK_TIMEOUT`); 0: none. @default 30000 */
   timeoutMs: number

@@ -4,35 +4,40 @@
  * timer wakes at the oldest call's deadline. Starting and settling a call is a Set insert and
  * delete: a `setTimeout`/`clearTimeout` pair per call made a no-op round trip about 10% slower.
  *
- * A call's `Deadline` is the abort signal piscina gets, in the EventEmitter style it accepts
- * besides AbortSignal (`once`, and `removeListener` when the call settles): lighter than an
- * AbortController with EventTarget listeners. The timers are unref'd: a pending call keeps the
- * process alive through its worker thread, not through its timeout.
+ * The entries are the pool's own call records (no object per deadline). The timers are
+ * unref'd: a pending call keeps the process alive through its worker thread, not through its
+ * timeout.
  */
 import { performance } from 'node:perf_hooks'
 
-/** The calls with one timeout length. */
-class Group {
-  readonly ms: number
-  /** Pending calls, oldest first. */
-  readonly calls = new Set<Deadline>()
-  timer: NodeJS.Timeout | undefined
+/** Something with a deadline: `at` is set by `Deadlines.add`. */
+export interface Expiring {
+  /** When it expires (`performance.now()` time). */
+  at: number
+}
 
-  constructor (ms: number) {
-    this.ms = ms
+/** The entries with one timeout length. */
+class Group<T extends Expiring> {
+  /** Pending entries, oldest first. */
+  readonly entries = new Set<T>()
+  timer: NodeJS.Timeout | undefined
+  readonly #owner: Deadlines<T>
+
+  constructor (owner: Deadlines<T>) {
+    this.#owner = owner
   }
 
-  /** Aborts the calls whose deadline passed, then waits for the next one. */
+  /** Expires the entries whose deadline passed, then waits for the next one. */
   sweep (): void {
     this.timer = undefined
     const now = performance.now()
-    for (const call of this.calls) {
-      if (call.at > now) break
-      this.calls.delete(call)
-      call.abort()
+    for (const entry of this.entries) {
+      if (entry.at > now) break
+      this.entries.delete(entry)
+      this.#owner.onExpire(entry)
     }
-    const next = this.calls.values().next()
-    if (!next.done) this.arm(next.value.at - now)
+    const next = this.entries.values().next()
+    if (!next.done && this.timer === undefined) this.arm(next.value.at - performance.now())
   }
 
   arm (ms: number): void {
@@ -41,60 +46,31 @@ class Group {
   }
 }
 
-function sweep (group: Group): void {
+function sweep<T extends Expiring> (group: Group<T>): void {
   group.sweep()
 }
 
-/** The timeout of one call: its abort signal for piscina. */
-export class Deadline {
-  /** When it expires (`performance.now()` time). */
-  readonly at: number
-  readonly #group: Group
-  #listener: (() => void) | undefined
+/** The timeouts of one pool's calls; `onExpire` is called once for each entry whose time passed. */
+export class Deadlines<T extends Expiring> {
+  readonly #groups = new Map<number, Group<T>>()
+  readonly onExpire: (entry: T) => void
 
-  constructor (group: Group, at: number) {
-    this.#group = group
-    this.at = at
+  constructor (onExpire: (entry: T) => void) {
+    this.onExpire = onExpire
   }
 
-  once (_event: 'abort', listener: () => void): void {
-    this.#listener = listener
-  }
-
-  off (_event: 'abort', _listener: () => void): void {
-    this.#listener = undefined
-  }
-
-  /** What piscina calls when the call settles (its type declarations name it `off`). */
-  removeListener (_event: 'abort', _listener: () => void): void {
-    this.#listener = undefined
-  }
-
-  /** The call settled: forget it. */
-  clear (): void {
-    this.#group.calls.delete(this)
-  }
-
-  /** Aborts the call (its group's timer calls it). */
-  abort (): void {
-    const listener = this.#listener
-    this.#listener = undefined
-    listener?.()
-  }
-}
-
-/** The timeouts of one pool's calls. */
-export class Deadlines {
-  readonly #groups = new Map<number, Group>()
-
-  /** A deadline `ms` from now (`ms` > 0). */
-  start (ms: number): Deadline {
+  /** Sets `entry.at` to `ms` from now (`ms` > 0) and watches it. */
+  add (entry: T, ms: number): void {
     let group = this.#groups.get(ms)
-    if (group === undefined) this.#groups.set(ms, group = new Group(ms))
-    const deadline = new Deadline(group, performance.now() + ms)
-    group.calls.add(deadline)
+    if (group === undefined) this.#groups.set(ms, group = new Group(this))
+    entry.at = performance.now() + ms
+    group.entries.add(entry)
     if (group.timer === undefined) group.arm(ms)
-    return deadline
+  }
+
+  /** Stops watching `entry` (added with the same `ms`): it settled. */
+  delete (entry: T, ms: number): void {
+    this.#groups.get(ms)?.entries.delete(entry)
   }
 
   /** Stops every timer (the pool is closed). */
@@ -102,7 +78,7 @@ export class Deadlines {
     for (const group of this.#groups.values()) {
       clearTimeout(group.timer)
       group.timer = undefined
-      group.calls.clear()
+      group.entries.clear()
     }
   }
 }

@@ -1,19 +1,23 @@
 /**
- * The worker-thread pool that runs task calls (piscina). It starts on the first call, bounds
- * calls to `maxWorkers` running plus `maxQueue` waiting, turns every way a call can fail into
- * an SD code (timeout, crash, full queue, the task's own error), and on close lets running
- * calls finish, has each worker close its MySQL and Redis connections, then stops the threads.
+ * The worker-thread pool that runs task calls, written on `worker_threads`. It starts on the
+ * first call; posts each call to the thread with the fewest calls in flight (up to
+ * `CALLS_PER_THREAD` each, the rest wait here in order); bounds calls to
+ * `maxWorkers × CALLS_PER_THREAD` in flight plus `maxQueue` waiting; turns every way a call can
+ * fail into an SD code (timeout, crash, full queue, the task's own error); replaces threads
+ * that die or time out; stops idle extra threads; and on close lets running calls finish, has
+ * each worker close its MySQL and Redis connections, then stops the threads.
  */
 import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { BroadcastChannel } from 'node:worker_threads'
-import { Piscina } from 'piscina'
 import type { Logger } from 'pino'
 import type { TasksConfig } from '../core/config.js'
-import { SdError, type AppError } from '../core/errors.js'
+import { SdError } from '../core/errors.js'
+import { CallQueue, PendingCall } from './call-queue.js'
 import { Deadlines } from './deadline.js'
-import { fromWireError, isWireError, type TaskCall, type TaskWorkerData, type TaskWorkerMessage } from './wire.js'
+import { TaskThread, type TaskThreadEvents, type TaskThreadStatus } from './thread.js'
+import { callerError, type ReplyMessage, type TaskCall, type TaskWorkerData } from './wire.js'
 
 /** Lifecycle of a pool: `idle` until the first call starts its threads. */
 export type TaskPoolStatus = 'idle' | 'running' | 'closing' | 'closed'
@@ -23,26 +27,41 @@ export interface TaskPoolOptions {
   /** `config.tasks`. */
   config: TasksConfig
   /** Logger settings and MySQL/Redis config given to every worker. */
-  workerData: Omit<TaskWorkerData, 'runtime' | 'channel' | 'preload'>
+  workerData: Omit<TaskWorkerData, 'runtime' | 'slots' | 'preload'>
   /** Task modules each new thread imports before taking calls. */
   preload: () => string[]
   /** The app's logger: crashes, internal task errors, shutdown. */
   log: Logger
   /** How long `close()` waits for running calls before stopping the threads. */
   closeTimeoutMs: number
+  /** Threads above `minWorkers` stop after this long without a call. @default 60000 */
+  idleThreadMs?: number
 }
 
+/**
+ * Calls a thread may have in flight at once (posted and not answered). A thread answers calls
+ * that wait in its own queue one after the other without going to sleep in between, which is
+ * what makes several calls in flight cheap; more than this wait in the pool, which bounds how
+ * many async calls interleave in one thread (they fail together if it dies) and how many can
+ * wait behind a long call. Measured with 8 calls in flight on one thread (bench/task.ts): 4
+ * gave 0.64 of a raw worker's throughput, 8 gave 0.82–0.86, 16 no more.
+ */
+export const CALLS_PER_THREAD = 8
+/**
+ * A thread that has calls in flight gets another one only if it answered a call (or got its
+ * first one) within this time: a thread busy with a long call does not collect calls that
+ * another thread could run sooner.
+ */
+const PIPELINE_WINDOW_MS = 2
 /** Threads above `minWorkers` stop after being idle this long. */
 const IDLE_THREAD_MS = 60_000
 /** How long `close()` waits for workers to close their connections. */
 const SERVICES_CLOSE_MS = 5000
-/** Messages of piscina's queue-limit errors. */
-const queueFullMessages = new Set(['Task queue is at limit', 'No task queue available and all Workers are busy'])
 
-const workerEntry = new URL('./worker.mjs', import.meta.url).href
 /** The runtime next to this file: `.ts` when running the sources, `.js` when compiled. */
 const workerRuntime = new URL(`./worker-runtime${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href
-let channelSeq = 0
+
+type Thread = TaskThread<PendingCall>
 
 /** Threads for `maxWorkers` (0: one per CPU core less one, at least 1). */
 export function poolSize (config: TasksConfig): { min: number, max: number } {
@@ -54,22 +73,40 @@ export function poolSize (config: TasksConfig): { min: number, max: number } {
 export class TaskPool {
   readonly #options: TaskPoolOptions
   readonly #size: { min: number, max: number }
-  #piscina: Piscina | undefined
-  #channel: BroadcastChannel | undefined
+  readonly #idleThreadMs: number
   #status: TaskPoolStatus = 'idle'
   #closing: Promise<void> | undefined
-  /** Calls submitted and not settled (running or waiting for a thread). */
-  #running = 0
-  /** Threads that opened MySQL/Redis services and have not closed them. */
-  readonly #open = new Set<number>()
+  /** `close()` is past waiting for calls: threads end, and calls left fail with SD_ERR_SHUTTING_DOWN. */
+  #terminating = false
+  /** Every thread that has not exited. */
+  readonly #threads = new Set<Thread>()
+  /** Threads taking calls (ready, not stopping), oldest first. */
+  #ready: Thread[] = []
+  /** Threads starting or ready (not stopping). */
+  #live = 0
+  /** Calls waiting for a thread. */
+  readonly #queue = new CallQueue()
+  /** Calls submitted and not settled (in flight or waiting). */
+  #pending = 0
+  /** Timeouts of pending calls. */
+  readonly #deadlines = new Deadlines<PendingCall>((call) => { this.#expired(call) })
+  readonly #events: TaskThreadEvents<PendingCall>
+  #workerData: Omit<TaskWorkerData, 'slots'> | undefined
+  /** Stops idle threads above `minWorkers`; runs while there are some. */
+  #reaper: NodeJS.Timeout | undefined
   /** Re-checks the condition `close()` is waiting for. */
   #wake: (() => void) | undefined
-  /** Timeouts of running calls. */
-  readonly #deadlines = new Deadlines()
 
   constructor (options: TaskPoolOptions) {
     this.#options = options
     this.#size = poolSize(options.config)
+    this.#idleThreadMs = options.idleThreadMs ?? IDLE_THREAD_MS
+    this.#events = {
+      ready: (t) => { this.#onReady(t) },
+      reply: (t, msg) => { this.#onReply(t, msg) },
+      services: (t, open) => { this.#onServices(t, open) },
+      exit: (t, code, err, was) => { this.#onExit(t, code, err, was) },
+    }
   }
 
   get status (): TaskPoolStatus {
@@ -86,19 +123,19 @@ export class TaskPool {
     return this.#size.max
   }
 
-  /** Threads alive now (0 before the first call). */
+  /** Threads alive now, starting and stopping ones included (0 before the first call). */
   get threads (): number {
-    return this.#piscina?.threads.length ?? 0
+    return this.#threads.size
   }
 
   /** Ids of the threads alive now. */
   get threadIds (): number[] {
-    return this.#piscina?.threads.map((w) => w.threadId) ?? []
+    return [...this.#threads].map((t) => t.threadId)
   }
 
-  /** Calls running or waiting. */
+  /** Calls in flight or waiting. */
   get pending (): number {
-    return this.#running
+    return this.#pending
   }
 
   /**
@@ -108,36 +145,26 @@ export class TaskPool {
   run (call: TaskCall, name: string, timeoutMs: number): Promise<unknown> {
     if (this.#status === 'closing' || this.#status === 'closed') return Promise.reject(new SdError('SD_ERR_SHUTTING_DOWN'))
     const { maxQueue } = this.#options.config
-    if (this.#running >= this.#size.max + maxQueue) {
-      return Promise.reject(new SdError('SD_ERR_TASK_QUEUE_FULL', `${name}.${call.method}: ${this.#size.max} running, ${maxQueue} waiting`))
+    const inFlight = this.#size.max * CALLS_PER_THREAD
+    if (this.#pending >= inFlight + maxQueue) {
+      return Promise.reject(new SdError('SD_ERR_TASK_QUEUE_FULL', `${name}.${call.method}: ${inFlight} in flight, ${maxQueue} waiting`))
     }
-    const pool = this.#piscina ?? this.#start()
-    this.#running++
-    if (timeoutMs <= 0) {
-      return pool.run(call).then((value: unknown) => {
-        this.#settled()
-        return value
-      }, (err: unknown) => {
-        this.#settled()
-        throw this.#failure(err, name, call.method, timeoutMs)
-      })
-    }
-    // piscina terminates the thread running an aborted call and starts a new one.
-    const deadline = this.#deadlines.start(timeoutMs)
-    return pool.run(call, { signal: deadline }).then((value: unknown) => {
-      deadline.clear()
-      this.#settled()
-      return value
-    }, (err: unknown) => {
-      deadline.clear()
-      this.#settled()
-      throw this.#failure(err, name, call.method, timeoutMs)
+    return new Promise((resolve, reject) => {
+      if (this.#status === 'idle') this.#start()
+      // one thread per call in flight, up to maxWorkers, before calls share threads
+      if (this.#pending >= this.#live && this.#live < this.#size.max) this.#spawn()
+      const pc = new PendingCall(call, name, timeoutMs, resolve, reject)
+      this.#pending++
+      if (timeoutMs > 0) this.#deadlines.add(pc, timeoutMs)
+      if (this.#queue.length > 0) {
+        this.#queue.push(pc)
+        this.#drain()
+        return
+      }
+      const thread = this.#pick()
+      if (thread === undefined) this.#queue.push(pc)
+      else this.#post(thread, pc)
     })
-  }
-
-  #settled (): void {
-    this.#running--
-    this.#wake?.()
   }
 
   /**
@@ -148,57 +175,212 @@ export class TaskPool {
     if (this.#status === 'idle') this.#start()
   }
 
-  #start (): Piscina {
-    const channel = `sd-tasks-${process.pid}-${++channelSeq}`
-    this.#channel = new BroadcastChannel(channel)
-    this.#channel.unref()
-    const pool = new Piscina({
-      filename: workerEntry,
-      minThreads: this.#size.min,
-      maxThreads: this.#size.max,
-      maxQueue: this.#options.config.maxQueue,
-      idleTimeout: IDLE_THREAD_MS,
-      // A worker waits for calls on its event loop (not in Atomics.wait), so its sockets,
-      // timers and the close request are served while it is idle.
-      atomics: 'disabled',
-      recordTiming: false,
-      workerData: { ...this.#options.workerData, runtime: workerRuntime, channel, preload: this.#options.preload() } satisfies TaskWorkerData,
-    })
-    // A worker that fails while running no call (e.g. a timer a task left behind throws).
-    pool.on('error', (err: unknown) => this.#options.log.error({ err }, 'task worker failed between calls; it is replaced'))
-    pool.on('message', (msg: TaskWorkerMessage) => {
-      if (msg?.sdTasks === 'open') this.#open.add(msg.threadId)
-      else if (msg?.sdTasks === 'closed') this.#open.delete(msg.threadId)
-      this.#wake?.()
-    })
-    pool.on('workerDestroy', () => this.#wake?.())
-    this.#piscina = pool
+  #start (): void {
+    this.#workerData = { ...this.#options.workerData, runtime: workerRuntime, preload: this.#options.preload() }
     this.#setStatus('running')
+    for (let i = 0; i < this.#size.min; i++) this.#spawn()
     this.#options.log.debug({ minThreads: this.#size.min, maxThreads: this.#size.max }, 'task pool started')
-    return pool
   }
 
-  /** The error a caller sees for a failed call. */
-  #failure (err: unknown, name: string, method: string, timeoutMs: number): SdError | AppError {
-    const what = `${name}.${method}`
-    if (isWireError(err)) {
-      if (err.kind !== 'internal') return fromWireError(err)
-      const cause = Object.assign(new Error(err.message), { stack: err.stack })
-      this.#options.log.error({ err: cause, task: what }, 'task threw')
-      return new SdError('SD_ERR_INTERNAL', undefined, { cause })
+  #spawn (): void {
+    const thread = new TaskThread<PendingCall>(this.#workerData as Omit<TaskWorkerData, 'slots'>, this.#events)
+    this.#threads.add(thread)
+    this.#live++
+    if (this.#live > this.#size.min) this.#armReaper()
+  }
+
+  /** Starts threads until there are `minWorkers`, and one per pending call up to `maxWorkers`. */
+  #replenish (): void {
+    while (this.#live < this.#size.min) this.#spawn()
+    while (this.#live < this.#size.max && this.#pending > this.#live) this.#spawn()
+  }
+
+  /**
+   * The thread for the next call: an idle one, else the one with the fewest calls in flight
+   * (below `CALLS_PER_THREAD`) that answered recently; undefined when the call must wait.
+   */
+  #pick (): Thread | undefined {
+    const ready = this.#ready
+    let best: Thread | undefined
+    let fewest = CALLS_PER_THREAD
+    let now = -1
+    for (let i = 0; i < ready.length; i++) {
+      const thread = ready[i]
+      const n = thread.calls.size
+      if (n === 0) return thread
+      if (n >= fewest) continue
+      if (now < 0) now = performance.now()
+      if (now - thread.activeAt > PIPELINE_WINDOW_MS) continue
+      best = thread
+      fewest = n
     }
-    const e = err as Error | undefined
-    if (e?.name === 'AbortError') return new SdError('SD_ERR_TASK_TIMEOUT', `${what} after ${timeoutMs} ms`, { cause: e })
-    if (queueFullMessages.has(e?.message ?? '')) return new SdError('SD_ERR_TASK_QUEUE_FULL', what, { cause: e })
-    if (e?.name === 'DataCloneError') {
+    return best
+  }
+
+  #post (thread: Thread, pc: PendingCall): void {
+    let seq: number
+    try {
+      seq = thread.post(pc.call)
+    } catch (err) {
       // arguments that structured clone cannot copy (a function, a socket): the call was not sent
-      this.#options.log.error({ err: e, task: what }, 'task arguments cannot be sent to a worker')
-      return new SdError('SD_ERR_INTERNAL', undefined, { cause: e })
+      this.#options.log.error({ err, task: pc.what }, 'task arguments cannot be sent to a worker')
+      this.#fail(pc, new SdError('SD_ERR_INTERNAL', undefined, { cause: err }))
+      return
     }
-    if (this.#status !== 'running' && e?.message === 'Terminating worker thread') return new SdError('SD_ERR_SHUTTING_DOWN', undefined, { cause: e })
-    // An error cloned from a worker may have lost its prototype: log its message as well.
-    this.#options.log.error({ err: e, reason: e?.message ?? 'unreadable (e.g. a result that cannot be structured-cloned)', task: what }, 'task worker crashed; it is replaced')
-    return new SdError('SD_ERR_TASK_CRASHED', what, { cause: e })
+    pc.thread = thread
+    pc.seq = seq
+    if (thread.calls.size === 0) {
+      thread.activeAt = performance.now()
+      thread.ref(true)
+    }
+    thread.calls.set(seq, pc)
+  }
+
+  /** Posts waiting calls, in order, while a thread can take them. */
+  #drain (): void {
+    for (let pc = this.#queue.peek(); pc !== undefined; pc = this.#queue.peek()) {
+      const thread = this.#pick()
+      if (thread === undefined) return
+      this.#queue.shift()
+      this.#post(thread, pc)
+    }
+  }
+
+  /** Marks a call settled (its caller is answered right after). */
+  #settle (pc: PendingCall): void {
+    pc.settled = true
+    this.#pending--
+    if (pc.timeoutMs > 0) this.#deadlines.delete(pc, pc.timeoutMs)
+    this.#wake?.()
+  }
+
+  #fail (pc: PendingCall, err: Error): void {
+    this.#settle(pc)
+    pc.reject(err)
+  }
+
+  #onReady (thread: Thread): void {
+    if (thread.status !== 'ready') return // stopped while it started
+    this.#ready.push(thread)
+    thread.activeAt = performance.now()
+    thread.ref(false)
+    this.#drain()
+  }
+
+  #onReply (thread: Thread, msg: ReplyMessage): void {
+    const pc = thread.calls.get(msg.id)
+    if (pc === undefined) return
+    thread.calls.delete(msg.id)
+    thread.activeAt = performance.now()
+    if (thread.calls.size === 0 && thread.status === 'ready') thread.ref(false)
+    // a settled call: it timed out and the worker skipped it, or its answer came too late
+    if (!pc.settled) {
+      this.#settle(pc)
+      if (msg.ok) pc.resolve(msg.value)
+      else pc.reject(callerError(msg.error, pc.what, this.#options.log))
+    }
+    if (this.#queue.length > 0) this.#drain()
+  }
+
+  /** A call's timeout passed. */
+  #expired (pc: PendingCall): void {
+    if (pc.settled) return
+    const thread = pc.thread
+    this.#fail(pc, new SdError('SD_ERR_TASK_TIMEOUT', `${pc.what} after ${pc.timeoutMs} ms`))
+    // Still waiting here: dropped when the queue reaches it. Waiting in its thread's queue:
+    // cancelled there. Running: it cannot be interrupted inside the thread, so the thread ends.
+    if (thread !== undefined && !thread.cancel(pc.seq)) this.#stopThread(thread, 'timeout')
+  }
+
+  /** Takes a thread out of the ones that take calls. */
+  #retire (thread: Thread, was: TaskThreadStatus): void {
+    if (was === 'ready') {
+      const i = this.#ready.indexOf(thread)
+      if (i >= 0) this.#ready.splice(i, 1)
+    }
+    if (was === 'ready' || was === 'starting') this.#live--
+  }
+
+  /** Ends a thread whose call timed out (at once), or an idle one (after it closed its connections). */
+  #stopThread (thread: Thread, reason: 'timeout' | 'idle'): void {
+    const was = thread.status
+    if (was === 'stopping' || was === 'exited') return
+    this.#retire(thread, was)
+    thread.stop(reason)
+    if (reason === 'idle' && thread.servicesOpen) {
+      thread.closeServices() // terminated once it reports them closed, or after SERVICES_CLOSE_MS
+      setTimeout(() => { void thread.terminate() }, SERVICES_CLOSE_MS).unref()
+    } else {
+      void thread.terminate()
+    }
+    if (reason === 'timeout') this.#replenish()
+  }
+
+  #onServices (thread: Thread, open: boolean): void {
+    thread.servicesOpen = open
+    if (!open && thread.status === 'stopping' && thread.stopReason === 'idle') void thread.terminate()
+    this.#wake?.()
+  }
+
+  /**
+   * A thread ended. Its calls that never started wait again (first in line): they run on
+   * another thread. Those it had started fail: SD_ERR_TASK_CRASHED, or SD_ERR_SHUTTING_DOWN
+   * when the pool is closing.
+   */
+  #onExit (thread: Thread, code: number, err: unknown, was: TaskThreadStatus): void {
+    this.#threads.delete(thread)
+    this.#retire(thread, was)
+    const log = this.#options.log
+    const reason = err instanceof Error ? err.message : `worker exited with code: ${code}`
+    const again: PendingCall[] = []
+    let failed = 0
+    for (const [seq, pc] of thread.calls) {
+      if (pc.settled) continue
+      if (this.#terminating) {
+        this.#fail(pc, new SdError('SD_ERR_SHUTTING_DOWN'))
+      } else if (thread.waiting(seq)) {
+        pc.thread = undefined
+        again.push(pc)
+      } else {
+        failed++
+        if (thread.stopReason === 'timeout') log.error({ task: pc.what }, 'task call lost: its thread was terminated because another call on it timed out')
+        else log.error({ err, reason, task: pc.what }, 'task worker crashed; it is replaced')
+        this.#fail(pc, new SdError('SD_ERR_TASK_CRASHED', pc.what, { cause: err }))
+      }
+    }
+    thread.calls.clear()
+    if (!this.#terminating) {
+      if (again.length > 0) this.#queue.pushFront(again)
+      if (was === 'starting') {
+        // not replaced automatically (it would likely fail again); the next call starts another
+        log.error({ err, reason }, 'task worker failed to start')
+        if (this.#live === 0) for (const pc of this.#queue.drain()) this.#fail(pc, new SdError('SD_ERR_TASK_CRASHED', pc.what, { cause: err }))
+      } else {
+        if (was === 'ready' && failed === 0) log.error({ err, reason }, 'task worker failed between calls; it is replaced')
+        this.#replenish()
+      }
+      this.#drain()
+    }
+    this.#wake?.()
+  }
+
+  #armReaper (): void {
+    if (this.#reaper !== undefined) return
+    this.#reaper = setInterval(() => { this.#reap() }, Math.max(10, this.#idleThreadMs / 4))
+    this.#reaper.unref()
+  }
+
+  /** Stops threads above `minWorkers` that had no call for `idleThreadMs`, the newest first. */
+  #reap (): void {
+    const now = performance.now()
+    for (let i = this.#ready.length - 1; i >= 0 && this.#live > this.#size.min; i--) {
+      const thread = this.#ready[i]
+      if (thread.calls.size === 0 && now - thread.activeAt >= this.#idleThreadMs) this.#stopThread(thread, 'idle')
+    }
+    if (this.#live <= this.#size.min) {
+      clearInterval(this.#reaper)
+      this.#reaper = undefined
+    }
   }
 
   /**
@@ -212,25 +394,29 @@ export class TaskPool {
   }
 
   async #close (): Promise<void> {
-    const pool = this.#piscina
-    if (pool === undefined || this.#channel === undefined) {
+    if (this.#status === 'idle') {
       this.#setStatus('closed')
       return
     }
     this.#setStatus('closing')
     const log = this.#options.log
-    if (!await this.#until(() => this.#running === 0, this.#options.closeTimeoutMs)) {
-      log.warn({ running: this.#running, timeoutMs: this.#options.closeTimeoutMs }, 'task pool closing with calls still running')
+    if (!await this.#until(() => this.#pending === 0, this.#options.closeTimeoutMs)) {
+      log.warn({ running: this.#pending, timeoutMs: this.#options.closeTimeoutMs }, 'task pool closing with calls still running')
     }
-    this.#channel.postMessage('close')
-    const closed = await this.#until(() => {
-      const alive = new Set(pool.threads.map((w) => w.threadId))
-      return [...this.#open].every((id) => !alive.has(id))
-    }, SERVICES_CLOSE_MS)
+    this.#terminating = true
+    clearInterval(this.#reaper)
+    this.#reaper = undefined
+    for (const pc of this.#queue.drain()) this.#fail(pc, new SdError('SD_ERR_SHUTTING_DOWN'))
+    const threads = [...this.#threads]
+    for (const thread of threads) thread.stop('close')
+    this.#ready = []
+    this.#live = 0
+    const open = threads.filter((t) => t.servicesOpen)
+    for (const thread of open) thread.closeServices()
+    const closed = await this.#until(() => open.every((t) => !t.servicesOpen || t.status === 'exited'), SERVICES_CLOSE_MS)
     if (closed) log.debug('task workers closed their connections')
-    else log.warn({ threads: [...this.#open] }, 'task workers did not close their connections in time')
-    this.#channel.close()
-    await pool.destroy()
+    else log.warn({ threads: open.filter((t) => t.servicesOpen).map((t) => t.threadId) }, 'task workers did not close their connections in time')
+    await Promise.all(threads.map((t) => t.terminate()))
     this.#deadlines.close()
     this.#setStatus('closed')
   }

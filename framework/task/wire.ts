@@ -1,8 +1,10 @@
 /**
- * What crosses the thread boundary between the application and a task worker: one call, the
- * worker's start-up data, and errors. Errors are sent as plain `{code, message, status}`
- * objects, because structured cloning keeps an `Error`'s message but drops its `code`.
+ * What crosses the thread boundary between the application and a task worker: calls and their
+ * replies on the Worker's own port, the worker's start-up data, control messages, and errors.
+ * Errors are sent as plain `{code, message, status}` objects, because structured cloning keeps
+ * an `Error`'s message but drops its `code`.
  */
+import type { Logger } from 'pino'
 import { AppError, errorCodes, isPublicError, SdError, type ErrorCode } from '../core/errors.js'
 import type { AppConfig } from '../core/config.js'
 import type { MysqlConfig } from '../data/mysql.js'
@@ -20,12 +22,39 @@ export interface TaskCall {
   args: unknown[]
 }
 
+/** A call as posted to a worker: `id` is the thread's sequence number of the call. */
+export interface CallMessage extends TaskCall {
+  id: number
+}
+
+/**
+ * A worker's answer to the call `id`: its result, or what it threw. `ok: false` without an
+ * error: the call was cancelled before it started (it timed out while waiting in the thread's
+ * queue) and did not run.
+ */
+export type ReplyMessage =
+  | { id: number, ok: true, value: unknown }
+  | { id: number, ok: false, error?: WireError }
+
+/** The pool asks a worker to close its MySQL and Redis connections (it answers `closed`). */
+export interface CloseMessage {
+  sdTasks: 'close'
+}
+
+/**
+ * Slots of a thread's call states, shared by the pool and the worker (an `Int32Array` on a
+ * SharedArrayBuffer, indexed by `id & (CALL_SLOTS - 1)`): `id` posted and not started, `-id`
+ * started, `0` cancelled by the pool before it started. A power of two, larger than the calls
+ * a thread may have in flight.
+ */
+export const CALL_SLOTS = 64
+
 /** `workerData` of every task worker: where the runtime is and what its services connect to. */
 export interface TaskWorkerData {
   /** URL of `worker-runtime` (`.ts` from sources, `.js` when compiled). */
   runtime: string
-  /** BroadcastChannel on which the pool asks workers to close their connections. */
-  channel: string
+  /** The thread's call slots (`CALL_SLOTS` Int32 values). */
+  slots: SharedArrayBuffer
   /** Task modules imported while the thread starts (the registered ones). */
   preload: string[]
   /** Logger settings of the app. */
@@ -34,14 +63,20 @@ export interface TaskWorkerData {
   redis: RedisConfig
 }
 
-/** Messages a worker posts to the pool (besides results). */
-export type TaskWorkerMessage = { sdTasks: 'open' | 'closed', threadId: number }
+/**
+ * Messages a worker posts to the pool besides replies: `ready` once its runtime and the task
+ * modules are loaded, `open` when it made its MySQL/Redis services, `closed` when it closed them.
+ */
+export type TaskWorkerMessage = { sdTasks: 'ready' | 'open' | 'closed', threadId: number }
 
 /** An error thrown by a task, as sent back to the caller. */
 export interface WireError {
   sdTaskError: true
-  /** `sd`: an SdError; `app`: an AppError; `internal`: anything else (logged, hidden from clients). */
-  kind: 'sd' | 'app' | 'internal'
+  /**
+   * `sd`: an SdError; `app`: an AppError; `internal`: anything else (logged, hidden from
+   * clients); `unsendable`: the task returned a result that structured clone cannot copy.
+   */
+  kind: 'sd' | 'app' | 'internal' | 'unsendable'
   code: string
   message: string
   status: number
@@ -58,9 +93,10 @@ export function toWireError (err: unknown): WireError {
   return { sdTaskError: true, kind: 'internal', code: 'SD_ERR_INTERNAL', message: e.message, status: 500, stack: e.stack }
 }
 
-/** True for a value a worker sent as a task's error (as opposed to a pool failure). */
-export function isWireError (value: unknown): value is WireError {
-  return typeof value === 'object' && value !== null && (value as WireError).sdTaskError === true
+/** The wire form of a result that could not be posted back (`DataCloneError`). */
+export function unsendableError (err: unknown): WireError {
+  const e = err instanceof Error ? err : new Error(String(err))
+  return { sdTaskError: true, kind: 'unsendable', code: 'SD_ERR_TASK_CRASHED', message: e.message, status: 500, stack: e.stack }
 }
 
 /** The SdError or AppError a caller sees for a public wire error (same code, message and status). */
@@ -71,4 +107,25 @@ export function fromWireError (w: WireError): SdError | AppError {
     return err
   }
   return new AppError(w.code, w.message, w.status)
+}
+
+/**
+ * The error a caller sees for a call that failed in its worker: a public error as is, anything
+ * else `SD_ERR_INTERNAL` (logged as `task threw`), a result that could not be sent back
+ * `SD_ERR_TASK_CRASHED` (logged). No error at all: the worker skipped a call the pool had not
+ * cancelled, which the call slots rule out (logged, `SD_ERR_INTERNAL`).
+ */
+export function callerError (w: WireError | undefined, what: string, log: Logger): SdError | AppError {
+  if (w === undefined) {
+    log.error({ task: what }, 'task call skipped by its worker')
+    return new SdError('SD_ERR_INTERNAL')
+  }
+  if (w.kind === 'sd' || w.kind === 'app') return fromWireError(w)
+  const cause = Object.assign(new Error(w.message), { stack: w.stack })
+  if (w.kind === 'unsendable') {
+    log.error({ err: cause, task: what }, 'task result cannot be sent back to the caller')
+    return new SdError('SD_ERR_TASK_CRASHED', what, { cause })
+  }
+  log.error({ err: cause, task: what }, 'task threw')
+  return new SdError('SD_ERR_INTERNAL', undefined, { cause })
 }

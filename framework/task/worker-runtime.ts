@@ -1,28 +1,33 @@
 /**
  * The part of a task worker that runs calls, loaded by `worker.mjs` in every worker thread:
- * imports each task module once, runs `new Cls(services)[method](...args)`, and sends what the
- * task threw as `{code, message, status}`. Owns the worker's MySQL and Redis connections: made
- * on the first call, closed when the pool asks on its BroadcastChannel.
+ * imports the task modules, then answers the calls the pool posts on the Worker's port
+ * (`{id, file, exportName, method, args}` → `{id, ok, value | error}`), each on a new instance
+ * of its class, several at a time when they are async. Owns the worker's MySQL and Redis
+ * connections: made on the first call, closed when the pool asks.
  */
-import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads'
+import { parentPort, threadId, workerData } from 'node:worker_threads'
 import { pino } from 'pino'
 import { SdError } from '../core/errors.js'
 import { toDataError } from '../data/errors.js'
 import { Mysql } from '../data/mysql.js'
 import { RedisConnections } from '../data/redis.js'
 import type { TaskClass, TaskServices } from './task.js'
-import { toWireError, type TaskCall, type TaskWorkerData, type TaskWorkerMessage, type WireError } from './wire.js'
+import { CALL_SLOTS, toWireError, unsendableError, type CallMessage, type CloseMessage, type TaskCall, type TaskWorkerData, type TaskWorkerMessage, type WireError } from './wire.js'
 
 /** Imports a module by URL (`worker.mjs` installs tsx first for TypeScript files). */
 export type Importer = (url: string) => Promise<Record<string, unknown>>
 
 const data = workerData as TaskWorkerData
+const port = parentPort as NonNullable<typeof parentPort>
+/** Call states shared with the pool (see `CALL_SLOTS`). */
+const slots = new Int32Array(data.slots)
+const SLOT_MASK = CALL_SLOTS - 1
 let services: TaskServices | undefined
 /** Loaded classes by `file#exportName` (a promise while loading). */
 const classes = new Map<string, TaskClass | Promise<TaskClass>>()
 
 function post (msg: TaskWorkerMessage): void {
-  parentPort?.postMessage(msg)
+  port.postMessage(msg)
 }
 
 /** This worker's services, made on first use (their connections open on first query). */
@@ -42,10 +47,6 @@ async function closeServices (): Promise<void> {
   post({ sdTasks: 'closed', threadId })
 }
 
-const channel = new BroadcastChannel(data.channel)
-;(channel as BroadcastChannel & { unref (): void }).unref()
-channel.onmessage = () => { void closeServices() }
-
 async function loadClass (call: TaskCall, importUrl: Importer, key: string): Promise<TaskClass> {
   try {
     const cls = (await importUrl(call.file))[call.exportName]
@@ -59,28 +60,33 @@ async function loadClass (call: TaskCall, importUrl: Importer, key: string): Pro
 }
 
 /**
- * The function piscina calls for each task call: returns the method's result (a promise when
- * the method is async) and throws or rejects with a `WireError`. Synchronous on purpose: a
- * synchronous method's result goes back without a promise of its own.
+ * Runs one call: returns the method's result (a promise when the method is async or its class
+ * is still loading) or throws what the method threw. Synchronous on purpose: a synchronous
+ * method's result goes back without a promise of its own.
  */
-export function createRunner (importUrl: Importer): (call: TaskCall) => unknown {
+function createRunner (importUrl: Importer): (call: TaskCall) => unknown {
+  // the class of the previous call: most calls in a row are to the same class (no key to build)
+  let lastFile = ''
+  let lastExport = ''
+  let lastClass: TaskClass | undefined
   return function run (call: TaskCall): unknown {
-    try {
+    let cls: TaskClass | Promise<TaskClass> | undefined = lastClass
+    if (call.file !== lastFile || call.exportName !== lastExport || cls === undefined) {
       const key = `${call.file}#${call.exportName}`
-      const cls = classes.get(key)
+      cls = classes.get(key)
       if (typeof cls !== 'function') {
         const loading = cls ?? loadClass(call, importUrl, key)
         classes.set(key, loading)
-        return loading.then(() => run(call), rejectWire)
+        return loading.then(() => run(call))
       }
-      const task = new cls(servicesOf()) as unknown as Record<string, unknown>
-      const method = task[call.method]
-      if (typeof method !== 'function') throw new SdError('SD_ERR_TASK_NOT_FOUND', `${call.exportName}.${call.method}`)
-      const result: unknown = method.apply(task, call.args)
-      return isThenable(result) ? Promise.resolve(result).then(undefined, rejectWire) : result
-    } catch (err) {
-      throw wire(err)
+      lastFile = call.file
+      lastExport = call.exportName
+      lastClass = cls
     }
+    const task = new cls(servicesOf()) as unknown as Record<string, unknown>
+    const method = task[call.method]
+    if (typeof method !== 'function') throw new SdError('SD_ERR_TASK_NOT_FOUND', `${call.exportName}.${call.method}`)
+    return method.apply(task, call.args)
   }
 }
 
@@ -93,6 +99,52 @@ function wire (err: unknown): WireError {
   return toWireError(toDataError(err, services?.data.mysql))
 }
 
-function rejectWire (err: unknown): never {
-  throw wire(err)
+function reply (id: number, value: unknown): void {
+  try {
+    port.postMessage({ id, ok: true, value })
+  } catch (err) {
+    // a result structured clone cannot copy (a function, a class with private fields): this call fails, the thread lives on
+    port.postMessage({ id, ok: false, error: unsendableError(err) })
+  }
+}
+
+function replyError (id: number, err: unknown): void {
+  port.postMessage({ id, ok: false, error: wire(err) })
+}
+
+/**
+ * Loads the task modules, answers calls from the pool, then reports `ready`. A call the pool
+ * cancelled before it started (it timed out while waiting in this thread's queue) is skipped.
+ */
+export async function serve (importUrl: Importer): Promise<void> {
+  const run = createRunner(importUrl)
+  // The classes of the task modules are known before the first call, so that every call starts
+  // as soon as the thread reads it (in order). A module that fails to load reports it on each
+  // of its calls.
+  const modules = await Promise.allSettled(data.preload.map(importUrl))
+  modules.forEach((m, i) => {
+    if (m.status !== 'fulfilled') return
+    for (const [name, value] of Object.entries(m.value)) if (typeof value === 'function') classes.set(`${data.preload[i]}#${name}`, value as TaskClass)
+  })
+  port.on('message', (msg: CallMessage | CloseMessage) => {
+    if ((msg as CloseMessage).sdTasks !== undefined) {
+      void closeServices()
+      return
+    }
+    const id = (msg as CallMessage).id
+    if (Atomics.compareExchange(slots, id & SLOT_MASK, id, -id) !== id) {
+      port.postMessage({ id, ok: false })
+      return
+    }
+    let result: unknown
+    try {
+      result = run(msg as CallMessage)
+    } catch (err) {
+      replyError(id, err)
+      return
+    }
+    if (isThenable(result)) result.then((value) => { reply(id, value) }, (err: unknown) => { replyError(id, err) })
+    else reply(id, result)
+  })
+  post({ sdTasks: 'ready', threadId })
 }

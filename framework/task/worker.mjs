@@ -1,14 +1,14 @@
 /**
- * Entry of every task worker thread (piscina's `filename`; its default export runs one call).
+ * Entry of every task worker thread (started by `framework/task/thread.ts`).
  *
  * Plain JavaScript on purpose: a worker thread does not get the tsx loader the main thread
  * registered (`bin/sd.js`, `node --import tsx`), so this file installs it with tsx's
  * `register()` before importing a TypeScript module, and only then (a compiled app never loads
- * tsx). It imports `worker-runtime` (URL in `workerData.runtime`), which does the rest, and the
- * registered task modules, all before the thread reports ready: a thread replacing a crashed or
- * timed-out one takes calls only once it is warm.
+ * tsx). It imports `worker-runtime` (URL in `workerData.runtime`), which loads the registered
+ * task modules and then answers calls, all before the thread reports ready: a thread replacing
+ * a crashed or timed-out one takes calls only once it is warm.
  */
-import { workerData } from 'node:worker_threads'
+import { parentPort, threadId, workerData } from 'node:worker_threads'
 
 /** @type {Promise<void> | undefined} */
 let tsx
@@ -20,16 +20,15 @@ function importUrl (url) {
   return tsx.then(() => import(url))
 }
 
-/** @type {(call: unknown) => unknown} */
-let run
 try {
-  run = (await importUrl(workerData.runtime)).createRunner(importUrl)
-  // A task module that fails to load reports it on each of its calls.
-  await Promise.allSettled(workerData.preload.map(importUrl))
+  await (await importUrl(workerData.runtime)).serve(importUrl)
 } catch (err) {
-  const failure = new Error(`task worker could not load ${workerData.runtime}: ${err instanceof Error ? err.message : String(err)}`)
-  run = () => { throw failure }
+  // Without its runtime the thread still answers: each call fails with the reason (logged by the pool).
+  const message = `task worker could not load ${workerData.runtime}: ${err instanceof Error ? err.message : String(err)}`
+  const error = { sdTaskError: true, kind: 'internal', code: 'SD_ERR_INTERNAL', message, status: 500, stack: err instanceof Error ? err.stack : undefined }
+  parentPort.on('message', (msg) => {
+    if (msg.sdTasks === 'close') parentPort.postMessage({ sdTasks: 'closed', threadId })
+    else parentPort.postMessage({ id: msg.id, ok: false, error })
+  })
+  parentPort.postMessage({ sdTasks: 'ready', threadId })
 }
-
-/** Runs one task call: `{file, exportName, method, args}` → the method's result. */
-export default run

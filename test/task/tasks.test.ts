@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { pino, type Logger } from 'pino'
 import { Controller, Task, type Application } from '../../framework/index.js'
+import { CALLS_PER_THREAD } from '../../framework/task/pool.js'
 import { BenchController } from '../../app/controllers/BenchController.js'
 import { http, portOf, startApp, TcpClient, waitUntil } from '../helpers.js'
 import { coldRequest } from './cold-request.js'
@@ -233,16 +234,20 @@ describe('tasks: bounded queue and explicit registration', () => {
     await app?.stop()
   })
 
-  test('one call running and one waiting: the next gets SD_ERR_TASK_QUEUE_FULL at once', async () => {
+  test('CALLS_PER_THREAD calls in flight and one waiting: the next gets SD_ERR_TASK_QUEUE_FULL at once', async () => {
     assert.equal((await coldRequest(tcp, '/tasks/echo', 'warm')).data, 'warm')
-    const running = tcp.request('/tasks/spin', { ms: 500 })
-    const waiting = tcp.request('/tasks/echo', 'waited')
+    const spin = app.tasks.proxy(SpinTask)
+    assert.ok((await spin.spin(0)).spunMs >= 0)
+    const running = spin.spin(500)
+    const echo = app.tasks.proxy(EchoTask)
+    const others = Array.from({ length: CALLS_PER_THREAD }, (_, i) => echo.echo(`waited ${i}`))
+    assert.equal(app.tasks.pool.pending, CALLS_PER_THREAD + 1)
     const started = Date.now()
     const refused = await tcp.request('/tasks/echo', 'refused')
-    assert.deepEqual(refused.error, { code: 'SD_ERR_TASK_QUEUE_FULL', message: 'task queue is full: EchoTask.echo: 1 running, 1 waiting' })
+    assert.deepEqual(refused.error, { code: 'SD_ERR_TASK_QUEUE_FULL', message: `task queue is full: EchoTask.echo: ${CALLS_PER_THREAD} in flight, 1 waiting` })
     assert.ok(Date.now() - started < 500, 'refused without waiting')
-    assert.ok(((await running).data as { spunMs: number }).spunMs >= 500)
-    assert.equal((await waiting).data, 'waited')
+    assert.ok((await running).spunMs >= 500)
+    assert.deepEqual(await Promise.all(others), others.map((_, i) => `waited ${i}`))
     assert.equal((await tcp.request('/tasks/echo', 'room again')).data, 'room again')
   })
 
