@@ -117,7 +117,9 @@ export class Child {
 /** Starts `bench/<script>` in a new node process with an IPC channel; stderr is passed through. */
 export function startChild (script: string, options: ChildOptions = {}): Child {
   const file = runtime === 'tsx' ? `${benchDir}${script}` : `${benchDir}${script.replace(/\.ts$/, '.js')}`
-  const node = [...(options.nodeFlags ?? []), ...(runtime === 'tsx' ? ['--import', 'tsx'] : []), file, ...(options.args ?? [])]
+  // BENCH_SERVER_FLAGS: extra node flags for server children (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`)
+  const extra = script.includes('servers/') && process.env.BENCH_SERVER_FLAGS ? process.env.BENCH_SERVER_FLAGS.split(' ') : []
+  const node = [...(options.nodeFlags ?? []), ...extra, ...(runtime === 'tsx' ? ['--import', 'tsx'] : []), file, ...(options.args ?? [])]
   const cmd = pinning && options.cpu !== undefined
     ? ['taskset', '-c', String(options.cpu), process.execPath, ...node]
     : [process.execPath, ...node]
