@@ -3,6 +3,7 @@
  * IPC when there is a channel), answer `stats` requests (memory after gc, open connections) and
  * stop cleanly on SIGTERM.
  */
+import type { Server } from 'node:http'
 
 /** Ports a server listens on, by transport. */
 export type Ports = Partial<Record<'tcp' | 'ws' | 'http', number>>
@@ -61,4 +62,25 @@ export function serve (options: ServeOptions): void {
   const ready: ServerMessage = { type: 'ready', ports: options.ports }
   process.stdout.write(JSON.stringify(ready.ports) + '\n')
   process.send?.(ready)
+}
+
+/** A listening HTTP server with a `close()`: a fastify baseline. */
+export interface HttpBaseline {
+  server: Server
+  close: () => Promise<unknown>
+}
+
+/** Wires a listening fastify baseline: its port, its open connections, its stop. */
+export function serveHttp (app: HttpBaseline): void {
+  let open = 0
+  app.server.on('connection', (socket) => {
+    open++
+    socket.once('close', () => { open-- })
+  })
+  const addr = app.server.address()
+  serve({
+    ports: { http: typeof addr === 'object' && addr ? addr.port : 0 },
+    connections: () => open,
+    stop: async () => { await app.close() },
+  })
 }
