@@ -1,13 +1,13 @@
-import { Command, Flags } from '@oclif/core'
+import { Command } from '@oclif/core'
 import { relative } from 'node:path'
-import { appRoot } from '../context.js'
+import { appRoot, rootFlag } from '../context.js'
 import { buildApp } from '../build.js'
 
 /** `sd build`: the production build `sd start` runs when it is there. */
 export default class Build extends Command {
   static override summary = 'Compile the app into dist/ (tsc, plus views and static files); sd start then runs it.'
   static override flags = {
-    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+    root: rootFlag,
   }
 
   async run (): Promise<void> {

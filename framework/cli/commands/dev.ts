@@ -1,14 +1,14 @@
 import { watch } from 'node:fs'
 import { join } from 'node:path'
-import { Command, Flags } from '@oclif/core'
-import { appRoot } from '../context.js'
+import { Command } from '@oclif/core'
+import { appRoot, rootFlag } from '../context.js'
 import { AlreadyRunningError, runServer } from '../serve.js'
 
 /** `sd dev`: the server, restarted on every change. */
 export default class Dev extends Command {
   static override summary = 'Run the app from its sources and reload it when a file in app/ or config/ changes.'
   static override flags = {
-    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+    root: rootFlag,
   }
 
   async run (): Promise<void> {

@@ -1,5 +1,5 @@
 import { Args, Command, Flags } from '@oclif/core'
-import { appConfig, appRoot } from '../context.js'
+import { appConfig, appRoot, rootFlag } from '../context.js'
 import { ExistsError, generate, generateKinds, NameError, type GenerateKind } from '../generate.js'
 
 /** `sd generate <kind> <name>` (alias `sd g`). */
@@ -15,7 +15,7 @@ export default class Generate extends Command {
   static override flags = {
     'dry-run': Flags.boolean({ description: 'print what would be written, write nothing', default: false }),
     force: Flags.boolean({ description: 'overwrite files that exist', default: false }),
-    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+    root: rootFlag,
   }
 
   async run (): Promise<void> {

@@ -1,20 +1,16 @@
-import { Command, Flags } from '@oclif/core'
-import { appRoot, withMigrations } from '../context.js'
-import { failWith } from '../fail.js'
+import { Command } from '@oclif/core'
+import { appRoot, migrationsCommand, rootFlag } from '../context.js'
 
 /** `sd migrate:status`: lists ran and pending migrations. */
 export default class MigrateStatus extends Command {
   static override summary = 'List the migrations that have run and those still pending.'
   static override flags = {
-    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+    root: rootFlag,
   }
 
   async run (): Promise<void> {
     const { flags } = await this.parse(MigrateStatus)
-    const status = await withMigrations(appRoot(flags.root), async (m) => {
-      if (!(await m.hasDirectory())) this.error(`no migrations folder: ${m.directory}`, { exit: 1 })
-      return m.status()
-    }).catch((err) => failWith(this, err))
+    const status = await migrationsCommand(this, appRoot(flags.root), (m) => m.status())
     for (const f of status.completed) this.log(`  ran      ${f}`)
     for (const f of status.pending) this.log(`  pending  ${f}`)
     this.log(`${status.completed.length} ran, ${status.pending.length} pending`)

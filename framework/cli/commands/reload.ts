@@ -1,5 +1,5 @@
-import { Command, Flags } from '@oclif/core'
-import { appRoot } from '../context.js'
+import { Command } from '@oclif/core'
+import { appRoot, rootFlag } from '../context.js'
 import { sendControl } from '../control.js'
 import { runPaths } from '../run-state.js'
 import type { ServerStatus } from '../../cluster/primary.js'
@@ -8,7 +8,7 @@ import type { ServerStatus } from '../../cluster/primary.js'
 export default class Reload extends Command {
   static override summary = 'Replace the worker processes one by one with fresh code; the ports keep accepting.'
   static override flags = {
-    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+    root: rootFlag,
   }
 
   async run (): Promise<void> {

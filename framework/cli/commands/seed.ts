@@ -1,12 +1,12 @@
-import { Command, Flags } from '@oclif/core'
-import { appRoot, withMigrations } from '../context.js'
+import { Command } from '@oclif/core'
+import { appRoot, withMigrations, rootFlag } from '../context.js'
 import { failWith } from '../fail.js'
 
 /** `sd seed`: runs the seed files. */
 export default class Seed extends Command {
   static override summary = 'Run every seed file in app/seeds, in name order.'
   static override flags = {
-    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+    root: rootFlag,
   }
 
   async run (): Promise<void> {

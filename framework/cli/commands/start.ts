@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { Command, Flags, ux } from '@oclif/core'
 import { loadConfig } from '../../core/config.js'
-import { appRoot } from '../context.js'
+import { appRoot, rootFlag } from '../context.js'
 import { sendControl } from '../control.js'
 import { processAlive, readPid, runPaths } from '../run-state.js'
 import { AlreadyRunningError, parseWorkers, runServer } from '../serve.js'
@@ -21,7 +21,7 @@ export default class Start extends Command {
     daemon: Flags.boolean({ char: 'd', description: 'run in the background (log in .sd/sd.log)', default: false }),
     dispatch: Flags.boolean({ description: 'run a dispatch server of a cluster (needs Redis settings)', default: false }),
     cluster: Flags.boolean({ description: 'join a cluster (needs Redis settings); env SD_CLUSTER=1', default: process.env.SD_CLUSTER === '1' }),
-    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+    root: rootFlag,
   }
 
   async run (): Promise<void> {

@@ -1,5 +1,5 @@
 import { Command, Flags } from '@oclif/core'
-import { appRoot } from '../context.js'
+import { appRoot, rootFlag } from '../context.js'
 import { ControlTimeoutError, sendControl } from '../control.js'
 import { clearRunFiles, readPid, runPaths } from '../run-state.js'
 import type { ServerStatus } from '../../cluster/primary.js'
@@ -14,7 +14,7 @@ export default class Status extends Command {
   static override summary = 'Show the running server: pid, uptime, workers, connections per port, memory.'
   static override flags = {
     json: Flags.boolean({ description: 'print the status as JSON', default: false }),
-    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+    root: rootFlag,
   }
 
   async run (): Promise<void> {

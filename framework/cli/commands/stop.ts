@@ -1,6 +1,6 @@
 import { Command, Flags } from '@oclif/core'
 import { loadConfig } from '../../core/config.js'
-import { appRoot } from '../context.js'
+import { appRoot, rootFlag } from '../context.js'
 import { sendControl } from '../control.js'
 import { clearRunFiles, isSdProcess, processAlive, readPid, readState, runPaths } from '../run-state.js'
 
@@ -13,7 +13,7 @@ export default class Stop extends Command {
   static override summary = 'Stop the server running from this folder: gracefully, then forced after a timeout.'
   static override flags = {
     timeout: Flags.integer({ description: 'ms to wait for a graceful stop before killing (default: server.shutdownTimeoutMs + 10 s)' }),
-    root: Flags.directory({ description: 'application folder', default: '.', exists: true }),
+    root: rootFlag,
   }
 
   async run (): Promise<void> {
