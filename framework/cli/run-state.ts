@@ -28,9 +28,10 @@ export interface RunState {
   ports: Partial<Record<'tcp' | 'text' | 'http', number>>
 }
 
-/** The run folder of the app at `root` (env `SD_RUN_DIR` puts it elsewhere). */
-export function runPaths (root: string): RunPaths {
-  const dir = process.env.SD_RUN_DIR ? resolve(process.env.SD_RUN_DIR) : join(root, '.sd')
+/** The run folder of the app at `root` (env `SD_RUN_DIR` puts it elsewhere); a dispatch server's is its `dispatch/` folder. */
+export function runPaths (root: string, role: 'server' | 'dispatch' = 'server'): RunPaths {
+  const base = process.env.SD_RUN_DIR ? resolve(process.env.SD_RUN_DIR) : join(root, '.sd')
+  const dir = role === 'dispatch' ? join(base, 'dispatch') : base
   // a unix socket path is limited to ~107 bytes: a deep folder gets a short one in tmpdir
   let socket = join(dir, 'control.sock')
   if (Buffer.byteLength(socket) > 100) socket = join(tmpdir(), `sd-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}.sock`)

@@ -5,6 +5,7 @@
  * primary is killed outright, node:cluster ends the worker at once: its clients see a plain close.
  */
 import cluster from 'node:cluster'
+import { hostname } from 'node:os'
 import type { Application } from '../core/application.js'
 import { createApp } from '../core/create-app.js'
 import { isProtocolMessage, type FromWorker, type ToWorker } from './ipc-protocol.js'
@@ -65,8 +66,13 @@ export async function runWorker (): Promise<Application | undefined> {
   process.on('SIGINT', () => {})
   process.on('SIGTERM', () => stop('SIGTERM'))
 
+  const workers = Number(process.env.SD_WORKERS ?? 1)
+  if (workers > 1 && process.env.SD_CLUSTER === '1') {
+    // in a cluster every worker is a node of its own (reached through the dispatchers)
+    process.env.SD_NODE_NAME = `${process.env.SD_NODE_NAME || `${hostname()}-${process.ppid}`}-${process.env.SD_WORKER_SLOT ?? id}`
+  }
   const booting = await createApp({ root, connectionIdPrefix: `w${id}.` })
-  if (Number(process.env.SD_WORKERS ?? 1) > 1) booting.bus = bus = new WorkerBus(booting.connections, send)
+  if (workers > 1 && !booting.cluster) booting.bus = bus = new WorkerBus(booting.connections, send)
   if (stopRequested !== undefined) process.exit(0)
   await booting.start()
   app = booting

@@ -50,8 +50,8 @@ export interface Bus {
   groups (): Promise<string[]>
   /** A connection of this process opened (buses that mirror membership elsewhere need it). */
   opened? (conn: Connection): void
-  /** A connection of this process closed, after the local table dropped it. */
-  closed? (conn: Connection): void
+  /** A connection of this process closed, after the local table dropped it; `was` is the uid and groups it had. */
+  closed? (conn: Connection, was: { uid?: string, groups?: ReadonlySet<string> }): void
 }
 
 function excluded (options: SendOptions | undefined): ((id: string) => boolean) | undefined {

@@ -7,6 +7,8 @@ import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { pino, type Logger } from 'pino'
+import { ClusterBus } from '../cluster/cluster-bus.js'
+import { ClusterNode, type ClusterNodeStatus } from '../cluster/cluster-node.js'
 import { LocalBus, type Bus } from '../connection/bus.js'
 import type { Connection } from '../connection/connection.js'
 import { startHeartbeat } from '../connection/heartbeat.js'
@@ -42,6 +44,8 @@ export interface NodeStats {
   connections: Partial<Record<TransportName, number>>
   rssBytes: number
   heapUsedBytes: number
+  /** This node in its cluster (`sd start --cluster` only). */
+  cluster?: ClusterNodeStatus
 }
 
 /** Lifecycle of an application. */
@@ -61,6 +65,8 @@ export class Application implements TransportHost, ControllerHost {
   readonly root: string
   readonly connections: ConnectionTable
   bus: Bus
+  /** This server's membership of a dispatch cluster (`cluster.enabled`), else undefined. */
+  readonly cluster: ClusterNode | undefined
   /** MySQL and Redis of this process (connections open on first use). */
   readonly data: DataServices
   /** eta templates of `app/views`. */
@@ -86,9 +92,24 @@ export class Application implements TransportHost, ControllerHost {
     this.root = root
     if (!config.app.nodeName) config.app.nodeName = `${hostname()}-${process.pid}`
     this.log = logger ?? pino({ name: config.app.name, level: config.app.logLevel, base: { node: config.app.nodeName } })
-    this.connections = new ConnectionTable(connectionIdPrefix)
-    this.bus = new LocalBus(this.connections)
     this.data = { mysql: new Mysql(config.mysql, this.log), redis: new RedisConnections(config.redis, this.log) }
+    if (config.cluster.enabled) {
+      if (!this.data.redis.configured) throw new SdError('SD_ERR_CONFIG_INVALID', 'cluster.enabled needs Redis (REDIS_URL, or url, cluster or sentinels in config/redis.ts): the cluster registry lives there')
+      this.cluster = new ClusterNode({
+        config: config.cluster,
+        defaultName: config.app.name,
+        nodeName: config.app.nodeName,
+        redis: this.data.redis.shared,
+        log: this.log,
+        meta: () => ({ ...this.stats().connections, uids: this.connections.uidCount(), ports: Object.fromEntries(this.#transports.map((t) => [t.name, t.address()?.port])) }),
+      })
+      // connection ids name their node, so any node can reach a connection by id
+      this.connections = new ConnectionTable(`${config.app.nodeName}.`)
+      this.bus = new ClusterBus(this.connections, this.cluster, config.cluster.uidCacheMs)
+    } else {
+      this.connections = new ConnectionTable(connectionIdPrefix)
+      this.bus = new LocalBus(this.connections)
+    }
     this.views = new Views(config.views, root, this.log)
     this.timers = new Timers(this, root)
     this.tasks = new Tasks(config, this.log)
@@ -144,6 +165,7 @@ export class Application implements TransportHost, ControllerHost {
       connections,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
+      ...(this.cluster ? { cluster: this.cluster.status() } : {}),
     }
   }
 
@@ -165,8 +187,9 @@ export class Application implements TransportHost, ControllerHost {
   }
 
   connectionClosed (conn: Connection): void {
+    const was = { uid: conn.uid, groups: conn.groups }
     this.connections.remove(conn)
-    this.bus.closed?.(conn)
+    this.bus.closed?.(conn, was)
     if (this.#hooks.onClose.length > 0) this.#runConnHooks('onClose', conn)
   }
 
@@ -336,9 +359,15 @@ export class Application implements TransportHost, ControllerHost {
       if (http.ws) this.#transports.push(http.ws)
     }
     try {
+      if (this.cluster) {
+        await this.cluster.start()
+        // the first cross-server sends should not fail because the links are still handshaking
+        if (!await this.cluster.linked(2000)) this.log.warn('cluster: no dispatch server linked yet; cross-server calls answer SD_ERR_CLUSTER_UNAVAILABLE until one is')
+      }
       for (const t of this.#transports) await t.start()
     } catch (err) {
       await Promise.allSettled(this.#transports.map((t) => t.close()))
+      await this.cluster?.stop().catch(() => {})
       this.#setStatus('closed')
       throw err
     }
@@ -409,6 +438,7 @@ export class Application implements TransportHost, ControllerHost {
       try { await fn(this) } catch (err) { this.log.error({ err, hook: 'onStop' }, 'hook failed') }
     }
     await this.tasks.close()
+    await this.cluster?.stop().catch((err: unknown) => this.log.warn({ err }, 'cluster: leaving failed'))
     await Promise.allSettled([this.data.mysql.close(), this.data.redis.close()])
     this.#setStatus('closed')
     this.log.info('stopped')

@@ -119,6 +119,36 @@ export interface ViewsConfig {
   cache: boolean
 }
 
+/** `config/cluster.ts`: the dispatch cluster (`sd start --cluster` / `--dispatch`; docs/cluster.md). */
+export interface ClusterConfig {
+  /** Join the cluster (`sd start --cluster`); env `SD_CLUSTER=1`. @default false */
+  enabled: boolean
+  /** Cluster name: the `{hash tag}` of every registry key in Redis. @default the app name */
+  name: string
+  /** Shared secret of the links (16 bytes or more); env `SD_CLUSTER_SECRET` (keep it out of files). @default '' */
+  secret: string
+  /** Interface a dispatch server listens on. @default '0.0.0.0' */
+  dispatchHost: string
+  /** Link port of a dispatch server; env `SD_DISPATCH_PORT`. @default 9991 */
+  dispatchPort: number
+  /** Host servers are told to link to (published in Redis). @default '127.0.0.1' when dispatchHost is a wildcard or loopback, else dispatchHost */
+  advertiseHost: string
+  /** Static dispatcher list (`'host:port'`) instead of discovery through Redis. @default [] */
+  dispatchers: string[]
+  /** Node record heartbeat period. @default 1000 */
+  heartbeatMs: number
+  /** Life of a node record without heartbeat; a dead node is purged about this long after it died. @default 3000 */
+  ttlMs: number
+  /** Discovery and dead-node checks period. @default 500 */
+  pollMs: number
+  /** A cross-server call without every reply after this long fails with SD_ERR_CLUSTER_UNAVAILABLE. @default 5000 */
+  requestTimeoutMs: number
+  /** A request without every reply after this long is sent again (deduplicated by the receiver). @default 1000 */
+  retryMs: number
+  /** How long a uid → nodes lookup is reused (changes are also announced to every server). @default 2000 */
+  uidCacheMs: number
+}
+
 /** One custom route: `'GET /': 'Home.index'` or the object form. */
 export interface RouteSpec {
   /** `Name.method` of the action. */
@@ -144,12 +174,13 @@ export interface Config {
   redis: RedisConfig
   tasks: TasksConfig
   views: ViewsConfig
+  cluster: ClusterConfig
   /** Sections SD does not know are kept for the app (e.g. `config/chat.ts`). */
   [section: string]: unknown
 }
 
 /** Sections whose keys are checked against the defaults. */
-const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views'] as const
+const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster'] as const
 type CheckedSection = typeof checkedSections[number]
 
 /** Deep partial, for config files and overrides. */
@@ -196,6 +227,10 @@ export function defaultConfig (): Config {
     redis: { url: '', cluster: [], sentinels: [], sentinelName: 'mymaster', keyPrefix: 'sd:', maxRetriesPerRequest: 1, connectTimeoutMs: 5000, reconnectMaxDelayMs: 1000 },
     tasks: { dir: 'app/tasks', minWorkers: 1, maxWorkers: 0, maxQueue: 1000, timeoutMs: 30_000 },
     views: { dir: 'app/views', cache: process.env.NODE_ENV === 'production' },
+    cluster: {
+      enabled: false, name: '', secret: '', dispatchHost: '0.0.0.0', dispatchPort: 9991, advertiseHost: '', dispatchers: [],
+      heartbeatMs: 1000, ttlMs: 3000, pollMs: 500, requestTimeoutMs: 5000, retryMs: 1000, uidCacheMs: 2000,
+    },
   }
 }
 
@@ -291,21 +326,24 @@ export function applyConfig (config: Config, layer: Record<string, unknown>, sou
   }
 }
 
-const envPorts: Array<[string, (c: Config) => { port: number }]> = [
-  ['SD_TCP_PORT', (c) => c.server.tcp],
-  ['SD_TEXT_PORT', (c) => c.server.text],
-  ['SD_HTTP_PORT', (c) => c.server.http],
+const envPorts: Array<[string, (c: Config, port: number) => void]> = [
+  ['SD_TCP_PORT', (c, p) => { c.server.tcp.port = p }],
+  ['SD_TEXT_PORT', (c, p) => { c.server.text.port = p }],
+  ['SD_HTTP_PORT', (c, p) => { c.server.http.port = p }],
+  ['SD_DISPATCH_PORT', (c, p) => { c.cluster.dispatchPort = p }],
 ]
 
 /** Applies the documented environment overrides. */
 export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
-  for (const [name, target] of envPorts) {
+  for (const [name, set] of envPorts) {
     const raw = env[name]
     if (raw === undefined || raw === '') continue
     const port = Number(raw)
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(name, `must be a port number, got ${JSON.stringify(raw)}`)
-    target(config).port = port
+    set(config, port)
   }
+  if (env.SD_CLUSTER !== undefined && env.SD_CLUSTER !== '') config.cluster.enabled = env.SD_CLUSTER === '1' || env.SD_CLUSTER === 'true'
+  if (env.SD_CLUSTER_SECRET) config.cluster.secret = env.SD_CLUSTER_SECRET
   if (env.SD_NODE_NAME) config.app.nodeName = env.SD_NODE_NAME
   if (env.MYSQL_URL) config.mysql.url = env.MYSQL_URL
   if (env.REDIS_URL) config.redis.url = env.REDIS_URL

@@ -30,6 +30,7 @@ export const errorCodes = {
   SD_ERR_DB_TIMEOUT: { status: 504, message: 'database query timed out: %s' },
   SD_ERR_DB_POOL_EXHAUSTED: { status: 503, message: 'database busy: %s' },
   SD_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'redis unavailable: %s' },
+  SD_ERR_CLUSTER_UNAVAILABLE: { status: 503, message: 'cluster unavailable: %s' },
   SD_ERR_VALIDATION: { status: 400, message: 'invalid data: %s' },
   SD_ERR_NOT_FOUND: { status: 404, message: 'not found: %s' },
   SD_ERR_TASK_TIMEOUT: { status: 504, message: 'task timed out: %s' },

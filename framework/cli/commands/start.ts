@@ -8,6 +8,8 @@ import { appRoot, rootFlag } from '../context.js'
 import { sendControl } from '../control.js'
 import { processAlive, readPid, runPaths } from '../run-state.js'
 import { AlreadyRunningError, parseWorkers, runServer } from '../serve.js'
+import { runDispatch } from '../dispatch.js'
+import { clusterSecret } from '../../cluster/link-auth.js'
 
 const bin = fileURLToPath(new URL('../../../bin/sd.js', import.meta.url))
 
@@ -19,8 +21,8 @@ export default class Start extends Command {
   static override flags = {
     workers: Flags.string({ char: 'w', description: 'worker processes: a number, or auto (one per CPU); env SD_WORKERS', default: process.env.SD_WORKERS ?? '1' }),
     daemon: Flags.boolean({ char: 'd', description: 'run in the background (log in .sd/sd.log)', default: false }),
-    dispatch: Flags.boolean({ description: 'run a dispatch server of a cluster (needs Redis settings)', default: false }),
-    cluster: Flags.boolean({ description: 'join a cluster (needs Redis settings); env SD_CLUSTER=1', default: process.env.SD_CLUSTER === '1' }),
+    dispatch: Flags.boolean({ description: 'run a dispatch server of the cluster (needs Redis and SD_CLUSTER_SECRET); link port: cluster.dispatchPort, env SD_DISPATCH_PORT', default: false }),
+    cluster: Flags.boolean({ description: 'join the cluster named in config (needs Redis and SD_CLUSTER_SECRET); env SD_CLUSTER=1', default: process.env.SD_CLUSTER === '1' }),
     root: rootFlag,
   }
 
@@ -33,23 +35,35 @@ export default class Start extends Command {
     } catch (err) {
       this.error((err as Error).message, { exit: 2 })
     }
-    if (flags.dispatch || flags.cluster) {
-      const config = await loadConfig({ root })
-      const redis = config.redis.url !== '' || config.redis.cluster.length > 0 || config.redis.sentinels.length > 0
+    const config = await loadConfig({ root })
+    const clustered = flags.dispatch || flags.cluster || config.cluster.enabled
+    if (clustered) {
       const what = flags.dispatch ? '--dispatch' : '--cluster'
+      const redis = config.redis.url !== '' || config.redis.cluster.length > 0 || config.redis.sentinels.length > 0
       if (!redis) this.error(`${what} needs Redis settings: set REDIS_URL (or url, cluster or sentinels in config/redis.ts); the cluster registry lives there`, { exit: 2 })
-      this.error(`${what}: the cluster layer is not in this version yet; run without it (standalone, or --workers N for several cores)`, { exit: 2 })
+      try {
+        clusterSecret(config.cluster.secret || undefined)
+      } catch (err) {
+        this.error(`${what}: ${(err as Error).message}`, { exit: 2 })
+      }
     }
-    if (flags.daemon) return this.#daemon(root, workers)
-    await runServer({ root, workers }).catch((err: unknown) => {
+    if (flags.daemon) return this.#daemon(root, workers, flags.dispatch ? ['--dispatch'] : flags.cluster ? ['--cluster'] : [])
+    if (flags.dispatch) {
+      await runDispatch({ root }).catch((err: unknown) => {
+        if (err instanceof AlreadyRunningError) this.error(err.message, { exit: 1 })
+        throw err
+      })
+      return
+    }
+    await runServer({ root, workers, env: clustered ? { SD_CLUSTER: '1' } : undefined }).catch((err: unknown) => {
       if (err instanceof AlreadyRunningError) this.error(err.message, { exit: 1 })
       throw err
     })
   }
 
   /** Starts a detached `sd start` and returns once it serves. */
-  async #daemon (root: string, workers: number): Promise<void> {
-    const paths = runPaths(root)
+  async #daemon (root: string, workers: number, extra: string[]): Promise<void> {
+    const paths = runPaths(root, extra.includes('--dispatch') ? 'dispatch' : 'server')
     const previous = await readPid(paths)
     if (previous?.alive && await sendControl(paths.socket, 'status', 2000).then(() => true, () => false)) {
       this.error(`already running (pid ${previous.pid})`, { exit: 1 })
@@ -58,14 +72,15 @@ export default class Start extends Command {
     const out = openSync(paths.log, 'a')
     // the child runs in `root`: a relative SD_RUN_DIR must mean the same folder there
     const env = { ...process.env, ...(process.env.SD_RUN_DIR ? { SD_RUN_DIR: paths.dir } : {}) }
-    const child = spawn(process.execPath, [bin, 'start', '--workers', String(workers), '--root', root], { cwd: root, detached: true, stdio: ['ignore', out, out], env })
+    const child = spawn(process.execPath, [bin, 'start', ...(extra.includes('--dispatch') ? [] : ['--workers', String(workers)]), ...extra, '--root', root], { cwd: root, detached: true, stdio: ['ignore', out, out], env })
     child.unref()
     closeSync(out)
     ux.action.start('Starting in the background')
     const deadline = Date.now() + 60_000
     for (;;) {
       const answer = await sendControl(paths.socket, 'status', 2000).catch(() => undefined)
-      if (answer?.ok && (answer.data as { status?: string }).status === 'running') break
+      const state = (answer?.ok ? (answer.data as { status?: string }).status : undefined)
+      if (state === 'running' || state === 'listening') break
       if (child.pid === undefined || !processAlive(child.pid) || Date.now() > deadline) {
         if (child.pid !== undefined && processAlive(child.pid)) process.kill(child.pid, 'SIGTERM')
         ux.action.stop('failed')

@@ -1,0 +1,128 @@
+/**
+ * `sd start --dispatch` in the foreground: a dispatch server of the cluster named in config.
+ * It listens for server links on `cluster.dispatchPort` (env `SD_DISPATCH_PORT`), registers in
+ * Redis (role `dispatch`, with the host and port servers should link to), publishes its linked
+ * nodes with each heartbeat, and stops on SIGTERM / SIGINT / `sd stop --dispatch`. Run folder:
+ * `.sd/dispatch/` (or `$SD_RUN_DIR/dispatch/`).
+ */
+import { hostname } from 'node:os'
+import type { Server } from 'node:net'
+import { pino } from 'pino'
+import { loadConfig } from '../core/config.js'
+import { SdError } from '../core/errors.js'
+import { RedisConnections } from '../data/redis.js'
+import { Dispatcher } from '../cluster/dispatcher.js'
+import { clusterSecret } from '../cluster/link-auth.js'
+import { RedisRegistry } from '../cluster/redis-registry.js'
+import { serveControl, sendControl } from './control.js'
+import { clearRunFiles, readPid, runPaths, writePid, writeState } from './run-state.js'
+import { AlreadyRunningError } from './serve.js'
+
+/** What `sd status --dispatch` prints. */
+export interface DispatchStatus {
+  role: 'dispatch'
+  pid: number
+  node: string
+  cluster: string
+  status: string
+  uptimeMs: number
+  address: { host: string, port: number } | undefined
+  registry: string
+  linked: Array<{ name: string, remote: string, framesIn: number, framesOut: number, rttMs: number | undefined }>
+}
+
+/** The host servers are told to link to. */
+function advertised (host: string, configured: string): string {
+  if (configured) return configured
+  return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host
+}
+
+/** Runs a dispatch server until a signal or `sd stop --dispatch`; resolves once it listens. */
+export async function runDispatch (options: { root: string }): Promise<{ dispatcher: Dispatcher, stop: () => Promise<void> }> {
+  const { root } = options
+  const config = await loadConfig({ root })
+  const c = config.cluster
+  const name = config.app.nodeName || `${hostname()}-dispatch-${process.pid}`
+  const cluster = c.name || config.app.name
+  const log = pino({ name: config.app.name, level: config.app.logLevel, base: { role: 'dispatch', node: name, pid: process.pid } })
+  const redis = new RedisConnections(config.redis, log)
+  if (!redis.configured) throw new SdError('SD_ERR_CONFIG_INVALID', '--dispatch needs Redis (REDIS_URL, or url, cluster or sentinels in config/redis.ts): the cluster registry lives there')
+  const secret = clusterSecret(c.secret || undefined)
+  const paths = runPaths(root, 'dispatch')
+  if (!(await writePid(paths, process.pid))) {
+    const previous = await readPid(paths)
+    if (previous?.alive && await sendControl(paths.socket, 'status', 2000).then(() => true, () => false)) {
+      throw new AlreadyRunningError(`a dispatch server already runs from ${paths.dir} (pid ${previous.pid}); set SD_RUN_DIR to run another`)
+    }
+    await clearRunFiles(paths)
+    if (!(await writePid(paths, process.pid))) throw new AlreadyRunningError(`${paths.pid} is taken by another start`)
+  }
+
+  const dispatcher = new Dispatcher({ name, secret, host: c.dispatchHost, port: c.dispatchPort, log })
+  const startedAt = Date.now()
+  let registry: RedisRegistry | undefined
+  let control: Server | undefined
+  let meta: NodeJS.Timeout | undefined
+  dispatcher.on('refused', (remote, reason) => log.warn({ remote, reason }, 'link refused'))
+
+  const status = (): DispatchStatus => ({
+    role: 'dispatch',
+    pid: process.pid,
+    node: name,
+    cluster,
+    status: dispatcher.status,
+    uptimeMs: Date.now() - startedAt,
+    address: dispatcher.address() ? { host: dispatcher.address()!.address, port: dispatcher.address()!.port } : undefined,
+    registry: registry?.status ?? 'idle',
+    linked: dispatcher.linked().map((l) => ({ name: l.name, remote: l.remote, framesIn: l.stats.framesIn, framesOut: l.stats.framesOut, rttMs: l.stats.rttMs })),
+  })
+
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      clearInterval(meta)
+      await registry?.stop().catch(() => {})
+      await dispatcher.close()
+      control?.close()
+      await redis.close()
+      await clearRunFiles(paths)
+      log.info('stopped')
+    })()
+    return stopping
+  }
+  const exitAfter = (why: string): void => {
+    log.info({ why }, 'shutting down')
+    stop().then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, 'shutdown failed')
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', () => exitAfter('SIGTERM'))
+  process.on('SIGINT', () => exitAfter('SIGINT'))
+
+  try {
+    control = await serveControl(paths.socket, async (cmd) => {
+      if (cmd === 'stop') setImmediate(() => exitAfter('sd stop'))
+      return status()
+    })
+    const address = await dispatcher.listen()
+    registry = new RedisRegistry({
+      redis: redis.shared, cluster, node: { name, role: 'dispatch', host: advertised(c.dispatchHost, c.advertiseHost), port: address.port },
+      heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, log,
+    })
+    const publish = (): void => registry?.setMeta({ linked: dispatcher.nodes() })
+    publish()
+    meta = setInterval(publish, c.heartbeatMs)
+    meta.unref()
+    if (!(await registry.start())) log.warn({ err: registry.lastError }, 'Redis is not reachable yet: servers find this dispatcher once it is')
+    // dead servers are purged by any watcher; a dispatcher watches too, so a cluster whose
+    // servers all died is still cleaned up
+    await registry.view.watch()
+    await writeState(paths, { pid: process.pid, root, startedAt: new Date(startedAt).toISOString(), workers: 0, workerPids: [], ports: {} })
+    log.info({ host: address.address, port: address.port, cluster }, `dispatch server listening on ${address.address}:${address.port}`)
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { dispatcher, stop }
+}

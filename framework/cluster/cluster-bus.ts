@@ -1,0 +1,333 @@
+/**
+ * The bus of a server in a dispatch cluster: the same API as the standalone `LocalBus`, with
+ * every call reaching the whole cluster. Local connections are served first; the registry in
+ * Redis says which other nodes hold a uid or members of a group, and those nodes (never all of
+ * them for a unicast) get one request through a dispatcher. A call resolves once every target
+ * node has answered, so counts include the connections on other servers and a uid that went
+ * offline reports 0 instead of silence.
+ *
+ * Request bodies are JSON (`op` + arguments + data), serialised once per call whatever the
+ * number of target nodes; replies are numbers (connections reached) or, for `groupMembers`, uid
+ * lists. Lookups of uid → nodes are reused for `uidCacheMs`; a node that starts holding a uid
+ * announces it to every server (a NOTICE), and a node that answers 0 for a cached uid makes the
+ * sender look it up again.
+ */
+import { LocalBus, type Bus, type BindOptions, type SendOptions, type Uid } from '../connection/bus.js'
+import { Outgoing, type Connection } from '../connection/connection.js'
+import type { ConnectionTable } from '../connection/table.js'
+import { SdError } from '../core/errors.js'
+import type { ClusterNode } from './cluster-node.js'
+
+/** A request between servers. */
+type Op =
+  | { o: 'uid', u: string, d: unknown }
+  | { o: 'uids', u: string[], d: unknown }
+  | { o: 'group', g: string, x?: string[], d: unknown }
+  | { o: 'all', x?: string[], d: unknown }
+  | { o: 'conn', c: string, d: unknown }
+  | { o: 'kick', u: string, r: string }
+  | { o: 'close', c: string, r: string }
+  | { o: 'members', g: string }
+
+/** A notice: these uids now live (also) on the sender. */
+interface UidNotice { o: 'here', u: string[] }
+
+function excludeList (options: SendOptions | undefined): string[] | undefined {
+  const ex = options?.exclude
+  if (ex === undefined) return undefined
+  return typeof ex === 'string' ? [ex] : [...ex]
+}
+
+function sum (replies: Map<string, unknown>): number {
+  let n = 0
+  for (const v of replies.values()) if (typeof v === 'number') n += v
+  return n
+}
+
+function registryDown (err: unknown): SdError {
+  return new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `the cluster registry cannot be read: ${err instanceof Error ? err.message : String(err)}`)
+}
+
+/** Bus of one server of a cluster. */
+export class ClusterBus implements Bus {
+  readonly node: ClusterNode
+  readonly #table: ConnectionTable
+  readonly #local: LocalBus
+  readonly #self: string
+  readonly #cacheMs: number
+  readonly #uidCache = new Map<string, { nodes: string[], at: number }>()
+  #announce: string[] = []
+
+  constructor (table: ConnectionTable, node: ClusterNode, uidCacheMs = 2000) {
+    this.#table = table
+    this.#local = new LocalBus(table)
+    this.node = node
+    this.#self = node.name
+    this.#cacheMs = uidCacheMs
+    node.messenger.onRequest = (_source, body) => this.#handle(JSON.parse(body.toString('utf8')) as Op)
+    node.messenger.onNotice = (_source, body) => {
+      const n = JSON.parse(body.toString('utf8')) as UidNotice
+      if (n.o === 'here' && Array.isArray(n.u)) for (const u of n.u) this.#uidCache.delete(String(u))
+    }
+    node.onNodeGone = (name) => {
+      for (const [uid, e] of this.#uidCache) if (e.nodes.includes(name)) this.#uidCache.delete(uid)
+    }
+  }
+
+  // ---- serving other nodes' requests --------------------------------------------------------
+
+  #handle (op: Op): unknown {
+    const local = this.#table
+    switch (op.o) {
+      case 'uid': return this.#deliverLocal(local.byUid(op.u), op.d)
+      case 'uids': {
+        const conns: Connection[] = []
+        for (const u of op.u) for (const c of local.byUid(u)) conns.push(c)
+        return this.#deliverLocal(conns, op.d)
+      }
+      case 'group': return this.#deliverLocal(local.byGroup(op.g), op.d, op.x)
+      case 'all': return this.#deliverLocal(local.all(), op.d, op.x)
+      case 'conn': {
+        const conn = local.get(op.c)
+        return conn?.push(op.d) ? 1 : 0
+      }
+      case 'kick': {
+        const conns = [...local.byUid(op.u)]
+        for (const c of conns) c.close(new SdError('SD_ERR_KICKED', op.r))
+        return conns.length
+      }
+      case 'close': {
+        const conn = local.get(op.c)
+        if (!conn) return 0
+        conn.close(new SdError('SD_ERR_KICKED', op.r))
+        return 1
+      }
+      case 'members': {
+        const uids = new Set<string>()
+        for (const c of local.byGroup(op.g)) if (c.uid !== undefined) uids.add(c.uid)
+        return [...uids]
+      }
+    }
+  }
+
+  #deliverLocal (conns: Iterable<Connection>, data: unknown, exclude?: string[]): number {
+    // the same path as a local send, so one encoding per codec however many connections
+    let n = 0
+    const skip = exclude && exclude.length > 0 ? new Set(exclude) : undefined
+    let out: Outgoing | undefined
+    for (const conn of conns) {
+      if (skip?.has(conn.id)) continue
+      out ??= new Outgoing(data)
+      if (conn.pushOutgoing(out)) n++
+    }
+    return n
+  }
+
+  // ---- sending to other nodes ---------------------------------------------------------------
+
+  /** Sends `op` to `nodes` (this node left out); resolves to the replies. */
+  #request (nodes: readonly string[], op: Op): Promise<Map<string, unknown>> {
+    const targets = nodes.filter((n) => n !== this.#self)
+    if (targets.length === 0) return Promise.resolve(new Map())
+    return this.node.messenger.request(targets, Buffer.from(JSON.stringify(op)))
+  }
+
+  /** Nodes holding `uid`, from the cache or Redis. */
+  async #uidNodes (uid: string, fresh = false): Promise<{ nodes: string[], cached: boolean }> {
+    const hit = fresh ? undefined : this.#uidCache.get(uid)
+    if (hit && Date.now() - hit.at < this.#cacheMs) return { nodes: hit.nodes, cached: true }
+    let nodes: string[]
+    try {
+      nodes = await this.node.registry.view.uidNodes(uid)
+    } catch (err) {
+      throw registryDown(err)
+    }
+    const others = nodes.filter((n) => n !== this.#self)
+    if (others.length > 0) this.#uidCache.set(uid, { nodes: others, at: Date.now() })
+    else this.#uidCache.delete(uid)
+    return { nodes: others, cached: false }
+  }
+
+  /** Sends a uid-addressed op to the nodes holding it; a cached answer that missed is looked up again. */
+  async #toUid (uid: string, op: Op): Promise<number> {
+    const { nodes, cached } = await this.#uidNodes(uid)
+    if (nodes.length === 0) return 0
+    const replies = await this.#request(nodes, op)
+    let n = sum(replies)
+    if (cached && nodes.some((node) => replies.get(node) === 0 || replies.get(node) === undefined)) {
+      const again = (await this.#uidNodes(uid, true)).nodes.filter((node) => !nodes.includes(node))
+      if (again.length > 0) n += sum(await this.#request(again, op))
+    }
+    return n
+  }
+
+  // ---- membership: local table first, then the registry -------------------------------------
+
+  #syncUid (uid: string): Promise<boolean> {
+    const present = this.#table.byUid(uid).size > 0
+    return this.node.registry.setUid(uid, present)
+  }
+
+  #syncGroup (group: string): Promise<boolean> {
+    return this.node.registry.setGroupCount(group, this.#table.byGroup(group).size)
+  }
+
+  /** Tells every server that `uid` is now (also) here, once per turn for all such uids. */
+  #announceUid (uid: string): void {
+    if (this.#announce.push(uid) > 1) return
+    setImmediate(() => {
+      const u = this.#announce
+      this.#announce = []
+      this.node.messenger.notify(Buffer.from(JSON.stringify({ o: 'here', u } satisfies UidNotice)))
+    })
+  }
+
+  /** A connection closed here: the registry forgets what only it held. */
+  closed (_conn: Connection, was?: { uid?: string, groups?: ReadonlySet<string> }): void {
+    if (was?.uid !== undefined) void this.#syncUid(was.uid)
+    if (was?.groups) for (const g of was.groups) void this.#syncGroup(g)
+  }
+
+  async bindUid (conn: Connection, uid: Uid, options?: BindOptions): Promise<void> {
+    const key = String(uid)
+    const previous = conn.uid
+    if (options?.kick) {
+      // other servers close theirs first (a fresh lookup, not the cache)
+      const { nodes } = await this.#uidNodes(key, true)
+      if (nodes.length > 0) await this.#request(nodes, { o: 'kick', u: key, r: `uid ${key} signed in elsewhere` })
+    }
+    const isNew = this.#table.byUid(key).size === 0
+    await this.#local.bindUid(conn, key, options)
+    if (previous !== undefined && previous !== key) void this.#syncUid(previous)
+    if (isNew) this.#announceUid(key)
+    await this.#syncUid(key)
+  }
+
+  async unbindUid (conn: Connection): Promise<void> {
+    const uid = conn.uid
+    await this.#local.unbindUid(conn)
+    if (uid !== undefined) await this.#syncUid(uid)
+  }
+
+  async joinGroup (conn: Connection, group: string): Promise<void> {
+    await this.#local.joinGroup(conn, group)
+    await this.#syncGroup(group)
+  }
+
+  async leaveGroup (conn: Connection, group: string): Promise<void> {
+    await this.#local.leaveGroup(conn, group)
+    await this.#syncGroup(group)
+  }
+
+  // ---- pushes ---------------------------------------------------------------------------------
+
+  async sendToConnection (connectionId: string, data: unknown): Promise<number> {
+    if (this.#table.get(connectionId)) return this.#local.sendToConnection(connectionId, data)
+    const node = nodeOfConnection(connectionId)
+    if (node === undefined || node === this.#self) return 0
+    return sum(await this.#request([node], { o: 'conn', c: connectionId, d: data }))
+  }
+
+  async sendToUid (uid: Uid, data: unknown): Promise<number> {
+    const key = String(uid)
+    const n = await this.#local.sendToUid(key, data)
+    return n + await this.#toUid(key, { o: 'uid', u: key, d: data })
+  }
+
+  async sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {
+    const keys = [...new Set(uids.map(String))]
+    const n = await this.#local.sendToUids(keys, data)
+    let byNode: Map<string, string[]>
+    try {
+      byNode = await this.node.registry.view.uidsNodes(keys)
+    } catch (err) {
+      throw registryDown(err)
+    }
+    const nodes = new Set<string>()
+    for (const list of byNode.values()) for (const node of list) nodes.add(node)
+    nodes.delete(this.#self)
+    if (nodes.size === 0) return n
+    return n + sum(await this.#request([...nodes], { o: 'uids', u: keys, d: data }))
+  }
+
+  async sendToAll (data: unknown, options?: SendOptions): Promise<number> {
+    const n = await this.#local.sendToAll(data, options)
+    const others = this.node.otherServers()
+    if (others.length === 0) return n
+    return n + sum(await this.#request(others, { o: 'all', x: excludeList(options), d: data }))
+  }
+
+  async sendToGroup (group: string, data: unknown, options?: SendOptions): Promise<number> {
+    const n = await this.#local.sendToGroup(group, data, options)
+    const nodes = await this.#groupNodes(group)
+    if (nodes.length === 0) return n
+    return n + sum(await this.#request(nodes, { o: 'group', g: group, x: excludeList(options), d: data }))
+  }
+
+  async kickUid (uid: Uid, reason = 'kicked'): Promise<number> {
+    const key = String(uid)
+    const n = await this.#local.kickUid(key, reason)
+    const { nodes } = await this.#uidNodes(key, true)
+    if (nodes.length === 0) return n
+    return n + sum(await this.#request(nodes, { o: 'kick', u: key, r: reason }))
+  }
+
+  async closeConnection (connectionId: string, reason = 'closed by server'): Promise<boolean> {
+    if (await this.#local.closeConnection(connectionId, reason)) return true
+    const node = nodeOfConnection(connectionId)
+    if (node === undefined || node === this.#self) return false
+    return sum(await this.#request([node], { o: 'close', c: connectionId, r: reason })) > 0
+  }
+
+  // ---- queries: the registry covers every node, this one included ---------------------------
+
+  async #groupNodes (group: string): Promise<string[]> {
+    try {
+      return [...(await this.node.registry.view.groupNodes(group)).keys()].filter((n) => n !== this.#self)
+    } catch (err) {
+      throw registryDown(err)
+    }
+  }
+
+  async #read<T> (fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      throw registryDown(err)
+    }
+  }
+
+  async isUidOnline (uid: Uid): Promise<boolean> {
+    if (this.#table.byUid(String(uid)).size > 0) return true
+    return this.#read(() => this.node.registry.view.isUidOnline(String(uid)))
+  }
+
+  onlineCount (): Promise<number> {
+    return this.#read(() => this.node.registry.view.onlineCount())
+  }
+
+  async groupMembers (group: string): Promise<string[]> {
+    const uids = new Set(await this.#local.groupMembers(group))
+    const nodes = await this.#groupNodes(group)
+    if (nodes.length > 0) {
+      for (const list of (await this.#request(nodes, { o: 'members', g: group })).values()) {
+        if (Array.isArray(list)) for (const u of list) uids.add(String(u))
+      }
+    }
+    return [...uids]
+  }
+
+  groupCount (group: string): Promise<number> {
+    return this.#read(() => this.node.registry.view.groupCount(group))
+  }
+
+  groups (): Promise<string[]> {
+    return this.#read(() => this.node.registry.view.groups())
+  }
+}
+
+/** The node a connection id belongs to: ids are `<node>.<n>` in a cluster. */
+export function nodeOfConnection (id: string): string | undefined {
+  const i = id.lastIndexOf('.')
+  return i > 0 ? id.slice(0, i) : undefined
+}

@@ -1,0 +1,150 @@
+/**
+ * This server as a member of a dispatch cluster: its record and entries in the Redis registry
+ * (heartbeats, re-registration), the dispatch servers it links to (found through the registry
+ * within `pollMs`, or a static list), and the messenger that carries requests between servers.
+ * The `ClusterBus` (cluster-bus.ts) builds the controller API on top.
+ */
+import type { Logger } from 'pino'
+import type { ClusterConfig } from '../core/config.js'
+import type { RedisClient } from '../data/redis.js'
+import { clusterSecret } from './link-auth.js'
+import { Messenger, type DispatcherLinkInfo } from './messenger.js'
+import { RedisRegistry, type NodeRecord } from './redis-registry.js'
+
+/** Options of `ClusterNode`. */
+export interface ClusterNodeOptions {
+  config: ClusterConfig
+  /** Cluster name when `config.name` is empty. */
+  defaultName: string
+  /** This node's name. */
+  nodeName: string
+  redis: RedisClient
+  log?: Logger
+  /** Figures published with each heartbeat (connections, ports…). */
+  meta?: () => Record<string, unknown>
+}
+
+/** What `sd status --cluster` and the status page show about this node. */
+export interface ClusterNodeStatus {
+  cluster: string
+  node: string
+  registry: string
+  registryError: string | undefined
+  dispatchers: DispatcherLinkInfo[]
+  resent: number
+}
+
+function parseAddress (s: string): { host: string, port: number } {
+  const i = s.lastIndexOf(':')
+  const port = Number(s.slice(i + 1))
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`cluster.dispatchers: '${s}' is not host:port`)
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port }
+}
+
+/** One server's membership of the cluster. */
+export class ClusterNode {
+  readonly name: string
+  readonly cluster: string
+  readonly registry: RedisRegistry
+  readonly messenger: Messenger
+  readonly #config: ClusterConfig
+  readonly #log: Logger | undefined
+  readonly #meta: (() => Record<string, unknown>) | undefined
+  #metaTimer: NodeJS.Timeout | undefined
+  /** Called when a node's record expired (its entries are, or are being, purged). */
+  onNodeGone: (name: string) => void = () => {}
+
+  constructor (options: ClusterNodeOptions) {
+    const c = options.config
+    this.#config = c
+    this.#log = options.log
+    this.#meta = options.meta
+    this.name = options.nodeName
+    this.cluster = c.name || options.defaultName
+    this.registry = new RedisRegistry({
+      redis: options.redis, cluster: this.cluster, node: { name: this.name, role: 'server' },
+      heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, log: options.log,
+    })
+    this.messenger = new Messenger({
+      name: this.name,
+      secret: clusterSecret(c.secret || undefined),
+      requestTimeoutMs: c.requestTimeoutMs,
+      retryMs: c.retryMs,
+      log: options.log,
+    })
+  }
+
+  /** Live server nodes other than this one (from the last registry poll). */
+  otherServers (): string[] {
+    const out: string[] = []
+    for (const [name, rec] of this.registry.view.live) if (rec.role === 'server' && name !== this.name) out.push(name)
+    return out
+  }
+
+  /** Registers, starts watching the registry and linking to the dispatchers. */
+  async start (): Promise<void> {
+    const view = this.registry.view
+    const isDispatcher = (r: NodeRecord): boolean => r.role === 'dispatch' && r.host !== undefined && r.port !== undefined
+    if (this.#config.dispatchers.length > 0) {
+      for (const a of this.#config.dispatchers) {
+        const { host, port } = parseAddress(a)
+        this.messenger.addDispatcher(host, port)
+      }
+    } else {
+      view.on('up', (r) => { if (isDispatcher(r)) this.messenger.addDispatcher(r.host!, r.port!) })
+    }
+    view.on('down', (name) => {
+      this.messenger.forget(name)
+      this.messenger.nodeGone(name)
+      this.onNodeGone(name)
+    })
+    // a dispatcher gone from the registry is not dropped at once: the link client keeps
+    // retrying it (a dispatcher that restarts on the same address comes back by itself)
+    const ok = await this.registry.start()
+    if (!ok) this.#log?.warn({ err: this.registry.lastError }, 'cluster: Redis is not reachable yet; this node registers once it is')
+    await view.watch()
+    const publish = (): void => {
+      const links = this.messenger.links().map((l) => ({ dispatcher: l.name ?? l.address, status: l.status, rttMs: l.rttMs }))
+      this.registry.setMeta({ ...this.#meta?.(), links })
+    }
+    publish()
+    this.#metaTimer = setInterval(publish, this.#config.heartbeatMs)
+    this.#metaTimer.unref()
+    this.#log?.info({ cluster: this.cluster, node: this.name, registered: ok }, 'cluster: joined')
+  }
+
+  /** Waits (at most `timeoutMs`) until a dispatcher link is ready; false if none came up. */
+  async linked (timeoutMs: number): Promise<boolean> {
+    if (this.messenger.ready > 0) return true
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.messenger.off('links', on); resolve(false) }, timeoutMs)
+      timer.unref()
+      const on = (n: number): void => {
+        if (n === 0) return
+        clearTimeout(timer)
+        this.messenger.off('links', on)
+        resolve(true)
+      }
+      this.messenger.on('links', on)
+    })
+  }
+
+  status (): ClusterNodeStatus {
+    return {
+      cluster: this.cluster,
+      node: this.name,
+      registry: this.registry.status,
+      registryError: this.registry.lastError,
+      dispatchers: this.messenger.links(),
+      resent: this.messenger.resent,
+    }
+  }
+
+  /** Leaves the cluster: links closed, entries and record removed from Redis. */
+  async stop (): Promise<void> {
+    clearInterval(this.#metaTimer)
+    this.registry.view.unwatch()
+    await this.messenger.close()
+    await this.registry.stop()
+  }
+}
