@@ -8,9 +8,9 @@
  *
  * Request bodies are JSON (`op` + arguments + data), serialised once per call whatever the
  * number of target nodes; replies are numbers (connections reached) or, for `groupMembers`, uid
- * lists. Lookups of uid → nodes are reused for `uidCacheMs`; a node that starts holding a uid
- * announces it to every server (a NOTICE), and a node that answers 0 for a cached uid makes the
- * sender look it up again.
+ * lists. Lookups of uid → nodes (empty ones included) are reused for `uidCacheMs`; a node that
+ * starts holding a uid announces it to every server (a NOTICE, which drops the entry), and a
+ * node that answers 0 for a cached uid makes the sender look it up again.
  */
 import { LocalBus, type Bus, type BindOptions, type SendOptions, type Uid } from '../connection/bus.js'
 import { Outgoing, type Connection } from '../connection/connection.js'
@@ -31,6 +31,9 @@ type Op =
 
 /** A notice: these uids now live (also) on the sender. */
 interface UidNotice { o: 'here', u: string[] }
+
+/** Uid lookups kept at most (the oldest goes first). */
+const MAX_CACHED_UIDS = 100_000
 
 function excludeList (options: SendOptions | undefined): string[] | undefined {
   const ex = options?.exclude
@@ -143,8 +146,11 @@ export class ClusterBus implements Bus {
       throw registryDown(err)
     }
     const others = nodes.filter((n) => n !== this.#self)
-    if (others.length > 0) this.#uidCache.set(uid, { nodes: others, at: Date.now() })
-    else this.#uidCache.delete(uid)
+    // "on no other node" is cached too (a local send must not cost a Redis round trip); a node
+    // that starts holding the uid announces it, which drops the entry everywhere
+    this.#uidCache.delete(uid)
+    this.#uidCache.set(uid, { nodes: others, at: Date.now() })
+    if (this.#uidCache.size > MAX_CACHED_UIDS) for (const old of this.#uidCache.keys()) { this.#uidCache.delete(old); break }
     return { nodes: others, cached: false }
   }
 
@@ -199,8 +205,9 @@ export class ClusterBus implements Bus {
     const isNew = this.#table.byUid(key).size === 0
     await this.#local.bindUid(conn, key, options)
     if (previous !== undefined && previous !== key) void this.#syncUid(previous)
-    if (isNew) this.#announceUid(key)
+    // announced once Redis has it, so a node that drops its cache entry reads the new state
     await this.#syncUid(key)
+    if (isNew) this.#announceUid(key)
   }
 
   async unbindUid (conn: Connection): Promise<void> {
