@@ -12,10 +12,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { connect, type Socket } from 'node:net'
 import { tmpdir, availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Client } from './lib/framed-client.js'
 import { runPipelined } from './load/pipelined-client.js'
 import { tcpWire } from './load/tcp-wire.js'
 import { int, table } from './lib/table.js'
@@ -47,55 +47,6 @@ async function stopServer (s: Server): Promise<void> {
   s.child.kill('SIGTERM')
   await exited
   await rm(s.runDir, { recursive: true, force: true })
-}
-
-/** A framed JSON client: requests with ids, pushes counted. */
-class Client {
-  readonly socket: Socket
-  #buf: Buffer = Buffer.alloc(0)
-  #id = 0
-  readonly #waiting = new Map<number, (data: unknown) => void>()
-  pushes = 0
-
-  private constructor (socket: Socket) {
-    this.socket = socket
-    socket.on('data', (chunk: Buffer) => this.#read(chunk))
-  }
-
-  static async connect (port: number): Promise<Client> {
-    const socket = connect(port, '127.0.0.1')
-    await once(socket, 'connect')
-    socket.setNoDelay(true)
-    return new Client(socket)
-  }
-
-  #read (chunk: Buffer): void {
-    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk
-    let off = 0
-    while (this.#buf.length - off >= 4) {
-      const end = off + 4 + this.#buf.readUInt32BE(off)
-      if (end > this.#buf.length) break
-      const msg = JSON.parse(this.#buf.toString('utf8', off + 4, end)) as { id?: number, data?: unknown }
-      off = end
-      if (msg.id === undefined) { this.pushes++; continue }
-      const resolve = this.#waiting.get(msg.id)
-      this.#waiting.delete(msg.id)
-      resolve?.(msg.data)
-    }
-    this.#buf = this.#buf.subarray(off)
-  }
-
-  request (path: string, data?: unknown): Promise<unknown> {
-    const id = ++this.#id
-    const payload = Buffer.from(JSON.stringify({ id, path, data }))
-    const frame = Buffer.allocUnsafe(4 + payload.length)
-    frame.writeUInt32BE(payload.length)
-    payload.copy(frame, 4)
-    this.socket.write(frame)
-    return new Promise((resolve) => this.#waiting.set(id, resolve))
-  }
-
-  close (): void { this.socket.destroy() }
 }
 
 async function echoRate (s: Server): Promise<number> {

@@ -1,7 +1,11 @@
 import { Controller, type Html } from '../../framework/index.js'
 import { benchPage } from '../services/bench.js'
 
-/** Benchmark routes: `/bench/echo` answers with its data on every transport; `/bench/page` renders a view; `/bench/where` names the process. */
+/**
+ * Benchmark routes: `/bench/echo` answers with its data on every transport; `/bench/page`
+ * renders a view; `/bench/where` names the process; `/bench/bind` + `/bench/push` and
+ * `/bench/join` + `/bench/group` push between connections.
+ */
 export class BenchController extends Controller {
   echo (data: unknown): unknown {
     return data
@@ -21,6 +25,17 @@ export class BenchController extends Controller {
   /** `sendToUid(to, data)`; answers how many connections it reached. */
   push (data: { to: string, data: unknown }): Promise<number> {
     return this.sendToUid(data.to, data.data)
+  }
+
+  /** Joins `group` (the fan-out benchmark's members). */
+  async join (data: { group: string }): Promise<boolean> {
+    await this.joinGroup(data.group)
+    return true
+  }
+
+  /** `sendToGroup(group, data)`; answers how many connections it reached. */
+  group (data: { group: string, data: unknown }): Promise<number> {
+    return this.sendToGroup(data.group, data.data)
   }
 
   page (): Html {

@@ -118,7 +118,7 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
     // dead servers are purged by any watcher; a dispatcher watches too, so a cluster whose
     // servers all died is still cleaned up
     await registry.view.watch()
-    await writeState(paths, { pid: process.pid, root, startedAt: new Date(startedAt).toISOString(), workers: 0, workerPids: [], ports: {} })
+    await writeState(paths, { pid: process.pid, root, startedAt: new Date(startedAt).toISOString(), workers: 0, workerPids: [], ports: { dispatch: address.port } })
     log.info({ host: address.address, port: address.port, cluster }, `dispatch server listening on ${address.address}:${address.port}`)
   } catch (err) {
     await stop()

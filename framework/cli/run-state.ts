@@ -25,7 +25,7 @@ export interface RunState {
   startedAt: string
   workers: number
   workerPids: number[]
-  ports: Partial<Record<'tcp' | 'text' | 'http', number>>
+  ports: Partial<Record<'tcp' | 'text' | 'http' | 'dispatch', number>>
 }
 
 /** The run folder of the app at `root` (env `SD_RUN_DIR` puts it elsewhere); a dispatch server's is its `dispatch/` folder. */

@@ -51,6 +51,8 @@ export class ClusterNode {
   readonly #log: Logger | undefined
   readonly #meta: (() => Record<string, unknown>) | undefined
   #metaTimer: NodeJS.Timeout | undefined
+  /** Dispatchers found in the registry: name → link address. */
+  readonly #dispatchers = new Map<string, { host: string, port: number }>()
   /** Called when a node's record expired (its entries are, or are being, purged). */
   onNodeGone: (name: string) => void = () => {}
 
@@ -91,15 +93,24 @@ export class ClusterNode {
         this.messenger.addDispatcher(host, port)
       }
     } else {
-      view.on('up', (r) => { if (isDispatcher(r)) this.messenger.addDispatcher(r.host!, r.port!) })
+      view.on('up', (r) => {
+        if (!isDispatcher(r)) return
+        this.#dispatchers.set(r.name, { host: r.host!, port: r.port! })
+        this.messenger.addDispatcher(r.host!, r.port!)
+      })
     }
     view.on('down', (name) => {
       this.messenger.forget(name)
       this.messenger.nodeGone(name)
       this.onNodeGone(name)
+      // a dispatcher whose record expired is dropped unless its link still works (then only
+      // its Redis is in trouble); if it comes back, its record brings it back
+      const d = this.#dispatchers.get(name)
+      if (d && !this.messenger.isReady(d.host, d.port)) {
+        this.#dispatchers.delete(name)
+        this.messenger.removeDispatcher(d.host, d.port)
+      }
     })
-    // a dispatcher gone from the registry is not dropped at once: the link client keeps
-    // retrying it (a dispatcher that restarts on the same address comes back by itself)
     const ok = await this.registry.start()
     if (!ok) this.#log?.warn({ err: this.registry.lastError }, 'cluster: Redis is not reachable yet; this node registers once it is')
     await view.watch()

@@ -46,6 +46,8 @@ export interface DispatcherLinkInfo {
   address: string
   name: string | undefined
   status: string
+  /** The link this node sends through now. */
+  preferred: boolean
   rttMs: number | undefined
   lastError: string | undefined
   stats: LinkStats | undefined
@@ -144,6 +146,11 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     this.#failover(address)
   }
 
+  /** True when the link to the dispatcher at host:port is ready. */
+  isReady (host: string, port: number): boolean {
+    return this.#clients.get(`${host}:${port}`)?.link !== undefined
+  }
+
   /** Addresses of the dispatchers this node links to (or tries to). */
   dispatcherAddresses (): string[] {
     return [...this.#clients.keys()]
@@ -154,6 +161,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       address,
       name: c.peer?.name,
       status: c.status,
+      preferred: c === this.#route[0],
       rttMs: c.link?.stats.rttMs,
       lastError: c.lastError,
       stats: c.link?.stats,

@@ -200,6 +200,16 @@ export class Controller {
     return this.#host.bus.sendToGroup(group, data, options)
   }
 
+  /** Pushes to one connection by id (`this.connectionId` of another request), on any node; resolves to 1 or 0. */
+  sendToConnection (connectionId: string, data: unknown): Promise<number> {
+    return this.#host.bus.sendToConnection(connectionId, data)
+  }
+
+  /** Closes one connection by id, on any node, with `SD_ERR_KICKED`; false when it is not open. */
+  closeConnection (connectionId: string, reason?: string): Promise<boolean> {
+    return this.#host.bus.closeConnection(connectionId, reason)
+  }
+
   /** Closes every connection of `uid`. */
   kickUid (uid: Uid, reason?: string): Promise<number> {
     return this.#host.bus.kickUid(uid, reason)

@@ -1,0 +1,468 @@
+/**
+ * `npm run bench:cluster`: the dispatch cluster against Socket.IO + `@socket.io/redis-adapter`,
+ * in one run, on a private Redis. Started once: redis-server, a dispatcher and two servers
+ * (`sd start --dispatch` / `--cluster`, demo app), two Socket.IO servers sharing the Redis
+ * (bench/baselines/socketio-redis.ts). The load generator is this process.
+ *  1. `sendToUid`: 4 senders, 32 requests in flight each, push to 4 receivers (one uid each):
+ *     (a) senders and receivers on server A; (b) senders on A, receivers on B (through the
+ *     dispatcher); (c) the same as (b) on the two Socket.IO servers (rooms `uid:<n>`).
+ *  2. `sendToGroup`: one sender on A, 4 requests in flight, to a group of 1,000 members (500 on
+ *     A, 500 on B); the same with one Socket.IO room.
+ * Latency: from the sender stamping the message to the receiver reading it (for a fan-out, to
+ * the last of the 1,000 members reading it). Every scenario gets fresh connections, a warm-up
+ * and a measured segment; only messages received in the segment count. Scenario order
+ * alternates between rounds. Env: BENCH_ROUNDS (2), BENCH_WARMUP_MS (1000), BENCH_SEGMENT_MS (3000).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
+import { availableParallelism, cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { io as ioConnect } from 'socket.io-client'
+import { cpuPercent, sampleCpu, sampleMachine } from './lib/cpu.js'
+import { Client } from './lib/framed-client.js'
+import type { ServerMessage } from './lib/server-child.js'
+import { int, pct, table } from './lib/table.js'
+
+const repo = fileURLToPath(new URL('..', import.meta.url))
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2)
+const warmupMs = Number(process.env.BENCH_WARMUP_MS ?? 1000)
+const segmentMs = Number(process.env.BENCH_SEGMENT_MS ?? 3000)
+const SENDERS = 4
+const WINDOW = 32
+const MEMBERS_PER_SERVER = 500
+const GROUP_WINDOW = 4
+const SETTLE_MS = 3000
+
+// ---- processes -------------------------------------------------------------------------------
+
+/** A child process of this run. */
+interface Proc {
+  name: string
+  child: ChildProcess
+  /** Log lines at level warn or above, and any output that is not a log line. */
+  problems: string[]
+  /** Set by the output watcher once the process says it serves. */
+  ready: boolean
+  runDir?: string
+}
+
+const procs: Proc[] = []
+
+function exited (child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null
+}
+
+/** Starts a child; `onLine` sees its stdout. With `ipc`, the child gets a channel to this process. */
+function launch (name: string, command: string, args: string[], env: NodeJS.ProcessEnv, onLine: (p: Proc, line: string) => void, ipc = false): Proc {
+  const child = spawn(command, args, { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? ['ipc' as const] : [])] })
+  const p: Proc = { name, child, problems: [], ready: false }
+  createInterface({ input: child.stdout! }).on('line', (line) => onLine(p, line))
+  createInterface({ input: child.stderr! }).on('line', (line) => p.problems.push(line))
+  child.on('exit', (code, signal) => { if (code !== 0) p.problems.push(`exited with ${code ?? signal}`) })
+  procs.push(p)
+  return p
+}
+
+/** SD's pino lines: readiness of a dispatcher, warnings and errors kept. */
+function sdLog (p: Proc, line: string): void {
+  let entry: { level?: number, msg?: string } | undefined
+  try { entry = JSON.parse(line) as typeof entry } catch {}
+  if (entry?.msg?.startsWith('dispatch server listening')) p.ready = true
+  if (entry === undefined || (entry.level ?? 0) >= 40) p.problems.push(line)
+}
+
+/** Polls `check` until it gives a value; fails if `p` exits first or after `timeoutMs`. */
+async function waitFor<T> (p: Proc, what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (exited(p.child)) throw new Error(`${p.name} exited before ${what}:\n${p.problems.slice(-20).join('\n')}`)
+    if (Date.now() > deadline) throw new Error(`${p.name}: no ${what} within ${timeoutMs} ms`)
+    await sleep(50)
+  }
+}
+
+/** SIGTERM, then SIGKILL after 5 s. */
+async function stop (p: Proc): Promise<void> {
+  if (!exited(p.child)) {
+    const gone = once(p.child, 'exit')
+    p.child.kill('SIGTERM')
+    const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000)
+    await gone
+    clearTimeout(timer)
+  }
+  if (p.runDir) await rm(p.runDir, { recursive: true, force: true })
+}
+
+/** A port that was free a moment ago (listen on 0, close). */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Servers of one system under test, and the pids whose CPU time it uses. */
+interface System {
+  connect: (side: 0 | 1) => Promise<Conn>
+  pids: number[]
+}
+
+/** What `sd start` writes to `$SD_RUN_DIR/state.json` once it serves. */
+interface RunState { ports: { tcp: number }, workerPids: number[] }
+
+async function startAll (): Promise<{ sd: System, io: System }> {
+  const redisPort = await freePort()
+  const redis = launch('redis', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], process.env, (p, line) => {
+    if (line.includes('Ready to accept connections')) p.ready = true
+  })
+  await waitFor(redis, 'Redis', () => redis.ready || undefined)
+  const env = { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, NODE_ENV: 'production' }
+  const clusterEnv = { ...env, SD_CLUSTER_SECRET: randomBytes(24).toString('hex'), SD_TCP_PORT: '0', SD_TEXT_PORT: '0', SD_HTTP_PORT: '0' }
+  const sdProc = async (node: string, args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Proc> => {
+    const runDir = await mkdtemp(join(tmpdir(), `sd-bench-cluster-${node}-`))
+    const p = launch(node, process.execPath, ['bin/sd.js', 'start', ...args], { ...clusterEnv, ...extra, SD_NODE_NAME: node, SD_RUN_DIR: runDir }, sdLog)
+    p.runDir = runDir
+    return p
+  }
+  const dispatcher = await sdProc('d1', ['--dispatch'], { SD_DISPATCH_PORT: String(await freePort()) })
+  // the channel tells the ports, and stops the server if this process dies
+  const ios = [1, 2].map((n) => launch(`socket.io-${n}`, process.execPath, ['--import', 'tsx', 'bench/baselines/socketio-redis.ts'], env, () => {}, true))
+  const ioPorts = Promise.all(ios.map((p) => new Promise<number>((resolve, reject) => {
+    p.child.on('message', (msg: ServerMessage) => { if (msg.type === 'ready' && msg.ports.ws) resolve(msg.ports.ws) })
+    p.child.once('exit', () => reject(new Error(`${p.name} exited before serving:\n${p.problems.join('\n')}`)))
+  })))
+  const startServers = async (): Promise<{ servers: Proc[], states: RunState[] }> => {
+    await waitFor(dispatcher, 'dispatch server listening', () => dispatcher.ready || undefined)
+    const servers = await Promise.all(['a', 'b'].map((node) => sdProc(node, ['--cluster'])))
+    const states = await Promise.all(servers.map((s) => waitFor(s, 'state.json', async () => {
+      const text = await readFile(join(s.runDir!, 'state.json'), 'utf8').catch(() => undefined)
+      return text ? JSON.parse(text) as RunState : undefined
+    })))
+    return { servers, states }
+  }
+  const [{ servers, states }, ws] = await Promise.all([startServers(), ioPorts])
+  const tcp = states.map((s) => s.ports.tcp)
+  const redisPid = [redis.child.pid!]
+  return {
+    sd: {
+      connect: async (side) => sdConn(await Client.connect(tcp[side])),
+      pids: [...redisPid, dispatcher.child.pid!, ...servers.map((s) => s.child.pid!), ...states.flatMap((s) => s.workerPids)],
+    },
+    io: {
+      connect: (side) => socketIoConn(ws[side]),
+      pids: [...redisPid, ...ios.map((p) => p.child.pid!)],
+    },
+  }
+}
+
+/** Stops every process: servers first, then the dispatcher, then Redis. */
+let stopping: Promise<void> | undefined
+function stopAll (): Promise<void> {
+  stopping ??= (async () => {
+    const last = (p: Proc): number => (p.name === 'redis' ? 2 : p.name === 'd1' ? 1 : 0)
+    for (const stage of [0, 1, 2]) await Promise.all(procs.filter((p) => last(p) === stage).map(stop))
+  })()
+  return stopping
+}
+
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.once(signal, () => { void stopAll().finally(() => process.exit(code)) })
+}
+// an uncaught error: nothing may outlive this process
+process.once('exit', () => { for (const p of procs) if (!exited(p.child)) p.child.kill('SIGKILL') })
+
+// ---- connections of the load generator -------------------------------------------------------
+
+/** A client connection to either system, with the same four calls. */
+interface Conn {
+  call: (op: 'bind' | 'push' | 'join' | 'group', arg: object) => Promise<unknown>
+  onPush: (fn: (data: unknown) => void) => void
+  close: () => void
+}
+
+function sdConn (c: Client): Conn {
+  return {
+    call: (op, arg) => c.request(`/bench/${op}`, arg),
+    onPush: (fn) => { c.onPush = fn },
+    close: () => c.close(),
+  }
+}
+
+async function socketIoConn (port: number): Promise<Conn> {
+  // forceNew: one WebSocket per client (by default clients of one URL share a connection)
+  const socket = ioConnect(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false })
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('connect_error', reject)
+  })
+  return {
+    call: (op, arg) => socket.emitWithAck(op, arg),
+    onPush: (fn) => { socket.on('push', fn) },
+    close: () => { socket.disconnect() },
+  }
+}
+
+/** `n` connections to one server, opened 50 at a time. */
+async function connectMany (sys: System, side: 0 | 1, n: number): Promise<Conn[]> {
+  const conns: Conn[] = []
+  while (conns.length < n) conns.push(...await Promise.all(Array.from({ length: Math.min(50, n - conns.length) }, () => sys.connect(side))))
+  return conns
+}
+
+// ---- measuring -------------------------------------------------------------------------------
+
+/** CPU use in the measured segment, in % of one core. */
+interface Cpu { load?: number, servers?: number, other?: number }
+
+/** Runs the warm-up, then the measured segment between `begin()` and `end()`; returns its length and CPU use. */
+async function segment (sys: System, begin: () => void, end: () => void): Promise<{ seconds: number, cpu: Cpu }> {
+  await sleep(warmupMs)
+  const pidsFrom = sys.pids.map(sampleCpu)
+  const loadFrom = sampleCpu(process.pid)
+  const machineFrom = sampleMachine()
+  const t0 = performance.now()
+  begin()
+  await sleep(segmentMs)
+  end()
+  const seconds = (performance.now() - t0) / 1000
+  const machine = cpuPercent(machineFrom, sampleMachine())
+  const load = cpuPercent(loadFrom, sampleCpu(process.pid))
+  const perPid = sys.pids.map((pid, i) => cpuPercent(pidsFrom[i], sampleCpu(pid)))
+  const servers = perPid.every((v) => v !== undefined) ? perPid.reduce((a: number, b) => a + (b ?? 0), 0) : undefined
+  const other = machine === undefined || load === undefined || servers === undefined ? undefined : Math.max(0, machine - load - servers)
+  return { seconds, cpu: { load, servers, other } }
+}
+
+/** Stops waiting after `ms`: the caller reports what did not arrive. */
+async function settle (done: () => boolean, ms = SETTLE_MS): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!done() && Date.now() < deadline) await sleep(20)
+}
+
+/** Fails when the senders do not get their answers (a hung server). */
+async function drained (loops: Array<Promise<void>>, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what}: senders still wait for answers after 10 s`)), 10_000) })
+  await Promise.race([Promise.all(loops), timeout]).finally(() => clearTimeout(timer))
+}
+
+/** The value below which a fraction `q` of the sorted samples lie. */
+function percentile (sorted: number[], q: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
+
+/** One scenario's outcome. */
+interface Result {
+  /** Messages received per second in the segment. */
+  rate: number
+  /** Fan-outs completed per second in the segment (group scenarios). */
+  fanouts: number
+  p50: number
+  p99: number
+  /** Messages the senders were told were sent (acked without error) but that did not arrive. */
+  lost: number
+  errors: number
+  cpu: Cpu
+}
+
+function latency (samples: number[]): { p50: number, p99: number } {
+  const sorted = samples.sort((a, b) => a - b)
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }
+}
+
+/** `sendToUid`: SENDERS × WINDOW pushes in flight, sender i to receiver i's uid. */
+async function runUid (sys: System, senderSide: 0 | 1, receiverSide: 0 | 1, tag: string): Promise<Result> {
+  const senders = await connectMany(sys, senderSide, SENDERS)
+  const receivers = await connectMany(sys, receiverSide, SENDERS)
+  const uids = receivers.map((_, i) => `${tag}-${i}`)
+  await Promise.all(receivers.map((r, i) => r.call('bind', { uid: uids[i] })))
+  let measuring = false
+  let received = 0
+  let inSegment = 0
+  const samples: number[] = []
+  for (const r of receivers) {
+    r.onPush((data) => {
+      received++
+      if (!measuring) return
+      inSegment++
+      samples.push(performance.now() - (data as { t: number }).t)
+    })
+  }
+  let running = true
+  let acked = 0
+  let errors = 0
+  const loops = senders.flatMap((s, i) => Array.from({ length: WINDOW }, async () => {
+    while (running) {
+      try {
+        await s.call('push', { to: uids[i], data: { t: performance.now() } })
+        acked++
+      } catch {
+        errors++
+        return
+      }
+    }
+  }))
+  const { seconds, cpu } = await segment(sys, () => { measuring = true }, () => { measuring = false })
+  running = false
+  await drained(loops, tag)
+  await settle(() => received >= acked)
+  for (const c of [...senders, ...receivers]) c.close()
+  return { rate: inSegment / seconds, fanouts: 0, ...latency(samples), lost: acked - received, errors, cpu }
+}
+
+/** `sendToGroup`: 1,000 members (half on each server), one sender on the first with GROUP_WINDOW in flight. */
+async function runGroup (sys: System, tag: string): Promise<Result> {
+  const members = [...await connectMany(sys, 0, MEMBERS_PER_SERVER), ...await connectMany(sys, 1, MEMBERS_PER_SERVER)]
+  const [sender] = await connectMany(sys, 0, 1)
+  await Promise.all(members.map((m) => m.call('join', { group: tag })))
+  /** Fan-outs under way: seq → when sent, members still to receive it. */
+  const pending = new Map<number, { t: number, left: number }>()
+  let measuring = false
+  let inSegment = 0
+  let completed = 0
+  const samples: number[] = []
+  const onPush = (data: unknown): void => {
+    if (measuring) inSegment++
+    const seq = (data as { s: number }).s
+    const p = pending.get(seq)
+    if (!p || --p.left > 0) return
+    pending.delete(seq)
+    if (!measuring) return
+    completed++
+    samples.push(performance.now() - p.t)
+  }
+  for (const m of members) m.onPush(onPush)
+  let running = true
+  let seq = 0
+  let errors = 0
+  const loops = Array.from({ length: GROUP_WINDOW }, async () => {
+    while (running) {
+      const s = ++seq
+      pending.set(s, { t: performance.now(), left: members.length })
+      try {
+        await sender.call('group', { group: tag, data: { s } })
+      } catch {
+        errors++
+        return
+      }
+    }
+  })
+  const { seconds, cpu } = await segment(sys, () => { measuring = true }, () => { measuring = false })
+  running = false
+  await drained(loops, tag)
+  await settle(() => pending.size === 0)
+  let lost = 0
+  for (const p of pending.values()) lost += p.left
+  for (const c of [...members, sender]) c.close()
+  return { rate: inSegment / seconds, fanouts: completed / seconds, ...latency(samples), lost, errors, cpu }
+}
+
+// ---- the run ---------------------------------------------------------------------------------
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+const ms = (n: number): string => (Number.isNaN(n) ? '?' : n.toFixed(n < 10 ? 2 : 1))
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
+const medianCpu = (rs: Result[], key: keyof Cpu): number | undefined => {
+  const xs = rs.map((r) => r.cpu[key]).filter((v): v is number => v !== undefined)
+  return xs.length ? median(xs) : undefined
+}
+const progress = (what: string, r: Result): void => {
+  console.error(`  ${what.padEnd(26)} ${int(r.rate).padStart(9)} msg/s${r.fanouts ? ` ${int(r.fanouts).padStart(5)} fan-outs/s` : ''}  ` +
+    `p50 ${ms(r.p50)} ms  p99 ${ms(r.p99)} ms  lost ${r.lost}  errors ${r.errors}  cpu load ${pct(r.cpu.load)} servers ${pct(r.cpu.servers)} other ${pct(r.cpu.other)}`)
+}
+
+const started = Date.now()
+console.log(`Cluster benchmark: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}); ` +
+  'Redis, the dispatcher, 2 SD servers (primary + 1 worker each), 2 Socket.IO servers and this load generator share the CPUs; ' +
+  `${rounds} rounds, ${warmupMs} ms warm-up + ${segmentMs} ms measured per scenario`)
+const uid = { a: [] as Result[], b: [] as Result[], c: [] as Result[] }
+const group = { sd: [] as Result[], io: [] as Result[] }
+try {
+  console.error('starting Redis, the dispatcher, 2 SD servers and 2 Socket.IO servers')
+  const { sd, io } = await startAll()
+  for (let round = 0; round < rounds; round++) {
+    console.error(`round ${round + 1}`)
+    const uidScenarios: Array<[keyof typeof uid, string, () => Promise<Result>]> = [
+      ['a', 'uid (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-a`)],
+      ['b', 'uid (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-b`)],
+      ['c', 'uid (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-c`)],
+    ]
+    for (const [key, what, run] of round % 2 === 0 ? uidScenarios : uidScenarios.reverse()) {
+      const r = await run()
+      uid[key].push(r)
+      progress(what, r)
+    }
+    const groupScenarios: Array<[keyof typeof group, string, () => Promise<Result>]> = [
+      ['sd', 'group SD', () => runGroup(sd, `r${round}-sd`)],
+      ['io', 'group Socket.IO', () => runGroup(io, `r${round}-io`)],
+    ]
+    for (const [key, what, run] of round % 2 === 0 ? groupScenarios : groupScenarios.reverse()) {
+      const r = await run()
+      group[key].push(r)
+      progress(what, r)
+    }
+  }
+} finally {
+  await stopAll()
+}
+
+const rate = (rs: Result[]): number => median(rs.map((r) => r.rate))
+const fanouts = (rs: Result[]): number => median(rs.map((r) => r.fanouts))
+/** Latency medians, lost and errors summed, CPU medians. */
+const tail = (rs: Result[]): string[] => [
+  ms(median(rs.map((r) => r.p50))), ms(median(rs.map((r) => r.p99))),
+  String(sum(rs.map((r) => r.lost))), String(sum(rs.map((r) => r.errors))),
+  pct(medianCpu(rs, 'load')), pct(medianCpu(rs, 'servers')), pct(medianCpu(rs, 'other')),
+]
+const tailHeader = ['p50 ms', 'p99 ms', 'lost', 'errors', 'CPU load gen', 'CPU servers', 'CPU other']
+const right = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9])
+
+console.log('')
+console.log(`sendToUid: ${SENDERS} senders × ${WINDOW} in flight → ${SENDERS} receivers (medians of ${rounds} rounds; lost and errors summed)`)
+console.log(table(['scenario', 'msg/s', ...tailHeader], [
+  ['(a) SD, one server (A → A)', int(rate(uid.a)), ...tail(uid.a)],
+  ['(b) SD, two servers (A → dispatcher → B)', int(rate(uid.b)), ...tail(uid.b)],
+  ['(c) Socket.IO + redis-adapter (1 → Redis → 2)', int(rate(uid.c)), ...tail(uid.c)],
+], right))
+console.log('')
+console.log(`sendToGroup: ${int(2 * MEMBERS_PER_SERVER)} members (${MEMBERS_PER_SERVER} on each server), 1 sender on the first server, ${GROUP_WINDOW} in flight; ` +
+  `latency until the last member has the message (medians of ${rounds} rounds; lost and errors summed)`)
+console.log(table(['system', 'fan-outs/s', 'msg/s', ...tailHeader], [
+  ['SD (A + B through the dispatcher)', int(fanouts(group.sd)), int(rate(group.sd)), ...tail(group.sd)],
+  ['Socket.IO + redis-adapter (1 + 2)', int(fanouts(group.io)), int(rate(group.io)), ...tail(group.io)],
+], right))
+console.log('')
+const ratios: Array<[string, number, number | undefined]> = [
+  ['sendToUid (b)/(a) msg/s', rate(uid.b) / rate(uid.a), 0.5],
+  ['sendToUid (b)/(c) msg/s', rate(uid.b) / rate(uid.c), 5],
+  ['sendToGroup SD/Socket.IO fan-outs/s', fanouts(group.sd) / fanouts(group.io), undefined],
+]
+// truncated, not rounded: 0.496 shows as 0.49, not as a 0.50 that misses 0.5
+console.log(table(['ratio', 'value', 'target', ''], ratios.map(([name, value, target]) =>
+  [name, (Math.floor(value * 100) / 100).toFixed(2), target === undefined ? '-' : `≥ ${target}`, target === undefined ? '' : value >= target ? 'PASS' : 'BELOW']), new Set([1])))
+const all = [...uid.a, ...uid.b, ...uid.c, ...group.sd, ...group.io]
+const disturbed = all.filter((r) => (r.cpu.other ?? 0) > 25).length
+if (disturbed > 0) console.log(`\nIn ${disturbed} of ${all.length} segments other processes used more than 25% of a core: the numbers are disturbed.`)
+const problems = procs.filter((p) => p.problems.length > 0)
+if (problems.length > 0) {
+  console.log('')
+  console.log('Server output at warn level or above, and exits other than 0 (first 10 lines per process):')
+  for (const p of problems) for (const line of p.problems.slice(0, 10)) console.log(`  ${p.name}: ${line}`)
+}
+console.log(`\nTotal time ${((Date.now() - started) / 1000).toFixed(0)} s`)
