@@ -138,13 +138,13 @@ export class PrivateServers {
     return server
   }
 
-  /** Starts `redis-server` on 127.0.0.1:`port` with no persistence; resolves once it answers PING. */
-  async startRedis (port: number): Promise<ServerProcess> {
+  /** Starts `redis-server` on 127.0.0.1:`port` with no persistence (plus `extra` arguments); resolves once it answers PING. */
+  async startRedis (port: number, extra: string[] = []): Promise<ServerProcess> {
     const bin = findBinary('redis-server')
     if (!bin) throw new Error('redis-server not found')
     const server = this.#spawn(bin, [
       '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--daemonize', 'no', '--dir', this.dir, '--loglevel', 'warning',
+      '--daemonize', 'no', '--dir', this.dir, '--loglevel', 'warning', ...extra,
     ], port)
     await this.#ready(server, async () => (await ask(port, 'PING\r\n')).startsWith('+PONG'), 'redis-server')
     return server

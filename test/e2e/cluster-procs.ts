@@ -18,10 +18,10 @@ export interface DispatchProc {
   stop: () => Promise<void>
 }
 
-/** Starts a dispatch server on a free port; resolves once it listens and wrote its state. */
-export async function startDispatcher (name: string, env: Record<string, string>): Promise<DispatchProc> {
+/** Starts a dispatch server of the app at `appRoot` on a free port; resolves once it listens and wrote its state. */
+export async function startDispatcher (name: string, env: Record<string, string>, appRoot = clusterApp): Promise<DispatchProc> {
   const runDir = await mkdtemp(join(tmpdir(), 'sd-run-d-'))
-  const child = spawn(process.execPath, ['bin/sd.js', 'start', '--dispatch', '--root', clusterApp], {
+  const child = spawn(process.execPath, ['bin/sd.js', 'start', '--dispatch', '--root', appRoot], {
     cwd: root,
     env: childEnv({ SD_RUN_DIR: runDir, SD_NODE_NAME: name, SD_DISPATCH_PORT: '0', SD_CLUSTER_SECRET: secret, ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
