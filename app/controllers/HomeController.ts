@@ -23,6 +23,8 @@ export class HomeController extends Controller {
       online: await this.onlineCount(),
       rssMb: (stats.rssBytes / 1024 / 1024).toFixed(1),
       rooms,
+      // sd start --cluster: every node of the cluster, from the registry in Redis
+      cluster: await this.clusterStatus(),
     })
   }
 }

@@ -9,6 +9,7 @@ import type { ClusterConfig } from '../core/config.js'
 import type { RedisClient } from '../data/redis.js'
 import { clusterSecret } from './link-auth.js'
 import { Messenger, type DispatcherLinkInfo } from './messenger.js'
+import { clusterOverview, type ClusterOverview } from './overview.js'
 import { RedisRegistry, type NodeRecord } from './redis-registry.js'
 
 /** Options of `ClusterNode`. */
@@ -138,6 +139,11 @@ export class ClusterNode {
       }
       this.messenger.on('links', on)
     })
+  }
+
+  /** Every live node of the cluster, from Redis. */
+  overview (): Promise<ClusterOverview> {
+    return clusterOverview(this.registry.view, this.cluster)
   }
 
   status (): ClusterNodeStatus {

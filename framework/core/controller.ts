@@ -3,6 +3,8 @@
  * and the API to answer it, push to others and query who is online. Every call goes through the
  * bus, so the same controller works standalone, multi-core and clustered.
  */
+import type { ClusterNode } from '../cluster/cluster-node.js'
+import type { ClusterOverview } from '../cluster/overview.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Bus, BindOptions, SendOptions, Uid } from '../connection/bus.js'
@@ -29,6 +31,8 @@ export interface ControllerHost {
   /** Task classes and the worker pool. */
   readonly tasks: Tasks
   stats (): NodeStats
+  /** This server's cluster membership (`sd start --cluster`), else undefined. */
+  readonly cluster?: ClusterNode | undefined
 }
 
 /** The HTTP request/reply pair of an HTTP action. */
@@ -143,6 +147,11 @@ export class Controller {
   /** This process: node name, uptime, connections per transport, memory. */
   nodeStats (): NodeStats {
     return this.#host.stats()
+  }
+
+  /** Every live node of the cluster with its figures (as `sd status --cluster` shows them); undefined when not clustered. */
+  async clusterStatus (): Promise<ClusterOverview | undefined> {
+    return this.#host.cluster?.overview()
   }
 
   /** Renders `app/views/<name>.eta` with `data`; HTTP sends it as `text/html`. */

@@ -16,7 +16,10 @@ import { LinkClient } from '../../framework/cluster/link-client.js'
 import { findBinary, freePort, PrivateServers, type ServerProcess } from '../data/private-servers.js'
 import { waitUntil } from '../helpers.js'
 import type { SdServer } from './sd-process.js'
-import { ApiClient, startClusterServer, startDispatcher, workerPids, type DispatchProc } from './cluster-procs.js'
+import type { ClusterOverview } from '../../framework/cluster/overview.js'
+import { runSd } from '../cli/run-sd.js'
+import { root } from '../helpers.js'
+import { ApiClient, clusterApp, startClusterServer, startDispatcher, workerPids, type DispatchProc } from './cluster-procs.js'
 
 const haveRedis = Boolean(findBinary('redis-server'))
 
@@ -68,6 +71,23 @@ describe('dispatch cluster: 2 servers + 2 dispatchers + Redis (real processes)',
     assert.ok(Date.now() - started <= 2000)
     const names = (await probe.call<Where>('where')).cluster.dispatchers.map((d) => d.name).sort()
     assert.deepEqual(names, ['d1', 'd2'])
+  })
+
+  test('sd status --cluster lists the servers, the dispatchers, connections and link health', async () => {
+    const open = clients.filter((c) => !c.tcp.closed).length // the probes of the first test
+    await waitUntil(async () => {
+      const { stdout } = await runSd(['status', '--cluster', '--json', '--root', clusterApp], root, env)
+      const nodes = (JSON.parse(stdout) as ClusterOverview).nodes
+      const tcp = nodes.reduce((n, node) => n + (node.connections.tcp ?? 0), 0)
+      return tcp === open && nodes.every((n) => n.role === 'dispatch' || n.links.filter((l) => l.status === 'ready').length === 2)
+    }, 4000, 'heartbeats carrying the connections and links')
+    const { code, stdout } = await runSd(['status', '--cluster', '--root', clusterApp], root, env)
+    assert.equal(code, 0)
+    assert.match(stdout, /^cluster sd-cluster-test: 2 servers, 2 dispatch servers$/m)
+    assert.match(stdout, /^ {2}server {3}a .*connections: tcp 1, uids 0, links: d[12] ready.*, d[12] ready/m)
+    assert.match(stdout, /^ {2}server {3}b .*connections: tcp 1, uids 0, links: d[12] ready.*, d[12] ready/m)
+    assert.match(stdout, /^ {2}dispatch d1 .*linked: (a, b|b, a)$/m)
+    assert.match(stdout, /^ {2}dispatch d2 .*linked: (a, b|b, a)$/m)
   })
 
   test('every Bus call works across servers with the same code as standalone', async () => {

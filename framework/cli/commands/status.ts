@@ -3,6 +3,9 @@ import { appRoot, rootFlag } from '../context.js'
 import { ControlTimeoutError, sendControl } from '../control.js'
 import { clearRunFiles, readPid, runPaths } from '../run-state.js'
 import type { ServerStatus } from '../../cluster/primary.js'
+import { loadConfig } from '../../core/config.js'
+import { formatClusterOverview, readClusterOverview } from '../cluster-status.js'
+import type { DispatchStatus } from '../dispatch.js'
 
 function duration (ms: number): string {
   const s = Math.floor(ms / 1000)
@@ -11,15 +14,19 @@ function duration (ms: number): string {
 
 /** `sd status`: pid, uptime, workers, connections per port, memory. */
 export default class Status extends Command {
-  static override summary = 'Show the running server: pid, uptime, workers, connections per port, memory.'
+  static override summary = 'Show the running server: pid, uptime, workers, connections per port, memory (--cluster: every node of the cluster).'
   static override flags = {
     json: Flags.boolean({ description: 'print the status as JSON', default: false }),
+    cluster: Flags.boolean({ description: 'every live node of the cluster (servers, dispatch servers, connections, link health), read from Redis', default: false }),
+    dispatch: Flags.boolean({ description: 'the dispatch server started from this folder (sd start --dispatch)', default: false }),
     root: rootFlag,
   }
 
   async run (): Promise<void> {
     const { flags } = await this.parse(Status)
-    const paths = runPaths(appRoot(flags.root))
+    const root = appRoot(flags.root)
+    if (flags.cluster) return this.#cluster(root, flags.json)
+    const paths = runPaths(root, flags.dispatch ? 'dispatch' : 'server')
     const answer = await sendControl(paths.socket, 'status', 10_000).catch((err: unknown) => {
       if (err instanceof ControlTimeoutError) this.error('the server does not answer (busy or stuck): no status within 10 s', { exit: 1 })
       return undefined
@@ -32,8 +39,14 @@ export default class Status extends Command {
       }
       this.error('not running', { exit: 1 })
     }
+    if (flags.json) return this.log(JSON.stringify(answer.data, null, 2))
+    if (flags.dispatch) {
+      const d = answer.data as DispatchStatus
+      this.log(`dispatch ${d.node} (cluster ${d.cluster}): pid ${d.pid}, ${d.status}, up ${duration(d.uptimeMs)}, link port ${d.address?.port ?? '?'}, registry ${d.registry}`)
+      for (const l of d.linked) this.log(`  ${l.name} from ${l.remote}: frames in ${l.framesIn}, out ${l.framesOut}${l.rttMs !== undefined ? `, rtt ${l.rttMs.toFixed(1)} ms` : ''}`)
+      return
+    }
     const s = answer.data as ServerStatus
-    if (flags.json) return this.log(JSON.stringify(s, null, 2))
     const ports = Object.entries(s.ports).map(([t, p]) => `${t} ${p}`).join(', ')
     this.log(`pid ${s.pid}, ${s.status}, up ${duration(s.uptimeMs)}, ports: ${ports}`)
     this.log(`connections: ${Object.entries(s.connections).map(([t, n]) => `${t} ${n}`).join(', ') || 'none'}`)
@@ -43,5 +56,15 @@ export default class Status extends Command {
       if (w.state === 'down') this.log(`  worker ${w.id}: down (restarting), restarts ${w.restarts}`)
       else this.log(`  worker ${w.id}: pid ${w.pid}, up ${duration(w.uptimeMs)}, restarts ${w.restarts}, rss ${rss}, connections ${c}`)
     }
+  }
+
+  async #cluster (root: string, json: boolean): Promise<void> {
+    const config = await loadConfig({ root })
+    if (!config.redis.url && config.redis.cluster.length === 0 && config.redis.sentinels.length === 0) {
+      this.error('--cluster reads the registry in Redis: set REDIS_URL (or url, cluster or sentinels in config/redis.ts)', { exit: 2 })
+    }
+    const overview = await readClusterOverview(config).catch((err: unknown) => this.error(`cannot read the cluster registry: ${(err as Error).message}`, { exit: 1 }))
+    if (json) return this.log(JSON.stringify(overview, null, 2))
+    for (const l of formatClusterOverview(overview)) this.log(l)
   }
 }

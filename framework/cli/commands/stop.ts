@@ -13,13 +13,14 @@ export default class Stop extends Command {
   static override summary = 'Stop the server running from this folder: gracefully, then forced after a timeout.'
   static override flags = {
     timeout: Flags.integer({ description: 'ms to wait for a graceful stop before killing (default: server.shutdownTimeoutMs + 10 s)' }),
+    dispatch: Flags.boolean({ description: 'stop the dispatch server started from this folder (sd start --dispatch)', default: false }),
     root: rootFlag,
   }
 
   async run (): Promise<void> {
     const { flags } = await this.parse(Stop)
     const root = appRoot(flags.root)
-    const paths = runPaths(root)
+    const paths = runPaths(root, flags.dispatch ? 'dispatch' : 'server')
     const found = await readPid(paths)
     if (!found) return this.log('not running')
     // the control socket proves the pid is our server; without it, /proc must say it is an sd

@@ -1,0 +1,38 @@
+/** `sd status --cluster`: the live nodes of the app's cluster, read from Redis. */
+import { pino } from 'pino'
+import type { Config } from '../core/config.js'
+import { RedisConnections } from '../data/redis.js'
+import { clusterOverview, type ClusterOverview, type NodeSummary } from '../cluster/overview.js'
+import { RegistryView } from '../cluster/redis-registry-view.js'
+
+/** Reads the overview with a short-lived Redis connection. */
+export async function readClusterOverview (config: Config): Promise<ClusterOverview> {
+  const redis = new RedisConnections({ ...config.redis, connectTimeoutMs: Math.min(config.redis.connectTimeoutMs, 3000) }, pino({ level: 'silent' }))
+  try {
+    const cluster = config.cluster.name || config.app.name
+    return await clusterOverview(new RegistryView({ redis: redis.shared, cluster }), cluster)
+  } finally {
+    await redis.close()
+  }
+}
+
+function duration (ms: number): string {
+  const s = Math.floor(ms / 1000)
+  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`
+}
+
+function line (n: NodeSummary): string {
+  const head = `  ${n.role === 'server' ? 'server  ' : 'dispatch'} ${n.name}  pid ${n.pid}, up ${duration(n.uptimeMs)}, heartbeat ${n.heartbeatAgoMs} ms ago`
+  if (n.role === 'dispatch') return `${head}, link port ${n.address ?? '?'}, linked: ${n.linked.join(', ') || 'none'}`
+  const conns = Object.entries(n.connections).map(([t, c]) => `${t} ${c}`).join(', ') || 'none'
+  const links = n.links.map((l) => `${l.dispatcher} ${l.status}${l.rttMs !== undefined ? ` ${l.rttMs.toFixed(1)} ms` : ''}`).join(', ') || 'none'
+  return `${head}, connections: ${conns}, uids ${n.uids ?? 0}, links: ${links}`
+}
+
+/** The overview as text lines. */
+export function formatClusterOverview (o: ClusterOverview): string[] {
+  const servers = o.nodes.filter((n) => n.role === 'server').length
+  const out = [`cluster ${o.cluster}: ${servers} server${servers === 1 ? '' : 's'}, ${o.nodes.length - servers} dispatch server${o.nodes.length - servers === 1 ? '' : 's'}`]
+  for (const n of o.nodes) out.push(line(n))
+  return out
+}

@@ -1,0 +1,59 @@
+/**
+ * The whole cluster as `sd status --cluster` and status pages show it: every live node from
+ * the registry in Redis, with the figures each publishes with its heartbeat (connections and
+ * link health for servers, linked servers for dispatchers).
+ */
+import type { RegistryView } from './redis-registry-view.js'
+
+/** One live node. */
+export interface NodeSummary {
+  name: string
+  role: 'server' | 'dispatch'
+  /** Link address (dispatchers). */
+  address: string | undefined
+  pid: number
+  uptimeMs: number
+  /** Time since its last heartbeat. */
+  heartbeatAgoMs: number
+  /** Servers: open connections per transport. */
+  connections: Record<string, number>
+  /** Servers: uids bound on it. */
+  uids: number | undefined
+  /** Servers: its links to the dispatchers. */
+  links: Array<{ dispatcher: string, status: string, rttMs?: number }>
+  /** Dispatchers: the servers linked to it. */
+  linked: string[]
+}
+
+/** Live nodes of one cluster, servers first, then by name. */
+export interface ClusterOverview {
+  cluster: string
+  nodes: NodeSummary[]
+}
+
+const transports = ['tcp', 'text', 'http', 'ws']
+
+/** Reads the live nodes of the cluster (one snapshot script). */
+export async function clusterOverview (view: RegistryView, cluster: string): Promise<ClusterOverview> {
+  const { live } = await view.snapshot()
+  const now = Date.now()
+  const nodes = live.map((r): NodeSummary => {
+    const meta = r.meta ?? {}
+    const connections: Record<string, number> = {}
+    for (const t of transports) if (typeof meta[t] === 'number') connections[t] = meta[t] as number
+    return {
+      name: r.name,
+      role: r.role,
+      address: r.host !== undefined && r.port !== undefined ? `${r.host}:${r.port}` : undefined,
+      pid: r.pid,
+      uptimeMs: now - r.startedAt,
+      heartbeatAgoMs: now - r.heartbeatAt,
+      connections,
+      uids: typeof meta.uids === 'number' ? meta.uids : undefined,
+      links: Array.isArray(meta.links) ? meta.links as NodeSummary['links'] : [],
+      linked: Array.isArray(meta.linked) ? (meta.linked as unknown[]).map(String) : [],
+    }
+  })
+  nodes.sort((a, b) => (a.role === b.role ? (a.name < b.name ? -1 : 1) : a.role === 'server' ? -1 : 1))
+  return { cluster, nodes }
+}
