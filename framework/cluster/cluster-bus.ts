@@ -235,10 +235,14 @@ export class ClusterBus implements Bus {
     return sum(await this.#request([node], { o: 'conn', c: connectionId, d: data }))
   }
 
-  async sendToUid (uid: Uid, data: unknown): Promise<number> {
+  sendToUid (uid: Uid, data: unknown): Promise<number> {
     const key = String(uid)
-    const n = await this.#local.sendToUid(key, data)
-    return n + await this.#toUid(key, { o: 'uid', u: key, d: data })
+    const local = this.#table.byUid(key)
+    const n = local.size > 0 ? this.#deliverLocal(local, data) : 0
+    // the hot path: a fresh cache entry saying "on no other node" costs no await at all
+    const hit = this.#uidCache.get(key)
+    if (hit && hit.nodes.length === 0 && Date.now() - hit.at < this.#cacheMs) return Promise.resolve(n)
+    return this.#toUid(key, { o: 'uid', u: key, d: data }).then((m) => n + m)
   }
 
   async sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {

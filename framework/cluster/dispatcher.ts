@@ -181,6 +181,20 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       const names = msg.targets.length > 1 ? new Set(msg.targets) : msg.targets
       targets = [...names].map((name) => [name, this.#links.get(name)] as [string, Link | undefined])
     }
+    if (msg.quiet === true) {
+      // the sender hears only about misses, and nothing is watched per write
+      let delivered = 0
+      let missed: string[] | undefined
+      for (const [name, link] of targets) {
+        if (link && link.status === 'ready' && link.relay(body)) delivered++
+        else {
+          this.counters.missed++
+          ;(missed ??= []).push(name)
+        }
+      }
+      if (missed) from.ack({ id: msg.id, delivered, missed })
+      return
+    }
     let waiting = 1
     let delivered = 0
     let missed: string[] | undefined

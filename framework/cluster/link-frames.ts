@@ -169,6 +169,12 @@ export function encodeFrame (type: FrameTypeValue, payload: Buffer = Buffer.allo
 
 /** DATA flag: deliver to every other server link of the dispatcher (the target list is empty). */
 export const DATA_FLAG_ALL = 0x01
+/**
+ * DATA flag: the sender only wants to hear about targets the frame could not be handed to
+ * (no link, link full); the dispatcher sends no ACK when every target got it, and does not
+ * watch the writes (a link that dies mid-write is the sender's re-send to handle).
+ */
+export const DATA_FLAG_QUIET = 0x02
 
 /**
  * A relayed message. `id` is the sender's message id (a safe integer, sent as uint64 BE):
@@ -182,13 +188,15 @@ export interface DataMessage {
   targets: readonly string[] | 'all'
   /** 0–255, meaning defined by the layer above. */
   kind: number
+  /** ACK misses only (flag QUIET). */
+  quiet?: boolean
   /** Opaque bytes, relayed as they are. */
   payload: Buffer
 }
 
 /*
  * DATA payload layout:
- *   uint8  flags          bit 0: ALL (targets = every other server link); other bits 0
+ *   uint8  flags          bit 0: ALL (targets = every other server link); bit 1: QUIET; other bits 0
  *   uint8  kind           opaque
  *   uint64 id             big-endian, < 2^53
  *   uint8  source length, source (UTF-8)
@@ -208,7 +216,7 @@ export function encodeData (msg: DataMessage): Buffer {
   for (const t of targets) size += 1 + nameBytes(t)
   size += msg.payload.length
   const out = Buffer.allocUnsafe(size)
-  out[0] = all ? DATA_FLAG_ALL : 0
+  out[0] = (all ? DATA_FLAG_ALL : 0) | (msg.quiet === true ? DATA_FLAG_QUIET : 0)
   out[1] = msg.kind
   writeId(out, 2, msg.id)
   let off = writeName(out, 10, msg.source, source)
@@ -223,7 +231,7 @@ export function encodeData (msg: DataMessage): Buffer {
 export function decodeData (body: Buffer): DataMessage | undefined {
   if (body.length < 13) return undefined
   const flags = body[0]
-  if ((flags & ~DATA_FLAG_ALL) !== 0) return undefined
+  if ((flags & ~(DATA_FLAG_ALL | DATA_FLAG_QUIET)) !== 0) return undefined
   const id = readId(body, 2)
   if (id === undefined) return undefined
   let off = 10
@@ -243,7 +251,9 @@ export function decodeData (body: Buffer): DataMessage | undefined {
     targets.push(body.toString('utf8', off, off + len))
     off += len
   }
-  return { id, source, targets: all ? 'all' : targets, kind: body[1], payload: body.subarray(off) }
+  const msg: DataMessage = { id, source, targets: all ? 'all' : targets, kind: body[1], payload: body.subarray(off) }
+  if ((flags & DATA_FLAG_QUIET) !== 0) msg.quiet = true
+  return msg
 }
 
 /** True when the DATA payload's source field is exactly `name` (bytes compared, nothing decoded). */

@@ -66,7 +66,7 @@ interface Pending {
   replies: Map<string, unknown>
   /** Dispatcher address each waiting target was last sent through, and those that missed it. */
   via: Map<string, string>
-  missed: Map<string, Set<string>>
+  missed: Map<string, Set<string>> | undefined
   startedAt: number
   sentAt: number
   resolve: (replies: Map<string, unknown>) => void
@@ -86,6 +86,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   readonly name: string
   readonly #options: MessengerOptions
   readonly #clients = new Map<string, LinkClient>()
+  readonly #addresses = new WeakMap<LinkClient, string>()
   readonly #pending = new Map<number, Pending>()
   readonly #memory = new Map<string, SourceMemory>()
   #replies = new Map<string, Array<[number, unknown]>>()
@@ -119,6 +120,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const o = this.#options
     const client = new LinkClient({ ...o.link, host, port, name: o.name, secret: o.secret, role: 'server' })
     this.#clients.set(address, client)
+    this.#addresses.set(client, address)
     client.on('ready', (peer) => {
       o.log?.info({ dispatcher: peer.name, address }, 'cluster: linked to a dispatch server')
       this.#updateRoute()
@@ -183,8 +185,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   }
 
   #addressOf (client: LinkClient): string {
-    for (const [address, c] of this.#clients) if (c === client) return address
-    return ''
+    return this.#addresses.get(client) ?? ''
   }
 
   // ---- requests ----------------------------------------------------------------------------
@@ -201,7 +202,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     return new Promise((resolve, reject) => {
       const now = Date.now()
       const p: Pending = {
-        id: this.#nextId++, body, waiting: new Set(targets), replies: new Map(), via: new Map(), missed: new Map(),
+        id: this.#nextId++, body, waiting: new Set(targets), replies: new Map(), via: new Map(), missed: undefined,
         startedAt: now, sentAt: now, resolve, reject,
       }
       this.#pending.set(p.id, p)
@@ -213,7 +214,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   notify (body: Buffer): boolean {
     const client = this.#route[0]
     if (!client) return false
-    return client.send({ id: this.#nextId++, source: this.name, targets: 'all', kind: Kind.NOTICE, payload: body })
+    return client.send({ id: this.#nextId++, source: this.name, targets: 'all', kind: Kind.NOTICE, payload: body, quiet: true })
   }
 
   #watermark (): number {
@@ -228,7 +229,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     payload.writeDoubleBE(this.#watermark(), 0)
     p.body.copy(payload, 8)
     const address = this.#addressOf(client)
-    const msg: DataMessage = { id: p.id, source: this.name, targets, kind: Kind.REQUEST, payload }
+    // quiet: the dispatcher ACKs only targets it could not reach; the replies confirm the rest
+    const msg: DataMessage = { id: p.id, source: this.name, targets, kind: Kind.REQUEST, payload, quiet: true }
     if (!client.send(msg)) return // link full or just lost: the retry or the failover sends it
     for (const t of targets) p.via.set(t, address)
   }
@@ -270,6 +272,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       if (!p) continue
       for (const target of e.missed) {
         if (!p.waiting.has(target) || p.via.get(target) !== address) continue
+        p.missed ??= new Map()
         let tried = p.missed.get(target)
         if (!tried) p.missed.set(target, (tried = new Set()))
         tried.add(address)
@@ -357,7 +360,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const client = this.#route[0]
     if (!client) return // the sources re-send; the remembered replies answer them
     for (const [source, list] of all) {
-      client.send({ id: this.#nextId++, source: this.name, targets: [source], kind: Kind.REPLY, payload: Buffer.from(JSON.stringify(list)) })
+      client.send({ id: this.#nextId++, source: this.name, targets: [source], kind: Kind.REPLY, payload: Buffer.from(JSON.stringify(list)), quiet: true })
     }
   }
 

@@ -30,9 +30,9 @@ after(async () => {
   await dispatcher.close()
 })
 
-function send (from: 'a' | 'b' | 'c', targets: string[] | 'all', payload: Buffer | string, kind = 7): number {
+function send (from: 'a' | 'b' | 'c', targets: string[] | 'all', payload: Buffer | string, kind = 7, quiet = false): number {
   const id = ++seq
-  assert.ok(clients[from].client.send({ id, source: from, targets, kind, payload: Buffer.from(payload) }), 'queued')
+  assert.ok(clients[from].client.send({ id, source: from, targets, kind, payload: Buffer.from(payload), quiet }), 'queued')
   return id
 }
 
@@ -63,6 +63,16 @@ test('unknown targets are not refused: the ACK lists them as missed', async () =
   await waitUntil(() => clients.b.inbox.data.some((d) => d.msg.id === some) && clients.c.inbox.data.some((d) => d.msg.id === some), 3000, 'b and c')
   assert.equal(clients.b.inbox.data.filter((d) => d.msg.id === some).length, 1, 'a target named twice gets it once')
   assert.equal(dispatcher.nodes().length, 3, 'no link was closed')
+})
+
+test('QUIET frames: no ACK when every target got the frame, an ACK naming the misses otherwise', async () => {
+  const ok = send('a', ['b'], 'quiet one', 7, true)
+  const got = await waitUntil(() => clients.b.inbox.data.find((d) => d.msg.id === ok), 3000, 'delivery to b')
+  assert.equal(got.msg.quiet, true, 'the flag is relayed as sent')
+  const partly = send('a', ['c', 'nobody'], 'quiet two', 7, true)
+  assert.deepEqual(await ackOf('a', partly), { id: partly, delivered: 1, missed: ['nobody'] })
+  // ACKs of one link arrive in order: the later one came, so the first one was never sent
+  assert.equal(clients.a.inbox.acks.some((e) => e.id === ok), false)
 })
 
 test('`all` reaches every other server, not the sender', async () => {
