@@ -12,6 +12,10 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { findBinary, freePort, PrivateServers } from '../data/private-servers.js'
 import { LineClient, root, waitUntil } from '../helpers.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { runSd } from '../cli/run-sd.js'
 import { startSd, type SdServer } from './sd-process.js'
 import { ApiClient, secret, startClusterServer, startDispatcher, type DispatchProc } from './cluster-procs.js'
 
@@ -64,6 +68,48 @@ describe('demo chat on two cluster servers (telnet)', { timeout: 60_000, skip: h
       alice.close()
       bob.close()
     }
+  })
+})
+
+describe('sd start --dispatch --daemon, sd status --dispatch, sd stop --dispatch', { timeout: 60_000, skip: haveRedis ? false : 'redis-server not installed' }, () => {
+  const servers = new PrivateServers()
+  let env: Record<string, string>
+  let runDir: string
+
+  before(async () => {
+    const port = await freePort()
+    await servers.startRedis(port)
+    runDir = await mkdtemp(join(tmpdir(), 'sd-run-dd-'))
+    env = { REDIS_URL: `redis://127.0.0.1:${port}`, SD_CLUSTER_SECRET: secret, SD_RUN_DIR: runDir, SD_NODE_NAME: 'dd', SD_DISPATCH_PORT: '0' }
+  })
+
+  after(async () => {
+    await runSd(['stop', '--dispatch'], root, env)
+    await rm(runDir, { recursive: true, force: true })
+    await servers.cleanup()
+  })
+
+  test('the dispatch server runs in the background, shows in both status views and stops', async () => {
+    const started = await runSd(['start', '--dispatch', '--daemon'], root, env, 60_000)
+    assert.equal(started.code, 0, started.stderr)
+    assert.match(started.stdout + started.stderr, /running \(pid \d+\)/)
+    const own = await runSd(['status', '--dispatch'], root, env)
+    assert.match(own.stdout, /^dispatch dd \(cluster sd-chat\): pid \d+, listening, .*registry registered$/m)
+    const all = await runSd(['status', '--cluster'], root, env)
+    assert.match(all.stdout, /^cluster sd-chat: 0 servers, 1 dispatch server$/m)
+    assert.match(all.stdout, /^ {2}dispatch dd .*linked: none$/m)
+    const stopped = await runSd(['stop', '--dispatch'], root, env)
+    assert.match(stopped.stdout, /^stopped \(pid \d+\)$/m)
+    assert.match((await runSd(['status', '--cluster'], root, env)).stdout, /0 dispatch servers/, 'it left the registry')
+  })
+
+  test('--cluster and --dispatch refuse to start without a secret or without Redis', async () => {
+    const noSecret = await runSd(['start', '--cluster'], root, { ...env, SD_CLUSTER_SECRET: undefined })
+    assert.equal(noSecret.code, 2)
+    assert.match(noSecret.stderr, /SD_CLUSTER_SECRET must be set to at least 16 bytes/)
+    const noRedis = await runSd(['start', '--dispatch'], root, { ...env, REDIS_URL: undefined })
+    assert.equal(noRedis.code, 2)
+    assert.match(noRedis.stderr, /--dispatch needs Redis settings/)
   })
 })
 

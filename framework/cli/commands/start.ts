@@ -71,7 +71,7 @@ export default class Start extends Command {
     await mkdir(paths.dir, { recursive: true, mode: 0o700 })
     const out = openSync(paths.log, 'a')
     // the child runs in `root`: a relative SD_RUN_DIR must mean the same folder there
-    const env = { ...process.env, ...(process.env.SD_RUN_DIR ? { SD_RUN_DIR: paths.dir } : {}) }
+    const env = { ...process.env, ...(process.env.SD_RUN_DIR ? { SD_RUN_DIR: runPaths(root).dir } : {}) }
     const child = spawn(process.execPath, [bin, 'start', ...(extra.includes('--dispatch') ? [] : ['--workers', String(workers)]), ...extra, '--root', root], { cwd: root, detached: true, stdio: ['ignore', out, out], env })
     child.unref()
     closeSync(out)
