@@ -17,6 +17,7 @@ import { Outgoing, type Connection } from '../connection/connection.js'
 import type { ConnectionTable } from '../connection/table.js'
 import { SdError } from '../core/errors.js'
 import type { ClusterNode } from './cluster-node.js'
+import { isValidNodeName } from './link-auth.js'
 
 /** A request between servers. */
 type Op =
@@ -59,6 +60,8 @@ export class ClusterBus implements Bus {
   readonly #self: string
   readonly #cacheMs: number
   readonly #uidCache = new Map<string, { nodes: string[], at: number }>()
+  /** Bumped by every notice: a lookup that overlapped one is not cached (it may predate the change). */
+  #noticeGen = 0
   #announce: string[] = []
 
   constructor (table: ConnectionTable, node: ClusterNode, uidCacheMs = 2000) {
@@ -70,7 +73,9 @@ export class ClusterBus implements Bus {
     node.messenger.onRequest = (_source, body) => this.#handle(JSON.parse(body.toString('utf8')) as Op)
     node.messenger.onNotice = (_source, body) => {
       const n = JSON.parse(body.toString('utf8')) as UidNotice
-      if (n.o === 'here' && Array.isArray(n.u)) for (const u of n.u) this.#uidCache.delete(String(u))
+      if (n.o !== 'here' || !Array.isArray(n.u)) return
+      this.#noticeGen++
+      for (const u of n.u) this.#uidCache.delete(String(u))
     }
     node.onNodeGone = (name) => {
       for (const [uid, e] of this.#uidCache) if (e.nodes.includes(name)) this.#uidCache.delete(uid)
@@ -140,6 +145,7 @@ export class ClusterBus implements Bus {
     const hit = fresh ? undefined : this.#uidCache.get(uid)
     if (hit && Date.now() - hit.at < this.#cacheMs) return { nodes: hit.nodes, cached: true }
     let nodes: string[]
+    const gen = this.#noticeGen
     try {
       nodes = await this.node.registry.view.uidNodes(uid)
     } catch (err) {
@@ -149,6 +155,7 @@ export class ClusterBus implements Bus {
     // "on no other node" is cached too (a local send must not cost a Redis round trip); a node
     // that starts holding the uid announces it, which drops the entry everywhere
     this.#uidCache.delete(uid)
+    if (gen !== this.#noticeGen) return { nodes: others, cached: false }
     this.#uidCache.set(uid, { nodes: others, at: Date.now() })
     if (this.#uidCache.size > MAX_CACHED_UIDS) for (const old of this.#uidCache.keys()) { this.#uidCache.delete(old); break }
     return { nodes: others, cached: false }
@@ -238,7 +245,12 @@ export class ClusterBus implements Bus {
   sendToUid (uid: Uid, data: unknown): Promise<number> {
     const key = String(uid)
     const local = this.#table.byUid(key)
-    const n = local.size > 0 ? this.#deliverLocal(local, data) : 0
+    let n = 0
+    try {
+      if (local.size > 0) n = this.#deliverLocal(local, data)
+    } catch (err) {
+      return Promise.reject(err) // a codec error rejects, as with the other buses
+    }
     // the hot path: a fresh cache entry saying "on no other node" costs no await at all
     const hit = this.#uidCache.get(key)
     if (hit && hit.nodes.length === 0 && Date.now() - hit.at < this.#cacheMs) return Promise.resolve(n)
@@ -340,5 +352,6 @@ export class ClusterBus implements Bus {
 /** The node a connection id belongs to: ids are `<node>.<n>` in a cluster. */
 export function nodeOfConnection (id: string): string | undefined {
   const i = id.lastIndexOf('.')
-  return i > 0 ? id.slice(0, i) : undefined
+  const node = i > 0 ? id.slice(0, i) : undefined
+  return node !== undefined && isValidNodeName(node) ? node : undefined
 }

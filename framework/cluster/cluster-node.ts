@@ -54,6 +54,8 @@ export class ClusterNode {
   #metaTimer: NodeJS.Timeout | undefined
   /** Dispatchers found in the registry: name → link address. */
   readonly #dispatchers = new Map<string, { host: string, port: number }>()
+  /** Nodes whose record is missing, waiting out their TTL before they count as gone. */
+  readonly #gone = new Map<string, NodeJS.Timeout>()
   /** Called when a node's record expired (its entries are, or are being, purged). */
   onNodeGone: (name: string) => void = () => {}
 
@@ -96,21 +98,23 @@ export class ClusterNode {
     } else {
       view.on('up', (r) => {
         if (!isDispatcher(r)) return
+        const known = this.#dispatchers.get(r.name)
+        // the same dispatcher restarted on another address: the old one is gone
+        if (known && (known.host !== r.host || known.port !== r.port)) this.messenger.removeDispatcher(known.host, known.port)
         this.#dispatchers.set(r.name, { host: r.host!, port: r.port! })
         this.messenger.addDispatcher(r.host!, r.port!)
       })
     }
+    // A record missing from one poll is not a death: Redis may have restarted empty, and every
+    // node writes itself again within a heartbeat. A node still missing after its TTL is gone.
     view.on('down', (name) => {
-      this.messenger.forget(name)
-      this.messenger.nodeGone(name)
-      this.onNodeGone(name)
-      // a dispatcher whose record expired is dropped unless its link still works (then only
-      // its Redis is in trouble); if it comes back, its record brings it back
-      const d = this.#dispatchers.get(name)
-      if (d && !this.messenger.isReady(d.host, d.port)) {
-        this.#dispatchers.delete(name)
-        this.messenger.removeDispatcher(d.host, d.port)
-      }
+      const timer = setTimeout(() => {
+        this.#gone.delete(name)
+        if (!view.live.has(name)) this.#nodeGone(name)
+      }, this.#config.ttlMs)
+      timer.unref()
+      clearTimeout(this.#gone.get(name))
+      this.#gone.set(name, timer)
     })
     const ok = await this.registry.start()
     if (!ok) this.#log?.warn({ err: this.registry.lastError }, 'cluster: Redis is not reachable yet; this node registers once it is')
@@ -123,6 +127,19 @@ export class ClusterNode {
     this.#metaTimer = setInterval(publish, this.#config.heartbeatMs)
     this.#metaTimer.unref()
     this.#log?.info({ cluster: this.cluster, node: this.name, registered: ok }, 'cluster: joined')
+  }
+
+  #nodeGone (name: string): void {
+    this.messenger.forget(name)
+    this.messenger.nodeGone(name)
+    this.onNodeGone(name)
+    // a dispatcher gone from the registry is dropped unless its link still works (then only its
+    // Redis is in trouble); if it comes back, its record brings it back
+    const d = this.#dispatchers.get(name)
+    if (d && !this.messenger.isReady(d.host, d.port)) {
+      this.#dispatchers.delete(name)
+      this.messenger.removeDispatcher(d.host, d.port)
+    }
   }
 
   /** Waits (at most `timeoutMs`) until a dispatcher link is ready; false if none came up. */
@@ -160,6 +177,7 @@ export class ClusterNode {
   /** Leaves the cluster: links closed, entries and record removed from Redis. */
   async stop (): Promise<void> {
     clearInterval(this.#metaTimer)
+    for (const timer of this.#gone.values()) clearTimeout(timer)
     this.registry.view.unwatch()
     await this.messenger.close()
     await this.registry.stop()

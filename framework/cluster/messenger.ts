@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { SdError } from '../core/errors.js'
 import type { AckEntry, DataMessage } from './link-frames.js'
+import { isValidNodeName } from './link-auth.js'
 import { LinkClient, type LinkClientOptions } from './link-client.js'
 import type { LinkStats } from './link.js'
 
@@ -73,13 +74,22 @@ interface Pending {
   reject: (err: Error) => void
 }
 
-/** Replies already given to one source (for re-sent requests), pruned below its watermark. */
+/**
+ * Replies already given to one source (for re-sent requests). `floor` is the highest watermark
+ * the source has sent: it waits for no id below it, so an unknown id below the floor is a late
+ * copy of a request already settled (through another dispatcher) and is dropped unrun.
+ */
 interface SourceMemory {
   replies: Map<number, unknown>
+  floor: number
 }
 
 /** Most replies remembered per source, whatever its watermark says (memory bound). */
 const MAX_REMEMBERED = 1 << 20
+/** Room left in a frame for the DATA header (id, names, targets) and the watermark. */
+const FRAME_HEADROOM = 64 * 1024
+/** Bytes of reply entries per REPLY frame (a turn's replies are split above this). */
+const REPLY_FRAME_BYTES = 1 << 20
 
 /** Requests and replies of one cluster node. */
 export class Messenger extends EventEmitter<MessengerEvents> {
@@ -89,7 +99,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   readonly #addresses = new WeakMap<LinkClient, string>()
   readonly #pending = new Map<number, Pending>()
   readonly #memory = new Map<string, SourceMemory>()
-  #replies = new Map<string, Array<[number, unknown]>>()
+  /** Replies to send, per link the requests came in on, per source. */
+  #replies = new Map<LinkClient, Map<string, Array<[number, unknown]>>>()
   #replyScheduled = false
   #nextId: number
   #route: LinkClient[] = []
@@ -100,10 +111,14 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   /** Requests sent again after a dispatcher failed or missed a target (status, tests). */
   resent = 0
 
+  /** Largest request body a link frame can carry. */
+  readonly #maxBody: number
+
   constructor (options: MessengerOptions) {
     super()
     this.name = options.name
     this.#options = options
+    this.#maxBody = (options.link?.maxFrameBytes ?? 8 * 1024 * 1024) - FRAME_HEADROOM
     // unique for this name across restarts: microseconds since the epoch, then +1 per message
     this.#nextId = Date.now() * 1000
     this.#sweep = setInterval(() => this.#check(), 250)
@@ -132,7 +147,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       this.#failover(address)
     })
     client.on('denied', (reason) => o.log?.error({ address, reason }, 'cluster: a dispatch server refused this node (is SD_CLUSTER_SECRET the same everywhere?)'))
-    client.on('data', (msg) => this.#onData(msg))
+    client.on('data', (msg) => this.#onData(msg, client))
     client.on('ack', (entries) => this.#onAck(address, entries))
     client.start()
   }
@@ -173,9 +188,13 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   #updateRoute (): void {
     const ready = [...this.#clients.values()].filter((c) => c.link !== undefined)
     ready.sort((a, b) => (a.peer!.name < b.peer!.name ? -1 : 1))
-    // each node prefers a different dispatcher (spreads load); one node sticks to one while it
-    // lives, so its messages to a node keep their order
-    if (ready.length > 1) {
+    const current = this.#route[0]
+    if (current !== undefined && current.link !== undefined) {
+      // one node sticks to its dispatcher while that link lives, so its messages to a node
+      // keep their order (a dispatcher joining does not move it)
+      this.#route = [current, ...ready.filter((c) => c !== current)]
+    } else if (ready.length > 1) {
+      // each node prefers a different dispatcher (spreads load)
       const start = hash(this.name) % ready.length
       this.#route = [...ready.slice(start), ...ready.slice(0, start)]
     } else {
@@ -196,6 +215,12 @@ export class Messenger extends EventEmitter<MessengerEvents> {
    * `SD_ERR_CLUSTER_UNAVAILABLE` when no dispatcher is linked, or nothing settled in time.
    */
   request (targets: readonly string[], body: Buffer): Promise<Map<string, unknown>> {
+    if (targets.length === 0) return Promise.resolve(new Map())
+    const bad = targets.find((t) => !isValidNodeName(t))
+    if (bad !== undefined) return Promise.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `${JSON.stringify(bad.slice(0, 64))} is not a node name`))
+    if (body.length > this.#maxBody) {
+      return Promise.reject(new SdError('SD_ERR_FRAME_TOO_LARGE', `a cross-server message of ${body.length} bytes is over the link limit (${this.#maxBody} bytes)`))
+    }
     if (this.#closed || this.#route.length === 0) {
       return Promise.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', this.#clients.size === 0 ? 'no dispatch server is known (none registered, none configured)' : 'no dispatch server is reachable'))
     }
@@ -310,8 +335,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
 
   // ---- receiving ---------------------------------------------------------------------------
 
-  #onData (msg: DataMessage): void {
-    if (msg.kind === Kind.REQUEST) this.#onRequest(msg)
+  #onData (msg: DataMessage, via: LinkClient): void {
+    if (msg.kind === Kind.REQUEST) this.#onRequest(msg, via)
     else if (msg.kind === Kind.REPLY) this.#onReply(msg)
     else if (msg.kind === Kind.NOTICE) {
       try {
@@ -322,18 +347,20 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     }
   }
 
-  #onRequest (msg: DataMessage): void {
+  #onRequest (msg: DataMessage, via: LinkClient): void {
     if (msg.payload.length < 8) return
     let mem = this.#memory.get(msg.source)
-    if (!mem) this.#memory.set(msg.source, (mem = { replies: new Map() }))
+    if (!mem) this.#memory.set(msg.source, (mem = { replies: new Map(), floor: 0 }))
     const watermark = msg.payload.readDoubleBE(0)
-    for (const id of mem.replies.keys()) {
-      if (id >= watermark && mem.replies.size < MAX_REMEMBERED) break
-      mem.replies.delete(id)
+    if (watermark > mem.floor) {
+      mem.floor = watermark
+      for (const id of mem.replies.keys()) if (id < watermark) mem.replies.delete(id)
     }
     let value: unknown
     if (mem.replies.has(msg.id)) {
       value = mem.replies.get(msg.id) // a re-send: answer again, do not run it twice
+    } else if (msg.id < mem.floor) {
+      return // a late copy of a request the source no longer waits for: it ran already
     } else {
       try {
         value = this.onRequest(msg.source, msg.payload.subarray(8))
@@ -342,10 +369,13 @@ export class Messenger extends EventEmitter<MessengerEvents> {
         value = null
       }
       if (value === undefined) value = null
+      if (mem.replies.size >= MAX_REMEMBERED) for (const id of mem.replies.keys()) { mem.replies.delete(id); break }
       mem.replies.set(msg.id, value)
     }
-    let list = this.#replies.get(msg.source)
-    if (!list) this.#replies.set(msg.source, (list = []))
+    let bySource = this.#replies.get(via)
+    if (!bySource) this.#replies.set(via, (bySource = new Map()))
+    let list = bySource.get(msg.source)
+    if (!list) bySource.set(msg.source, (list = []))
     list.push([msg.id, value])
     if (!this.#replyScheduled) {
       this.#replyScheduled = true
@@ -353,14 +383,33 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     }
   }
 
+  /** Sends a turn's replies back through the link each request came in on (else any other). */
   #flushReplies (): void {
     this.#replyScheduled = false
     const all = this.#replies
     this.#replies = new Map()
-    const client = this.#route[0]
-    if (!client) return // the sources re-send; the remembered replies answer them
-    for (const [source, list] of all) {
-      client.send({ id: this.#nextId++, source: this.name, targets: [source], kind: Kind.REPLY, payload: Buffer.from(JSON.stringify(list)), quiet: true })
+    for (const [via, bySource] of all) {
+      const client = via.link !== undefined ? via : this.#route[0]
+      if (!client) continue // the sources re-send; the remembered replies answer them
+      for (const [source, list] of bySource) {
+        let chunk: string[] = []
+        let bytes = 2
+        const flush = (): void => {
+          if (chunk.length === 0) return
+          client.send({ id: this.#nextId++, source: this.name, targets: [source], kind: Kind.REPLY, payload: Buffer.from(`[${chunk.join(',')}]`), quiet: true })
+          chunk = []
+          bytes = 2
+        }
+        for (const [id, value] of list) {
+          let entry = JSON.stringify([id, value])
+          // a reply too big for a frame (a huge groupMembers) is answered as null
+          if (entry.length > REPLY_FRAME_BYTES) entry = JSON.stringify([id, null])
+          if (bytes + entry.length > REPLY_FRAME_BYTES) flush()
+          chunk.push(entry)
+          bytes += entry.length + 1
+        }
+        flush()
+      }
     }
   }
 

@@ -67,9 +67,16 @@ export async function runWorker (): Promise<Application | undefined> {
   process.on('SIGTERM', () => stop('SIGTERM'))
 
   const workers = Number(process.env.SD_WORKERS ?? 1)
-  if (workers > 1 && process.env.SD_CLUSTER === '1') {
-    // in a cluster every worker is a node of its own (reached through the dispatchers)
-    process.env.SD_NODE_NAME = `${process.env.SD_NODE_NAME || `${hostname()}-${process.ppid}`}-${process.env.SD_WORKER_SLOT ?? id}`
+  if (process.env.SD_CLUSTER === '1') {
+    // In a cluster every worker is a node of its own (reached through the dispatchers): with
+    // several workers its name ends with `-<slot>`. A worker that replaces another (reload,
+    // restart) adds `~<generation>`: during a reload both run at once, and connection ids
+    // (`<node>.<n>`) must never point at another process's connection.
+    const generation = Number(process.env.SD_WORKER_GENERATION ?? 0)
+    let name = process.env.SD_NODE_NAME || `${hostname()}-${process.ppid}`
+    if (workers > 1) name += `-${process.env.SD_WORKER_SLOT ?? id}`
+    if (generation > 0) name += `~${generation}`
+    process.env.SD_NODE_NAME = name
   }
   const booting = await createApp({ root, connectionIdPrefix: `w${id}.` })
   if (workers > 1 && !booting.cluster) booting.bus = bus = new WorkerBus(booting.connections, send)

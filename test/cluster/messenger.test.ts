@@ -1,0 +1,97 @@
+/**
+ * The messenger (requests between servers through dispatchers) in one process, with two real
+ * dispatchers on loopback: replies, validation of what a request may carry, a reply that goes
+ * back through the link its request came in on (the receiver prefers another dispatcher the
+ * sender cannot reach), and a request re-sent through the other dispatcher when the first one
+ * closes, run once by the receiver.
+ */
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Dispatcher } from '../../framework/cluster/dispatcher.js'
+import { Messenger } from '../../framework/cluster/messenger.js'
+import { waitUntil } from '../helpers.js'
+import { newSecret, startDispatcher } from './link-helpers.js'
+
+const secret = newSecret()
+const dispatchers: Array<{ dispatcher: Dispatcher, port: number }> = []
+const messengers: Messenger[] = []
+
+function messenger (name: string, maxFrameBytes?: number): { m: Messenger, ran: string[] } {
+  const m = new Messenger({ name, secret, retryMs: 200, requestTimeoutMs: 3000, link: { reconnectMinMs: 20, reconnectMaxMs: 200, ...(maxFrameBytes ? { maxFrameBytes } : {}) } })
+  const ran: string[] = []
+  m.onRequest = (source, body) => {
+    ran.push(`${source}:${body.toString('utf8')}`)
+    return body.length
+  }
+  messengers.push(m)
+  return { m, ran }
+}
+
+before(async () => {
+  dispatchers.push(await startDispatcher({ secret, name: 'd1' }), await startDispatcher({ secret, name: 'd2' }))
+})
+
+after(async () => {
+  for (const m of messengers) await m.close()
+  for (const d of dispatchers) await d.dispatcher.close()
+})
+
+test('a request runs once on each target and resolves to the replies; nothing to send resolves at once', async () => {
+  const a = messenger('m-a')
+  const b = messenger('m-b')
+  const c = messenger('m-c')
+  for (const x of [a, b, c]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  await waitUntil(() => [a, b, c].every((x) => x.m.ready === 1), 3000, 'links')
+  const replies = await a.m.request(['m-b', 'm-c'], Buffer.from('hello'))
+  assert.deepEqual([...replies].sort(), [['m-b', 5], ['m-c', 5]])
+  assert.deepEqual(b.ran, ['m-a:hello'])
+  assert.deepEqual(c.ran, ['m-a:hello'])
+  assert.equal((await a.m.request([], Buffer.from('x'))).size, 0)
+  assert.deepEqual((await a.m.request(['nobody-here'], Buffer.from('x'))).get('nobody-here'), undefined, 'a node no dispatcher knows is not reached')
+})
+
+test('what cannot cross is refused before it is queued: a bad node name, a body over the link limit', async () => {
+  const a = messenger('v-a', 128 * 1024)
+  const b = messenger('v-b', 128 * 1024)
+  for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
+  await assert.rejects(a.m.request(['x'.repeat(300)], Buffer.from('x')), (err: Error & { code?: string }) => err.code === 'SD_ERR_CLUSTER_UNAVAILABLE')
+  await assert.rejects(a.m.request(['v-b'], Buffer.alloc(100 * 1024)), (err: Error & { code?: string }) => err.code === 'SD_ERR_FRAME_TOO_LARGE')
+  // the retry timer (200 ms) finds nothing left behind, and the links stay up
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  assert.equal(a.m.resent, 0)
+  assert.equal(await a.m.request(['v-b'], Buffer.from('fine')).then((r) => r.get('v-b')), 4)
+})
+
+test('the reply goes back through the link its request came in on', async () => {
+  const a = messenger('r-a')
+  const b = messenger('r-b')
+  // b prefers d2 (linked first); a reaches d1 only
+  b.m.addDispatcher('127.0.0.1', dispatchers[1].port)
+  await waitUntil(() => b.m.ready === 1, 3000, 'b on d2')
+  b.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  a.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  await waitUntil(() => a.m.ready === 1 && b.m.ready === 2, 3000, 'links')
+  assert.equal(b.m.links().find((l) => l.preferred)?.name, 'd2')
+  const replies = await a.m.request(['r-b'], Buffer.from('via d1'))
+  assert.equal(replies.get('r-b'), 6)
+  assert.equal(a.m.resent, 0, 'answered the first time')
+})
+
+test('a dispatcher that closes: what went through it is re-sent through the other, and runs once', async () => {
+  const extra = await startDispatcher({ secret, name: 'd3' })
+  const a = messenger('f-a')
+  const b = messenger('f-b')
+  a.m.addDispatcher('127.0.0.1', extra.port) // a's preferred route: linked first
+  await waitUntil(() => a.m.ready === 1, 3000, 'a on d3')
+  a.m.addDispatcher('127.0.0.1', dispatchers[1].port)
+  b.m.addDispatcher('127.0.0.1', extra.port)
+  b.m.addDispatcher('127.0.0.1', dispatchers[1].port)
+  await waitUntil(() => a.m.ready === 2 && b.m.ready === 2, 3000, 'links')
+  // b stops answering through d3: its link there is cut right after the request is queued
+  const pending = a.m.request(['f-b'], Buffer.from('once'))
+  await extra.dispatcher.close()
+  assert.equal((await pending).get('f-b'), 4)
+  await new Promise((resolve) => setTimeout(resolve, 400)) // retries would land by now
+  assert.deepEqual(b.ran, ['f-a:once'], 'run exactly once')
+})
