@@ -25,7 +25,6 @@
  */
 import { availableParallelism, cpus } from 'node:os'
 import { readFileSync } from 'node:fs'
-import { performance } from 'node:perf_hooks'
 import knex, { type Knex } from 'knex'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
@@ -34,6 +33,7 @@ import { Model, type DataServices } from '../framework/data/model.js'
 import { Mysql } from '../framework/data/mysql.js'
 import { RedisConnections } from '../framework/data/redis.js'
 import { cpuPercent, sampleCpu, sampleMachine, type CpuSample } from './lib/cpu.js'
+import { drive, type Op } from './lib/drive.js'
 import { int, pct, table } from './lib/table.js'
 
 /** SD / baseline at or above which an operation passes (≤ 5% overhead). */
@@ -102,7 +102,6 @@ interface Sides {
 }
 
 /** One operation, done by either side; resolves false on a wrong result. `seq` numbers the operations of a segment. */
-type Op = (seq: number) => Promise<boolean>
 
 interface Operation {
   key: 'read' | 'insert' | 'get' | 'set'
@@ -247,26 +246,6 @@ interface Segment {
   serverUsPerOp: number | undefined
   /** CPU of every other process on the machine, % of one core. */
   otherCpu: number | undefined
-}
-
-interface Drive { ops: number, wrong: number, seconds: number }
-
-/** Keeps `concurrency` operations in flight until `ms` have passed, then waits for the last ones. */
-async function drive (op: Op, concurrency: number, ms: number): Promise<Drive> {
-  const start = performance.now()
-  const end = start + ms
-  let seq = 0
-  let ops = 0
-  let wrong = 0
-  const worker = async (): Promise<void> => {
-    while (performance.now() < end) {
-      const ok = await op(seq++)
-      ops++
-      if (!ok) wrong++
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker))
-  return { ops, wrong, seconds: (performance.now() - start) / 1000 }
 }
 
 async function segment (op: Op, sd: boolean, server: Operation['server']): Promise<Segment> {

@@ -22,12 +22,12 @@
  * interleaved halves), BENCH_THREADS (1), BENCH_IN_FLIGHT (`1,8`: calls in flight per scenario).
  */
 import { availableParallelism, cpus } from 'node:os'
-import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { createApp, type Application } from '../framework/index.js'
 import { CALLS_PER_THREAD } from '../framework/task/pool.js'
 import { cpuPercent, sampleMachine } from './lib/cpu.js'
+import { drive, type Op } from './lib/drive.js'
 import { int, pct, table } from './lib/table.js'
 import { NoopTask } from './tasks/NoopTask.js'
 
@@ -61,7 +61,6 @@ const sideNames = ['raw', 'SD'] as const
 type SideName = typeof sideNames[number]
 
 /** One call; resolves true when the result is right. */
-type Op = () => Promise<boolean>
 
 /** The baseline: raw workers echoing messages, calls matched to replies by id, spread in turn. */
 class RawWorkers {
@@ -129,24 +128,6 @@ async function closeSides (s: Sides): Promise<void> {
   await Promise.all([s.app.stop(), s.raw.close()])
 }
 
-interface Drive { calls: number, wrong: number, seconds: number }
-
-/** Keeps `inFlight` calls going until `ms` have passed, then waits for the last ones. */
-async function drive (op: Op, inFlight: number, ms: number): Promise<Drive> {
-  const start = performance.now()
-  const end = start + ms
-  let calls = 0
-  let wrong = 0
-  const loop = async (): Promise<void> => {
-    while (performance.now() < end) {
-      if (!await op()) wrong++
-      calls++
-    }
-  }
-  await Promise.all(Array.from({ length: inFlight }, loop))
-  return { calls, wrong, seconds: (performance.now() - start) / 1000 }
-}
-
 /** One measuring segment of one side. */
 interface Segment {
   side: SideName
@@ -167,14 +148,14 @@ async function segment (op: Op, side: SideName, inFlight: number): Promise<Segme
   const cpu = process.cpuUsage(cpuFrom)
   const wallUs = Number(process.hrtime.bigint() - at) / 1e3
   const machineCpu = cpuPercent(machineFrom, sampleMachine())
-  if (r.wrong > 0) throw new Error(`${side}: ${r.wrong} of ${r.calls} results were wrong`)
+  if (r.wrong > 0) throw new Error(`${side}: ${r.wrong} of ${r.ops} results were wrong`)
   const cpuUs = cpu.user + cpu.system
   const processCpu = (100 * cpuUs) / wallUs
   return {
     side,
-    callsPerSecond: r.calls / r.seconds,
+    callsPerSecond: r.ops / r.seconds,
     processCpu,
-    cpuUsPerCall: cpuUs / r.calls,
+    cpuUsPerCall: cpuUs / r.ops,
     otherCpu: machineCpu === undefined ? undefined : Math.max(0, machineCpu - processCpu),
   }
 }
