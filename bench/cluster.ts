@@ -17,7 +17,6 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -28,6 +27,7 @@ import { cpuPercent, sampleCpu, sampleMachine } from './lib/cpu.js'
 import { Client } from './lib/framed-client.js'
 import type { ServerMessage } from './lib/server-child.js'
 import { int, pct, table } from './lib/table.js'
+import { freePort } from '../test/free-port.js'
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2)
@@ -99,15 +99,6 @@ async function stop (p: Proc): Promise<void> {
     clearTimeout(timer)
   }
   if (p.runDir) await rm(p.runDir, { recursive: true, force: true })
-}
-
-/** A port that was free a moment ago (listen on 0, close). */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

@@ -1,25 +1,22 @@
 /** `sd status --cluster`: the live nodes of the app's cluster, read from Redis. */
 import { pino } from 'pino'
-import type { Config } from '../core/config.js'
+import { clusterName, type Config } from '../core/config.js'
 import { RedisConnections } from '../data/redis.js'
 import { clusterOverview, type ClusterOverview, type NodeSummary } from '../cluster/overview.js'
 import { RegistryView } from '../cluster/redis-registry-view.js'
+import { duration } from './format.js'
 
 /** Reads the overview with a short-lived Redis connection. */
 export async function readClusterOverview (config: Config): Promise<ClusterOverview> {
   const redis = new RedisConnections({ ...config.redis, connectTimeoutMs: Math.min(config.redis.connectTimeoutMs, 3000) }, pino({ level: 'silent' }))
   try {
-    const cluster = config.cluster.name || config.app.name
+    const cluster = clusterName(config)
     return await clusterOverview(new RegistryView({ redis: redis.shared, cluster }), cluster)
   } finally {
     await redis.close()
   }
 }
 
-function duration (ms: number): string {
-  const s = Math.floor(ms / 1000)
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`
-}
 
 function line (n: NodeSummary): string {
   const head = `  ${n.role === 'server' ? 'server  ' : 'dispatch'} ${n.name}  pid ${n.pid}, up ${duration(n.uptimeMs)}, heartbeat ${n.heartbeatAgoMs} ms ago`

@@ -6,17 +6,17 @@
  * `.sd/dispatch/` (or `$SD_RUN_DIR/dispatch/`).
  */
 import { hostname } from 'node:os'
-import type { Server } from 'node:net'
+import type { AddressInfo, Server } from 'node:net'
 import { pino } from 'pino'
-import { loadConfig } from '../core/config.js'
+import { clusterName, loadConfig } from '../core/config.js'
 import { SdError } from '../core/errors.js'
 import { RedisConnections } from '../data/redis.js'
 import { Dispatcher } from '../cluster/dispatcher.js'
 import { clusterSecret } from '../cluster/link-auth.js'
 import { RedisRegistry } from '../cluster/redis-registry.js'
-import { serveControl, sendControl } from './control.js'
-import { clearRunFiles, readPid, runPaths, writePid, writeState } from './run-state.js'
-import { AlreadyRunningError } from './serve.js'
+import { serveControl } from './control.js'
+import { clearRunFiles, runPaths, writeState } from './run-state.js'
+import { claimRunFolder } from './serve.js'
 
 /** What `sd status --dispatch` prints. */
 export interface DispatchStatus {
@@ -31,6 +31,10 @@ export interface DispatchStatus {
   linked: Array<{ name: string, remote: string, framesIn: number, framesOut: number, rttMs: number | undefined }>
 }
 
+function toHostPort (a: AddressInfo | undefined): { host: string, port: number } | undefined {
+  return a && { host: a.address, port: a.port }
+}
+
 /** The host servers are told to link to. */
 function advertised (host: string, configured: string): string {
   if (configured) return configured
@@ -43,20 +47,13 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
   const config = await loadConfig({ root })
   const c = config.cluster
   const name = config.app.nodeName || `${hostname()}-dispatch-${process.pid}`
-  const cluster = c.name || config.app.name
+  const cluster = clusterName(config)
   const log = pino({ name: config.app.name, level: config.app.logLevel, base: { role: 'dispatch', node: name, pid: process.pid } })
   const redis = new RedisConnections(config.redis, log)
   if (!redis.configured) throw new SdError('SD_ERR_CONFIG_INVALID', '--dispatch needs Redis (REDIS_URL, or url, cluster or sentinels in config/redis.ts): the cluster registry lives there')
   const secret = clusterSecret(c.secret || undefined)
   const paths = runPaths(root, 'dispatch')
-  if (!(await writePid(paths, process.pid))) {
-    const previous = await readPid(paths)
-    if (previous?.alive && await sendControl(paths.socket, 'status', 2000).then(() => true, () => false)) {
-      throw new AlreadyRunningError(`a dispatch server already runs from ${paths.dir} (pid ${previous.pid}); set SD_RUN_DIR to run another`)
-    }
-    await clearRunFiles(paths)
-    if (!(await writePid(paths, process.pid))) throw new AlreadyRunningError(`${paths.pid} is taken by another start`)
-  }
+  await claimRunFolder(paths, `a dispatch server runs from ${paths.dir}: sd stop --dispatch, or set SD_RUN_DIR to run another`, (pid) => log.warn({ pid }, 'removed a stale pid file: that dispatch server is not running'))
 
   const dispatcher = new Dispatcher({ name, secret, host: c.dispatchHost, port: c.dispatchPort, log })
   const startedAt = Date.now()
@@ -72,7 +69,7 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
     cluster,
     status: dispatcher.status,
     uptimeMs: Date.now() - startedAt,
-    address: dispatcher.address() ? { host: dispatcher.address()!.address, port: dispatcher.address()!.port } : undefined,
+    address: toHostPort(dispatcher.address()),
     registry: registry?.status ?? 'idle',
     linked: dispatcher.linked().map((l) => ({ name: l.name, remote: l.remote, framesIn: l.stats.framesIn, framesOut: l.stats.framesOut, rttMs: l.stats.rttMs })),
   })

@@ -10,7 +10,7 @@ import { loadConfig } from '../core/config.js'
 import { Primary, type ServerStatus } from '../cluster/primary.js'
 import { sendControl, serveControl } from './control.js'
 import { buildDir, hasBuild } from './build.js'
-import { clearRunFiles, isSdProcess, readPid, runPaths, writePid, writeState } from './run-state.js'
+import { clearRunFiles, isSdProcess, readPid, runPaths, writePid, writeState, type RunPaths } from './run-state.js'
 
 /** Options of `runServer`. */
 export interface RunServerOptions {
@@ -25,6 +25,24 @@ export interface RunServerOptions {
 
 /** The server is already running (its control socket answered). */
 export class AlreadyRunningError extends Error {}
+
+/**
+ * Claims the run folder: the pid file is created exclusively, so of two starts racing only one
+ * wins; a pid file left by a process that is gone is removed first (`onStale` says so).
+ */
+export async function claimRunFolder (paths: RunPaths, hint: string, onStale: (pid: number | undefined) => void): Promise<void> {
+  for (let attempt = 0; !(await writePid(paths, process.pid)); attempt++) {
+    const previous = await readPid(paths)
+    if (previous?.alive && await sendControl(paths.socket, 'status', 2000).then(() => true, () => false)) {
+      throw new AlreadyRunningError(`already running (pid ${previous.pid}); ${hint}`)
+    }
+    if (attempt > 0 || (previous?.alive && await isSdProcess(previous.pid))) {
+      throw new AlreadyRunningError(`pid ${previous?.pid ?? '?'} in ${paths.pid} is an sd process that does not answer; stop it, or remove the file`)
+    }
+    onStale(previous?.pid)
+    await clearRunFiles(paths)
+  }
+}
 
 /** `--workers` value: a number, or `auto` for one per CPU. */
 export function parseWorkers (value: string | undefined): number {
@@ -42,19 +60,7 @@ export async function runServer (options: RunServerOptions): Promise<{ primary: 
   const log = pino({ name: config.app.name, level: config.app.logLevel, base: { role: 'primary', pid: process.pid } })
   const paths = runPaths(root)
 
-  // claim the run folder: the pid file is created exclusively, so of two starts racing only one
-  // wins; a pid file left by a server that is gone is removed first
-  for (let attempt = 0; !(await writePid(paths, process.pid)); attempt++) {
-    const previous = await readPid(paths)
-    if (previous?.alive && await sendControl(paths.socket, 'status', 2000).then(() => true, () => false)) {
-      throw new AlreadyRunningError(`already running (pid ${previous.pid}); use sd stop or sd reload`)
-    }
-    if (attempt > 0 || (previous?.alive && await isSdProcess(previous.pid))) {
-      throw new AlreadyRunningError(`pid ${previous?.pid ?? '?'} in ${paths.pid} is an sd process that does not answer; stop it, or remove the file`)
-    }
-    log.warn({ pid: previous?.pid }, 'removed a stale pid file: that server is not running')
-    await clearRunFiles(paths)
-  }
+  await claimRunFolder(paths, 'use sd stop or sd reload', (pid) => log.warn({ pid }, 'removed a stale pid file: that server is not running'))
 
   const build = !options.sources && hasBuild(root)
   if (build) log.info('running the production build in dist/ (sd build); delete dist/ to run the sources')

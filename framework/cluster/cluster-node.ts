@@ -15,8 +15,8 @@ import { RedisRegistry, type NodeRecord } from './redis-registry.js'
 /** Options of `ClusterNode`. */
 export interface ClusterNodeOptions {
   config: ClusterConfig
-  /** Cluster name when `config.name` is empty. */
-  defaultName: string
+  /** Cluster name (`clusterName(config)`). */
+  cluster: string
   /** This node's name. */
   nodeName: string
   redis: RedisClient
@@ -65,7 +65,7 @@ export class ClusterNode {
     this.#log = options.log
     this.#meta = options.meta
     this.name = options.nodeName
-    this.cluster = c.name || options.defaultName
+    this.cluster = options.cluster
     this.registry = new RedisRegistry({
       redis: options.redis, cluster: this.cluster, node: { name: this.name, role: 'server' },
       heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, log: options.log,

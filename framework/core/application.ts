@@ -26,7 +26,7 @@ import { TcpTransport } from '../transport/tcp-transport.js'
 import { createTextTransport } from '../transport/text-transport.js'
 import type { ListenAddress, Transport, TransportHost } from '../transport/transport.js'
 import { Views } from '../view/views.js'
-import type { Config, TransportName } from './config.js'
+import { clusterName, type Config, type TransportName } from './config.js'
 import { Controller, type ControllerClass, type ControllerHost } from './controller.js'
 import { isPublicError, SdError } from './errors.js'
 import { runMiddleware, type HookName, type Hooks, type Middleware } from './hooks.js'
@@ -97,7 +97,7 @@ export class Application implements TransportHost, ControllerHost {
       if (!this.data.redis.configured) throw new SdError('SD_ERR_CONFIG_INVALID', 'cluster.enabled needs Redis (REDIS_URL, or url, cluster or sentinels in config/redis.ts): the cluster registry lives there')
       this.cluster = new ClusterNode({
         config: config.cluster,
-        defaultName: config.app.name,
+        cluster: clusterName(config),
         nodeName: config.app.nodeName,
         redis: this.data.redis.shared,
         log: this.log,

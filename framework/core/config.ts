@@ -189,6 +189,11 @@ export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (...args: never[]) 
 /** Input accepted for the known sections. */
 export type ConfigInput = { [K in CheckedSection]?: DeepPartial<Config[K]> } & { routes?: RoutesConfig, timers?: TimersConfig, [section: string]: unknown }
 
+/** The cluster's name: `cluster.name`, else the app name. */
+export function clusterName (config: Config): string {
+  return config.cluster.name || config.app.name
+}
+
 /** Marks a config file's export; returns its argument unchanged (typed help only). */
 export function defineConfig<T extends object> (config: T): T {
   return config

@@ -39,6 +39,11 @@ function hostPort (s: string): { host: string, port: number } {
   return { host: s.slice(0, i), port: Number(s.slice(i + 1)) }
 }
 
+/** True when the config names a Redis server (url, cluster nodes or sentinels). */
+export function redisConfigured (c: RedisConfig): boolean {
+  return c.url !== '' || c.cluster.length > 0 || c.sentinels.length > 0
+}
+
 /** The Redis connections of one process. */
 export class RedisConnections {
   readonly #config: RedisConfig
@@ -52,7 +57,7 @@ export class RedisConnections {
   }
 
   get configured (): boolean {
-    return this.#config.url !== '' || this.#config.cluster.length > 0 || this.#config.sentinels.length > 0
+    return redisConfigured(this.#config)
   }
 
   #create (): RedisClient {

@@ -7,22 +7,14 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { Controller } from '../../framework/index.js'
 import { http, LineClient, portOf, root, startApp, TcpClient, waitUntil, WsClient } from '../helpers.js'
 import { childEnv } from './sd-process.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-
-/** A port that was free a moment ago (listen on 0, close). */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+import { freePort } from '../free-port.js'
 
 /** Resolves true when a TCP connection to `port` is refused, false when it is accepted. */
 function refused (port: number): Promise<boolean> {

@@ -10,6 +10,7 @@ import { processAlive, readPid, runPaths } from '../run-state.js'
 import { AlreadyRunningError, parseWorkers, runServer } from '../serve.js'
 import { runDispatch } from '../dispatch.js'
 import { clusterSecret } from '../../cluster/link-auth.js'
+import { redisConfigured } from '../../data/redis.js'
 
 const bin = fileURLToPath(new URL('../../../bin/sd.js', import.meta.url))
 
@@ -39,8 +40,7 @@ export default class Start extends Command {
     const clustered = flags.dispatch || flags.cluster || config.cluster.enabled
     if (clustered) {
       const what = flags.dispatch ? '--dispatch' : '--cluster'
-      const redis = config.redis.url !== '' || config.redis.cluster.length > 0 || config.redis.sentinels.length > 0
-      if (!redis) this.error(`${what} needs Redis settings: set REDIS_URL (or url, cluster or sentinels in config/redis.ts); the cluster registry lives there`, { exit: 2 })
+      if (!redisConfigured(config.redis)) this.error(`${what} needs Redis settings: set REDIS_URL (or url, cluster or sentinels in config/redis.ts); the cluster registry lives there`, { exit: 2 })
       try {
         clusterSecret(config.cluster.secret || undefined)
       } catch (err) {

@@ -4,13 +4,11 @@ import { ControlTimeoutError, sendControl } from '../control.js'
 import { clearRunFiles, readPid, runPaths } from '../run-state.js'
 import type { ServerStatus } from '../../cluster/primary.js'
 import { loadConfig } from '../../core/config.js'
+import { redisConfigured } from '../../data/redis.js'
 import { formatClusterOverview, readClusterOverview } from '../cluster-status.js'
 import type { DispatchStatus } from '../dispatch.js'
 
-function duration (ms: number): string {
-  const s = Math.floor(ms / 1000)
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`
-}
+import { duration } from '../format.js'
 
 /** `sd status`: pid, uptime, workers, connections per port, memory. */
 export default class Status extends Command {
@@ -60,7 +58,7 @@ export default class Status extends Command {
 
   async #cluster (root: string, json: boolean): Promise<void> {
     const config = await loadConfig({ root })
-    if (!config.redis.url && config.redis.cluster.length === 0 && config.redis.sentinels.length === 0) {
+    if (!redisConfigured(config.redis)) {
       this.error('--cluster reads the registry in Redis: set REDIS_URL (or url, cluster or sentinels in config/redis.ts)', { exit: 2 })
     }
     const overview = await readClusterOverview(config).catch((err: unknown) => this.error(`cannot read the cluster registry: ${(err as Error).message}`, { exit: 1 }))
