@@ -6,9 +6,10 @@
  * node has answered, so counts include the connections on other servers and a uid that went
  * offline reports 0 instead of silence.
  *
- * Request bodies are JSON (`op` + arguments + data), serialised once per call whatever the
- * number of target nodes; replies are numbers (connections reached) or, for `groupMembers`, uid
- * lists. Lookups of uid → nodes (empty ones included) are reused for `uidCacheMs`; a node that
+ * A request body is one line of JSON (the op and its arguments), then, for a push, a newline
+ * and the data as JSON: serialised once per call whatever the number of target nodes, and
+ * passed to JSON clients as it is (no parse, no re-encode on the receiving server). Replies
+ * are numbers (connections reached) or, for `groupMembers`, uid lists. Lookups of uid → nodes (empty ones included) are reused for `uidCacheMs`; a node that
  * starts holding a uid announces it to every server (a NOTICE, which drops the entry), and a
  * node that answers 0 for a cached uid makes the sender look it up again.
  */
@@ -19,13 +20,13 @@ import { SdError } from '../core/errors.js'
 import type { ClusterNode } from './cluster-node.js'
 import { isValidNodeName } from './link-auth.js'
 
-/** A request between servers. */
+/** A request between servers (a push's data follows the op on the next line). */
 type Op =
-  | { o: 'uid', u: string, d: unknown }
-  | { o: 'uids', u: string[], d: unknown }
-  | { o: 'group', g: string, x?: string[], d: unknown }
-  | { o: 'all', x?: string[], d: unknown }
-  | { o: 'conn', c: string, d: unknown }
+  | { o: 'uid', u: string }
+  | { o: 'uids', u: string[] }
+  | { o: 'group', g: string, x?: string[] }
+  | { o: 'all', x?: string[] }
+  | { o: 'conn', c: string }
   | { o: 'kick', u: string, r: string }
   | { o: 'close', c: string, r: string }
   | { o: 'members', g: string }
@@ -70,7 +71,11 @@ export class ClusterBus implements Bus {
     this.node = node
     this.#self = node.name
     this.#cacheMs = uidCacheMs
-    node.messenger.onRequest = (_source, body) => this.#handle(JSON.parse(body.toString('utf8')) as Op)
+    node.messenger.onRequest = (_source, body) => {
+      const text = body.toString('utf8')
+      const nl = text.indexOf('\n')
+      return nl < 0 ? this.#handle(JSON.parse(text) as Op) : this.#handle(JSON.parse(text.slice(0, nl)) as Op, text.slice(nl + 1))
+    }
     node.messenger.onNotice = (_source, body) => {
       const n = JSON.parse(body.toString('utf8')) as UidNotice
       if (n.o !== 'here' || !Array.isArray(n.u)) return
@@ -84,21 +89,19 @@ export class ClusterBus implements Bus {
 
   // ---- serving other nodes' requests --------------------------------------------------------
 
-  #handle (op: Op): unknown {
+  /** Runs a request of another node; `data`: a push's data as JSON text. */
+  #handle (op: Op, data = 'null'): unknown {
     const local = this.#table
     switch (op.o) {
-      case 'uid': return this.#deliverLocal(local.byUid(op.u), op.d)
+      case 'uid': return this.#deliverJson(local.byUid(op.u), data)
       case 'uids': {
         const conns: Connection[] = []
         for (const u of op.u) for (const c of local.byUid(u)) conns.push(c)
-        return this.#deliverLocal(conns, op.d)
+        return this.#deliverJson(conns, data)
       }
-      case 'group': return this.#deliverLocal(local.byGroup(op.g), op.d, op.x)
-      case 'all': return this.#deliverLocal(local.all(), op.d, op.x)
-      case 'conn': {
-        const conn = local.get(op.c)
-        return conn?.push(op.d) ? 1 : 0
-      }
+      case 'group': return this.#deliverJson(local.byGroup(op.g), data, op.x)
+      case 'all': return this.#deliverJson(local.all(), data, op.x)
+      case 'conn': return this.#deliverJson(local.get(op.c) ? [local.get(op.c)!] : [], data)
       case 'kick': {
         const conns = [...local.byUid(op.u)]
         for (const c of conns) c.close(new SdError('SD_ERR_KICKED', op.r))
@@ -118,13 +121,24 @@ export class ClusterBus implements Bus {
     }
   }
 
-  #deliverLocal (conns: Iterable<Connection>, data: unknown, exclude?: string[]): number {
-    // the same path as a local send, so one encoding per codec however many connections
+  /** Pushes data that arrived as JSON text: one encoding per codec however many connections. */
+  #deliverJson (conns: Iterable<Connection>, json: string, exclude?: string[]): number {
     let n = 0
     const skip = exclude && exclude.length > 0 ? new Set(exclude) : undefined
     let out: Outgoing | undefined
     for (const conn of conns) {
       if (skip?.has(conn.id)) continue
+      out ??= Outgoing.fromJson(json)
+      if (conn.pushOutgoing(out)) n++
+    }
+    return n
+  }
+
+  #deliverLocal (conns: Iterable<Connection>, data: unknown): number {
+    // the same path as a local send, so one encoding per codec however many connections
+    let n = 0
+    let out: Outgoing | undefined
+    for (const conn of conns) {
       out ??= new Outgoing(data)
       if (conn.pushOutgoing(out)) n++
     }
@@ -133,11 +147,17 @@ export class ClusterBus implements Bus {
 
   // ---- sending to other nodes ---------------------------------------------------------------
 
-  /** Sends `op` to `nodes` (this node left out); resolves to the replies. */
-  #request (nodes: readonly string[], op: Op): Promise<Map<string, unknown>> {
+  /** Sends `op` (and a push's `data`) to `nodes` (this node left out); resolves to the replies. */
+  #request (nodes: readonly string[], op: Op, data?: { d: unknown }): Promise<Map<string, unknown>> {
     const targets = nodes.filter((n) => n !== this.#self)
     if (targets.length === 0) return Promise.resolve(new Map())
-    return this.node.messenger.request(targets, Buffer.from(JSON.stringify(op)))
+    let text: string
+    try {
+      text = data === undefined ? JSON.stringify(op) : `${JSON.stringify(op)}\n${JSON.stringify(data.d) ?? 'null'}`
+    } catch (err) {
+      return Promise.reject(err) // not JSON-able (a BigInt, a cycle): rejects like a codec error
+    }
+    return this.node.messenger.request(targets, Buffer.from(text))
   }
 
   /** Nodes holding `uid`, from the cache or Redis. */
@@ -162,16 +182,21 @@ export class ClusterBus implements Bus {
   }
 
   /** Sends a uid-addressed op to the nodes holding it; a cached answer that missed is looked up again. */
-  async #toUid (uid: string, op: Op): Promise<number> {
+  async #toUid (uid: string, op: Op, data?: { d: unknown }): Promise<number> {
     const { nodes, cached } = await this.#uidNodes(uid)
     if (nodes.length === 0) return 0
-    const replies = await this.#request(nodes, op)
+    const replies = await this.#request(nodes, op, data)
     let n = sum(replies)
     if (cached && nodes.some((node) => replies.get(node) === 0 || replies.get(node) === undefined)) {
-      const again = (await this.#uidNodes(uid, true)).nodes.filter((node) => !nodes.includes(node))
-      if (again.length > 0) n += sum(await this.#request(again, op))
+      n += await this.#resendFresh(uid, nodes, op, data)
     }
     return n
+  }
+
+  /** A cached lookup of `uid` missed on some of `tried`: sends to the holders a fresh lookup adds. */
+  async #resendFresh (uid: string, tried: readonly string[], op: Op, data?: { d: unknown }): Promise<number> {
+    const again = (await this.#uidNodes(uid, true)).nodes.filter((node) => !tried.includes(node))
+    return again.length > 0 ? sum(await this.#request(again, op, data)) : 0
   }
 
   // ---- membership: local table first, then the registry -------------------------------------
@@ -239,7 +264,7 @@ export class ClusterBus implements Bus {
     if (this.#table.get(connectionId)) return this.#local.sendToConnection(connectionId, data)
     const node = nodeOfConnection(connectionId)
     if (node === undefined || node === this.#self) return 0
-    return sum(await this.#request([node], { o: 'conn', c: connectionId, d: data }))
+    return sum(await this.#request([node], { o: 'conn', c: connectionId }, { d: data }))
   }
 
   sendToUid (uid: Uid, data: unknown): Promise<number> {
@@ -251,10 +276,25 @@ export class ClusterBus implements Bus {
     } catch (err) {
       return Promise.reject(err) // a codec error rejects, as with the other buses
     }
-    // the hot path: a fresh cache entry saying "on no other node" costs no await at all
+    const op: Op = { o: 'uid', u: key }
     const hit = this.#uidCache.get(key)
-    if (hit && hit.nodes.length === 0 && Date.now() - hit.at < this.#cacheMs) return Promise.resolve(n)
-    return this.#toUid(key, { o: 'uid', u: key, d: data }).then((m) => n + m)
+    if (hit && Date.now() - hit.at < this.#cacheMs) {
+      // the hot paths: a fresh cache entry costs no lookup, and "on no other node" no await
+      if (hit.nodes.length === 0) return Promise.resolve(n)
+      const nodes = hit.nodes
+      return this.#request(nodes, op, { d: data }).then((replies) => {
+        let m = 0
+        let missed = false
+        for (const node of nodes) {
+          const v = replies.get(node)
+          if (typeof v === 'number' && v > 0) m += v
+          else missed = true
+        }
+        // a node that no longer holds the uid: look it up again, send to any new holder
+        return missed ? this.#resendFresh(key, nodes, op, { d: data }).then((more) => n + m + more) : n + m
+      })
+    }
+    return this.#toUid(key, op, { d: data }).then((m) => n + m)
   }
 
   async sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {
@@ -270,21 +310,21 @@ export class ClusterBus implements Bus {
     for (const list of byNode.values()) for (const node of list) nodes.add(node)
     nodes.delete(this.#self)
     if (nodes.size === 0) return n
-    return n + sum(await this.#request([...nodes], { o: 'uids', u: keys, d: data }))
+    return n + sum(await this.#request([...nodes], { o: 'uids', u: keys }, { d: data }))
   }
 
   async sendToAll (data: unknown, options?: SendOptions): Promise<number> {
     const n = await this.#local.sendToAll(data, options)
     const others = this.node.otherServers()
     if (others.length === 0) return n
-    return n + sum(await this.#request(others, { o: 'all', x: excludeList(options), d: data }))
+    return n + sum(await this.#request(others, { o: 'all', x: excludeList(options) }, { d: data }))
   }
 
   async sendToGroup (group: string, data: unknown, options?: SendOptions): Promise<number> {
     const n = await this.#local.sendToGroup(group, data, options)
     const nodes = await this.#groupNodes(group)
     if (nodes.length === 0) return n
-    return n + sum(await this.#request(nodes, { o: 'group', g: group, x: excludeList(options), d: data }))
+    return n + sum(await this.#request(nodes, { o: 'group', g: group, x: excludeList(options) }, { d: data }))
   }
 
   async kickUid (uid: Uid, reason = 'kicked'): Promise<number> {

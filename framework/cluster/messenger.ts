@@ -9,9 +9,15 @@
  * first time, so a request is handled exactly once however often it is re-sent. Ids start from
  * a time base, so they stay unique for a node name across restarts.
  *
+ * Requests to the same target(s) through the same dispatcher during one tick travel in one DATA
+ * frame: the dispatcher relays one frame, and the receiver reads them in one go.
+ *
  * DATA kinds (the `kind` byte of link frames):
- *   REQUEST: float64 BE watermark (lowest id the source still waits for) + body bytes
- *   REPLY:   JSON [[id, value], ...] (one frame per source per event-loop turn)
+ *   REQUEST: float64 BE watermark (lowest id the source still waits for), then one or more
+ *            requests, each float64 BE id + uint32 BE body length + body bytes
+ *   REPLY:   one frame per source per event-loop turn, entries of float64 BE id + uint8 type +
+ *            value: a number as float64 BE (type 0), anything else as uint32 BE length + JSON
+ *            (type 1)
  *   NOTICE:  body bytes, to every other server (flag ALL), no reply, not re-sent
  */
 import { EventEmitter } from 'node:events'
@@ -90,6 +96,22 @@ const MAX_REMEMBERED = 1 << 20
 const FRAME_HEADROOM = 64 * 1024
 /** Bytes of reply entries per REPLY frame (a turn's replies are split above this). */
 const REPLY_FRAME_BYTES = 1 << 20
+/** Reply entry types: a number (float64 BE), or JSON text (uint32 BE length + UTF-8). */
+const REPLY_NUMBER = 0
+const REPLY_JSON = 1
+/** Bytes of a number reply entry (id + type + value), and before the text of a JSON one. */
+const REPLY_NUMBER_BYTES = 17
+const REPLY_JSON_BYTES = 13
+/** Bytes of request bodies per REQUEST frame (a tick's requests are split above this). */
+const REQUEST_FRAME_BYTES = 1 << 20
+/** Bytes before each request body in a REQUEST frame: float64 id + uint32 length. */
+const ENTRY_HEADER_BYTES = 12
+
+/** Requests of one tick to the same target(s) through the same dispatcher. */
+interface Batch {
+  targets: string[]
+  requests: Pending[]
+}
 
 /** Requests and replies of one cluster node. */
 export class Messenger extends EventEmitter<MessengerEvents> {
@@ -102,6 +124,9 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   /** Replies to send, per link the requests came in on, per source. */
   #replies = new Map<LinkClient, Map<string, Array<[number, unknown]>>>()
   #replyScheduled = false
+  /** Requests to send at the end of this tick: per link, per target list. */
+  #outbox = new Map<LinkClient, Map<string, Batch>>()
+  #outboxScheduled = false
   #nextId: number
   #route: LinkClient[] = []
   #sweep: NodeJS.Timeout | undefined
@@ -247,17 +272,63 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     return this.#nextId
   }
 
+  /** Queues `p` for `targets` through `client`; the tick's requests go out together (#flushOutbox). */
   #send (p: Pending, targets: string[], client: LinkClient | undefined): void {
     p.sentAt = Date.now()
     if (!client || targets.length === 0) return // waits for a link (#resendWaiting) or the timeout
-    const payload = Buffer.allocUnsafe(8 + p.body.length)
-    payload.writeDoubleBE(this.#watermark(), 0)
-    p.body.copy(payload, 8)
     const address = this.#addressOf(client)
-    // quiet: the dispatcher ACKs only targets it could not reach; the replies confirm the rest
-    const msg: DataMessage = { id: p.id, source: this.name, targets, kind: Kind.REQUEST, payload, quiet: true }
-    if (!client.send(msg)) return // link full or just lost: the retry or the failover sends it
     for (const t of targets) p.via.set(t, address)
+    let byTargets = this.#outbox.get(client)
+    if (!byTargets) this.#outbox.set(client, (byTargets = new Map()))
+    const key = targets.length === 1 ? targets[0] : targets.join('\n')
+    const batch = byTargets.get(key)
+    if (batch) batch.requests.push(p)
+    else byTargets.set(key, { targets, requests: [p] })
+    if (!this.#outboxScheduled) {
+      this.#outboxScheduled = true
+      process.nextTick(() => this.#flushOutbox())
+    }
+  }
+
+  /** Sends the tick's requests: one REQUEST frame per link and target list (split above 1 MiB). */
+  #flushOutbox (): void {
+    this.#outboxScheduled = false
+    const outbox = this.#outbox
+    this.#outbox = new Map()
+    const watermark = this.#watermark()
+    for (const [client, byTargets] of outbox) {
+      const address = this.#addressOf(client)
+      for (const { targets, requests } of byTargets.values()) {
+        let from = 0
+        let bytes = 8
+        for (let i = 0; i <= requests.length; i++) {
+          const size = i < requests.length ? ENTRY_HEADER_BYTES + requests[i].body.length : 0
+          if (i < requests.length && (i === from || bytes + size <= REQUEST_FRAME_BYTES)) {
+            bytes += size
+            continue
+          }
+          this.#sendFrame(client, address, targets, requests.slice(from, i), bytes, watermark)
+          from = i
+          bytes = 8 + size
+        }
+      }
+    }
+  }
+
+  #sendFrame (client: LinkClient, address: string, targets: string[], requests: Pending[], bytes: number, watermark: number): void {
+    const payload = Buffer.allocUnsafe(bytes)
+    payload.writeDoubleBE(watermark, 0)
+    let off = 8
+    for (const p of requests) {
+      payload.writeDoubleBE(p.id, off)
+      payload.writeUInt32BE(p.body.length, off + 8)
+      off += ENTRY_HEADER_BYTES + p.body.copy(payload, off + ENTRY_HEADER_BYTES)
+    }
+    // quiet: the dispatcher ACKs only targets it could not reach; the replies confirm the rest
+    const msg: DataMessage = { id: this.#nextId++, source: this.name, targets, kind: Kind.REQUEST, payload, quiet: true }
+    if (client.send(msg)) return
+    // link full or just lost: the retry or the failover sends these (unless one already did)
+    for (const p of requests) for (const t of targets) if (p.via.get(t) === address) p.via.delete(t)
   }
 
   #settle (p: Pending, target: string, value: unknown): void {
@@ -290,12 +361,17 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     }
   }
 
+  /**
+   * The dispatcher at `address` could not hand a frame to some targets (not linked to it, link
+   * full): every request waiting on such a target through it goes through another dispatcher,
+   * or settles as unreachable when every dispatcher missed it.
+   */
   #onAck (address: string, entries: AckEntry[]): void {
-    for (const e of entries) {
-      if (e.missed.length === 0) continue
-      const p = this.#pending.get(e.id)
-      if (!p) continue
-      for (const target of e.missed) {
+    const missed = new Set<string>()
+    for (const e of entries) for (const target of e.missed) missed.add(target)
+    if (missed.size === 0) return
+    for (const p of [...this.#pending.values()]) {
+      for (const target of missed) {
         if (!p.waiting.has(target) || p.via.get(target) !== address) continue
         p.missed ??= new Map()
         let tried = p.missed.get(target)
@@ -306,6 +382,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
           this.resent++
           this.#send(p, [target], other)
         } else {
+          p.via.delete(target)
           this.#settle(p, target, undefined) // linked to no dispatcher we reach: offline
         }
       }
@@ -348,35 +425,44 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   }
 
   #onRequest (msg: DataMessage, via: LinkClient): void {
-    if (msg.payload.length < 8) return
+    const payload = msg.payload
+    if (payload.length < 8) return
     let mem = this.#memory.get(msg.source)
     if (!mem) this.#memory.set(msg.source, (mem = { replies: new Map(), floor: 0 }))
-    const watermark = msg.payload.readDoubleBE(0)
+    const watermark = payload.readDoubleBE(0)
     if (watermark > mem.floor) {
       mem.floor = watermark
       for (const id of mem.replies.keys()) if (id < watermark) mem.replies.delete(id)
-    }
-    let value: unknown
-    if (mem.replies.has(msg.id)) {
-      value = mem.replies.get(msg.id) // a re-send: answer again, do not run it twice
-    } else if (msg.id < mem.floor) {
-      return // a late copy of a request the source no longer waits for: it ran already
-    } else {
-      try {
-        value = this.onRequest(msg.source, msg.payload.subarray(8))
-      } catch (err) {
-        this.#options.log?.warn({ err, source: msg.source }, 'cluster: a request failed')
-        value = null
-      }
-      if (value === undefined) value = null
-      if (mem.replies.size >= MAX_REMEMBERED) for (const id of mem.replies.keys()) { mem.replies.delete(id); break }
-      mem.replies.set(msg.id, value)
     }
     let bySource = this.#replies.get(via)
     if (!bySource) this.#replies.set(via, (bySource = new Map()))
     let list = bySource.get(msg.source)
     if (!list) bySource.set(msg.source, (list = []))
-    list.push([msg.id, value])
+    let off = 8
+    while (off + ENTRY_HEADER_BYTES <= payload.length) {
+      const id = payload.readDoubleBE(off)
+      const end = off + ENTRY_HEADER_BYTES + payload.readUInt32BE(off + 8)
+      if (end > payload.length || !Number.isSafeInteger(id)) break // malformed: the rest is dropped
+      const body = payload.subarray(off + ENTRY_HEADER_BYTES, end)
+      off = end
+      let value: unknown
+      if (mem.replies.has(id)) {
+        value = mem.replies.get(id) // a re-send: answer again, do not run it twice
+      } else if (id < mem.floor) {
+        continue // a late copy of a request the source no longer waits for: it ran already
+      } else {
+        try {
+          value = this.onRequest(msg.source, body)
+        } catch (err) {
+          this.#options.log?.warn({ err, source: msg.source }, 'cluster: a request failed')
+          value = null
+        }
+        if (value === undefined) value = null
+        if (mem.replies.size >= MAX_REMEMBERED) for (const old of mem.replies.keys()) { mem.replies.delete(old); break }
+        mem.replies.set(id, value)
+      }
+      list.push([id, value])
+    }
     if (!this.#replyScheduled) {
       this.#replyScheduled = true
       setImmediate(() => this.#flushReplies())
@@ -392,39 +478,73 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       const client = via.link !== undefined ? via : this.#route[0]
       if (!client) continue // the sources re-send; the remembered replies answer them
       for (const [source, list] of bySource) {
-        let chunk: string[] = []
-        let bytes = 2
-        const flush = (): void => {
-          if (chunk.length === 0) return
-          client.send({ id: this.#nextId++, source: this.name, targets: [source], kind: Kind.REPLY, payload: Buffer.from(`[${chunk.join(',')}]`), quiet: true })
-          chunk = []
-          bytes = 2
+        let from = 0
+        let bytes = 0
+        const encoded: Array<Buffer | undefined> = []
+        for (let i = 0; i <= list.length; i++) {
+          let size = 0
+          if (i < list.length) {
+            const value = list[i][1]
+            if (typeof value !== 'number') {
+              let json = Buffer.from(JSON.stringify(value) ?? 'null')
+              // a reply too big for a frame (a huge groupMembers) is answered as null
+              if (json.length > REPLY_FRAME_BYTES) json = Buffer.from('null')
+              encoded[i] = json
+              size = REPLY_JSON_BYTES + json.length
+            } else {
+              size = REPLY_NUMBER_BYTES
+            }
+            if (i === from || bytes + size <= REPLY_FRAME_BYTES) {
+              bytes += size
+              continue
+            }
+          }
+          if (i === from) break // nothing to send (every request was a late copy)
+          const payload = Buffer.allocUnsafe(bytes)
+          let off = 0
+          for (let j = from; j < i; j++) {
+            const [id, value] = list[j]
+            payload.writeDoubleBE(id, off)
+            const json = encoded[j]
+            if (json === undefined) {
+              payload[off + 8] = REPLY_NUMBER
+              payload.writeDoubleBE(value as number, off + 9)
+              off += REPLY_NUMBER_BYTES
+            } else {
+              payload[off + 8] = REPLY_JSON
+              payload.writeUInt32BE(json.length, off + 9)
+              off += REPLY_JSON_BYTES + json.copy(payload, off + REPLY_JSON_BYTES)
+            }
+          }
+          client.send({ id: this.#nextId++, source: this.name, targets: [source], kind: Kind.REPLY, payload, quiet: true })
+          from = i
+          bytes = size
         }
-        for (const [id, value] of list) {
-          let entry = JSON.stringify([id, value])
-          // a reply too big for a frame (a huge groupMembers) is answered as null
-          if (entry.length > REPLY_FRAME_BYTES) entry = JSON.stringify([id, null])
-          if (bytes + entry.length > REPLY_FRAME_BYTES) flush()
-          chunk.push(entry)
-          bytes += entry.length + 1
-        }
-        flush()
       }
     }
   }
 
   #onReply (msg: DataMessage): void {
-    let list: Array<[number, unknown]>
-    try {
-      list = JSON.parse(msg.payload.toString('utf8')) as Array<[number, unknown]>
-    } catch {
-      return
-    }
-    if (!Array.isArray(list)) return
-    for (const entry of list) {
-      if (!Array.isArray(entry)) continue
-      const p = this.#pending.get(entry[0])
-      if (p) this.#settle(p, msg.source, entry[1])
+    const payload = msg.payload
+    let off = 0
+    while (off + REPLY_NUMBER_BYTES <= payload.length) {
+      const id = payload.readDoubleBE(off)
+      let value: unknown
+      if (payload[off + 8] === REPLY_NUMBER) {
+        value = payload.readDoubleBE(off + 9)
+        off += REPLY_NUMBER_BYTES
+      } else {
+        const end = off + REPLY_JSON_BYTES + payload.readUInt32BE(off + 9)
+        if (payload[off + 8] !== REPLY_JSON || end > payload.length) return // malformed: the rest is dropped
+        try {
+          value = JSON.parse(payload.toString('utf8', off + REPLY_JSON_BYTES, end))
+        } catch {
+          value = null
+        }
+        off = end
+      }
+      const p = this.#pending.get(id)
+      if (p) this.#settle(p, msg.source, value)
     }
   }
 

@@ -14,13 +14,39 @@ export type ConnectionStatus = 'open' | 'closing' | 'closed'
  * connection that shares that codec.
  */
 export class Outgoing {
-  readonly data: unknown
+  #data: unknown
+  /** The data as JSON text, when it arrived that way (from another server of a cluster). */
+  readonly #json: string | undefined
   #codec: Codec | undefined
   #bytes: string | Buffer | undefined
   #more: Map<Codec, string | Buffer> | undefined
 
-  constructor (data: unknown) {
-    this.data = data
+  /** `json`: the data as JSON text instead (see `fromJson`); `data` is then ignored. */
+  constructor (data: unknown, json?: string) {
+    this.#data = json === undefined ? data : undefined
+    this.#json = json
+  }
+
+  /**
+   * A push whose data is already JSON text: a codec that can take JSON as it is (`pushJson`)
+   * wraps it without parsing it; the others get the parsed value.
+   */
+  static fromJson (json: string): Outgoing {
+    return new Outgoing(undefined, json)
+  }
+
+  #parsed = false
+
+  get data (): unknown {
+    if (this.#json !== undefined && !this.#parsed) {
+      this.#data = JSON.parse(this.#json)
+      this.#parsed = true
+    }
+    return this.#data
+  }
+
+  #encode (codec: Codec): string | Buffer {
+    return this.#json !== undefined && codec.pushJson ? codec.pushJson(this.#json) : codec.push(this.data)
   }
 
   /** Wire bytes of this push for `codec`, encoded on first use. */
@@ -28,13 +54,13 @@ export class Outgoing {
     if (this.#codec === codec) return this.#bytes as string | Buffer
     if (this.#codec === undefined) {
       this.#codec = codec
-      this.#bytes = codec.push(this.data)
+      this.#bytes = this.#encode(codec)
       return this.#bytes
     }
     this.#more ??= new Map()
     let bytes = this.#more.get(codec)
     if (bytes === undefined) {
-      bytes = codec.push(this.data)
+      bytes = this.#encode(codec)
       this.#more.set(codec, bytes)
     }
     return bytes

@@ -34,6 +34,8 @@ export interface Codec {
   error (id: MessageId | undefined | null, body: ErrorBody): string | Buffer
   /** Payload of a push `{data}`. */
   push (data: unknown): string | Buffer
+  /** Payload of a push whose data is given as JSON text (codecs that can use it as it is). */
+  pushJson?: (json: string) => string
 }
 
 /** A decode failure that still knows the request id, so the error reply can carry it. */
@@ -115,6 +117,8 @@ export function createCodec (options: CodecOptions): Codec {
         reply: (id, data) => JSON.stringify({ id, data: data === undefined ? null : data }),
         error: (id, error) => JSON.stringify(id === undefined || id === null ? { error } : { id, error }),
         push: (data) => JSON.stringify({ data: data === undefined ? null : data }),
+        // the same text JSON.stringify({data}) gives, without parsing the data
+        pushJson: (json) => `{"data":${json}}`,
       }
     case 'msgpack':
       return {

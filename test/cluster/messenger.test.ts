@@ -2,15 +2,17 @@
  * The messenger (requests between servers through dispatchers) in one process, with two real
  * dispatchers on loopback: replies, validation of what a request may carry, a reply that goes
  * back through the link its request came in on (the receiver prefers another dispatcher the
- * sender cannot reach), and a request re-sent through the other dispatcher when the first one
- * closes, run once by the receiver.
+ * sender cannot reach), a request re-sent through the other dispatcher when the first one
+ * closes, run once by the receiver; requests of one tick sharing one frame (split above 1 MiB),
+ * replies of every JSON type, and a malformed REQUEST frame from a linked peer.
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Dispatcher } from '../../framework/cluster/dispatcher.js'
 import { Messenger } from '../../framework/cluster/messenger.js'
 import { waitUntil } from '../helpers.js'
-import { newSecret, startDispatcher } from './link-helpers.js'
+import { Kind } from '../../framework/cluster/messenger.js'
+import { newSecret, ready, startClient, startDispatcher } from './link-helpers.js'
 
 const secret = newSecret()
 const dispatchers: Array<{ dispatcher: Dispatcher, port: number }> = []
@@ -94,4 +96,69 @@ test('a dispatcher that closes: what went through it is re-sent through the othe
   assert.equal((await pending).get('f-b'), 4)
   await new Promise((resolve) => setTimeout(resolve, 400)) // retries would land by now
   assert.deepEqual(b.ran, ['f-a:once'], 'run exactly once')
+})
+
+test('requests of one tick to one node share one frame, each runs once in order with its own reply', async () => {
+  const a = messenger('t-a')
+  const b = messenger('t-b')
+  for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
+  const relayed = dispatchers[0].dispatcher.counters.relayed
+  const bodies = Array.from({ length: 50 }, (_, i) => 'x'.repeat(i + 1))
+  const replies = await Promise.all(bodies.map((body) => a.m.request(['t-b'], Buffer.from(body))))
+  assert.deepEqual(replies.map((r) => r.get('t-b')), bodies.map((body) => body.length))
+  assert.deepEqual(b.ran, bodies.map((body) => `t-a:${body}`))
+  assert.equal(dispatchers[0].dispatcher.counters.relayed - relayed, 2, 'one REQUEST frame there, one REPLY frame back')
+
+  // bodies of 600 KB: two do not fit in one 1 MiB frame, so three frames go out
+  const before = dispatchers[0].dispatcher.counters.relayed
+  const big = [1, 2, 3].map((n) => Buffer.alloc(600 * 1024, 48 + n))
+  const bigReplies = await Promise.all(big.map((body) => a.m.request(['t-b'], body)))
+  assert.deepEqual(bigReplies.map((r) => r.get('t-b')), [600 * 1024, 600 * 1024, 600 * 1024])
+  assert.deepEqual(b.ran.slice(50).map((r) => r.slice(5, 6)), ['1', '2', '3'])
+  assert.equal(dispatchers[0].dispatcher.counters.relayed - before, 4, 'three REQUEST frames, one REPLY frame')
+})
+
+test('replies of every JSON type come back as they were given', async () => {
+  const a = messenger('j-a')
+  const b = messenger('j-b')
+  const values: unknown[] = [0, -1.5, 2 ** 40, 'text', '', null, true, [1, 'two', { three: 3 }], { nested: { list: [] } }]
+  b.m.onRequest = (_source, body) => values[Number(body.toString('utf8'))]
+  for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
+  const replies = await Promise.all(values.map((_, i) => a.m.request(['j-b'], Buffer.from(String(i)))))
+  assert.deepEqual(replies.map((r) => r.get('j-b')), values)
+  // a handler that returns nothing (or throws) answers null: the sender is not left waiting
+  b.m.onRequest = (_source, body) => { if (body.length > 1) throw new Error('boom') }
+  assert.deepEqual(await Promise.all(['1', '22'].map((x) => a.m.request(['j-b'], Buffer.from(x)).then((r) => r.get('j-b')))), [null, null])
+})
+
+test('a malformed REQUEST frame from a linked node runs what is whole before the damage and nothing after', async () => {
+  const b = messenger('k-b')
+  b.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  const { client } = startClient({ name: 'k-raw', role: 'server', port: dispatchers[0].port, secret })
+  await ready(client)
+  await waitUntil(() => b.m.ready === 1, 3000, 'b linked')
+  const entry = (id: number, body: string, lie = 0): Buffer => {
+    const head = Buffer.alloc(12)
+    head.writeDoubleBE(id, 0)
+    head.writeUInt32BE(Buffer.byteLength(body) + lie, 8)
+    return Buffer.concat([head, Buffer.from(body)])
+  }
+  const watermark = Buffer.alloc(8)
+  watermark.writeDoubleBE(1, 0)
+  // the second entry claims more bytes than the frame holds; the third is never reached
+  const payload = Buffer.concat([watermark, entry(1, 'whole'), entry(2, 'cut', 1000), entry(3, 'after')])
+  client.send({ id: 100, source: 'k-raw', targets: ['k-b'], kind: Kind.REQUEST, payload })
+  // a frame with an id that is not an integer is dropped as a whole
+  client.send({ id: 101, source: 'k-raw', targets: ['k-b'], kind: Kind.REQUEST, payload: Buffer.concat([watermark, entry(1.5, 'fraction')]) })
+  await waitUntil(() => b.ran.length >= 1, 3000, 'the whole entry ran')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  assert.deepEqual(b.ran, ['k-raw:whole'])
+  // b still serves: a normal request from another node is answered
+  const a = messenger('k-a')
+  a.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  await waitUntil(() => a.m.ready === 1, 3000, 'a linked')
+  assert.equal((await a.m.request(['k-b'], Buffer.from('still'))).get('k-b'), 5)
+  await client.close()
 })
