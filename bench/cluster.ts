@@ -6,16 +6,25 @@
  *  1. `sendToUid`: 4 senders, 32 requests in flight each, push to 4 receivers (one uid each):
  *     (a) senders and receivers on server A; (b) senders on A, receivers on B (through the
  *     dispatcher); (c) the same as (b) on the two Socket.IO servers (rooms `uid:<n>`).
- *  2. `sendToGroup`: one sender on A, 4 requests in flight, to a group of 1,000 members (500 on
+ *     The issue's targets ((b) ≥ 0.5 × (a), (b) ≥ 5 × (c)) are checked on this shape.
+ *  2. `sendToUid` bursts: the same pairs, but each request makes the server call `sendToUid`
+ *     BENCH_BURST (32) times (`/bench/burst`, as a timer or a game tick pushing a backlog),
+ *     BENCH_BURST_WINDOW (4) requests in flight per sender. The load generator then costs little,
+ *     so this shows the servers' own cost per message. Ratios printed, no target.
+ *  3. `sendToGroup`: one sender on A, 4 requests in flight, to a group of 1,000 members (500 on
  *     A, 500 on B); the same with one Socket.IO room.
  * Latency: from the sender stamping the message to the receiver reading it (for a fan-out, to
  * the last of the 1,000 members reading it). Every scenario gets fresh connections, a warm-up
  * and a measured segment; only messages received in the segment count. Scenario order
- * alternates between rounds. Env: BENCH_ROUNDS (2), BENCH_WARMUP_MS (1000), BENCH_SEGMENT_MS (3000).
+ * alternates between rounds. Env: BENCH_ROUNDS (2), BENCH_WARMUP_MS (1000), BENCH_SEGMENT_MS (3000);
+ * BENCH_ONLY=a,b,c,ba,bb,bc runs only those sendToUid scenarios; BENCH_CPU_DETAIL=1 prints CPU
+ * and read/write syscalls per process for each segment; BENCH_SD_NODE_ARGS adds node options to
+ * the SD processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -35,6 +44,8 @@ const warmupMs = Number(process.env.BENCH_WARMUP_MS ?? 1000)
 const segmentMs = Number(process.env.BENCH_SEGMENT_MS ?? 3000)
 const SENDERS = 4
 const WINDOW = 32
+const BURST = Number(process.env.BENCH_BURST ?? 32)
+const BURST_WINDOW = Number(process.env.BENCH_BURST_WINDOW ?? 4)
 const MEMBERS_PER_SERVER = 500
 const GROUP_WINDOW = 4
 const SETTLE_MS = 3000
@@ -107,6 +118,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 interface System {
   connect: (side: 0 | 1) => Promise<Conn>
   pids: number[]
+  /** What each pid is (same order). */
+  names: string[]
 }
 
 /** What `sd start` writes to `$SD_RUN_DIR/state.json` once it serves. */
@@ -122,7 +135,7 @@ async function startAll (): Promise<{ sd: System, io: System }> {
   const clusterEnv = { ...env, SD_CLUSTER_SECRET: randomBytes(24).toString('hex'), SD_TCP_PORT: '0', SD_TEXT_PORT: '0', SD_HTTP_PORT: '0' }
   const sdProc = async (node: string, args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Proc> => {
     const runDir = await mkdtemp(join(tmpdir(), `sd-bench-cluster-${node}-`))
-    const p = launch(node, process.execPath, ['bin/sd.js', 'start', ...args], { ...clusterEnv, ...extra, SD_NODE_NAME: node, SD_RUN_DIR: runDir }, sdLog)
+    const p = launch(node, process.execPath, [...(process.env.BENCH_SD_NODE_ARGS?.split(' ') ?? []), 'bin/sd.js', 'start', ...args], { ...clusterEnv, ...extra, SD_NODE_NAME: node, SD_RUN_DIR: runDir }, sdLog)
     p.runDir = runDir
     return p
   }
@@ -149,10 +162,12 @@ async function startAll (): Promise<{ sd: System, io: System }> {
     sd: {
       connect: async (side) => sdConn(await Client.connect(tcp[side])),
       pids: [...redisPid, dispatcher.child.pid!, ...servers.map((s) => s.child.pid!), ...states.flatMap((s) => s.workerPids)],
+      names: ['redis', 'dispatcher', 'A primary', 'B primary', ...states.flatMap((s, i) => s.workerPids.map(() => `${'AB'[i]} worker`))],
     },
     io: {
       connect: (side) => socketIoConn(ws[side]),
       pids: [...redisPid, ...ios.map((p) => p.child.pid!)],
+      names: ['redis', 'socket.io 1', 'socket.io 2'],
     },
   }
 }
@@ -177,7 +192,7 @@ process.once('exit', () => { for (const p of procs) if (!exited(p.child)) p.chil
 
 /** A client connection to either system, with the same four calls. */
 interface Conn {
-  call: (op: 'bind' | 'push' | 'join' | 'group', arg: object) => Promise<unknown>
+  call: (op: 'bind' | 'push' | 'burst' | 'join' | 'group', arg: object) => Promise<unknown>
   onPush: (fn: (data: unknown) => void) => void
   close: () => void
 }
@@ -220,6 +235,7 @@ interface Cpu { load?: number, servers?: number, other?: number }
 async function segment (sys: System, begin: () => void, end: () => void): Promise<{ seconds: number, cpu: Cpu }> {
   await sleep(warmupMs)
   const pidsFrom = sys.pids.map(sampleCpu)
+  const ioFrom = [process.pid, ...sys.pids].map(sampleIo)
   const loadFrom = sampleCpu(process.pid)
   const machineFrom = sampleMachine()
   const t0 = performance.now()
@@ -230,9 +246,24 @@ async function segment (sys: System, begin: () => void, end: () => void): Promis
   const machine = cpuPercent(machineFrom, sampleMachine())
   const load = cpuPercent(loadFrom, sampleCpu(process.pid))
   const perPid = sys.pids.map((pid, i) => cpuPercent(pidsFrom[i], sampleCpu(pid)))
+  if (process.env.BENCH_CPU_DETAIL) {
+    const io = [process.pid, ...sys.pids].map((pid, i) => { const to = sampleIo(pid); return to && ioFrom[i] ? { w: (to.w - ioFrom[i]!.w) / seconds, r: (to.r - ioFrom[i]!.r) / seconds } : undefined })
+    const ioText = (i: number): string => io[i] ? ` w ${int(io[i]!.w)}/s r ${int(io[i]!.r)}/s` : ''
+    console.error(`    cpu: load ${pct(load)}${ioText(0)}; ${perPid.map((v, i) => `${sys.names[i]} ${pct(v)}${ioText(i + 1)}`).join(', ')}`)
+  }
   const servers = perPid.every((v) => v !== undefined) ? perPid.reduce((a: number, b) => a + (b ?? 0), 0) : undefined
   const other = machine === undefined || load === undefined || servers === undefined ? undefined : Math.max(0, machine - load - servers)
   return { seconds, cpu: { load, servers, other } }
+}
+
+/** Read and write syscalls of a process so far (Linux /proc), for BENCH_CPU_DETAIL. */
+function sampleIo (pid: number): { r: number, w: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/io`, 'utf8')
+    return { r: Number(/syscr: (\d+)/.exec(text)?.[1]), w: Number(/syscw: (\d+)/.exec(text)?.[1]) }
+  } catch {
+    return undefined
+  }
 }
 
 /** Stops waiting after `ms`: the caller reports what did not arrive. */
@@ -273,7 +304,7 @@ function latency (samples: number[]): { p50: number, p99: number } {
 }
 
 /** `sendToUid`: SENDERS × WINDOW pushes in flight, sender i to receiver i's uid. */
-async function runUid (sys: System, senderSide: 0 | 1, receiverSide: 0 | 1, tag: string): Promise<Result> {
+async function runUid (sys: System, senderSide: 0 | 1, receiverSide: 0 | 1, tag: string, burst = 0): Promise<Result> {
   const senders = await connectMany(sys, senderSide, SENDERS)
   const receivers = await connectMany(sys, receiverSide, SENDERS)
   const uids = receivers.map((_, i) => `${tag}-${i}`)
@@ -293,11 +324,17 @@ async function runUid (sys: System, senderSide: 0 | 1, receiverSide: 0 | 1, tag:
   let running = true
   let acked = 0
   let errors = 0
-  const loops = senders.flatMap((s, i) => Array.from({ length: WINDOW }, async () => {
+  const window = burst > 0 ? BURST_WINDOW : WINDOW
+  const loops = senders.flatMap((s, i) => Array.from({ length: window }, async () => {
     while (running) {
       try {
-        await s.call('push', { to: uids[i], data: { t: performance.now() } })
-        acked++
+        if (burst > 0) {
+          await s.call('burst', { to: uids[i], n: burst, data: { t: performance.now() } })
+          acked += burst
+        } else {
+          await s.call('push', { to: uids[i], data: { t: performance.now() } })
+          acked++
+        }
       } catch {
         errors++
         return
@@ -382,7 +419,7 @@ const started = Date.now()
 console.log(`Cluster benchmark: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}); ` +
   'Redis, the dispatcher, 2 SD servers (primary + 1 worker each), 2 Socket.IO servers and this load generator share the CPUs; ' +
   `${rounds} rounds, ${warmupMs} ms warm-up + ${segmentMs} ms measured per scenario`)
-const uid = { a: [] as Result[], b: [] as Result[], c: [] as Result[] }
+const uid = { a: [] as Result[], b: [] as Result[], c: [] as Result[], ba: [] as Result[], bb: [] as Result[], bc: [] as Result[] }
 const group = { sd: [] as Result[], io: [] as Result[] }
 try {
   console.error('starting Redis, the dispatcher, 2 SD servers and 2 Socket.IO servers')
@@ -393,8 +430,12 @@ try {
       ['a', 'uid (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-a`)],
       ['b', 'uid (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-b`)],
       ['c', 'uid (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-c`)],
+      ['ba', 'burst (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-ba`, BURST)],
+      ['bb', 'burst (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-bb`, BURST)],
+      ['bc', 'burst (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-bc`, BURST)],
     ]
-    for (const [key, what, run] of round % 2 === 0 ? uidScenarios : uidScenarios.reverse()) {
+    const only = process.env.BENCH_ONLY?.split(',')
+    for (const [key, what, run] of (round % 2 === 0 ? uidScenarios : uidScenarios.reverse()).filter(([key]) => !only || only.includes(key))) {
       const r = await run()
       uid[key].push(r)
       progress(what, r)
@@ -413,7 +454,8 @@ try {
   await stopAll()
 }
 
-const rate = (rs: Result[]): number => median(rs.map((r) => r.rate))
+/** Median rate; NaN for a scenario left out with BENCH_ONLY. */
+const rate = (rs: Result[]): number => (rs.length === 0 ? NaN : median(rs.map((r) => r.rate)))
 const fanouts = (rs: Result[]): number => median(rs.map((r) => r.fanouts))
 /** Latency medians, lost and errors summed, CPU medians. */
 const tail = (rs: Result[]): string[] => [
@@ -432,6 +474,13 @@ console.log(table(['scenario', 'msg/s', ...tailHeader], [
   ['(c) Socket.IO + redis-adapter (1 → Redis → 2)', int(rate(uid.c)), ...tail(uid.c)],
 ], right))
 console.log('')
+console.log(`sendToUid bursts: each request makes the server send ${BURST} messages; ${SENDERS} senders × ${BURST_WINDOW} requests in flight → ${SENDERS} receivers`)
+console.log(table(['scenario', 'msg/s', ...tailHeader], [
+  ['(a) SD, one server (A → A)', int(rate(uid.ba)), ...tail(uid.ba)],
+  ['(b) SD, two servers (A → dispatcher → B)', int(rate(uid.bb)), ...tail(uid.bb)],
+  ['(c) Socket.IO + redis-adapter (1 → Redis → 2)', int(rate(uid.bc)), ...tail(uid.bc)],
+], right))
+console.log('')
 console.log(`sendToGroup: ${int(2 * MEMBERS_PER_SERVER)} members (${MEMBERS_PER_SERVER} on each server), 1 sender on the first server, ${GROUP_WINDOW} in flight; ` +
   `latency until the last member has the message (medians of ${rounds} rounds; lost and errors summed)`)
 console.log(table(['system', 'fan-outs/s', 'msg/s', ...tailHeader], [
@@ -442,12 +491,14 @@ console.log('')
 const ratios: Array<[string, number, number | undefined]> = [
   ['sendToUid (b)/(a) msg/s', rate(uid.b) / rate(uid.a), 0.5],
   ['sendToUid (b)/(c) msg/s', rate(uid.b) / rate(uid.c), 5],
+  ['sendToUid bursts (b)/(a) msg/s', rate(uid.bb) / rate(uid.ba), undefined],
+  ['sendToUid bursts (b)/(c) msg/s', rate(uid.bb) / rate(uid.bc), undefined],
   ['sendToGroup SD/Socket.IO fan-outs/s', fanouts(group.sd) / fanouts(group.io), undefined],
 ]
 // truncated, not rounded: 0.496 shows as 0.49, not as a 0.50 that misses 0.5
 console.log(table(['ratio', 'value', 'target', ''], ratios.map(([name, value, target]) =>
   [name, (Math.floor(value * 100) / 100).toFixed(2), target === undefined ? '-' : `≥ ${target}`, target === undefined ? '' : value >= target ? 'PASS' : 'BELOW']), new Set([1])))
-const all = [...uid.a, ...uid.b, ...uid.c, ...group.sd, ...group.io]
+const all = [...Object.values(uid).flat(), ...group.sd, ...group.io]
 const disturbed = all.filter((r) => (r.cpu.other ?? 0) > 25).length
 if (disturbed > 0) console.log(`\nIn ${disturbed} of ${all.length} segments other processes used more than 25% of a core: the numbers are disturbed.`)
 const problems = procs.filter((p) => p.problems.length > 0)

@@ -27,6 +27,19 @@ export class BenchController extends Controller {
     return this.sendToUid(data.to, data.data)
   }
 
+  /**
+   * `sendToUid(to, data)` `n` times in one go (1..1000), as a server pushing a burst (a timer,
+   * a game tick, a backlog); answers how many deliveries the sends reported in total.
+   */
+  async burst (data: { to: string, data: unknown, n: number }): Promise<number> {
+    const n = Math.min(1000, Math.max(1, Math.trunc(Number(data.n)) || 1))
+    const sends: Array<Promise<number>> = []
+    for (let i = 0; i < n; i++) sends.push(this.sendToUid(data.to, data.data))
+    let total = 0
+    for (const reached of await Promise.all(sends)) total += reached
+    return total
+  }
+
   /** Joins `group` (the fan-out benchmark's members). */
   async join (data: { group: string }): Promise<boolean> {
     await this.joinGroup(data.group)

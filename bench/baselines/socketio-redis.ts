@@ -31,6 +31,10 @@ io.on('connection', (socket) => {
     io.to(`uid:${msg.to}`).emit('push', msg.data)
     ack(true)
   })
+  socket.on('burst', (msg: { to: string, data: unknown, n: number }, ack: Ack) => {
+    for (let i = 0; i < msg.n; i++) io.to(`uid:${msg.to}`).emit('push', msg.data)
+    ack(msg.n)
+  })
   socket.on('join', async (msg: { group: string }, ack: Ack) => {
     await socket.join(msg.group)
     ack(true)
