@@ -5,6 +5,7 @@
  */
 import { readdir } from 'node:fs/promises'
 import { relative, sep } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
@@ -18,6 +19,27 @@ import { WsTransport } from './ws-transport.js'
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 const noCookies: Record<string, string> = Object.freeze({}) as Record<string, string>
+
+/**
+ * Turns off V8's allocation-site pretenuring for this process (once, when an HTTP port starts).
+ * Under HTTP load, V8 sometimes decides (typically when a new set of connections starts sending)
+ * that an allocation site hit on every request makes long-lived objects, and allocates its
+ * objects in old space from then on. Those old objects point at young objects of their request,
+ * so every request's objects (IncomingMessage, ServerResponse, fastify's Request/Reply, the body)
+ * survive scavenges and are promoted: 5-8 ms scavenges instead of about 1 ms, a mark-compact
+ * every 0.3-0.5 s, and a third less throughput for the rest of the process's life. Whether it
+ * happens differs from process to process (bare fastify does it too once the heap holds more
+ * than its own code); with pretenuring off, request objects die young in every process.
+ * A process started with an explicit `--[no-]allocation-site-pretenuring` (node flag or
+ * NODE_OPTIONS) keeps its own choice. Measurements: docs/benchmarks.md, "HTTP and V8 pretenuring".
+ */
+let pretenuringOff = false
+function disablePretenuring (): void {
+  if (pretenuringOff) return
+  pretenuringOff = true
+  const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => arg.includes('allocation-site-pretenuring'))
+  if (!given) setFlagsFromString('--no-allocation-site-pretenuring')
+}
 
 /** The files under `root` by URL path (`/css/site.css` → `css/site.css`); a missing folder has none. */
 async function listStatic (root: string): Promise<Map<string, string>> {
@@ -58,6 +80,7 @@ export class HttpTransport implements Transport {
   }
 
   async start (): Promise<void> {
+    disablePretenuring()
     const host = this.#host
     const app = Fastify({ bodyLimit: this.#config.bodyLimitBytes, logger: false, return503OnClosing: true })
     this.#app = app
