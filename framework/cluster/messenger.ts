@@ -521,6 +521,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
           bytes = size
         }
       }
+      // this already runs once per loop turn: write now instead of a turn later
+      client.link?.flush()
     }
   }
 
