@@ -328,13 +328,8 @@ async function runUid (sys: System, senderSide: 0 | 1, receiverSide: 0 | 1, tag:
   const loops = senders.flatMap((s, i) => Array.from({ length: window }, async () => {
     while (running) {
       try {
-        if (burst > 0) {
-          await s.call('burst', { to: uids[i], n: burst, data: { t: performance.now() } })
-          acked += burst
-        } else {
-          await s.call('push', { to: uids[i], data: { t: performance.now() } })
-          acked++
-        }
+        await s.call(burst > 0 ? 'burst' : 'push', { to: uids[i], n: burst, data: { t: performance.now() } })
+        acked += Math.max(1, burst)
       } catch {
         errors++
         return

@@ -299,17 +299,9 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     for (const [client, byTargets] of outbox) {
       const address = this.#addressOf(client)
       for (const { targets, requests } of byTargets.values()) {
-        let from = 0
-        let bytes = 8
-        for (let i = 0; i <= requests.length; i++) {
-          const size = i < requests.length ? ENTRY_HEADER_BYTES + requests[i].body.length : 0
-          if (i < requests.length && (i === from || bytes + size <= REQUEST_FRAME_BYTES)) {
-            bytes += size
-            continue
-          }
-          this.#sendFrame(client, address, targets, requests.slice(from, i), bytes, watermark)
-          from = i
-          bytes = 8 + size
+        const sizes = requests.map((p) => ENTRY_HEADER_BYTES + p.body.length)
+        for (const [from, to, bytes] of frameRuns(sizes, REQUEST_FRAME_BYTES - 8)) {
+          this.#sendFrame(client, address, targets, requests.slice(from, to), 8 + bytes, watermark)
         }
       }
     }
@@ -478,31 +470,19 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       const client = via.link !== undefined ? via : this.#route[0]
       if (!client) continue // the sources re-send; the remembered replies answer them
       for (const [source, list] of bySource) {
-        let from = 0
-        let bytes = 0
-        const encoded: Array<Buffer | undefined> = []
-        for (let i = 0; i <= list.length; i++) {
-          let size = 0
-          if (i < list.length) {
-            const value = list[i][1]
-            if (typeof value !== 'number') {
-              let json = Buffer.from(JSON.stringify(value) ?? 'null')
-              // a reply too big for a frame (a huge groupMembers) is answered as null
-              if (json.length > REPLY_FRAME_BYTES) json = Buffer.from('null')
-              encoded[i] = json
-              size = REPLY_JSON_BYTES + json.length
-            } else {
-              size = REPLY_NUMBER_BYTES
-            }
-            if (i === from || bytes + size <= REPLY_FRAME_BYTES) {
-              bytes += size
-              continue
-            }
-          }
-          if (i === from) break // nothing to send (every request was a late copy)
+        // numbers go as float64; anything else as JSON (a reply too big for a frame, a huge
+        // groupMembers, is answered as null)
+        const encoded = list.map(([, value]) => {
+          if (typeof value === 'number') return undefined
+          const json = Buffer.from(JSON.stringify(value) ?? 'null')
+          return json.length > REPLY_FRAME_BYTES ? Buffer.from('null') : json
+        })
+        const sizes = encoded.map((json) => (json === undefined ? REPLY_NUMBER_BYTES : REPLY_JSON_BYTES + json.length))
+        // an empty list (every request was a late copy) sends nothing
+        for (const [from, to, bytes] of frameRuns(sizes, REPLY_FRAME_BYTES)) {
           const payload = Buffer.allocUnsafe(bytes)
           let off = 0
-          for (let j = from; j < i; j++) {
+          for (let j = from; j < to; j++) {
             const [id, value] = list[j]
             payload.writeDoubleBE(id, off)
             const json = encoded[j]
@@ -517,8 +497,6 @@ export class Messenger extends EventEmitter<MessengerEvents> {
             }
           }
           client.send({ id: this.#nextId++, source: this.name, targets: [source], kind: Kind.REPLY, payload, quiet: true })
-          from = i
-          bytes = size
         }
       }
       // this already runs once per loop turn: write now instead of a turn later
@@ -565,6 +543,26 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     await Promise.all([...this.#clients.values()].map((c) => c.close()))
     this.#clients.clear()
   }
+}
+
+/**
+ * Splits items of the given sizes into consecutive runs of at most `max` bytes each (an item
+ * over `max` goes alone): [from, to, bytes] per run, none for no items.
+ */
+function frameRuns (sizes: readonly number[], max: number): Array<[number, number, number]> {
+  const runs: Array<[number, number, number]> = []
+  let from = 0
+  let bytes = 0
+  for (let i = 0; i < sizes.length; i++) {
+    if (i > from && bytes + sizes[i] > max) {
+      runs.push([from, i, bytes])
+      from = i
+      bytes = 0
+    }
+    bytes += sizes[i]
+  }
+  if (sizes.length > from) runs.push([from, sizes.length, bytes])
+  return runs
 }
 
 /** FNV-1a of a string (picks a node's preferred dispatcher). */
