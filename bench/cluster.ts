@@ -6,7 +6,12 @@
  *  1. `sendToUid`: 4 senders, 32 requests in flight each, push to 4 receivers (one uid each):
  *     (a) senders and receivers on server A; (b) senders on A, receivers on B (through the
  *     dispatcher); (c) the same as (b) on the two Socket.IO servers (rooms `uid:<n>`).
- *     The issue's targets ((b) ≥ 0.5 × (a), (b) ≥ 5 × (c)) are checked on this shape.
+ *     The issue's targets ((b) ≥ 0.5 × (a), (b) ≥ 5 × (c)) are checked on this shape and on the next.
+ *  1s. Saturated: the same pairs with BENCH_SAT_WINDOW (256, the server's default
+ *     `maxPendingPerConnection`) requests in flight per sender, and every sender, SD's and
+ *     Socket.IO's alike, corking its socket for the rest of the loop turn on its first write
+ *     (one writev per turn instead of one write per request). In shape 1 the load generator
+ *     itself is a limit, for SD more than for Socket.IO: this shape shows the servers' capacity.
  *  2. `sendToUid` bursts: the same pairs, but each request makes the server call `sendToUid`
  *     BENCH_BURST (32) times (`/bench/burst`, as a timer or a game tick pushing a backlog),
  *     BENCH_BURST_WINDOW (4) requests in flight per sender. The load generator then costs little,
@@ -17,8 +22,8 @@
  * the last of the 1,000 members reading it). Every scenario gets fresh connections, a warm-up
  * and a measured segment; only messages received in the segment count. Scenario order
  * alternates between rounds. Env: BENCH_ROUNDS (2), BENCH_WARMUP_MS (1000), BENCH_SEGMENT_MS (3000);
- * BENCH_ONLY=a,b,c,ba,bb,bc runs only those sendToUid scenarios; BENCH_CPU_DETAIL=1 prints CPU
- * and read/write syscalls per process for each segment; BENCH_SD_NODE_ARGS adds node options to
+ * BENCH_ONLY=a,b,c,sa,sb,sc,ba,bb,bc,group-sd,group-io runs only those scenarios; BENCH_CPU_DETAIL=1
+ * prints CPU (with its system part) and read/write syscalls per process for each segment; BENCH_SD_NODE_ARGS adds node options to
  * the SD processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -27,12 +32,13 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
+import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { io as ioConnect } from 'socket.io-client'
-import { cpuPercent, sampleCpu, sampleMachine } from './lib/cpu.js'
+import { cpuPercent, sampleCpu, sampleMachine, sysPercent, type CpuSample } from './lib/cpu.js'
 import { Client } from './lib/framed-client.js'
 import type { ServerMessage } from './lib/server-child.js'
 import { int, pct, table } from './lib/table.js'
@@ -44,6 +50,7 @@ const warmupMs = Number(process.env.BENCH_WARMUP_MS ?? 1000)
 const segmentMs = Number(process.env.BENCH_SEGMENT_MS ?? 3000)
 const SENDERS = 4
 const WINDOW = 32
+const SAT_WINDOW = Number(process.env.BENCH_SAT_WINDOW ?? 256)
 const BURST = Number(process.env.BENCH_BURST ?? 32)
 const BURST_WINDOW = Number(process.env.BENCH_BURST_WINDOW ?? 4)
 const MEMBERS_PER_SERVER = 500
@@ -116,7 +123,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /** Servers of one system under test, and the pids whose CPU time it uses. */
 interface System {
-  connect: (side: 0 | 1) => Promise<Conn>
+  connect: (side: 0 | 1, cork: boolean) => Promise<Conn>
   pids: number[]
   /** What each pid is (same order). */
   names: string[]
@@ -160,12 +167,12 @@ async function startAll (): Promise<{ sd: System, io: System }> {
   const redisPid = [redis.child.pid!]
   return {
     sd: {
-      connect: async (side) => sdConn(await Client.connect(tcp[side])),
+      connect: async (side, cork) => sdConn(await Client.connect(tcp[side]), cork),
       pids: [...redisPid, dispatcher.child.pid!, ...servers.map((s) => s.child.pid!), ...states.flatMap((s) => s.workerPids)],
       names: ['redis', 'dispatcher', 'A primary', 'B primary', ...states.flatMap((s, i) => s.workerPids.map(() => `${'AB'[i]} worker`))],
     },
     io: {
-      connect: (side) => socketIoConn(ws[side]),
+      connect: (side, cork) => socketIoConn(ws[side], cork),
       pids: [...redisPid, ...ios.map((p) => p.child.pid!)],
       names: ['redis', 'socket.io 1', 'socket.io 2'],
     },
@@ -197,32 +204,50 @@ interface Conn {
   close: () => void
 }
 
-function sdConn (c: Client): Conn {
+/**
+ * With `on`, a function to call before each write: the first write of a loop turn corks
+ * `socket` until the turn ends (setImmediate), so the turn's requests leave in one writev.
+ */
+function turnCork (socket: Socket, on: boolean): () => void {
+  let corked = false
+  const uncork = (): void => { corked = false; socket.uncork() }
+  return () => {
+    if (!on || corked) return
+    corked = true
+    socket.cork()
+    setImmediate(uncork)
+  }
+}
+
+function sdConn (c: Client, corking: boolean): Conn {
+  const cork = turnCork(c.socket, corking)
   return {
-    call: (op, arg) => c.request(`/bench/${op}`, arg),
+    call: (op, arg) => { cork(); return c.request(`/bench/${op}`, arg) },
     onPush: (fn) => { c.onPush = fn },
     close: () => c.close(),
   }
 }
 
-async function socketIoConn (port: number): Promise<Conn> {
+async function socketIoConn (port: number, corking: boolean): Promise<Conn> {
   // forceNew: one WebSocket per client (by default clients of one URL share a connection)
   const socket = ioConnect(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false })
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve)
     socket.once('connect_error', reject)
   })
+  // the WebSocket's TCP socket (engine.io-client's transport wraps a `ws` WebSocket)
+  const cork = turnCork((socket.io.engine.transport as unknown as { ws: { _socket: Socket } }).ws._socket, corking)
   return {
-    call: (op, arg) => socket.emitWithAck(op, arg),
+    call: (op, arg) => { cork(); return socket.emitWithAck(op, arg) },
     onPush: (fn) => { socket.on('push', fn) },
     close: () => { socket.disconnect() },
   }
 }
 
-/** `n` connections to one server, opened 50 at a time. */
-async function connectMany (sys: System, side: 0 | 1, n: number): Promise<Conn[]> {
+/** `n` connections to one server, opened 50 at a time; `cork`: see `turnCork`. */
+async function connectMany (sys: System, side: 0 | 1, n: number, cork = false): Promise<Conn[]> {
   const conns: Conn[] = []
-  while (conns.length < n) conns.push(...await Promise.all(Array.from({ length: Math.min(50, n - conns.length) }, () => sys.connect(side))))
+  while (conns.length < n) conns.push(...await Promise.all(Array.from({ length: Math.min(50, n - conns.length) }, () => sys.connect(side, cork))))
   return conns
 }
 
@@ -244,12 +269,15 @@ async function segment (sys: System, begin: () => void, end: () => void): Promis
   end()
   const seconds = (performance.now() - t0) / 1000
   const machine = cpuPercent(machineFrom, sampleMachine())
-  const load = cpuPercent(loadFrom, sampleCpu(process.pid))
-  const perPid = sys.pids.map((pid, i) => cpuPercent(pidsFrom[i], sampleCpu(pid)))
+  const loadTo = sampleCpu(process.pid)
+  const load = cpuPercent(loadFrom, loadTo)
+  const pidsTo = sys.pids.map(sampleCpu)
+  const perPid = sys.pids.map((_pid, i) => cpuPercent(pidsFrom[i], pidsTo[i]))
   if (process.env.BENCH_CPU_DETAIL) {
     const io = [process.pid, ...sys.pids].map((pid, i) => { const to = sampleIo(pid); return to && ioFrom[i] ? { w: (to.w - ioFrom[i]!.w) / seconds, r: (to.r - ioFrom[i]!.r) / seconds } : undefined })
     const ioText = (i: number): string => io[i] ? ` w ${int(io[i]!.w)}/s r ${int(io[i]!.r)}/s` : ''
-    console.error(`    cpu: load ${pct(load)}${ioText(0)}; ${perPid.map((v, i) => `${sys.names[i]} ${pct(v)}${ioText(i + 1)}`).join(', ')}`)
+    const sysText = (from: CpuSample | undefined, to: CpuSample | undefined): string => ` (sys ${pct(sysPercent(from, to))})`
+    console.error(`    cpu: load ${pct(load)}${sysText(loadFrom, loadTo)}${ioText(0)}; ${perPid.map((v, i) => `${sys.names[i]} ${pct(v)}${sysText(pidsFrom[i], pidsTo[i])}${ioText(i + 1)}`).join(', ')}`)
   }
   const servers = perPid.every((v) => v !== undefined) ? perPid.reduce((a: number, b) => a + (b ?? 0), 0) : undefined
   const other = machine === undefined || load === undefined || servers === undefined ? undefined : Math.max(0, machine - load - servers)
@@ -303,9 +331,23 @@ function latency (samples: number[]): { p50: number, p99: number } {
   return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }
 }
 
-/** `sendToUid`: SENDERS × WINDOW pushes in flight, sender i to receiver i's uid. */
-async function runUid (sys: System, senderSide: 0 | 1, receiverSide: 0 | 1, tag: string, burst = 0): Promise<Result> {
-  const senders = await connectMany(sys, senderSide, SENDERS)
+/** How a `sendToUid` scenario loads the servers. */
+interface UidShape {
+  /** Requests in flight per sender. */
+  window: number
+  /** Server-side sends per request (`/bench/burst`); 0: one (`/bench/push`). */
+  burst: number
+  /** Senders cork their sockets per loop turn (`turnCork`). */
+  cork: boolean
+}
+const PLAIN: UidShape = { window: WINDOW, burst: 0, cork: false }
+const SATURATED: UidShape = { window: SAT_WINDOW, burst: 0, cork: true }
+const BURSTS: UidShape = { window: BURST_WINDOW, burst: BURST, cork: false }
+
+/** `sendToUid`: SENDERS × `shape.window` requests in flight, sender i to receiver i's uid. */
+async function runUid (sys: System, senderSide: 0 | 1, receiverSide: 0 | 1, tag: string, shape: UidShape): Promise<Result> {
+  const { burst, window } = shape
+  const senders = await connectMany(sys, senderSide, SENDERS, shape.cork)
   const receivers = await connectMany(sys, receiverSide, SENDERS)
   const uids = receivers.map((_, i) => `${tag}-${i}`)
   await Promise.all(receivers.map((r, i) => r.call('bind', { uid: uids[i] })))
@@ -324,7 +366,6 @@ async function runUid (sys: System, senderSide: 0 | 1, receiverSide: 0 | 1, tag:
   let running = true
   let acked = 0
   let errors = 0
-  const window = burst > 0 ? BURST_WINDOW : WINDOW
   const loops = senders.flatMap((s, i) => Array.from({ length: window }, async () => {
     while (running) {
       try {
@@ -414,22 +455,25 @@ const started = Date.now()
 console.log(`Cluster benchmark: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}); ` +
   'Redis, the dispatcher, 2 SD servers (primary + 1 worker each), 2 Socket.IO servers and this load generator share the CPUs; ' +
   `${rounds} rounds, ${warmupMs} ms warm-up + ${segmentMs} ms measured per scenario`)
-const uid = { a: [] as Result[], b: [] as Result[], c: [] as Result[], ba: [] as Result[], bb: [] as Result[], bc: [] as Result[] }
+const uid = { a: [] as Result[], b: [] as Result[], c: [] as Result[], sa: [] as Result[], sb: [] as Result[], sc: [] as Result[], ba: [] as Result[], bb: [] as Result[], bc: [] as Result[] }
 const group = { sd: [] as Result[], io: [] as Result[] }
 try {
   console.error('starting Redis, the dispatcher, 2 SD servers and 2 Socket.IO servers')
   const { sd, io } = await startAll()
   for (let round = 0; round < rounds; round++) {
     console.error(`round ${round + 1}`)
-    const uidScenarios: Array<[keyof typeof uid, string, () => Promise<Result>]> = [
-      ['a', 'uid (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-a`)],
-      ['b', 'uid (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-b`)],
-      ['c', 'uid (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-c`)],
-      ['ba', 'burst (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-ba`, BURST)],
-      ['bb', 'burst (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-bb`, BURST)],
-      ['bc', 'burst (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-bc`, BURST)],
-    ]
     const only = process.env.BENCH_ONLY?.split(',')
+    const uidScenarios: Array<[keyof typeof uid, string, () => Promise<Result>]> = [
+      ['a', 'uid (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-a`, PLAIN)],
+      ['b', 'uid (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-b`, PLAIN)],
+      ['c', 'uid (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-c`, PLAIN)],
+      ['sa', 'saturated (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-sa`, SATURATED)],
+      ['sb', 'saturated (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-sb`, SATURATED)],
+      ['sc', 'saturated (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-sc`, SATURATED)],
+      ['ba', 'burst (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-ba`, BURSTS)],
+      ['bb', 'burst (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-bb`, BURSTS)],
+      ['bc', 'burst (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-bc`, BURSTS)],
+    ]
     for (const [key, what, run] of (round % 2 === 0 ? uidScenarios : uidScenarios.reverse()).filter(([key]) => !only || only.includes(key))) {
       const r = await run()
       uid[key].push(r)
@@ -439,7 +483,7 @@ try {
       ['sd', 'group SD', () => runGroup(sd, `r${round}-sd`)],
       ['io', 'group Socket.IO', () => runGroup(io, `r${round}-io`)],
     ]
-    for (const [key, what, run] of round % 2 === 0 ? groupScenarios : groupScenarios.reverse()) {
+    for (const [key, what, run] of (round % 2 === 0 ? groupScenarios : groupScenarios.reverse()).filter(([key]) => !only || only.includes(`group-${key}`))) {
       const r = await run()
       group[key].push(r)
       progress(what, r)
@@ -469,6 +513,13 @@ console.log(table(['scenario', 'msg/s', ...tailHeader], [
   ['(c) Socket.IO + redis-adapter (1 → Redis → 2)', int(rate(uid.c)), ...tail(uid.c)],
 ], right))
 console.log('')
+console.log(`sendToUid, saturated: ${SENDERS} senders × ${SAT_WINDOW} in flight, each sender writing once per loop turn → ${SENDERS} receivers`)
+console.log(table(['scenario', 'msg/s', ...tailHeader], [
+  ['(a) SD, one server (A → A)', int(rate(uid.sa)), ...tail(uid.sa)],
+  ['(b) SD, two servers (A → dispatcher → B)', int(rate(uid.sb)), ...tail(uid.sb)],
+  ['(c) Socket.IO + redis-adapter (1 → Redis → 2)', int(rate(uid.sc)), ...tail(uid.sc)],
+], right))
+console.log('')
 console.log(`sendToUid bursts: each request makes the server send ${BURST} messages; ${SENDERS} senders × ${BURST_WINDOW} requests in flight → ${SENDERS} receivers`)
 console.log(table(['scenario', 'msg/s', ...tailHeader], [
   ['(a) SD, one server (A → A)', int(rate(uid.ba)), ...tail(uid.ba)],
@@ -486,6 +537,8 @@ console.log('')
 const ratios: Array<[string, number, number | undefined]> = [
   ['sendToUid (b)/(a) msg/s', rate(uid.b) / rate(uid.a), 0.5],
   ['sendToUid (b)/(c) msg/s', rate(uid.b) / rate(uid.c), 5],
+  ['sendToUid saturated (b)/(a) msg/s', rate(uid.sb) / rate(uid.sa), 0.5],
+  ['sendToUid saturated (b)/(c) msg/s', rate(uid.sb) / rate(uid.sc), 5],
   ['sendToUid bursts (b)/(a) msg/s', rate(uid.bb) / rate(uid.ba), undefined],
   ['sendToUid bursts (b)/(c) msg/s', rate(uid.bb) / rate(uid.bc), undefined],
   ['sendToGroup SD/Socket.IO fan-outs/s', fanouts(group.sd) / fanouts(group.io), undefined],

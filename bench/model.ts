@@ -229,7 +229,7 @@ async function findServerPids (redisInfo: string): Promise<void> {
 function sampleCpus (pids: number[]): CpuSample | undefined {
   const samples = pids.map(sampleCpu).filter((s): s is CpuSample => s !== undefined)
   if (samples.length === 0) return undefined
-  return { cpuSeconds: samples.reduce((a, s) => a + s.cpuSeconds, 0), atNs: samples[samples.length - 1].atNs }
+  return { cpuSeconds: samples.reduce((a, s) => a + s.cpuSeconds, 0), sysSeconds: samples.reduce((a, s) => a + s.sysSeconds, 0), atNs: samples[samples.length - 1].atNs }
 }
 
 /** One measuring segment of one side. */

@@ -22,6 +22,8 @@ function clockTicks (): number {
 /** A CPU-time reading: seconds of CPU used so far, and when it was read. */
 export interface CpuSample {
   cpuSeconds: number
+  /** The part spent in the kernel (system time); 0 for the whole machine. */
+  sysSeconds: number
   atNs: bigint
 }
 
@@ -32,7 +34,7 @@ export function sampleCpu (pid: number): CpuSample | undefined {
     // Fields after the command name (which may contain spaces) start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime (fields 14 and 15)
-    return { cpuSeconds: ticks / clockTicks(), atNs: process.hrtime.bigint() }
+    return { cpuSeconds: ticks / clockTicks(), sysSeconds: Number(fields[12]) / clockTicks(), atNs: process.hrtime.bigint() }
   } catch {
     return undefined
   }
@@ -45,7 +47,7 @@ export function sampleCpu (pid: number): CpuSample | undefined {
 export function sampleMachine (): CpuSample | undefined {
   try {
     const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1, 8).map(Number)
-    return { cpuSeconds: (user + nice + system + irq + softirq) / clockTicks(), atNs: process.hrtime.bigint() }
+    return { cpuSeconds: (user + nice + system + irq + softirq) / clockTicks(), sysSeconds: 0, atNs: process.hrtime.bigint() }
   } catch {
     return undefined
   }
@@ -56,4 +58,11 @@ export function cpuPercent (from: CpuSample | undefined, to: CpuSample | undefin
   if (!from || !to) return undefined
   const wall = Number(to.atNs - from.atNs) / 1e9
   return wall > 0 ? (100 * (to.cpuSeconds - from.cpuSeconds)) / wall : undefined
+}
+
+/** System (kernel) CPU time between two samples of one process, in percent of one core. */
+export function sysPercent (from: CpuSample | undefined, to: CpuSample | undefined): number | undefined {
+  if (!from || !to) return undefined
+  const wall = Number(to.atNs - from.atNs) / 1e9
+  return wall > 0 ? (100 * (to.sysSeconds - from.sysSeconds)) / wall : undefined
 }
