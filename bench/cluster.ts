@@ -22,9 +22,10 @@
  * the last of the 1,000 members reading it). Every scenario gets fresh connections, a warm-up
  * and a measured segment; only messages received in the segment count. Scenario order
  * alternates between rounds. Env: BENCH_ROUNDS (2), BENCH_WARMUP_MS (1000), BENCH_SEGMENT_MS (3000);
- * BENCH_ONLY=a,b,c,sa,sb,sc,ba,bb,bc,group-sd,group-io runs only those scenarios; BENCH_CPU_DETAIL=1
- * prints CPU (with its system part) and read/write syscalls per process for each segment; BENCH_SD_NODE_ARGS adds node options to
- * the SD processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * BENCH_ONLY=a,b,c,sa,sb,sc,ba,bb,bc,group-sd,group-io runs only those scenarios;
+ * BENCH_CPU_DETAIL=1 prints CPU (with its system part) and read/write syscalls per process for
+ * each segment; BENCH_SD_NODE_ARGS adds node options to the SD processes (e.g. `--cpu-prof
+ * --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
