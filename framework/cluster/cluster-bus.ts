@@ -34,6 +34,16 @@ type Op =
 /** A notice: these uids now live (also) on the sender. */
 interface UidNotice { o: 'here', u: string[] }
 
+/**
+ * A request's text: the op as one line of JSON, then for a push a newline and the data as JSON.
+ * A uid op is written without stringifying an object (the same bytes). Throws for data that is
+ * not JSON-able.
+ */
+function requestText (op: Op, data: { d: unknown } | undefined): string {
+  const head = op.o === 'uid' ? `{"o":"uid","u":${JSON.stringify(op.u)}}` : JSON.stringify(op)
+  return data === undefined ? head : `${head}\n${JSON.stringify(data.d) ?? 'null'}`
+}
+
 /** Uid lookups kept at most (the oldest goes first). */
 const MAX_CACHED_UIDS = 100_000
 
@@ -153,11 +163,11 @@ export class ClusterBus implements Bus {
     if (targets.length === 0) return Promise.resolve(new Map())
     let text: string
     try {
-      text = data === undefined ? JSON.stringify(op) : `${JSON.stringify(op)}\n${JSON.stringify(data.d) ?? 'null'}`
+      text = requestText(op, data)
     } catch (err) {
       return Promise.reject(err) // not JSON-able (a BigInt, a cycle): rejects like a codec error
     }
-    return this.node.messenger.request(targets, Buffer.from(text))
+    return this.node.messenger.request(targets, text)
   }
 
   /** Nodes holding `uid`, from the cache or Redis. */
@@ -282,6 +292,19 @@ export class ClusterBus implements Bus {
       // the hot paths: a fresh cache entry costs no lookup, and "on no other node" no await
       if (hit.nodes.length === 0) return Promise.resolve(n)
       const nodes = hit.nodes
+      if (nodes.length === 1) {
+        // the commonest cross-server send: one node holds the uid
+        let text: string
+        try {
+          text = requestText(op, { d: data })
+        } catch (err) {
+          return Promise.reject(err)
+        }
+        return this.node.messenger.requestOne(nodes[0], text).then((v) => {
+          if (typeof v === 'number' && v > 0) return n + v
+          return this.#resendFresh(key, nodes, op, { d: data }).then((more) => n + more)
+        })
+      }
       return this.#request(nodes, op, { d: data }).then((replies) => {
         let m = 0
         let missed = false

@@ -10,7 +10,10 @@
  * a time base, so they stay unique for a node name across restarts.
  *
  * Requests to the same target(s) through the same dispatcher during one tick travel in one DATA
- * frame: the dispatcher relays one frame, and the receiver reads them in one go.
+ * frame, written at the end of that tick: the dispatcher relays one frame, and the receiver
+ * reads them in one go. The hot path allocates no Set or Map per request (per-target state is
+ * kept in arrays, the pending map is keyed by a small integer), and a string body is encoded
+ * straight into the frame.
  *
  * DATA kinds (the `kind` byte of link frames):
  *   REQUEST: float64 BE watermark (lowest id the source still waits for), then one or more
@@ -66,19 +69,31 @@ export interface MessengerEvents {
 }
 
 interface Pending {
+  /** Wire id: the messenger's time base + `seq`. */
   id: number
-  body: Buffer
+  /** Key in the pending map (a small integer, cheap to hash). */
+  seq: number
+  /** A string body goes out as UTF-8, written straight into the frame. */
+  body: Buffer | string
+  /** Bytes of the body on the wire. */
+  size: number
+  targets: readonly string[]
+  /** Per target (same order): its reply, or WAITING. */
+  values: unknown[]
   /** Targets that have not answered yet. */
-  waiting: Set<string>
-  replies: Map<string, unknown>
-  /** Dispatcher address each waiting target was last sent through, and those that missed it. */
-  via: Map<string, string>
+  waiting: number
+  /** Per target: the dispatcher address it was last sent through (undefined: not in flight). */
+  via: Array<string | undefined>
+  /** Per target: the dispatchers that reported it unreachable. */
   missed: Map<string, Set<string>> | undefined
   startedAt: number
   sentAt: number
-  resolve: (replies: Map<string, unknown>) => void
+  resolve: (values: unknown[]) => void
   reject: (err: Error) => void
 }
+
+/** A target's value before it answered. */
+const WAITING = Symbol('waiting')
 
 /**
  * Replies already given to one source (for re-sent requests). `floor` is the highest watermark
@@ -109,7 +124,7 @@ const ENTRY_HEADER_BYTES = 12
 
 /** Requests of one tick to the same target(s) through the same dispatcher. */
 interface Batch {
-  targets: string[]
+  targets: readonly string[]
   requests: Pending[]
 }
 
@@ -127,7 +142,9 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   /** Requests to send at the end of this tick: per link, per target list. */
   #outbox = new Map<LinkClient, Map<string, Batch>>()
   #outboxScheduled = false
-  #nextId: number
+  /** Wire ids are `#base + seq`: unique for this name across restarts (see the constructor). */
+  readonly #base: number
+  #seq = 0
   #route: LinkClient[] = []
   #sweep: NodeJS.Timeout | undefined
   #closed = false
@@ -145,7 +162,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     this.#options = options
     this.#maxBody = (options.link?.maxFrameBytes ?? 8 * 1024 * 1024) - FRAME_HEADROOM
     // unique for this name across restarts: microseconds since the epoch, then +1 per message
-    this.#nextId = Date.now() * 1000
+    // (ids stay below 2^53, exact as float64; the pending map is keyed by the small seq)
+    this.#base = Date.now() * 1000
     this.#sweep = setInterval(() => this.#check(), 250)
     this.#sweep.unref()
   }
@@ -239,24 +257,44 @@ export class Messenger extends EventEmitter<MessengerEvents> {
    * dispatcher could reach: it is not linked, or it died). Rejects with
    * `SD_ERR_CLUSTER_UNAVAILABLE` when no dispatcher is linked, or nothing settled in time.
    */
-  request (targets: readonly string[], body: Buffer): Promise<Map<string, unknown>> {
+  request (targets: readonly string[], body: Buffer | string): Promise<Map<string, unknown>> {
     if (targets.length === 0) return Promise.resolve(new Map())
-    const bad = targets.find((t) => !isValidNodeName(t))
-    if (bad !== undefined) return Promise.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `${JSON.stringify(bad.slice(0, 64))} is not a node name`))
-    if (body.length > this.#maxBody) {
-      return Promise.reject(new SdError('SD_ERR_FRAME_TOO_LARGE', `a cross-server message of ${body.length} bytes is over the link limit (${this.#maxBody} bytes)`))
+    return this.#start(targets, body).then((values) => {
+      const replies = new Map<string, unknown>()
+      for (let i = 0; i < targets.length; i++) replies.set(targets[i], values[i])
+      return replies
+    })
+  }
+
+  /** `request()` to one node: resolves to its reply (`undefined` when no dispatcher reached it). */
+  requestOne (target: string, body: Buffer | string): Promise<unknown> {
+    return this.#start([target], body).then(first)
+  }
+
+  /** Checks and queues a request; resolves to the replies in `targets` order. */
+  #start (targets: readonly string[], body: Buffer | string): Promise<unknown[]> {
+    for (const t of targets) {
+      if (!isValidNodeName(t)) return Promise.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `${JSON.stringify(t.slice(0, 64))} is not a node name`))
+    }
+    const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length
+    if (size > this.#maxBody) {
+      return Promise.reject(new SdError('SD_ERR_FRAME_TOO_LARGE', `a cross-server message of ${size} bytes is over the link limit (${this.#maxBody} bytes)`))
     }
     if (this.#closed || this.#route.length === 0) {
       return Promise.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', this.#clients.size === 0 ? 'no dispatch server is known (none registered, none configured)' : 'no dispatch server is reachable'))
     }
     return new Promise((resolve, reject) => {
       const now = Date.now()
+      const seq = this.#seq++
+      const n = targets.length
       const p: Pending = {
-        id: this.#nextId++, body, waiting: new Set(targets), replies: new Map(), via: new Map(), missed: undefined,
-        startedAt: now, sentAt: now, resolve, reject,
+        id: this.#base + seq, seq, body, size, targets, waiting: n, missed: undefined, startedAt: now, sentAt: now, resolve, reject,
+        // literals for one target (fill() is a runtime call)
+        values: n === 1 ? [WAITING] : new Array<unknown>(n).fill(WAITING),
+        via: n === 1 ? [undefined] : new Array<string | undefined>(n).fill(undefined),
       }
-      this.#pending.set(p.id, p)
-      this.#send(p, [...p.waiting], this.#route[0])
+      this.#pending.set(seq, p)
+      this.#send(p, targets, this.#route[0], now)
     })
   }
 
@@ -264,20 +302,29 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   notify (body: Buffer): boolean {
     const client = this.#route[0]
     if (!client) return false
-    return client.send({ id: this.#nextId++, source: this.name, targets: 'all', kind: Kind.NOTICE, payload: body, quiet: true })
+    return client.send({ id: this.#base + this.#seq++, source: this.name, targets: 'all', kind: Kind.NOTICE, payload: body, quiet: true })
   }
 
   #watermark (): number {
-    for (const id of this.#pending.keys()) return id
-    return this.#nextId
+    for (const p of this.#pending.values()) return p.id
+    return this.#base + this.#seq
+  }
+
+  /** Targets of `p` that have not answered, optionally only those `where` accepts (given the target's index). */
+  #waitingTargets (p: Pending, where?: (i: number) => boolean): string[] {
+    const out: string[] = []
+    for (let i = 0; i < p.targets.length; i++) if (p.values[i] === WAITING && (where === undefined || where(i))) out.push(p.targets[i])
+    return out
   }
 
   /** Queues `p` for `targets` through `client`; the tick's requests go out together (#flushOutbox). */
-  #send (p: Pending, targets: string[], client: LinkClient | undefined): void {
-    p.sentAt = Date.now()
+  #send (p: Pending, targets: readonly string[], client: LinkClient | undefined, now = Date.now()): void {
+    p.sentAt = now
     if (!client || targets.length === 0) return // waits for a link (#resendWaiting) or the timeout
     const address = this.#addressOf(client)
-    for (const t of targets) p.via.set(t, address)
+    if (targets.length === 1 && p.targets.length === 1) p.via[0] = address
+    else if (targets === p.targets) p.via.fill(address)
+    else for (const t of targets) p.via[p.targets.indexOf(t)] = address
     let byTargets = this.#outbox.get(client)
     if (!byTargets) this.#outbox.set(client, (byTargets = new Map()))
     const key = targets.length === 1 ? targets[0] : targets.join('\n')
@@ -299,36 +346,47 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     for (const [client, byTargets] of outbox) {
       const address = this.#addressOf(client)
       for (const { targets, requests } of byTargets.values()) {
-        const sizes = requests.map((p) => ENTRY_HEADER_BYTES + p.body.length)
+        const sizes = requests.map((p) => ENTRY_HEADER_BYTES + p.size)
         for (const [from, to, bytes] of frameRuns(sizes, REQUEST_FRAME_BYTES - 8)) {
           this.#sendFrame(client, address, targets, requests.slice(from, to), 8 + bytes, watermark)
         }
       }
+      // written now, not at the end of the loop turn: the dispatcher and the receiver start on
+      // these while this node reads its next socket (a turn can hold many sockets' requests)
+      client.link?.flush()
     }
   }
 
-  #sendFrame (client: LinkClient, address: string, targets: string[], requests: Pending[], bytes: number, watermark: number): void {
+  #sendFrame (client: LinkClient, address: string, targets: readonly string[], requests: Pending[], bytes: number, watermark: number): void {
     const payload = Buffer.allocUnsafe(bytes)
     payload.writeDoubleBE(watermark, 0)
     let off = 8
     for (const p of requests) {
       payload.writeDoubleBE(p.id, off)
-      payload.writeUInt32BE(p.body.length, off + 8)
-      off += ENTRY_HEADER_BYTES + p.body.copy(payload, off + ENTRY_HEADER_BYTES)
+      payload.writeUInt32BE(p.size, off + 8)
+      off += ENTRY_HEADER_BYTES
+      off += typeof p.body === 'string' ? payload.write(p.body, off, p.size, 'utf8') : p.body.copy(payload, off)
     }
     // quiet: the dispatcher ACKs only targets it could not reach; the replies confirm the rest
-    const msg: DataMessage = { id: this.#nextId++, source: this.name, targets, kind: Kind.REQUEST, payload, quiet: true }
+    const msg: DataMessage = { id: this.#base + this.#seq++, source: this.name, targets: targets as string[], kind: Kind.REQUEST, payload, quiet: true }
     if (client.send(msg)) return
     // link full or just lost: the retry or the failover sends these (unless one already did)
-    for (const p of requests) for (const t of targets) if (p.via.get(t) === address) p.via.delete(t)
+    for (const p of requests) {
+      for (const t of targets) {
+        const i = p.targets.indexOf(t)
+        if (p.via[i] === address) p.via[i] = undefined
+      }
+    }
   }
 
+  /** Records `target`'s reply to `p` (a target that already answered is ignored). */
   #settle (p: Pending, target: string, value: unknown): void {
-    if (!p.waiting.delete(target)) return
-    p.replies.set(target, value)
-    if (p.waiting.size === 0) {
-      this.#pending.delete(p.id)
-      p.resolve(p.replies)
+    const i = p.targets.length === 1 ? (p.targets[0] === target ? 0 : -1) : p.targets.indexOf(target)
+    if (i < 0 || p.values[i] !== WAITING) return
+    p.values[i] = value
+    if (--p.waiting === 0) {
+      this.#pending.delete(p.seq)
+      p.resolve(p.values)
     }
   }
 
@@ -336,9 +394,9 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   #failover (address: string): void {
     const next = this.#route[0]
     for (const p of this.#pending.values()) {
-      const targets = [...p.waiting].filter((t) => p.via.get(t) === address)
+      const targets = this.#waitingTargets(p, (i) => p.via[i] === address)
       if (targets.length === 0) continue
-      for (const t of targets) p.via.delete(t)
+      for (const t of targets) p.via[p.targets.indexOf(t)] = undefined
       this.resent++
       this.#send(p, targets, next)
     }
@@ -348,7 +406,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   #resendWaiting (): void {
     const next = this.#route[0]
     for (const p of this.#pending.values()) {
-      const targets = [...p.waiting].filter((t) => !p.via.has(t))
+      const targets = this.#waitingTargets(p, (i) => p.via[i] === undefined)
       if (targets.length > 0) this.#send(p, targets, next)
     }
   }
@@ -364,7 +422,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     if (missed.size === 0) return
     for (const p of [...this.#pending.values()]) {
       for (const target of missed) {
-        if (!p.waiting.has(target) || p.via.get(target) !== address) continue
+        const i = p.targets.indexOf(target)
+        if (i < 0 || p.values[i] !== WAITING || p.via[i] !== address) continue
         p.missed ??= new Map()
         let tried = p.missed.get(target)
         if (!tried) p.missed.set(target, (tried = new Set()))
@@ -374,7 +433,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
           this.resent++
           this.#send(p, [target], other)
         } else {
-          p.via.delete(target)
+          p.via[i] = undefined
           this.#settle(p, target, undefined) // linked to no dispatcher we reach: offline
         }
       }
@@ -393,11 +452,11 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const retry = this.#options.retryMs ?? 1000
     for (const p of [...this.#pending.values()]) {
       if (now - p.startedAt >= timeout) {
-        this.#pending.delete(p.id)
-        p.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `no reply from ${[...p.waiting].join(', ')} within ${timeout} ms`))
+        this.#pending.delete(p.seq)
+        p.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `no reply from ${this.#waitingTargets(p).join(', ')} within ${timeout} ms`))
       } else if (now - p.sentAt >= retry) {
         this.resent++
-        this.#send(p, [...p.waiting], this.#route[0])
+        this.#send(p, this.#waitingTargets(p), this.#route[0], now)
       }
     }
   }
@@ -496,7 +555,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
               off += REPLY_JSON_BYTES + json.copy(payload, off + REPLY_JSON_BYTES)
             }
           }
-          client.send({ id: this.#nextId++, source: this.name, targets: [source], kind: Kind.REPLY, payload, quiet: true })
+          client.send({ id: this.#base + this.#seq++, source: this.name, targets: [source], kind: Kind.REPLY, payload, quiet: true })
         }
       }
       // this already runs once per loop turn: write now instead of a turn later
@@ -523,8 +582,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
         }
         off = end
       }
-      const p = this.#pending.get(id)
-      if (p) this.#settle(p, msg.source, value)
+      const p = this.#pending.get(id - this.#base)
+      if (p !== undefined && p.id === id) this.#settle(p, msg.source, value)
     }
   }
 
@@ -543,6 +602,10 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     await Promise.all([...this.#clients.values()].map((c) => c.close()))
     this.#clients.clear()
   }
+}
+
+function first (values: unknown[]): unknown {
+  return values[0]
 }
 
 /**

@@ -63,6 +63,25 @@ test('what cannot cross is refused before it is queued: a bad node name, a body 
   await new Promise((resolve) => setTimeout(resolve, 500))
   assert.equal(a.m.resent, 0)
   assert.equal(await a.m.request(['v-b'], Buffer.from('fine')).then((r) => r.get('v-b')), 4)
+  // a string body is measured in UTF-8 bytes: over the limit by bytes, not by characters
+  await assert.rejects(a.m.requestOne('v-b', '✓'.repeat(40 * 1024)), (err: Error & { code?: string }) => err.code === 'SD_ERR_FRAME_TOO_LARGE')
+  await assert.rejects(a.m.requestOne('x'.repeat(300), 'x'), (err: Error & { code?: string }) => err.code === 'SD_ERR_CLUSTER_UNAVAILABLE')
+})
+
+test('requestOne resolves to the one reply; string bodies arrive as their UTF-8 bytes, next to Buffer bodies in one frame', async () => {
+  const a = messenger('s-a')
+  const b = messenger('s-b')
+  for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
+  const bodies = ['plain', 'héllo ✓ 🚀', '', 'ünïcödé'.repeat(100)]
+  // sent in one tick (so in one REQUEST frame), strings and Buffers mixed
+  const replies = await Promise.all([
+    ...bodies.map((body) => a.m.requestOne('s-b', body)),
+    a.m.requestOne('s-b', Buffer.from('as a buffer')),
+  ])
+  assert.deepEqual(replies, [...bodies.map((body) => Buffer.byteLength(body)), 11])
+  assert.deepEqual(b.ran, [...bodies, 'as a buffer'].map((body) => `s-a:${body}`))
+  assert.equal(await a.m.requestOne('nobody-here', 'x'), undefined, 'a node no dispatcher knows is not reached')
 })
 
 test('the reply goes back through the link its request came in on', async () => {
