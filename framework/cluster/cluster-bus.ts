@@ -81,8 +81,7 @@ export class ClusterBus implements Bus {
     this.node = node
     this.#self = node.name
     this.#cacheMs = uidCacheMs
-    node.messenger.onRequest = (_source, body) => {
-      const text = body.toString('utf8')
+    node.messenger.onRequest = (_source, text) => {
       const nl = text.indexOf('\n')
       return nl < 0 ? this.#handle(JSON.parse(text) as Op) : this.#handle(JSON.parse(text.slice(0, nl)) as Op, text.slice(nl + 1))
     }

@@ -16,8 +16,10 @@
  * straight into the frame.
  *
  * DATA kinds (the `kind` byte of link frames):
- *   REQUEST: float64 BE watermark (lowest id the source still waits for), then one or more
- *            requests, each float64 BE id + uint32 BE body length + body bytes
+ *   REQUEST: float64 BE watermark (lowest id the source still waits for), uint32 BE count, then
+ *            per request float64 BE id + uint32 BE body length in UTF-16 code units, then the
+ *            bodies one after another as one UTF-8 text (one encode per frame on the sender,
+ *            one decode per frame on the receiver)
  *   REPLY:   one frame per source per event-loop turn, entries of float64 BE id + uint8 type +
  *            value: a number as float64 BE (type 0), anything else as uint32 BE length + JSON
  *            (type 1)
@@ -34,7 +36,7 @@ import type { LinkStats } from './link.js'
 export const Kind = { REQUEST: 1, REPLY: 2, NOTICE: 3 } as const
 
 /** Handles a request or notice from another node; returns the reply value (JSON-able). */
-export type RequestHandler = (source: string, body: Buffer) => unknown
+export type RequestHandler = (source: string, body: string) => unknown
 export type NoticeHandler = (source: string, body: Buffer) => void
 
 /** Options of `Messenger`. */
@@ -73,10 +75,7 @@ interface Pending {
   id: number
   /** Key in the pending map (a small integer, cheap to hash). */
   seq: number
-  /** A string body goes out as UTF-8, written straight into the frame. */
-  body: Buffer | string
-  /** Bytes of the body on the wire. */
-  size: number
+  body: string
   targets: readonly string[]
   /** Per target (same order): its reply, or WAITING. */
   values: unknown[]
@@ -117,10 +116,14 @@ const REPLY_JSON = 1
 /** Bytes of a number reply entry (id + type + value), and before the text of a JSON one. */
 const REPLY_NUMBER_BYTES = 17
 const REPLY_JSON_BYTES = 13
-/** Bytes of request bodies per REQUEST frame (a tick's requests are split above this). */
+/** Bytes per REQUEST frame (a tick's requests are split above this). */
 const REQUEST_FRAME_BYTES = 1 << 20
-/** Bytes before each request body in a REQUEST frame: float64 id + uint32 length. */
+/** Bytes of a REQUEST frame before its entries: float64 watermark + uint32 count. */
+const REQUEST_HEAD_BYTES = 12
+/** Bytes of each entry of a REQUEST frame: float64 id + uint32 body length. */
 const ENTRY_HEADER_BYTES = 12
+/** Most UTF-8 bytes per UTF-16 code unit (frames are sized by this bound before encoding). */
+const MAX_UTF8_PER_UNIT = 3
 
 /** Requests of one tick to the same target(s) through the same dispatcher. */
 interface Batch {
@@ -257,7 +260,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
    * dispatcher could reach: it is not linked, or it died). Rejects with
    * `SD_ERR_CLUSTER_UNAVAILABLE` when no dispatcher is linked, or nothing settled in time.
    */
-  request (targets: readonly string[], body: Buffer | string): Promise<Map<string, unknown>> {
+  request (targets: readonly string[], body: string): Promise<Map<string, unknown>> {
     if (targets.length === 0) return Promise.resolve(new Map())
     return this.#start(targets, body).then((values) => {
       const replies = new Map<string, unknown>()
@@ -267,18 +270,18 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   }
 
   /** `request()` to one node: resolves to its reply (`undefined` when no dispatcher reached it). */
-  requestOne (target: string, body: Buffer | string): Promise<unknown> {
+  requestOne (target: string, body: string): Promise<unknown> {
     return this.#start([target], body).then(first)
   }
 
   /** Checks and queues a request; resolves to the replies in `targets` order. */
-  #start (targets: readonly string[], body: Buffer | string): Promise<unknown[]> {
+  #start (targets: readonly string[], body: string): Promise<unknown[]> {
     for (const t of targets) {
       if (!isValidNodeName(t)) return Promise.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `${JSON.stringify(t.slice(0, 64))} is not a node name`))
     }
-    const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length
-    if (size > this.#maxBody) {
-      return Promise.reject(new SdError('SD_ERR_FRAME_TOO_LARGE', `a cross-server message of ${size} bytes is over the link limit (${this.#maxBody} bytes)`))
+    // exact UTF-8 length only when the bound says it may be over
+    if (body.length * MAX_UTF8_PER_UNIT > this.#maxBody && Buffer.byteLength(body) > this.#maxBody) {
+      return Promise.reject(new SdError('SD_ERR_FRAME_TOO_LARGE', `a cross-server message of ${Buffer.byteLength(body)} bytes is over the link limit (${this.#maxBody} bytes)`))
     }
     if (this.#closed || this.#route.length === 0) {
       return Promise.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', this.#clients.size === 0 ? 'no dispatch server is known (none registered, none configured)' : 'no dispatch server is reachable'))
@@ -288,7 +291,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       const seq = this.#seq++
       const n = targets.length
       const p: Pending = {
-        id: this.#base + seq, seq, body, size, targets, waiting: n, missed: undefined, startedAt: now, sentAt: now, resolve, reject,
+        id: this.#base + seq, seq, body, targets, waiting: n, missed: undefined, startedAt: now, sentAt: now, resolve, reject,
         // literals for one target (fill() is a runtime call)
         values: n === 1 ? [WAITING] : new Array<unknown>(n).fill(WAITING),
         via: n === 1 ? [undefined] : new Array<string | undefined>(n).fill(undefined),
@@ -346,9 +349,9 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     for (const [client, byTargets] of outbox) {
       const address = this.#addressOf(client)
       for (const { targets, requests } of byTargets.values()) {
-        const sizes = requests.map((p) => ENTRY_HEADER_BYTES + p.size)
-        for (const [from, to, bytes] of frameRuns(sizes, REQUEST_FRAME_BYTES - 8)) {
-          this.#sendFrame(client, address, targets, requests.slice(from, to), 8 + bytes, watermark)
+        const sizes = requests.map((p) => ENTRY_HEADER_BYTES + MAX_UTF8_PER_UNIT * p.body.length)
+        for (const [from, to] of frameRuns(sizes, REQUEST_FRAME_BYTES - REQUEST_HEAD_BYTES)) {
+          this.#sendFrame(client, address, targets, requests.slice(from, to), watermark)
         }
       }
       // written now, not at the end of the loop turn: the dispatcher and the receiver start on
@@ -357,16 +360,22 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     }
   }
 
-  #sendFrame (client: LinkClient, address: string, targets: readonly string[], requests: Pending[], bytes: number, watermark: number): void {
-    const payload = Buffer.allocUnsafe(bytes)
+  #sendFrame (client: LinkClient, address: string, targets: readonly string[], requests: Pending[], watermark: number): void {
+    const bodies = new Array<string>(requests.length)
+    for (let i = 0; i < requests.length; i++) bodies[i] = requests[i].body
+    const text = bodies.join('')
+    const head = REQUEST_HEAD_BYTES + requests.length * ENTRY_HEADER_BYTES
+    const textBytes = Buffer.byteLength(text)
+    const payload = Buffer.allocUnsafe(head + textBytes)
     payload.writeDoubleBE(watermark, 0)
-    let off = 8
+    payload.writeUInt32BE(requests.length, 8)
+    let off = REQUEST_HEAD_BYTES
     for (const p of requests) {
       payload.writeDoubleBE(p.id, off)
-      payload.writeUInt32BE(p.size, off + 8)
+      payload.writeUInt32BE(p.body.length, off + 8)
       off += ENTRY_HEADER_BYTES
-      off += typeof p.body === 'string' ? payload.write(p.body, off, p.size, 'utf8') : p.body.copy(payload, off)
     }
+    payload.write(text, head, textBytes, 'utf8')
     // quiet: the dispatcher ACKs only targets it could not reach; the replies confirm the rest
     const msg: DataMessage = { id: this.#base + this.#seq++, source: this.name, targets: targets as string[], kind: Kind.REQUEST, payload, quiet: true }
     if (client.send(msg)) return
@@ -477,7 +486,10 @@ export class Messenger extends EventEmitter<MessengerEvents> {
 
   #onRequest (msg: DataMessage, via: LinkClient): void {
     const payload = msg.payload
-    if (payload.length < 8) return
+    if (payload.length < REQUEST_HEAD_BYTES) return
+    const count = payload.readUInt32BE(8)
+    const head = REQUEST_HEAD_BYTES + count * ENTRY_HEADER_BYTES
+    if (head > payload.length) return // malformed: entries missing, nothing runs
     let mem = this.#memory.get(msg.source)
     if (!mem) this.#memory.set(msg.source, (mem = { replies: new Map(), floor: 0 }))
     const watermark = payload.readDoubleBE(0)
@@ -489,13 +501,14 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     if (!bySource) this.#replies.set(via, (bySource = new Map()))
     let list = bySource.get(msg.source)
     if (!list) bySource.set(msg.source, (list = []))
-    let off = 8
-    while (off + ENTRY_HEADER_BYTES <= payload.length) {
+    const text = payload.toString('utf8', head)
+    let at = 0
+    for (let off = REQUEST_HEAD_BYTES; off < head; off += ENTRY_HEADER_BYTES) {
       const id = payload.readDoubleBE(off)
-      const end = off + ENTRY_HEADER_BYTES + payload.readUInt32BE(off + 8)
-      if (end > payload.length || !Number.isSafeInteger(id)) break // malformed: the rest is dropped
-      const body = payload.subarray(off + ENTRY_HEADER_BYTES, end)
-      off = end
+      const end = at + payload.readUInt32BE(off + 8)
+      if (end > text.length || !Number.isSafeInteger(id)) break // malformed: the rest is dropped
+      const body = text.slice(at, end)
+      at = end
       let value: unknown
       if (mem.replies.has(id)) {
         value = mem.replies.get(id) // a re-send: answer again, do not run it twice

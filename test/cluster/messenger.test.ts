@@ -22,7 +22,7 @@ function messenger (name: string, maxFrameBytes?: number): { m: Messenger, ran: 
   const m = new Messenger({ name, secret, retryMs: 200, requestTimeoutMs: 3000, link: { reconnectMinMs: 20, reconnectMaxMs: 200, ...(maxFrameBytes ? { maxFrameBytes } : {}) } })
   const ran: string[] = []
   m.onRequest = (source, body) => {
-    ran.push(`${source}:${body.toString('utf8')}`)
+    ran.push(`${source}:${body}`)
     return body.length
   }
   messengers.push(m)
@@ -44,12 +44,12 @@ test('a request runs once on each target and resolves to the replies; nothing to
   const c = messenger('m-c')
   for (const x of [a, b, c]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => [a, b, c].every((x) => x.m.ready === 1), 3000, 'links')
-  const replies = await a.m.request(['m-b', 'm-c'], Buffer.from('hello'))
+  const replies = await a.m.request(['m-b', 'm-c'], 'hello')
   assert.deepEqual([...replies].sort(), [['m-b', 5], ['m-c', 5]])
   assert.deepEqual(b.ran, ['m-a:hello'])
   assert.deepEqual(c.ran, ['m-a:hello'])
-  assert.equal((await a.m.request([], Buffer.from('x'))).size, 0)
-  assert.deepEqual((await a.m.request(['nobody-here'], Buffer.from('x'))).get('nobody-here'), undefined, 'a node no dispatcher knows is not reached')
+  assert.equal((await a.m.request([], 'x')).size, 0)
+  assert.deepEqual((await a.m.request(['nobody-here'], 'x')).get('nobody-here'), undefined, 'a node no dispatcher knows is not reached')
 })
 
 test('what cannot cross is refused before it is queued: a bad node name, a body over the link limit', async () => {
@@ -57,30 +57,27 @@ test('what cannot cross is refused before it is queued: a bad node name, a body 
   const b = messenger('v-b', 128 * 1024)
   for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
-  await assert.rejects(a.m.request(['x'.repeat(300)], Buffer.from('x')), (err: Error & { code?: string }) => err.code === 'SD_ERR_CLUSTER_UNAVAILABLE')
-  await assert.rejects(a.m.request(['v-b'], Buffer.alloc(100 * 1024)), (err: Error & { code?: string }) => err.code === 'SD_ERR_FRAME_TOO_LARGE')
+  await assert.rejects(a.m.request(['x'.repeat(300)], 'x'), (err: Error & { code?: string }) => err.code === 'SD_ERR_CLUSTER_UNAVAILABLE')
+  await assert.rejects(a.m.request(['v-b'], 'x'.repeat(100 * 1024)), (err: Error & { code?: string }) => err.code === 'SD_ERR_FRAME_TOO_LARGE')
   // the retry timer (200 ms) finds nothing left behind, and the links stay up
   await new Promise((resolve) => setTimeout(resolve, 500))
   assert.equal(a.m.resent, 0)
-  assert.equal(await a.m.request(['v-b'], Buffer.from('fine')).then((r) => r.get('v-b')), 4)
+  assert.equal(await a.m.request(['v-b'], 'fine').then((r) => r.get('v-b')), 4)
   // a string body is measured in UTF-8 bytes: over the limit by bytes, not by characters
   await assert.rejects(a.m.requestOne('v-b', '✓'.repeat(40 * 1024)), (err: Error & { code?: string }) => err.code === 'SD_ERR_FRAME_TOO_LARGE')
   await assert.rejects(a.m.requestOne('x'.repeat(300), 'x'), (err: Error & { code?: string }) => err.code === 'SD_ERR_CLUSTER_UNAVAILABLE')
 })
 
-test('requestOne resolves to the one reply; string bodies arrive as their UTF-8 bytes, next to Buffer bodies in one frame', async () => {
+test('requestOne resolves to the one reply; bodies of any text (multi-byte UTF-8, empty) arrive exactly', async () => {
   const a = messenger('s-a')
   const b = messenger('s-b')
   for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
-  const bodies = ['plain', 'héllo ✓ 🚀', '', 'ünïcödé'.repeat(100)]
-  // sent in one tick (so in one REQUEST frame), strings and Buffers mixed
-  const replies = await Promise.all([
-    ...bodies.map((body) => a.m.requestOne('s-b', body)),
-    a.m.requestOne('s-b', Buffer.from('as a buffer')),
-  ])
-  assert.deepEqual(replies, [...bodies.map((body) => Buffer.byteLength(body)), 11])
-  assert.deepEqual(b.ran, [...bodies, 'as a buffer'].map((body) => `s-a:${body}`))
+  const bodies = ['plain', 'héllo ✓ 🚀', '', 'ünïcödé'.repeat(100), '\n{"json": "line"}\n']
+  // sent in one tick, so in one REQUEST frame: its text holds every body, split by length
+  const replies = await Promise.all(bodies.map((body) => a.m.requestOne('s-b', body)))
+  assert.deepEqual(replies, bodies.map((body) => body.length))
+  assert.deepEqual(b.ran, bodies.map((body) => `s-a:${body}`))
   assert.equal(await a.m.requestOne('nobody-here', 'x'), undefined, 'a node no dispatcher knows is not reached')
 })
 
@@ -94,7 +91,7 @@ test('the reply goes back through the link its request came in on', async () => 
   a.m.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1 && b.m.ready === 2, 3000, 'links')
   assert.equal(b.m.links().find((l) => l.preferred)?.name, 'd2')
-  const replies = await a.m.request(['r-b'], Buffer.from('via d1'))
+  const replies = await a.m.request(['r-b'], 'via d1')
   assert.equal(replies.get('r-b'), 6)
   assert.equal(a.m.resent, 0, 'answered the first time')
 })
@@ -110,7 +107,7 @@ test('a dispatcher that closes: what went through it is re-sent through the othe
   b.m.addDispatcher('127.0.0.1', dispatchers[1].port)
   await waitUntil(() => a.m.ready === 2 && b.m.ready === 2, 3000, 'links')
   // b stops answering through d3: its link there is cut right after the request is queued
-  const pending = a.m.request(['f-b'], Buffer.from('once'))
+  const pending = a.m.request(['f-b'], 'once')
   await extra.dispatcher.close()
   assert.equal((await pending).get('f-b'), 4)
   await new Promise((resolve) => setTimeout(resolve, 400)) // retries would land by now
@@ -124,14 +121,14 @@ test('requests of one tick to one node share one frame, each runs once in order 
   await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
   const relayed = dispatchers[0].dispatcher.counters.relayed
   const bodies = Array.from({ length: 50 }, (_, i) => 'x'.repeat(i + 1))
-  const replies = await Promise.all(bodies.map((body) => a.m.request(['t-b'], Buffer.from(body))))
+  const replies = await Promise.all(bodies.map((body) => a.m.request(['t-b'], body)))
   assert.deepEqual(replies.map((r) => r.get('t-b')), bodies.map((body) => body.length))
   assert.deepEqual(b.ran, bodies.map((body) => `t-a:${body}`))
   assert.equal(dispatchers[0].dispatcher.counters.relayed - relayed, 2, 'one REQUEST frame there, one REPLY frame back')
 
   // bodies of 600 KB: two do not fit in one 1 MiB frame, so three frames go out
   const before = dispatchers[0].dispatcher.counters.relayed
-  const big = [1, 2, 3].map((n) => Buffer.alloc(600 * 1024, 48 + n))
+  const big = [1, 2, 3].map((n) => String(n).repeat(600 * 1024))
   const bigReplies = await Promise.all(big.map((body) => a.m.request(['t-b'], body)))
   assert.deepEqual(bigReplies.map((r) => r.get('t-b')), [600 * 1024, 600 * 1024, 600 * 1024])
   assert.deepEqual(b.ran.slice(50).map((r) => r.slice(5, 6)), ['1', '2', '3'])
@@ -142,14 +139,14 @@ test('replies of every JSON type come back as they were given', async () => {
   const a = messenger('j-a')
   const b = messenger('j-b')
   const values: unknown[] = [0, -1.5, 2 ** 40, 'text', '', null, true, [1, 'two', { three: 3 }], { nested: { list: [] } }]
-  b.m.onRequest = (_source, body) => values[Number(body.toString('utf8'))]
+  b.m.onRequest = (_source, body) => values[Number(body)]
   for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
-  const replies = await Promise.all(values.map((_, i) => a.m.request(['j-b'], Buffer.from(String(i)))))
+  const replies = await Promise.all(values.map((_, i) => a.m.request(['j-b'], String(i))))
   assert.deepEqual(replies.map((r) => r.get('j-b')), values)
   // a handler that returns nothing (or throws) answers null: the sender is not left waiting
   b.m.onRequest = (_source, body) => { if (body.length > 1) throw new Error('boom') }
-  assert.deepEqual(await Promise.all(['1', '22'].map((x) => a.m.request(['j-b'], Buffer.from(x)).then((r) => r.get('j-b')))), [null, null])
+  assert.deepEqual(await Promise.all(['1', '22'].map((x) => a.m.request(['j-b'], x).then((r) => r.get('j-b')))), [null, null])
 })
 
 test('a malformed REQUEST frame from a linked node runs what is whole before the damage and nothing after', async () => {
@@ -158,19 +155,25 @@ test('a malformed REQUEST frame from a linked node runs what is whole before the
   const { client } = startClient({ name: 'k-raw', role: 'server', port: dispatchers[0].port, secret })
   await ready(client)
   await waitUntil(() => b.m.ready === 1, 3000, 'b linked')
-  const entry = (id: number, body: string, lie = 0): Buffer => {
-    const head = Buffer.alloc(12)
-    head.writeDoubleBE(id, 0)
-    head.writeUInt32BE(Buffer.byteLength(body) + lie, 8)
-    return Buffer.concat([head, Buffer.from(body)])
+  // entries (id, length in UTF-16 units), then the bodies as one UTF-8 text
+  const frame = (watermark: number, entries: Array<[id: number, body: string, lie?: number]>, count = entries.length): Buffer => {
+    const head = Buffer.alloc(12 + entries.length * 12)
+    head.writeDoubleBE(watermark, 0)
+    head.writeUInt32BE(count, 8)
+    entries.forEach(([id, body, lie = 0], i) => {
+      head.writeDoubleBE(id, 12 + i * 12)
+      head.writeUInt32BE(body.length + lie, 20 + i * 12)
+    })
+    return Buffer.concat([head, Buffer.from(entries.map(([, body]) => body).join(''))])
   }
-  const watermark = Buffer.alloc(8)
-  watermark.writeDoubleBE(1, 0)
-  // the second entry claims more bytes than the frame holds; the third is never reached
-  const payload = Buffer.concat([watermark, entry(1, 'whole'), entry(2, 'cut', 1000), entry(3, 'after')])
-  client.send({ id: 100, source: 'k-raw', targets: ['k-b'], kind: Kind.REQUEST, payload })
+  // the second entry claims more text than the frame holds; the third is never reached
+  client.send({ id: 100, source: 'k-raw', targets: ['k-b'], kind: Kind.REQUEST, payload: frame(1, [[1, 'whole'], [2, 'cut', 1000], [3, 'after']]) })
   // a frame with an id that is not an integer is dropped as a whole
-  client.send({ id: 101, source: 'k-raw', targets: ['k-b'], kind: Kind.REQUEST, payload: Buffer.concat([watermark, entry(1.5, 'fraction')]) })
+  client.send({ id: 101, source: 'k-raw', targets: ['k-b'], kind: Kind.REQUEST, payload: frame(1, [[1.5, 'fraction']]) })
+  // a count of entries the frame does not hold: nothing runs
+  client.send({ id: 102, source: 'k-raw', targets: ['k-b'], kind: Kind.REQUEST, payload: frame(1, [[6, 'counted']], 1000) })
+  // a frame shorter than its head
+  client.send({ id: 103, source: 'k-raw', targets: ['k-b'], kind: Kind.REQUEST, payload: Buffer.alloc(7) })
   await waitUntil(() => b.ran.length >= 1, 3000, 'the whole entry ran')
   await new Promise((resolve) => setTimeout(resolve, 200))
   assert.deepEqual(b.ran, ['k-raw:whole'])
@@ -178,6 +181,6 @@ test('a malformed REQUEST frame from a linked node runs what is whole before the
   const a = messenger('k-a')
   a.m.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1, 3000, 'a linked')
-  assert.equal((await a.m.request(['k-b'], Buffer.from('still'))).get('k-b'), 5)
+  assert.equal((await a.m.request(['k-b'], 'still')).get('k-b'), 5)
   await client.close()
 })
