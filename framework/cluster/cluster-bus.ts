@@ -16,6 +16,7 @@
 import { LocalBus, type Bus, type BindOptions, type SendOptions, type Uid } from '../connection/bus.js'
 import { Outgoing, type Connection } from '../connection/connection.js'
 import type { ConnectionTable } from '../connection/table.js'
+import { turnNow } from '../core/clock.js'
 import { SdError } from '../core/errors.js'
 import type { ClusterNode } from './cluster-node.js'
 import { isValidNodeName } from './link-auth.js'
@@ -287,7 +288,7 @@ export class ClusterBus implements Bus {
     }
     const op: Op = { o: 'uid', u: key }
     const hit = this.#uidCache.get(key)
-    if (hit && Date.now() - hit.at < this.#cacheMs) {
+    if (hit && turnNow() - hit.at < this.#cacheMs) {
       // the hot paths: a fresh cache entry costs no lookup, and "on no other node" no await
       if (hit.nodes.length === 0) return Promise.resolve(n)
       const nodes = hit.nodes

@@ -27,6 +27,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
+import { turnNow } from '../core/clock.js'
 import { SdError } from '../core/errors.js'
 import type { AckEntry, DataMessage } from './link-frames.js'
 import { isValidNodeName } from './link-auth.js'
@@ -287,7 +288,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       return Promise.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', this.#clients.size === 0 ? 'no dispatch server is known (none registered, none configured)' : 'no dispatch server is reachable'))
     }
     return new Promise((resolve, reject) => {
-      const now = Date.now()
+      const now = turnNow()
       const seq = this.#seq++
       const n = targets.length
       const p: Pending = {
