@@ -12,8 +12,8 @@
  * Requests to the same target(s) through the same dispatcher during one tick travel in one DATA
  * frame, written at the end of that tick: the dispatcher relays one frame, and the receiver
  * reads them in one go. The hot path allocates no Set or Map per request (per-target state is
- * kept in arrays, the pending map is keyed by a small integer), and a string body is encoded
- * straight into the frame.
+ * kept in arrays, the pending map is keyed by a small integer), and a frame's bodies are
+ * encoded in one go.
  *
  * DATA kinds (the `kind` byte of link frames):
  *   REQUEST: float64 BE watermark (lowest id the source still waits for), uint32 BE count, then
