@@ -326,9 +326,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     p.sentAt = now
     if (!client || targets.length === 0) return // waits for a link (#resendWaiting) or the timeout
     const address = this.#addressOf(client)
-    if (targets.length === 1 && p.targets.length === 1) p.via[0] = address
-    else if (targets === p.targets) p.via.fill(address)
-    else for (const t of targets) p.via[p.targets.indexOf(t)] = address
+    for (let i = 0; i < targets.length; i++) p.via[targets === p.targets ? i : p.targets.indexOf(targets[i])] = address
     let byTargets = this.#outbox.get(client)
     if (!byTargets) this.#outbox.set(client, (byTargets = new Map()))
     const key = targets.length === 1 ? targets[0] : targets.join('\n')
@@ -391,7 +389,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
 
   /** Records `target`'s reply to `p` (a target that already answered is ignored). */
   #settle (p: Pending, target: string, value: unknown): void {
-    const i = p.targets.length === 1 ? (p.targets[0] === target ? 0 : -1) : p.targets.indexOf(target)
+    const i = p.targets.indexOf(target)
     if (i < 0 || p.values[i] !== WAITING) return
     p.values[i] = value
     if (--p.waiting === 0) {
