@@ -37,12 +37,25 @@ interface UidNotice { o: 'here', u: string[] }
 
 /**
  * A request's text: the op as one line of JSON, then for a push a newline and the data as JSON.
- * A uid op is written without stringifying an object (the same bytes). Throws for data that is
- * not JSON-able.
+ * A uid push, the commonest request, has the uid as a JSON string for its op line (no object to
+ * write or parse). Throws for data that is not JSON-able.
  */
 function requestText (op: Op, data: { d: unknown } | undefined): string {
-  const head = op.o === 'uid' ? `{"o":"uid","u":${JSON.stringify(op.u)}}` : JSON.stringify(op)
+  if (op.o === 'uid' && data !== undefined) return uidText(op.u, data.d)
+  const head = JSON.stringify(op)
   return data === undefined ? head : `${head}\n${JSON.stringify(data.d) ?? 'null'}`
+}
+
+/** The text of a push to `uid`: the uid as a JSON string, a newline, the data as JSON. */
+function uidText (uid: string, data: unknown): string {
+  return `${JSON.stringify(uid)}\n${JSON.stringify(data) ?? 'null'}`
+}
+
+/** Reads a request's op line: a JSON string is a uid push's uid, anything else an op object. */
+function parseOp (head: string): Op {
+  if (head.charCodeAt(0) !== 0x22) return JSON.parse(head) as Op
+  // a JSON string without escapes is its characters between the quotes
+  return { o: 'uid', u: head.includes('\\') ? JSON.parse(head) as string : head.slice(1, -1) }
 }
 
 /** Uid lookups kept at most (the oldest goes first). */
@@ -84,7 +97,7 @@ export class ClusterBus implements Bus {
     this.#cacheMs = uidCacheMs
     node.messenger.onRequest = (_source, text) => {
       const nl = text.indexOf('\n')
-      return nl < 0 ? this.#handle(JSON.parse(text) as Op) : this.#handle(JSON.parse(text.slice(0, nl)) as Op, text.slice(nl + 1))
+      return nl < 0 ? this.#handle(parseOp(text)) : this.#handle(parseOp(text.slice(0, nl)), text.slice(nl + 1))
     }
     node.messenger.onNotice = (_source, body) => {
       const n = JSON.parse(body.toString('utf8')) as UidNotice
@@ -286,25 +299,26 @@ export class ClusterBus implements Bus {
     } catch (err) {
       return Promise.reject(err) // a codec error rejects, as with the other buses
     }
-    const op: Op = { o: 'uid', u: key }
     const hit = this.#uidCache.get(key)
     if (hit && turnNow() - hit.at < this.#cacheMs) {
       // the hot paths: a fresh cache entry costs no lookup, and "on no other node" no await
       if (hit.nodes.length === 0) return Promise.resolve(n)
       const nodes = hit.nodes
       if (nodes.length === 1) {
-        // the commonest cross-server send: one node holds the uid
+        // the commonest cross-server send: one node holds the uid (one promise per send)
         let text: string
         try {
-          text = requestText(op, { d: data })
+          text = uidText(key, data)
         } catch (err) {
           return Promise.reject(err)
         }
-        return this.node.messenger.requestOne(nodes[0], text).then((v) => {
-          if (typeof v === 'number' && v > 0) return n + v
-          return this.#resendFresh(key, nodes, op, { d: data }).then((more) => n + more)
-        })
+        return new Promise<number>((resolve, reject) => this.node.messenger.sendOne(nodes[0], text, (err, v) => {
+          if (err) reject(err)
+          else if (typeof v === 'number' && v > 0) resolve(n + v)
+          else resolve(this.#resendFresh(key, nodes, { o: 'uid', u: key }, { d: data }).then((more) => n + more))
+        }))
       }
+      const op: Op = { o: 'uid', u: key }
       return this.#request(nodes, op, { d: data }).then((replies) => {
         let m = 0
         let missed = false
@@ -317,7 +331,7 @@ export class ClusterBus implements Bus {
         return missed ? this.#resendFresh(key, nodes, op, { d: data }).then((more) => n + m + more) : n + m
       })
     }
-    return this.#toUid(key, op, { d: data }).then((m) => n + m)
+    return this.#toUid(key, { o: 'uid', u: key }, { d: data }).then((m) => n + m)
   }
 
   async sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {

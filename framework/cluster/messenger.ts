@@ -39,6 +39,8 @@ export const Kind = { REQUEST: 1, REPLY: 2, NOTICE: 3 } as const
 /** Handles a request or notice from another node; returns the reply value (JSON-able). */
 export type RequestHandler = (source: string, body: string) => unknown
 export type NoticeHandler = (source: string, body: Buffer) => void
+/** Hears how a request ended: `err`, or the reply (`sendOne`) or replies. Called once, never before the call that started it returns. */
+export type ReplyCallback = (err: Error | undefined, value?: unknown) => void
 
 /** Options of `Messenger`. */
 export interface MessengerOptions {
@@ -88,8 +90,9 @@ interface Pending {
   missed: Map<string, Set<string>> | undefined
   startedAt: number
   sentAt: number
-  resolve: (values: unknown[]) => void
-  reject: (err: Error) => void
+  /** `done(undefined, values[0])` (one target, `sendOne`) or `done(undefined, values)`; `done(err)` on failure. */
+  one: boolean
+  done: ReplyCallback
 }
 
 /** A target's value before it answered. */
@@ -263,43 +266,62 @@ export class Messenger extends EventEmitter<MessengerEvents> {
    */
   request (targets: readonly string[], body: string): Promise<Map<string, unknown>> {
     if (targets.length === 0) return Promise.resolve(new Map())
-    return this.#start(targets, body).then((values) => {
-      const replies = new Map<string, unknown>()
-      for (let i = 0; i < targets.length; i++) replies.set(targets[i], values[i])
-      return replies
+    return new Promise((resolve, reject) => {
+      this.#start(targets, body, false, (err, values) => {
+        if (err) return reject(err)
+        const replies = new Map<string, unknown>()
+        for (let i = 0; i < targets.length; i++) replies.set(targets[i], (values as unknown[])[i])
+        resolve(replies)
+      })
     })
   }
 
   /** `request()` to one node: resolves to its reply (`undefined` when no dispatcher reached it). */
   requestOne (target: string, body: string): Promise<unknown> {
-    return this.#start([target], body).then(first)
+    return new Promise((resolve, reject) => this.sendOne(target, body, (err, value) => (err ? reject(err) : resolve(value))))
   }
 
-  /** Checks and queues a request; resolves to the replies in `targets` order. */
-  #start (targets: readonly string[], body: string): Promise<unknown[]> {
+  /**
+   * `requestOne()` with a callback instead of a promise (a hot path that builds its own promise
+   * saves one per request): `done(undefined, reply)` or `done(err)`.
+   */
+  sendOne (target: string, body: string, done: ReplyCallback): void {
+    this.#start([target], body, true, done)
+  }
+
+  /** Checks and queues a request; `done` hears the replies in `targets` order (or the first one). */
+  #start (targets: readonly string[], body: string, one: boolean, done: ReplyCallback): void {
+    const err = this.#cannotStart(targets, body)
+    if (err) {
+      queueMicrotask(() => done(err))
+      return
+    }
+    const now = turnNow()
+    const seq = this.#seq++
+    const n = targets.length
+    const p: Pending = {
+      id: this.#base + seq, seq, body, targets, waiting: n, missed: undefined, startedAt: now, sentAt: now, one, done,
+      // literals for one target (fill() is a runtime call)
+      values: n === 1 ? [WAITING] : new Array<unknown>(n).fill(WAITING),
+      via: n === 1 ? [undefined] : new Array<string | undefined>(n).fill(undefined),
+    }
+    this.#pending.set(seq, p)
+    this.#send(p, targets, this.#route[0], now)
+  }
+
+  /** Why a request cannot be sent at all (a bad target name, a body over the frame limit, no dispatcher). */
+  #cannotStart (targets: readonly string[], body: string): SdError | undefined {
     for (const t of targets) {
-      if (!isValidNodeName(t)) return Promise.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `${JSON.stringify(t.slice(0, 64))} is not a node name`))
+      if (!isValidNodeName(t)) return new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `${JSON.stringify(t.slice(0, 64))} is not a node name`)
     }
     // exact UTF-8 length only when the bound says it may be over
     if (body.length * MAX_UTF8_PER_UNIT > this.#maxBody && Buffer.byteLength(body) > this.#maxBody) {
-      return Promise.reject(new SdError('SD_ERR_FRAME_TOO_LARGE', `a cross-server message of ${Buffer.byteLength(body)} bytes is over the link limit (${this.#maxBody} bytes)`))
+      return new SdError('SD_ERR_FRAME_TOO_LARGE', `a cross-server message of ${Buffer.byteLength(body)} bytes is over the link limit (${this.#maxBody} bytes)`)
     }
     if (this.#closed || this.#route.length === 0) {
-      return Promise.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', this.#clients.size === 0 ? 'no dispatch server is known (none registered, none configured)' : 'no dispatch server is reachable'))
+      return new SdError('SD_ERR_CLUSTER_UNAVAILABLE', this.#clients.size === 0 ? 'no dispatch server is known (none registered, none configured)' : 'no dispatch server is reachable')
     }
-    return new Promise((resolve, reject) => {
-      const now = turnNow()
-      const seq = this.#seq++
-      const n = targets.length
-      const p: Pending = {
-        id: this.#base + seq, seq, body, targets, waiting: n, missed: undefined, startedAt: now, sentAt: now, resolve, reject,
-        // literals for one target (fill() is a runtime call)
-        values: n === 1 ? [WAITING] : new Array<unknown>(n).fill(WAITING),
-        via: n === 1 ? [undefined] : new Array<string | undefined>(n).fill(undefined),
-      }
-      this.#pending.set(seq, p)
-      this.#send(p, targets, this.#route[0], now)
-    })
+    return undefined
   }
 
   /** Sends a notice to every other server (through one dispatcher; best effort). */
@@ -394,7 +416,17 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     p.values[i] = value
     if (--p.waiting === 0) {
       this.#pending.delete(p.seq)
-      p.resolve(p.values)
+      this.#end(p)
+    }
+  }
+
+  /** Tells `p`'s caller how it ended (a callback that throws cannot break the loop that settles others). */
+  #end (p: Pending, err?: Error): void {
+    try {
+      if (err) p.done(err)
+      else p.done(undefined, p.one ? p.values[0] : p.values)
+    } catch (thrown) {
+      this.#options.log?.error({ err: thrown }, 'cluster: a request callback threw')
     }
   }
 
@@ -461,7 +493,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     for (const p of [...this.#pending.values()]) {
       if (now - p.startedAt >= timeout) {
         this.#pending.delete(p.seq)
-        p.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `no reply from ${this.#waitingTargets(p).join(', ')} within ${timeout} ms`))
+        this.#end(p, new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `no reply from ${this.#waitingTargets(p).join(', ')} within ${timeout} ms`))
       } else if (now - p.sentAt >= retry) {
         this.resent++
         this.#send(p, this.#waitingTargets(p), this.#route[0], now)
@@ -608,16 +640,12 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#sweep)
-    for (const p of this.#pending.values()) p.reject(new SdError('SD_ERR_CLUSTER_UNAVAILABLE', 'this node is stopping'))
+    for (const p of this.#pending.values()) this.#end(p, new SdError('SD_ERR_CLUSTER_UNAVAILABLE', 'this node is stopping'))
     this.#pending.clear()
     this.#route = []
     await Promise.all([...this.#clients.values()].map((c) => c.close()))
     this.#clients.clear()
   }
-}
-
-function first (values: unknown[]): unknown {
-  return values[0]
 }
 
 /**

@@ -81,6 +81,26 @@ test('requestOne resolves to the one reply; bodies of any text (multi-byte UTF-8
   assert.equal(await a.m.requestOne('nobody-here', 'x'), undefined, 'a node no dispatcher knows is not reached')
 })
 
+test('sendOne calls back once, never before it returns; a callback that throws does not stop the others', async () => {
+  const a = messenger('cb-a')
+  const b = messenger('cb-b')
+  for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
+  const heard: Array<[string, unknown]> = []
+  let returned = false
+  a.m.sendOne('x'.repeat(300), 'bad name', (err) => heard.push(['bad name', returned ? (err as Error & { code?: string }).code : 'called before returning']))
+  returned = true
+  // three requests in one frame, so their replies settle in one loop: the first callback throws
+  const all = new Promise<void>((resolve) => {
+    a.m.sendOne('cb-b', 'one', () => { throw new Error('a callback bug') })
+    a.m.sendOne('cb-b', 'two', (err, value) => heard.push(['two', err ?? value]))
+    a.m.sendOne('cb-b', 'three', (err, value) => { heard.push(['three', err ?? value]); resolve() })
+  })
+  await all
+  assert.deepEqual(heard, [['bad name', 'SD_ERR_CLUSTER_UNAVAILABLE'], ['two', 3], ['three', 5]])
+  assert.deepEqual(b.ran, ['cb-a:one', 'cb-a:two', 'cb-a:three'])
+})
+
 test('the reply goes back through the link its request came in on', async () => {
   const a = messenger('r-a')
   const b = messenger('r-b')

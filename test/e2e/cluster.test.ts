@@ -104,6 +104,15 @@ describe('dispatch cluster: 2 servers + 2 dispatchers + Redis (real processes)',
     assert.equal(await ub.call('toUid', { uid: 'ua', data: 'to a' }), 1)
     assert.equal(await ua.push(), 'to a')
     assert.equal(await ua.call('toUid', { uid: 'nobody', data: 'x' }), 0, 'an offline uid reports 0')
+    // a uid JSON must escape (quote, backslash, newline) and one it need not (non-ASCII), twice
+    // each: the first send looks the uid up, the second uses the cached lookup
+    for (const uid of ['q"u\\o\nte', 'ü✓ 𝄞']) {
+      const odd = await client(b, uid)
+      for (const n of [1, 2]) {
+        assert.equal(await ua.call('toUid', { uid, data: { n } }), 1, `uid ${JSON.stringify(uid)}, send ${n}`)
+        assert.deepEqual(await odd.push(), { n })
+      }
+    }
 
     // sendToUids: local and remote in one call
     assert.equal(await ub.call('toUids', { uids: ['ua', 'ub', 'nobody'], data: 'many' }), 3)
@@ -125,7 +134,7 @@ describe('dispatch cluster: 2 servers + 2 dispatchers + Redis (real processes)',
     assert.equal(await ua.call('online', { uid: 'ub' }), true)
     assert.equal(await ub.call('online', { uid: 'ua' }), true)
     assert.equal(await ua.call('online', { uid: 'nobody' }), false)
-    assert.equal(await ua.call('count'), 2)
+    assert.equal(await ua.call('count'), 4, 'online uids: ua, ub and the two above')
 
     // sendToAll reaches every connection of both servers (the probes of the first test too)
     const total = await ub.call<number>('toAll', { data: 'everyone' })
