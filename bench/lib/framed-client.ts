@@ -74,10 +74,11 @@ export class Client {
   request (path: string, data?: unknown): Promise<unknown> {
     if (this.socket.destroyed) return Promise.reject(new Error('connection closed'))
     const id = ++this.#id
-    const payload = Buffer.from(JSON.stringify({ id, path, data }))
-    const frame = Buffer.allocUnsafe(4 + payload.length)
-    frame.writeUInt32BE(payload.length)
-    payload.copy(frame, 4)
+    const json = JSON.stringify({ id, path, data })
+    const length = Buffer.byteLength(json)
+    const frame = Buffer.allocUnsafe(4 + length)
+    frame.writeUInt32BE(length)
+    frame.write(json, 4)
     this.socket.write(frame)
     return new Promise((resolve, reject) => this.#waiting.set(id, { resolve, reject }))
   }
