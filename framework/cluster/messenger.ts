@@ -12,8 +12,9 @@
  * Requests to the same target(s) through the same dispatcher during one tick travel in one DATA
  * frame, written at the end of that tick: the dispatcher relays one frame, and the receiver
  * reads them in one go. The hot path allocates no Set or Map per request (per-target state is
- * kept in arrays, the pending map is keyed by a small integer), and a frame's bodies are
- * encoded in one go.
+ * kept in arrays, pending requests sit in a ring keyed by a small integer, see seq-table.ts),
+ * a frame's bodies are encoded in one go, and a request that ends lets go of its caller's
+ * objects (see `#end`): short-lived requests stay in the young generation.
  *
  * DATA kinds (the `kind` byte of link frames):
  *   REQUEST: float64 BE watermark (lowest id the source still waits for), uint32 BE count, then
@@ -32,6 +33,7 @@ import { SdError } from '../core/errors.js'
 import type { AckEntry, DataMessage } from './link-frames.js'
 import { isValidNodeName } from './link-auth.js'
 import { LinkClient, type LinkClientOptions } from './link-client.js'
+import { SeqTable } from './seq-table.js'
 import type { LinkStats } from './link.js'
 
 export const Kind = { REQUEST: 1, REPLY: 2, NOTICE: 3 } as const
@@ -76,7 +78,7 @@ export interface MessengerEvents {
 interface Pending {
   /** Wire id: the messenger's time base + `seq`. */
   id: number
-  /** Key in the pending map (a small integer, cheap to hash). */
+  /** Key in the pending table (a small integer: the slot is `seq % size`). */
   seq: number
   body: string
   targets: readonly string[]
@@ -93,6 +95,17 @@ interface Pending {
   /** `done(undefined, values[0])` (one target, `sendOne`) or `done(undefined, values)`; `done(err)` on failure. */
   one: boolean
   done: ReplyCallback
+}
+
+/** `done` of a request that has ended. */
+function ended (): void {}
+
+/** What an ended request's arrays become (see `#end`). */
+const NOTHING: unknown[] = []
+
+/** A request still waiting (one that ended while queued, by a timeout or its node going, is not sent). */
+function waiting (p: Pending): boolean {
+  return p.done !== ended
 }
 
 /** A target's value before it answered. */
@@ -141,7 +154,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   readonly #options: MessengerOptions
   readonly #clients = new Map<string, LinkClient>()
   readonly #addresses = new WeakMap<LinkClient, string>()
-  readonly #pending = new Map<number, Pending>()
+  /** Requests waiting for replies, by seq (see seq-table.ts for why not a Map). */
+  readonly #pending = new SeqTable<Pending>()
   readonly #memory = new Map<string, SourceMemory>()
   /** Replies to send, per link the requests came in on, per source. */
   #replies = new Map<LinkClient, Map<string, Array<[number, unknown]>>>()
@@ -169,7 +183,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     this.#options = options
     this.#maxBody = (options.link?.maxFrameBytes ?? 8 * 1024 * 1024) - FRAME_HEADROOM
     // unique for this name across restarts: microseconds since the epoch, then +1 per message
-    // (ids stay below 2^53, exact as float64; the pending map is keyed by the small seq)
+    // (ids stay below 2^53, exact as float64; the pending table is keyed by the small seq)
     this.#base = Date.now() * 1000
     this.#sweep = setInterval(() => this.#check(), 250)
     this.#sweep.unref()
@@ -305,7 +319,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       values: n === 1 ? [WAITING] : new Array<unknown>(n).fill(WAITING),
       via: n === 1 ? [undefined] : new Array<string | undefined>(n).fill(undefined),
     }
-    this.#pending.set(seq, p)
+    this.#pending.add(p)
     this.#send(p, targets, this.#route[0], now)
   }
 
@@ -332,8 +346,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   }
 
   #watermark (): number {
-    for (const p of this.#pending.values()) return p.id
-    return this.#base + this.#seq
+    return this.#pending.oldest()?.id ?? this.#base + this.#seq
   }
 
   /** Targets of `p` that have not answered, optionally only those `where` accepts (given the target's index). */
@@ -369,7 +382,9 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const watermark = this.#watermark()
     for (const [client, byTargets] of outbox) {
       const address = this.#addressOf(client)
-      for (const { targets, requests } of byTargets.values()) {
+      for (const batch of byTargets.values()) {
+        const targets = batch.targets
+        const requests = batch.requests.every(waiting) ? batch.requests : batch.requests.filter(waiting)
         const sizes = requests.map((p) => ENTRY_HEADER_BYTES + MAX_UTF8_PER_UNIT * p.body.length)
         for (const [from, to] of frameRuns(sizes, REQUEST_FRAME_BYTES - REQUEST_HEAD_BYTES)) {
           this.#sendFrame(client, address, targets, requests.slice(from, to), watermark)
@@ -415,16 +430,29 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     if (i < 0 || p.values[i] !== WAITING) return
     p.values[i] = value
     if (--p.waiting === 0) {
-      this.#pending.delete(p.seq)
+      this.#pending.delete(p)
       this.#end(p)
     }
   }
 
-  /** Tells `p`'s caller how it ended (a callback that throws cannot break the loop that settles others). */
+  /**
+   * Tells `p`'s caller how it ended (a callback that throws cannot break the loop that settles
+   * others), and makes `p` let go of what it held. A settled request can stay reachable for a
+   * while from garbage the collector has already moved to the old generation (a frame's batch,
+   * a caller's array); holding only numbers by then, it cannot keep the caller's objects (its
+   * promise, the connection's message) alive into the old generation with it.
+   */
   #end (p: Pending, err?: Error): void {
+    const { done, values } = p
+    p.done = ended
+    p.body = ''
+    p.values = NOTHING
+    p.targets = NOTHING as string[]
+    p.via = NOTHING as undefined[]
+    p.missed = undefined
     try {
-      if (err) p.done(err)
-      else p.done(undefined, p.one ? p.values[0] : p.values)
+      if (err) done(err)
+      else done(undefined, p.one ? values[0] : values)
     } catch (thrown) {
       this.#options.log?.error({ err: thrown }, 'cluster: a request callback threw')
     }
@@ -460,7 +488,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const missed = new Set<string>()
     for (const e of entries) for (const target of e.missed) missed.add(target)
     if (missed.size === 0) return
-    for (const p of [...this.#pending.values()]) {
+    for (const p of this.#pending.values()) {
       for (const target of missed) {
         const i = p.targets.indexOf(target)
         if (i < 0 || p.values[i] !== WAITING || p.via[i] !== address) continue
@@ -482,7 +510,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
 
   /** Settles what waits for `node` (its record expired: it is gone). */
   nodeGone (node: string): void {
-    for (const p of [...this.#pending.values()]) this.#settle(p, node, undefined)
+    for (const p of this.#pending.values()) this.#settle(p, node, undefined)
   }
 
   /** Re-sends requests without every reply after `retryMs`; fails those past their timeout. */
@@ -490,15 +518,16 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const now = Date.now()
     const timeout = this.#options.requestTimeoutMs ?? 5000
     const retry = this.#options.retryMs ?? 1000
-    for (const p of [...this.#pending.values()]) {
+    for (const p of this.#pending.values()) {
       if (now - p.startedAt >= timeout) {
-        this.#pending.delete(p.seq)
+        this.#pending.delete(p)
         this.#end(p, new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `no reply from ${this.#waitingTargets(p).join(', ')} within ${timeout} ms`))
       } else if (now - p.sentAt >= retry) {
         this.resent++
         this.#send(p, this.#waitingTargets(p), this.#route[0], now)
       }
     }
+    this.#pending.compact()
   }
 
   // ---- receiving ---------------------------------------------------------------------------
@@ -627,7 +656,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
         off = end
       }
       const p = this.#pending.get(id - this.#base)
-      if (p !== undefined && p.id === id) this.#settle(p, msg.source, value)
+      if (p !== undefined) this.#settle(p, msg.source, value)
     }
   }
 

@@ -1,0 +1,109 @@
+/**
+ * Entries keyed by an increasing sequence number, in a ring of slots (slot `seq % size`, the
+ * size a power of two, doubled when a live entry already holds the slot). Stands in for a `Map`
+ * on the messenger's hot path: a `Map` that entries pass through at a high rate outgrows and
+ * rehashes its hash table again and again, and an outgrown table that sits in the old
+ * generation keeps every entry it held alive until the next full collection, so each entry
+ * (and what it points to) gets promoted. Here a removed entry's slot is cleared at once, and the
+ * slots array is the only storage.
+ *
+ * Memory follows the span of live sequence numbers (newest − oldest), not their count: the
+ * caller keeps the span bounded (the messenger ends every request after its timeout), and
+ * `compact()` shrinks the ring once the span allows.
+ */
+export interface Sequenced { readonly seq: number }
+
+const MIN_SIZE = 1024
+
+export class SeqTable<T extends Sequenced> {
+  #slots: Array<T | undefined> = new Array<T | undefined>(MIN_SIZE).fill(undefined)
+  #size = 0
+  /** No live entry has a lower seq (the entry at this seq may be gone: `oldest()` moves it on). */
+  #low = 0
+  /** One above the highest seq added. */
+  #high = 0
+
+  /** Live entries. */
+  get size (): number { return this.#size }
+
+  /** Slots in the ring. */
+  get capacity (): number { return this.#slots.length }
+
+  /** Adds `entry`; seqs must increase from one `add` to the next. */
+  add (entry: T): void {
+    if (this.#size === 0) this.#low = entry.seq
+    let i = entry.seq % this.#slots.length
+    if (this.#slots[i] !== undefined) {
+      this.#resize(this.#slots.length * 2, entry.seq)
+      i = entry.seq % this.#slots.length
+    }
+    this.#slots[i] = entry
+    this.#high = entry.seq + 1
+    this.#size++
+  }
+
+  get (seq: number): T | undefined {
+    const entry = this.#slots[seq % this.#slots.length]
+    return entry !== undefined && entry.seq === seq ? entry : undefined
+  }
+
+  /** Removes `entry` (no-op when it is not in the table). */
+  delete (entry: T): boolean {
+    const i = entry.seq % this.#slots.length
+    if (this.#slots[i] !== entry) return false
+    this.#slots[i] = undefined
+    this.#size--
+    return true
+  }
+
+  /** The live entry with the lowest seq. */
+  oldest (): T | undefined {
+    if (this.#size === 0) return undefined
+    for (;;) {
+      const entry = this.get(this.#low)
+      if (entry !== undefined) return entry
+      this.#low++
+    }
+  }
+
+  /** Live entries, lowest seq first (a copy: the table may change while the caller walks it). */
+  values (): T[] {
+    const out: T[] = []
+    if (this.#size === 0) return out
+    for (const entry of this.#slots) if (entry !== undefined) out.push(entry)
+    return out.sort((a, b) => a.seq - b.seq)
+  }
+
+  clear (): void {
+    this.#slots = new Array<T | undefined>(MIN_SIZE).fill(undefined)
+    this.#size = 0
+  }
+
+  /** Shrinks the ring when the live span fits a quarter of it (call it now and then, not per entry). */
+  compact (): void {
+    const oldest = this.oldest()
+    const span = oldest === undefined ? 0 : this.#high - oldest.seq
+    let size = this.#slots.length
+    while (size > MIN_SIZE && span * 4 <= size) size /= 2
+    if (size < this.#slots.length) this.#resize(size)
+  }
+
+  /** Moves the live entries to a ring of at least `size` slots that also has room for `adding`. */
+  #resize (size: number, adding?: number): void {
+    const live = this.#slots.filter((e): e is T => e !== undefined)
+    for (;;) {
+      const slots = new Array<T | undefined>(size).fill(undefined)
+      const fits = live.every((e) => {
+        const i = e.seq % size
+        if (slots[i] !== undefined) return false
+        slots[i] = e
+        return true
+      }) && (adding === undefined || slots[adding % size] === undefined)
+      if (fits) {
+        this.#slots = slots
+        return
+      }
+      size *= 2
+    }
+  }
+}
