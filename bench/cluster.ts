@@ -25,12 +25,13 @@
  * BENCH_ONLY=a,b,c,sa,sb,sc,ba,bb,bc,group-sd,group-io runs only those scenarios;
  * BENCH_CPU_DETAIL=1 prints CPU (with its system part) and read/write syscalls per process for
  * each segment; BENCH_SD_NODE_ARGS adds node options to the SD processes (e.g. `--cpu-prof
- * --cpu-prof-dir=/tmp/prof`).
+ * --cpu-prof-dir=/tmp/prof`); BENCH_RAW_LOG=<prefix> writes what SD processes print that is not a
+ * log line to `<prefix>.<process>` (the output of `--trace-gc-nvp`, say).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { appendFileSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import type { Socket } from 'node:net'
@@ -93,6 +94,7 @@ function sdLog (p: Proc, line: string): void {
   let entry: { level?: number, msg?: string } | undefined
   try { entry = JSON.parse(line) as typeof entry } catch {}
   if (entry?.msg?.startsWith('dispatch server listening')) p.ready = true
+  if (entry === undefined && process.env.BENCH_RAW_LOG) { appendFileSync(`${process.env.BENCH_RAW_LOG}.${p.name}`, line + '\n'); return }
   if (entry === undefined || (entry.level ?? 0) >= 40) p.problems.push(line)
 }
 
