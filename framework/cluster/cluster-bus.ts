@@ -9,9 +9,10 @@
  * A request body is one line of JSON (the op and its arguments), then, for a push, a newline
  * and the data as JSON: serialised once per call whatever the number of target nodes, and
  * passed to JSON clients as it is (no parse, no re-encode on the receiving server). Replies
- * are numbers (connections reached) or, for `groupMembers`, uid lists. Lookups of uid → nodes (empty ones included) are reused for `uidCacheMs`; a node that
- * starts holding a uid announces it to every server (a NOTICE, which drops the entry), and a
- * node that answers 0 for a cached uid makes the sender look it up again.
+ * are numbers (connections reached) or, for `groupMembers`, uid lists. Lookups of uid → nodes
+ * (empty ones included) are reused for `uidCacheMs`, and sends that find no entry share one
+ * Redis read; a node that starts holding a uid announces it to every server (a NOTICE, which
+ * drops the entry), and a node that answers 0 for a cached uid makes the sender look it up again.
  */
 import { LocalBus, type Bus, type BindOptions, type SendOptions, type Uid } from '../connection/bus.js'
 import { Outgoing, type Connection } from '../connection/connection.js'
@@ -85,6 +86,8 @@ export class ClusterBus implements Bus {
   readonly #self: string
   readonly #cacheMs: number
   readonly #uidCache = new Map<string, { nodes: string[], at: number }>()
+  /** Cache fills under way, by uid (see `#uidNodes`). */
+  readonly #lookups = new Map<string, Promise<string[]>>()
   /** Bumped by every notice: a lookup that overlapped one is not cached (it may predate the change). */
   #noticeGen = 0
   #announce: string[] = []
@@ -103,7 +106,11 @@ export class ClusterBus implements Bus {
       const n = JSON.parse(body.toString('utf8')) as UidNotice
       if (n.o !== 'here' || !Array.isArray(n.u)) return
       this.#noticeGen++
-      for (const u of n.u) this.#uidCache.delete(String(u))
+      // a lookup under way may predate the news: later sends read Redis again
+      for (const u of n.u) {
+        this.#uidCache.delete(String(u))
+        this.#lookups.delete(String(u))
+      }
     }
     node.onNodeGone = (name) => {
       for (const [uid, e] of this.#uidCache) if (e.nodes.includes(name)) this.#uidCache.delete(uid)
@@ -183,10 +190,28 @@ export class ClusterBus implements Bus {
     return this.node.messenger.request(targets, text)
   }
 
-  /** Nodes holding `uid`, from the cache or Redis. */
+  /**
+   * Nodes holding `uid`, from the cache or Redis. Sends to a uid whose entry is missing or
+   * expired share one Redis read (a busy uid's entry expiring must not cost a read per send in
+   * flight); `fresh` reads Redis on its own.
+   */
   async #uidNodes (uid: string, fresh = false): Promise<{ nodes: string[], cached: boolean }> {
-    const hit = fresh ? undefined : this.#uidCache.get(uid)
+    if (fresh) return { nodes: await this.#lookUp(uid), cached: false }
+    const hit = this.#uidCache.get(uid)
     if (hit && Date.now() - hit.at < this.#cacheMs) return { nodes: hit.nodes, cached: true }
+    let lookup = this.#lookups.get(uid)
+    if (lookup === undefined) {
+      lookup = this.#lookUp(uid)
+      this.#lookups.set(uid, lookup)
+      const started = lookup
+      const forget = (): void => { if (this.#lookups.get(uid) === started) this.#lookups.delete(uid) }
+      lookup.then(forget, forget)
+    }
+    return { nodes: await lookup, cached: false }
+  }
+
+  /** Reads the nodes holding `uid` (other than this one) from Redis, and caches them. */
+  async #lookUp (uid: string): Promise<string[]> {
     let nodes: string[]
     const gen = this.#noticeGen
     try {
@@ -198,10 +223,10 @@ export class ClusterBus implements Bus {
     // "on no other node" is cached too (a local send must not cost a Redis round trip); a node
     // that starts holding the uid announces it, which drops the entry everywhere
     this.#uidCache.delete(uid)
-    if (gen !== this.#noticeGen) return { nodes: others, cached: false }
+    if (gen !== this.#noticeGen) return others
     this.#uidCache.set(uid, { nodes: others, at: Date.now() })
     if (this.#uidCache.size > MAX_CACHED_UIDS) for (const old of this.#uidCache.keys()) { this.#uidCache.delete(old); break }
-    return { nodes: others, cached: false }
+    return others
   }
 
   /** Sends a uid-addressed op to the nodes holding it; a cached answer that missed is looked up again. */

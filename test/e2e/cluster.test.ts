@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { once } from 'node:events'
+import { Redis } from 'ioredis'
 import { LinkClient } from '../../framework/cluster/link-client.js'
 import { findBinary, freePort, PrivateServers, type ServerProcess } from '../data/private-servers.js'
 import { waitUntil } from '../helpers.js'
@@ -34,6 +35,16 @@ describe('dispatch cluster: 2 servers + 2 dispatchers + Redis (real processes)',
   let b: SdServer
   const dispatchers: DispatchProc[] = []
   const clients: ApiClient[] = []
+
+  /** One command on the private Redis, through a connection of its own. */
+  async function redisCommand (command: string, ...args: string[]): Promise<string> {
+    const r = new Redis(redisPort, '127.0.0.1', { maxRetriesPerRequest: 1 })
+    try {
+      return String(await r.call(command, ...args))
+    } finally {
+      r.disconnect()
+    }
+  }
 
   async function client (server: SdServer, uid?: string): Promise<ApiClient> {
     const c = await ApiClient.connect(server.ports.tcp)
@@ -114,6 +125,17 @@ describe('dispatch cluster: 2 servers + 2 dispatchers + Redis (real processes)',
       }
     }
 
+    // sends at once to a uid A has not looked up share one registry read (SMEMBERS of its key)
+    const crowd = await client(b, 'crowd')
+    const smembers = async (): Promise<number> => {
+      const stats = await redisCommand('INFO', 'commandstats')
+      return Number(/cmdstat_smembers:calls=(\d+)/.exec(stats)?.[1] ?? 0)
+    }
+    const readsBefore = await smembers()
+    assert.deepEqual(await ua.call('toUidMany', { uid: 'crowd', data: 'all at once', n: 20 }), Array.from({ length: 20 }, () => 1))
+    assert.equal(await smembers() - readsBefore, 1, 'one registry read for 20 sends')
+    for (let i = 0; i < 20; i++) assert.equal(await crowd.push(), 'all at once')
+
     // sendToUids: local and remote in one call
     assert.equal(await ub.call('toUids', { uids: ['ua', 'ub', 'nobody'], data: 'many' }), 3)
     assert.equal(await ua.push(), 'many')
@@ -134,7 +156,7 @@ describe('dispatch cluster: 2 servers + 2 dispatchers + Redis (real processes)',
     assert.equal(await ua.call('online', { uid: 'ub' }), true)
     assert.equal(await ub.call('online', { uid: 'ua' }), true)
     assert.equal(await ua.call('online', { uid: 'nobody' }), false)
-    assert.equal(await ua.call('count'), 4, 'online uids: ua, ub and the two above')
+    assert.equal(await ua.call('count'), 5, 'online uids: ua, ub and the three above')
 
     // sendToAll reaches every connection of both servers (the probes of the first test too)
     const total = await ub.call<number>('toAll', { data: 'everyone' })

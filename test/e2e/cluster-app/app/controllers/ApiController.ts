@@ -32,6 +32,11 @@ export class ApiController extends Controller {
     return this.sendToUid(data.uid, data.data)
   }
 
+  /** `n` sendToUid calls at once; answers what each reported. */
+  toUidMany (data: { uid: string, data: unknown, n: number }): Promise<number[]> {
+    return Promise.all(Array.from({ length: data.n }, () => this.sendToUid(data.uid, data.data)))
+  }
+
   toUids (data: { uids: string[], data: unknown }): Promise<number> {
     return this.sendToUids(data.uids, data.data)
   }
