@@ -28,13 +28,13 @@
  * BENCH_ONLY=a,b,c,sa,sb,sc,ba,bb,bc,group-sd,group-io runs only those scenarios;
  * BENCH_CPU_DETAIL=1 prints CPU (with its system part) and read/write syscalls per process for
  * each segment; BENCH_SD_NODE_ARGS adds node options to the SD processes (e.g. `--cpu-prof
- * --cpu-prof-dir=/tmp/prof`); BENCH_RAW_LOG=<prefix> writes what SD processes print that is not a
- * log line to `<prefix>.<process>` (the output of `--trace-gc-nvp`, say).
+ * --cpu-prof-dir=/tmp/prof`); BENCH_RAW_LOG=<prefix> writes the V8 trace lines of SD processes
+ * (`--trace-gc-nvp`, say) to `<prefix>.<process>`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { appendFileSync, readFileSync } from 'node:fs'
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import type { Socket } from 'node:net'
@@ -92,12 +92,26 @@ function launch (name: string, command: string, args: string[], env: NodeJS.Proc
   return p
 }
 
+/** V8's trace lines (`--trace-gc`, `--trace-gc-nvp`): `[pid:isolate] …`. */
+const V8_TRACE = /^\[\d+:0x[0-9a-f]+\]/
+/** With BENCH_RAW_LOG=<prefix>: writes a process's V8 trace lines to `<prefix>.<process>`. */
+const rawLog = process.env.BENCH_RAW_LOG === undefined
+  ? undefined
+  : (() => {
+      const files = new Map<string, WriteStream>()
+      return (name: string, line: string): void => {
+        let file = files.get(name)
+        if (!file) files.set(name, (file = createWriteStream(`${process.env.BENCH_RAW_LOG}.${name}`, { flags: 'a' })))
+        file.write(line + '\n')
+      }
+    })()
+
 /** SD's pino lines: readiness of a dispatcher, warnings and errors kept. */
 function sdLog (p: Proc, line: string): void {
   let entry: { level?: number, msg?: string } | undefined
   try { entry = JSON.parse(line) as typeof entry } catch {}
   if (entry?.msg?.startsWith('dispatch server listening')) p.ready = true
-  if (entry === undefined && process.env.BENCH_RAW_LOG) { appendFileSync(`${process.env.BENCH_RAW_LOG}.${p.name}`, line + '\n'); return }
+  if (entry === undefined && rawLog !== undefined && V8_TRACE.test(line)) return rawLog(p.name, line)
   if (entry === undefined || (entry.level ?? 0) >= 40) p.problems.push(line)
 }
 

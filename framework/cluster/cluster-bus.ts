@@ -44,19 +44,30 @@ interface UidNotice { o: 'here', u: string[] }
 function requestText (op: Op, data: { d: unknown } | undefined): string {
   if (op.o === 'uid' && data !== undefined) return uidText(op.u, data.d)
   const head = JSON.stringify(op)
-  return data === undefined ? head : `${head}\n${JSON.stringify(data.d) ?? 'null'}`
+  return data === undefined ? head : `${head}\n${dataText(data.d)}`
 }
 
 /** The text of a push to `uid`: the uid as a JSON string, a newline, the data as JSON. */
 function uidText (uid: string, data: unknown): string {
-  return `${JSON.stringify(uid)}\n${JSON.stringify(data) ?? 'null'}`
+  return `${JSON.stringify(uid)}\n${dataText(data)}`
+}
+
+/** A push's data as JSON (`undefined` as `null`, as the codecs send it). */
+function dataText (data: unknown): string {
+  return JSON.stringify(data) ?? 'null'
 }
 
 /** Reads a request's op line: a JSON string is a uid push's uid, anything else an op object. */
 function parseOp (head: string): Op {
   if (head.charCodeAt(0) !== 0x22) return JSON.parse(head) as Op
-  // a JSON string without escapes is its characters between the quotes
-  return { o: 'uid', u: head.includes('\\') ? JSON.parse(head) as string : head.slice(1, -1) }
+  // a JSON string without escapes is its characters between the quotes (anything else, a
+  // malformed line included, goes through JSON.parse)
+  const plain = head.length >= 2 && head.charCodeAt(head.length - 1) === 0x22 && !head.includes('\\')
+  return uidOp(plain ? head.slice(1, -1) : JSON.parse(head) as string)
+}
+
+function uidOp (uid: string): Op {
+  return { o: 'uid', u: uid }
 }
 
 /** Uid lookups kept at most (the oldest goes first). */
@@ -148,6 +159,9 @@ export class ClusterBus implements Bus {
         for (const c of local.byGroup(op.g)) if (c.uid !== undefined) uids.add(c.uid)
         return [...uids]
       }
+      default:
+        // the messenger logs it and answers null
+        throw new Error(`unknown request ${String(JSON.stringify(op)).slice(0, 100)} (from a server of another SD version?)`)
     }
   }
 
@@ -199,14 +213,14 @@ export class ClusterBus implements Bus {
     if (fresh) return { nodes: await this.#lookUp(uid), cached: false }
     const hit = this.#uidCache.get(uid)
     if (hit && Date.now() - hit.at < this.#cacheMs) return { nodes: hit.nodes, cached: true }
-    let lookup = this.#lookups.get(uid)
-    if (lookup === undefined) {
-      lookup = this.#lookUp(uid)
-      this.#lookups.set(uid, lookup)
-      const started = lookup
-      const forget = (): void => { if (this.#lookups.get(uid) === started) this.#lookups.delete(uid) }
-      lookup.then(forget, forget)
-    }
+    const shared = this.#lookups.get(uid)
+    // a read another send started may predate this send: its answer counts as cached (a node
+    // that answers 0 makes this send look again)
+    if (shared !== undefined) return { nodes: await shared, cached: true }
+    const lookup = this.#lookUp(uid)
+    this.#lookups.set(uid, lookup)
+    const forget = (): void => { if (this.#lookups.get(uid) === lookup) this.#lookups.delete(uid) }
+    lookup.then(forget, forget)
     return { nodes: await lookup, cached: false }
   }
 
@@ -220,10 +234,12 @@ export class ClusterBus implements Bus {
       throw registryDown(err)
     }
     const others = nodes.filter((n) => n !== this.#self)
-    // "on no other node" is cached too (a local send must not cost a Redis round trip); a node
-    // that starts holding the uid announces it, which drops the entry everywhere
-    this.#uidCache.delete(uid)
+    // overlapped a notice: it may predate the change (and the notice dropped the entry already)
     if (gen !== this.#noticeGen) return others
+    // "on no other node" is cached too (a local send must not cost a Redis round trip); a node
+    // that starts holding the uid announces it, which drops the entry everywhere. Deleted first,
+    // so the entry moves to the end of the eviction order.
+    this.#uidCache.delete(uid)
     this.#uidCache.set(uid, { nodes: others, at: Date.now() })
     if (this.#uidCache.size > MAX_CACHED_UIDS) for (const old of this.#uidCache.keys()) { this.#uidCache.delete(old); break }
     return others
@@ -340,10 +356,10 @@ export class ClusterBus implements Bus {
         return new Promise<number>((resolve, reject) => this.node.messenger.sendOne(nodes[0], text, (err, v) => {
           if (err) reject(err)
           else if (typeof v === 'number' && v > 0) resolve(n + v)
-          else resolve(this.#resendFresh(key, nodes, { o: 'uid', u: key }, { d: data }).then((more) => n + more))
+          else resolve(this.#resendFresh(key, nodes, uidOp(key), { d: data }).then((more) => n + more))
         }))
       }
-      const op: Op = { o: 'uid', u: key }
+      const op = uidOp(key)
       return this.#request(nodes, op, { d: data }).then((replies) => {
         let m = 0
         let missed = false
@@ -356,7 +372,7 @@ export class ClusterBus implements Bus {
         return missed ? this.#resendFresh(key, nodes, op, { d: data }).then((more) => n + m + more) : n + m
       })
     }
-    return this.#toUid(key, { o: 'uid', u: key }, { d: data }).then((m) => n + m)
+    return this.#toUid(key, uidOp(key), { d: data }).then((m) => n + m)
   }
 
   async sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {

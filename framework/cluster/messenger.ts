@@ -100,11 +100,11 @@ interface Pending {
 /** `done` of a request that has ended. */
 function ended (): void {}
 
-/** What an ended request's arrays become (see `#end`). */
-const NOTHING: unknown[] = []
+/** What an ended request's arrays become (see `#end`); frozen, so a stray write throws. */
+const NOTHING = Object.freeze([]) as unknown as unknown[]
 
-/** A request still waiting (one that ended while queued, by a timeout or its node going, is not sent). */
-function waiting (p: Pending): boolean {
+/** Not ended yet (one that ended while queued, by a timeout or its node going, is not sent). */
+function live (p: Pending): boolean {
   return p.done !== ended
 }
 
@@ -307,7 +307,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   #start (targets: readonly string[], body: string, one: boolean, done: ReplyCallback): void {
     const err = this.#cannotStart(targets, body)
     if (err) {
-      queueMicrotask(() => done(err))
+      queueMicrotask(() => this.#callBack(done, err))
       return
     }
     const now = turnNow()
@@ -384,7 +384,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       const address = this.#addressOf(client)
       for (const batch of byTargets.values()) {
         const targets = batch.targets
-        const requests = batch.requests.every(waiting) ? batch.requests : batch.requests.filter(waiting)
+        const requests = batch.requests.every(live) ? batch.requests : batch.requests.filter(live)
         const sizes = requests.map((p) => ENTRY_HEADER_BYTES + MAX_UTF8_PER_UNIT * p.body.length)
         for (const [from, to] of frameRuns(sizes, REQUEST_FRAME_BYTES - REQUEST_HEAD_BYTES)) {
           this.#sendFrame(client, address, targets, requests.slice(from, to), watermark)
@@ -436,11 +436,10 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   }
 
   /**
-   * Tells `p`'s caller how it ended (a callback that throws cannot break the loop that settles
-   * others), and makes `p` let go of what it held. A settled request can stay reachable for a
-   * while from garbage the collector has already moved to the old generation (a frame's batch,
-   * a caller's array); holding only numbers by then, it cannot keep the caller's objects (its
-   * promise, the connection's message) alive into the old generation with it.
+   * Tells `p`'s caller how it ended, and makes `p` let go of what it held. A settled request can
+   * stay reachable for a while from garbage the collector has already moved to the old
+   * generation (a frame's batch, a caller's array); holding only numbers by then, it cannot keep
+   * the caller's objects (its promise, the connection's message) alive into the old generation.
    */
   #end (p: Pending, err?: Error): void {
     const { done, values } = p
@@ -450,9 +449,14 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     p.targets = NOTHING as string[]
     p.via = NOTHING as undefined[]
     p.missed = undefined
+    if (err) this.#callBack(done, err)
+    else this.#callBack(done, undefined, p.one ? values[0] : values)
+  }
+
+  /** Calls a request's callback; one that throws is logged, and cannot break the loop that settles others. */
+  #callBack (done: ReplyCallback, err: Error | undefined, value?: unknown): void {
     try {
-      if (err) done(err)
-      else done(undefined, p.one ? values[0] : values)
+      done(err, value)
     } catch (thrown) {
       this.#options.log?.error({ err: thrown }, 'cluster: a request callback threw')
     }
@@ -519,6 +523,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const timeout = this.#options.requestTimeoutMs ?? 5000
     const retry = this.#options.retryMs ?? 1000
     for (const p of this.#pending.values()) {
+      if (!live(p)) continue // ended by a callback earlier in this loop (one that closed the messenger)
       if (now - p.startedAt >= timeout) {
         this.#pending.delete(p)
         this.#end(p, new SdError('SD_ERR_CLUSTER_UNAVAILABLE', `no reply from ${this.#waitingTargets(p).join(', ')} within ${timeout} ms`))

@@ -8,19 +8,23 @@
  * slots array is the only storage.
  *
  * Memory follows the span of live sequence numbers (newest − oldest), not their count: the
- * caller keeps the span bounded (the messenger ends every request after its timeout), and
+ * caller keeps the span bounded (the messenger ends every request after its timeout; its seqs
+ * also number its frames, so the span grows with all its traffic over that time), and
  * `compact()` shrinks the ring once the span allows.
  */
+
+/** An entry: `seq` is a safe integer ≥ 0, larger than the seq of any entry added before it. */
 export interface Sequenced { readonly seq: number }
 
 const MIN_SIZE = 1024
 
+/** Live entries by seq, in a ring of slots (see the file's comment). */
 export class SeqTable<T extends Sequenced> {
   #slots: Array<T | undefined> = new Array<T | undefined>(MIN_SIZE).fill(undefined)
   #size = 0
   /** No live entry has a lower seq (the entry at this seq may be gone: `oldest()` moves it on). */
   #low = 0
-  /** One above the highest seq added. */
+  /** One above the highest seq added (0 before the first: seqs start at 0 or above). */
   #high = 0
 
   /** Live entries. */
@@ -31,6 +35,7 @@ export class SeqTable<T extends Sequenced> {
 
   /** Adds `entry`; seqs must increase from one `add` to the next. */
   add (entry: T): void {
+    if (!Number.isSafeInteger(entry.seq) || entry.seq < this.#high) throw new RangeError(`seq ${entry.seq} is not an integer above ${this.#high - 1}`)
     if (this.#size === 0) this.#low = entry.seq
     let i = entry.seq % this.#slots.length
     if (this.#slots[i] !== undefined) {
@@ -42,6 +47,7 @@ export class SeqTable<T extends Sequenced> {
     this.#size++
   }
 
+  /** The live entry with this seq (any other number: none). */
   get (seq: number): T | undefined {
     const entry = this.#slots[seq % this.#slots.length]
     return entry !== undefined && entry.seq === seq ? entry : undefined
@@ -74,6 +80,7 @@ export class SeqTable<T extends Sequenced> {
     return out.sort((a, b) => a.seq - b.seq)
   }
 
+  /** Removes every entry (seqs must still increase afterwards). */
   clear (): void {
     this.#slots = new Array<T | undefined>(MIN_SIZE).fill(undefined)
     this.#size = 0

@@ -81,7 +81,7 @@ test('requestOne resolves to the one reply; bodies of any text (multi-byte UTF-8
   assert.equal(await a.m.requestOne('nobody-here', 'x'), undefined, 'a node no dispatcher knows is not reached')
 })
 
-test('sendOne calls back once, never before it returns; a callback that throws does not stop the others', async () => {
+test('sendOne calls back once, never before it returns; a callback that throws is caught and does not stop the others', async () => {
   const a = messenger('cb-a')
   const b = messenger('cb-b')
   for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
@@ -90,6 +90,8 @@ test('sendOne calls back once, never before it returns; a callback that throws d
   let returned = false
   a.m.sendOne('x'.repeat(300), 'bad name', (err) => heard.push(['bad name', returned ? (err as Error & { code?: string }).code : 'called before returning']))
   returned = true
+  // a callback that throws on the refusal path is caught too (else: an uncaught exception)
+  a.m.sendOne('x'.repeat(300), 'bad name', () => { throw new Error('a callback bug') })
   // three requests in one frame, so their replies settle in one loop: the first callback throws
   const all = new Promise<void>((resolve) => {
     a.m.sendOne('cb-b', 'one', () => { throw new Error('a callback bug') })

@@ -74,3 +74,20 @@ test('compact() shrinks the ring once the live span allows, and keeps every live
   assert.equal(t.size, 0)
   assert.deepEqual(t.values(), [])
 })
+
+test('seqs must be safe integers that increase; oldest() finds the lowest across a resize and a compaction', () => {
+  const t = new SeqTable<Entry>()
+  t.add(entry(7))
+  for (const bad of [7, 6, -1, 8.5, Number.NaN, 2 ** 53]) assert.throws(() => t.add(entry(bad)), RangeError, String(bad))
+  // 1031 needs 7's slot in a ring of 1024: the ring grows; then a gap of deleted entries, and a compaction
+  const es = [8, 9, 10, 1031, 1032].map(entry)
+  for (const e of es) t.add(e)
+  assert.ok(t.capacity >= 2048)
+  for (const e of [t.get(7)!, es[0], es[1]]) t.delete(e)
+  assert.equal(t.oldest(), es[2])
+  t.delete(es[2])
+  t.compact()
+  assert.equal(t.capacity, 1024)
+  assert.equal(t.oldest(), es[3])
+  assert.deepEqual(t.values(), [es[3], es[4]])
+})
