@@ -525,27 +525,20 @@ const tail = (rs: Result[]): string[] => [
 const tailHeader = ['p50 ms', 'p99 ms', 'lost', 'errors', 'CPU load gen', 'CPU servers', 'CPU other']
 const right = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9])
 
-console.log('')
-console.log(`sendToUid: ${SENDERS} senders × ${WINDOW} in flight → ${SENDERS} receivers (medians of ${rounds} rounds; lost and errors summed)`)
-console.log(table(['scenario', 'msg/s', ...tailHeader], [
-  ['(a) SD, one server (A → A)', int(rate(uid.a)), ...tail(uid.a)],
-  ['(b) SD, two servers (A → dispatcher → B)', int(rate(uid.b)), ...tail(uid.b)],
-  ['(c) Socket.IO + redis-adapter (1 → Redis → 2)', int(rate(uid.c)), ...tail(uid.c)],
-], right))
-console.log('')
-console.log(`sendToUid, saturated: ${SENDERS} senders × ${SAT_WINDOW} in flight, each sender writing once per loop turn → ${SENDERS} receivers`)
-console.log(table(['scenario', 'msg/s', ...tailHeader], [
-  ['(a) SD, one server (A → A)', int(rate(uid.sa)), ...tail(uid.sa)],
-  ['(b) SD, two servers (A → dispatcher → B)', int(rate(uid.sb)), ...tail(uid.sb)],
-  ['(c) Socket.IO + redis-adapter (1 → Redis → 2)', int(rate(uid.sc)), ...tail(uid.sc)],
-], right))
-console.log('')
-console.log(`sendToUid bursts: each request makes the server send ${BURST} messages; ${SENDERS} senders × ${BURST_WINDOW} requests in flight → ${SENDERS} receivers`)
-console.log(table(['scenario', 'msg/s', ...tailHeader], [
-  ['(a) SD, one server (A → A)', int(rate(uid.ba)), ...tail(uid.ba)],
-  ['(b) SD, two servers (A → dispatcher → B)', int(rate(uid.bb)), ...tail(uid.bb)],
-  ['(c) Socket.IO + redis-adapter (1 → Redis → 2)', int(rate(uid.bc)), ...tail(uid.bc)],
-], right))
+/** One `sendToUid` shape: its title, then (a), (b) and (c). */
+function uidTable (title: string, a: Result[], b: Result[], c: Result[]): void {
+  console.log('')
+  console.log(title)
+  console.log(table(['scenario', 'msg/s', ...tailHeader], [
+    ['(a) SD, one server (A → A)', int(rate(a)), ...tail(a)],
+    ['(b) SD, two servers (A → dispatcher → B)', int(rate(b)), ...tail(b)],
+    ['(c) Socket.IO + redis-adapter (1 → Redis → 2)', int(rate(c)), ...tail(c)],
+  ], right))
+}
+
+uidTable(`sendToUid: ${SENDERS} senders × ${WINDOW} in flight → ${SENDERS} receivers (medians of ${rounds} rounds; lost and errors summed)`, uid.a, uid.b, uid.c)
+uidTable(`sendToUid, saturated: ${SENDERS} senders × ${SAT_WINDOW} in flight, each sender writing once per loop turn → ${SENDERS} receivers`, uid.sa, uid.sb, uid.sc)
+uidTable(`sendToUid bursts: each request makes the server send ${BURST} messages; ${SENDERS} senders × ${BURST_WINDOW} requests in flight → ${SENDERS} receivers`, uid.ba, uid.bb, uid.bc)
 console.log('')
 console.log(`sendToGroup: ${int(2 * MEMBERS_PER_SERVER)} members (${MEMBERS_PER_SERVER} on each server), 1 sender on the first server, ${GROUP_WINDOW} in flight; ` +
   `latency until the last member has the message (medians of ${rounds} rounds; lost and errors summed)`)
