@@ -207,10 +207,9 @@ export class ClusterBus implements Bus {
   /**
    * Nodes holding `uid`, from the cache or Redis. Sends to a uid whose entry is missing or
    * expired share one Redis read (a busy uid's entry expiring must not cost a read per send in
-   * flight); `fresh` reads Redis on its own.
+   * flight); `#lookUp` reads Redis for a caller that needs a read of its own.
    */
-  async #uidNodes (uid: string, fresh = false): Promise<{ nodes: string[], cached: boolean }> {
-    if (fresh) return { nodes: await this.#lookUp(uid), cached: false }
+  async #uidNodes (uid: string): Promise<{ nodes: string[], cached: boolean }> {
     const hit = this.#uidCache.get(uid)
     if (hit && Date.now() - hit.at < this.#cacheMs) return { nodes: hit.nodes, cached: true }
     const shared = this.#lookups.get(uid)
@@ -259,7 +258,7 @@ export class ClusterBus implements Bus {
 
   /** A cached lookup of `uid` missed on some of `tried`: sends to the holders a fresh lookup adds. */
   async #resendFresh (uid: string, tried: readonly string[], op: Op, data?: { d: unknown }): Promise<number> {
-    const again = (await this.#uidNodes(uid, true)).nodes.filter((node) => !tried.includes(node))
+    const again = (await this.#lookUp(uid)).filter((node) => !tried.includes(node))
     return again.length > 0 ? sum(await this.#request(again, op, data)) : 0
   }
 
@@ -295,7 +294,7 @@ export class ClusterBus implements Bus {
     const previous = conn.uid
     if (options?.kick) {
       // other servers close theirs first (a fresh lookup, not the cache)
-      const { nodes } = await this.#uidNodes(key, true)
+      const nodes = await this.#lookUp(key)
       if (nodes.length > 0) await this.#request(nodes, { o: 'kick', u: key, r: `uid ${key} signed in elsewhere` })
     }
     const isNew = this.#table.byUid(key).size === 0
@@ -408,7 +407,7 @@ export class ClusterBus implements Bus {
   async kickUid (uid: Uid, reason = 'kicked'): Promise<number> {
     const key = String(uid)
     const n = await this.#local.kickUid(key, reason)
-    const { nodes } = await this.#uidNodes(key, true)
+    const nodes = await this.#lookUp(key)
     if (nodes.length === 0) return n
     return n + sum(await this.#request(nodes, { o: 'kick', u: key, r: reason }))
   }

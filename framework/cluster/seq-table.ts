@@ -95,22 +95,25 @@ export class SeqTable<T extends Sequenced> {
     if (size < this.#slots.length) this.#resize(size)
   }
 
-  /** Moves the live entries to a ring of at least `size` slots that also has room for `adding`. */
+  /**
+   * Moves the live entries to the smallest ring of `size` slots or more (doubling) where they,
+   * and `adding`, each have a slot of their own.
+   */
   #resize (size: number, adding?: number): void {
     const live = this.#slots.filter((e): e is T => e !== undefined)
-    for (;;) {
-      const slots = new Array<T | undefined>(size).fill(undefined)
-      const fits = live.every((e) => {
-        const i = e.seq % size
-        if (slots[i] !== undefined) return false
-        slots[i] = e
-        return true
-      }) && (adding === undefined || slots[adding % size] === undefined)
-      if (fits) {
-        this.#slots = slots
-        return
-      }
-      size *= 2
-    }
+    let slots = place(live, size, adding)
+    while (slots === undefined) slots = place(live, (size *= 2), adding)
+    this.#slots = slots
   }
+}
+
+/** `entries` in a ring of `size` slots with `adding`'s slot left free; undefined when two need one slot. */
+function place<T extends Sequenced> (entries: readonly T[], size: number, adding: number | undefined): Array<T | undefined> | undefined {
+  const slots = new Array<T | undefined>(size).fill(undefined)
+  for (const e of entries) {
+    const i = e.seq % size
+    if (slots[i] !== undefined) return undefined
+    slots[i] = e
+  }
+  return adding !== undefined && slots[adding % size] !== undefined ? undefined : slots
 }
