@@ -114,3 +114,15 @@ test('the chat page logs in, shows messages, and after a server restart reconnec
   t.diagnostic(`screenshot: ${shot}`)
   assert.deepEqual(errors, [], 'no script errors on the page')
 })
+
+test('the page waits 0.5 s doubling to at most 10 s between reconnects, each wait drawn in its upper half', async () => {
+  // a browser file without types: loaded by URL (it touches no browser global until a socket is made)
+  const url = new URL('../../app/public/chat-socket.js', import.meta.url).href
+  const { backoffMs } = await import(url) as { backoffMs: (n: number, random: () => number) => number }
+  const bounds = (n: number): [number, number] => [backoffMs(n, () => 0), backoffMs(n, () => 0.999999)]
+  assert.deepEqual(bounds(0), [250, 500])
+  assert.deepEqual(bounds(1), [500, 1000])
+  assert.deepEqual(bounds(4), [4000, 8000])
+  assert.deepEqual(bounds(5), [5000, 10_000], 'capped at 10 s')
+  assert.deepEqual(bounds(60), [5000, 10_000])
+})
