@@ -34,9 +34,10 @@ test('the chat page logs in, shows messages, and after a server restart reconnec
   let app = await startApp(config)
   t.after(async () => { await app.stop(); await deleteRedisKeys(keyPrefix) })
   const profile = await mkdtemp(join(tmpdir(), 'sd-chat-page-'))
-  t.after(() => rm(profile, { recursive: true, force: true }))
   const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS })
-  t.after(() => browser.close())
+    .catch(async (err: unknown) => { await rm(profile, { recursive: true, force: true }); throw err })
+  // one hook, in this order: the profile can only go once chromium has exited
+  t.after(async () => { await browser.close(); await rm(profile, { recursive: true, force: true }) })
   const page = browser.pages()[0] ?? await browser.newPage()
   const errors: string[] = []
   page.on('pageerror', (err) => errors.push(err.message))
