@@ -1,0 +1,129 @@
+/**
+ * The chat page in a real browser (Debian's chromium through playwright-core): login, forms
+ * shown and hidden, a TCP user's message on the page, then a server restart on the same port:
+ * the page reconnects and logs in again by itself, and the text typed meanwhile is sent.
+ * Uids come from Redis, so the restarted server gives the page a new one, which it shows.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Page } from 'playwright-core'
+import { startApp, portOf, TcpClient, http, waitUntil } from '../helpers.js'
+import { freePort } from '../free-port.js'
+import { deleteRedisKeys, redisUrl, testKeyPrefix } from '../stores.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+// The network is closed here: without these flags chromium stalls on its own background traffic.
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-proxy-server']
+const skip = !existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} is missing (apt-get install chromium); CI runs this test` : false
+const WAIT = { timeout: 10_000 }
+
+/** Computed display of an element ('none' when it is hidden). */
+function display (page: Page, selector: string): Promise<string> {
+  return page.$eval(selector, (el) => el.ownerDocument.defaultView?.getComputedStyle(el).display ?? "")
+}
+
+test('the chat page logs in, shows messages, and after a server restart reconnects, logs in again and sends what was typed meanwhile', { skip, timeout: 60_000 }, async (t) => {
+  const port = await freePort()
+  const keyPrefix = testKeyPrefix('chat-page')
+  const config = { server: { http: { port } }, redis: { url: redisUrl, keyPrefix } }
+  let app = await startApp(config)
+  t.after(async () => { await app.stop(); await deleteRedisKeys(keyPrefix) })
+  const profile = await mkdtemp(join(tmpdir(), 'sd-chat-page-'))
+  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS })
+    .catch(async (err: unknown) => { await rm(profile, { recursive: true, force: true }); throw err })
+  // one hook, in this order: the profile can only go once chromium has exited
+  t.after(async () => { await browser.close(); await rm(profile, { recursive: true, force: true }) })
+  const page = browser.pages()[0] ?? await browser.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (err) => errors.push(err.message))
+  const line = (text: string | RegExp): ReturnType<Page['locator']> => page.locator('#log li', { hasText: text })
+
+  const icon = await http(port, '/favicon.ico')
+  assert.equal(icon.status, 200)
+  assert.match(icon.headers.get('content-type') ?? '', /icon/)
+
+  await page.goto(`http://127.0.0.1:${port}/`)
+  await page.locator('#status[data-state="connected"]').waitFor(WAIT)
+  assert.equal(await page.textContent('#status'), 'connected')
+  assert.equal(await display(page, '#say'), 'none', 'the message form is hidden before login')
+  assert.equal(await display(page, '#login'), 'flex')
+  // readable nav links: not the default blue (0,0,238) on the navy header
+  assert.notEqual(await page.$eval('header a', (a) => a.ownerDocument.defaultView?.getComputedStyle(a).color), 'rgb(0, 0, 238)')
+
+  await page.fill('#name', 'pat')
+  await page.click('#login button')
+  await page.locator('#status', { hasText: /^connected as pat \(uid \d+\) in lobby/ }).waitFor(WAIT)
+  const firstUid = /uid (\d+)/.exec(await page.textContent('#status') ?? '')?.[1]
+  assert.equal(await display(page, '#login'), 'none', 'the login form hides after login')
+  assert.equal(await display(page, '#say'), 'flex', 'the message form shows after login')
+  assert.ok(await page.isVisible('#text'))
+
+  // a TCP user's room message appears on the page, and the page's reaches the TCP user
+  const tom = await TcpClient.connect(portOf(app, 'tcp'))
+  t.after(() => tom.close())
+  const tomUid = ((await tom.request('/chat/login', { name: 'tom', room: 'lobby' })).data as { uid: string }).uid
+  await line(`tom(${tomUid}) joined lobby`).waitFor(WAIT)
+  await tom.request('/chat/say', { text: 'hello page' })
+  await line(`tom(${tomUid}) says: hello page`).waitFor(WAIT)
+  await page.fill('#text', 'hello tom')
+  await page.press('#text', 'Enter')
+  const heard = await tom.next((m) => (m.data as { type?: string } | undefined)?.type === 'say', 10_000)
+  assert.equal((heard.data as { text: string }).text, 'hello tom')
+
+  // the server goes away: the page says so and keeps what is typed meanwhile
+  tom.close()
+  await app.stop()
+  await page.locator('#status[data-state="waiting"]', { hasText: /^disconnected, reconnecting in \d+ s…$/ }).waitFor(WAIT)
+  await line(/^connection lost \(code 100[16]\); reconnecting…$/).waitFor(WAIT)
+  assert.equal(await line('SD_ERR_').count(), 0, 'a restart is news, not an error')
+  assert.ok(await page.isVisible('#retry'))
+  await page.fill('#text', 'typed while down')
+  await page.press('#text', 'Enter')
+  await line('typed while down').waitFor(WAIT)
+  assert.equal(await page.$eval('#log li:last-child', (li) => li.className), 'queued')
+  assert.match(await page.textContent('#log li:last-child') ?? '', /waiting for the connection/)
+  assert.equal(await page.inputValue('#text'), '')
+  await page.screenshot({ path: join(tmpdir(), 'sd-chat-page-down.png') })
+
+  // the same port again: the page reconnects by itself, logs in again and sends the queued text
+  app = await startApp(config)
+  await line(new RegExp(`^reconnected: logged in again as pat, uid \\d+ \\(was ${firstUid}\\) in lobby$`)).waitFor(WAIT)
+  const sam = await TcpClient.connect(portOf(app, 'tcp'))
+  t.after(() => sam.close())
+  const samUid = ((await sam.request('/chat/login', { name: 'sam', room: 'lobby' })).data as { uid: string }).uid
+  const online = (await sam.request('/chat/online', { room: 'lobby' })).data as { users: Array<{ uid: string, name: string }> }
+  const pat = online.users.find((u) => u.name === 'pat')
+  assert.ok(pat, 'the page is in the lobby of the new server')
+  assert.match(await page.textContent('#status') ?? '', new RegExp(`^connected as pat \\(uid ${pat.uid}\\) in lobby`), 'the status shows the uid the new server gave')
+  await waitUntil(async () => {
+    const history = (await sam.request('/chat/history', { room: 'lobby' })).data as Array<{ name: string, text: string }>
+    return history.some((m) => m.name === 'pat' && m.text === 'typed while down')
+  }, 10_000, 'the text typed while disconnected to reach the new server')
+  await page.locator('#log li:not(.queued):not(.sending)', { hasText: /^me: typed while down \(sent after reconnecting\)$/ }).waitFor(WAIT)
+  await sam.request('/chat/say', { text: 'welcome back' })
+  await line(`sam(${samUid}) says: welcome back`).waitFor(WAIT)
+  assert.equal(await display(page, '#say'), 'flex')
+
+  // one file, overwritten by each run, to look at by eye
+  const shot = join(tmpdir(), 'sd-chat-page.png')
+  await page.screenshot({ path: shot })
+  t.diagnostic(`screenshot: ${shot}`)
+  assert.deepEqual(errors, [], 'no script errors on the page')
+})
+
+test('the page waits 0.5 s doubling to at most 10 s between reconnects, each wait drawn in its upper half', async () => {
+  // a browser file without types: loaded by URL (it touches no browser global until a socket is made)
+  const url = new URL('../../app/public/chat-socket.js', import.meta.url).href
+  const { backoffMs } = await import(url) as { backoffMs: (n: number, random: () => number) => number }
+  const bounds = (n: number): [number, number] => [backoffMs(n, () => 0), backoffMs(n, () => 0.999999)]
+  assert.deepEqual(bounds(0), [250, 500])
+  assert.deepEqual(bounds(1), [500, 1000])
+  assert.deepEqual(bounds(4), [4000, 8000])
+  assert.deepEqual(bounds(5), [5000, 10_000], 'capped at 10 s')
+  assert.deepEqual(bounds(60), [5000, 10_000])
+})
