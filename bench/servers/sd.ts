@@ -1,6 +1,7 @@
 /**
- * The SD demo app (`/bench/echo` on every transport) on free loopback ports, logs silenced and
- * the idle timeout off so idle benchmark connections stay open.
+ * The SD demo app (`/bench/echo` on every transport) on free loopback ports, logs silenced,
+ * the idle timeout off so idle benchmark connections stay open, and the per-connection rate
+ * limit off: one pipelined TCP connection here runs faster (≈70k req/s) than its default 50k/s.
  */
 import { createApp } from '../../framework/index.js'
 import { serve } from '../lib/server-child.js'
@@ -15,6 +16,7 @@ const app = await createApp({
       text: { host: '127.0.0.1', port: 0 },
       http: { host: '127.0.0.1', port: 0 },
       heartbeatIdleMs: 0,
+      rateLimit: { messagesPerSecond: 0 },
     },
   },
 })
