@@ -88,7 +88,7 @@ export class SocketConnection extends Connection {
   }
 
   resumeReading (): void {
-    // a later turn: the reply of the request that released us goes out before the held frames run
+    // on the next tick: the reply of the request that released us goes out before the held frames run
     if (this.decoder?.stopped === true) process.nextTick(resumeDecoder, this)
     else this.socket.resume()
   }

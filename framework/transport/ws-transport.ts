@@ -78,7 +78,7 @@ export class WsConnection extends Connection {
   }
 
   resumeReading (): void {
-    // a later turn: the reply of the request that released us goes out before the held messages run
+    // on the next tick: the reply of the request that released us goes out before the held messages run
     if (this.#waiting !== null) process.nextTick(drainWaiting, this)
     else this.socket.resume()
   }

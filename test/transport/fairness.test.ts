@@ -9,7 +9,8 @@ import assert from 'node:assert/strict'
 import { Controller, type Application } from '../../framework/index.js'
 import { LineClient, portOf, startApp, TcpClient, waitUntil, WsClient, type Envelope } from '../helpers.js'
 
-const CAP = 32
+/** The default `server.maxPendingPerConnection`. */
+const CAP = 256
 const N = 2000
 
 /** Requests of `/fair/slow` running now, and the most seen at once. */
@@ -50,7 +51,8 @@ function assertInOrder (received: Envelope[], n: number): void {
 describe('maxPendingPerConnection is exact', () => {
   let app: Application
   before(async () => {
-    app = await startApp({ server: { maxPendingPerConnection: CAP, text: { route: '/fair/slow' } } }, { controllers: [FairController] })
+    app = await startApp({ server: { text: { route: '/fair/slow' } } }, { controllers: [FairController] })
+    assert.equal(app.config.server.maxPendingPerConnection, CAP)
   })
   after(async () => { await app?.stop() })
 
