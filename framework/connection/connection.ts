@@ -93,6 +93,13 @@ export abstract class Connection {
   lastActiveMs: number
   /** Requests of this connection still running. */
   pending = 0
+  /** Rate limit bucket (transport/rate-limit.ts): tokens left, as of `tokensAtMs` (0: never filled). */
+  tokens = 0
+  tokensAtMs = 0
+  /** Messages refused by the rate limit since the bucket was last full. */
+  rejected = 0
+  /** Task calls made for this connection's requests and not settled (task/pool.ts). */
+  taskCalls = 0
   status: ConnectionStatus = 'open'
   readonly codec: Codec
   protected readonly limits: ConnectionLimits
@@ -142,6 +149,11 @@ export abstract class Connection {
 
   release (): void {
     if (this.#holds > 0 && --this.#holds === 0 && this.status === 'open') this.resumeReading()
+  }
+
+  /** True while some `hold` has no `release`: transports dispatch nothing more until then. */
+  get held (): boolean {
+    return this.#holds > 0
   }
 
   /**

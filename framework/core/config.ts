@@ -77,10 +77,28 @@ export interface ServerConfig {
   pingData: unknown
   /** Close a connection whose unsent output exceeds this (a client that does not read). @default 8388608 */
   maxSendBufferBytes: number
-  /** Stop reading a connection while this many of its requests are still running. @default 256 */
+  /** Stop reading a connection while this many of its requests are still running (frames already read wait). @default 256 */
   maxPendingPerConnection: number
+  /** Per-connection message rate limit (socket ports and WebSocket; not HTTP). */
+  rateLimit: RateLimitConfig
   /** On SIGTERM/SIGINT, wait this long for running requests before closing sockets. @default 10000 */
   shutdownTimeoutMs: number
+}
+
+/**
+ * A token bucket per socket/WebSocket connection: each message takes a token; tokens come back
+ * at `messagesPerSecond` up to `burst`. A message without a token is answered
+ * `SD_ERR_RATE_LIMITED`; after `maxRejected` of those without the bucket filling up again the
+ * connection is closed with that code. Generous by default: it stops one connection from
+ * taking the server, not a chatty client; a chat or game app sets its own (e.g. 20/s, burst 50).
+ */
+export interface RateLimitConfig {
+  /** Tokens (messages) added per second; 0 turns the limit off. @default 50000 */
+  messagesPerSecond: number
+  /** Most tokens a connection can save up (the largest burst). @default 100000 */
+  burst: number
+  /** Close after this many refused messages with no pause long enough to refill the bucket; 0: never close. @default 10000 */
+  maxRejected: number
 }
 
 /** `config/app.ts`: identity and logging. */
@@ -107,6 +125,11 @@ export interface TasksConfig {
   maxWorkers: number
   /** Calls that may wait (beyond 8 in flight per thread) before `SD_ERR_TASK_QUEUE_FULL`. @default 1000 */
   maxQueue: number
+  /**
+   * Calls one client connection may have waiting (beyond the in-flight slots) before its own
+   * calls get `SD_ERR_TASK_QUEUE_FULL`, so one connection cannot fill `maxQueue` for others. @default 250
+   */
+  maxQueuePerConnection: number
   /** Default per-call timeout (`SD_ERR_TASK_TIMEOUT`); 0: none. @default 30000 */
   timeoutMs: number
 }
@@ -221,6 +244,7 @@ export function defaultConfig (): Config {
       pingData: 'ping',
       maxSendBufferBytes: 8 * 1024 * 1024,
       maxPendingPerConnection: 256,
+      rateLimit: { messagesPerSecond: 50_000, burst: 100_000, maxRejected: 10_000 },
       shutdownTimeoutMs: 10_000,
     },
     routes: {},
@@ -230,7 +254,7 @@ export function defaultConfig (): Config {
       migrationsDir: 'app/migrations', seedsDir: 'app/seeds', migrationsTable: 'sd_migrations',
     },
     redis: { url: '', cluster: [], sentinels: [], sentinelName: 'mymaster', keyPrefix: 'sd:', maxRetriesPerRequest: 1, connectTimeoutMs: 5000, reconnectMaxDelayMs: 1000 },
-    tasks: { dir: 'app/tasks', minWorkers: 1, maxWorkers: 0, maxQueue: 1000, timeoutMs: 30_000 },
+    tasks: { dir: 'app/tasks', minWorkers: 1, maxWorkers: 0, maxQueue: 1000, maxQueuePerConnection: 250, timeoutMs: 30_000 },
     views: { dir: 'app/views', cache: process.env.NODE_ENV === 'production' },
     cluster: {
       enabled: false, name: '', secret: '', dispatchHost: '0.0.0.0', dispatchPort: 9991, advertiseHost: '', dispatchers: [],

@@ -113,7 +113,8 @@ export class Controller {
    * thread and returns a promise of its result; `.detach(args)` runs it without waiting.
    */
   task<T extends Task> (cls: TaskClass<T>, options?: TaskCallOptions): TaskProxy<T> {
-    return this.#host.tasks.proxy(cls, options)
+    // a connection's calls count toward its share of the task queue (tasks.maxQueuePerConnection)
+    return this.#host.tasks.proxy(cls, options, this.#conn ?? undefined)
   }
 
   /** knex on the MySQL primary. */

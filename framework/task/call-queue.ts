@@ -5,6 +5,14 @@ import type { Expiring } from './deadline.js'
 import type { TaskThread } from './thread.js'
 import type { TaskCall } from './wire.js'
 
+/**
+ * Who a call is made for (a client connection): its count of calls not settled, which the pool
+ * keeps and bounds (`tasks.maxQueuePerConnection`).
+ */
+export interface TaskOwner {
+  taskCalls: number
+}
+
 /** One call from `run()` until it settles. */
 export class PendingCall implements Expiring {
   readonly call: TaskCall
@@ -22,8 +30,11 @@ export class PendingCall implements Expiring {
   seq = 0
   /** Resolved or rejected: a late reply or a queue entry of it is ignored. */
   settled = false
+  /** The connection it was made for, if any. */
+  readonly owner: TaskOwner | undefined
 
-  constructor (call: TaskCall, name: string, timeoutMs: number, resolve: (value: unknown) => void, reject: (err: Error) => void) {
+  constructor (call: TaskCall, name: string, timeoutMs: number, resolve: (value: unknown) => void, reject: (err: Error) => void, owner?: TaskOwner) {
+    this.owner = owner
     this.call = call
     this.name = name
     this.timeoutMs = timeoutMs

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { TasksConfig } from '../core/config.js'
 import { SdError } from '../core/errors.js'
-import { CallQueue, PendingCall } from './call-queue.js'
+import { CallQueue, PendingCall, type TaskOwner } from './call-queue.js'
 import { Deadlines } from './deadline.js'
 import { TaskThread, type TaskThreadEvents, type TaskThreadStatus } from './thread.js'
 import { callerError, type ReplyMessage, type TaskCall, type TaskWorkerData } from './wire.js'
@@ -140,21 +140,27 @@ export class TaskPool {
 
   /**
    * Runs one call in a worker; resolves to the method's result. `name` (the class) is for
-   * errors and logs; `timeoutMs` 0 means no timeout.
+   * errors and logs; `timeoutMs` 0 means no timeout. A call made for a connection (`owner`)
+   * is refused once that connection has `maxQueuePerConnection` calls waiting beyond the
+   * in-flight slots, so no one connection fills the queue others need.
    */
-  run (call: TaskCall, name: string, timeoutMs: number): Promise<unknown> {
+  run (call: TaskCall, name: string, timeoutMs: number, owner?: TaskOwner): Promise<unknown> {
     if (this.#status === 'closing' || this.#status === 'closed') return Promise.reject(new SdError('SD_ERR_SHUTTING_DOWN'))
-    const { maxQueue } = this.#options.config
+    const { maxQueue, maxQueuePerConnection } = this.#options.config
     const inFlight = this.#size.max * CALLS_PER_THREAD
     if (this.#pending >= inFlight + maxQueue) {
       return Promise.reject(new SdError('SD_ERR_TASK_QUEUE_FULL', `${name}.${call.method}: ${inFlight} in flight, ${maxQueue} waiting`))
+    }
+    if (owner !== undefined && owner.taskCalls >= inFlight + maxQueuePerConnection) {
+      return Promise.reject(new SdError('SD_ERR_TASK_QUEUE_FULL', `${name}.${call.method}: this connection has ${owner.taskCalls} calls pending, ${maxQueuePerConnection} may wait`))
     }
     return new Promise((resolve, reject) => {
       if (this.#status === 'idle') this.#start()
       // one thread per call in flight, up to maxWorkers, before calls share threads
       if (this.#pending >= this.#live && this.#live < this.#size.max) this.#spawn()
-      const pc = new PendingCall(call, name, timeoutMs, resolve, reject)
+      const pc = new PendingCall(call, name, timeoutMs, resolve, reject, owner)
       this.#pending++
+      if (owner !== undefined) owner.taskCalls++
       if (timeoutMs > 0) this.#deadlines.add(pc, timeoutMs)
       if (this.#queue.length > 0) {
         this.#queue.push(pc)
@@ -250,6 +256,7 @@ export class TaskPool {
   #settle (pc: PendingCall): void {
     pc.settled = true
     this.#pending--
+    if (pc.owner !== undefined) pc.owner.taskCalls--
     if (pc.timeoutMs > 0) this.#deadlines.delete(pc, pc.timeoutMs)
     this.#wake?.()
   }

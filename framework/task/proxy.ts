@@ -3,6 +3,7 @@
  * the class returns a promise of its result, computed in a worker thread, and
  * `.detach(...args)` starts the same call without waiting (failures are logged).
  */
+import type { TaskOwner } from './call-queue.js'
 import type { TaskRef } from './registry.js'
 import type { Task } from './task.js'
 
@@ -27,17 +28,18 @@ export interface TaskCallOptions {
 
 /** Runs calls for proxies (the app's `Tasks`). */
 export interface TaskInvoker {
-  run (ref: TaskRef, method: string, args: unknown[], timeoutMs: number): Promise<unknown>
-  detach (ref: TaskRef, method: string, args: unknown[], timeoutMs: number): void
+  run (ref: TaskRef, method: string, args: unknown[], timeoutMs: number, owner?: TaskOwner): Promise<unknown>
+  detach (ref: TaskRef, method: string, args: unknown[], timeoutMs: number, owner?: TaskOwner): void
 }
 
 type Stub = ((...args: unknown[]) => Promise<unknown>) & { detach: (...args: unknown[]) => void }
 
 /**
- * A proxy for `ref` whose calls time out after `timeoutMs`. Method stubs are made once per
- * proxy; names that are not public methods of the class (e.g. `then`) read as `undefined`.
+ * A proxy for `ref` whose calls time out after `timeoutMs`, made for `owner` (a connection)
+ * when given. Method stubs are made once per proxy; names that are not public methods of the
+ * class (e.g. `then`) read as `undefined`.
  */
-export function createTaskProxy<T extends Task> (ref: TaskRef, timeoutMs: number, invoker: TaskInvoker): TaskProxy<T> {
+export function createTaskProxy<T extends Task> (ref: TaskRef, timeoutMs: number, invoker: TaskInvoker, owner?: TaskOwner): TaskProxy<T> {
   const stubs = new Map<string, Stub>()
   return new Proxy(Object.create(null) as object, {
     get (_target, prop) {
@@ -46,8 +48,8 @@ export function createTaskProxy<T extends Task> (ref: TaskRef, timeoutMs: number
       if (stub === undefined) {
         if (!ref.methods.has(prop)) return undefined
         stub = Object.assign(
-          (...args: unknown[]) => invoker.run(ref, prop, args, timeoutMs),
-          { detach: (...args: unknown[]): void => { invoker.detach(ref, prop, args, timeoutMs) } },
+          (...args: unknown[]) => invoker.run(ref, prop, args, timeoutMs, owner),
+          { detach: (...args: unknown[]): void => { invoker.detach(ref, prop, args, timeoutMs, owner) } },
         )
         stubs.set(prop, stub)
       }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../core/config.js'
 import { SdError } from '../core/errors.js'
 import { TaskPool } from './pool.js'
+import type { TaskOwner } from './call-queue.js'
 import { createTaskProxy, type TaskCallOptions, type TaskInvoker, type TaskProxy } from './proxy.js'
 import { TaskRegistry, type TaskRef } from './registry.js'
 import type { Task, TaskClass } from './task.js'
@@ -54,11 +55,16 @@ export class Tasks implements TaskInvoker {
     return this.registry.load(dir)
   }
 
-  /** The proxy of a registered class; `SD_ERR_TASK_NOT_FOUND` for one that is not registered. */
-  proxy<T extends Task> (cls: TaskClass<T>, options?: TaskCallOptions): TaskProxy<T> {
+  /**
+   * The proxy of a registered class; `SD_ERR_TASK_NOT_FOUND` for one that is not registered.
+   * With `owner` (the connection of the request) its calls count toward that connection's
+   * share of the queue; such a proxy is made per call, the others once.
+   */
+  proxy<T extends Task> (cls: TaskClass<T>, options?: TaskCallOptions, owner?: TaskOwner): TaskProxy<T> {
     const ref = this.registry.get(cls)
     const timeoutMs = options?.timeoutMs ?? this.#defaultTimeoutMs
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new TypeError(`timeoutMs must be a non-negative number, got ${timeoutMs}`)
+    if (owner !== undefined) return createTaskProxy(ref, timeoutMs, this, owner)
     let byTimeout = this.#proxies.get(ref)
     if (byTimeout === undefined) this.#proxies.set(ref, byTimeout = new Map())
     let proxy = byTimeout.get(timeoutMs)
@@ -67,13 +73,13 @@ export class Tasks implements TaskInvoker {
   }
 
   /** Runs `method` of a registered class in a worker; resolves to its result. */
-  run (ref: TaskRef, method: string, args: unknown[], timeoutMs: number): Promise<unknown> {
-    return this.pool.run({ file: ref.file, exportName: ref.exportName, method, args }, ref.name, timeoutMs)
+  run (ref: TaskRef, method: string, args: unknown[], timeoutMs: number, owner?: TaskOwner): Promise<unknown> {
+    return this.pool.run({ file: ref.file, exportName: ref.exportName, method, args }, ref.name, timeoutMs, owner)
   }
 
   /** Starts `method` without waiting; a failure is logged. */
-  detach (ref: TaskRef, method: string, args: unknown[], timeoutMs: number): void {
-    this.run(ref, method, args, timeoutMs).catch((err: unknown) => {
+  detach (ref: TaskRef, method: string, args: unknown[], timeoutMs: number, owner?: TaskOwner): void {
+    this.run(ref, method, args, timeoutMs, owner).catch((err: unknown) => {
       if (err instanceof SdError && loggedByPool.has(err.code)) return
       this.#log.error({ err, task: `${ref.name}.${method}` }, 'detached task failed')
     })

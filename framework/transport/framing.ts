@@ -5,16 +5,28 @@
  */
 import { SdError } from '../core/errors.js'
 
-/** Receives chunks, emits frames. `push` returns an error instead of throwing. */
+/**
+ * Receives chunks, emits frames. `push` returns an error instead of throwing. A handler that
+ * returns `false` stops the decoder after that frame (the connection has as many requests
+ * running as it may): the rest of the chunk, and chunks pushed meanwhile, wait uncopied until
+ * `resume()`.
+ */
 export interface FrameDecoder {
   /** Feeds one chunk; returns an error when the stream must be closed. */
   push (chunk: Buffer): SdError | undefined
+  /** Goes on with the frames held since a handler returned `false`; may stop again. */
+  resume (): SdError | undefined
+  /** True from a handler's `false` until `resume()`. */
+  readonly stopped: boolean
   /** Bytes held for an incomplete frame. */
   readonly buffered: number
 }
 
-/** Called with each complete frame's payload; the buffer is only valid during the call. */
-export type FrameHandler = (payload: Buffer) => void
+/**
+ * Called with each complete frame's payload; the buffer is only valid during the call.
+ * Returning `false` stops the decoder after this frame (anything else goes on).
+ */
+export type FrameHandler = (payload: Buffer) => boolean | void
 
 const HEADER = 4
 
@@ -51,10 +63,70 @@ class Collector {
   }
 }
 
+/**
+ * Stopping and resuming, shared by both framings: `parse` reads a chunk from an offset and
+ * calls `stop` at the frame boundary where a handler said `false`.
+ */
+abstract class StoppableDecoder implements FrameDecoder {
+  protected readonly onFrame: FrameHandler
+  #stopped = false
+  /** The chunk the decoder stopped in, read from `#restOff` on resume. */
+  #rest: Buffer | null = null
+  #restOff = 0
+  /** Chunks pushed while stopped (none while the socket is paused, as it is then). */
+  #waiting: Buffer[] = []
+
+  constructor (onFrame: FrameHandler) {
+    this.onFrame = onFrame
+  }
+
+  abstract get buffered (): number
+  protected abstract parse (chunk: Buffer, off: number): SdError | undefined
+
+  get stopped (): boolean {
+    return this.#stopped
+  }
+
+  push (chunk: Buffer): SdError | undefined {
+    if (this.#stopped) {
+      this.#waiting.push(chunk)
+      return undefined
+    }
+    return this.parse(chunk, 0)
+  }
+
+  resume (): SdError | undefined {
+    if (!this.#stopped) return undefined
+    this.#stopped = false
+    let chunk = this.#rest
+    let off = this.#restOff
+    this.#rest = null
+    for (;;) {
+      if (chunk !== null) {
+        const err = this.parse(chunk, off)
+        if (err !== undefined || this.#stopped) return err
+      }
+      const next = this.#waiting.shift()
+      if (next === undefined) return undefined
+      chunk = next
+      off = 0
+    }
+  }
+
+  /** Called by `parse` when a handler returned false; `off` is just past that frame. */
+  protected stop (chunk: Buffer, off: number): undefined {
+    this.#stopped = true
+    if (off < chunk.length) {
+      this.#rest = chunk
+      this.#restOff = off
+    }
+    return undefined
+  }
+}
+
 /** `length` framing: uint32 big-endian payload length, then the payload. */
-export class LengthDecoder implements FrameDecoder {
+export class LengthDecoder extends StoppableDecoder {
   readonly #max: number
-  readonly #onFrame: FrameHandler
   /** Bytes of a header split across chunks. */
   #header: Buffer | null = null
   /** Payload length of the frame being collected, or -1 while reading a header. */
@@ -62,35 +134,34 @@ export class LengthDecoder implements FrameDecoder {
   readonly #partial = new Collector()
 
   constructor (maxFrameBytes: number, onFrame: FrameHandler) {
+    super(onFrame)
     this.#max = maxFrameBytes
-    this.#onFrame = onFrame
   }
 
   get buffered (): number {
     return this.#partial.length + (this.#header ? this.#header.length : 0)
   }
 
-  push (chunk: Buffer): SdError | undefined {
-    let off = 0
+  protected parse (chunk: Buffer, off: number): SdError | undefined {
     const end = chunk.length
     if (this.#need >= 0) {
-      const take = Math.min(this.#need - this.#partial.length, end)
-      this.#partial.append(take === end ? chunk : chunk.subarray(0, take), this.#need)
-      off = take
+      const take = Math.min(this.#need - this.#partial.length, end - off)
+      this.#partial.append(off === 0 && take === end ? chunk : chunk.subarray(off, off + take), this.#need)
+      off += take
       if (this.#partial.length < this.#need) return undefined
       this.#need = -1
-      this.#onFrame(this.#partial.take())
+      if (this.onFrame(this.#partial.take()) === false) return this.stop(chunk, off)
     } else if (this.#header) {
-      const take = Math.min(HEADER - this.#header.length, end)
-      this.#header = Buffer.concat([this.#header, chunk.subarray(0, take)])
-      off = take
+      const take = Math.min(HEADER - this.#header.length, end - off)
+      this.#header = Buffer.concat([this.#header, chunk.subarray(off, off + take)])
+      off += take
       if (this.#header.length < HEADER) return undefined
       const len = this.#header.readUInt32BE(0)
       this.#header = null
       if (len > this.#max) return tooLarge(len, this.#max)
       if (end - off < len) return this.#startPartial(chunk, off, len)
-      this.#onFrame(chunk.subarray(off, off + len))
       off += len
+      if (this.onFrame(chunk.subarray(off - len, off)) === false) return this.stop(chunk, off)
     }
     while (off < end) {
       if (end - off < HEADER) {
@@ -101,8 +172,8 @@ export class LengthDecoder implements FrameDecoder {
       if (len > this.#max) return tooLarge(len, this.#max)
       off += HEADER
       if (end - off < len) return this.#startPartial(chunk, off, len)
-      this.#onFrame(chunk.subarray(off, off + len))
       off += len
+      if (this.onFrame(chunk.subarray(off - len, off)) === false) return this.stop(chunk, off)
     }
     return undefined
   }
@@ -122,23 +193,21 @@ const LF = 0x0a
 const CR = 0x0d
 
 /** `eof` framing: frames end with `\n`; a `\r` before it is dropped. */
-export class LineDecoder implements FrameDecoder {
+export class LineDecoder extends StoppableDecoder {
   readonly #max: number
-  readonly #onFrame: FrameHandler
   readonly #partial = new Collector()
 
   constructor (maxLineBytes: number, onFrame: FrameHandler) {
+    super(onFrame)
     this.#max = maxLineBytes
-    this.#onFrame = onFrame
   }
 
   get buffered (): number {
     return this.#partial.length
   }
 
-  push (chunk: Buffer): SdError | undefined {
-    let off = 0
-    let nl = chunk.indexOf(LF)
+  protected parse (chunk: Buffer, off: number): SdError | undefined {
+    let nl = chunk.indexOf(LF, off)
     while (nl !== -1) {
       let line: Buffer
       if (this.#partial.length > 0) {
@@ -149,8 +218,8 @@ export class LineDecoder implements FrameDecoder {
         line = chunk.subarray(off, nl)
       }
       if (line.length > this.#max) return lineTooLong(line.length, this.#max)
-      this.#onFrame(line.length > 0 && line[line.length - 1] === CR ? line.subarray(0, line.length - 1) : line)
       off = nl + 1
+      if (this.onFrame(line.length > 0 && line[line.length - 1] === CR ? line.subarray(0, line.length - 1) : line) === false) return this.stop(chunk, off)
       nl = chunk.indexOf(LF, off)
     }
     if (off < chunk.length) {

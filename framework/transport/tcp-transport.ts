@@ -20,10 +20,21 @@ function flushConnection (conn: SocketConnection): void {
   conn.flush()
 }
 
+/** Dispatches the frames the decoder held back, then reads the socket again if none is left. */
+function resumeDecoder (conn: SocketConnection): void {
+  const decoder = conn.decoder
+  if (decoder === null || conn.status !== 'open' || conn.held) return
+  const err = decoder.resume()
+  if (err) conn.close(err)
+  else if (!decoder.stopped && !conn.held) conn.socket.resume()
+}
+
 
 /** A connection on a net.Socket. */
 export class SocketConnection extends Connection {
   readonly socket: Socket
+  /** Its frame decoder; frames it holds back while the connection is held are read on release. */
+  decoder: FrameDecoder | null = null
   /** Output of this event-loop turn, written as one buffer when the turn ends. */
   #queue: Array<string | Buffer> = []
   #queuedBytes = 0
@@ -77,7 +88,9 @@ export class SocketConnection extends Connection {
   }
 
   resumeReading (): void {
-    this.socket.resume()
+    // on the next tick: the reply of the request that released us goes out before the held frames run
+    if (this.decoder?.stopped === true) process.nextTick(resumeDecoder, this)
+    else this.socket.resume()
   }
 
   protected end (error: SdError | undefined, notify: boolean): void {
@@ -137,9 +150,14 @@ export class TcpTransport implements Transport {
       this.#conns.delete(c as SocketConnection)
       host.connectionClosed(c)
     })
-    const onFrame = (payload: Buffer): void => receive(host, conn, payload)
+    // false stops the decoder: the connection has maxPendingPerConnection requests running
+    const onFrame = (payload: Buffer): boolean => {
+      receive(host, conn, payload)
+      return !conn.held
+    }
     const max = this.#config.maxFrameBytes
     const decoder: FrameDecoder = this.#config.framing === 'length' ? new LengthDecoder(max, onFrame) : new LineDecoder(max, onFrame)
+    conn.decoder = decoder
     socket.on('data', (chunk: Buffer) => {
       if (conn.status !== 'open') return
       const err = decoder.push(chunk)

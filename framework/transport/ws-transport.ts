@@ -19,13 +19,46 @@ function closeCode (error: SdError): number {
   return error.code === 'SD_ERR_SHUTTING_DOWN' ? 1001 : 1008
 }
 
+/** Dispatches the messages held back while the connection was held. */
+function drainWaiting (conn: WsConnection): void {
+  conn.drainWaiting()
+}
+
 /** A connection on a ws WebSocket. */
 export class WsConnection extends Connection {
   readonly socket: WebSocket
+  readonly #receive: (data: Buffer, isText: boolean) => void
+  /**
+   * Messages that arrived while held: `pause()` stops the socket, but ws still emits the
+   * messages of the chunk it is parsing. Kept in order (`#next` is the first not yet run).
+   */
+  #waiting: Array<{ data: Buffer, isText: boolean }> | null = null
+  #next = 0
 
-  constructor (id: string, socket: WebSocket, remoteAddress: string, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
+  constructor (id: string, socket: WebSocket, remoteAddress: string, codec: Codec, limits: ConnectionLimits, onClose: CloseListener, receive: (conn: WsConnection, data: Buffer, isText: boolean) => void) {
     super(id, 'ws', remoteAddress, codec, limits, onClose)
     this.socket = socket
+    this.#receive = (data, isText) => receive(this, data, isText)
+  }
+
+  /** One message from ws: run now, or queued behind the held ones. */
+  message (data: Buffer, isText: boolean): void {
+    if (this.#waiting === null && !this.held) this.#receive(data, isText)
+    else (this.#waiting ??= []).push({ data, isText })
+  }
+
+  /** Runs held messages until the connection is held again or none is left; then reads again. */
+  drainWaiting (): void {
+    const waiting = this.#waiting
+    if (waiting === null || this.status !== 'open' || this.held) return
+    while (this.#next < waiting.length && !this.held) {
+      const m = waiting[this.#next++]
+      this.#receive(m.data, m.isText)
+    }
+    if (this.#next < waiting.length) return
+    this.#waiting = null
+    this.#next = 0
+    if (!this.held) this.socket.resume()
   }
 
   get bufferedBytes (): number {
@@ -45,7 +78,9 @@ export class WsConnection extends Connection {
   }
 
   resumeReading (): void {
-    this.socket.resume()
+    // on the next tick: the reply of the request that released us goes out before the held messages run
+    if (this.#waiting !== null) process.nextTick(drainWaiting, this)
+    else this.socket.resume()
   }
 
   protected end (error: SdError | undefined, notify: boolean): void {
@@ -105,8 +140,8 @@ export class WsTransport implements Transport {
     const conn = new WsConnection(host.newConnectionId(), socket, remoteAddress, this.#codec, host.config.server, (c) => {
       this.#conns.delete(c as WsConnection)
       host.connectionClosed(c)
-    })
-    socket.on('message', (data: Buffer, isBinary: boolean) => receive(host, conn, data, !isBinary))
+    }, (c, data, isText) => receive(host, c, data, isText))
+    socket.on('message', (data: Buffer, isBinary: boolean) => conn.message(data, !isBinary))
     socket.on('ping', () => { conn.lastActiveMs = Date.now() })
     socket.on('error', (err) => host.log.debug({ err, connectionId: conn.id }, 'websocket error'))
     socket.on('close', () => conn.closed())

@@ -257,3 +257,57 @@ describe('LineDecoder', () => {
     assert.deepEqual(frames, [])
   })
 })
+
+describe('stopping and resuming (a handler returns false)', () => {
+  /** A decoder whose handler says stop while `stopAt` has the frame's text; payloads are kept as views. */
+  function stoppable (make: (onFrame: (p: Buffer) => boolean) => FrameDecoder, stopAt: Set<string>): { decoder: FrameDecoder, frames: string[], views: Buffer[] } {
+    const frames: string[] = []
+    const views: Buffer[] = []
+    const decoder = make((p) => {
+      frames.push(p.toString('utf8'))
+      views.push(p)
+      return !stopAt.has(p.toString('utf8'))
+    })
+    return { decoder, frames, views }
+  }
+
+  test('length: stops after the frame, holds the rest of the chunk and later chunks, resumes in order', () => {
+    const stopAt = new Set(['b', 'e'])
+    const { decoder, frames, views } = stoppable((f) => new LengthDecoder(100, f), stopAt)
+    const chunk = Buffer.concat(['a', 'b', 'c', 'd'].map(lengthFrame))
+    const second = Buffer.concat([lengthFrame('e'), lengthFrame('f').subarray(0, 3)])
+    feed(decoder, [chunk, second])
+    assert.deepEqual(frames, ['a', 'b'])
+    assert.equal(decoder.stopped, true)
+    assert.equal(decoder.resume(), undefined)
+    assert.deepEqual(frames, ['a', 'b', 'c', 'd', 'e'], 'stops again at e')
+    assert.equal(decoder.stopped, true)
+    assert.equal(decoder.resume(), undefined)
+    assert.equal(decoder.stopped, false)
+    feed(decoder, [lengthFrame('f').subarray(3)])
+    assert.deepEqual(frames, ['a', 'b', 'c', 'd', 'e', 'f'])
+    // frames read after a stop are views of the chunk they came in, not copies
+    assert.equal(views[2].buffer, chunk.buffer)
+    assert.equal(views[2].byteOffset, chunk.byteOffset + 2 * lengthFrame('a').length + 4)
+  })
+
+  test('line: stops after the line, resumes with the rest, then the chunks pushed meanwhile', () => {
+    const { decoder, frames, views } = stoppable((f) => new LineDecoder(100, f), new Set(['one']))
+    const chunk = Buffer.from('one\ntwo\r\nthr')
+    feed(decoder, [chunk, Buffer.from('ee\nfour\n')])
+    assert.deepEqual(frames, ['one'])
+    assert.equal(decoder.resume(), undefined)
+    assert.deepEqual(frames, ['one', 'two', 'three', 'four'])
+    assert.equal(views[1].buffer, chunk.buffer, 'the held line is a view of its chunk')
+    assert.equal(decoder.stopped, false)
+  })
+
+  test('a limit error found after resuming is returned by resume()', () => {
+    const { decoder, frames } = stoppable((f) => new LengthDecoder(4, f), new Set(['a']))
+    const big = Buffer.alloc(4)
+    big.writeUInt32BE(5, 0)
+    feed(decoder, [Buffer.concat([lengthFrame('a'), big])])
+    assert.deepEqual(frames, ['a'])
+    assert.equal(decoder.resume()?.code, 'SD_ERR_FRAME_TOO_LARGE')
+  })
+})
