@@ -1,10 +1,13 @@
 import type { Application } from '../framework/index.js'
 import { chatStores, useChatStores, type ChatEvent } from './services/chat.js'
+import { BenchLoadController } from './bench/BenchLoadController.js'
 
 /** Chooses where chat state lives and announces users who disconnect. */
 export default function boot (app: Application): void {
   const redis = app.data.redis.configured ? app.data.redis.shared : undefined
   useChatStores({ redis, mysql: app.data.mysql.configured })
+  // `/bench/bind`, `/bench/push`, … act on other users: only for the benchmark harness
+  if (process.env.SD_BENCH === '1') app.addController(BenchLoadController, 'BenchController')
   app.log.info({
     users: redis ? 'redis' : 'memory (Redis off)',
     history: app.data.mysql.configured ? 'mysql (chat_messages; run `sd migrate` once)' : 'memory, last 100 per room (MySQL off)',
