@@ -2,7 +2,7 @@ import type { Application } from '../framework/index.js'
 import { chatStores, useChatStores, type ChatEvent } from './services/chat.js'
 import { BenchLoadController } from './bench/BenchLoadController.js'
 
-/** Chooses where chat state lives and announces users who disconnect. */
+/** Chooses where chat state lives, asks telnet users for a nickname and announces users who disconnect. */
 export default function boot (app: Application): void {
   const redis = app.data.redis.configured ? app.data.redis.shared : undefined
   useChatStores({ redis, mysql: app.data.mysql.configured })
@@ -13,11 +13,17 @@ export default function boot (app: Application): void {
     history: app.data.mysql.configured ? 'mysql (chat_messages; run `sd migrate` once)' : 'memory, last 100 per room (MySQL off)',
   }, 'chat storage')
 
+  // the chat asks telnet users for a nickname (when the text port's lines go to the chat)
+  const chatOnText = app.config.server.text.route === '/chat/text'
+  app.addHook('onConnect', (ctx) => {
+    if (chatOnText && ctx.transport === 'text') ctx.send('SD chat. Your nickname? (then: a line to the room, <uid>:text to one user, quit to leave)')
+  })
+
   app.addHook('onClose', async (ctx) => {
     const { name, room } = ctx.session
     const uid = ctx.session.uid
     if (typeof name !== 'string' || typeof uid !== 'string') return
     await chatStores.users.removeName(uid).catch((err: unknown) => ctx.log.warn({ err }, 'could not forget a chat name'))
-    await ctx.sendToAll({ type: 'leave', uid, name, room: String(room) } satisfies ChatEvent)
+    await ctx.sendToGroup(String(room), { type: 'leave', uid, name, room: String(room) } satisfies ChatEvent)
   })
 }
