@@ -16,7 +16,7 @@ export default function boot (app: Application): void {
   // the chat asks telnet users for a nickname (when the text port's lines go to the chat)
   const chatOnText = app.config.server.text.route === '/chat/text'
   app.addHook('onConnect', (ctx) => {
-    if (chatOnText && ctx.transport === 'text') ctx.send('SD chat. Your nickname? (then: a line to the room, <uid>:text to one user, quit to leave)')
+    if (chatOnText && ctx.transport === 'text') ctx.send('SD chat. Your nickname? (then: text for the lobby, <uid>:text for one user, quit to leave)')
   })
 
   app.addHook('onClose', async (ctx) => {
