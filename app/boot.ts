@@ -6,7 +6,8 @@ import { BenchLoadController } from './bench/BenchLoadController.js'
 export default function boot (app: Application): void {
   const redis = app.data.redis.configured ? app.data.redis.shared : undefined
   useChatStores({ redis, mysql: app.data.mysql.configured })
-  // `/bench/bind`, `/bench/push`, … act on other users: only for the benchmark harness
+  // `/bench/bind`, `/bench/push`, … act on other users: only for the benchmark harness (registered
+  // under the name BenchController, so its actions are /bench/* next to BenchController's echo and page)
   if (process.env.SD_BENCH === '1') app.addController(BenchLoadController, 'BenchController')
   app.log.info({
     users: redis ? 'redis' : 'memory (Redis off)',
