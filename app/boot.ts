@@ -1,20 +1,30 @@
 import type { Application } from '../framework/index.js'
 import { chatStores, useChatStores, type ChatEvent } from './services/chat.js'
+import { BenchLoadController } from './bench/BenchLoadController.js'
 
-/** Chooses where chat state lives and announces users who disconnect. */
+/** Chooses where chat state lives, asks telnet users for a nickname and announces users who disconnect. */
 export default function boot (app: Application): void {
   const redis = app.data.redis.configured ? app.data.redis.shared : undefined
   useChatStores({ redis, mysql: app.data.mysql.configured })
+  // `/bench/bind`, `/bench/push`, … act on other users: only for the benchmark harness (registered
+  // under the name BenchController, so its actions are /bench/* next to BenchController's echo and page)
+  if (process.env.SD_BENCH === '1') app.addController(BenchLoadController, 'BenchController')
   app.log.info({
     users: redis ? 'redis' : 'memory (Redis off)',
     history: app.data.mysql.configured ? 'mysql (chat_messages; run `sd migrate` once)' : 'memory, last 100 per room (MySQL off)',
   }, 'chat storage')
+
+  // the chat asks telnet users for a nickname (when the text port's lines go to the chat)
+  const chatOnText = app.config.server.text.route === '/chat/text'
+  app.addHook('onConnect', (ctx) => {
+    if (chatOnText && ctx.transport === 'text') ctx.send('SD chat. Your nickname? (then: text for the lobby, <uid>:text for one user, quit to leave)')
+  })
 
   app.addHook('onClose', async (ctx) => {
     const { name, room } = ctx.session
     const uid = ctx.session.uid
     if (typeof name !== 'string' || typeof uid !== 'string') return
     await chatStores.users.removeName(uid).catch((err: unknown) => ctx.log.warn({ err }, 'could not forget a chat name'))
-    await ctx.sendToAll({ type: 'leave', uid, name, room: String(room) } satisfies ChatEvent)
+    await ctx.sendToGroup(String(room), { type: 'leave', uid, name, room: String(room) } satisfies ChatEvent)
   })
 }

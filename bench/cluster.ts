@@ -158,7 +158,7 @@ async function startAll (): Promise<{ sd: System, io: System }> {
     if (line.includes('Ready to accept connections')) p.ready = true
   })
   await waitFor(redis, 'Redis', () => redis.ready || undefined)
-  const env = { ...process.env, REDIS_URL: `redis://127.0.0.1:${redisPort}`, NODE_ENV: 'production' }
+  const env = { ...process.env, SD_BENCH: '1', REDIS_URL: `redis://127.0.0.1:${redisPort}`, NODE_ENV: 'production' }
   const clusterEnv = { ...env, SD_CLUSTER_SECRET: randomBytes(24).toString('hex'), SD_TCP_PORT: '0', SD_TEXT_PORT: '0', SD_HTTP_PORT: '0' }
   const sdProc = async (node: string, args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Proc> => {
     const runDir = await mkdtemp(join(tmpdir(), `sd-bench-cluster-${node}-`))

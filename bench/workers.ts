@@ -30,7 +30,7 @@ async function startServer (workers: number): Promise<Server> {
   const runDir = await mkdtemp(join(tmpdir(), 'sd-bench-run-'))
   const child = spawn(process.execPath, ['bin/sd.js', 'start', '--workers', String(workers)], {
     cwd: repo,
-    env: { ...process.env, SD_TCP_PORT: '0', SD_TEXT_PORT: '0', SD_HTTP_PORT: '0', SD_RUN_DIR: runDir, NODE_ENV: 'production' },
+    env: { ...process.env, SD_BENCH: '1', SD_TCP_PORT: '0', SD_TEXT_PORT: '0', SD_HTTP_PORT: '0', SD_RUN_DIR: runDir, NODE_ENV: 'production' },
     stdio: 'ignore',
   })
   const deadline = Date.now() + 60_000

@@ -169,7 +169,8 @@ export class LineClient extends Inbox<string> {
     socket.on('data', (chunk: string) => {
       const parts = (this.#partial + chunk).split('\n')
       this.#partial = parts.pop() ?? ''
-      for (const line of parts) this.deliver(line)
+      // telnet ports end lines with \r\n
+      for (const line of parts) this.deliver(line.endsWith('\r') ? line.slice(0, -1) : line)
     })
     socket.on('close', () => { this.closed = true })
     socket.on('error', () => {})

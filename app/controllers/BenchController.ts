@@ -2,53 +2,14 @@ import { Controller, type Html } from '../../framework/index.js'
 import { benchPage } from '../services/bench.js'
 
 /**
- * Benchmark routes: `/bench/echo` answers with its data on every transport; `/bench/page`
- * renders a view; `/bench/where` names the process; `/bench/bind` + `/bench/push` and
- * `/bench/join` + `/bench/group` push between connections.
+ * Benchmark routes safe on an exposed server: `/bench/echo` answers with its data on every
+ * transport; `/bench/page` renders a view. The routes that act on other users or multiply
+ * work (`bind`, `push`, `burst`, `join`, `group`, `where`) are in app/bench/BenchLoadController.ts
+ * and exist only with `SD_BENCH=1`.
  */
 export class BenchController extends Controller {
   echo (data: unknown): unknown {
     return data
-  }
-
-  /** Which process answered: node name, pid and connection id (the multi-core tests and benchmarks use it). */
-  where (): { node: string, pid: number, connectionId: string | undefined } {
-    return { node: this.config.app.nodeName, pid: process.pid, connectionId: this.connectionId }
-  }
-
-  /** Binds the caller to `uid` (the push benchmark's receivers). */
-  async bind (data: { uid: string }): Promise<boolean> {
-    await this.bindUid(data.uid)
-    return true
-  }
-
-  /** `sendToUid(to, data)`; answers how many connections it reached. */
-  push (data: { to: string, data: unknown }): Promise<number> {
-    return this.sendToUid(data.to, data.data)
-  }
-
-  /**
-   * `sendToUid(to, data)` `n` times in one go (1..1000), as a server pushing a burst (a timer,
-   * a game tick, a backlog); answers how many deliveries the sends reported in total.
-   */
-  async burst (data: { to: string, data: unknown, n: number }): Promise<number> {
-    const n = Math.min(1000, Math.max(1, Math.trunc(Number(data.n)) || 1))
-    const sends: Array<Promise<number>> = []
-    for (let i = 0; i < n; i++) sends.push(this.sendToUid(data.to, data.data))
-    let total = 0
-    for (const reached of await Promise.all(sends)) total += reached
-    return total
-  }
-
-  /** Joins `group` (the fan-out benchmark's members). */
-  async join (data: { group: string }): Promise<boolean> {
-    await this.joinGroup(data.group)
-    return true
-  }
-
-  /** `sendToGroup(group, data)`; answers how many connections it reached. */
-  group (data: { group: string, data: unknown }): Promise<number> {
-    return this.sendToGroup(data.group, data.data)
   }
 
   page (): Html {

@@ -7,30 +7,45 @@ const MAX_NAME = 32
 const MAX_TEXT = 4000
 const HISTORY_DEFAULT = 50
 const HISTORY_MAX = 200
+/** Room messages a telnet user is shown on joining (web users read `/chat/history`). */
+const HISTORY_ON_JOIN = 20
 
-/** Control characters (newlines, escapes) would let one user forge lines on telnet screens. */
-const CONTROL = /[\u0000-\u001f\u007f]/g
+/**
+ * C0 controls, DEL and C1 controls (newlines, escapes: one user could forge lines or drive
+ * terminals on telnet screens): removed from names, spaces in text, on every path.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
+/** Bidi overrides and isolates U+202A–U+202E, U+2066–U+2069 (they reorder what others read): removed. */
+const BIDI = /[\u202a-\u202e\u2066-\u2069]/g
 
 function cleanName (value: unknown): string {
-  const name = typeof value === 'string' ? value.replace(CONTROL, '').trim() : ''
+  const name = typeof value === 'string' ? value.replace(CONTROL, '').replace(BIDI, '').trim() : ''
   if (!name || name.length > MAX_NAME) throw new AppError('CHAT_ERR_BAD_NAME', `name must be 1-${MAX_NAME} characters`)
   return name
 }
 
 function cleanText (value: unknown): string {
-  const text = typeof value === 'string' ? value.replace(CONTROL, ' ') : ''
+  const text = typeof value === 'string' ? value.replace(CONTROL, ' ').replace(BIDI, '') : ''
   if (text.trim().length === 0 || text.length > MAX_TEXT) {
     throw new AppError('CHAT_ERR_BAD_TEXT', `text must be 1-${MAX_TEXT} characters`)
   }
   return text
 }
 
+/** `[HH:MM] name(uid): text`, a stored message as a telnet line (UTC time). */
+function historyLine (m: ChatMessage): string {
+  const at = new Date(m.at)
+  return `[${Number.isNaN(at.getTime()) ? '--:--' : at.toISOString().slice(11, 16)}] ${m.name}(${m.uid}): ${m.text}`
+}
+
 /**
  * The chat: telnet users on the text port (`text`), JSON users on TCP and WebSocket
- * (`login`, `say`, `rooms`, `online`, `history`), all in the same chat.
+ * (`login`, `say`, `rooms`, `online`, `history`, `stats`), all in the same chat. Actions that
+ * speak for a user (`login`, `say`) need a connection that logged in, so HTTP offers only the
+ * read-only ones (`history`, `rooms`, `online`, `stats`).
  */
 export class ChatController extends Controller {
-  static transports = { text: ['text' as const] }
+  static transports = { text: ['text' as const], login: ['tcp' as const, 'ws' as const], say: ['tcp' as const, 'ws' as const] }
 
   /** Checked on every transport before the action runs (`SD_ERR_VALIDATION`); HTTP query strings are coerced. */
   static schemas = {
@@ -52,8 +67,16 @@ export class ChatController extends Controller {
     return { uid: this.uid, name }
   }
 
+  /** A uid no one has had (see chat.ts): the store's next one, skipping any still online. */
+  async #newUid (): Promise<string> {
+    for (let tries = 1; ; tries++) {
+      const uid = await chatStores.users.nextUid()
+      if (tries >= 5 || !(await this.isUidOnline(uid))) return uid
+    }
+  }
+
   async #signIn (name: string, room: string): Promise<ChatUser> {
-    const uid = this.uid ?? await chatStores.users.nextUid()
+    const uid = this.uid ?? await this.#newUid()
     const old = this.session.room
     if (typeof old === 'string' && old !== room) await this.leaveGroup(old)
     await this.bindUid(uid)
@@ -62,20 +85,32 @@ export class ChatController extends Controller {
     this.session.room = room
     this.session.uid = uid
     await chatStores.users.setName(uid, name)
+    // room traffic goes to the room only: a connection that has not logged in gets none
     const join: ChatEvent = { type: 'join', uid, name, room }
-    await this.sendToAll(join, { exclude: this.connectionId })
+    await this.sendToGroup(room, join, { exclude: this.connectionId })
     return { uid, name }
   }
 
-  /** Every line of the text port: the first is the nickname, then `text` or `<uid>:text`. */
+  /**
+   * Every line of the text port: the first is the nickname (asked for on connect), then `text`
+   * to the lobby or `<uid>:text` to one user; `quit` ends the session.
+   */
   async text (line: string): Promise<string | undefined> {
-    if (typeof this.session.name !== 'string') {
-      const name = line.trim()
-      if (!name) return 'please enter a nickname'
-      const me = await this.#signIn(cleanName(name), LOBBY)
-      return `welcome ${me.name}, your uid is ${me.uid}`
+    const command = line.trim()
+    if (command === 'quit' || command === '/quit') {
+      this.send('bye')
+      this.close()
+      return undefined
     }
-    if (line.trim() === '') return undefined
+    if (typeof this.session.name !== 'string') {
+      if (!command) return 'please enter a nickname'
+      const me = await this.#signIn(cleanName(command), LOBBY)
+      this.send(`welcome ${me.name}, your uid is ${me.uid}`)
+      const past = await this.#recent(LOBBY, HISTORY_ON_JOIN)
+      for (const m of past) this.send(historyLine(m))
+      return undefined
+    }
+    if (command === '') return undefined
     const me = this.#me()
     const direct = /^(\d+):(.*)$/.exec(line)
     if (direct) {
@@ -85,8 +120,18 @@ export class ChatController extends Controller {
     }
     const text = cleanText(line)
     await this.#remember({ room: LOBBY, uid: me.uid, name: me.name, text })
-    await this.sendToAll({ type: 'say', from: me, text, room: LOBBY } satisfies ChatEvent, { exclude: this.connectionId })
+    await this.sendToGroup(LOBBY, { type: 'say', from: me, text, room: LOBBY } satisfies ChatEvent, { exclude: this.connectionId })
     return undefined
+  }
+
+  /** The last `limit` messages of `room`; a history store that is down gives none (the chat goes on). */
+  async #recent (room: string, limit: number): Promise<ChatMessage[]> {
+    try {
+      return await (chatStores.historyInMysql ? this.model(MessageModel) : chatStores.history).last(room, limit)
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'chat history not read')
+      return []
+    }
   }
 
   /** `{name, room?}` → binds a uid, joins the room; answers `{uid, name, room}`. */
@@ -114,8 +159,8 @@ export class ChatController extends Controller {
 
   /** `{to?, text}` → to one uid (not kept), or to the caller's room (kept in the history); answers `{delivered, stored}`. */
   async say (data: { to?: unknown, text?: unknown } | undefined): Promise<{ delivered: number, stored: boolean }> {
+    const me = this.#me()
     const text = cleanText(data?.text)
-    const me = this.transport === 'http' ? { uid: '0', name: cleanName((data as { name?: unknown })?.name ?? 'http') } : this.#me()
     if (data?.to !== undefined && data.to !== null && data.to !== '') {
       const delivered = await this.sendToUid(String(data.to), { type: 'say', from: me, text, private: true } satisfies ChatEvent)
       return { delivered, stored: false }

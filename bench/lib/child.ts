@@ -123,6 +123,7 @@ export function startChild (script: string, options: ChildOptions = {}): Child {
   const cmd = pinning && options.cpu !== undefined
     ? ['taskset', '-c', String(options.cpu), process.execPath, ...node]
     : [process.execPath, ...node]
-  const proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], cwd: repoDir })
+  // SD_BENCH=1: the demo's /bench/* routes that act on other users exist only then
+  const proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], cwd: repoDir, env: { ...process.env, SD_BENCH: '1' } })
   return new Child(proc, script)
 }

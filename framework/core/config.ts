@@ -34,6 +34,12 @@ export interface SocketPortConfig {
   route: string
   /** Turns pushed/replied data into a line on a `text` port. @default strings as they are, other values as JSON */
   render?: (data: unknown) => string
+  /**
+   * Speak telnet on an `eof` port: answer or refuse option negotiation, strip IAC commands from
+   * input (Ctrl-C drops the typed line), end output lines with `\r\n` (see framework/transport/telnet.ts).
+   * Plain `nc` clients work either way. @default true (text), false (tcp)
+   */
+  telnet: boolean
 }
 
 /** The WebSocket endpoint on the HTTP port. */
@@ -225,7 +231,7 @@ export function defineConfig<T extends object> (config: T): T {
 /** Default values of every known key. */
 export function defaultConfig (): Config {
   const port = (p: number, framing: Framing, pack: PackName, maxFrameBytes: number, route: string): SocketPortConfig =>
-    ({ enabled: true, host: '0.0.0.0', port: p, framing, pack, maxFrameBytes, route })
+    ({ enabled: true, host: '0.0.0.0', port: p, framing, pack, maxFrameBytes, route, telnet: pack === 'text' })
   return {
     app: { name: 'sd-app', nodeName: '', logLevel: 'info', controllersDir: 'app/controllers', timersDir: 'app/timers' },
     server: {

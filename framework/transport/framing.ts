@@ -206,6 +206,11 @@ export class LineDecoder extends StoppableDecoder {
     return this.#partial.length
   }
 
+  /** Drops the incomplete line received so far (telnet's Ctrl-C). */
+  discard (): void {
+    this.#partial.take()
+  }
+
   protected parse (chunk: Buffer, off: number): SdError | undefined {
     let nl = chunk.indexOf(LF, off)
     while (nl !== -1) {
@@ -264,7 +269,16 @@ export function frameLength (parts: ReadonlyArray<string | Buffer>): Buffer {
 
 /** Frames payloads for `eof` framing: each followed by `\n`. */
 export function frameLines (parts: ReadonlyArray<string | Buffer>): string | Buffer {
-  if (parts.every((p) => typeof p === 'string')) return parts.join('\n') + '\n'
-  const nl = Buffer.from('\n')
+  return joinLines(parts, '\n')
+}
+
+/** Frames payloads for `eof` framing on a telnet port: each followed by `\r\n` (the NVT newline). */
+export function frameTelnetLines (parts: ReadonlyArray<string | Buffer>): string | Buffer {
+  return joinLines(parts, '\r\n')
+}
+
+function joinLines (parts: ReadonlyArray<string | Buffer>, end: string): string | Buffer {
+  if (parts.every((p) => typeof p === 'string')) return parts.join(end) + end
+  const nl = Buffer.from(end)
   return Buffer.concat(parts.flatMap((p) => [typeof p === 'string' ? Buffer.from(p) : p, nl]))
 }

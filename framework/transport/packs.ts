@@ -98,6 +98,23 @@ export function defaultRender (data: unknown): string {
   return typeof data === 'string' ? data : JSON.stringify(data) ?? ''
 }
 
+/** C0 controls, DEL and C1 controls (U+0080–U+009F): what could drive a terminal. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g
+
+function hexEscape (c: string): string {
+  return '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0')
+}
+
+/**
+ * Makes a line safe for a terminal: every C0 control (newlines and tabs included), DEL and C1
+ * control becomes visible as `\xHH` (ESC → `\x1b`, CR → `\x0d`, U+009B → `\x9b`), so one
+ * message is always one line and no client can send escape sequences to another's screen.
+ */
+export function escapeControls (line: string): string {
+  return CONTROL.test(line) ? line.replace(CONTROLS, hexEscape) : line
+}
+
 /** Options of `createCodec`. */
 export interface CodecOptions {
   pack: PackName
@@ -138,9 +155,10 @@ export function createCodec (options: CodecOptions): Codec {
           if (!route) throw new BadMessageError('this port has no route configured for its lines')
           return { id: null, path: route, data: payload.toString('utf8') }
         },
-        reply: (_id, data) => render(data),
-        error: (_id, error) => `ERROR ${error.code}: ${error.message}`,
-        push: (data) => render(data),
+        // whatever the app renders, no control byte but the line ending reaches the socket
+        reply: (_id, data) => escapeControls(render(data)),
+        error: (_id, error) => escapeControls(`ERROR ${error.code}: ${error.message}`),
+        push: (data) => escapeControls(render(data)),
       }
     }
   }

@@ -8,9 +8,10 @@ import { createServer, type Server, type Socket } from 'node:net'
 import type { Framing, SocketPortConfig, TransportName } from '../core/config.js'
 import { SdError } from '../core/errors.js'
 import { Connection, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
-import { frameLength, frameLines, LengthDecoder, LineDecoder, type FrameDecoder } from './framing.js'
+import { frameLength, frameLines, frameTelnetLines, LengthDecoder, LineDecoder, type FrameDecoder } from './framing.js'
 import { createCodec, type Codec } from './packs.js'
 import { receive } from './receive.js'
+import { TelnetFilter } from './telnet.js'
 import type { ListenAddress, Transport, TransportHost } from './transport.js'
 
 /** Unsent bytes above which a connection stops being read until the client catches up. */
@@ -43,10 +44,10 @@ export class SocketConnection extends Connection {
   #drainHeld = false
   readonly #frame: (parts: ReadonlyArray<string | Buffer>) => string | Buffer
 
-  constructor (id: string, transport: TransportName, socket: Socket, framing: Framing, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
+  constructor (id: string, transport: TransportName, socket: Socket, framing: Framing, codec: Codec, limits: ConnectionLimits, onClose: CloseListener, telnet = false) {
     super(id, transport, socket.remoteAddress ?? '', codec, limits, onClose)
     this.socket = socket
-    this.#frame = framing === 'length' ? frameLength : frameLines
+    this.#frame = framing === 'length' ? frameLength : telnet ? frameTelnetLines : frameLines
   }
 
   get bufferedBytes (): number {
@@ -109,6 +110,21 @@ export class SocketConnection extends Connection {
   }
 }
 
+/** A line decoder behind a telnet filter: commands are answered on the socket, data goes on to the lines. */
+function telnetInput (lines: LineDecoder, socket: Socket): FrameDecoder {
+  const filter = new TelnetFilter({
+    data: (bytes) => lines.push(bytes),
+    reply: (bytes) => { if (!socket.destroyed) socket.write(bytes) },
+    discardLine: () => lines.discard(),
+  })
+  return {
+    push: (chunk) => filter.push(chunk),
+    resume: () => lines.resume(),
+    get stopped () { return lines.stopped },
+    get buffered () { return lines.buffered },
+  }
+}
+
 /** A TCP port with configurable framing and pack. */
 export class TcpTransport implements Transport {
   readonly name: TransportName
@@ -146,17 +162,24 @@ export class TcpTransport implements Transport {
   #accept (socket: Socket): void {
     const host = this.#host
     const limits = host.config.server
+    const telnet = this.#config.framing === 'eof' && this.#config.telnet
     const conn = new SocketConnection(host.newConnectionId(), this.name, socket, this.#config.framing, this.#codec, limits, (c) => {
       this.#conns.delete(c as SocketConnection)
       host.connectionClosed(c)
-    })
+    }, telnet)
     // false stops the decoder: the connection has maxPendingPerConnection requests running
     const onFrame = (payload: Buffer): boolean => {
       receive(host, conn, payload)
       return !conn.held
     }
     const max = this.#config.maxFrameBytes
-    const decoder: FrameDecoder = this.#config.framing === 'length' ? new LengthDecoder(max, onFrame) : new LineDecoder(max, onFrame)
+    let decoder: FrameDecoder
+    if (this.#config.framing === 'length') {
+      decoder = new LengthDecoder(max, onFrame)
+    } else {
+      const lines = new LineDecoder(max, onFrame)
+      decoder = telnet ? telnetInput(lines, socket) : lines
+    }
     conn.decoder = decoder
     socket.on('data', (chunk: Buffer) => {
       if (conn.status !== 'open') return

@@ -1,7 +1,9 @@
 /**
  * The text port (telnet-style): a TCP port with `eof` framing and the `text` pack, where every
  * line is routed to the one action named by `server.text.route` and replies and pushes are
- * rendered to lines by `server.text.render`.
+ * rendered to lines by `server.text.render`. With `server.text.telnet` (the default) the port
+ * answers telnet negotiation and ends lines with `\r\n` (telnet.ts); the text pack writes control
+ * characters visibly (packs.ts `escapeControls`), so no client can drive another's terminal.
  */
 import type { SocketPortConfig } from '../core/config.js'
 import { TcpTransport } from './tcp-transport.js'

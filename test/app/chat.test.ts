@@ -10,12 +10,14 @@ test('telnet chat: nickname, welcome, broadcast, private line, join and leave; T
 
   const alice = await LineClient.connect(text)
   t.after(() => alice.close())
+  assert.match(await alice.next(), /^SD chat\. Your nickname\?/, 'asked for a nickname on connect')
   alice.send('alice')
   const aliceUid = /^welcome alice, your uid is (\d+)$/.exec(await alice.next())?.[1]
   assert.ok(aliceUid)
 
   const bob = await LineClient.connect(text)
   t.after(() => bob.close())
+  await bob.next() // the nickname prompt
   bob.send('bob\r')
   const bobUid = /^welcome bob, your uid is (\d+)$/.exec(await bob.next())?.[1]
   assert.ok(bobUid)

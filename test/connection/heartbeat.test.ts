@@ -91,8 +91,8 @@ describe('idle timeout', () => {
     try {
       c.socket.write('no newline yet')
       await c.waitClosed(IDLE_MS * 10)
-      assert.equal(c.received.length, 1)
-      assert.match(c.received[0], /^ERROR SD_ERR_IDLE_TIMEOUT\b/)
+      assert.equal(c.received.length, 2, 'the chat\'s nickname prompt, then the error')
+      assert.match(c.received[1], /^ERROR SD_ERR_IDLE_TIMEOUT\b/)
     } finally {
       c.close()
     }
@@ -109,6 +109,7 @@ describe('server ping', () => {
     const ws = await WsClient.connect(portOf(app, 'http'))
     const line = await LineClient.connect(portOf(app, 'text'))
     try {
+      assert.match(await line.next(), /^SD chat\. Your nickname\?/)
       for (let i = 0; i < 2; i++) {
         // Repeats: two pings each, not just one.
         assert.deepEqual(await tcp.next(), { data: 'ping' })

@@ -61,6 +61,7 @@ describe('sd start + SIGTERM (real process)', () => {
     try {
       assert.deepEqual(await tcp.request('/bench/echo', { before: 'shutdown' }), { id: 1, data: { before: 'shutdown' } })
       assert.deepEqual((await ws.request('/bench/echo', 'ws')).data, 'ws')
+      assert.match(await line.next(), /^SD chat\. Your nickname\?/)
       line.send('alice')
       assert.match(await line.next(), /^welcome alice\b/)
       const res = await http(httpPort, '/bench/echo?x=1')

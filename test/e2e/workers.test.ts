@@ -29,7 +29,7 @@ async function clientsOnWorkers (port: number, n: number): Promise<Array<{ clien
 
 describe('sd start --workers 2 (real processes)', () => {
   let server: SdServer
-  before(async () => { server = await startSd(['--workers', '2']) })
+  before(async () => { server = await startSd(['--workers', '2'], { SD_BENCH: '1' }) }) // /bench/where
   after(async () => { await server?.stop() })
 
   test('sendToUid, rooms, broadcasts and queries cross workers; a crashed worker is replaced, the other keeps serving', async (t) => {

@@ -1,0 +1,137 @@
+/**
+ * The text port speaks telnet: option requests are answered or refused, IAC commands never
+ * reach the app, Ctrl-C (IAC IP + DO TIMING-MARK, as netkit telnet sends it) is answered and
+ * drops the typed line, and output can never carry a control byte but the line ending.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { connect, type Socket } from 'node:net'
+import { once } from 'node:events'
+import { Controller, type ConfigInput } from '../../framework/index.js'
+import { startApp, portOf, waitUntil } from '../helpers.js'
+
+const HOSTILE = 'a\x1b[2Jb\x07c\rd\x00e\u009bf\u0085g\nforged\x7f\th'
+
+class EchoController extends Controller {
+  /** Every line: what arrived, as JSON (so any leftover byte shows); `hostile` answers control characters. */
+  line (data: string): string {
+    return data === 'hostile' ? HOSTILE : `got ${JSON.stringify(data)}`
+  }
+}
+
+async function textApp (text: ConfigInput['server'] extends infer S ? S extends { text?: infer T } ? T : never : never = {}): Promise<{ port: number, stop: () => Promise<void> }> {
+  const app = await startApp({ server: { text: { route: '/echo/line', ...text } } }, { controllers: [EchoController] })
+  return { port: portOf(app, 'text'), stop: () => app.stop() }
+}
+
+/** A raw socket that keeps every byte received. */
+class Raw {
+  readonly socket: Socket
+  received = Buffer.alloc(0)
+  private constructor (socket: Socket) {
+    this.socket = socket
+    socket.on('data', (b: Buffer) => { this.received = Buffer.concat([this.received, b]) })
+    socket.on('error', () => {})
+  }
+
+  static async connect (port: number): Promise<Raw> {
+    const s = connect(port, '127.0.0.1')
+    await once(s, 'connect')
+    return new Raw(s)
+  }
+
+  send (bytes: number[] | string): void {
+    this.socket.write(typeof bytes === 'string' ? Buffer.from(bytes) : Buffer.from(bytes))
+  }
+
+  /** Waits until the bytes received contain `bytes`. */
+  async has (bytes: number[] | string): Promise<void> {
+    const want = typeof bytes === 'string' ? Buffer.from(bytes) : Buffer.from(bytes)
+    await waitUntil(() => this.received.includes(want), 3000, `${want.toString('hex')} in ${this.received.toString('hex')}`)
+  }
+
+  close (): void { this.socket.destroy() }
+}
+
+test('telnet negotiation: every DO refused with WONT, every WILL with DONT, DO TIMING-MARK answered WILL; none of it reaches the app', async (t) => {
+  const app = await textApp()
+  t.after(() => app.stop())
+  const c = await Raw.connect(app.port)
+  t.after(() => c.close())
+  // what netkit telnet sends on connect (terminal type, window size, speed, …)
+  c.send([0xff, 0xfd, 0x18, 0xff, 0xfb, 0x1f, 0xff, 0xfd, 0x03, 0xff, 0xfb, 0x18])
+  await c.has([0xff, 0xfc, 0x18])
+  await c.has([0xff, 0xfe, 0x1f])
+  await c.has([0xff, 0xfc, 0x03])
+  await c.has([0xff, 0xfe, 0x18])
+  c.send([0xff, 0xfd, 0x06])
+  await c.has([0xff, 0xfb, 0x06])
+  // a subnegotiation with an escaped IAC inside, then text: only the text arrives
+  c.send([0xff, 0xfa, 0x18, 0x00, 0x41, 0xff, 0xff, 0x42, 0xff, 0xf0, ...Buffer.from('hi\r\n')])
+  await c.has('got "hi"\r\n')
+  assert.doesNotMatch(c.received.toString('latin1'), /got "[^"]*\\u|got ""/, 'no command byte became a line')
+})
+
+test('Ctrl-C (IAC IP IAC DO TIMING-MARK) drops the typed line and is answered, so telnet keeps showing output; typing goes on', async (t) => {
+  const app = await textApp()
+  t.after(() => app.stop())
+  const c = await Raw.connect(app.port)
+  t.after(() => c.close())
+  c.send('half a li')
+  c.send([0xff, 0xf4, 0xff, 0xfd, 0x06])
+  await c.has([0xff, 0xfb, 0x06])
+  c.send('next\r\n')
+  await c.has('got "next"\r\n')
+  assert.ok(!c.received.includes('half'), 'the interrupted line was dropped')
+})
+
+test('CR NUL and CR LF end lines, UTF-8 passes, IAC IAC is a 0xFF byte, and sequences split byte by byte work', async (t) => {
+  const app = await textApp()
+  t.after(() => app.stop())
+  const c = await Raw.connect(app.port)
+  t.after(() => c.close())
+  const bytes = [
+    ...Buffer.from('one\r\0'), ...Buffer.from('zwei ü 🎉\r\n'), 0xff, 0xfd, 0x18, ...Buffer.from('x'), 0xff, 0xf4, 0xff, 0xfd, 0x06,
+    ...Buffer.from('three\r\n'),
+  ]
+  for (const b of bytes) {
+    c.send([b])
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await c.has('got "three"\r\n')
+  // negotiation answers go out as soon as they are read, between lines: take them out to read the lines
+  const text = Buffer.from(c.received.toString('latin1').replace(/\xff[\xfb-\xfe][\s\S]/g, ''), 'latin1').toString('utf8')
+  assert.ok(text.includes('got "one"\r\ngot "zwei ü 🎉"\r\n'), text)
+  await c.has([0xff, 0xfc, 0x18])
+  await c.has([0xff, 0xfb, 0x06])
+  assert.ok(!text.includes('"x'), 'x was interrupted')
+  // 0xFF alone is not UTF-8: the line arrives as that byte and is refused as such
+  c.send([0x61, 0xff, 0xff, 0x0d, 0x0a])
+  await c.has('ERROR SD_ERR_BAD_MESSAGE: bad message: line is not valid UTF-8\r\n')
+})
+
+test('no control byte but the line ending leaves the text port, whatever the app answers (escaped as \\xHH)', async (t) => {
+  for (const telnet of [true, false]) {
+    const app = await textApp({ telnet })
+    t.after(() => app.stop())
+    const c = await Raw.connect(app.port)
+    t.after(() => c.close())
+    c.send('hostile\n')
+    const end = telnet ? '\r\n' : '\n'
+    await c.has(end)
+    const line = c.received.toString('utf8')
+    assert.equal(line, 'a\\x1b[2Jb\\x07c\\x0dd\\x00e\\x9bf\\x85g\\x0aforged\\x7f\\x09h' + end, `telnet: ${telnet}`)
+    const body = c.received.subarray(0, c.received.length - end.length).toString('utf8')
+    assert.doesNotMatch(body, /[\u0000-\u001f\u007f-\u009f]/)
+  }
+})
+
+test('telnet: false leaves IAC bytes alone and ends lines with \\n (a plain line protocol for nc)', async (t) => {
+  const app = await textApp({ telnet: false })
+  t.after(() => app.stop())
+  const c = await Raw.connect(app.port)
+  t.after(() => c.close())
+  c.send('plain\r\n')
+  await c.has('got "plain"\n')
+  assert.equal(c.received.toString(), 'got "plain"\n')
+})
