@@ -119,7 +119,9 @@ export class TcpTransport implements Transport {
       server.once('error', reject)
       server.listen(this.#config.port, this.#config.host, () => {
         server.off('error', reject)
-        server.on('error', (err) => this.#host.log.error({ err, transport: this.name }, 'listener error'))
+        server.on('error', (err) => {
+          if (!this.#host.admission.acceptFailed(err)) this.#host.log.error({ err, transport: this.name }, 'listener error')
+        })
         resolve()
       })
     })
@@ -132,6 +134,17 @@ export class TcpTransport implements Transport {
 
   #accept (socket: Socket): void {
     const host = this.#host
+    const address = socket.remoteAddress
+    const refusal = host.admission.admit(address)
+    if (refusal !== undefined) {
+      // refused before anything is read: the error frame (or line), FIN, then the descriptor is freed
+      const frame = this.#config.framing === 'length' ? frameLength : frameLines
+      socket.on('error', () => {})
+      socket.end(frame([this.#codec.error(undefined, refusal.toJSON())]))
+      socket.destroySoon()
+      return
+    }
+    socket.once('close', () => host.admission.release(address))
     const limits = host.config.server
     const conn = new SocketConnection(host.newConnectionId(), this.name, socket, this.#config.framing, this.#codec, limits, (c) => {
       this.#conns.delete(c as SocketConnection)
