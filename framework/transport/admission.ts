@@ -65,9 +65,15 @@ export class Admission {
   #logTimer: NodeJS.Timeout | undefined
 
   constructor (limits: AdmissionLimits, log: Logger) {
-    this.maxConnections = limits.maxConnections > 0 ? limits.maxConnections : defaultMaxConnections()
+    const nofile = openFilesLimit()
+    const fits = defaultMaxConnections(nofile)
+    this.maxConnections = limits.maxConnections > 0 ? limits.maxConnections : fits
     this.maxConnectionsPerIp = limits.maxConnectionsPerIp
     this.#log = log
+    if (this.maxConnections > fits) {
+      log.warn({ maxConnections: this.maxConnections, openFilesLimit: nofile, fits },
+        'server.maxConnections is more than the open-files limit leaves for clients: past that, new connections are closed unanswered (raise ulimit -n)')
+    }
   }
 
   /** Open client sockets of this process. */
