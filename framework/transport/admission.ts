@@ -55,6 +55,9 @@ export class Admission {
   readonly maxConnections: number
   readonly maxConnectionsPerIp: number
   readonly #log: Logger
+  /** Sockets the open-files limit leaves for clients (`defaultMaxConnections`). */
+  readonly #fits: number
+  readonly #nofile: number
   #open = 0
   readonly #byIp = new Map<string, number>()
   /** Refusals since the last log line, by reason. */
@@ -62,6 +65,8 @@ export class Admission {
   #refusedPerIp = 0
   #acceptErrors = 0
   #lastAcceptError = ''
+  /** Sockets admitted past `#fits` (only when maxConnections is set above it). */
+  #overBudget = 0
   #logTimer: NodeJS.Timeout | undefined
 
   constructor (limits: AdmissionLimits, log: Logger) {
@@ -70,6 +75,8 @@ export class Admission {
     this.maxConnections = limits.maxConnections > 0 ? limits.maxConnections : fits
     this.maxConnectionsPerIp = limits.maxConnectionsPerIp
     this.#log = log
+    this.#fits = fits
+    this.#nofile = nofile
     if (this.maxConnections > fits) {
       log.warn({ maxConnections: this.maxConnections, openFilesLimit: nofile, fits },
         'server.maxConnections is more than the open-files limit leaves for clients: past that, new connections are closed unanswered (raise ulimit -n)')
@@ -98,8 +105,12 @@ export class Admission {
       this.#logSoon()
       return new SdError('SD_ERR_TOO_MANY_CONNECTIONS', `at most ${this.maxConnectionsPerIp} from one address`)
     }
-    this.#open++
     this.#byIp.set(ip, fromIp + 1)
+    if (++this.#open > this.#fits) {
+      // past the descriptor budget libuv closes accepted sockets unanswered when it runs out (EMFILE)
+      this.#overBudget++
+      this.#logSoon()
+    }
     return undefined
   }
 
@@ -135,7 +146,7 @@ export class Admission {
 
   #tick (): void {
     this.#logTimer = undefined
-    if (this.#refusedTotal + this.#refusedPerIp + this.#acceptErrors === 0) return
+    if (this.#refusedTotal + this.#refusedPerIp + this.#acceptErrors + this.#overBudget === 0) return
     this.#flushLog()
     this.#logTimer = setTimeout(() => this.#tick(), ADMISSION_LOG_INTERVAL_MS)
     this.#logTimer.unref()
@@ -152,9 +163,14 @@ export class Admission {
       this.#log.error({ code: this.#lastAcceptError, failures: this.#acceptErrors, open: this.#open, intervalMs },
         `out of file descriptors (${this.#lastAcceptError}): ${this.#acceptErrors} accept failures since the last report; pending connections are closed until descriptors are free`)
     }
+    if (this.#overBudget > 0) {
+      this.#log.error({ admitted: this.#overBudget, open: this.#open, openFilesLimit: this.#nofile, fits: this.#fits, intervalMs },
+        `near the open-files limit (${this.#nofile}): ${this.#overBudget} sockets admitted past what it leaves for clients; once descriptors run out (EMFILE) new connections are closed unanswered (raise ulimit -n, or lower server.maxConnections)`)
+    }
     this.#refusedTotal = 0
     this.#refusedPerIp = 0
     this.#acceptErrors = 0
+    this.#overBudget = 0
   }
 
   /** Stops the log timer (the process is stopping). */
