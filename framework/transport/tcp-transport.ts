@@ -113,7 +113,8 @@ export class TcpTransport implements Transport {
   }
 
   start (): Promise<void> {
-    const server = createServer({ noDelay: true }, (socket) => this.#accept(socket))
+    // paused on accept: a refused socket is never read (no read start, nothing buffered)
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.#accept(socket))
     this.#server = server
     return new Promise((resolve, reject) => {
       server.once('error', reject)
@@ -162,6 +163,7 @@ export class TcpTransport implements Transport {
     socket.on('close', () => conn.closed())
     this.#conns.add(conn)
     host.connectionOpened(conn)
+    socket.resume()
   }
 
   /** Closes the listener; its callback would wait for open connections, so none is awaited. */
