@@ -161,9 +161,9 @@ export class TcpTransport implements Transport {
     })
     socket.on('error', (err) => host.log.debug({ err, connectionId: conn.id }, 'socket error'))
     socket.on('close', () => conn.closed())
+    socket.resume() // before onConnect hooks, which may pause it
     this.#conns.add(conn)
     host.connectionOpened(conn)
-    socket.resume()
   }
 
   /** Closes the listener; its callback would wait for open connections, so none is awaited. */
