@@ -8,4 +8,6 @@ export default defineConfig({
   http: { port: 8081, ws: { path: '/ws' } },
   // telnet users idle for 10 minutes are disconnected (the default is 60 s)
   heartbeatIdleMs: 600_000,
+  // at most 200 sockets from one address per process (the default, 1000, suits a large office behind one NAT)
+  maxConnectionsPerIp: 200,
 })

@@ -120,8 +120,13 @@ export class ClusterNode {
     if (!ok) this.#log?.warn({ err: this.registry.lastError }, 'cluster: Redis is not reachable yet; this node registers once it is')
     await view.watch()
     const publish = (): void => {
-      const links = this.messenger.links().map((l) => ({ dispatcher: l.name ?? l.address, status: l.status, rttMs: l.rttMs }))
-      this.registry.setMeta({ ...this.#meta?.(), links })
+      // a timer: nothing here may throw (a throw would end the process)
+      try {
+        const links = this.messenger.links().map((l) => ({ dispatcher: l.name ?? l.address, status: l.status, rttMs: l.rttMs }))
+        this.registry.setMeta({ ...this.#meta?.(), links })
+      } catch (err) {
+        this.#log?.warn({ err }, 'cluster: could not publish this node\'s figures')
+      }
     }
     publish()
     this.#metaTimer = setInterval(publish, this.#config.heartbeatMs)

@@ -107,6 +107,11 @@ export class Primary {
     // a build that compiled the framework too runs its own copy of the worker, without tsx
     const compiled = join(this.#options.appRoot, 'framework/cluster/worker-main.mjs')
     this.#compiled = this.#options.appRoot !== options.root && existsSync(compiled)
+    // Each worker accepts on the shared listening sockets itself (SCHED_NONE) instead of the
+    // primary accepting and passing every socket over IPC (round-robin, node's default on
+    // Linux): a worker out of descriptors loses passed sockets and the hand-off queue stalled,
+    // leaving every port dead long after a flood (issue 15). Fixed before the first fork.
+    cluster.schedulingPolicy = cluster.SCHED_NONE
     // structured clone on the channel: Buffers, Dates and Maps reach other workers as they are
     cluster.setupPrimary({ exec: this.#compiled ? compiled : workerMain, serialization: 'advanced' })
     for (let n = 1; n <= options.workers; n++) this.#slots.set(n, { current: undefined, restarts: 0, backoff: 0, forks: 0, restarting: undefined })

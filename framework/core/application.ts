@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
+import { getHeapStatistics } from 'node:v8'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { ClusterBus } from '../cluster/cluster-bus.js'
@@ -20,6 +21,7 @@ import { Mysql } from '../data/mysql.js'
 import { RedisConnections } from '../data/redis.js'
 import { Tasks } from '../task/tasks.js'
 import { Timers } from '../timer/timers.js'
+import { Admission } from '../transport/admission.js'
 import { HttpTransport } from '../transport/http-transport.js'
 import type { InboundMessage, MessageId } from '../transport/packs.js'
 import { TcpTransport } from '../transport/tcp-transport.js'
@@ -46,6 +48,22 @@ export interface NodeStats {
   heapUsedBytes: number
   /** This node in its cluster (`sd start --cluster` only). */
   cluster?: ClusterNodeStatus
+}
+
+let lastRss = 0
+/**
+ * rss and heap in use, without throwing: `process.memoryUsage()` opens /proc/self/stat and
+ * throws EMFILE when the process is out of descriptors (a connection flood); then the heap
+ * comes from V8 (no file) and rss is the last value read.
+ */
+function memory (): { rss: number, heapUsed: number } {
+  try {
+    const mem = process.memoryUsage()
+    lastRss = mem.rss
+    return mem
+  } catch {
+    return { rss: lastRss, heapUsed: getHeapStatistics().used_heap_size }
+  }
 }
 
 /** Lifecycle of an application. */
@@ -75,6 +93,8 @@ export class Application implements TransportHost, ControllerHost {
   readonly timers: Timers
   /** Task classes of `tasks.dir` and the worker pool that runs them (started by the first call, closed in `stop()`). */
   readonly tasks: Tasks
+  /** Admission control of client sockets (`server.maxConnections`, `maxConnectionsPerIp`). */
+  readonly admission: Admission
   #status: AppStatus = 'created'
   /** True once shutdown began: new requests are refused. */
   #refusing = false
@@ -92,6 +112,7 @@ export class Application implements TransportHost, ControllerHost {
     this.root = root
     if (!config.app.nodeName) config.app.nodeName = `${hostname()}-${process.pid}`
     this.log = logger ?? pino({ name: config.app.name, level: config.app.logLevel, base: { node: config.app.nodeName } })
+    this.admission = new Admission(config.server, this.log)
     this.data = { mysql: new Mysql(config.mysql, this.log), redis: new RedisConnections(config.redis, this.log) }
     if (config.cluster.enabled) {
       if (!this.data.redis.configured) throw new SdError('SD_ERR_CONFIG_INVALID', 'cluster.enabled needs Redis (REDIS_URL, or url, cluster or sentinels in config/redis.ts): the cluster registry lives there')
@@ -156,7 +177,7 @@ export class Application implements TransportHost, ControllerHost {
   stats (): NodeStats {
     const connections: Partial<Record<TransportName, number>> = {}
     for (const conn of this.connections.all()) connections[conn.transport] = (connections[conn.transport] ?? 0) + 1
-    const mem = process.memoryUsage()
+    const mem = memory()
     return {
       node: this.config.app.nodeName,
       pid: process.pid,
@@ -440,6 +461,7 @@ export class Application implements TransportHost, ControllerHost {
     await this.tasks.close()
     await this.cluster?.stop().catch((err: unknown) => this.log.warn({ err }, 'cluster: leaving failed'))
     await Promise.allSettled([this.data.mysql.close(), this.data.redis.close()])
+    this.admission.close()
     this.#setStatus('closed')
     this.log.info('stopped')
   }

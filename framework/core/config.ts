@@ -66,6 +66,12 @@ export interface HttpConfig {
   bodyLimitBytes: number
   /** Folder served as static files at `/` (relative to the app root; '' to serve none). @default 'app/public' */
   staticDir: string
+  /** A request whose headers are not all in after this long is answered 408 and closed. @default 10000 */
+  headersTimeoutMs: number
+  /** A request (headers and body) not fully received after this long is answered 408 and closed; 0 disables. @default 30000 */
+  requestTimeoutMs: number
+  /** An idle keep-alive connection is closed after this long. @default 5000 */
+  keepAliveTimeoutMs: number
   /** WebSocket endpoint. */
   ws: WsConfig
 }
@@ -89,6 +95,15 @@ export interface ServerConfig {
   rateLimit: RateLimitConfig
   /** On SIGTERM/SIGINT, wait this long for running requests before closing sockets. @default 10000 */
   shutdownTimeoutMs: number
+  /**
+   * Open client sockets (TCP, text, HTTP and WebSocket together) per process; a new one over it
+   * is refused with `SD_ERR_TOO_MANY_CONNECTIONS`. 0: derived from the open-files limit, keeping
+   * headroom for MySQL, Redis, links and files (see docs/configuration.md).
+   * @default 0 (the open-files limit less a tenth and 256 more, at least 64)
+   */
+  maxConnections: number
+  /** Open client sockets from one IP address per process; 0: no limit. @default 1000 */
+  maxConnectionsPerIp: number
 }
 
 /**
@@ -243,6 +258,9 @@ export function defaultConfig (): Config {
         port: 8081,
         bodyLimitBytes: 1024 * 1024,
         staticDir: 'app/public',
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 30_000,
+        keepAliveTimeoutMs: 5000,
         ws: { enabled: true, path: '/ws', pack: 'json', maxFrameBytes: 2 * 1024 * 1024 },
       },
       heartbeatIdleMs: 60_000,
@@ -252,6 +270,8 @@ export function defaultConfig (): Config {
       maxPendingPerConnection: 256,
       rateLimit: { messagesPerSecond: 50_000, burst: 100_000, maxRejected: 10_000 },
       shutdownTimeoutMs: 10_000,
+      maxConnections: 0,
+      maxConnectionsPerIp: 1000,
     },
     routes: {},
     timers: {},

@@ -14,6 +14,7 @@ import type { HttpConfig } from '../core/config.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
 import type { ListenAddress, Transport, TransportHost } from './transport.js'
 import { WsTransport } from './ws-transport.js'
+import { httpServerFactory } from './http-server.js'
 
 /** Methods the catch-all route answers; the router decides which ones an action accepts. */
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -82,7 +83,12 @@ export class HttpTransport implements Transport {
   async start (): Promise<void> {
     disablePretenuring()
     const host = this.#host
-    const app = Fastify({ bodyLimit: this.#config.bodyLimitBytes, logger: false, return503OnClosing: true })
+    const app = Fastify({
+      bodyLimit: this.#config.bodyLimitBytes,
+      logger: false,
+      return503OnClosing: true,
+      serverFactory: httpServerFactory(this.#config, host.admission, host.log),
+    })
     this.#app = app
     this.ws?.attach(app.server, () => this.address())
     await app.register(formbody)

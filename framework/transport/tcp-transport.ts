@@ -142,13 +142,16 @@ export class TcpTransport implements Transport {
   }
 
   start (): Promise<void> {
-    const server = createServer({ noDelay: true }, (socket) => this.#accept(socket))
+    // paused on accept: a refused socket is never read (no read start, nothing buffered)
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.#accept(socket))
     this.#server = server
     return new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen(this.#config.port, this.#config.host, () => {
         server.off('error', reject)
-        server.on('error', (err) => this.#host.log.error({ err, transport: this.name }, 'listener error'))
+        server.on('error', (err) => {
+          if (!this.#host.admission.acceptFailed(err)) this.#host.log.error({ err, transport: this.name }, 'listener error')
+        })
         resolve()
       })
     })
@@ -161,6 +164,17 @@ export class TcpTransport implements Transport {
 
   #accept (socket: Socket): void {
     const host = this.#host
+    const address = socket.remoteAddress
+    const refusal = host.admission.admit(address)
+    if (refusal !== undefined) {
+      // refused before anything is read: the error frame (or line), FIN, then the descriptor is freed
+      const frame = this.#config.framing === 'length' ? frameLength : frameLines
+      socket.on('error', () => {})
+      socket.end(frame([this.#codec.error(undefined, refusal.toJSON())]))
+      socket.destroySoon()
+      return
+    }
+    socket.once('close', () => host.admission.release(address))
     const limits = host.config.server
     const telnet = this.#config.framing === 'eof' && this.#config.telnet
     const conn = new SocketConnection(host.newConnectionId(), this.name, socket, this.#config.framing, this.#codec, limits, (c) => {
@@ -188,6 +202,7 @@ export class TcpTransport implements Transport {
     })
     socket.on('error', (err) => host.log.debug({ err, connectionId: conn.id }, 'socket error'))
     socket.on('close', () => conn.closed())
+    socket.resume() // before onConnect hooks, which may pause it
     this.#conns.add(conn)
     host.connectionOpened(conn)
   }

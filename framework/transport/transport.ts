@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, TransportName } from '../core/config.js'
 import type { Connection } from '../connection/connection.js'
 import type { InboundMessage } from './packs.js'
+import type { Admission } from './admission.js'
 
 /** Address a transport listens on. */
 export interface ListenAddress {
@@ -19,6 +20,8 @@ export interface ListenAddress {
 export interface TransportHost {
   readonly config: Config
   readonly log: Logger
+  /** Admission control of this process's client sockets (every transport asks it first). */
+  readonly admission: Admission
   /** A fresh connection id. */
   newConnectionId (): string
   /** A connection is open; the host registers it and runs `onConnect`. */

@@ -12,6 +12,7 @@ import { SdError } from '../core/errors.js'
 import { Connection, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
 import { createCodec, type Codec } from './packs.js'
 import { receive } from './receive.js'
+import { isRefusedSocket } from './http-server.js'
 import type { ListenAddress, Transport, TransportHost } from './transport.js'
 
 /** WebSocket close code for an SD error: 1001 on shutdown, 1008 (policy) otherwise. */
@@ -125,6 +126,7 @@ export class WsTransport implements Transport {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Node drops its own error listener once 'upgrade' is emitted; a reset must not crash us.
       socket.on('error', () => {})
+      if (isRefusedSocket(socket)) return // over the connection limits: its 503 is already written
       const url = request.url ?? ''
       const q = url.indexOf('?')
       if ((q === -1 ? url : url.slice(0, q)) !== this.#config.path || this.#closing) {

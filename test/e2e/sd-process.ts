@@ -27,10 +27,15 @@ export interface SdServer {
   stop: () => Promise<number | null>
 }
 
-/** Starts `sd start ...args` for the demo app on free ports; resolves once `state.json` is written. */
-export async function startSd (args: string[], env: Record<string, string> = {}): Promise<SdServer> {
+/**
+ * Starts `sd start ...args` for the demo app on free ports; resolves once `state.json` is written.
+ * `nofile`: run it under `prlimit --nofile=N:N` (the pid stays the server's: prlimit execs it).
+ */
+export async function startSd (args: string[], env: Record<string, string> = {}, nofile?: number): Promise<SdServer> {
   const runDir = await mkdtemp(join(tmpdir(), 'sd-run-'))
-  const child = spawn(process.execPath, ['bin/sd.js', 'start', ...args], {
+  const command = [process.execPath, 'bin/sd.js', 'start', ...args]
+  if (nofile !== undefined) command.unshift('prlimit', `--nofile=${nofile}:${nofile}`)
+  const child = spawn(command[0], command.slice(1), {
     cwd: root,
     env: childEnv({ SD_TCP_PORT: '0', SD_TEXT_PORT: '0', SD_HTTP_PORT: '0', SD_RUN_DIR: runDir, ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
