@@ -77,6 +77,12 @@ export interface ServerConfig {
   pingData: unknown
   /** Close a connection whose unsent output exceeds this (a client that does not read). @default 8388608 */
   maxSendBufferBytes: number
+  /**
+   * Unsent output of all connections of this process together; past it the connections holding
+   * the most unsent bytes (the slowest readers) are closed with `SD_ERR_SLOW_READER`; 0 disables.
+   * @default 67108864
+   */
+  maxTotalSendBufferBytes: number
   /** Stop reading a connection while this many of its requests are still running. @default 256 */
   maxPendingPerConnection: number
   /** On SIGTERM/SIGINT, wait this long for running requests before closing sockets. @default 10000 */
@@ -220,6 +226,7 @@ export function defaultConfig (): Config {
       pingIntervalMs: 0,
       pingData: 'ping',
       maxSendBufferBytes: 8 * 1024 * 1024,
+      maxTotalSendBufferBytes: 64 * 1024 * 1024,
       maxPendingPerConnection: 256,
       shutdownTimeoutMs: 10_000,
     },

@@ -7,7 +7,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Framing, SocketPortConfig, TransportName } from '../core/config.js'
 import { SdError } from '../core/errors.js'
-import { Connection, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
+import { Connection, dropsAtOnce, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
 import { frameLength, frameLines, LengthDecoder, LineDecoder, type FrameDecoder } from './framing.js'
 import { createCodec, type Codec } from './packs.js'
 import { receive } from './receive.js'
@@ -84,7 +84,7 @@ export class SocketConnection extends Connection {
     const socket = this.socket
     if (error && notify) this.write(this.codec.error(undefined, error.toJSON()))
     this.flush()
-    if (error?.code === 'SD_ERR_SEND_BUFFER_FULL') {
+    if (dropsAtOnce(error)) {
       socket.destroy()
       return
     }
