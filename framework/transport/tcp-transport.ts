@@ -15,11 +15,35 @@ import type { ListenAddress, Transport, TransportHost } from './transport.js'
 
 /** Unsent bytes above which a connection stops being read until the client catches up. */
 const READ_PAUSE_BYTES = 1024 * 1024
+/**
+ * Buffers at least this long (a broadcast's shared bytes) are written as they are after their
+ * own header instead of being copied into the turn's buffer: a client that does not read then
+ * holds a reference, not a copy per client. Smaller ones are cheaper to copy than to queue.
+ */
+const SHARE_MIN_BYTES = 1024
 
 function flushConnection (conn: SocketConnection): void {
   conn.flush()
 }
 
+
+/** Writes a turn's queue with `length` framing, large Buffers by reference (one writev: corked). */
+function writeSharing (socket: Socket, queue: ReadonlyArray<string | Buffer>): void {
+  socket.cork()
+  let from = 0
+  for (let i = 0; i < queue.length; i++) {
+    const p = queue[i]
+    if (typeof p === 'string' || p.length < SHARE_MIN_BYTES) continue
+    if (i > from) socket.write(frameLength(queue.slice(from, i)))
+    const header = Buffer.allocUnsafe(4)
+    header.writeUInt32BE(p.length)
+    socket.write(header)
+    socket.write(p)
+    from = i + 1
+  }
+  if (from < queue.length) socket.write(frameLength(queue.slice(from)))
+  socket.uncork()
+}
 
 /** A connection on a net.Socket. */
 export class SocketConnection extends Connection {
@@ -30,12 +54,16 @@ export class SocketConnection extends Connection {
   /** `socket.writableLength` after the last flush: only ever shrinks until the next flush. */
   #socketBytes = 0
   #drainHeld = false
+  /** Buffers of this turn's queue written by reference (length framing only). */
+  #shared = 0
+  readonly #length: boolean
   readonly #frame: (parts: ReadonlyArray<string | Buffer>) => string | Buffer
 
   constructor (id: string, transport: TransportName, socket: Socket, framing: Framing, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
     super(id, transport, socket.remoteAddress ?? '', codec, limits, onClose)
     this.socket = socket
-    this.#frame = framing === 'length' ? frameLength : frameLines
+    this.#length = framing === 'length'
+    this.#frame = this.#length ? frameLength : frameLines
   }
 
   get bufferedBytes (): number {
@@ -50,6 +78,7 @@ export class SocketConnection extends Connection {
     if (this.#queue.length === 0) process.nextTick(flushConnection, this)
     this.#queue.push(bytes)
     this.#queuedBytes += bytes.length
+    if (typeof bytes !== 'string' && bytes.length >= SHARE_MIN_BYTES) this.#shared++
   }
 
   /** Frames and writes what this turn queued: one write, whatever the number of messages. */
@@ -58,9 +87,12 @@ export class SocketConnection extends Connection {
     if (queue.length === 0) return
     this.#queue = []
     this.#queuedBytes = 0
+    const shared = this.#shared
+    this.#shared = 0
     const socket = this.socket
     if (socket.destroyed) return
-    socket.write(this.#frame(queue))
+    if (shared > 0 && this.#length) writeSharing(socket, queue)
+    else socket.write(this.#frame(queue))
     this.#socketBytes = socket.writableLength
     if (!this.#drainHeld && this.#socketBytes > READ_PAUSE_BYTES) {
       this.#drainHeld = true

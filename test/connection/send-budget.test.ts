@@ -152,4 +152,34 @@ describe('output budget', () => {
       clients.forEach((c) => c.close())
     }
   })
+
+  test('a large push to a group over TCP is written by reference to every client, in order with the rest of the turn', async () => {
+    const clients = await Promise.all([1, 2, 3].map(() => TcpClient.connect(portOf(app, 'tcp'))))
+    const written: unknown[][] = []
+    try {
+      for (const [i, c] of clients.entries()) {
+        const conn = server((await c.request('/room/join', { uid: `t-${i}`, room: 't' })).data as string) as Connection & { socket: { write: (data: unknown) => boolean } }
+        const socket = conn.socket
+        const write = socket.write.bind(socket)
+        const mine: unknown[] = []
+        written.push(mine)
+        socket.write = (data: unknown) => {
+          mine.push(data)
+          return write(data as Buffer)
+        }
+      }
+      // one turn: a small push, the large group push, a small push
+      void app.bus.sendToUid('t-0', 'before')
+      void app.bus.sendToGroup('t', { payload })
+      void app.bus.sendToUid('t-0', 'after')
+      for (const c of clients) await waitUntil(() => c.received.filter((m) => m.id === undefined).length >= (c === clients[0] ? 3 : 1), 3000, 'the pushes')
+      assert.deepEqual(clients[0].received.filter((m) => m.id === undefined).map((m) => m.data), ['before', { payload }, 'after'])
+      for (const c of clients.slice(1)) assert.deepEqual(c.received.filter((m) => m.id === undefined).map((m) => m.data), [{ payload }])
+      const big = written[0].find((w) => Buffer.isBuffer(w) && w.length > CHUNK && w.length < CHUNK + 64)
+      assert.ok(big, 'the push is written as its own Buffer, not copied into a frame')
+      for (const w of written.slice(1)) assert.ok(w.includes(big), 'the same Buffer is written to every client')
+    } finally {
+      clients.forEach((c) => c.close())
+    }
+  })
 })
