@@ -9,7 +9,8 @@
  * `npm run bench:slow-readers`. Env: BENCH_SLOW_SECONDS (flood length, 20), BENCH_SLOW_READERS
  * (200), BENCH_SLOW_TRANSPORTS (`ws,tcp`), BENCH_SLOW_VARIANTS (`main,budget`),
  * BENCH_BASELINE_ROOT (a checkout of main with node_modules: "main" runs that code; without it,
- * "main" is this code with the budget off).
+ * "main" is this code with the budget off). The server runs with --trace-gc: the longest GC
+ * pause and the total time in GC during the run are printed too.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -54,19 +55,35 @@ function procMemory (pid: number): { rss: number, hwm: number } {
   return { rss: kb('VmRSS:'), hwm: kb('VmHWM:') }
 }
 
+/** `…MB, 12.3 / 0.0 ms` in a --trace-gc line: the pause. */
+const GC_PAUSE = /(Scavenge|Mark-Compact|Mark-sweep)\b.* MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms/
+
 class Server {
   readonly proc: ChildProcess
+  /** GC pauses seen so far (ms). */
+  gcMax = 0
+  gcTotal = 0
   constructor (proc: ChildProcess) { this.proc = proc }
 
   static async start (v: Variant): Promise<{ server: Server, ports: { tcp: number, http: number } }> {
     const script = fileURLToPath(new URL('./slow-readers/server.ts', import.meta.url))
-    const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, v.root, JSON.stringify(v.server)], {
+    const proc = spawn(process.execPath, ['--expose-gc', '--trace-gc', '--import', 'tsx', script, v.root, JSON.stringify(v.server)], {
       cwd: v.root, stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     })
-    const line = createInterface({ input: proc.stdout! })
-    const [first] = await once(line, 'line') as [string]
-    line.close()
-    return { server: new Server(proc), ports: JSON.parse(first) }
+    const lines = createInterface({ input: proc.stdout! })
+    const server = new Server(proc)
+    const ports = await new Promise<{ tcp: number, http: number }>((resolve, reject) => {
+      proc.once('exit', () => reject(new Error('the server child exited before announcing its ports')))
+      lines.on('line', (l: string) => {
+        if (l.startsWith('{')) return resolve(JSON.parse(l))
+        const m = GC_PAUSE.exec(l)
+        if (!m) return
+        const ms = Number(m[2])
+        server.gcTotal += ms
+        server.gcMax = Math.max(server.gcMax, ms)
+      })
+    })
+    return { server, ports }
   }
 
   stats (gc = false): Promise<SlowServerStats> {
@@ -104,6 +121,9 @@ interface Row {
   says: number
   /** Readers the budget closed (undefined: code without a budget). */
   dropped: number | undefined
+  /** Longest GC pause and time in GC during the flood (ms). */
+  gcMax: number
+  gcTotal: number
 }
 
 async function connectMany (n: number, transport: 'ws' | 'tcp', ports: { tcp: number, http: number }, room: string, tag: string): Promise<RpcClient[]> {
@@ -148,6 +168,8 @@ async function scenario (v: Variant, transport: 'ws' | 'tcp'): Promise<Row> {
   try {
     await sleep(1500)
     const start = (await server.stats()).rss
+    server.gcMax = 0
+    server.gcTotal = 0
     const readers = await connectMany(READERS, transport, ports, 'slow', 'reader')
     for (const r of readers) r.stopReading()
     const healthy = await Promise.all(HEALTHY.map(async (t, i) => (await connectMany(1, t, ports, 'healthy', `ok${i}`))[0]))
@@ -160,6 +182,8 @@ async function scenario (v: Variant, transport: 'ws' | 'tcp'): Promise<Row> {
     const [says, ...lats] = await Promise.all([flood(flooder, () => done), ...healthy.map((h) => echoLoop(h, () => done))])
     clearInterval(stopper)
     const dropped = (await server.stats()).slowReadersClosed
+    const gcMax = server.gcMax
+    const gcTotal = server.gcTotal
     for (const r of readers) r.close()
     const deadline = Date.now() + 15_000
     while ((await server.stats()).connections > HEALTHY.length + 1 && Date.now() < deadline) await sleep(200)
@@ -174,7 +198,7 @@ async function scenario (v: Variant, transport: 'ws' | 'tcp'): Promise<Row> {
     console.error(`  ${v.name} / ${transport}: external after ${mb(after.external)} MB, heap ${mb(after.heapTotal)} MB; after gc rss ${mb(gc.afterGc?.rss ?? 0)} heap ${mb(gc.afterGc?.heapTotal ?? 0)} external ${mb(gc.afterGc?.external ?? 0)} MB`)
     return {
       variant: v.name, readers: transport, start, peak, after: after.rss, afterGc: gc.afterGc?.rss ?? NaN,
-      p50: q(0.5), p99: q(0.99), max: all[all.length - 1] ?? NaN, says: says as number, dropped,
+      p50: q(0.5), p99: q(0.99), max: all[all.length - 1] ?? NaN, says: says as number, dropped, gcMax, gcTotal,
     }
   } finally {
     await server.stop()
@@ -190,8 +214,8 @@ for (const name of VARIANTS) {
   }
 }
 console.log(table(
-  ['server', 'readers', 'RSS start MB', 'peak MB', 'growth MB', 'after close MB', 'after gc MB', 'echo p50 ms', 'p99 ms', 'max ms', 'says', 'closed by budget'],
+  ['server', 'readers', 'RSS start MB', 'peak MB', 'growth MB', 'after close MB', 'after gc MB', 'echo p50 ms', 'p99 ms', 'max ms', 'says', 'closed by budget', 'GC max ms', 'GC total ms'],
   rows.map((r) => [r.variant, `${READERS} ${r.readers}`, mb(r.start), mb(r.peak), mb(r.peak - r.start), mb(r.after), mb(r.afterGc),
-    r.p50.toFixed(1), r.p99.toFixed(1), r.max.toFixed(1), int(r.says), r.dropped === undefined ? '-' : String(r.dropped)]),
-  new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
+    r.p50.toFixed(1), r.p99.toFixed(1), r.max.toFixed(1), int(r.says), r.dropped === undefined ? '-' : String(r.dropped), r.gcMax.toFixed(0), int(r.gcTotal)]),
+  new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]),
 ))

@@ -51,4 +51,6 @@ process.on('message', (msg: { type?: string, gc?: boolean }) => {
 const stop = (): void => { app.stop().then(() => process.exit(0), () => process.exit(1)) }
 process.on('SIGTERM', stop)
 process.on('disconnect', stop)
+// the parent may be gone (--trace-gc lines go to stdout too)
+process.stdout.on('error', () => {})
 process.stdout.write(JSON.stringify({ tcp: app.address('tcp')?.port, http: app.address('http')?.port }) + '\n')
