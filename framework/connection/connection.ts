@@ -5,6 +5,7 @@
 import type { TransportName } from '../core/config.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
 import type { Codec, MessageId } from '../transport/packs.js'
+import { unlimitedBudget, type SendBudget } from './send-budget.js'
 
 /** Lifecycle of a connection. */
 export type ConnectionStatus = 'open' | 'closing' | 'closed'
@@ -45,8 +46,14 @@ export class Outgoing {
     return this.#data
   }
 
+  /**
+   * Encodes for `codec`. Text becomes one Buffer here (except for `text` ports, whose line
+   * framing joins strings): ws turns a string into a new Buffer on every send, so a push to N
+   * WebSocket clients would otherwise hold N copies until each client reads it.
+   */
   #encode (codec: Codec): string | Buffer {
-    return this.#json !== undefined && codec.pushJson ? codec.pushJson(this.#json) : codec.push(this.data)
+    const bytes = this.#json !== undefined && codec.pushJson ? codec.pushJson(this.#json) : codec.push(this.data)
+    return typeof bytes === 'string' && codec.pack !== 'text' ? Buffer.from(bytes) : bytes
   }
 
   /** Wire bytes of this push for `codec`, encoded on first use. */
@@ -69,6 +76,14 @@ export class Outgoing {
 
 /** How long a closing connection may take to flush before it is destroyed. */
 const CLOSE_GRACE_MS = 2000
+
+/** Errors that drop a connection at once, without a graceful close (it does not read, so it would never finish). */
+export function dropsAtOnce (error: SdError | undefined): boolean {
+  return error?.code === 'SD_ERR_SEND_BUFFER_FULL' || error?.code === 'SD_ERR_SLOW_READER'
+}
+
+/** Budget of connections not attached to an application: counts, never closes. */
+const UNLIMITED = unlimitedBudget()
 
 /** Called by a connection when it has closed (the transport's host unregisters it). */
 export type CloseListener = (conn: Connection) => void
@@ -101,6 +116,8 @@ export abstract class Connection {
   /** Task calls made for this connection's requests and not settled (task/pool.ts). */
   taskCalls = 0
   status: ConnectionStatus = 'open'
+  /** Why the server closed it (undefined: closed by the client, or without a reason). */
+  closeError: SdError | undefined = undefined
   readonly codec: Codec
   protected readonly limits: ConnectionLimits
   #session: Record<string, unknown> | undefined
@@ -108,6 +125,9 @@ export abstract class Connection {
   #holds = 0
   #graceTimer: NodeJS.Timeout | undefined
   #closedWaiters: Array<() => void> | undefined
+  #budget: SendBudget = UNLIMITED
+  /** Bytes this connection adds to its budget's total (its unsent bytes, exact after `recount`). */
+  #counted = 0
 
   constructor (id: string, transport: TransportName, remoteAddress: string, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
     this.id = id
@@ -164,6 +184,21 @@ export abstract class Connection {
     return this.bufferedBytes
   }
 
+  /** Counts this connection's output in `budget` (the application's, once it registers the connection). */
+  useBudget (budget: SendBudget): void {
+    this.#budget.total -= this.#counted
+    budget.total += this.#counted
+    this.#budget = budget
+  }
+
+  /** Sets what this connection counts in its budget to its exact unsent bytes (0 once not open); returns it. */
+  recount (): number {
+    const bytes = this.status === 'open' ? this.bufferedBytes : 0
+    this.#budget.total += bytes - this.#counted
+    this.#counted = bytes
+    return bytes
+  }
+
   /** Sends wire bytes unless the client has stopped reading, in which case it is closed. */
   send (bytes: string | Buffer): boolean {
     if (this.status !== 'open') return false
@@ -171,6 +206,12 @@ export abstract class Connection {
     if (this.bufferedBytesHint > max && this.bufferedBytes > max) {
       this.close(new SdError('SD_ERR_SEND_BUFFER_FULL', this.bufferedBytes), false)
       return false
+    }
+    const budget = this.#budget
+    this.#counted += bytes.length
+    if ((budget.total += bytes.length) > budget.checkAt) {
+      budget.enforce()
+      if (this.status !== 'open') return false
     }
     this.write(bytes)
     return true
@@ -203,6 +244,7 @@ export abstract class Connection {
   close (error?: SdError, notify = true): void {
     if (this.status !== 'open') return
     this.status = 'closing'
+    this.closeError = error
     this.#graceTimer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS).unref()
     this.end(error, notify)
   }
@@ -220,6 +262,8 @@ export abstract class Connection {
     if (this.status === 'closed') return
     this.status = 'closed'
     clearTimeout(this.#graceTimer)
+    this.#budget.total -= this.#counted
+    this.#counted = 0
     this.#onClose(this)
     if (this.#closedWaiters) for (const resolve of this.#closedWaiters.splice(0)) resolve()
   }

@@ -13,6 +13,7 @@ import { ClusterNode, type ClusterNodeStatus } from '../cluster/cluster-node.js'
 import { LocalBus, type Bus } from '../connection/bus.js'
 import type { Connection } from '../connection/connection.js'
 import { startHeartbeat } from '../connection/heartbeat.js'
+import { SendBudget } from '../connection/send-budget.js'
 import { ConnectionTable } from '../connection/table.js'
 import { toDataError } from '../data/errors.js'
 import { Migrations } from '../data/migrations.js'
@@ -82,6 +83,8 @@ export class Application implements TransportHost, ControllerHost {
   readonly router = new Router()
   readonly root: string
   readonly connections: ConnectionTable
+  /** Unsent output of every connection of this process, capped by `server.maxTotalSendBufferBytes`. */
+  readonly sendBudget: SendBudget
   bus: Bus
   /** This server's membership of a dispatch cluster (`cluster.enabled`), else undefined. */
   readonly cluster: ClusterNode | undefined
@@ -131,6 +134,7 @@ export class Application implements TransportHost, ControllerHost {
       this.connections = new ConnectionTable(connectionIdPrefix)
       this.bus = new LocalBus(this.connections)
     }
+    this.sendBudget = new SendBudget(config.server.maxTotalSendBufferBytes, () => this.connections.all(), this.log)
     this.views = new Views(config.views, root, this.log)
     this.timers = new Timers(this, root)
     this.tasks = new Tasks(config, this.log)
@@ -202,6 +206,7 @@ export class Application implements TransportHost, ControllerHost {
   }
 
   connectionOpened (conn: Connection): void {
+    conn.useBudget(this.sendBudget)
     this.connections.add(conn)
     this.bus.opened?.(conn)
     if (this.#hooks.onConnect.length > 0) this.#runConnHooks('onConnect', conn)

@@ -90,6 +90,12 @@ export interface ServerConfig {
   /** Close a connection whose unsent output exceeds this (a client that does not read). @default 8388608 */
   maxSendBufferBytes: number
   /** Stop reading a connection while this many of its requests are still running (frames already read wait). @default 256 */
+  /**
+   * Unsent output of all connections of this process together; past it the connections holding
+   * the most unsent bytes (the slowest readers) are closed with `SD_ERR_SLOW_READER`; 0 disables.
+   * @default 67108864
+   */
+  maxTotalSendBufferBytes: number
   maxPendingPerConnection: number
   /** Per-connection message rate limit (socket ports and WebSocket; not HTTP). */
   rateLimit: RateLimitConfig
@@ -267,6 +273,7 @@ export function defaultConfig (): Config {
       pingIntervalMs: 0,
       pingData: 'ping',
       maxSendBufferBytes: 8 * 1024 * 1024,
+      maxTotalSendBufferBytes: 64 * 1024 * 1024,
       maxPendingPerConnection: 256,
       rateLimit: { messagesPerSecond: 50_000, burst: 100_000, maxRejected: 10_000 },
       shutdownTimeoutMs: 10_000,

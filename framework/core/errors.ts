@@ -23,6 +23,7 @@ export const errorCodes = {
   SD_ERR_IDLE_TIMEOUT: { status: 408, message: 'connection idle for more than %s ms' },
   SD_ERR_SEND_BUFFER_FULL: { status: 503, message: 'client is not reading: %s bytes waiting to be sent' },
   SD_ERR_RATE_LIMITED: { status: 429, message: 'too many messages: %s' },
+  SD_ERR_SLOW_READER: { status: 503, message: 'slowest reader closed, the server is over its output budget: %s' },
   SD_ERR_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
   SD_ERR_TOO_MANY_CONNECTIONS: { status: 503, message: 'too many connections: %s' },
   SD_ERR_KICKED: { status: 409, message: 'connection closed: %s' },

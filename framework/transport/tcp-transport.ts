@@ -7,7 +7,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import type { Framing, SocketPortConfig, TransportName } from '../core/config.js'
 import { SdError } from '../core/errors.js'
-import { Connection, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
+import { Connection, dropsAtOnce, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
 import { frameLength, frameLines, frameTelnetLines, LengthDecoder, LineDecoder, type FrameDecoder } from './framing.js'
 import { createCodec, type Codec } from './packs.js'
 import { receive } from './receive.js'
@@ -16,6 +16,12 @@ import type { ListenAddress, Transport, TransportHost } from './transport.js'
 
 /** Unsent bytes above which a connection stops being read until the client catches up. */
 const READ_PAUSE_BYTES = 1024 * 1024
+/**
+ * Buffers at least this long (a broadcast's shared bytes) are written as they are after their
+ * own header instead of being copied into the turn's buffer: a client that does not read then
+ * holds a reference, not a copy per client. Smaller ones are cheaper to copy than to queue.
+ */
+const SHARE_MIN_BYTES = 1024
 
 function flushConnection (conn: SocketConnection): void {
   conn.flush()
@@ -31,6 +37,24 @@ function resumeDecoder (conn: SocketConnection): void {
 }
 
 
+/** Writes a turn's queue with `length` framing, large Buffers by reference (one writev: corked). */
+function writeSharing (socket: Socket, queue: ReadonlyArray<string | Buffer>): void {
+  socket.cork()
+  let from = 0
+  for (let i = 0; i < queue.length; i++) {
+    const p = queue[i]
+    if (typeof p === 'string' || p.length < SHARE_MIN_BYTES) continue
+    if (i > from) socket.write(frameLength(queue.slice(from, i)))
+    const header = Buffer.allocUnsafe(4)
+    header.writeUInt32BE(p.length)
+    socket.write(header)
+    socket.write(p)
+    from = i + 1
+  }
+  if (from < queue.length) socket.write(frameLength(queue.slice(from)))
+  socket.uncork()
+}
+
 /** A connection on a net.Socket. */
 export class SocketConnection extends Connection {
   readonly socket: Socket
@@ -42,12 +66,16 @@ export class SocketConnection extends Connection {
   /** `socket.writableLength` after the last flush: only ever shrinks until the next flush. */
   #socketBytes = 0
   #drainHeld = false
+  /** Buffers of this turn's queue written by reference (length framing only). */
+  #shared = 0
+  readonly #length: boolean
   readonly #frame: (parts: ReadonlyArray<string | Buffer>) => string | Buffer
 
   constructor (id: string, transport: TransportName, socket: Socket, framing: Framing, codec: Codec, limits: ConnectionLimits, onClose: CloseListener, telnet = false) {
     super(id, transport, socket.remoteAddress ?? '', codec, limits, onClose)
     this.socket = socket
-    this.#frame = framing === 'length' ? frameLength : telnet ? frameTelnetLines : frameLines
+    this.#length = framing === 'length'
+    this.#frame = this.#length ? frameLength : telnet ? frameTelnetLines : frameLines
   }
 
   get bufferedBytes (): number {
@@ -62,6 +90,7 @@ export class SocketConnection extends Connection {
     if (this.#queue.length === 0) process.nextTick(flushConnection, this)
     this.#queue.push(bytes)
     this.#queuedBytes += bytes.length
+    if (typeof bytes !== 'string' && bytes.length >= SHARE_MIN_BYTES) this.#shared++
   }
 
   /** Frames and writes what this turn queued: one write, whatever the number of messages. */
@@ -70,9 +99,12 @@ export class SocketConnection extends Connection {
     if (queue.length === 0) return
     this.#queue = []
     this.#queuedBytes = 0
+    const shared = this.#shared
+    this.#shared = 0
     const socket = this.socket
     if (socket.destroyed) return
-    socket.write(this.#frame(queue))
+    if (shared > 0 && this.#length) writeSharing(socket, queue)
+    else socket.write(this.#frame(queue))
     this.#socketBytes = socket.writableLength
     if (!this.#drainHeld && this.#socketBytes > READ_PAUSE_BYTES) {
       this.#drainHeld = true
@@ -98,7 +130,7 @@ export class SocketConnection extends Connection {
     const socket = this.socket
     if (error && notify) this.write(this.codec.error(undefined, error.toJSON()))
     this.flush()
-    if (error?.code === 'SD_ERR_SEND_BUFFER_FULL') {
+    if (dropsAtOnce(error)) {
       socket.destroy()
       return
     }

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { WsConfig } from '../core/config.js'
 import { SdError } from '../core/errors.js'
-import { Connection, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
+import { Connection, dropsAtOnce, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
 import { createCodec, type Codec } from './packs.js'
 import { receive } from './receive.js'
 import { isRefusedSocket } from './http-server.js'
@@ -85,7 +85,7 @@ export class WsConnection extends Connection {
   }
 
   protected end (error: SdError | undefined, notify: boolean): void {
-    if (error?.code === 'SD_ERR_SEND_BUFFER_FULL') {
+    if (dropsAtOnce(error)) {
       this.socket.terminate()
       return
     }

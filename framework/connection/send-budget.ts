@@ -1,0 +1,81 @@
+/**
+ * The process's memory budget for output (`server.maxTotalSendBufferBytes`): one plain number,
+ * the unsent bytes of every connection, raised by each write. Writes only add to it; when it
+ * passes `checkAt`, `enforce` recounts every connection's exact unsent bytes (what the kernel
+ * took since is subtracted then) and, while the exact total is over the budget, closes the
+ * connections holding the most unsent bytes (the slowest readers) with `SD_ERR_SLOW_READER`.
+ * The hot path is one addition and one comparison; the O(connections) recount runs at most
+ * once per `max / 16` bytes written.
+ */
+import type { Logger } from 'pino'
+import { SdError } from '../core/errors.js'
+
+/** What the budget needs of a connection. */
+export interface BudgetedConnection {
+  readonly id: string
+  readonly status: string
+  /** Sets the bytes this connection counts in the budget to its exact unsent bytes; returns them. */
+  recount (): number
+  close (error?: SdError, notify?: boolean): void
+}
+
+/** Closing stops once the exact total is at or below this share of the budget (room to breathe). */
+const LOW_WATER = 0.75
+/** Between recounts, at least this share of the budget may be written. */
+const CHECK_EVERY = 1 / 16
+
+/** Unsent output of a whole process, and the rule that keeps it under a cap. */
+export class SendBudget {
+  /** Unsent bytes counted across connections: an upper bound, exact right after `enforce`. */
+  total = 0
+  /** The budget; `Infinity` when disabled. */
+  readonly max: number
+  /** `total` above which the next write calls `enforce`. */
+  checkAt: number
+  /** Connections closed by the budget so far. */
+  closedCount = 0
+  readonly #conns: () => Iterable<BudgetedConnection>
+  readonly #log: Logger | undefined
+
+  /** `max` 0 (or Infinity) disables the budget; `conns` lists the process's connections. */
+  constructor (max: number, conns: () => Iterable<BudgetedConnection>, log?: Logger) {
+    this.max = max > 0 ? max : Infinity
+    this.checkAt = this.max
+    this.#conns = conns
+    this.#log = log
+  }
+
+  /** Recounts exactly and closes the slowest readers while over the budget. */
+  enforce (): void {
+    let total = 0
+    let heavy: Array<{ conn: BudgetedConnection, bytes: number }> | undefined
+    for (const conn of this.#conns()) {
+      const bytes = conn.recount()
+      total += bytes
+      if (bytes > 0 && conn.status === 'open') (heavy ??= []).push({ conn, bytes })
+    }
+    this.total = total
+    if (total > this.max && heavy) {
+      heavy.sort((a, b) => b.bytes - a.bytes)
+      const target = this.max * LOW_WATER
+      const before = total
+      let closed = 0
+      for (const { conn, bytes } of heavy) {
+        if (this.total <= target) break
+        conn.close(new SdError('SD_ERR_SLOW_READER', `${bytes} bytes unsent, the most of any client while the process holds ${before} (server.maxTotalSendBufferBytes ${this.max})`), false)
+        // a closed connection counts 0 from now on (recount takes its bytes off the total):
+        // its buffers go with the dropped socket
+        conn.recount()
+        closed++
+      }
+      this.closedCount += closed
+      this.#log?.warn({ closed, unsentBytes: before, maxTotalSendBufferBytes: this.max }, 'output over budget: closed the slowest readers')
+    }
+    this.checkAt = Math.max(this.max, this.total + this.max * CHECK_EVERY)
+  }
+}
+
+/** A budget that never closes anything (connections not attached to an application). */
+export function unlimitedBudget (): SendBudget {
+  return new SendBudget(0, () => [])
+}
