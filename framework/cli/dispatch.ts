@@ -60,7 +60,6 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
   let registry: RedisRegistry | undefined
   let control: Server | undefined
   let meta: NodeJS.Timeout | undefined
-  dispatcher.on('refused', (remote, reason) => log.warn({ remote, reason }, 'link refused'))
 
   const status = (): DispatchStatus => ({
     role: 'dispatch',
