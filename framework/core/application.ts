@@ -13,7 +13,7 @@ import { LocalBus, type Bus } from '../connection/bus.js'
 import type { Connection } from '../connection/connection.js'
 import { startHeartbeat } from '../connection/heartbeat.js'
 import { ConnectionTable } from '../connection/table.js'
-import { toDataError } from '../data/errors.js'
+import { DataErrorLog, toDataError } from '../data/errors.js'
 import { Migrations } from '../data/migrations.js'
 import type { DataServices } from '../data/model.js'
 import { Mysql } from '../data/mysql.js'
@@ -79,6 +79,8 @@ export class Application implements TransportHost, ControllerHost {
   /** True once shutdown began: new requests are refused. */
   #refusing = false
   readonly #transports: Transport[] = []
+  /** Library errors behind SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE replies, logged at most once per 10 s per code. */
+  #dataErrors: DataErrorLog | undefined
   readonly #hooks: HookList = { onStart: [], onStop: [], onConnect: [], onClose: [] }
   readonly #middleware: Middleware[] = []
   #inflight = 0
@@ -280,6 +282,7 @@ export class Application implements TransportHost, ControllerHost {
   #replyFailure (conn: Connection, id: MessageId | undefined | null, thrown: unknown, action: string): void {
     const err = toDataError(thrown, this.data.mysql)
     if (!isPublicError(err)) this.log.error({ err, action, connectionId: conn.id }, 'action threw')
+    else (this.#dataErrors ??= new DataErrorLog(this.log)).note(err, thrown, action)
     conn.replyError(id, errorBody(err).body)
   }
 
@@ -340,6 +343,7 @@ export class Application implements TransportHost, ControllerHost {
   #httpFailure (reply: FastifyReply, thrown: unknown, action: string): void {
     const err = toDataError(thrown, this.data.mysql)
     if (!isPublicError(err)) this.log.error({ err, action }, 'action threw')
+    else (this.#dataErrors ??= new DataErrorLog(this.log)).note(err, thrown, action)
     sendHttpError(reply, err)
   }
 
