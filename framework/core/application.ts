@@ -14,6 +14,7 @@ import type { Connection } from '../connection/connection.js'
 import { startHeartbeat } from '../connection/heartbeat.js'
 import { ConnectionTable } from '../connection/table.js'
 import { DataErrorLog, toDataError } from '../data/errors.js'
+import { listenError } from './listen-error.js'
 import { Migrations } from '../data/migrations.js'
 import type { DataServices } from '../data/model.js'
 import { Mysql } from '../data/mysql.js'
@@ -368,7 +369,10 @@ export class Application implements TransportHost, ControllerHost {
         // the first cross-server sends should not fail because the links are still handshaking
         if (!await this.cluster.linked(2000)) this.log.warn('cluster: no dispatch server linked yet; cross-server calls answer SD_ERR_CLUSTER_UNAVAILABLE until one is')
       }
-      for (const t of this.#transports) await t.start()
+      for (const t of this.#transports) {
+        const port = t.name === 'ws' ? undefined : t.name === 'http' ? server.http : server[t.name]
+        await t.start().catch((err: unknown) => { throw port ? listenError(err, t.name, port.host, port.port) : err })
+      }
     } catch (err) {
       await Promise.allSettled(this.#transports.map((t) => t.close()))
       await this.cluster?.stop().catch(() => {})
