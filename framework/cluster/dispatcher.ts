@@ -152,7 +152,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (this.#pending.size >= (o.maxPendingHandshakes ?? 64)) {
       // the oldest pending handshake is the one most likely never to finish: a real server
       // answers the challenge within a round trip, a silent socket waits for its deadline
-      const oldest = this.#pending.values().next().value as Link
+      const oldest = this.#pending.values().next().value
+      if (oldest === undefined) return this.#refuse(socket, remote, 'too many pending handshakes') // a limit of 0
       this.#pending.delete(oldest)
       this.#evicted.add(oldest)
       oldest.destroy('too many pending handshakes')
