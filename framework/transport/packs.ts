@@ -120,11 +120,20 @@ function valueTooDeep (value: unknown, max: number): boolean {
 
 const tooDeep = `nested deeper than ${MAX_NESTING_DEPTH} levels`
 
+/** `"id"` when it is the envelope's first key (`{"id":7,…`), so a refusal of the whole payload can still carry it. */
+const leadingId = /^\s*\{\s*"id"\s*:\s*(-?\d{1,15}(?:\.\d+)?|"(?:[^"\\]|\\.){0,200}")\s*,/
+
+function idOf (text: string): MessageId | undefined {
+  const m = leadingId.exec(text)
+  if (m === null) return undefined
+  try { return JSON.parse(m[1]) as MessageId } catch { return undefined }
+}
+
 function decodeJson (payload: Buffer, isText = false): InboundMessage {
   const text = payload.toString('utf8')
   // Invalid UTF-8 decodes to U+FFFD; only then is the (slower) exact check needed.
   if (!isText && text.includes('\uFFFD') && !isUtf8(payload)) throw new BadMessageError('payload is not valid UTF-8')
-  if (jsonTooDeep(text)) throw new BadMessageError(tooDeep)
+  if (jsonTooDeep(text)) throw new BadMessageError(tooDeep, idOf(text))
   let value: unknown
   try {
     value = JSON.parse(text)

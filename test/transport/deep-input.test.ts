@@ -69,7 +69,9 @@ describe('deep and invalid input on every transport', () => {
     const c = await TcpClient.connect(portOf(app, 'tcp'))
     try {
       c.frame(deepMessage('d1', tooDeep))
-      assertBadMessage(await c.next(), 'tcp deep')
+      const deep = await c.next()
+      assertBadMessage(deep, 'tcp deep')
+      assert.equal(deep.id, 'd1', 'the refusal carries the id (the envelope\'s first key)')
       c.frame(deepMessage('d2', MAX_NESTING_DEPTH + 1))
       assertBadMessage(await c.next(), 'tcp one level too deep')
       c.frame(deepMessage('ok', MAX_NESTING_DEPTH))
@@ -86,7 +88,9 @@ describe('deep and invalid input on every transport', () => {
     const c = await WsClient.connect(portOf(app, 'http'))
     try {
       c.ws.send(deepMessage('w1', tooDeep))
-      assertBadMessage(await c.next(), 'ws deep')
+      const deep = await c.next()
+      assertBadMessage(deep, 'ws deep')
+      assert.equal(deep.id, 'w1')
       assert.deepEqual((await c.request('/deep/echo', 'after')).data, 'after')
     } finally {
       c.close()
