@@ -1,6 +1,6 @@
 import { defineConfig } from '../framework/index.js'
 
-export default defineConfig({
+export default defineConfig('app', {
   name: 'sd-chat',
   logLevel: 'info',
 })

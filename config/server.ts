@@ -2,7 +2,7 @@ import { defineConfig } from '../framework/index.js'
 import { renderLine } from '../app/services/chat.js'
 
 /** Ports of the demo: the ports and framings shown are the defaults; the text port's route and render are the chat's. */
-export default defineConfig({
+export default defineConfig('server', {
   tcp: { port: 9093, framing: 'length', pack: 'json' },
   text: { port: 8480, framing: 'eof', pack: 'text', route: '/chat/text', render: renderLine },
   http: { port: 8081, ws: { path: '/ws' } },

@@ -7,7 +7,7 @@ export { Html } from './view/views.js'
 export type { Schema } from './core/validation.js'
 export { Controller, type ControllerClass, type HttpExchange } from './core/controller.js'
 export {
-  defineConfig, defaultConfig, loadConfig,
+  defineConfig, defaultConfig, loadConfig, type ConfigSections,
   type Config, type ConfigInput, type AppConfig, type ServerConfig, type SocketPortConfig, type HttpConfig, type WsConfig,
   type RoutesConfig, type RouteSpec, type TransportName, type Framing, type PackName, type TasksConfig, type ViewsConfig,
 } from './core/config.js'

@@ -17,6 +17,7 @@ import { RedisRegistry } from '../cluster/redis-registry.js'
 import { serveControl } from './control.js'
 import { clearRunFiles, runPaths, writeState } from './run-state.js'
 import { claimRunFolder } from './serve.js'
+import { listenError } from '../core/listen-error.js'
 
 /** What `sd status --dispatch` prints. */
 export interface DispatchStatus {
@@ -60,7 +61,6 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
   let registry: RedisRegistry | undefined
   let control: Server | undefined
   let meta: NodeJS.Timeout | undefined
-  dispatcher.on('refused', (remote, reason) => log.warn({ remote, reason }, 'link refused'))
 
   const status = (): DispatchStatus => ({
     role: 'dispatch',
@@ -102,7 +102,7 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
       if (cmd === 'stop') setImmediate(() => exitAfter('sd stop'))
       return status()
     })
-    const address = await dispatcher.listen()
+    const address = await dispatcher.listen().catch((err: unknown) => { throw listenError(err, 'dispatch', c.dispatchHost, c.dispatchPort) })
     registry = new RedisRegistry({
       redis: redis.shared, cluster, node: { name, role: 'dispatch', host: advertised(c.dispatchHost, c.advertiseHost), port: address.port },
       heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, log,

@@ -20,6 +20,7 @@ import type { Logger } from 'pino'
 import { acceptHandshake, isValidNodeName, type LinkRole } from './link-auth.js'
 import { dataSourceIs, type DataMessage } from './link-frames.js'
 import { Link, type LinkOptions, type LinkStats, type PeerInfo } from './link.js'
+import { RefusalLog, refusalReason } from './refusal-log.js'
 
 /** Options of `Dispatcher`. */
 export interface DispatcherOptions extends LinkOptions {
@@ -33,8 +34,13 @@ export interface DispatcherOptions extends LinkOptions {
   port?: number
   /** Time a new connection has to complete the handshake. @default 2000 */
   handshakeTimeoutMs?: number
-  /** Connections still handshaking at once; more are closed on arrival. @default 64 */
+  /**
+   * Connections still handshaking at once; a new one beyond this closes the oldest of them, so
+   * silent or slow sockets cannot keep a real server from linking. @default 64
+   */
   maxPendingHandshakes?: number
+  /** Refused connections are logged as one summary per this interval, with counts. @default 10000 */
+  refusalLogIntervalMs?: number
   /** Roles allowed to link. @default ['server'] */
   allowRoles?: readonly LinkRole[]
   log?: Logger
@@ -68,7 +74,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly #options: DispatcherOptions
   readonly #server: Server
   readonly #links = new Map<string, Link>()
+  /** Links still handshaking, oldest first. */
   readonly #pending = new Set<Link>()
+  readonly #evicted = new WeakSet<Link>()
+  readonly #refusals: RefusalLog
   #status: DispatcherStatus = 'idle'
   /** DATA frames relayed, and target writes that missed. */
   readonly counters = { relayed: 0, missed: 0, refused: 0 }
@@ -77,6 +86,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     super()
     if (!isValidNodeName(options.name)) throw new Error(`invalid dispatcher name ${JSON.stringify(options.name)}`)
     this.#options = options
+    this.#refusals = new RefusalLog(options.log, options.refusalLogIntervalMs ?? 10_000)
     this.#server = createServer((socket) => this.#accept(socket))
   }
 
@@ -109,6 +119,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return a !== null && typeof a === 'object' ? a : undefined
   }
 
+  /** Connections accepted and still handshaking. */
+  get pendingHandshakes (): number {
+    return this.#pending.size
+  }
+
   /** Names of the nodes linked now. */
   nodes (): string[] {
     return [...this.#links.keys()]
@@ -133,11 +148,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #accept (socket: Socket): void {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`
     const o = this.#options
-    if (this.#status !== 'listening' || this.#pending.size >= (o.maxPendingHandshakes ?? 64)) {
-      this.counters.refused++
-      socket.destroy()
-      this.emit('refused', remote, this.#status !== 'listening' ? 'not listening' : 'too many pending handshakes')
-      return
+    if (this.#status !== 'listening') return this.#refuse(socket, remote, 'not listening')
+    if (this.#pending.size >= (o.maxPendingHandshakes ?? 64)) {
+      // the oldest pending handshake is the one most likely never to finish: a real server
+      // answers the challenge within a round trip, a silent socket waits for its deadline
+      const oldest = this.#pending.values().next().value
+      if (oldest === undefined) return this.#refuse(socket, remote, 'too many pending handshakes') // a limit of 0
+      this.#pending.delete(oldest)
+      this.#evicted.add(oldest)
+      oldest.destroy('too many pending handshakes')
     }
     const link = new Link(socket, o)
     this.#pending.add(link)
@@ -147,10 +166,22 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       this.#adopt(link, peer)
     }, (err: Error) => {
       this.#pending.delete(link)
-      this.counters.refused++
-      o.log?.warn({ remote, err: err.message }, 'link refused')
-      this.emit('refused', remote, err.message)
+      if (this.#status !== 'listening') return // cut by close(), not refused
+      const reason = this.#evicted.has(link) ? 'too many pending handshakes' : refusalReason(err)
+      this.#refused(remote, reason, err.message)
     })
+  }
+
+  #refuse (socket: Socket, remote: string, reason: string): void {
+    socket.destroy()
+    this.#refused(remote, reason, reason)
+  }
+
+  /** Counts a refusal, for the periodic summary (one log line per interval, not per connection). */
+  #refused (remote: string, reason: string, detail: string): void {
+    this.counters.refused++
+    this.#refusals.note(remote, reason)
+    this.emit('refused', remote, detail)
   }
 
   #adopt (link: Link, peer: PeerInfo): void {
@@ -227,6 +258,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     for (const link of this.#pending) link.destroy('dispatcher closing')
     await Promise.all([...this.#links.values()].map((l) => l.close('dispatcher closing')))
     await closed
+    this.#refusals.flush()
     this.#setStatus('closed')
   }
 }

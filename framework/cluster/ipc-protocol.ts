@@ -4,6 +4,7 @@
  * pushes and queries that concern other workers go through it.
  */
 import type { NodeStats } from '../core/application.js'
+import { errorCodes, SdError, type ErrorCode } from '../core/errors.js'
 import type { Ports } from './ports.js'
 
 /** What a push targets. */
@@ -27,6 +28,8 @@ export type Query =
 /** Worker → primary. */
 export type FromWorker =
   | { t: 'ready', ports: Ports }
+  /** The app could not start for a reason a user can act on (an SD error: port in use, config…). */
+  | { t: 'failed', code: string, message: string }
   | { t: 'open', c: string }
   | { t: 'close', c: string }
   | { t: 'bind', c: string, u: string, kick?: boolean }
@@ -47,4 +50,12 @@ export type ToWorker =
 /** True for an object with a string `t` (anything else on the channel is not ours). */
 export function isProtocolMessage (m: unknown): m is { t: string } {
   return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string'
+}
+
+/** The SD error a worker reported (`failed`), rebuilt in the primary with the worker's message. */
+export function sdErrorFrom (code: string, message: string): Error {
+  if (!(code in errorCodes)) return new Error(message)
+  const err = new SdError(code as ErrorCode)
+  err.message = message
+  return err
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { NodeStats } from '../core/application.js'
-import { isProtocolMessage, type FromWorker, type Target, type ToWorker } from './ipc-protocol.js'
+import { isProtocolMessage, sdErrorFrom, type FromWorker, type Target, type ToWorker } from './ipc-protocol.js'
 import type { Ports } from './ports.js'
 import { Registry } from './registry.js'
 import { Batcher, isBatch } from './batch.js'
@@ -204,6 +204,12 @@ export class Primary {
         const waiter = this.#readyWaiters.get(id)
         this.#readyWaiters.delete(id)
         waiter?.resolve(msg.ports)
+        return
+      }
+      case 'failed': {
+        const waiter = this.#readyWaiters.get(id)
+        this.#readyWaiters.delete(id)
+        waiter?.reject(sdErrorFrom(msg.code, msg.message))
         return
       }
       case 'send': {

@@ -8,6 +8,7 @@ import cluster from 'node:cluster'
 import { hostname } from 'node:os'
 import type { Application } from '../core/application.js'
 import { createApp } from '../core/create-app.js'
+import { SdError } from '../core/errors.js'
 import { isProtocolMessage, type FromWorker, type ToWorker } from './ipc-protocol.js'
 import { WorkerBus } from './worker-bus.js'
 import { Batcher, isBatch } from './batch.js'
@@ -81,7 +82,17 @@ export async function runWorker (): Promise<Application | undefined> {
   const booting = await createApp({ root, connectionIdPrefix: `w${id}.` })
   if (workers > 1 && !booting.cluster) booting.bus = bus = new WorkerBus(booting.connections, send)
   if (stopRequested !== undefined) process.exit(0)
-  await booting.start()
+  try {
+    await booting.start()
+  } catch (err) {
+    if (!(err instanceof SdError)) throw err
+    // one line a user can act on (port in use…), for the primary to print; no stack
+    booting.log.error({ code: err.code }, err.message)
+    out.flush()
+    if (process.send) process.send({ t: 'failed', code: err.code, message: err.message } satisfies FromWorker, () => process.exit(1))
+    else process.exit(1)
+    return undefined
+  }
   app = booting
   if (stopRequested !== undefined) {
     const why = stopRequested

@@ -15,7 +15,8 @@ import type { Connection } from '../connection/connection.js'
 import { startHeartbeat } from '../connection/heartbeat.js'
 import { SendBudget } from '../connection/send-budget.js'
 import { ConnectionTable } from '../connection/table.js'
-import { toDataError } from '../data/errors.js'
+import { DataErrorLog, toDataError } from '../data/errors.js'
+import { listenError } from './listen-error.js'
 import { Migrations } from '../data/migrations.js'
 import type { DataServices } from '../data/model.js'
 import { Mysql } from '../data/mysql.js'
@@ -102,6 +103,8 @@ export class Application implements TransportHost, ControllerHost {
   /** True once shutdown began: new requests are refused. */
   #refusing = false
   readonly #transports: Transport[] = []
+  /** Library errors behind SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE replies, logged at most once per 10 s per code. */
+  #dataErrors: DataErrorLog | undefined
   readonly #hooks: HookList = { onStart: [], onStop: [], onConnect: [], onClose: [] }
   readonly #middleware: Middleware[] = []
   #inflight = 0
@@ -306,6 +309,7 @@ export class Application implements TransportHost, ControllerHost {
   #replyFailure (conn: Connection, id: MessageId | undefined | null, thrown: unknown, action: string): void {
     const err = toDataError(thrown, this.data.mysql)
     if (!isPublicError(err)) this.log.error({ err, action, connectionId: conn.id }, 'action threw')
+    else (this.#dataErrors ??= new DataErrorLog(this.log)).note(err, thrown, action)
     conn.replyError(id, errorBody(err).body)
   }
 
@@ -366,6 +370,7 @@ export class Application implements TransportHost, ControllerHost {
   #httpFailure (reply: FastifyReply, thrown: unknown, action: string): void {
     const err = toDataError(thrown, this.data.mysql)
     if (!isPublicError(err)) this.log.error({ err, action }, 'action threw')
+    else (this.#dataErrors ??= new DataErrorLog(this.log)).note(err, thrown, action)
     sendHttpError(reply, err)
   }
 
@@ -390,7 +395,10 @@ export class Application implements TransportHost, ControllerHost {
         // the first cross-server sends should not fail because the links are still handshaking
         if (!await this.cluster.linked(2000)) this.log.warn('cluster: no dispatch server linked yet; cross-server calls answer SD_ERR_CLUSTER_UNAVAILABLE until one is')
       }
-      for (const t of this.#transports) await t.start()
+      for (const t of this.#transports) {
+        const port = t.name === 'ws' ? undefined : t.name === 'http' ? server.http : server[t.name]
+        await t.start().catch((err: unknown) => { throw port ? listenError(err, t.name, port.host, port.port) : err })
+      }
     } catch (err) {
       await Promise.allSettled(this.#transports.map((t) => t.close()))
       await this.cluster?.stop().catch(() => {})

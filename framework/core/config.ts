@@ -10,6 +10,7 @@ import { SdError } from './errors.js'
 import type { MysqlConfig } from '../data/mysql.js'
 import type { RedisConfig } from '../data/redis.js'
 import { checkTimers, type TimersConfig } from '../timer/spec.js'
+import { configFileWarning } from './config-files.js'
 
 /** Framing of a socket port: `length` (uint32 BE + payload) or `eof` (one line per message). */
 export type Framing = 'length' | 'eof'
@@ -244,10 +245,7 @@ export function clusterName (config: Config): string {
   return config.cluster.name || config.app.name
 }
 
-/** Marks a config file's export; returns its argument unchanged (typed help only). */
-export function defineConfig<T extends object> (config: T): T {
-  return config
-}
+export { defineConfig, type ConfigSections } from './config-files.js'
 
 /** Default values of every known key. */
 export function defaultConfig (): Config {
@@ -413,8 +411,11 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
 
 const configExtensions = new Set(['.ts', '.js', '.mjs', '.mts'])
 
-/** Imports every `config/*.ts` file of `dir`; the default export of `name.ts` is section `name`. */
-export async function readConfigDir (dir: string): Promise<Record<string, unknown>> {
+/**
+ * Imports every `config/*.ts` file of `dir`; the default export of `name.ts` is section `name`.
+ * `warn` hears about files that are no known section and do not declare their own (a typo).
+ */
+export async function readConfigDir (dir: string, warn?: (message: string) => void): Promise<Record<string, unknown>> {
   let entries: string[]
   try {
     entries = await readdir(dir)
@@ -428,7 +429,10 @@ export async function readConfigDir (dir: string): Promise<Record<string, unknow
     if (!configExtensions.has(ext) || file.endsWith('.d.ts') || file.includes('.test.')) continue
     const mod = await import(pathToFileURL(join(dir, file)).href) as { default?: unknown }
     if (mod.default === undefined) throw invalid(`config/${file}`, 'must have a default export (defineConfig({...}))')
-    layer[basename(file, ext)] = mod.default
+    const name = basename(file, ext)
+    const warning = warn && configFileWarning(file, name, mod.default)
+    if (warning) warn(warning)
+    layer[name] = mod.default
   }
   return layer
 }
@@ -443,6 +447,8 @@ export interface LoadConfigOptions {
   overrides?: ConfigInput
   /** Environment to read overrides from. @default process.env */
   env?: NodeJS.ProcessEnv
+  /** Hears warnings about config files (e.g. `config/sever.ts`, no known section). @default none */
+  onWarning?: (message: string) => void
 }
 
 /** Builds the configuration: defaults, `config/*.ts`, env, then `overrides`. */
@@ -452,7 +458,7 @@ export async function loadConfig (options: LoadConfigOptions = {}): Promise<Conf
   const config = defaultConfig()
   if (options.configDir !== false) {
     const dir = resolve(root, options.configDir ?? env.SD_CONFIG_DIR ?? 'config')
-    applyConfig(config, await readConfigDir(dir), dir)
+    applyConfig(config, await readConfigDir(dir, options.onWarning), dir)
   }
   applyEnv(config, env)
   if (options.overrides) applyConfig(config, options.overrides as Record<string, unknown>, 'overrides')

@@ -36,8 +36,10 @@ export interface CreateAppOptions {
 /** Loads config, controllers and `app/boot.ts`; the returned application is ready to `start`. */
 export async function createApp (options: CreateAppOptions = {}): Promise<Application> {
   const root = resolve(options.root ?? process.cwd())
-  const config = await loadConfig({ root, configDir: options.configDir, overrides: options.overrides, env: options.env })
+  const warnings: string[] = []
+  const config = await loadConfig({ root, configDir: options.configDir, overrides: options.overrides, env: options.env, onWarning: (w) => warnings.push(w) })
   const app = new Application(config, root, options.logger, options.connectionIdPrefix)
+  for (const w of warnings) app.log.warn(w)
   if (options.controllers) {
     for (const c of options.controllers) app.addController(c)
   } else {

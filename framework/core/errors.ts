@@ -28,6 +28,7 @@ export const errorCodes = {
   SD_ERR_TOO_MANY_CONNECTIONS: { status: 503, message: 'too many connections: %s' },
   SD_ERR_KICKED: { status: 409, message: 'connection closed: %s' },
   SD_ERR_CONFIG_INVALID: { status: 500, message: 'invalid configuration: %s' },
+  SD_ERR_PORT_IN_USE: { status: 500, message: 'cannot listen: %s' },
   SD_ERR_CONTROLLER_INVALID: { status: 500, message: 'invalid controller: %s' },
   SD_ERR_DB_UNAVAILABLE: { status: 503, message: 'database unavailable: %s' },
   SD_ERR_DB_TIMEOUT: { status: 504, message: 'database query timed out: %s' },

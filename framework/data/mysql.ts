@@ -94,7 +94,7 @@ export function toDbError (err: unknown, lastConnectFailure = 0): unknown {
     return new SdError('SD_ERR_DB_TIMEOUT', 'statement timeout', { cause: err })
   }
   if (['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE'].includes(e?.code ?? '')) {
-    return new SdError('SD_ERR_DB_UNAVAILABLE', e.code, { cause: err })
+    return new SdError('SD_ERR_DB_UNAVAILABLE', 'MySQL cannot be reached; try again later', { cause: err })
   }
   return err
 }

@@ -6,12 +6,12 @@
 import { readdir } from 'node:fs/promises'
 import { relative, sep } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import fastifyStatic from '@fastify/static'
 import type { HttpConfig } from '../core/config.js'
-import { SdError, type ErrorBody } from '../core/errors.js'
+import { clientErrorHandler, frameworkErrors, installHttpErrors, replyHttpError } from './http-errors.js'
 import type { ListenAddress, Transport, TransportHost } from './transport.js'
 import { WsTransport } from './ws-transport.js'
 import { httpServerFactory } from './http-server.js'
@@ -54,14 +54,7 @@ async function listStatic (root: string): Promise<Map<string, string>> {
   return files
 }
 
-/** Maps an error fastify raised (body parsing, limits) to an SD error. */
-export function fromFastifyError (err: FastifyError): SdError | undefined {
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new SdError('SD_ERR_BODY_TOO_LARGE', err.message)
-  if (err.code?.startsWith('FST_ERR_CTP_') || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
-    return new SdError('SD_ERR_BAD_MESSAGE', err.message)
-  }
-  return undefined
-}
+export { fromFastifyError } from './http-errors.js'
 
 /** The HTTP transport (and, when enabled, the WebSocket endpoint on the same port). */
 export class HttpTransport implements Transport {
@@ -88,8 +81,11 @@ export class HttpTransport implements Transport {
       logger: false,
       return503OnClosing: true,
       serverFactory: httpServerFactory(this.#config, host.admission, host.log),
+      frameworkErrors: frameworkErrors(host.log),
+      clientErrorHandler,
     })
     this.#app = app
+    installHttpErrors(app, host.log)
     this.ws?.attach(app.server, () => this.address())
     await app.register(formbody)
     // cookies are parsed only for requests that carry some (no hook on every request)
@@ -119,13 +115,7 @@ export class HttpTransport implements Transport {
         request.cookies = header === undefined ? noCookies : app.parseCookie(header)
         host.dispatchHttp(request, reply)
       },
-      errorHandler: (error: FastifyError, _request, reply) => {
-        const mapped = fromFastifyError(error)
-        if (!mapped) host.log.error({ err: error }, 'http error')
-        const err = mapped ?? new SdError('SD_ERR_INTERNAL')
-        const body: ErrorBody = err.toJSON()
-        void reply.code(mapped ? (error.statusCode ?? err.status) : err.status).send({ error: body })
-      },
+      errorHandler: (error, _request, reply) => replyHttpError(host.log, error, reply),
     })
     await app.listen({ port: this.#config.port, host: this.#config.host })
   }

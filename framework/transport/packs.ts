@@ -64,10 +64,76 @@ export function toMessage (value: unknown): InboundMessage {
   return { id: id as MessageId | undefined, path: env.path, data: env.data }
 }
 
+/**
+ * Deepest nesting of arrays/objects accepted in a JSON or MessagePack payload. Deeper values
+ * parse, but overflow the stack later (JSON.stringify of a reply, app code walking them), so
+ * they are refused at decode with `SD_ERR_BAD_MESSAGE` on every transport.
+ */
+export const MAX_NESTING_DEPTH = 64
+
+/**
+ * True when the JSON text nests arrays/objects deeper than `max` (brackets inside strings are
+ * skipped; malformed text is left to JSON.parse). Valid JSON deeper than `max` holds at least
+ * max+1 opening and max+1 closing brackets, so shorter texts (most messages) are not scanned, and
+ * texts with few brackets are only counted.
+ */
+export function jsonTooDeep (text: string, max = MAX_NESTING_DEPTH): boolean {
+  const n = text.length
+  if (n <= 2 * max + 1) return false
+  // a cheap count first: with max or fewer opening brackets anywhere, no nesting can be deeper
+  // (String#indexOf is native: this costs one call per bracket, not a loop step per character)
+  let openers = 0
+  for (let i = text.indexOf('{'); i !== -1 && openers <= max; i = text.indexOf('{', i + 1)) openers++
+  for (let i = text.indexOf('['); i !== -1 && openers <= max; i = text.indexOf('[', i + 1)) openers++
+  if (openers <= max) return false
+  let depth = 0
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22) { // '"': jump to the closing quote (one not escaped by an odd run of '\\')
+      for (;;) {
+        i = text.indexOf('"', i + 1)
+        if (i === -1) return false
+        let k = i - 1
+        while (text.charCodeAt(k) === 0x5c) k--
+        if ((i - k) % 2 === 1) break
+      }
+    } else if (c === 0x7b || c === 0x5b) { // '{' '['
+      if (++depth > max) return true
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--
+    }
+  }
+  return false
+}
+
+/** True when a decoded value nests arrays/objects deeper than `max` (walks at most `max` levels). */
+function valueTooDeep (value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  if (max === 0) return true
+  if (Array.isArray(value)) {
+    for (const v of value) if (valueTooDeep(v, max - 1)) return true
+  } else if (!ArrayBuffer.isView(value)) {
+    for (const k in value) if (valueTooDeep((value as Record<string, unknown>)[k], max - 1)) return true
+  }
+  return false
+}
+
+const tooDeep = `nested deeper than ${MAX_NESTING_DEPTH} levels`
+
+/** `"id"` when it is the envelope's first key (`{"id":7,…`), so a refusal of the whole payload can still carry it. */
+const leadingId = /^\s*\{\s*"id"\s*:\s*(-?\d{1,15}(?:\.\d+)?|"(?:[^"\\]|\\.){0,200}")\s*,/
+
+function idOf (text: string): MessageId | undefined {
+  const m = leadingId.exec(text)
+  if (m === null) return undefined
+  try { return JSON.parse(m[1]) as MessageId } catch { return undefined }
+}
+
 function decodeJson (payload: Buffer, isText = false): InboundMessage {
   const text = payload.toString('utf8')
   // Invalid UTF-8 decodes to U+FFFD; only then is the (slower) exact check needed.
   if (!isText && text.includes('\uFFFD') && !isUtf8(payload)) throw new BadMessageError('payload is not valid UTF-8')
+  if (jsonTooDeep(text)) throw new BadMessageError(tooDeep, idOf(text))
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -90,6 +156,8 @@ function decodeMsgpack (payload: Buffer): InboundMessage {
   } catch {
     throw new BadMessageError('payload is not valid MessagePack')
   }
+  // each nesting level takes at least one byte
+  if (payload.length > MAX_NESTING_DEPTH && valueTooDeep(value, MAX_NESTING_DEPTH)) throw new BadMessageError(tooDeep)
   return toMessage(value)
 }
 

@@ -11,7 +11,10 @@ import { ConnectionTable } from '../../framework/connection/table.js'
 import { activityClock, startHeartbeat } from '../../framework/connection/heartbeat.js'
 import { startApp, portOf, TcpClient, WsClient, http, LineClient } from '../helpers.js'
 
-/** A value JSON.parse accepts but JSON.stringify cannot encode (too deep for the stack). */
+/**
+ * A value JSON.parse accepts but JSON.stringify cannot encode (too deep for the stack): refused
+ * at decode now (nesting limit, docs/transports.md), so no action runs and no reply is encoded.
+ */
 const deep = '['.repeat(200_000) + ']'.repeat(200_000)
 
 class ProbeController extends Controller {
@@ -26,13 +29,13 @@ test('a reply that cannot be encoded answers SD_ERR_INTERNAL on every transport,
   const tcp = await TcpClient.connect(portOf(app, 'tcp'))
   t.after(() => tcp.close())
   tcp.frame(`{"id":1,"path":"/probe/echo","data":${deep}}`)
-  assert.equal((await tcp.next((m) => m.id === 1, 10_000)).error?.code, 'SD_ERR_INTERNAL')
+  assert.equal((await tcp.next((m) => m.id === 1, 10_000)).error?.code, 'SD_ERR_BAD_MESSAGE')
   assert.equal((await tcp.request('/probe/big')).error?.code, 'SD_ERR_INTERNAL')
 
   const ws = await WsClient.connect(portOf(app, 'http'))
   t.after(() => ws.close())
   ws.ws.send(`{"id":7,"path":"/probe/echo","data":${deep}}`)
-  assert.equal((await ws.next((m) => m.id === 7, 10_000)).error?.code, 'SD_ERR_INTERNAL')
+  assert.equal((await ws.next((m) => m.id === 7, 10_000)).error?.code, 'SD_ERR_BAD_MESSAGE')
 
   const res = await http(portOf(app, 'http'), '/probe/big')
   assert.equal(res.status, 500)

@@ -11,6 +11,8 @@ import { AlreadyRunningError, parseWorkers, runServer } from '../serve.js'
 import { runDispatch } from '../dispatch.js'
 import { clusterSecret } from '../../cluster/link-auth.js'
 import { redisConfigured } from '../../data/redis.js'
+import { SdError } from '../../core/errors.js'
+import { failWith } from '../fail.js'
 
 const bin = fileURLToPath(new URL('../../../bin/sd.js', import.meta.url))
 
@@ -51,12 +53,14 @@ export default class Start extends Command {
     if (flags.dispatch) {
       await runDispatch({ root }).catch((err: unknown) => {
         if (err instanceof AlreadyRunningError) this.error(err.message, { exit: 1 })
+        if (err instanceof SdError) failWith(this, err)
         throw err
       })
       return
     }
     await runServer({ root, workers, env: clustered ? { SD_CLUSTER: '1' } : undefined }).catch((err: unknown) => {
       if (err instanceof AlreadyRunningError) this.error(err.message, { exit: 1 })
+      if (err instanceof SdError) failWith(this, err) // port in use…: one line, no stack
       throw err
     })
   }

@@ -1,6 +1,6 @@
 import { defineConfig } from 'sd-framework'
 
 /** Custom routes; everything else is `/name/method` by convention. */
-export default defineConfig({
+export default defineConfig('routes', {
   'GET /': 'Home.index',
 })
