@@ -1,11 +1,14 @@
 /**
  * The SD demo app (`/bench/echo` on every transport) on free loopback ports, logs silenced and
- * the idle timeout off so idle benchmark connections stay open.
+ * the idle timeout off so idle benchmark connections stay open. `--heartbeat-idle-ms=N` turns
+ * the idle check on (bench/connections.ts: its sweep runs, with N longer than the measurement).
  */
 import { createApp } from '../../framework/index.js'
 import { serve } from '../lib/server-child.js'
 
 const root = new URL('../..', import.meta.url).pathname
+const idleArg = process.argv.slice(2).find((a) => a.startsWith('--heartbeat-idle-ms='))
+const heartbeatIdleMs = idleArg === undefined ? 0 : Number(idleArg.slice(idleArg.indexOf('=') + 1))
 const app = await createApp({
   root,
   overrides: {
@@ -14,7 +17,7 @@ const app = await createApp({
       tcp: { host: '127.0.0.1', port: 0 },
       text: { host: '127.0.0.1', port: 0 },
       http: { host: '127.0.0.1', port: 0 },
-      heartbeatIdleMs: 0,
+      heartbeatIdleMs,
     },
   },
 })
