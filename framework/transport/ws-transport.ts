@@ -19,6 +19,13 @@ function closeCode (error: SdError): number {
   return error.code === 'SD_ERR_SHUTTING_DOWN' ? 1001 : 1008
 }
 
+/**
+ * Error listener of upgraded sockets. A module-level function: an arrow made inside the upgrade
+ * handler would share its context, which holds the upgrade request, and so keep the request
+ * and its headers (about 1.7 KB) alive as long as the connection.
+ */
+function ignoreSocketError (): void {}
+
 /** A connection on a ws WebSocket. */
 export class WsConnection extends Connection {
   readonly socket: WebSocket
@@ -89,7 +96,7 @@ export class WsTransport implements Transport {
     this.#wss = wss
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Node drops its own error listener once 'upgrade' is emitted; a reset must not crash us.
-      socket.on('error', () => {})
+      socket.on('error', ignoreSocketError)
       const url = request.url ?? ''
       const q = url.indexOf('?')
       if ((q === -1 ? url : url.slice(0, q)) !== this.#config.path || this.#closing) {
