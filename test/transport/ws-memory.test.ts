@@ -18,7 +18,7 @@ test('an open WebSocket connection does not keep its upgrade request alive', asy
   const emit = HttpServer.prototype.emit
   HttpServer.prototype.emit = function (this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'upgrade') requests.push(new WeakRef(args[0] as IncomingMessage))
-    return emit.call(this, event, ...args)
+    return Reflect.apply(emit, this, [event, ...args]) as boolean
   } as typeof emit
   t.after(() => { HttpServer.prototype.emit = emit })
 
