@@ -18,6 +18,8 @@ const app = await createApp({
       text: { host: '127.0.0.1', port: 0 },
       http: { host: '127.0.0.1', port: 0 },
       heartbeatIdleMs,
+      // when `maxConnections` and `maxConnectionsPerIp` exist, bench:connections needs them above
+      // its count (one client process, so one source address, holds up to 12,500 connections)
     },
   },
 })
