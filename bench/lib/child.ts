@@ -8,6 +8,7 @@
  * of running TypeScript through a loader, not of SD. `BENCH_RUNTIME=tsx` measures that way.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -15,7 +16,8 @@ import { fileURLToPath } from 'node:url'
 const repoDir = fileURLToPath(new URL('../..', import.meta.url))
 /** `tsx`: run the TypeScript sources through tsx; otherwise the tsc build (default). */
 const runtime = process.env.BENCH_RUNTIME === 'tsx' ? 'tsx' : 'compiled'
-const buildDir = `${repoDir}node_modules/.cache/sd-bench/`
+// one build per checkout: worktrees share node_modules (a symlink), and so would share the build
+const buildDir = `${repoDir}node_modules/.cache/sd-bench-${createHash('sha1').update(repoDir).digest('hex').slice(0, 8)}/`
 
 /** Compiles the repository once (tsc, about 4 s) into `buildDir`; returns the bench folder to run. */
 function prepare (): string {
@@ -48,6 +50,8 @@ export interface ChildOptions {
   nodeFlags?: string[]
   /** Arguments after the script. */
   args?: string[]
+  /** Descriptor limit (soft and hard) to run the child with, set through `prlimit`. */
+  nofile?: number
 }
 
 /** A running child with IPC. */
@@ -120,9 +124,10 @@ export function startChild (script: string, options: ChildOptions = {}): Child {
   // BENCH_SERVER_FLAGS: extra node flags for server children (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`)
   const extra = script.includes('servers/') && process.env.BENCH_SERVER_FLAGS ? process.env.BENCH_SERVER_FLAGS.split(' ') : []
   const node = [...(options.nodeFlags ?? []), ...extra, ...(runtime === 'tsx' ? ['--import', 'tsx'] : []), file, ...(options.args ?? [])]
-  const cmd = pinning && options.cpu !== undefined
+  const pinned = pinning && options.cpu !== undefined
     ? ['taskset', '-c', String(options.cpu), process.execPath, ...node]
     : [process.execPath, ...node]
+  const cmd = options.nofile === undefined ? pinned : ['prlimit', `--nofile=${options.nofile}:${options.nofile}`, ...pinned]
   // SD_BENCH=1: the demo's /bench/* routes that act on other users exist only then
   const proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], cwd: repoDir, env: { ...process.env, SD_BENCH: '1' } })
   return new Child(proc, script)

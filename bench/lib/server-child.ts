@@ -53,8 +53,10 @@ export function serve (options: ServeOptions): void {
   process.on('SIGINT', stop)
   process.on('disconnect', stop)
   process.on('message', (msg: unknown) => {
-    if ((msg as { type?: unknown } | null)?.type !== 'stats') return
-    const gc = collect()
+    const request = msg as { type?: unknown, gc?: unknown } | null
+    if (request?.type !== 'stats') return
+    // `gc: false`: a cheap poll (of the connection count) that collects nothing
+    const gc = request.gc !== false && collect()
     const mem = process.memoryUsage()
     const reply: ServerMessage = { type: 'stats', stats: { rss: mem.rss, heapUsed: mem.heapUsed, connections: options.connections(), gc } }
     process.send?.(reply)

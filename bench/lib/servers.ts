@@ -50,13 +50,16 @@ export async function startServer (spec: ServerSpec, options: ChildOptions = {})
   }
 }
 
-/** Asks a server for its memory (after gc when it runs with --expose-gc) and connection count. */
-export function serverStats (server: RunningServer): Promise<ServerStats> {
+/**
+ * Asks a server for its memory (after gc when it runs with --expose-gc and `gc` is true) and
+ * connection count.
+ */
+export function serverStats (server: RunningServer, gc = true): Promise<ServerStats> {
   const answer = server.child.message((m) => {
     const msg = asMessage(m)
     return msg?.type === 'stats' ? msg.stats : undefined
   }, STATS_TIMEOUT_MS)
-  server.child.send({ type: 'stats' })
+  server.child.send({ type: 'stats', gc })
   return answer
 }
 

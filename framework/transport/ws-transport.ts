@@ -25,6 +25,13 @@ function drainWaiting (conn: WsConnection): void {
   conn.drainWaiting()
 }
 
+/**
+ * Error listener of upgraded sockets. A module-level function: an arrow made inside the upgrade
+ * handler would share its context, which holds the upgrade request, and so keep the request
+ * and its headers (about 1.1 KB) alive as long as the connection.
+ */
+function ignoreSocketError (): void {}
+
 /** A connection on a ws WebSocket. */
 export class WsConnection extends Connection {
   readonly socket: WebSocket
@@ -125,7 +132,7 @@ export class WsTransport implements Transport {
     this.#wss = wss
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Node drops its own error listener once 'upgrade' is emitted; a reset must not crash us.
-      socket.on('error', () => {})
+      socket.on('error', ignoreSocketError)
       if (isRefusedSocket(socket)) return // over the connection limits: its 503 is already written
       const url = request.url ?? ''
       const q = url.indexOf('?')
