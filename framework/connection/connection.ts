@@ -209,10 +209,7 @@ export abstract class Connection {
     }
     const budget = this.#budget
     this.#counted += bytes.length
-    if ((budget.total += bytes.length) > budget.checkAt) {
-      budget.enforce()
-      if (this.status !== 'open') return false
-    }
+    if ((budget.total += bytes.length) > budget.checkAt) budget.check()
     this.write(bytes)
     return true
   }

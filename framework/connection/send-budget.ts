@@ -36,6 +36,7 @@ export class SendBudget {
   closedCount = 0
   readonly #conns: () => Iterable<BudgetedConnection>
   readonly #log: Logger | undefined
+  #checking = false
 
   /** `max` 0 (or Infinity) disables the budget; `conns` lists the process's connections. */
   constructor (max: number, conns: () => Iterable<BudgetedConnection>, log?: Logger) {
@@ -43,6 +44,20 @@ export class SendBudget {
     this.checkAt = this.max
     this.#conns = conns
     this.#log = log
+  }
+
+  /**
+   * Runs `enforce` once this turn's output has been handed to the sockets (TCP queues flush on
+   * nextTick): counted while a broadcast loop runs, every recipient's queued copy of one shared
+   * message would look unsent, and healthy readers would be closed.
+   */
+  check (): void {
+    if (this.#checking) return
+    this.#checking = true
+    setImmediate(() => {
+      this.#checking = false
+      this.enforce()
+    })
   }
 
   /** Recounts exactly and closes the slowest readers while over the budget. */
