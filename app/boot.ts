@@ -27,4 +27,15 @@ export default function boot (app: Application): void {
     await chatStores.users.removeName(uid).catch((err: unknown) => ctx.log.warn({ err }, 'could not forget a chat name'))
     await ctx.sendToGroup(String(room), { type: 'leave', uid, name, room: String(room) } satisfies ChatEvent)
   })
+
+  // cluster: users of a server that died had no close here; one server announces them (room unknown)
+  app.addHook('onNodeGone', async (_app, { uids }) => {
+    const names = await chatStores.users.names(uids).catch(() => [] as Array<string | undefined>)
+    for (const [i, uid] of uids.entries()) {
+      const name = names[i]
+      if (name === undefined) continue
+      await chatStores.users.removeName(uid).catch(() => {})
+      await app.bus.sendToAll({ type: 'leave', uid, name, room: '' } satisfies ChatEvent)
+    }
+  })
 }

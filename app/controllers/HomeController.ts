@@ -19,7 +19,7 @@ export class HomeController extends Controller {
       headline: stats.node,
       node: `${stats.node} (pid ${stats.pid})`,
       uptime: formatUptime(stats.uptimeMs),
-      connections: stats.connections,
+      connections: await this.serverConnections(),
       online: await this.onlineCount(),
       rssMb: (stats.rssBytes / 1024 / 1024).toFixed(1),
       rooms,

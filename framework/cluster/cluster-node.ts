@@ -58,6 +58,11 @@ export class ClusterNode {
   readonly #gone = new Map<string, NodeJS.Timeout>()
   /** Called when a node's record expired (its entries are, or are being, purged). */
   onNodeGone: (name: string) => void = () => {}
+  /**
+   * Called on one server of the cluster (the first to claim them) with the uids a dead node's
+   * purge took offline: users of that node who are gone without a normal close.
+   */
+  onUidsLeft: (node: string, uids: string[]) => void = () => {}
 
   constructor (options: ClusterNodeOptions) {
     const c = options.config
@@ -138,12 +143,26 @@ export class ClusterNode {
     this.messenger.forget(name)
     this.messenger.nodeGone(name)
     this.onNodeGone(name)
+    void this.#claimLeft(name)
     // a dispatcher gone from the registry is dropped unless its link still works (then only its
     // Redis is in trouble); if it comes back, its record brings it back
     const d = this.#dispatchers.get(name)
     if (d && !this.messenger.isReady(d.host, d.port)) {
       this.#dispatchers.delete(name)
       this.messenger.removeDispatcher(d.host, d.port)
+    }
+  }
+
+  /** Waits for the dead node's purge (any watcher runs it), then claims the uids it took offline. */
+  async #claimLeft (name: string): Promise<void> {
+    const deadline = Date.now() + 10 * this.#config.ttlMs
+    while (Date.now() < deadline) {
+      const uids = await this.registry.view.claimLeft(name).catch(() => undefined)
+      if (uids !== undefined) {
+        if (uids.length > 0) this.onUidsLeft(name, uids)
+        return
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.#config.pollMs).unref())
     }
   }
 

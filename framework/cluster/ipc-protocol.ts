@@ -24,6 +24,7 @@ export type Query =
   | { k: 'members', g: string }
   | { k: 'groupCount', g: string }
   | { k: 'groups' }
+  | { k: 'connections' }
 
 /** Worker → primary. */
 export type FromWorker =

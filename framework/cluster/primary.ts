@@ -217,7 +217,9 @@ export class Primary {
         return
       }
       case 'query':
-        this.#send(slot, { t: 'result', r: msg.r, v: this.#registry.query(msg.q) })
+        // every worker's connections (a page like /status shows the server, not one worker)
+        if (msg.q.k === 'connections') void this.statusReport().then((s) => this.#send(slot, { t: 'result', r: msg.r, v: s.connections }))
+        else this.#send(slot, { t: 'result', r: msg.r, v: this.#registry.query(msg.q) })
         return
       case 'stats': {
         const resolve = this.#statsWaiters.get(msg.r)

@@ -15,6 +15,7 @@
  *   P groups          zset    group → connections in it, all nodes (only groups > 0)
  *   P ngroups:<node>  hash    group → connections on node (reverse index, for purge)
  *   P sync:<node>     set     scratch set of a resync (expires after 60 s)
+ *   P left:<node>     set     uids a purge of node took offline, until one server claims them (expires after 300 s)
  */
 import { createHash } from 'node:crypto'
 import type { RedisClient } from '../data/redis.js'
@@ -176,7 +177,11 @@ local p, node = ARGV[1], ARGV[2]
 for _, uid in ipairs(redis.call('SPOP', KEYS[2], tonumber(ARGV[3]))) do
   local k = p .. 'uid:' .. uid
   redis.call('SREM', k, node)
-  if redis.call('EXISTS', k) == 0 then redis.call('SREM', KEYS[3], uid) end
+  if redis.call('EXISTS', k) == 0 then
+    redis.call('SREM', KEYS[3], uid)
+    redis.call('SADD', p .. 'left:' .. node, uid)
+    redis.call('EXPIRE', p .. 'left:' .. node, 300)
+  end
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
 local have = redis.call('HGETALL', KEYS[4])
@@ -185,6 +190,17 @@ redis.call('DEL', KEYS[4])
 redis.call('SREM', KEYS[6], node)
 redis.call('SREM', KEYS[7], node)
 return 0
+`)
+
+/**
+ * Claims the uids a purge of a dead node took offline: -1 while the purge is not done (KEYS:
+ * nuids, left, servers; ARGV: node), else the uids, to the first caller only (later ones get []).
+ */
+export const CLAIM_LEFT = script(`
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return -1 end
+local uids = redis.call('SMEMBERS', KEYS[2])
+redis.call('DEL', KEYS[2])
+return uids
 `)
 
 /**

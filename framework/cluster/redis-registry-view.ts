@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { RedisClient } from '../data/redis.js'
 import type { LinkRole } from './link-auth.js'
-import { PURGE, SNAPSHOT, RegistryKeys, runScript } from './redis-registry-scripts.js'
+import { CLAIM_LEFT, PURGE, SNAPSHOT, RegistryKeys, runScript } from './redis-registry-scripts.js'
 
 /** A node as the registry records it. */
 export interface NodeRecord {
@@ -163,6 +163,16 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
       if (r === 0) return true
       force = false
     }
+  }
+
+  /**
+   * The uids that went offline when dead `node` was purged, to the first server that asks
+   * (so one server announces them); [] to the others; undefined while the purge is not done.
+   */
+  async claimLeft (node: string): Promise<string[] | undefined> {
+    const keys = [this.keys.node(node).nuids, this.keys.k(`left:${node}`), this.keys.k('servers')]
+    const r = await runScript(this.#redis, CLAIM_LEFT, keys, [node])
+    return Array.isArray(r) ? r.map(String) : undefined
   }
 
   // ---- watch ---------------------------------------------------------------------------------

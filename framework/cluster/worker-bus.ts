@@ -50,6 +50,11 @@ export class WorkerBus implements Bus {
     return this.#request((r) => ({ t: 'query', r, q }), fallback)
   }
 
+  /** Connections per transport over every worker of this server (undefined if the primary does not answer). */
+  serverConnections (): Promise<Record<string, number> | undefined> {
+    return this.#query({ k: 'connections' }, undefined as Record<string, number> | undefined)
+  }
+
   /** Handles what the primary sends: deliveries for local connections and results. */
   receive (msg: ToWorker): void {
     if (msg.t === 'result') {

@@ -48,6 +48,8 @@ export interface Bus {
   groupCount (group: string): Promise<number>
   /** Groups with at least one member. */
   groups (): Promise<string[]>
+  /** Connections per transport of the whole server, when it has several worker processes (else undefined: ask this process). */
+  serverConnections? (): Promise<Record<string, number> | undefined>
   /** A connection of this process opened (buses that mirror membership elsewhere need it). */
   opened? (conn: Connection): void
   /** A connection of this process closed, after the local table dropped it; `was` is the uid and groups it had. */

@@ -105,7 +105,7 @@ export class Application implements TransportHost, ControllerHost {
   readonly #transports: Transport[] = []
   /** Library errors behind SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE replies, logged at most once per 10 s per code. */
   #dataErrors: DataErrorLog | undefined
-  readonly #hooks: HookList = { onStart: [], onStop: [], onConnect: [], onClose: [] }
+  readonly #hooks: HookList = { onStart: [], onStop: [], onConnect: [], onClose: [], onNodeGone: [] }
   readonly #middleware: Middleware[] = []
   #inflight = 0
   #idleWaiters: Array<() => void> = []
@@ -133,6 +133,7 @@ export class Application implements TransportHost, ControllerHost {
       // connection ids name their node, so any node can reach a connection by id
       this.connections = new ConnectionTable(`${config.app.nodeName}.`)
       this.bus = new ClusterBus(this.connections, this.cluster, config.cluster.uidCacheMs)
+      this.cluster.onUidsLeft = (node, uids) => this.#runNodeGone(node, uids)
     } else {
       this.connections = new ConnectionTable(connectionIdPrefix)
       this.bus = new LocalBus(this.connections)
@@ -220,6 +221,13 @@ export class Application implements TransportHost, ControllerHost {
     this.connections.remove(conn)
     this.bus.closed?.(conn, was)
     if (this.#hooks.onClose.length > 0) this.#runConnHooks('onClose', conn)
+  }
+
+  #runNodeGone (node: string, uids: string[]): void {
+    this.log.info({ node, uids: uids.length }, 'cluster: a dead node\'s users left')
+    for (const fn of this.#hooks.onNodeGone) {
+      Promise.resolve().then(() => fn(this, { node, uids })).catch((err: unknown) => this.log.error({ err, hook: 'onNodeGone' }, 'hook failed'))
+    }
   }
 
   #runConnHooks (name: 'onConnect' | 'onClose', conn: Connection): void {

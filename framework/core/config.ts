@@ -21,7 +21,7 @@ export type PackName = 'json' | 'text' | 'msgpack'
 export interface SocketPortConfig {
   /** Start this port. @default true */
   enabled: boolean
-  /** Interface to listen on. @default '0.0.0.0' */
+  /** Interface to listen on; env `SD_HOST` (every client port). @default '0.0.0.0' */
   host: string
   /** Port; 0 picks a free one. @default 9093 (tcp), 8480 (text) */
   port: number
@@ -59,7 +59,7 @@ export interface WsConfig {
 export interface HttpConfig {
   /** Start this port. @default true */
   enabled: boolean
-  /** Interface to listen on. @default '0.0.0.0' */
+  /** Interface to listen on; env `SD_HOST` (every client port). @default '0.0.0.0' */
   host: string
   /** Port; 0 picks a free one. @default 8081 */
   port: number
@@ -178,7 +178,7 @@ export interface ClusterConfig {
   name: string
   /** Shared secret of the links (16 bytes or more); env `SD_CLUSTER_SECRET` (keep it out of files). @default '' */
   secret: string
-  /** Interface a dispatch server listens on. @default '0.0.0.0' */
+  /** Interface a dispatch server listens on (loopback: set it, or env `SD_HOST`, to link servers of other machines). @default '127.0.0.1' */
   dispatchHost: string
   /** Link port of a dispatch server; env `SD_DISPATCH_PORT`. @default 9991 */
   dispatchPort: number
@@ -288,7 +288,7 @@ export function defaultConfig (): Config {
     tasks: { dir: 'app/tasks', minWorkers: 1, maxWorkers: 0, maxQueue: 1000, maxQueuePerConnection: 250, timeoutMs: 30_000 },
     views: { dir: 'app/views', cache: process.env.NODE_ENV === 'production' },
     cluster: {
-      enabled: false, name: '', secret: '', dispatchHost: '0.0.0.0', dispatchPort: 9991, advertiseHost: '', dispatchers: [],
+      enabled: false, name: '', secret: '', dispatchHost: '127.0.0.1', dispatchPort: 9991, advertiseHost: '', dispatchers: [],
       heartbeatMs: 1000, ttlMs: 3000, pollMs: 500, requestTimeoutMs: 5000, retryMs: 1000, uidCacheMs: 2000,
     },
   }
@@ -401,6 +401,12 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
     const port = Number(raw)
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(name, `must be a port number, got ${JSON.stringify(raw)}`)
     set(config, port)
+  }
+  // one host for every port this process listens on for others: the client ports, and the
+  // link port when it is a dispatch server (the admin listener keeps its own)
+  if (env.SD_HOST) {
+    for (const port of [config.server.tcp, config.server.text, config.server.http]) port.host = env.SD_HOST
+    config.cluster.dispatchHost = env.SD_HOST
   }
   if (env.SD_CLUSTER !== undefined && env.SD_CLUSTER !== '') config.cluster.enabled = env.SD_CLUSTER === '1' || env.SD_CLUSTER === 'true'
   if (env.SD_CLUSTER_SECRET) config.cluster.secret = env.SD_CLUSTER_SECRET

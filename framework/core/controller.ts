@@ -150,6 +150,14 @@ export class Controller {
     return this.#host.stats()
   }
 
+  /**
+   * Connections per transport of this whole server: every worker process with `--workers N`
+   * (nodeStats() counts this process only).
+   */
+  async serverConnections (): Promise<Partial<Record<TransportName, number>>> {
+    return (await this.#host.bus.serverConnections?.()) ?? this.#host.stats().connections
+  }
+
   /** Every live node of the cluster with its figures (as `sd status --cluster` shows them); undefined when not clustered. */
   async clusterStatus (): Promise<ClusterOverview | undefined> {
     return this.#host.cluster?.overview()

@@ -16,6 +16,12 @@ export interface Hooks {
   onConnect: (ctx: Controller) => void | Promise<void>
   /** A connection closed; its uid and groups are already released, its session is still readable. */
   onClose: (ctx: Controller) => void | Promise<void>
+  /**
+   * Cluster: a server died (no normal close ran for its connections) and its entries were purged.
+   * `uids`: its users now offline everywhere. Runs on one server of the cluster, so a
+   * cluster-wide send from it (`app.bus.sendToAll`) reaches every user once.
+   */
+  onNodeGone: (app: Application, gone: { node: string, uids: string[] }) => void | Promise<void>
 }
 
 /** Name of a hook. */

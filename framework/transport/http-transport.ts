@@ -4,6 +4,8 @@
  * fastify's own errors (bad or oversized bodies) are mapped to SD error codes.
  */
 import { readdir } from 'node:fs/promises'
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { relative, sep } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -64,6 +66,8 @@ export class HttpTransport implements Transport {
   readonly #staticRoot: string | undefined
   readonly ws: WsTransport | undefined
   #app: FastifyInstance | undefined
+  /** Open HTTP connections (upgraded WebSocket ones leave: the WebSocket transport owns them). */
+  readonly #sockets = new Set<Socket>()
 
   /** `staticRoot`: absolute folder of static files, if any. */
   constructor (host: TransportHost, config: HttpConfig, staticRoot?: string) {
@@ -86,6 +90,11 @@ export class HttpTransport implements Transport {
     })
     this.#app = app
     installHttpErrors(app, host.log)
+    app.server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket)
+      socket.once('close', () => this.#sockets.delete(socket))
+    })
+    if (this.ws) app.server.on('upgrade', (_request, socket: Socket) => this.#sockets.delete(socket))
     this.ws?.attach(app.server, () => this.address())
     await app.register(formbody)
     // cookies are parsed only for requests that carry some (no hook on every request)
@@ -125,10 +134,30 @@ export class HttpTransport implements Transport {
     return addr && typeof addr === 'object' ? { host: addr.address, port: addr.port } : undefined
   }
 
-  async stopAccepting (): Promise<void> {}
+  async stopAccepting (): Promise<void> {
+    this.#closeQuietConnections()
+  }
 
   async close (): Promise<void> {
     await this.ws?.close()
-    await this.#app?.close()
+    const closing = this.#app?.close()
+    this.#closeQuietConnections()
+    await closing
+  }
+
+  /**
+   * Closes every connection with no response in flight now, and the others once their response
+   * is sent. Node's closeIdleConnections() (what fastify's close uses) counts a connection that
+   * has not sent its first request as active, so a browser's pre-opened connection or an idle
+   * TCP client would hold the server open until its headers timeout.
+   */
+  #closeQuietConnections (): void {
+    for (const socket of this.#sockets) {
+      // the response being written on this socket (Node's own field; null between requests)
+      const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+      if (res == null) socket.destroy()
+      else if (!res.headersSent) res.setHeader('connection', 'close')
+      else res.once('finish', () => socket.destroySoon())
+    }
   }
 }

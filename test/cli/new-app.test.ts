@@ -11,7 +11,7 @@ test('every file of templates/app renders: package, tsconfig, folders, config, a
   assert.deepEqual([...byPath.keys()].sort(), [
     '.gitignore', 'README.md',
     'app/controllers/HomeController.ts', 'app/models/.gitkeep', 'app/tasks/.gitkeep', 'app/timers/.gitkeep', 'app/views/home.eta',
-    'config/app.ts', 'config/routes.ts', 'config/server.ts',
+    'config/app.ts', 'config/routes.ts', 'config/server.ts', 'config/timers.ts',
     'package.json', 'test/home.test.ts', 'tsconfig.json',
   ])
   const pkg = JSON.parse(byPath.get('package.json') ?? '') as { name: string, type: string, scripts: Record<string, string>, dependencies: Record<string, string>, devDependencies: Record<string, string> }
@@ -30,6 +30,7 @@ test('every file of templates/app renders: package, tsconfig, folders, config, a
     if (!path.endsWith('.eta')) assert.doesNotMatch(content, /<%|%>/, `${path} is fully rendered`)
   }
   assert.ok(JSON.parse(byPath.get('tsconfig.json') ?? ''), 'tsconfig.json is JSON')
+  assert.match(byPath.get('config/timers.ts') ?? '', /export default defineConfig<TimersConfig>\(\{\n\}\)/, 'config/timers.ts: an empty schedule to fill in')
 })
 
 test('names: a package name from any case; junk refused before anything is rendered', async () => {

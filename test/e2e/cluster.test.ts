@@ -224,6 +224,14 @@ describe('dispatch cluster: 2 servers + 2 dispatchers + Redis (real processes)',
     assert.ok(purgedAfter <= 5000, `purged after ${purgedAfter} ms`)
     assert.equal(await ua.call('toUid', { uid: 'uc', data: 'after' }), 0)
     assert.equal(await ua.call('countGroup', { group: 'croom' }), 0)
+    // the onNodeGone hook (test app's boot.ts) ran on one server, which told everyone once
+    const gone = await ua.push((d) => (d as { type?: string }).type === 'node-gone', 10_000) as { uids: string[] }
+    assert.deepEqual(gone.uids, ['uc'])
+    const ub = await client(b)
+    assert.ok((await ub.call<number>('toAll', { data: 'marker' })) > 0)
+    await ua.push((d) => d === 'marker')
+    // (the first announcement was taken off `received` above; a second one would still be there)
+    assert.equal(ua.tcp.received.filter((m) => (m.data as { type?: string } | undefined)?.type === 'node-gone').length, 0, 'announced once')
   })
 
   test('a dispatcher killed with SIGKILL during 10,000 sendToUid calls: every message delivered exactly once', async () => {

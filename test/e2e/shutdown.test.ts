@@ -7,10 +7,10 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { Controller } from '../../framework/index.js'
 import { http, LineClient, portOf, root, startApp, TcpClient, waitUntil, WsClient } from '../helpers.js'
-import { childEnv } from './sd-process.js'
+import { childEnv, startSd } from './sd-process.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -96,6 +96,27 @@ describe('sd start + SIGTERM (real process)', () => {
       line.close()
     }
   })
+
+  test('an HTTP connection that never sends a request does not hold the worker: it is closed and the worker stops by itself', async () => {
+    const sd = await startSd([])
+    let stopped = false
+    try {
+      // what a browser's pre-opened connection does: connect, send nothing
+      const idle = connect(sd.ports.http, '127.0.0.1')
+      idle.on('error', () => {})
+      const idleClosed = once(idle, 'close')
+      await once(idle, 'connect')
+      const code = await sd.stop()
+      stopped = true
+      await idleClosed
+      assert.equal(code, 0, sd.output())
+      const killed = sd.logs.some((l) => String(l.msg).startsWith('worker did not stop in time'))
+      assert.equal(killed, false, 'the worker was not killed after the stop timeout')
+      assert.ok(sd.logs.some((l) => l.msg === 'stopped' && l.role === undefined), 'the worker logged its own clean stop')
+    } finally {
+      if (!stopped) await sd.stop()
+    }
+  })
 })
 
 /** A promise with its resolver. */
@@ -164,6 +185,48 @@ describe('stop() with requests in flight (in process)', () => {
     assert.equal(ws.closeCode, 1001)
     await stopping
     assert.equal(events.at(-1), 'stopped', `stop() resolved after the replies: ${events.join(', ')}`)
+    assert.equal(app.status, 'closed')
+  })
+
+  test('HTTP: connections with no request in flight close when stop() begins; a request in flight still finishes', async (t) => {
+    gate = deferred()
+    started = 0
+    const app = await startApp({}, { controllers: [SlowController] })
+    const sockets: Socket[] = []
+    t.after(() => { for (const s of sockets) s.destroy(); gate.resolve(); return app.stop() })
+    const httpPort = portOf(app, 'http')
+    const closed = new Set<string>()
+    const raw = async (name: string): Promise<Socket> => {
+      const s = connect(httpPort, '127.0.0.1')
+      s.on('error', () => {})
+      s.once('close', () => closed.add(name))
+      sockets.push(s)
+      await once(s, 'connect')
+      return s
+    }
+    // one connection that never sends anything, one kept alive after a request
+    await raw('silent')
+    const kept = await raw('kept-alive')
+    kept.write('GET /slow/echo?x=1 HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    let answer = ''
+    kept.setEncoding('utf8').on('data', (chunk: string) => { answer += chunk })
+    await waitUntil(() => answer.includes('"x":"1"'), 3000, 'the kept-alive request to be answered')
+    assert.doesNotMatch(answer, /connection: close/i, 'the connection is kept alive')
+
+    let replied = false
+    const httpReply = http(httpPort, '/slow/wait', {
+      method: 'POST', body: JSON.stringify('late'), headers: { 'content-type': 'application/json' },
+    }).then((r) => { replied = true; return r })
+    await waitUntil(() => started === 1, 3000, 'the slow action to start')
+
+    const stopping = app.stop()
+    await waitUntil(() => closed.size === 2, 3000, 'the idle HTTP connections to close while a request runs')
+    assert.equal(replied, false, 'the request in flight is still running')
+    gate.resolve()
+    const h = await httpReply
+    assert.equal(h.status, 200)
+    assert.deepEqual(h.body, { done: 'late' })
+    await stopping
     assert.equal(app.status, 'closed')
   })
 

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { TcpClient, waitUntil } from '../helpers.js'
+import { http, TcpClient, waitUntil } from '../helpers.js'
 import { runSd } from '../cli/run-sd.js'
 import { root } from '../helpers.js'
 import { startSd, type SdServer } from './sd-process.js'
@@ -75,6 +75,20 @@ describe('sd start --workers 2 (real processes)', () => {
     const [c] = await clientsOnWorkers(server.ports.tcp, 2).then((list) => list.filter((x) => x.where.pid !== a.where.pid))
     t.after(() => c.client.close())
     assert.deepEqual((await c.client.request('/bench/echo', 1)).data, 1, 'the new worker serves')
+  })
+
+  test('/status counts the connections of every worker, not only of the one that answers', async (t) => {
+    // a TCP client on each worker: one worker's count is then always below the server's
+    const [a, b] = await clientsOnWorkers(server.ports.tcp, 2)
+    t.after(() => { a.client.close(); b.client.close() })
+    let seen = ''
+    await waitUntil(async () => {
+      const status = await runSd(['status', '--json'], root, { SD_RUN_DIR: server.runDir })
+      const total = (JSON.parse(status.stdout) as { connections: { tcp?: number } }).connections.tcp ?? 0
+      const page = (await http(server.ports.http, '/status')).text
+      seen = `sd status: tcp ${total}; page: ${/<th>connections<\/th><td>([^<]*)/.exec(page)?.[1] ?? page}`
+      return total >= 2 && page.includes(`<th>connections</th><td>tcp: ${total} `)
+    }, 10_000, 'the status page to show the whole server').catch((err: Error) => { throw new Error(`${err.message} (${seen})`) })
   })
 
   test('sd status shows the workers and their connections; sd stop exits 0', async () => {

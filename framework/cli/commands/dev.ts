@@ -1,6 +1,6 @@
-import { watch } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { Command } from '@oclif/core'
+import { watch } from 'chokidar'
 import { appRoot, rootFlag } from '../context.js'
 import { AlreadyRunningError, runServer } from '../serve.js'
 
@@ -32,15 +32,15 @@ export default class Dev extends Command {
         .catch((err: unknown) => this.warn(`reload failed (fix the error; the old code keeps serving): ${(err as Error).message}`))
         .finally(() => { reloading = false; reload() })
     }
-    const onChange = (dir: string) => (_event: string, file: string | Buffer | null): void => {
-      changed.add(join(dir, String(file ?? '')))
+    // chokidar, not fs.watch: an editor's safe-save (and `sed -i`) writes a new file and renames it
+    // over the old one, and a watch on the old file would never see later edits of the new one
+    const watcher = watch(['app', 'config'].map((dir) => join(root, dir)), { ignoreInitial: true })
+    watcher.on('all', (_event, file) => {
+      changed.add(relative(root, file))
       clearTimeout(timer)
       timer = setTimeout(reload, 150)
-    }
-    for (const dir of ['app', 'config']) {
-      try {
-        watch(join(root, dir), { recursive: true }, onChange(dir))
-      } catch {}
-    }
+    })
+    watcher.once('ready', () => this.log('watching app/ and config/ for changes'))
+    watcher.on('error', (err) => this.warn(`watching files failed: ${(err as Error).message}`))
   }
 }

@@ -1,6 +1,7 @@
 import { Args, Command, Flags } from '@oclif/core'
 import { appConfig, appRoot, rootFlag } from '../context.js'
 import { ExistsError, generate, generateKinds, NameError, type GenerateKind } from '../generate.js'
+import { readPid, runPaths } from '../run-state.js'
 
 /** `sd generate <kind> <name>` (alias `sd g`). */
 export default class Generate extends Command {
@@ -32,6 +33,11 @@ export default class Generate extends Command {
     if (kind === 'timer' && !flags['dry-run']) {
       const cls = /export class (\w+)/.exec(files[0].content)?.[1] ?? ''
       this.log(`\nSchedule it in config/timers.ts, e.g.  ${cls.charAt(0).toLowerCase()}${cls.slice(1, -'Timer'.length)}: { handler: '${cls}', method: 'run', every: '1m' }`)
+    }
+    // a running server loaded its code at start: say so, or the new route looks broken (404)
+    const running = flags['dry-run'] || kind === 'migration' ? undefined : await readPid(runPaths(root))
+    if (running?.alive) {
+      this.log(`\nA server is running here (pid ${running.pid}): it serves the new ${kind} after \`npx sd reload\` (until then it answers as before; \`sd dev\` reloads by itself).`)
     }
   }
 }
