@@ -111,7 +111,8 @@ export class Primary {
     // primary accepting and passing every socket over IPC (round-robin, node's default on
     // Linux): a worker out of descriptors loses passed sockets and the hand-off queue stalled,
     // leaving every port dead long after a flood (issue 15). Fixed before the first fork.
-    cluster.schedulingPolicy = cluster.SCHED_NONE
+    // NODE_CLUSTER_SCHED_POLICY=rr keeps node's round-robin (even spread; docs/cli.md)
+    if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE
     // structured clone on the channel: Buffers, Dates and Maps reach other workers as they are
     cluster.setupPrimary({ exec: this.#compiled ? compiled : workerMain, serialization: 'advanced' })
     for (let n = 1; n <= options.workers; n++) this.#slots.set(n, { current: undefined, restarts: 0, backoff: 0, forks: 0, restarting: undefined })

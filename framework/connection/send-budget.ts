@@ -21,6 +21,10 @@ export interface BudgetedConnection {
 
 /** Closing stops once the exact total is at or below this share of the budget (room to breathe). */
 const LOW_WATER = 0.75
+/** How long a total between the budget and twice it may last before readers are closed. */
+const GRACE_MS = 100
+/** Past this multiple of the budget, readers are closed at once. */
+const HARD_FACTOR = 2
 /** Between recounts, at least this share of the budget may be written. */
 const CHECK_EVERY = 1 / 16
 
@@ -37,6 +41,9 @@ export class SendBudget {
   readonly #conns: () => Iterable<BudgetedConnection>
   readonly #log: Logger | undefined
   #checking = false
+  /** When the total was first found over the budget (0: it is not). */
+  #overSince = 0
+  #grace: NodeJS.Timeout | undefined
 
   /** `max` 0 (or Infinity) disables the budget; `conns` lists the process's connections. */
   constructor (max: number, conns: () => Iterable<BudgetedConnection>, log?: Logger) {
@@ -60,7 +67,11 @@ export class SendBudget {
     })
   }
 
-  /** Recounts exactly and closes the slowest readers while over the budget. */
+  /**
+   * Recounts exactly; closes the slowest readers while over the budget. A total that passed
+   * the budget but not twice it gets `GRACE_MS` first: clients that read drain a burst (a large
+   * broadcast to many) in that time, slow readers do not.
+   */
   enforce (): void {
     let total = 0
     let heavy: Array<{ conn: BudgetedConnection, bytes: number }> | undefined
@@ -70,22 +81,37 @@ export class SendBudget {
       if (bytes > 0 && conn.status === 'open') (heavy ??= []).push({ conn, bytes })
     }
     this.total = total
-    if (total > this.max && heavy) {
-      heavy.sort((a, b) => b.bytes - a.bytes)
-      const target = this.max * LOW_WATER
-      const before = total
-      let closed = 0
-      for (const { conn, bytes } of heavy) {
-        if (this.total <= target) break
-        conn.close(new SdError('SD_ERR_SLOW_READER', `${bytes} bytes unsent, the most of any client while the process holds ${before} (server.maxTotalSendBufferBytes ${this.max})`), false)
-        // a closed connection counts 0 from now on (recount takes its bytes off the total):
-        // its buffers go with the dropped socket
-        conn.recount()
-        closed++
-      }
-      this.closedCount += closed
-      this.#log?.warn({ closed, unsentBytes: before, maxTotalSendBufferBytes: this.max }, 'output over budget: closed the slowest readers')
+    this.checkAt = Math.max(this.max, this.total + this.max * CHECK_EVERY)
+    if (total <= this.max || !heavy) {
+      this.#overSince = 0
+      return
     }
+    const now = Date.now()
+    if (total <= this.max * HARD_FACTOR && (this.#overSince === 0 || now - this.#overSince < GRACE_MS)) {
+      if (this.#overSince === 0) this.#overSince = now
+      if (this.#grace === undefined) {
+        this.#grace = setTimeout(() => {
+          this.#grace = undefined
+          this.enforce()
+        }, GRACE_MS).unref()
+      }
+      return
+    }
+    this.#overSince = 0
+    heavy.sort((a, b) => b.bytes - a.bytes)
+    const target = this.max * LOW_WATER
+    const before = total
+    let closed = 0
+    for (const { conn, bytes } of heavy) {
+      if (this.total <= target) break
+      conn.close(new SdError('SD_ERR_SLOW_READER', `${bytes} bytes unsent, the most of any client while the process holds ${before} (server.maxTotalSendBufferBytes ${this.max})`), false)
+      // a closed connection counts 0 from now on (recount takes its bytes off the total):
+      // its buffers go with the dropped socket
+      conn.recount()
+      closed++
+    }
+    this.closedCount += closed
+    this.#log?.warn({ closed, unsentBytes: before, maxTotalSendBufferBytes: this.max }, 'output over budget: closed the slowest readers')
     this.checkAt = Math.max(this.max, this.total + this.max * CHECK_EVERY)
   }
 }

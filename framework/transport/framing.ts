@@ -30,6 +30,9 @@ export type FrameHandler = (payload: Buffer) => boolean | void
 
 const HEADER = 4
 
+/** Marks, among the chunks waiting while stopped, where the incomplete frame is dropped. */
+const DISCARD = Symbol('discard')
+
 /**
  * Bytes of an incomplete frame, copied into one buffer that doubles as it fills (never past
  * `cap`): memory stays proportional to what was received, however small the chunks.
@@ -73,8 +76,8 @@ abstract class StoppableDecoder implements FrameDecoder {
   /** The chunk the decoder stopped in, read from `#restOff` on resume. */
   #rest: Buffer | null = null
   #restOff = 0
-  /** Chunks pushed while stopped (none while the socket is paused, as it is then). */
-  #waiting: Buffer[] = []
+  /** Chunks pushed while stopped (none while the socket is paused, as it is then), and `DISCARD` marks. */
+  #waiting: Array<Buffer | typeof DISCARD> = []
 
   constructor (onFrame: FrameHandler) {
     this.onFrame = onFrame
@@ -108,10 +111,27 @@ abstract class StoppableDecoder implements FrameDecoder {
       }
       const next = this.#waiting.shift()
       if (next === undefined) return undefined
+      if (next === DISCARD) {
+        this.dropPartial()
+        chunk = null
+        continue
+      }
       chunk = next
       off = 0
     }
   }
+
+  /**
+   * Drops the incomplete frame received so far (telnet's Ctrl-C). While stopped, the bytes
+   * before the drop still wait unparsed, so the drop waits in line behind them.
+   */
+  discard (): void {
+    if (this.#stopped) this.#waiting.push(DISCARD)
+    else this.dropPartial()
+  }
+
+  /** Forgets the bytes of the frame being collected. */
+  protected abstract dropPartial (): void
 
   /** Called by `parse` when a handler returned false; `off` is just past that frame. */
   protected stop (chunk: Buffer, off: number): undefined {
@@ -141,6 +161,9 @@ export class LengthDecoder extends StoppableDecoder {
   get buffered (): number {
     return this.#partial.length + (this.#header ? this.#header.length : 0)
   }
+
+  /** Nothing to drop: losing part of a length-framed frame would lose the stream's framing. */
+  protected dropPartial (): void {}
 
   protected parse (chunk: Buffer, off: number): SdError | undefined {
     const end = chunk.length
@@ -206,8 +229,7 @@ export class LineDecoder extends StoppableDecoder {
     return this.#partial.length
   }
 
-  /** Drops the incomplete line received so far (telnet's Ctrl-C). */
-  discard (): void {
+  protected dropPartial (): void {
     this.#partial.take()
   }
 

@@ -71,8 +71,15 @@ export function frameworkErrors (log: Logger): (err: FastifyError, request: Fast
 /** Fastify option `clientErrorHandler`: requests node's HTTP parser rejected (malformed, headers too large). */
 export function clientErrorHandler (err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return
+  // a response already under way on this socket: a raw error would land inside it (node does the same)
+  if ((socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true) {
+    socket.destroy()
+    return
+  }
   const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
   const detail = status === 408 ? 'request not received in time' : status === 431 ? 'request headers too large' : 'malformed HTTP request'
   const body = JSON.stringify({ error: new SdError('SD_ERR_BAD_MESSAGE', detail).toJSON() })
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+  // the parser has failed, so no timeout applies any more: close once written, whatever the client does
+  socket.destroySoon()
 }

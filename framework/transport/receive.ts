@@ -3,33 +3,40 @@
  * connection's codec, answer decode failures with `SD_ERR_BAD_MESSAGE`, apply the rate limit,
  * mark the connection active, and hand the message to the host.
  */
+import type { RateLimitConfig } from '../core/config.js'
 import { SdError } from '../core/errors.js'
 import type { Connection } from '../connection/connection.js'
 import { activityClock } from '../connection/heartbeat.js'
-import { BadMessageError } from './packs.js'
+import { BadMessageError, type MessageId } from './packs.js'
 import { takeToken } from './rate-limit.js'
 import type { TransportHost } from './transport.js'
 
 /** Decodes and dispatches one payload; `isText` skips UTF-8 validation already done by ws. */
 export function receive (host: TransportHost, conn: Connection, payload: Buffer, isText = false): void {
   if (conn.status !== 'open') return
+  const limit = host.config.server.rateLimit
   let msg
   try {
     msg = conn.codec.decode(payload, isText)
   } catch (err) {
     const bad = err instanceof SdError ? err : new BadMessageError('undecodable payload')
-    conn.replyError(bad instanceof BadMessageError ? bad.id : undefined, bad.toJSON())
+    const id = bad instanceof BadMessageError ? bad.id : undefined
+    // garbage costs a token too: a flood of it is refused and closed like any other flood
+    if (limit.messagesPerSecond > 0 && !takeToken(conn, limit)) refuse(conn, id, limit)
+    else conn.replyError(id, bad.toJSON())
     return
   }
-  const limit = host.config.server.rateLimit
   if (limit.messagesPerSecond > 0 && !takeToken(conn, limit)) {
-    const max = limit.maxRejected
-    const refused = new SdError('SD_ERR_RATE_LIMITED', `over ${limit.messagesPerSecond} messages/s (burst ${limit.burst})`)
-    conn.replyError(msg.id, refused.toJSON())
-    // sustained: maxRejected refusals and the client never paused long enough to refill
-    if (max > 0 && ++conn.rejected >= max) conn.close(new SdError('SD_ERR_RATE_LIMITED', `${max} messages refused`))
+    refuse(conn, msg.id, limit)
     return
   }
   conn.lastActiveMs = activityClock.now
   host.dispatch(conn, msg)
+}
+
+/** Answers `SD_ERR_RATE_LIMITED`; sustained (`maxRejected` refusals without a pause that refills the bucket), closes. */
+function refuse (conn: Connection, id: MessageId | undefined | null, limit: RateLimitConfig): void {
+  conn.replyError(id, new SdError('SD_ERR_RATE_LIMITED', `over ${limit.messagesPerSecond} messages/s (burst ${limit.burst})`).toJSON())
+  const max = limit.maxRejected
+  if (max > 0 && ++conn.rejected >= max) conn.close(new SdError('SD_ERR_RATE_LIMITED', `${max} messages refused`))
 }

@@ -128,12 +128,15 @@ export class SocketConnection extends Connection {
 
   protected end (error: SdError | undefined, notify: boolean): void {
     const socket = this.socket
-    if (error && notify) this.write(this.codec.error(undefined, error.toJSON()))
-    this.flush()
     if (dropsAtOnce(error)) {
+      // dropped for holding too much: its queue is thrown away, not framed into one more copy
+      this.#queue = []
+      this.#queuedBytes = 0
       socket.destroy()
       return
     }
+    if (error && notify) this.write(this.codec.error(undefined, error.toJSON()))
+    this.flush()
     socket.end()
   }
 
@@ -142,11 +145,16 @@ export class SocketConnection extends Connection {
   }
 }
 
+/** Unsent bytes past which telnet answers are no longer written. */
+const TELNET_REPLY_MAX_UNSENT = 16 * 1024
+
 /** A line decoder behind a telnet filter: commands are answered on the socket, data goes on to the lines. */
 function telnetInput (lines: LineDecoder, socket: Socket): FrameDecoder {
   const filter = new TelnetFilter({
     data: (bytes) => lines.push(bytes),
-    reply: (bytes) => { if (!socket.destroyed) socket.write(bytes) },
+    // answers bypass the output limits, so a client that negotiates without reading gets no
+    // more of them once a little is unsent (a reading telnet never has that much waiting)
+    reply: (bytes) => { if (!socket.destroyed && socket.writableLength < TELNET_REPLY_MAX_UNSENT) socket.write(bytes) },
     discardLine: () => lines.discard(),
   })
   return {

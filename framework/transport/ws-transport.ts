@@ -5,6 +5,7 @@
  * the message is handed over).
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { WsConfig } from '../core/config.js'
@@ -31,6 +32,9 @@ function drainWaiting (conn: WsConnection): void {
  * and its headers (about 1.1 KB) alive as long as the connection.
  */
 function ignoreSocketError (): void {}
+
+const TEXT_FRAME = { binary: false }
+const BINARY_FRAME = { binary: true }
 
 /** A connection on a ws WebSocket. */
 export class WsConnection extends Connection {
@@ -74,7 +78,8 @@ export class WsConnection extends Connection {
   }
 
   protected write (bytes: string | Buffer): void {
-    this.socket.send(bytes)
+    // a shared broadcast Buffer of a JSON pack still goes out as a text frame (DESIGN.md)
+    this.socket.send(bytes, this.codec.pack === 'msgpack' ? BINARY_FRAME : TEXT_FRAME)
   }
 
   protected destroy (): void {
@@ -137,7 +142,11 @@ export class WsTransport implements Transport {
       const url = request.url ?? ''
       const q = url.indexOf('?')
       if ((q === -1 ? url : url.slice(0, q)) !== this.#config.path || this.#closing) {
-        socket.end(`HTTP/1.1 ${this.#closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+        const refused = this.#closing ? new SdError('SD_ERR_SHUTTING_DOWN') : new SdError('SD_ERR_ROUTE_NOT_FOUND', `no WebSocket endpoint at ${url.slice(0, 200)}`)
+        const body = JSON.stringify({ error: refused.toJSON() })
+        socket.end(`HTTP/1.1 ${this.#closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+        // the parser is done with this socket and no timeout applies: do not wait for the client's FIN
+        ;(socket as Socket).destroySoon()
         return
       }
       wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request.socket.remoteAddress ?? ''))

@@ -182,4 +182,22 @@ describe('output budget', () => {
       clients.forEach((c) => c.close())
     }
   })
+
+  test('a broadcast to clients that read, above the budget but under twice it, closes nobody: readers get a moment to drain', async () => {
+    await noConnections()
+    const clients = await Promise.all(Array.from({ length: 12 }, async () => TcpClient.connect(portOf(app, 'tcp'))))
+    try {
+      for (const [i, c] of clients.entries()) await c.request('/room/join', { uid: `burst-${i}`, room: 'burst' })
+      const closedBefore = app.sendBudget.closedCount
+      // 12 × 128 KiB = 1.5 × the budget, queued in one turn before any client could read
+      const big = 'y'.repeat(128 * 1024)
+      assert.equal(await app.bus.sendToGroup('burst', big), clients.length)
+      for (const c of clients) await waitUntil(() => c.received.some((m) => m.id === undefined && m.data === big), 5000, 'the broadcast')
+      assert.equal(app.sendBudget.closedCount, closedBefore, 'no reader was closed')
+      assert.ok(clients.every((c) => !c.closed), 'every client is still connected')
+    } finally {
+      clients.forEach((c) => c.close())
+    }
+    await noConnections()
+  })
 })

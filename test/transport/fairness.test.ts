@@ -155,4 +155,20 @@ describe('rate limit per connection', () => {
       flood.close()
     }
   })
+
+  test('TCP: a flood of undecodable payloads costs tokens too: refused, then closed', async () => {
+    const flood = await TcpClient.connect(portOf(app, 'tcp'))
+    try {
+      const junk = Buffer.from('not json at all')
+      const header = Buffer.alloc(4)
+      header.writeUInt32BE(junk.length)
+      flood.raw(Buffer.concat(Array.from({ length: 100 }, () => Buffer.concat([header, junk]))))
+      await flood.waitClosed(5000)
+      const codes = flood.received.map((m) => m.error?.code)
+      assert.equal(codes.filter((c) => c === 'SD_ERR_BAD_MESSAGE').length, BURST, 'the first BURST are answered as bad messages')
+      assert.equal(codes.filter((c) => c === 'SD_ERR_RATE_LIMITED').length, MAX_REJECTED + 1, 'then refused, and the closing push')
+    } finally {
+      flood.close()
+    }
+  })
 })

@@ -24,7 +24,9 @@ function writeAndFlush (c: TcpClient, bytes: Buffer): Promise<void> {
 
 describe('pipelining and split frames (TCP)', () => {
   let app: Application
-  before(async () => { app = await startApp({ server: { text: { route: '/bench/echo' } } }) })
+  // the demo's rate limit (1,000 messages/s, burst 5,000) is off: these are pipelining tests,
+  // and test/transport/fairness.test.ts covers the limit
+  before(async () => { app = await startApp({ server: { text: { route: '/bench/echo' }, rateLimit: { messagesPerSecond: 0 } } }) })
   after(async () => { await app?.stop() })
 
   test('1,000 requests in one write → 1,000 replies with matching ids, in order', async () => {

@@ -12,9 +12,14 @@ import { startApp, portOf, waitUntil } from '../helpers.js'
 
 const HOSTILE = 'a\x1b[2Jb\x07c\rd\x00e\u009bf\u0085g\nforged\x7f\th'
 
+/** Lines the app received, in order (for checks that do not read the socket). */
+const seen: string[] = []
+
 class EchoController extends Controller {
-  /** Every line: what arrived, as JSON (so any leftover byte shows); `hostile` answers control characters. */
-  line (data: string): string {
+  /** Every line: what arrived, as JSON (so any leftover byte shows); `hostile` answers control characters; `slow` takes a while. */
+  async line (data: string): Promise<string> {
+    seen.push(data)
+    if (data === 'slow') await new Promise((resolve) => setTimeout(resolve, 100))
     return data === 'hostile' ? HOSTILE : `got ${JSON.stringify(data)}`
   }
 }
@@ -83,6 +88,35 @@ test('Ctrl-C (IAC IP IAC DO TIMING-MARK) drops the typed line and is answered, s
   c.send('next\r\n')
   await c.has('got "next"\r\n')
   assert.ok(!c.received.includes('half'), 'the interrupted line was dropped')
+})
+
+test('Ctrl-C while the connection is held (its requests at maxPendingPerConnection) still drops the line typed before it', async (t) => {
+  // `slow` holds the connection (maxPendingPerConnection 1 below); `foo` then Ctrl-C come in the same chunk
+  const held = await startApp({ server: { maxPendingPerConnection: 1, text: { route: '/echo/line' } } }, { controllers: [EchoController] })
+  t.after(() => held.stop())
+  const h = await Raw.connect(portOf(held, 'text'))
+  t.after(() => h.close())
+  h.socket.write(Buffer.concat([Buffer.from('slow\nfoo'), Buffer.from([0xff, 0xf4]), Buffer.from('bar\n')]))
+  await h.has('got "bar"\r\n')
+  assert.ok(h.received.includes('got "slow"'))
+  assert.ok(!h.received.includes('foo'), `the interrupted "foo" was dropped: ${h.received.toString()}`)
+})
+
+test('a client that floods telnet commands without reading does not grow the server\'s output: answers stop once some are unsent', async (t) => {
+  const app = await startApp({ server: { text: { route: '/echo/line' } } }, { controllers: [EchoController] })
+  t.after(() => app.stop())
+  const c = await Raw.connect(portOf(app, 'text'))
+  t.after(() => c.close())
+  c.socket.pause()
+  // 3 MB of IAC AYT: each would be answered with 9 bytes (27 MB) if every one were answered
+  const ayt = Buffer.alloc(3 * 1024 * 1024)
+  for (let i = 0; i < ayt.length; i += 2) { ayt[i] = 0xff; ayt[i + 1] = 0xf6 }
+  seen.length = 0
+  c.socket.write(ayt)
+  c.socket.write('after the flood\n')
+  await waitUntil(() => seen.includes('after the flood'), 10_000, 'the line after the flood')
+  const conn = [...app.connections.all()].find((x) => x.transport === 'text') as unknown as { socket: Socket }
+  assert.ok(conn.socket.writableLength < 256 * 1024, `unsent on the server: ${conn.socket.writableLength} bytes`)
 })
 
 test('CR NUL and CR LF end lines, UTF-8 passes, IAC IAC is a 0xFF byte, and sequences split byte by byte work', async (t) => {
