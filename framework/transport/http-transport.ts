@@ -10,6 +10,7 @@ import { relative, sep } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
+import { addCookieWriter } from './http-cookies.js'
 import formbody from '@fastify/formbody'
 import fastifyStatic from '@fastify/static'
 import type { HttpConfig } from '../core/config.js'
@@ -99,6 +100,7 @@ export class HttpTransport implements Transport {
     await app.register(formbody)
     // cookies are parsed only for requests that carry some (no hook on every request)
     await app.register(cookie, { hook: false })
+    addCookieWriter(app)
     // Static files: the folder is listed once at start and its files are answered by the
     // catch-all route below (reply.sendFile), not by routes of their own: fastify with one
     // route measured up to 20% faster than with several (docs/benchmarks.md).

@@ -63,7 +63,7 @@ test('sd start --dispatch on a busy link port: one clear line naming SD_DISPATCH
   const output = run.stdout + run.stderr
   assert.equal(run.code, 1, output)
   const flat = run.stderr.replace(/\s*›\s*/g, ' ')
-  assert.match(flat, new RegExp(`SD_ERR_PORT_IN_USE: cannot listen: dispatch port 0\\.0\\.0\\.0:${port} is already in use`), output)
+  assert.match(flat, new RegExp(`SD_ERR_PORT_IN_USE: cannot listen: dispatch port 127\\.0\\.0\\.1:${port} is already in use`), output)
   assert.match(flat, /set SD_DISPATCH_PORT or cluster\.dispatchPort in config\/cluster\.ts/, output)
   assertNoStack(output)
 })
