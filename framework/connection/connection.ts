@@ -129,7 +129,14 @@ export abstract class Connection {
   /** Bytes this connection adds to its budget's total (its unsent bytes, exact after `recount`). */
   #counted = 0
 
-  constructor (id: string, transport: TransportName, remoteAddress: string, codec: Codec, limits: ConnectionLimits, onClose: CloseListener) {
+  /**
+   * Bytes the transport adds around each message (length header, line ending, WebSocket frame
+   * header), counted with it so the budget's running total stays an upper bound of what is unsent.
+   */
+  readonly #frameOverhead: number
+
+  constructor (id: string, transport: TransportName, remoteAddress: string, codec: Codec, limits: ConnectionLimits, onClose: CloseListener, frameOverhead = 0) {
+    this.#frameOverhead = frameOverhead
     this.id = id
     this.transport = transport
     this.remoteAddress = remoteAddress
@@ -208,8 +215,9 @@ export abstract class Connection {
       return false
     }
     const budget = this.#budget
-    this.#counted += bytes.length
-    if ((budget.total += bytes.length) > budget.checkAt) budget.check()
+    const n = bytes.length + this.#frameOverhead
+    this.#counted += n
+    if ((budget.total += n) > budget.checkAt) budget.check()
     this.write(bytes)
     return true
   }

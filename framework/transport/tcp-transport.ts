@@ -72,7 +72,8 @@ export class SocketConnection extends Connection {
   readonly #frame: (parts: ReadonlyArray<string | Buffer>) => string | Buffer
 
   constructor (id: string, transport: TransportName, socket: Socket, framing: Framing, codec: Codec, limits: ConnectionLimits, onClose: CloseListener, telnet = false) {
-    super(id, transport, socket.remoteAddress ?? '', codec, limits, onClose)
+    // a 4-byte length header, or a line ending (`\r\n` at most)
+    super(id, transport, socket.remoteAddress ?? '', codec, limits, onClose, framing === 'length' ? 4 : 2)
     this.socket = socket
     this.#length = framing === 'length'
     this.#frame = this.#length ? frameLength : telnet ? frameTelnetLines : frameLines

@@ -48,7 +48,8 @@ export class WsConnection extends Connection {
   #next = 0
 
   constructor (id: string, socket: WebSocket, remoteAddress: string, codec: Codec, limits: ConnectionLimits, onClose: CloseListener, receive: (conn: WsConnection, data: Buffer, isText: boolean) => void) {
-    super(id, 'ws', remoteAddress, codec, limits, onClose)
+    // a server frame's header is 10 bytes at most
+    super(id, 'ws', remoteAddress, codec, limits, onClose, 10)
     this.socket = socket
     this.#receive = (data, isText) => receive(this, data, isText)
   }
