@@ -76,7 +76,7 @@ export class SocketConnection extends Connection {
     super(id, transport, socket.remoteAddress ?? '', codec, limits, onClose, framing === 'length' ? 4 : 2)
     this.socket = socket
     this.#length = framing === 'length'
-    this.#frame = this.#length ? frameLength : telnet ? frameTelnetLines : frameLines
+    this.#frame = framerFor(framing, telnet)
   }
 
   get bufferedBytes (): number {
@@ -146,6 +146,11 @@ export class SocketConnection extends Connection {
   }
 }
 
+/** How a port frames what it writes: length headers, or lines (`\r\n` on a telnet port). */
+function framerFor (framing: Framing, telnet: boolean): (parts: ReadonlyArray<string | Buffer>) => string | Buffer {
+  return framing === 'length' ? frameLength : telnet ? frameTelnetLines : frameLines
+}
+
 /** Unsent bytes past which telnet answers are no longer written. */
 const TELNET_REPLY_MAX_UNSENT = 16 * 1024
 
@@ -206,19 +211,19 @@ export class TcpTransport implements Transport {
   #accept (socket: Socket): void {
     const host = this.#host
     const address = socket.remoteAddress
+    const telnet = this.#config.framing === 'eof' && this.#config.telnet
     const refusal = host.admission.admit(address)
     if (refusal !== undefined) {
       // refused before anything is read: the error frame (or line), FIN, then the descriptor is freed
-      const frame = this.#config.framing === 'length' ? frameLength : frameLines
       socket.on('error', () => {})
-      socket.end(frame([this.#codec.error(undefined, refusal.toJSON())]))
+      socket.end(framerFor(this.#config.framing, telnet)([this.#codec.error(undefined, refusal.toJSON())]))
       socket.destroySoon()
       return
     }
-    socket.once('close', () => host.admission.release(address))
     const limits = host.config.server
-    const telnet = this.#config.framing === 'eof' && this.#config.telnet
+    // runs once, when the socket has closed: its admission slot is freed with it
     const conn = new SocketConnection(host.newConnectionId(), this.name, socket, this.#config.framing, this.#codec, limits, (c) => {
+      host.admission.release(address)
       this.#conns.delete(c as SocketConnection)
       host.connectionClosed(c)
     }, telnet)

@@ -87,7 +87,7 @@ test('over maxConnections a new socket is refused on every port, and the admitte
   assert.equal(errorFrame(await extraTcp.closed).error?.code, 'SD_ERR_TOO_MANY_CONNECTIONS')
   // text: an ERROR line, then the server closes
   const extraText = await rawClient(portOf(app, 'text'))
-  assert.match((await extraText.closed).toString('utf8'), /^ERROR SD_ERR_TOO_MANY_CONNECTIONS: .*\n$/)
+  assert.match((await extraText.closed).toString('utf8'), /^ERROR SD_ERR_TOO_MANY_CONNECTIONS: .*\r\n$/) // the text port speaks telnet: every line ends with CR LF
   // HTTP: 503 with the code
   const res = await get(portOf(app, 'http'), '/echo/echo?x=1')
   assert.equal(res.status, 503)
