@@ -104,7 +104,7 @@ export class Application implements TransportHost, ControllerHost {
   #refusing = false
   readonly #transports: Transport[] = []
   /** Library errors behind SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE replies, logged at most once per 10 s per code. */
-  #dataErrors: DataErrorLog | undefined
+  readonly #dataErrors: DataErrorLog
   readonly #hooks: HookList = { onStart: [], onStop: [], onConnect: [], onClose: [], onNodeGone: [] }
   readonly #middleware: Middleware[] = []
   #inflight = 0
@@ -119,6 +119,7 @@ export class Application implements TransportHost, ControllerHost {
     if (!config.app.nodeName) config.app.nodeName = `${hostname()}-${process.pid}`
     this.log = logger ?? pino({ name: config.app.name, level: config.app.logLevel, base: { node: config.app.nodeName } })
     this.admission = new Admission(config.server, this.log)
+    this.#dataErrors = new DataErrorLog(this.log)
     this.data = { mysql: new Mysql(config.mysql, this.log), redis: new RedisConnections(config.redis, this.log) }
     if (config.cluster.enabled) {
       if (!this.data.redis.configured) throw new SdError('SD_ERR_CONFIG_INVALID', 'cluster.enabled needs Redis (REDIS_URL, or url, cluster or sentinels in config/redis.ts): the cluster registry lives there')
@@ -317,7 +318,7 @@ export class Application implements TransportHost, ControllerHost {
   #replyFailure (conn: Connection, id: MessageId | undefined | null, thrown: unknown, action: string): void {
     const err = toDataError(thrown, this.data.mysql)
     if (!isPublicError(err)) this.log.error({ err, action, connectionId: conn.id }, 'action threw')
-    else (this.#dataErrors ??= new DataErrorLog(this.log)).note(err, thrown, action)
+    else this.#dataErrors.note(err, thrown, action)
     conn.replyError(id, errorBody(err).body)
   }
 
@@ -378,7 +379,7 @@ export class Application implements TransportHost, ControllerHost {
   #httpFailure (reply: FastifyReply, thrown: unknown, action: string): void {
     const err = toDataError(thrown, this.data.mysql)
     if (!isPublicError(err)) this.log.error({ err, action }, 'action threw')
-    else (this.#dataErrors ??= new DataErrorLog(this.log)).note(err, thrown, action)
+    else this.#dataErrors.note(err, thrown, action)
     sendHttpError(reply, err)
   }
 
