@@ -1,8 +1,8 @@
 /**
  * SD for Node.js: the public API. Applications import only from here.
  */
-export { Application, type AppStatus, type NodeStats } from './core/application.js'
-export { createApp, type CreateAppOptions } from './core/create-app.js'
+export { Application, type AppStatus, type NodeStats } from './server/application.js'
+export { createApp, type CreateAppOptions } from './server/create-app.js'
 export { Html } from './view/views.js'
 export type { Schema } from './core/validation.js'
 export { Controller, type ControllerClass, type HttpExchange } from './core/controller.js'
@@ -10,7 +10,7 @@ export {
   defineConfig, defaultConfig, loadConfig, type ConfigSections,
   type Config, type ConfigInput, type AppConfig, type ServerConfig, type SocketPortConfig, type HttpConfig, type WsConfig,
   type RoutesConfig, type RouteSpec, type TransportName, type Framing, type PackName, type TasksConfig, type ViewsConfig,
-} from './core/config.js'
+} from './server/config.js'
 export { SdError, AppError, errorCodes, type ErrorCode, type ErrorBody } from './core/errors.js'
 export type { Hooks, HookName, Middleware } from './core/hooks.js'
 export type { Bus, BindOptions, SendOptions, Uid } from './connection/bus.js'

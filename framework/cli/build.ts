@@ -43,12 +43,12 @@ export function buildApp (root: string): { ok: true, dir: string } | { ok: false
     if (existsSync(join(root, assets))) cpSync(join(root, assets), join(dir, assets), { recursive: true })
   }
   // the framework compiled into the build (this repository's demo) needs its worker entry too
-  if (existsSync(join(dir, 'framework/cluster/worker.js'))) {
-    copyFileSync(fileURLToPath(new URL('../cluster/worker-main.mjs', import.meta.url)), join(dir, 'framework/cluster/worker-main.mjs'))
+  if (existsSync(join(dir, 'framework/multicore/worker-process.js'))) {
+    copyFileSync(fileURLToPath(new URL('../multicore/worker-process-main.mjs', import.meta.url)), join(dir, 'framework/multicore/worker-process-main.mjs'))
   }
   // and the task pool's thread entry (plain JavaScript, which tsc does not copy)
   if (existsSync(join(dir, 'framework/task/pool.js'))) {
-    copyFileSync(fileURLToPath(new URL('../task/worker.mjs', import.meta.url)), join(dir, 'framework/task/worker.mjs'))
+    copyFileSync(fileURLToPath(new URL('../task/thread-main.mjs', import.meta.url)), join(dir, 'framework/task/thread-main.mjs'))
   }
   writeFileSync(join(dir, buildMarker), JSON.stringify({ builtAt: new Date().toISOString() }) + '\n')
   return { ok: true, dir }

@@ -1,9 +1,9 @@
 /** `sd status --cluster`: the live nodes of the app's cluster, read from Redis. */
 import { pino } from 'pino'
-import { clusterName, type Config } from '../core/config.js'
+import { clusterName, type Config } from '../server/config.js'
 import { RedisConnections } from '../data/redis.js'
 import { clusterOverview, type ClusterOverview, type NodeSummary } from '../cluster/overview.js'
-import { RegistryView } from '../cluster/redis-registry-view.js'
+import { RegistryView } from '../cluster/registry-reads.js'
 import { duration } from './format.js'
 
 /** Reads the overview with a short-lived Redis connection. */

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path'
 import { Flags, type Command } from '@oclif/core'
 import { pino, destination, type Logger } from 'pino'
-import { loadConfig, type Config } from '../core/config.js'
+import { loadConfig, type Config } from '../server/config.js'
 import { Mysql } from '../data/mysql.js'
 import { Migrations } from '../data/migrations.js'
 import { failWith } from './fail.js'

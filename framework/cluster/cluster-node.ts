@@ -5,12 +5,12 @@
  * The `ClusterBus` (cluster-bus.ts) builds the controller API on top.
  */
 import type { Logger } from 'pino'
-import type { ClusterConfig } from '../core/config.js'
+import type { ClusterConfig } from '../server/config.js'
 import type { RedisClient } from '../data/redis.js'
 import { clusterSecret } from './link-auth.js'
 import { Messenger, type DispatcherLinkInfo } from './messenger.js'
 import { clusterOverview, type ClusterOverview } from './overview.js'
-import { RedisRegistry, type NodeRecord } from './redis-registry.js'
+import { RedisRegistry, type NodeRecord } from './registry.js'
 
 /** Options of `ClusterNode`. */
 export interface ClusterNodeOptions {

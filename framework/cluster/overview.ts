@@ -3,7 +3,7 @@
  * the registry in Redis, with the figures each publishes with its heartbeat (connections and
  * link health for servers, linked servers for dispatchers).
  */
-import type { RegistryView } from './redis-registry-view.js'
+import type { RegistryView } from './registry-reads.js'
 
 /** One live node. */
 export interface NodeSummary {

@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Bus, BindOptions, SendOptions, Uid } from '../connection/bus.js'
 import type { Connection } from '../connection/connection.js'
-import type { Config, TransportName } from './config.js'
+import type { Config, TransportName } from '../server/config.js'
 import { SdError } from './errors.js'
 import type { Schema } from './validation.js'
 import type { Knex } from 'knex'
@@ -19,7 +19,7 @@ import type { Tasks } from '../task/tasks.js'
 import type { Task, TaskClass } from '../task/task.js'
 import type { TaskCallOptions, TaskProxy } from '../task/proxy.js'
 import type { Html, Views } from '../view/views.js'
-import type { NodeStats } from './application.js'
+import type { NodeStats } from '../server/application.js'
 
 /** What a controller needs from the application. */
 export interface ControllerHost {

@@ -4,7 +4,7 @@
  * after it sees the result) and can stop the flow by throwing or by not calling `next`.
  */
 import type { Controller } from './controller.js'
-import type { Application } from './application.js'
+import type { Application } from '../server/application.js'
 
 /** Application-level hooks. */
 export interface Hooks {

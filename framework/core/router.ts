@@ -3,7 +3,7 @@
  * rules from `config/routes.ts` (`'GET /': 'Home.index'`, `'/users/:id': 'User.show'`).
  * Every transport resolves paths here, HTTP included; none of them knows about controllers.
  */
-import type { RoutesConfig, TransportName } from './config.js'
+import type { RoutesConfig, TransportName } from '../server/config.js'
 import { SdError } from './errors.js'
 import type { ControllerClass } from './controller.js'
 import { compileValidator, type ActionValidator } from './validation.js'

@@ -12,7 +12,7 @@ import { extname } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import type { TasksConfig } from '../core/config.js'
+import type { TasksConfig } from '../server/config.js'
 import { SdError } from '../core/errors.js'
 import { CallQueue, PendingCall, type TaskOwner } from './call-queue.js'
 import { Deadlines } from './deadline.js'
@@ -59,7 +59,7 @@ const IDLE_THREAD_MS = 60_000
 const SERVICES_CLOSE_MS = 5000
 
 /** The runtime next to this file: `.ts` when running the sources, `.js` when compiled. */
-const workerRuntime = new URL(`./worker-runtime${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href
+const workerRuntime = new URL(`./thread-runtime${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href
 
 type Thread = TaskThread<PendingCall>
 

@@ -3,7 +3,7 @@
  * and the proxies controllers call through (`this.task(StatsTask).build(args)`).
  */
 import type { Logger } from 'pino'
-import type { Config } from '../core/config.js'
+import type { Config } from '../server/config.js'
 import { SdError } from '../core/errors.js'
 import { TaskPool } from './pool.js'
 import type { TaskOwner } from './call-queue.js'

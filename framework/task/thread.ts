@@ -1,5 +1,5 @@
 /**
- * One worker thread of the task pool: starts `worker.mjs`, posts calls on the Worker's own
+ * One worker thread of the task pool: starts `thread-main.mjs`, posts calls on the Worker's own
  * port, and reports to the pool what the thread says (ready, a reply, its services opened or
  * closed) and when it ends. Which calls are in flight on it, and what they mean, is the pool's
  * business; this file knows the thread and its call slots.
@@ -28,7 +28,7 @@ export interface TaskThreadEvents<C> {
   exit (thread: TaskThread<C>, code: number, error: unknown, was: TaskThreadStatus): void
 }
 
-const workerEntry = new URL('./worker.mjs', import.meta.url)
+const workerEntry = new URL('./thread-main.mjs', import.meta.url)
 const SLOT_MASK = CALL_SLOTS - 1
 /** Sequence numbers wrap before 2^30, onto a multiple of `CALL_SLOTS` so that slots stay in turn. */
 const SEQ_WRAP = 0x3fffffff

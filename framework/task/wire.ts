@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino'
 import { AppError, errorCodes, isPublicError, SdError, type ErrorCode } from '../core/errors.js'
-import type { AppConfig } from '../core/config.js'
+import type { AppConfig } from '../server/config.js'
 import type { MysqlConfig } from '../data/mysql.js'
 import type { RedisConfig } from '../data/redis.js'
 
@@ -51,7 +51,7 @@ export const CALL_SLOTS = 64
 
 /** `workerData` of every task worker: where the runtime is and what its services connect to. */
 export interface TaskWorkerData {
-  /** URL of `worker-runtime` (`.ts` from sources, `.js` when compiled). */
+  /** URL of `thread-runtime` (`.ts` from sources, `.js` when compiled). */
   runtime: string
   /** The thread's call slots (`CALL_SLOTS` Int32 values). */
   slots: SharedArrayBuffer

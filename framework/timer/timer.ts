@@ -7,7 +7,7 @@
 import type { Knex } from 'knex'
 import type { Logger } from 'pino'
 import type { SendOptions, Uid } from '../connection/bus.js'
-import type { Config } from '../core/config.js'
+import type { Config } from '../server/config.js'
 import type { ControllerHost } from '../core/controller.js'
 import type { Model, ModelClass } from '../data/model.js'
 import type { RedisClient } from '../data/redis.js'

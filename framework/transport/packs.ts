@@ -6,7 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { decode as unpackMsg, encode as packMsg } from '@msgpack/msgpack'
-import type { PackName } from '../core/config.js'
+import type { PackName } from '../server/config.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
 
 /** Request ids are numbers or strings; `null` means "reply if there is something to say" (text). */

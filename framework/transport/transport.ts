@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Config, TransportName } from '../core/config.js'
+import type { Config, TransportName } from '../server/config.js'
 import type { Connection } from '../connection/connection.js'
 import type { InboundMessage } from './packs.js'
 import type { Admission } from './admission.js'

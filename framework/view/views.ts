@@ -8,7 +8,7 @@
 import { resolve } from 'node:path'
 import { Eta } from 'eta'
 import type { Logger } from 'pino'
-import type { ViewsConfig } from '../core/config.js'
+import type { ViewsConfig } from '../server/config.js'
 import { SdError } from '../core/errors.js'
 
 /** A rendered page: HTTP sends it as `text/html`; other transports send the HTML string. */

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net'
-import type { Dispatcher } from '../../framework/cluster/dispatcher.js'
+import type { Dispatcher } from '../../framework/cluster/dispatch-server.js'
 import { Link } from '../../framework/cluster/link.js'
 import type { LinkClient } from '../../framework/cluster/link-client.js'
 import {

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
-import { Dispatcher, type DispatcherOptions } from '../../framework/cluster/dispatcher.js'
+import { Dispatcher, type DispatcherOptions } from '../../framework/cluster/dispatch-server.js'
 import { LinkClient, type LinkClientOptions } from '../../framework/cluster/link-client.js'
 import { LinkFrameDecoder, type AckEntry, type DataMessage, type FrameTypeValue } from '../../framework/cluster/link-frames.js'
 import { waitUntil } from '../helpers.js'

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type AddressInfo, type Server } from 'node:net'
-import type { Dispatcher } from '../../framework/cluster/dispatcher.js'
+import type { Dispatcher } from '../../framework/cluster/dispatch-server.js'
 import { Link } from '../../framework/cluster/link.js'
 import { acceptHandshake } from '../../framework/cluster/link-auth.js'
 import { freePort } from '../data/private-servers.js'

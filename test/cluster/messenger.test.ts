@@ -8,7 +8,7 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Dispatcher } from '../../framework/cluster/dispatcher.js'
+import type { Dispatcher } from '../../framework/cluster/dispatch-server.js'
 import { Messenger } from '../../framework/cluster/messenger.js'
 import { waitUntil } from '../helpers.js'
 import { Kind } from '../../framework/cluster/messenger.js'

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import { defaultConfig, type TasksConfig } from '../../framework/core/config.js'
+import { defaultConfig, type TasksConfig } from '../../framework/server/config.js'
 import { CALLS_PER_THREAD, TaskPool } from '../../framework/task/pool.js'
 import { waitUntil } from '../helpers.js'
 

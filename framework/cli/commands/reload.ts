@@ -2,7 +2,7 @@ import { Command } from '@oclif/core'
 import { appRoot, rootFlag } from '../context.js'
 import { sendControl } from '../control.js'
 import { runPaths } from '../run-state.js'
-import type { ServerStatus } from '../../cluster/primary.js'
+import type { ServerStatus } from '../../multicore/primary.js'
 
 /** `sd reload`: fresh code, no refused connection. */
 export default class Reload extends Command {

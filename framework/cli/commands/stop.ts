@@ -1,5 +1,5 @@
 import { Command, Flags } from '@oclif/core'
-import { loadConfig } from '../../core/config.js'
+import { loadConfig } from '../../server/config.js'
 import { appRoot, rootFlag } from '../context.js'
 import { sendControl } from '../control.js'
 import { clearRunFiles, isSdProcess, processAlive, readPid, readState, runPaths } from '../run-state.js'
@@ -52,5 +52,5 @@ async function isSdWorker (pid: number): Promise<boolean> {
   if (!processAlive(pid)) return false
   const { readFile } = await import('node:fs/promises')
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined)
-  return cmdline === undefined ? process.platform !== 'linux' : cmdline.includes('worker-main')
+  return cmdline === undefined ? process.platform !== 'linux' : cmdline.includes('worker-process-main')
 }

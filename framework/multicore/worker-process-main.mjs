@@ -5,5 +5,5 @@ if (!compiled) {
   const { register } = await import('tsx/esm/api')
   register()
 }
-const { runWorker } = await import(compiled ? './worker.js' : './worker.ts')
+const { runWorker } = await import(compiled ? './worker-process.js' : './worker-process.ts')
 await runWorker()

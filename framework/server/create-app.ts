@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url'
 import type { Logger } from 'pino'
 import { Application } from './application.js'
 import { loadConfig, type ConfigInput } from './config.js'
-import type { ControllerClass } from './controller.js'
+import type { ControllerClass } from '../core/controller.js'
 import type { TimerClass } from '../timer/timer.js'
 
 /** Options of `createApp`. */

@@ -9,10 +9,10 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import type { NodeStats } from '../core/application.js'
+import type { NodeStats } from '../server/application.js'
 import { isProtocolMessage, sdErrorFrom, type FromWorker, type Target, type ToWorker } from './ipc-protocol.js'
 import type { Ports } from './ports.js'
-import { Registry } from './registry.js'
+import { Registry } from './membership.js'
 import { Batcher, isBatch } from './batch.js'
 
 /** Options of `Primary`. */
@@ -85,7 +85,7 @@ interface SlotState {
   restarting: Promise<void> | undefined
 }
 
-const workerMain = fileURLToPath(new URL('./worker-main.mjs', import.meta.url))
+const workerMain = fileURLToPath(new URL('./worker-process-main.mjs', import.meta.url))
 
 /** Runs the workers of one server. */
 export class Primary {
@@ -105,7 +105,7 @@ export class Primary {
   constructor (options: PrimaryOptions) {
     this.#options = { stopTimeoutMs: 15_000, readyTimeoutMs: 30_000, env: {}, appRoot: options.root, ...options }
     // a build that compiled the framework too runs its own copy of the worker, without tsx
-    const compiled = join(this.#options.appRoot, 'framework/cluster/worker-main.mjs')
+    const compiled = join(this.#options.appRoot, 'framework/multicore/worker-process-main.mjs')
     this.#compiled = this.#options.appRoot !== options.root && existsSync(compiled)
     // Each worker accepts on the shared listening sockets itself (SCHED_NONE) instead of the
     // primary accepting and passing every socket over IPC (round-robin, node's default on

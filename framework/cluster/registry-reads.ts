@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { RedisClient } from '../data/redis.js'
 import type { LinkRole } from './link-auth.js'
-import { CLAIM_LEFT, PURGE, SNAPSHOT, RegistryKeys, runScript } from './redis-registry-scripts.js'
+import { CLAIM_LEFT, PURGE, SNAPSHOT, RegistryKeys, runScript } from './registry-scripts.js'
 
 /** A node as the registry records it. */
 export interface NodeRecord {

@@ -4,7 +4,7 @@
  * Plain JavaScript on purpose: a worker thread does not get the tsx loader the main thread
  * registered (`bin/sd.js`, `node --import tsx`), so this file installs it with tsx's
  * `register()` before importing a TypeScript module, and only then (a compiled app never loads
- * tsx). It imports `worker-runtime` (URL in `workerData.runtime`), which loads the registered
+ * tsx). It imports `thread-runtime` (URL in `workerData.runtime`), which loads the registered
  * task modules and then answers calls, all before the thread reports ready: a thread replacing
  * a crashed or timed-out one takes calls only once it is warm.
  */

@@ -8,8 +8,8 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Redis } from 'ioredis'
-import { RedisRegistry, type NodeRecord } from '../../framework/cluster/redis-registry.js'
-import { RegistryView } from '../../framework/cluster/redis-registry-view.js'
+import { RedisRegistry, type NodeRecord } from '../../framework/cluster/registry.js'
+import { RegistryView } from '../../framework/cluster/registry-reads.js'
 import { findBinary, freePort, PrivateServers, type ServerProcess } from '../data/private-servers.js'
 import { waitUntil } from '../helpers.js'
 

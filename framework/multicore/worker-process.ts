@@ -6,11 +6,11 @@
  */
 import cluster from 'node:cluster'
 import { hostname } from 'node:os'
-import type { Application } from '../core/application.js'
-import { createApp } from '../core/create-app.js'
+import type { Application } from '../server/application.js'
+import { createApp } from '../server/create-app.js'
 import { SdError } from '../core/errors.js'
 import { isProtocolMessage, type FromWorker, type ToWorker } from './ipc-protocol.js'
-import { WorkerBus } from './worker-bus.js'
+import { WorkerBus } from './multicore-bus.js'
 import { Batcher, isBatch } from './batch.js'
 
 let bus: WorkerBus | undefined

@@ -1,5 +1,5 @@
 /**
- * The part of a task worker that runs calls, loaded by `worker.mjs` in every worker thread:
+ * The part of a task worker that runs calls, loaded by `thread-main.mjs` in every worker thread:
  * imports the task modules, then answers the calls the pool posts on the Worker's port
  * (`{id, file, exportName, method, args}` → `{id, ok, value | error}`), each on a new instance
  * of its class, several at a time when they are async. Owns the worker's MySQL and Redis
@@ -14,7 +14,7 @@ import { RedisConnections } from '../data/redis.js'
 import type { TaskClass, TaskServices } from './task.js'
 import { CALL_SLOTS, toWireError, unsendableError, type CallMessage, type CloseMessage, type TaskCall, type TaskWorkerData, type TaskWorkerMessage, type WireError } from './wire.js'
 
-/** Imports a module by URL (`worker.mjs` installs tsx first for TypeScript files). */
+/** Imports a module by URL (`thread-main.mjs` installs tsx first for TypeScript files). */
 export type Importer = (url: string) => Promise<Record<string, unknown>>
 
 const data = workerData as TaskWorkerData

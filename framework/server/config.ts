@@ -6,7 +6,7 @@
 import { readdir } from 'node:fs/promises'
 import { extname, basename, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { SdError } from './errors.js'
+import { SdError } from '../core/errors.js'
 import type { MysqlConfig } from '../data/mysql.js'
 import type { RedisConfig } from '../data/redis.js'
 import { checkTimers, type TimersConfig } from '../timer/spec.js'

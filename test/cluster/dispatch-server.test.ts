@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Dispatcher } from '../../framework/cluster/dispatcher.js'
+import type { Dispatcher } from '../../framework/cluster/dispatch-server.js'
 import type { LinkClient } from '../../framework/cluster/link-client.js'
 import { waitUntil } from '../helpers.js'
 import { newSecret, ready, startClient, startDispatcher, type Inbox } from './link-helpers.js'

@@ -1,5 +1,5 @@
 /**
- * Lua scripts of the Redis cluster registry (framework/cluster/redis-registry.ts), and how to
+ * Lua scripts of the Redis cluster registry (framework/cluster/registry.ts), and how to
  * run them. Each script is atomic; every key a script names lives under the registry's
  * `{cluster}` hash tag, so on Redis Cluster they all hash to one slot (keys built inside a
  * script from ARGV[1], the full key prefix, are in that slot too).
