@@ -2,11 +2,11 @@
  * The multi-core primary's mirror of every worker's connections (id, uid, groups), kept from
  * the workers' membership messages. It answers queries for the whole server and tells which
  * workers a push must reach and how many connections it reaches there, with the same target
- * rules (`forEachTarget`) a worker applies to its own connections.
+ * rules (`forEachTarget`) a worker applies to its own connections, and relays it to them.
  */
 import { answerQuery, forEachTarget, type PushOp, type QueryOp } from '../connection/bus-ops.js'
 import { ConnectionTable, type Member } from '../connection/table.js'
-import type { MembershipMessage } from './ipc-protocol.js'
+import type { MembershipMessage, ToWorker } from './ipc-protocol.js'
 
 /** A connection of some worker. */
 interface Mirror extends Member {
@@ -16,10 +16,19 @@ interface Mirror extends Member {
 /** Workers a push goes to, with the number of connections it reaches on each. */
 export type Fanout = Map<number, number>
 
+/** Sends a message to a worker (the primary's channel to it). */
+export type SendToWorker = (worker: number, msg: ToWorker) => void
+
 /** Every worker's connections, as the primary sees them. */
 export class MembershipMirror {
   readonly #table = new ConnectionTable<Mirror>()
   readonly #byWorker = new Map<number, Set<Mirror>>()
+  readonly #send: SendToWorker
+
+  /** `send` carries the pushes `relay` sends to the workers. */
+  constructor (send: SendToWorker) {
+    this.#send = send
+  }
 
   /** Applies a membership message from `worker`. */
   apply (worker: number, msg: MembershipMessage): void {
@@ -39,7 +48,14 @@ export class MembershipMirror {
         this.#byWorker.get(m.worker)?.delete(m)
         break
       }
-      case 'bind': { const m = this.#table.get(msg.c); if (m) this.#table.bindUid(m, msg.u); break }
+      case 'bind': {
+        // bind with kick: the other workers' connections of the uid are closed in the same
+        // step as the bind is recorded, so two simultaneous sign-ins cannot both stay
+        if (msg.kick) this.relay({ o: 'kick', u: msg.u, r: `uid ${msg.u} signed in elsewhere`, except: msg.c }, undefined, worker)
+        const m = this.#table.get(msg.c)
+        if (m) this.#table.bindUid(m, msg.u)
+        break
+      }
       case 'unbind': { const m = this.#table.get(msg.c); if (m) this.#table.unbindUid(m); break }
       case 'join': { const m = this.#table.get(msg.c); if (m) this.#table.join(m, msg.g); break }
       case 'leave': { const m = this.#table.get(msg.c); if (m) this.#table.leave(m, msg.g); break }
@@ -75,6 +91,16 @@ export class MembershipMirror {
       if (m.worker !== origin) out.set(m.worker, (out.get(m.worker) ?? 0) + 1)
     })
     return out
+  }
+
+  /** Sends a push from `origin` to the other workers that hold its targets; returns how many connections it reaches there. */
+  relay (to: PushOp, d: unknown, origin: number): number {
+    let total = 0
+    for (const [worker, n] of this.fanout(to, origin)) {
+      this.#send(worker, { t: 'deliver', to, d })
+      total += n
+    }
+    return total
   }
 
   /** Answers a query for the whole server (`connections` is the primary's own to answer). */

@@ -9,7 +9,6 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import type { PushOp } from '../connection/bus-ops.js'
 import { isProtocolMessage, sdErrorFrom, type FromWorker, type ToWorker, type WorkerStats } from './ipc-protocol.js'
 import type { Ports } from './ports.js'
 import { MembershipMirror } from './membership.js'
@@ -90,7 +89,7 @@ const workerMain = fileURLToPath(new URL('./worker-process-main.mjs', import.met
 /** Runs the workers of one server. */
 export class Primary {
   readonly #options: Required<Omit<PrimaryOptions, 'env' | 'appRoot' | 'onChange'>> & { env: Record<string, string>, appRoot: string, onChange?: () => void }
-  readonly #membership = new MembershipMirror()
+  readonly #membership = new MembershipMirror((worker, msg) => this.#send(this.#byId.get(worker), msg))
   readonly #slots = new Map<number, SlotState>()
   readonly #byId = new Map<number, Slot>()
   readonly #readyWaiters = new Map<number, { resolve: (ports: Ports) => void, reject: (err: Error) => void }>()
@@ -214,7 +213,7 @@ export class Primary {
         return
       }
       case 'send': {
-        this.#send(slot, { t: 'result', r: msg.r, v: this.#relay(msg.to, msg.d, id) })
+        this.#send(slot, { t: 'result', r: msg.r, v: this.#membership.relay(msg.to, msg.d, id) })
         return
       }
       case 'query':
@@ -228,25 +227,9 @@ export class Primary {
         resolve?.(msg.stats)
         return
       }
-      case 'bind':
-        // bind with kick: the other workers' connections of the uid are closed in the same
-        // step as the bind is recorded, so two simultaneous sign-ins cannot both stay
-        if (msg.kick) this.#relay({ o: 'kick', u: msg.u, r: `uid ${msg.u} signed in elsewhere`, except: msg.c }, undefined, id)
-        this.#membership.apply(id, msg)
-        return
       default:
         this.#membership.apply(id, msg)
     }
-  }
-
-  /** Sends a push to the workers (other than `origin`) that hold its targets; returns how many connections it reaches there. */
-  #relay (to: PushOp, d: unknown, origin: number): number {
-    let total = 0
-    for (const [target, n] of this.#membership.fanout(to, origin)) {
-      this.#send(this.#byId.get(target), { t: 'deliver', to, d })
-      total += n
-    }
-    return total
   }
 
   #onExit (slot: Slot, code: number | null, signal: string | null): void {
