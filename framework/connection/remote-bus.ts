@@ -169,10 +169,10 @@ export abstract class RemoteBus implements Bus {
 
 /**
  * Requests awaiting an answer, by sequence number. Each settles once: with its answer, or with
- * its fallback when it could not be sent, was dropped, or the other side went away.
+ * its fallback when it could not be sent, was dropped, timed out, or the other side went away.
  */
 export class PendingRequests {
-  readonly #waiting = new Map<number, { resolve: (value: unknown) => void, fallback: unknown }>()
+  readonly #waiting = new Map<number, { resolve: (value: unknown) => void, fallback: unknown, timer?: NodeJS.Timeout }>()
   #seq = 0
 
   /** Requests not settled yet. */
@@ -180,35 +180,37 @@ export class PendingRequests {
     return this.#waiting.size
   }
 
-  /** Starts a request: `send(r)` sends it with number `r` (false: it could not, and it settles with `fallback`). */
-  start<T> (send: (r: number) => boolean, fallback: T): Promise<T> {
+  /**
+   * Starts a request: `send(r)` sends it with number `r` (false: it could not, and it settles
+   * with `fallback`). With `timeoutMs`, an answer that takes longer settles it with `fallback`.
+   */
+  start<T> (send: (r: number) => boolean, fallback: T, timeoutMs?: number): Promise<T> {
     const r = ++this.#seq
     return new Promise<T>((resolve) => {
-      this.#waiting.set(r, { resolve: resolve as (v: unknown) => void, fallback })
-      if (!send(r)) {
-        this.#waiting.delete(r)
-        resolve(fallback)
-      }
+      const waiter = { resolve: resolve as (v: unknown) => void, fallback, timer: undefined as NodeJS.Timeout | undefined }
+      if (timeoutMs !== undefined) waiter.timer = setTimeout(() => this.fail(r), timeoutMs)
+      this.#waiting.set(r, waiter)
+      if (!send(r)) this.fail(r)
     })
   }
 
   /** Settles request `r` with `value` (unknown or settled numbers are ignored). */
   settle (r: number, value: unknown): void {
     const waiter = this.#waiting.get(r)
+    if (!waiter) return
     this.#waiting.delete(r)
-    waiter?.resolve(value)
+    clearTimeout(waiter.timer)
+    waiter.resolve(value)
   }
 
   /** Settles request `r` with its fallback. */
   fail (r: number): void {
     const waiter = this.#waiting.get(r)
-    this.#waiting.delete(r)
-    waiter?.resolve(waiter.fallback)
+    if (waiter) this.settle(r, waiter.fallback)
   }
 
   /** Settles every request with its fallback. */
   failAll (): void {
-    for (const { resolve, fallback } of this.#waiting.values()) resolve(fallback)
-    this.#waiting.clear()
+    for (const r of [...this.#waiting.keys()]) this.fail(r)
   }
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import { isProtocolMessage, sdErrorFrom, type FromWorker, type ToWorker, type WorkerStats } from './ipc-protocol.js'
 import type { Ports } from './ports.js'
+import { PendingRequests } from '../connection/remote-bus.js'
 import { MembershipMirror } from './membership.js'
 import { Batcher, isBatch } from './batch.js'
 
@@ -93,8 +94,8 @@ export class Primary {
   readonly #slots = new Map<number, SlotState>()
   readonly #byId = new Map<number, Slot>()
   readonly #readyWaiters = new Map<number, { resolve: (ports: Ports) => void, reject: (err: Error) => void }>()
-  readonly #statsWaiters = new Map<number, (stats: WorkerStats) => void>()
-  #statsSeq = 0
+  /** `stats` requests to the workers (a worker that does not answer in time shows no stats). */
+  readonly #statsRequests = new PendingRequests()
   #status: PrimaryStatus = 'starting'
   #ports: Ports = {}
   readonly #startedAt = Date.now()
@@ -221,12 +222,9 @@ export class Primary {
         if (msg.q.o === 'connections') void this.statusReport().then((s) => this.#send(slot, { t: 'result', r: msg.r, v: s.connections }))
         else this.#send(slot, { t: 'result', r: msg.r, v: this.#membership.query(msg.q) })
         return
-      case 'stats': {
-        const resolve = this.#statsWaiters.get(msg.r)
-        this.#statsWaiters.delete(msg.r)
-        resolve?.(msg.stats)
+      case 'stats':
+        this.#statsRequests.settle(msg.r, msg.stats)
         return
-      }
       default:
         this.#membership.apply(id, msg)
     }
@@ -346,11 +344,6 @@ export class Primary {
 
   #stats (slot: Slot): Promise<WorkerStats | undefined> {
     if (!slot.worker.isConnected()) return Promise.resolve(undefined)
-    const r = ++this.#statsSeq
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => { this.#statsWaiters.delete(r); resolve(undefined) }, 2000)
-      this.#statsWaiters.set(r, (stats) => { clearTimeout(timer); resolve(stats) })
-      this.#send(slot, { t: 'stats', r })
-    })
+    return this.#statsRequests.start((r) => { this.#send(slot, { t: 'stats', r }); return true }, undefined as WorkerStats | undefined, 2000)
   }
 }

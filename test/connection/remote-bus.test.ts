@@ -192,7 +192,7 @@ test('runPush: data given as JSON text reaches clients as the value; kick and cl
   assert.equal(table.size, 0)
 })
 
-test('PendingRequests settle once: with the answer, or the fallback when unsent, dropped or cut off', async () => {
+test('PendingRequests settle once: with the answer, or the fallback when unsent, dropped, late or cut off', async () => {
   const p = new PendingRequests()
   const sent: number[] = []
   const send = (r: number): boolean => { sent.push(r); return true }
@@ -206,6 +206,15 @@ test('PendingRequests settle once: with the answer, or the fallback when unsent,
   p.fail(sent[1])
   p.failAll()
   assert.deepEqual(await Promise.all([answered, dropped, cut]), [42, 'fallback', undefined])
+  assert.equal(p.size, 0)
+
+  // an answer later than the timeout is ignored; one in time clears its timer
+  const late = p.start(send, 'timed out', 5)
+  const quick = p.start(send, 'timed out', 60_000)
+  p.settle(sent[4], 'quick')
+  assert.equal(await late, 'timed out')
+  p.settle(sent[3], 'too late')
+  assert.equal(await quick, 'quick')
   assert.equal(p.size, 0)
   assert.equal(sumCounts([1, null, 'x', 2, undefined]), 3)
 })
