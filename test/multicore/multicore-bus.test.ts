@@ -10,8 +10,13 @@ import { ConnectionTable } from '../../framework/connection/table.js'
 import type { FromWorker, ToWorker } from '../../framework/multicore/ipc-protocol.js'
 import { MembershipMirror } from '../../framework/multicore/membership.js'
 import { MulticoreBus } from '../../framework/multicore/multicore-bus.js'
+import type { WorkerAppFactory } from '../../framework/multicore/worker-process.js'
+import { createApp, type Application } from '../../framework/index.js'
 import { attach } from '../connection/memory-connection.js'
 import { turns } from '../cluster/fake-cluster.js'
+
+// the factory worker-process-main.mjs passes to runWorker fits it (checked by tsc)
+void (createApp satisfies WorkerAppFactory<Application>)
 
 interface FakeWorker { id: number, table: ConnectionTable, bus: MulticoreBus }
 
