@@ -4,6 +4,7 @@
  * provides another implementation of the same interface, so controllers never change.
  */
 import { SdError } from '../core/errors.js'
+import { groupUids } from './bus-ops.js'
 import { Outgoing, type Connection } from './connection.js'
 import type { ConnectionTable } from './table.js'
 
@@ -74,6 +75,17 @@ function deliver (conns: Iterable<Connection>, data: unknown, skip?: (id: string
   return n
 }
 
+/**
+ * Pushes `data` to the connections of `uid` in `table`, synchronously: the hot path of every
+ * bus (one connection: no shared encoding to allocate). Throws what a codec throws.
+ */
+export function deliverToUid (table: ConnectionTable, uid: string, data: unknown): number {
+  const conns = table.byUid(uid)
+  if (conns.size === 0) return 0
+  if (conns.size === 1) for (const c of conns) return c.push(data) ? 1 : 0
+  return deliver(conns, data)
+}
+
 /** The bus of one standalone process. */
 export class LocalBus implements Bus {
   readonly #table: ConnectionTable
@@ -110,9 +122,7 @@ export class LocalBus implements Bus {
   }
 
   async sendToUid (uid: Uid, data: unknown): Promise<number> {
-    const conns = this.#table.byUid(String(uid))
-    if (conns.size === 1) for (const c of conns) return c.push(data) ? 1 : 0
-    return deliver(conns, data)
+    return deliverToUid(this.#table, String(uid), data)
   }
 
   async sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {
@@ -154,9 +164,7 @@ export class LocalBus implements Bus {
   }
 
   async groupMembers (group: string): Promise<string[]> {
-    const uids = new Set<string>()
-    for (const conn of this.#table.byGroup(group)) if (conn.uid !== undefined) uids.add(conn.uid)
-    return [...uids]
+    return groupUids(this.#table, group)
   }
 
   async groupCount (group: string): Promise<number> {

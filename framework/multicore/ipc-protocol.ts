@@ -1,49 +1,52 @@
 /**
  * Messages between a worker and the multi-core primary (`sd start --workers N`), over
  * node:cluster's IPC channel. Workers mirror their connections' membership to the primary;
- * pushes and queries that concern other workers go through it.
+ * pushes and queries that concern other workers go through it. Pushes and queries are the bus
+ * operations of connection/bus-ops.ts, as they are.
  */
-import type { NodeStats } from '../server/application.js'
+import type { MembershipChange, PushOp, QueryOp } from '../connection/bus-ops.js'
 import { errorCodes, SdError, type ErrorCode } from '../core/errors.js'
 import type { Ports } from './ports.js'
+// a type only: core's contract will declare it
+import type { NodeStats } from '../server/application.js'
 
-/** What a push targets. */
-export type Target =
-  | { k: 'uid', u: string }
-  | { k: 'uids', u: string[] }
-  | { k: 'all', x?: string[] }
-  | { k: 'group', g: string, x?: string[] }
-  | { k: 'conn', c: string }
-  | { k: 'kick', u: string, reason: string, except?: string }
-  | { k: 'close', c: string, reason: string }
+/** What a worker reports of itself (its application's `stats()`). */
+export type WorkerStats = NodeStats
 
-/** Registry queries. */
-export type Query =
-  | { k: 'online', u: string }
-  | { k: 'count' }
-  | { k: 'members', g: string }
-  | { k: 'groupCount', g: string }
-  | { k: 'groups' }
-  | { k: 'connections' }
-
-/** Worker → primary. */
-export type FromWorker =
-  | { t: 'ready', ports: Ports }
-  /** The app could not start for a reason a user can act on (an SD error: port in use, config…). */
-  | { t: 'failed', code: string, message: string }
+/**
+ * A membership change as the primary's mirror needs it: the connection and the uid or group
+ * (`MembershipChange` without what only the worker's own bookkeeping uses).
+ */
+export type MembershipMessage =
   | { t: 'open', c: string }
   | { t: 'close', c: string }
   | { t: 'bind', c: string, u: string, kick?: boolean }
   | { t: 'unbind', c: string }
   | { t: 'join', c: string, g: string }
   | { t: 'leave', c: string, g: string }
-  | { t: 'send', r: number, to: Target, d?: unknown }
-  | { t: 'query', r: number, q: Query }
-  | { t: 'stats', r: number, stats: NodeStats }
+
+/** The IPC message of a membership change. */
+export function membershipMessage (change: MembershipChange): MembershipMessage {
+  switch (change.t) {
+    case 'bind': return change.kick ? { t: 'bind', c: change.c, u: change.u, kick: true } : { t: 'bind', c: change.c, u: change.u }
+    case 'open': case 'close': case 'unbind': return { t: change.t, c: change.c }
+    case 'join': case 'leave': return { t: change.t, c: change.c, g: change.g }
+  }
+}
+
+/** Worker → primary. */
+export type FromWorker =
+  | { t: 'ready', ports: Ports }
+  /** The app could not start for a reason a user can act on (an SD error: port in use, config…). */
+  | { t: 'failed', code: string, message: string }
+  | MembershipMessage
+  | { t: 'send', r: number, to: PushOp, d?: unknown }
+  | { t: 'query', r: number, q: QueryOp }
+  | { t: 'stats', r: number, stats: WorkerStats }
 
 /** Primary → worker. */
 export type ToWorker =
-  | { t: 'deliver', to: Target, d?: unknown }
+  | { t: 'deliver', to: PushOp, d?: unknown }
   | { t: 'result', r: number, v: unknown }
   | { t: 'stats', r: number }
   | { t: 'stop' }

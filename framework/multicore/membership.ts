@@ -1,10 +1,12 @@
 /**
- * The multi-core primary's registry: a mirror of every worker's connections (id, uid, groups),
- * kept from the workers' membership messages. It answers queries for the whole server and
- * tells which workers a push must reach and how many connections it reaches there.
+ * The multi-core primary's mirror of every worker's connections (id, uid, groups), kept from
+ * the workers' membership messages. It answers queries for the whole server and tells which
+ * workers a push must reach and how many connections it reaches there, with the same target
+ * rules (`forEachTarget`) a worker applies to its own connections, and relays it to them.
  */
+import { answerQuery, forEachTarget, type PushOp, type QueryOp } from '../connection/bus-ops.js'
 import { ConnectionTable, type Member } from '../connection/table.js'
-import type { FromWorker, Query, Target } from './ipc-protocol.js'
+import type { MembershipMessage, ToWorker } from './ipc-protocol.js'
 
 /** A connection of some worker. */
 interface Mirror extends Member {
@@ -14,12 +16,22 @@ interface Mirror extends Member {
 /** Workers a push goes to, with the number of connections it reaches on each. */
 export type Fanout = Map<number, number>
 
-export class Registry {
+/** Sends a message to a worker (the primary's channel to it). */
+export type SendToWorker = (worker: number, msg: ToWorker) => void
+
+/** Every worker's connections, as the primary sees them. */
+export class MembershipMirror {
   readonly #table = new ConnectionTable<Mirror>()
   readonly #byWorker = new Map<number, Set<Mirror>>()
+  readonly #send: SendToWorker
+
+  /** `send` carries the pushes `relay` sends to the workers. */
+  constructor (send: SendToWorker) {
+    this.#send = send
+  }
 
   /** Applies a membership message from `worker`. */
-  apply (worker: number, msg: FromWorker): void {
+  apply (worker: number, msg: MembershipMessage): void {
     switch (msg.t) {
       case 'open': {
         const m: Mirror = { id: msg.c, uid: undefined, groups: undefined, worker }
@@ -36,7 +48,14 @@ export class Registry {
         this.#byWorker.get(m.worker)?.delete(m)
         break
       }
-      case 'bind': { const m = this.#table.get(msg.c); if (m) this.#table.bindUid(m, msg.u); break }
+      case 'bind': {
+        // bind with kick: the other workers' connections of the uid are closed in the same
+        // step as the bind is recorded, so two simultaneous sign-ins cannot both stay
+        if (msg.kick) this.relay({ o: 'kick', u: msg.u, r: `uid ${msg.u} signed in elsewhere`, except: msg.c }, undefined, worker)
+        const m = this.#table.get(msg.c)
+        if (m) this.#table.bindUid(m, msg.u)
+        break
+      }
       case 'unbind': { const m = this.#table.get(msg.c); if (m) this.#table.unbindUid(m); break }
       case 'join': { const m = this.#table.get(msg.c); if (m) this.#table.join(m, msg.g); break }
       case 'leave': { const m = this.#table.get(msg.c); if (m) this.#table.leave(m, msg.g); break }
@@ -55,52 +74,37 @@ export class Registry {
   }
 
   /** Where a push from `origin` goes (the origin delivers its own connections itself). */
-  fanout (to: Target, origin: number): Fanout {
+  fanout (to: PushOp, origin: number): Fanout {
     const out: Fanout = new Map()
-    const add = (m: Mirror): void => {
+    if (to.o === 'all') {
+      // counted per worker, not per connection: a broadcast costs the primary O(workers)
+      const skip = new Set(to.x)
+      for (const [worker, set] of this.#byWorker) {
+        if (worker === origin) continue
+        let n = set.size
+        if (skip.size > 0) for (const id of skip) if (this.#table.get(id)?.worker === worker) n--
+        if (n > 0) out.set(worker, n)
+      }
+      return out
+    }
+    forEachTarget(this.#table, to, (m) => {
       if (m.worker !== origin) out.set(m.worker, (out.get(m.worker) ?? 0) + 1)
-    }
-    switch (to.k) {
-      case 'uid': for (const m of this.#table.byUid(to.u)) add(m); break
-      case 'uids': {
-        const seen = new Set<string>()
-        for (const u of to.u) for (const m of this.#table.byUid(u)) if (!seen.has(m.id)) { seen.add(m.id); add(m) }
-        break
-      }
-      case 'all': {
-        const skip = new Set(to.x)
-        for (const [worker, set] of this.#byWorker) {
-          if (worker === origin) continue
-          let n = set.size
-          if (skip.size > 0) for (const id of skip) if (this.#table.get(id)?.worker === worker) n--
-          if (n > 0) out.set(worker, n)
-        }
-        break
-      }
-      case 'group': {
-        const skip = new Set(to.x)
-        for (const m of this.#table.byGroup(to.g)) if (!skip.has(m.id)) add(m)
-        break
-      }
-      case 'conn':
-      case 'close': { const m = this.#table.get(to.c); if (m) add(m); break }
-      case 'kick': for (const m of this.#table.byUid(to.u)) if (m.id !== to.except) add(m); break
-    }
+    })
     return out
   }
 
-  /** Answers a query for the whole server. */
-  query (q: Query): unknown {
-    switch (q.k) {
-      case 'online': return this.#table.byUid(q.u).size > 0
-      case 'count': return this.#table.uidCount()
-      case 'members': {
-        const uids = new Set<string>()
-        for (const m of this.#table.byGroup(q.g)) if (m.uid !== undefined) uids.add(m.uid)
-        return [...uids]
-      }
-      case 'groupCount': return this.#table.byGroup(q.g).size
-      case 'groups': return this.#table.groupNames()
+  /** Sends a push from `origin` to the other workers that hold its targets; returns how many connections it reaches there. */
+  relay (to: PushOp, d: unknown, origin: number): number {
+    let total = 0
+    for (const [worker, n] of this.fanout(to, origin)) {
+      this.#send(worker, { t: 'deliver', to, d })
+      total += n
     }
+    return total
+  }
+
+  /** Answers a query for the whole server (`connections` is the primary's own to answer). */
+  query (q: QueryOp): unknown {
+    return answerQuery(this.#table, q)
   }
 }

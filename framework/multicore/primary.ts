@@ -1,7 +1,7 @@
 /**
  * The primary of `sd start`: forks the workers (node:cluster, which shares the listening
  * sockets so a worker can be replaced without refusing a connection), relays pushes and
- * queries between them through its registry, restarts a worker that crashes, replaces them one
+ * queries between them through its membership mirror, restarts a worker that crashes, replaces them one
  * by one on reload, and stops them gracefully.
  */
 import cluster, { type Worker } from 'node:cluster'
@@ -9,10 +9,10 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
-import type { NodeStats } from '../server/application.js'
-import { isProtocolMessage, sdErrorFrom, type FromWorker, type Target, type ToWorker } from './ipc-protocol.js'
+import { isProtocolMessage, sdErrorFrom, type FromWorker, type ToWorker, type WorkerStats } from './ipc-protocol.js'
 import type { Ports } from './ports.js'
-import { Registry } from './membership.js'
+import { PendingRequests } from '../connection/remote-bus.js'
+import { MembershipMirror } from './membership.js'
 import { Batcher, isBatch } from './batch.js'
 
 /** Options of `Primary`. */
@@ -43,7 +43,7 @@ export interface WorkerStatus {
   uptimeMs: number
   /** Times this slot's worker was restarted after a crash. */
   restarts: number
-  stats?: NodeStats
+  stats?: WorkerStats
 }
 
 /** What `sd status` reports. */
@@ -90,12 +90,12 @@ const workerMain = fileURLToPath(new URL('./worker-process-main.mjs', import.met
 /** Runs the workers of one server. */
 export class Primary {
   readonly #options: Required<Omit<PrimaryOptions, 'env' | 'appRoot' | 'onChange'>> & { env: Record<string, string>, appRoot: string, onChange?: () => void }
-  readonly #registry = new Registry()
+  readonly #membership = new MembershipMirror((worker, msg) => this.#send(this.#byId.get(worker), msg))
   readonly #slots = new Map<number, SlotState>()
   readonly #byId = new Map<number, Slot>()
   readonly #readyWaiters = new Map<number, { resolve: (ports: Ports) => void, reject: (err: Error) => void }>()
-  readonly #statsWaiters = new Map<number, (stats: NodeStats) => void>()
-  #statsSeq = 0
+  /** `stats` requests to the workers (a worker that does not answer in time shows no stats). */
+  readonly #statsRequests = new PendingRequests()
   #status: PrimaryStatus = 'starting'
   #ports: Ports = {}
   readonly #startedAt = Date.now()
@@ -214,45 +214,26 @@ export class Primary {
         return
       }
       case 'send': {
-        this.#send(slot, { t: 'result', r: msg.r, v: this.#relay(msg.to, msg.d, id) })
+        this.#send(slot, { t: 'result', r: msg.r, v: this.#membership.relay(msg.to, msg.d, id) })
         return
       }
       case 'query':
         // every worker's connections (a page like /status shows the server, not one worker)
-        if (msg.q.k === 'connections') void this.statusReport().then((s) => this.#send(slot, { t: 'result', r: msg.r, v: s.connections }))
-        else this.#send(slot, { t: 'result', r: msg.r, v: this.#registry.query(msg.q) })
+        if (msg.q.o === 'connections') void this.statusReport().then((s) => this.#send(slot, { t: 'result', r: msg.r, v: s.connections }))
+        else this.#send(slot, { t: 'result', r: msg.r, v: this.#membership.query(msg.q) })
         return
-      case 'stats': {
-        const resolve = this.#statsWaiters.get(msg.r)
-        this.#statsWaiters.delete(msg.r)
-        resolve?.(msg.stats)
-        return
-      }
-      case 'bind':
-        // bind with kick: the other workers' connections of the uid are closed in the same
-        // step as the bind is recorded, so two simultaneous sign-ins cannot both stay
-        if (msg.kick) this.#relay({ k: 'kick', u: msg.u, reason: `uid ${msg.u} signed in elsewhere`, except: msg.c }, undefined, id)
-        this.#registry.apply(id, msg)
+      case 'stats':
+        this.#statsRequests.settle(msg.r, msg.stats)
         return
       default:
-        this.#registry.apply(id, msg)
+        this.#membership.apply(id, msg)
     }
-  }
-
-  /** Sends a push to the workers (other than `origin`) that hold its targets; returns how many connections it reaches there. */
-  #relay (to: Target, d: unknown, origin: number): number {
-    let total = 0
-    for (const [target, n] of this.#registry.fanout(to, origin)) {
-      this.#send(this.#byId.get(target), { t: 'deliver', to, d })
-      total += n
-    }
-    return total
   }
 
   #onExit (slot: Slot, code: number | null, signal: string | null): void {
     const id = slot.worker.id
     this.#byId.delete(id)
-    this.#registry.dropWorker(id)
+    this.#membership.dropWorker(id)
     const state = this.#slots.get(slot.n)
     if (state?.current === slot) state.current = undefined
     const waiter = this.#readyWaiters.get(id)
@@ -361,13 +342,8 @@ export class Primary {
     return { pid: process.pid, status: this.#status, uptimeMs: Date.now() - this.#startedAt, ports: this.#ports, workers, connections }
   }
 
-  #stats (slot: Slot): Promise<NodeStats | undefined> {
+  #stats (slot: Slot): Promise<WorkerStats | undefined> {
     if (!slot.worker.isConnected()) return Promise.resolve(undefined)
-    const r = ++this.#statsSeq
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => { this.#statsWaiters.delete(r); resolve(undefined) }, 2000)
-      this.#statsWaiters.set(r, (stats) => { clearTimeout(timer); resolve(stats) })
-      this.#send(slot, { t: 'stats', r })
-    })
+    return this.#statsRequests.start((r) => { this.#send(slot, { t: 'stats', r }); return true }, undefined as WorkerStats | undefined, 2000)
   }
 }

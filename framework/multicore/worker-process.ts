@@ -1,19 +1,37 @@
 /**
- * A worker process of `sd start`: boots the app in `SD_APP_ROOT`, tells the primary its ports,
- * mirrors membership through a `WorkerBus` when there are several workers, and stops
+ * A worker process of `sd start`: boots the app in `SD_APP_ROOT` (with the factory its entry
+ * file passes in: this layer knows no application), tells the primary its ports, mirrors
+ * membership through a `MulticoreBus` when there are several workers, and stops
  * gracefully when the primary asks (or on SIGTERM, also while it is still booting). If the
  * primary is killed outright, node:cluster ends the worker at once: its clients see a plain close.
  */
 import cluster from 'node:cluster'
 import { hostname } from 'node:os'
-import type { Application } from '../server/application.js'
-import { createApp } from '../server/create-app.js'
+import type { Logger } from 'pino'
+import type { Bus } from '../connection/bus.js'
+import type { ConnectionTable } from '../connection/table.js'
 import { SdError } from '../core/errors.js'
-import { isProtocolMessage, type FromWorker, type ToWorker } from './ipc-protocol.js'
-import { WorkerBus } from './multicore-bus.js'
+import { isProtocolMessage, type FromWorker, type ToWorker, type WorkerStats } from './ipc-protocol.js'
+import { MulticoreBus } from './multicore-bus.js'
 import { Batcher, isBatch } from './batch.js'
 
-let bus: WorkerBus | undefined
+/** What a worker process uses of the application it runs (server/'s `Application` is one). */
+export interface WorkerApp {
+  readonly log: Logger
+  readonly connections: ConnectionTable
+  /** Set when the app is a node of a dispatch cluster (its own bus reaches the other workers). */
+  readonly cluster: unknown
+  bus: Bus
+  start (): Promise<void>
+  stop (): Promise<void>
+  stats (): WorkerStats
+  address (name: 'tcp' | 'text' | 'http'): { port: number } | undefined
+}
+
+/** Builds the application of a worker (server/create-app's `createApp`). */
+export type WorkerAppFactory<A extends WorkerApp> = (options: { root: string, connectionIdPrefix: string }) => Promise<A>
+
+let bus: MulticoreBus | undefined
 
 const out = new Batcher<FromWorker>((msg) => {
   if (!process.connected || !process.send) return false
@@ -31,11 +49,11 @@ function send (msg: FromWorker): boolean {
   return true
 }
 
-/** Runs this process as a worker; resolves once the app serves. */
-export async function runWorker (): Promise<Application | undefined> {
+/** Runs this process as a worker of the app `createApp` builds; resolves once the app serves. */
+export async function runWorker<A extends WorkerApp> (createApp: WorkerAppFactory<A>): Promise<A | undefined> {
   const root = process.env.SD_APP_ROOT ?? process.cwd()
   const id = cluster.worker?.id ?? process.pid
-  let app: Application | undefined
+  let app: A | undefined
   let stopRequested: string | undefined
 
   const stop = (why: string): void => {
@@ -80,7 +98,7 @@ export async function runWorker (): Promise<Application | undefined> {
     process.env.SD_NODE_NAME = name
   }
   const booting = await createApp({ root, connectionIdPrefix: `w${id}.` })
-  if (workers > 1 && !booting.cluster) booting.bus = bus = new WorkerBus(booting.connections, send)
+  if (workers > 1 && !booting.cluster) booting.bus = bus = new MulticoreBus(booting.connections, send)
   if (stopRequested !== undefined) process.exit(0)
   try {
     await booting.start()

@@ -1,0 +1,128 @@
+/**
+ * The bus operations that cross a process boundary, declared once with their wire shape: the
+ * multi-core IPC protocol, the primary's membership mirror and the dispatch cluster's requests
+ * between servers all carry these objects. `forEachTarget` says which connections of a table a
+ * push reaches (the one definition every side applies), `runPush` runs a push on a process's
+ * own connections and `answerQuery` answers a query from a table.
+ */
+import { SdError } from '../core/errors.js'
+import { Outgoing, type Connection } from './connection.js'
+import type { ConnectionTable, Member } from './table.js'
+
+/**
+ * A push: who receives it, or for `kick` and `close` whose connection is closed. `x`: ids to
+ * leave out; `r`: the close reason; `except`: a connection `kick` spares (a bind with kick).
+ */
+export type PushOp =
+  | { o: 'uid', u: string }
+  | { o: 'uids', u: string[] }
+  | { o: 'group', g: string, x?: string[] }
+  | { o: 'all', x?: string[] }
+  | { o: 'conn', c: string }
+  | { o: 'kick', u: string, r: string, except?: string }
+  | { o: 'close', c: string, r: string }
+
+/** A query about the whole server (multi-core) or cluster. */
+export type QueryOp =
+  | { o: 'online', u: string }
+  | { o: 'count' }
+  | { o: 'members', g: string }
+  | { o: 'groupCount', g: string }
+  | { o: 'groups' }
+  /** Connections per transport (multi-core status pages; a cluster does not answer it). */
+  | { o: 'connections' }
+
+/** Either kind of operation. */
+export type BusOp = PushOp | QueryOp
+
+/**
+ * A membership change of one connection, as a bus that mirrors membership elsewhere hears it
+ * (after the local table applied it). `previous`: the uid a bind replaced; `first`: the bind
+ * made the uid present in this process; `was`: what a closed connection held.
+ */
+export type MembershipChange =
+  | { t: 'open', c: string }
+  | { t: 'close', c: string, was?: { uid?: string, groups?: ReadonlySet<string> } }
+  | { t: 'bind', c: string, u: string, kick: boolean, previous: string | undefined, first: boolean }
+  | { t: 'unbind', c: string, u: string | undefined }
+  | { t: 'join', c: string, g: string }
+  | { t: 'leave', c: string, g: string }
+
+/** True for a push that carries data (`kick` and `close` carry none). */
+export function carriesData (op: PushOp): boolean {
+  return op.o !== 'kick' && op.o !== 'close'
+}
+
+/** `SendOptions.exclude` as the list a `PushOp` carries. */
+export function excludeList (exclude: string | readonly string[] | undefined): string[] | undefined {
+  if (exclude === undefined) return undefined
+  return typeof exclude === 'string' ? [exclude] : [...exclude]
+}
+
+/** Calls `fn` once for each member of `table` that `op` reaches. */
+export function forEachTarget<C extends Member> (table: ConnectionTable<C>, op: PushOp, fn: (m: C) => void): void {
+  switch (op.o) {
+    case 'uid': for (const m of table.byUid(op.u)) fn(m); return
+    case 'uids': {
+      // a connection has one uid, so distinct uids never reach a connection twice
+      const seen = op.u.length > 1 ? new Set<string>() : undefined
+      for (const u of op.u) {
+        if (seen) { if (seen.has(u)) continue; seen.add(u) }
+        for (const m of table.byUid(u)) fn(m)
+      }
+      return
+    }
+    case 'group': each(table.byGroup(op.g), op.x, fn); return
+    case 'all': each(table.all(), op.x, fn); return
+    case 'conn':
+    case 'close': { const m = table.get(op.c); if (m) fn(m); return }
+    case 'kick': for (const m of table.byUid(op.u)) if (m.id !== op.except) fn(m)
+  }
+}
+
+function each<C extends Member> (members: Iterable<C>, exclude: readonly string[] | undefined, fn: (m: C) => void): void {
+  const skip = exclude !== undefined && exclude.length > 0 ? new Set(exclude) : undefined
+  for (const m of members) if (!skip?.has(m.id)) fn(m)
+}
+
+/**
+ * Runs `op` on this process's connections: pushes the data (one encoding per codec however
+ * many connections; `json`: the data as JSON text instead, passed on without re-encoding) or
+ * closes them. Resolves to how many connections it reached.
+ */
+export function runPush (table: ConnectionTable, op: PushOp, data: unknown, json?: string): number {
+  let n = 0
+  if (op.o === 'kick' || op.o === 'close') {
+    const reason = op.r
+    const doomed: Connection[] = []
+    forEachTarget(table, op, (c) => doomed.push(c))
+    // closed after the walk: a close removes the connection from the set being walked
+    for (const c of doomed) c.close(new SdError('SD_ERR_KICKED', reason))
+    return doomed.length
+  }
+  let out: Outgoing | undefined
+  forEachTarget(table, op, (c) => {
+    out ??= new Outgoing(data, json)
+    if (c.pushOutgoing(out)) n++
+  })
+  return n
+}
+
+/** Distinct uids bound in `group`. */
+export function groupUids (table: ConnectionTable<Member>, group: string): string[] {
+  const uids = new Set<string>()
+  for (const m of table.byGroup(group)) if (m.uid !== undefined) uids.add(m.uid)
+  return [...uids]
+}
+
+/** Answers `q` from `table` (`connections` is not a table's to answer: undefined). */
+export function answerQuery (table: ConnectionTable<Member>, q: QueryOp): unknown {
+  switch (q.o) {
+    case 'online': return table.byUid(q.u).size > 0
+    case 'count': return table.uidCount()
+    case 'members': return groupUids(table, q.g)
+    case 'groupCount': return table.byGroup(q.g).size
+    case 'groups': return table.groupNames()
+    case 'connections': return undefined
+  }
+}
