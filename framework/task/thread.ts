@@ -26,6 +26,8 @@ export interface TaskThreadEvents<C> {
   services (thread: TaskThread<C>, open: boolean): void
   /** The thread ended; `error` is what killed it, if it threw; `was` its status just before. */
   exit (thread: TaskThread<C>, code: number, error: unknown, was: TaskThreadStatus): void
+  /** Its status changed (the pool logs it). */
+  status (thread: TaskThread<C>, status: TaskThreadStatus): void
 }
 
 const workerEntry = new URL('./thread-main.mjs', import.meta.url)
@@ -36,6 +38,7 @@ const SEQ_WRAP = 0x3fffffff
 /** A worker thread; `C` is the pool's record of a call. */
 export class TaskThread<C> {
   readonly #worker: Worker
+  readonly #events: TaskThreadEvents<C>
   readonly threadId: number
   #status: TaskThreadStatus = 'starting'
   /** Calls posted and not answered, by sequence number (the pool's records). */
@@ -54,26 +57,33 @@ export class TaskThread<C> {
   constructor (data: Omit<TaskWorkerData, 'slots'>, events: TaskThreadEvents<C>) {
     const slots = new SharedArrayBuffer(CALL_SLOTS * Int32Array.BYTES_PER_ELEMENT)
     this.#slots = new Int32Array(slots)
+    this.#events = events
     this.#worker = new Worker(workerEntry, { workerData: { ...data, slots } satisfies TaskWorkerData })
     this.threadId = this.#worker.threadId
     this.#worker.on('message', (msg: ReplyMessage | TaskWorkerMessage) => {
       const control = (msg as TaskWorkerMessage).sdTasks
       if (control === undefined) events.reply(this, msg as ReplyMessage)
       else if (control === 'ready') {
-        if (this.#status === 'starting') this.#status = 'ready'
+        if (this.#status === 'starting') this.#setStatus('ready')
         events.ready(this)
       } else events.services(this, control === 'open')
     })
     this.#worker.on('error', (err) => { this.#error ??= err })
     this.#worker.on('exit', (code) => {
       const was = this.#status
-      this.#status = 'exited'
+      this.#setStatus('exited')
       events.exit(this, code, this.#error, was)
     })
   }
 
   get status (): TaskThreadStatus {
     return this.#status
+  }
+
+  #setStatus (status: TaskThreadStatus): void {
+    if (this.#status === status) return
+    this.#status = status
+    this.#events.status(this, status)
   }
 
   /**
@@ -118,7 +128,7 @@ export class TaskThread<C> {
   /** Takes no more calls from now on; the pool ends it with `terminate`. */
   stop (reason: 'timeout' | 'idle' | 'close'): void {
     if (this.#status === 'exited') return
-    this.#status = 'stopping'
+    this.#setStatus('stopping')
     this.stopReason ??= reason
     this.ref(true)
   }
