@@ -45,12 +45,10 @@ export interface TaskPoolOptions {
 }
 
 /**
- * Calls a thread may have in flight at once (posted and not answered). A thread answers calls
- * that wait in its own queue one after the other without going to sleep in between, which is
- * what makes several calls in flight cheap; more than this wait in the pool, which bounds how
- * many async calls interleave in one thread (they fail together if it dies) and how many can
- * wait behind a long call. Measured with 8 calls in flight on one thread (bench/task.ts): 4
- * gave 0.64 of a raw worker's throughput, 8 gave 0.82–0.86, 16 no more.
+ * Calls a thread may have in flight at once (posted and not answered): a thread answers the
+ * calls in its own queue without sleeping in between, so several in flight are cheap; more
+ * wait in the pool, which bounds how many interleave in one thread (they fail together if it
+ * dies) and how many wait behind a long call. Why 8: docs/benchmarks.md, "Tasks".
  */
 export const CALLS_PER_THREAD = 8
 /**

@@ -1,14 +1,9 @@
 /**
- * One worker thread of the task pool: starts `thread-main.mjs`, posts calls on the Worker's own
- * port, and reports to the pool what the thread says (ready, a reply, its services opened or
- * closed) and when it ends. Which calls are in flight on it, and what they mean, is the pool's
- * business; this file knows the thread and its call slots.
- *
- * Call slots (shared memory, see `CALL_SLOTS`) tell, without a message, whether the worker
- * has started a call: the worker marks a call started before running it, unless the pool
- * cancelled it first. So a call that times out while it only waits in the thread's queue is
- * cancelled without terminating the thread, and when a thread dies the calls it never started
- * can safely run on another one.
+ * One worker thread of the task pool: starts `thread-main.mjs`, posts calls on the Worker's
+ * port, and reports to the pool what the thread says (ready, replies, services, status, exit).
+ * Call slots (shared memory, `CALL_SLOTS`) tell without a message whether the worker started a
+ * call, so a call that times out while it waits in the thread's queue is cancelled without
+ * ending the thread, and when a thread dies the calls it never started run on another one.
  */
 import { Worker } from 'node:worker_threads'
 import { CALL_SLOTS, type CloseMessage, type ReplyMessage, type TaskCall, type TaskWorkerData, type TaskWorkerMessage } from './wire.js'
