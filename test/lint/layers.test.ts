@@ -1,11 +1,12 @@
 /**
  * The two lint rules that guard the layer plan (eslint-rules/layers.js): `layers/layer-order`
  * refuses imports that point to a later layer, `layers/no-cycle` refuses imports that close a
- * cycle. Each case lints a small tree of files written to a temp folder.
+ * cycle. Each case lints a small tree of files written to a temp folder. Last, the layer list
+ * quoted in docs/architecture.md is the one eslint.layers.js holds.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -84,4 +85,12 @@ test('an import that closes a cycle is refused in every file of the cycle, with 
     'framework/core/c.ts:1 layers/no-cycle import cycle: core/c.ts → core/a.ts → core/b.ts → core/c.ts',
   ])
   assert.deepEqual(await lint(files, { ignoreTypeImports: true }), [], 'the cycle runs through a type-only import')
+})
+
+test('docs/architecture.md quotes the layer list of eslint.layers.js, in order', async () => {
+  const { layers: written } = await import(pathToFileURL(join(root, 'eslint.layers.js')).href) as { layers: Array<{ folder: string, what: string }> }
+  const doc = await readFile(join(root, 'docs/architecture.md'), 'utf8')
+  const quoted = [...doc.matchAll(/^(\d+)\. `([a-z-]+)\/` (.+)$/gm)].map(([, n, folder, what]) => ({ n: Number(n), folder, what }))
+  assert.deepEqual(quoted.map((q) => q.n), written.map((_, i) => i + 1))
+  assert.deepEqual(quoted.map(({ folder, what }) => ({ folder, what })), written)
 })
