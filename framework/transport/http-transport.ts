@@ -98,15 +98,14 @@ export class HttpTransport implements Transport {
     addCookieWriter(app)
     // Static files: the folder is listed once at start and its files are answered by the
     // catch-all route below (reply.sendFile), not by routes of their own: fastify with one
-    // route measured up to 20% faster than with several (docs/benchmarks.md).
+    // route is faster (docs/benchmarks.md, "What the measurements changed").
     const staticRoot = this.#staticRoot
     const staticFiles = staticRoot === undefined ? undefined : await listStatic(staticRoot)
     if (staticFiles !== undefined && staticFiles.size > 0) {
       await app.register(fastifyStatic, { root: staticRoot as string, serve: false })
     }
     // One catch-all route: the shared router matches every path (as on the other transports),
-    // and fastify keeps a one-route instance, which measured up to 20% faster than one route
-    // per action (docs/benchmarks.md).
+    // and fastify keeps a one-route instance, faster than one route per action (same section).
     app.route({
       method: HTTP_METHODS,
       url: '/*',
