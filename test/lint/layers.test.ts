@@ -56,20 +56,26 @@ test('an import from a later layer is refused, type-only imports included; same 
   assert.match(found[0], /^framework\/core\/router\.ts:1 layers\/layer-order core\/router\.ts \(layer 1, 'core'\) may not import transport\/packs\.ts \(layer 3, 'transport'\) \(type-only import\)/)
 })
 
-test('a dynamic import and a re-export from a later layer are refused', async () => {
+test('a dynamic import, a re-export and an import type from a later layer are refused', async () => {
   const found = await lint({
-    'framework/connection/bus.ts': "export * from '../transport/ws.js'\nexport const load = () => import('../transport/ws.js')\n",
-    'framework/transport/ws.ts': 'export const ws = 1\n',
+    'framework/connection/bus.ts': "export * from '../transport/ws.js'\nexport const load = () => import('../transport/ws.js')\nexport type W = import('../transport/ws.js').W\n",
+    'framework/transport/ws.ts': 'export const ws = 1\nexport type W = number\n',
   })
   assert.deepEqual(found.map((f) => f.split(' ').slice(0, 2).join(' ')), [
     'framework/connection/bus.ts:1 layers/layer-order',
     'framework/connection/bus.ts:2 layers/layer-order',
+    'framework/connection/bus.ts:3 layers/layer-order',
   ])
 })
 
 test('a folder missing from the layer list is reported', async () => {
   const found = await lint({ 'framework/gateway/gateway.ts': "import { clock } from '../core/clock.js'\nexport const g = clock\n", 'framework/core/clock.ts': 'export const clock = 1\n' })
   assert.deepEqual(found, ["framework/gateway/gateway.ts:1 layers/layer-order folder 'gateway' is not in the layer list (eslint.layers.js)"])
+})
+
+test('an import from outside framework/ is refused', async () => {
+  const found = await lint({ 'framework/core/boot.ts': "import { app } from '../../app/boot.js'\nexport const b = app\n", 'app/boot.ts': 'export const app = 1\n' })
+  assert.deepEqual(found, ['framework/core/boot.ts:1 layers/layer-order core/boot.ts may not import app/boot.ts: it is outside framework/'])
 })
 
 test('an import that closes a cycle is refused in every file of the cycle, with the whole path named', async () => {
