@@ -1,5 +1,6 @@
-// eslint (flat config): typescript-eslint's recommended rules everywhere, and on framework/
-// the two rules that guard the layer plan (eslint-rules/layers.js, order in eslint.layers.js).
+// eslint (flat config): typescript-eslint's recommended rules everywhere (framework/, test/,
+// bench/, app/, config/, bin/), and on framework/ only the two rules that guard the layer plan
+// (eslint-rules/layers.js, the order in eslint.layers.js).
 // No formatting rules: the code's style is kept by review, not rewritten by a tool. `no-undef`
 // is off (typescript-eslint's choice: tsc checks names in .ts files).
 import js from '@eslint/js'
@@ -34,10 +35,5 @@ export default tseslint.config(
     files: ['framework/**/*.ts'],
     ignores: layerExempt,
     rules: { 'layers/layer-order': ['error', { ...guarded, layers: layers.map((l) => l.folder) }] },
-  },
-  {
-    // tests, benchmarks and the demo app: the recommended rules, relaxed where tests need to reach inside
-    files: ['test/**/*.ts', 'bench/**/*.ts', 'app/**/*.ts', 'config/**/*.ts'],
-    rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 )
