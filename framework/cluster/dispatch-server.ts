@@ -1,18 +1,11 @@
 /**
  * A dispatch server (`sd start --dispatch`): accepts authenticated links from servers and
- * relays DATA frames between them. It holds no clients and decodes no payload: a DATA frame
- * goes to its target nodes' links as the same bytes it arrived as.
- *
- * Receipts (ACK), exactly: for each DATA frame the sender gets one ACK entry once every
- * target was settled, where `delivered` counts the target links whose socket accepted the
- * frame's bytes (the write callback fired: the bytes are in the kernel's send buffer for that
- * target), and `missed` names the targets it was not written to: no link from that node (an
- * unknown or disconnected node), a link over its buffer limit, or a link that died before the
- * write completed. A DATA frame is never refused with DENY (DENY belongs to the handshake and
- * ends a link). An ACK does NOT prove the target read the frame: if this dispatcher or the
- * target link dies right after, bytes still in kernel buffers can be lost; senders that need
- * more must use end-to-end receipts from the target node (see docs/cluster.md).
- * Frames from one sender to one target keep their order.
+ * relays DATA frames between them as the same bytes (no clients, no payload decoding); frames
+ * from one sender to one target keep their order. Each DATA frame gets one ACK entry once every
+ * target is settled: `delivered` counts target sockets that took the bytes (in the kernel's
+ * buffer, not proof the target read them), `missed` names targets not written to (no link,
+ * over its buffer limit, or died first). DATA is never refused with DENY (that ends a handshake).
+ * The full receipt contract: docs/cluster.md.
  */
 import { EventEmitter } from 'node:events'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'

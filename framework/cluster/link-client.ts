@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { connect, type Socket } from 'node:net'
+import type { Logger } from 'pino'
 import { connectHandshake, type LinkHandshakeError, type LinkRole } from './link-auth.js'
 import type { AckEntry, DataMessage } from './link-frames.js'
 import { Link, type LinkOptions, type PeerInfo, type WrittenCallback } from './link.js'
@@ -32,6 +33,8 @@ export interface LinkClientOptions extends LinkOptions {
   reconnectMinMs?: number
   /** Longest wait between attempts. @default 2000 */
   reconnectMaxMs?: number
+  /** Logs each status change at debug. @default none */
+  log?: Logger
 }
 
 /** Events of a link client. */
@@ -74,6 +77,7 @@ export class LinkClient extends EventEmitter<LinkClientEvents> {
   #setStatus (status: LinkClientStatus): void {
     if (this.#status === status) return
     this.#status = status
+    this.#options.log?.debug({ status, dispatcher: `${this.#options.host}:${this.#options.port ?? 9991}` }, 'link client status')
     this.emit('status', status)
   }
 

@@ -1,16 +1,10 @@
 /**
- * Entries keyed by an increasing sequence number, in a ring of slots (slot `seq % size`, the
- * size a power of two, doubled when a live entry already holds the slot). Stands in for a `Map`
- * on the messenger's hot path: a `Map` that entries pass through at a high rate outgrows and
- * rehashes its hash table again and again, and an outgrown table that sits in the old
- * generation keeps every entry it held alive until the next full collection, so each entry
- * (and what it points to) gets promoted. Here a removed entry's slot is cleared at once, and the
- * slots array is the only storage.
- *
- * Memory follows the span of live sequence numbers (newest − oldest), not their count: the
- * caller keeps the span bounded (the messenger ends every request after its timeout; its seqs
- * also number its frames, so the span grows with all its traffic over that time), and
- * `compact()` shrinks the ring once the span allows.
+ * Entries keyed by an increasing sequence number, in a ring of slots (slot `seq % size`, a
+ * power of two, doubled when a live entry holds the slot). Stands in for a `Map` on the
+ * messenger's hot path, where a `Map` with a high turnover keeps rehashing, and an outgrown
+ * table in the old generation keeps removed entries alive (promoted) until a full collection;
+ * here a removed entry's slot is cleared at once. Memory follows the span of live sequence
+ * numbers (newest − oldest), which the caller keeps bounded; `compact()` shrinks the ring.
  */
 
 /** An entry: `seq` is a safe integer ≥ 0, larger than the seq of any entry added before it. */

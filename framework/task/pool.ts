@@ -7,6 +7,7 @@
  * that die or time out; stops idle extra threads; and on close lets running calls finish, has
  * each worker close its MySQL and Redis connections, then stops the threads.
  */
+import { EventEmitter } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -21,6 +22,11 @@ import { callerError, type ReplyMessage, type TaskCall, type TaskWorkerData } fr
 
 /** Lifecycle of a pool: `idle` until the first call starts its threads. */
 export type TaskPoolStatus = 'idle' | 'running' | 'closing' | 'closed'
+
+/** Events of a `TaskPool`. */
+export interface TaskPoolEvents {
+  status: [status: TaskPoolStatus]
+}
 
 /** Options of a `TaskPool`. */
 export interface TaskPoolOptions {
@@ -39,12 +45,10 @@ export interface TaskPoolOptions {
 }
 
 /**
- * Calls a thread may have in flight at once (posted and not answered). A thread answers calls
- * that wait in its own queue one after the other without going to sleep in between, which is
- * what makes several calls in flight cheap; more than this wait in the pool, which bounds how
- * many async calls interleave in one thread (they fail together if it dies) and how many can
- * wait behind a long call. Measured with 8 calls in flight on one thread (bench/task.ts): 4
- * gave 0.64 of a raw worker's throughput, 8 gave 0.82–0.86, 16 no more.
+ * Calls a thread may have in flight at once (posted and not answered): a thread answers the
+ * calls in its own queue without sleeping in between, so several in flight are cheap; more
+ * wait in the pool, which bounds how many interleave in one thread (they fail together if it
+ * dies) and how many wait behind a long call. Why 8: docs/benchmarks.md, "Tasks".
  */
 export const CALLS_PER_THREAD = 8
 /**
@@ -69,8 +73,8 @@ export function poolSize (config: TasksConfig): { min: number, max: number } {
   return { min: Math.min(config.minWorkers, max), max }
 }
 
-/** Runs task calls in worker threads. */
-export class TaskPool {
+/** Runs task calls in worker threads; emits `status` on each change of its status. */
+export class TaskPool extends EventEmitter<TaskPoolEvents> {
   readonly #options: TaskPoolOptions
   readonly #size: { min: number, max: number }
   readonly #idleThreadMs: number
@@ -98,6 +102,7 @@ export class TaskPool {
   #wake: (() => void) | undefined
 
   constructor (options: TaskPoolOptions) {
+    super()
     this.#options = options
     this.#size = poolSize(options.config)
     this.#idleThreadMs = options.idleThreadMs ?? IDLE_THREAD_MS
@@ -106,6 +111,7 @@ export class TaskPool {
       reply: (t, msg) => { this.#onReply(t, msg) },
       services: (t, open) => { this.#onServices(t, open) },
       exit: (t, code, err, was) => { this.#onExit(t, code, err, was) },
+      status: (t, status) => { this.#options.log.debug({ threadId: t.threadId, status }, 'task thread status') },
     }
   }
 
@@ -114,8 +120,10 @@ export class TaskPool {
   }
 
   #setStatus (status: TaskPoolStatus): void {
+    if (this.#status === status) return
     this.#status = status
     this.#options.log.debug({ status }, 'task pool status')
+    this.emit('status', status)
   }
 
   /** Most threads the pool runs. */

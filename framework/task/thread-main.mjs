@@ -1,12 +1,9 @@
 /**
- * Entry of every task worker thread (started by `framework/task/thread.ts`).
- *
- * Plain JavaScript on purpose: a worker thread does not get the tsx loader the main thread
- * registered (`bin/sd.js`, `node --import tsx`), so this file installs it with tsx's
- * `register()` before importing a TypeScript module, and only then (a compiled app never loads
- * tsx). It imports `thread-runtime` (URL in `workerData.runtime`), which loads the registered
- * task modules and then answers calls, all before the thread reports ready: a thread replacing
- * a crashed or timed-out one takes calls only once it is warm.
+ * Entry of every task worker thread (started by `framework/task/thread.ts`). Plain JavaScript
+ * because a worker thread does not inherit the main thread's tsx loader: this file registers
+ * tsx only before importing a TypeScript module (a compiled app never loads it). It imports
+ * `thread-runtime` (`workerData.runtime`), which loads the task modules before the thread
+ * reports ready, so a replacement thread takes calls only once it is warm.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads'
 

@@ -1,14 +1,9 @@
 /**
- * One worker thread of the task pool: starts `thread-main.mjs`, posts calls on the Worker's own
- * port, and reports to the pool what the thread says (ready, a reply, its services opened or
- * closed) and when it ends. Which calls are in flight on it, and what they mean, is the pool's
- * business; this file knows the thread and its call slots.
- *
- * Call slots (shared memory, see `CALL_SLOTS`) tell, without a message, whether the worker
- * has started a call: the worker marks a call started before running it, unless the pool
- * cancelled it first. So a call that times out while it only waits in the thread's queue is
- * cancelled without terminating the thread, and when a thread dies the calls it never started
- * can safely run on another one.
+ * One worker thread of the task pool: starts `thread-main.mjs`, posts calls on the Worker's
+ * port, and reports to the pool what the thread says (ready, replies, services, status, exit).
+ * Call slots (shared memory, `CALL_SLOTS`) tell without a message whether the worker started a
+ * call, so a call that times out while it waits in the thread's queue is cancelled without
+ * ending the thread, and when a thread dies the calls it never started run on another one.
  */
 import { Worker } from 'node:worker_threads'
 import { CALL_SLOTS, type CloseMessage, type ReplyMessage, type TaskCall, type TaskWorkerData, type TaskWorkerMessage } from './wire.js'
@@ -26,6 +21,8 @@ export interface TaskThreadEvents<C> {
   services (thread: TaskThread<C>, open: boolean): void
   /** The thread ended; `error` is what killed it, if it threw; `was` its status just before. */
   exit (thread: TaskThread<C>, code: number, error: unknown, was: TaskThreadStatus): void
+  /** Its status changed (the pool logs it). */
+  status (thread: TaskThread<C>, status: TaskThreadStatus): void
 }
 
 const workerEntry = new URL('./thread-main.mjs', import.meta.url)
@@ -36,6 +33,7 @@ const SEQ_WRAP = 0x3fffffff
 /** A worker thread; `C` is the pool's record of a call. */
 export class TaskThread<C> {
   readonly #worker: Worker
+  readonly #events: TaskThreadEvents<C>
   readonly threadId: number
   #status: TaskThreadStatus = 'starting'
   /** Calls posted and not answered, by sequence number (the pool's records). */
@@ -54,26 +52,33 @@ export class TaskThread<C> {
   constructor (data: Omit<TaskWorkerData, 'slots'>, events: TaskThreadEvents<C>) {
     const slots = new SharedArrayBuffer(CALL_SLOTS * Int32Array.BYTES_PER_ELEMENT)
     this.#slots = new Int32Array(slots)
+    this.#events = events
     this.#worker = new Worker(workerEntry, { workerData: { ...data, slots } satisfies TaskWorkerData })
     this.threadId = this.#worker.threadId
     this.#worker.on('message', (msg: ReplyMessage | TaskWorkerMessage) => {
       const control = (msg as TaskWorkerMessage).sdTasks
       if (control === undefined) events.reply(this, msg as ReplyMessage)
       else if (control === 'ready') {
-        if (this.#status === 'starting') this.#status = 'ready'
+        if (this.#status === 'starting') this.#setStatus('ready')
         events.ready(this)
       } else events.services(this, control === 'open')
     })
     this.#worker.on('error', (err) => { this.#error ??= err })
     this.#worker.on('exit', (code) => {
       const was = this.#status
-      this.#status = 'exited'
+      this.#setStatus('exited')
       events.exit(this, code, this.#error, was)
     })
   }
 
   get status (): TaskThreadStatus {
     return this.#status
+  }
+
+  #setStatus (status: TaskThreadStatus): void {
+    if (this.#status === status) return
+    this.#status = status
+    this.#events.status(this, status)
   }
 
   /**
@@ -118,7 +123,7 @@ export class TaskThread<C> {
   /** Takes no more calls from now on; the pool ends it with `terminate`. */
   stop (reason: 'timeout' | 'idle' | 'close'): void {
     if (this.#status === 'exited') return
-    this.#status = 'stopping'
+    this.#setStatus('stopping')
     this.stopReason ??= reason
     this.ref(true)
   }

@@ -5,6 +5,7 @@
  * is skipped (no overlap); ticks missed while the event loop was blocked are skipped, not
  * replayed. Timeouts are unref'd: timers never keep a process alive.
  */
+import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { TickClaims } from './claims.js'
 import { dueTick, firstTick } from './schedule.js'
@@ -15,6 +16,11 @@ export type RunnerStatus = 'idle' | 'waiting' | 'ended' | 'stopped'
 
 /** Whether the last claim could be made (`failing` while Redis is down). */
 type ClaimHealth = 'ok' | 'failing'
+
+/** Events of a runner. */
+export interface RunnerEvents {
+  status: [status: RunnerStatus]
+}
 
 /** What a runner needs. */
 export interface RunnerOptions {
@@ -32,8 +38,8 @@ const MAX_SLEEP_MS = 60_000
 /** Shortest time a tick's claim is kept in Redis (covers clock skew between nodes). */
 const MIN_CLAIM_TTL_MS = 60_000
 
-/** Runs one timer on its schedule. */
-export class TimerRunner {
+/** Runs one timer on its schedule; emits `status` on each change of its status. */
+export class TimerRunner extends EventEmitter<RunnerEvents> {
   readonly #plan: TimerPlan
   readonly #claims: TickClaims
   readonly #run: RunnerOptions['run']
@@ -46,6 +52,7 @@ export class TimerRunner {
   #running: Promise<void> | undefined
 
   constructor (options: RunnerOptions) {
+    super()
     this.#plan = options.plan
     this.#claims = options.claims
     this.#run = options.run
@@ -63,8 +70,11 @@ export class TimerRunner {
   }
 
   #setStatus (status: RunnerStatus, why?: string): void {
+    if (this.#status === status) return
     this.#status = status
     if (status === 'ended') this.#log.info({ why }, 'timer ended')
+    else this.#log.debug({ status }, 'timer status')
+    this.emit('status', status)
   }
 
   #setHealth (health: ClaimHealth, err?: unknown): void {
@@ -83,7 +93,7 @@ export class TimerRunner {
 
   /** Stops scheduling; resolves when the run in progress (if any) has finished. */
   stop (): Promise<void> {
-    if (this.#status !== 'ended') this.#status = 'stopped'
+    if (this.#status !== 'ended') this.#setStatus('stopped')
     clearTimeout(this.#timeout)
     this.#timeout = undefined
     return this.#running ?? Promise.resolve()
@@ -95,7 +105,7 @@ export class TimerRunner {
       this.#setStatus('ended', 'no more ticks in its schedule')
       return
     }
-    this.#status = 'waiting'
+    this.#setStatus('waiting')
     const wait = Math.min(Math.max(0, this.#due - this.#now()), MAX_SLEEP_MS)
     this.#timeout = setTimeout(() => this.#wake(), wait)
     this.#timeout.unref()

@@ -4,6 +4,7 @@
  * and stop when it stops, before connections close. With Redis configured, ticks are claimed
  * through it, so each tick runs once across every process sharing the Redis and key prefix.
  */
+import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
 import type { ControllerHost } from '../core/controller.js'
 import { SdError } from '../core/errors.js'
@@ -15,6 +16,11 @@ import { Timer, type TimerClass, type TimerTick } from './timer.js'
 
 /** Lifecycle of the timers of one application. */
 export type TimersStatus = 'idle' | 'running' | 'stopped'
+
+/** Events of `Timers`. */
+export interface TimersEvents {
+  status: [status: TimersStatus]
+}
 
 type Method = (run: TimerTick) => unknown
 
@@ -28,8 +34,8 @@ interface Prepared {
   run: (host: ControllerHost, tick: TimerTick) => unknown
 }
 
-/** The timers of one application. */
-export class Timers {
+/** The timers of one application; emits `status` on each change of their status. */
+export class Timers extends EventEmitter<TimersEvents> {
   readonly #host: ControllerHost
   readonly #root: string
   readonly #classes = new Map<string, TimerClass>()
@@ -37,12 +43,20 @@ export class Timers {
   #status: TimersStatus = 'idle'
 
   constructor (host: ControllerHost, root: string) {
+    super()
     this.#host = host
     this.#root = root
   }
 
   get status (): TimersStatus {
     return this.#status
+  }
+
+  #setStatus (status: TimersStatus): void {
+    if (this.#status === status) return
+    this.#status = status
+    this.#host.log.debug({ status }, 'timers status')
+    this.emit('status', status)
   }
 
   /** Registered Timer classes by name. */
@@ -107,7 +121,7 @@ export class Timers {
   start (startedAt = Date.now()): void {
     if (this.#status !== 'idle') return
     const prepared = this.prepare()
-    this.#status = 'running'
+    this.#setStatus('running')
     if (prepared.length === 0) return
     const host = this.#host
     const slot = process.env.SD_WORKER_SLOT
@@ -139,7 +153,7 @@ export class Timers {
    */
   async stop (timeoutMs = this.#host.config.server.shutdownTimeoutMs): Promise<void> {
     if (this.#status === 'stopped') return
-    this.#status = 'stopped'
+    this.#setStatus('stopped')
     const running = new Set<string>()
     const done = Promise.all([...this.#runners].map(async ([name, r]) => {
       running.add(name)

@@ -26,16 +26,11 @@ const noCookies: Record<string, string> = Object.freeze({}) as Record<string, st
 
 /**
  * Turns off V8's allocation-site pretenuring for this process (once, when an HTTP port starts).
- * Under HTTP load, V8 sometimes decides (typically when a new set of connections starts sending)
- * that an allocation site hit on every request makes long-lived objects, and allocates its
- * objects in old space from then on. Those old objects point at young objects of their request,
- * so every request's objects (IncomingMessage, ServerResponse, fastify's Request/Reply, the body)
- * survive scavenges and are promoted: 5-8 ms scavenges instead of about 1 ms, a mark-compact
- * every 0.3-0.5 s, and a third less throughput for the rest of the process's life. Whether it
- * happens differs from process to process (bare fastify does it too once the heap holds more
- * than its own code); with pretenuring off, request objects die young in every process.
- * A process started with an explicit `--[no-]allocation-site-pretenuring` (node flag or
- * NODE_OPTIONS) keeps its own choice. Measurements: docs/benchmarks.md, "HTTP and V8 pretenuring".
+ * Under HTTP load V8 may decide that a site hit on every request makes long-lived objects; from
+ * then on every request's objects are promoted, and the process stays slow for its whole life.
+ * With pretenuring off, request objects die young. A process started with an explicit
+ * `--[no-]allocation-site-pretenuring` keeps its own choice. Why and how it was found:
+ * docs/benchmarks.md, "HTTP and V8 pretenuring".
  */
 let pretenuringOff = false
 function disablePretenuring (): void {
@@ -103,15 +98,14 @@ export class HttpTransport implements Transport {
     addCookieWriter(app)
     // Static files: the folder is listed once at start and its files are answered by the
     // catch-all route below (reply.sendFile), not by routes of their own: fastify with one
-    // route measured up to 20% faster than with several (docs/benchmarks.md).
+    // route is faster (docs/benchmarks.md, "What the measurements changed").
     const staticRoot = this.#staticRoot
     const staticFiles = staticRoot === undefined ? undefined : await listStatic(staticRoot)
     if (staticFiles !== undefined && staticFiles.size > 0) {
       await app.register(fastifyStatic, { root: staticRoot as string, serve: false })
     }
     // One catch-all route: the shared router matches every path (as on the other transports),
-    // and fastify keeps a one-route instance, which measured up to 20% faster than one route
-    // per action (docs/benchmarks.md).
+    // and fastify keeps a one-route instance, faster than one route per action (same section).
     app.route({
       method: HTTP_METHODS,
       url: '/*',

@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type AddressInfo, type Server } from 'node:net'
+import { pino } from 'pino'
 import type { Dispatcher } from '../../framework/cluster/dispatch-server.js'
 import { Link } from '../../framework/cluster/link.js'
 import { acceptHandshake } from '../../framework/cluster/link-auth.js'
@@ -123,4 +124,18 @@ test('close() flushes what was queued before closing', async () => {
   } finally {
     await b.client.close()
   }
+})
+
+test('a link client logs each change of its status at debug, as it emits it', async () => {
+  const lines: Array<Record<string, unknown>> = []
+  const log = pino({ level: 'debug' }, { write (line: string) { lines.push(JSON.parse(line) as Record<string, unknown>) } })
+  const { client } = startClient({ name: 'logged', port, secret, log })
+  const emitted: string[] = []
+  client.on('status', (status) => emitted.push(status))
+  await ready(client)
+  await client.close()
+  const logged = lines.filter((l) => l.msg === 'link client status')
+  assert.deepEqual(logged.map((l) => l.status), ['connecting', ...emitted])
+  assert.deepEqual(emitted, ['handshaking', 'ready', 'closed'])
+  assert.equal(logged[0].dispatcher, `127.0.0.1:${port}`)
 })

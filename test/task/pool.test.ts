@@ -198,4 +198,17 @@ describe('task pool', () => {
     assert.ok(lines.some((l) => l.msg === 'task pool closing with calls still running'))
     assert.ok(lines.some((l) => l.msg === 'task workers closed their connections'))
   })
+
+  test('each status change of the pool is emitted and logged; each of a thread\'s is logged', async () => {
+    const { pool, call, lines } = makePool({ minWorkers: 1, maxWorkers: 1 })
+    const seen: string[] = []
+    pool.on('status', (status) => seen.push(status))
+    assert.equal(await call('echo', ['hi']), 'hi')
+    await pool.close()
+    assert.deepEqual(seen, ['running', 'closing', 'closed'])
+    assert.deepEqual(lines.filter((l) => l.msg === 'task pool status').map((l) => l.status), ['running', 'closing', 'closed'])
+    const thread = lines.filter((l) => l.msg === 'task thread status')
+    assert.deepEqual(thread.map((l) => l.status), ['ready', 'stopping', 'exited'])
+    assert.equal(new Set(thread.map((l) => l.threadId)).size, 1)
+  })
 })

@@ -71,6 +71,25 @@ describe('TimerRunner', () => {
     assert.equal(log.with('timer ended')[0].why, 'maxRuns (3) reached')
   })
 
+  test('each status change is emitted once and logged (waiting, then ended or stopped)', async () => {
+    const { runner: ends, log } = runner({ every: 20, maxRuns: 2 }, () => {})
+    const seen: string[] = []
+    ends.on('status', (status) => seen.push(status))
+    ends.start(Date.now())
+    await waitUntil(() => ends.status === 'ended', 3000, 'the timer to end')
+    await ends.stop()
+    assert.deepEqual(seen, ['waiting', 'ended'])
+    assert.deepEqual(log.with('timer status').map((l) => l.status), ['waiting'])
+    assert.equal(log.with('timer ended').length, 1)
+    const { runner: stops } = runner({ every: 20 }, () => {})
+    const stopped: string[] = []
+    stops.on('status', (status) => stopped.push(status))
+    stops.start(Date.now())
+    await stops.stop()
+    await stops.stop()
+    assert.deepEqual(stopped, ['waiting', 'stopped'])
+  })
+
   test('endAt: no tick at or after it, then the timer ends', async (t) => {
     const ticks: number[] = []
     const endAt = Date.now() + 300

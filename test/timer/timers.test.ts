@@ -135,6 +135,18 @@ describe('timers in an application (standalone)', () => {
     })
   }
 
+  test('the timers emit and log each change of their status: running at start, stopped at stop', async () => {
+    const log = captureLog()
+    const app = await createApp({ root, configDir: false, controllers: [], timers: [ReportTimer], logger: log.logger, overrides: testOverrides({ timers: { r: { handler: 'ReportTimer', method: 'report', every: '1h' } } }) })
+    const seen: string[] = []
+    app.timers.on('status', (status) => seen.push(status))
+    await app.start()
+    assert.deepEqual(seen, ['running'])
+    await app.stop()
+    assert.deepEqual(seen, ['running', 'stopped'])
+    assert.deepEqual(log.with('timers status').map((l) => l.status), ['running', 'stopped'])
+  })
+
   test('loads Timer classes from app.timersDir; a module without one is an error', async (t) => {
     const app = await createApp({ root, configDir: false, controllers: [] })
     assert.ok(app.timers.classes.has('OnlineTimer'), 'the demo timer is loaded from app/timers')
