@@ -1,11 +1,13 @@
 /**
  * SD for Node.js: the public API. Applications import only from here.
  */
-export { Application, type AppStatus, type NodeStats } from './server/application.js'
+export { Application } from './server/application.js'
+export type { AppStatus, NodeStats, AppContract, ControllerHost, BusApi, BusCalls, ConnectionRef } from './core/contract.js'
 export { createApp, type CreateAppOptions } from './server/create-app.js'
 export { Html } from './view/views.js'
 export type { Schema } from './core/validation.js'
-export { Controller, type ControllerClass, type HttpExchange } from './core/controller.js'
+export { BaseController, type ControllerClass, type HttpExchange } from './core/controller.js'
+export { Controller, type ServerHost } from './server/controller.js'
 export {
   defineConfig, defaultConfig, loadConfig, type ConfigSections,
   type Config, type ConfigInput, type AppConfig, type ServerConfig, type SocketPortConfig, type HttpConfig, type WsConfig,

@@ -3,7 +3,7 @@
  * node:cluster's IPC channel. Workers mirror their connections' membership to the primary;
  * pushes and queries that concern other workers go through it.
  */
-import type { NodeStats } from '../server/application.js'
+import type { NodeStats } from '../core/contract.js'
 import { errorCodes, SdError, type ErrorCode } from '../core/errors.js'
 import type { Ports } from './ports.js'
 

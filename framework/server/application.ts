@@ -30,26 +30,24 @@ import { TcpTransport } from '../transport/tcp-transport.js'
 import { createTextTransport } from '../transport/text-transport.js'
 import type { ListenAddress, Transport, TransportHost } from '../transport/transport.js'
 import { Views } from '../view/views.js'
-import { clusterName, type Config, type TransportName } from './config.js'
-import { Controller, type ControllerClass, type ControllerHost } from '../core/controller.js'
+import { clusterName, type Config } from './config.js'
+import { Controller, type ServerHost } from './controller.js'
+import type { AppContract, AppStatus, NodeStats, TransportName } from '../core/contract.js'
+import { BaseController, type ControllerClass } from '../core/controller.js'
 import { isPublicError, SdError } from '../core/errors.js'
 import { runMiddleware, type HookName, type Hooks, type Middleware } from '../core/hooks.js'
 import { errorBody, httpData, sendHttpError, sendHttpResult } from '../core/http-result.js'
 import { loadClasses } from '../core/modules.js'
 import { noParams, Router } from '../core/router.js'
 
-/** What `Application.stats()` reports. */
-export interface NodeStats {
-  node: string
-  pid: number
-  status: AppStatus
-  uptimeMs: number
-  /** Open connections by transport (HTTP requests are not connections). */
-  connections: Partial<Record<TransportName, number>>
-  rssBytes: number
-  heapUsedBytes: number
-  /** This node in its cluster (`sd start --cluster` only). */
-  cluster?: ClusterNodeStatus
+export type { AppStatus, NodeStats } from '../core/contract.js'
+
+// stats() adds this node's cluster figures (see core/contract.ts)
+declare module '../core/contract.js' {
+  interface NodeStats {
+    /** This node in its cluster (`sd start --cluster` only). */
+    cluster?: ClusterNodeStatus
+  }
 }
 
 let lastRss = 0
@@ -68,17 +66,16 @@ function memory (): { rss: number, heapUsed: number } {
   }
 }
 
-/** Lifecycle of an application. */
-export type AppStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed'
-
-type HookList = { [K in HookName]: Array<Hooks[K]> }
+/** Hooks as apps add them: with the full Controller and this Application. */
+type AppHooks = Hooks<Controller, Application>
+type HookList = { [K in HookName]: Array<AppHooks[K]> }
 
 function isThenable (v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
 }
 
 /** An SD application: ports, router, controllers, bus. */
-export class Application implements TransportHost, ControllerHost {
+export class Application implements TransportHost, ServerHost, AppContract {
   readonly config: Config
   readonly log: Logger
   readonly router = new Router()
@@ -106,7 +103,7 @@ export class Application implements TransportHost, ControllerHost {
   /** Library errors behind SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE replies, logged at most once per 10 s per code. */
   readonly #dataErrors: DataErrorLog
   readonly #hooks: HookList = { onStart: [], onStop: [], onConnect: [], onClose: [], onNodeGone: [] }
-  readonly #middleware: Middleware[] = []
+  readonly #middleware: Array<Middleware<Controller>> = []
   #inflight = 0
   #idleWaiters: Array<() => void> = []
   #stopHeartbeat: (() => void) | undefined
@@ -154,9 +151,9 @@ export class Application implements TransportHost, ControllerHost {
     this.log.debug({ status }, 'application status')
   }
 
-  /** Registers a controller (before `start`). */
+  /** Registers a controller (before `start`): a class extending `Controller` (or core's `BaseController`). */
   addController (controller: ControllerClass, name = controller.name): this {
-    if (!(controller.prototype instanceof Controller)) {
+    if (!(controller.prototype instanceof BaseController)) {
       throw new SdError('SD_ERR_CONTROLLER_INVALID', `${name} does not extend Controller`)
     }
     this.router.addController(controller, name)
@@ -164,20 +161,20 @@ export class Application implements TransportHost, ControllerHost {
   }
 
   /** Adds a lifecycle hook. */
-  addHook<K extends HookName> (name: K, fn: Hooks[K]): this {
+  addHook<K extends HookName> (name: K, fn: AppHooks[K]): this {
     this.#hooks[name].push(fn)
     return this
   }
 
   /** Adds middleware that runs around every action, in the order added. */
-  use (mw: Middleware): this {
+  use (mw: Middleware<Controller>): this {
     this.#middleware.push(mw)
     return this
   }
 
   /** Loads every controller module in `app.controllersDir`. */
   async loadControllers (dir = resolve(this.root, this.config.app.controllersDir)): Promise<void> {
-    const isController = (v: unknown): v is ControllerClass => typeof v === 'function' && v.prototype instanceof Controller
+    const isController = (v: unknown): v is ControllerClass => typeof v === 'function' && v.prototype instanceof BaseController
     const found = await loadClasses(dir, isController, (file) => new SdError('SD_ERR_CONTROLLER_INVALID', `${file} exports no class extending Controller`))
     for (const { cls, name } of found) this.addController(cls, name)
   }
@@ -302,10 +299,11 @@ export class Application implements TransportHost, ControllerHost {
     }
   }
 
-  #invoke (ctrl: Controller, method: string): unknown {
+  #invoke (ctrl: BaseController, method: string): unknown {
     const action = (ctrl as unknown as Record<string, (data: unknown) => unknown>)[method]
     if (this.#middleware.length === 0) return action.call(ctrl, ctrl.data)
-    return runMiddleware(this.#middleware, ctrl, () => action.call(ctrl, ctrl.data))
+    // app controllers extend Controller; one extending only core's BaseController lacks its extras
+    return runMiddleware(this.#middleware, ctrl as Controller, () => action.call(ctrl, ctrl.data))
   }
 
   #settled (conn: Connection | null): void {

@@ -7,6 +7,7 @@ import { readdir } from 'node:fs/promises'
 import { extname, basename, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { SdError } from '../core/errors.js'
+import type { RoutesConfig } from '../core/router.js'
 import type { MysqlConfig } from '../data/mysql.js'
 import type { RedisConfig } from '../data/redis.js'
 import { checkTimers, type TimersConfig } from '../timer/spec.js'
@@ -200,19 +201,8 @@ export interface ClusterConfig {
   uidCacheMs: number
 }
 
-/** One custom route: `'GET /': 'Home.index'` or the object form. */
-export interface RouteSpec {
-  /** `Name.method` of the action. */
-  action: string
-  /** Transports that may call it (default: all). */
-  transports?: TransportName[]
-}
-
-/** `config/routes.ts`: custom rules; keys are `'[METHOD ]/path/:param'`. */
-export type RoutesConfig = Record<string, string | RouteSpec>
-
-/** Names of transports messages can arrive on. */
-export type TransportName = 'tcp' | 'text' | 'http' | 'ws'
+export type { RouteSpec, RoutesConfig } from '../core/router.js'
+export type { TransportName } from '../core/contract.js'
 
 /** The whole configuration after defaults, files and overrides. */
 export interface Config {
@@ -469,4 +459,10 @@ export async function loadConfig (options: LoadConfigOptions = {}): Promise<Conf
   applyEnv(config, env)
   if (options.overrides) applyConfig(config, options.overrides as Record<string, unknown>, 'overrides')
   return config
+}
+
+// core's view of the configuration is this whole Config (see core/contract.ts)
+declare module '../core/contract.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-empty-object-type
+  interface AppConfigView extends Config {}
 }

@@ -5,13 +5,12 @@
  * through it, so each tick runs once across every process sharing the Redis and key prefix.
  */
 import { resolve } from 'node:path'
-import type { ControllerHost } from '../core/controller.js'
 import { SdError } from '../core/errors.js'
 import { loadClasses } from '../core/modules.js'
 import { LocalClaims, RedisClaims, type TickClaims } from './claims.js'
 import { TimerRunner } from './runner.js'
 import { compileTimer, type TimerPlan } from './spec.js'
-import { Timer, type TimerClass, type TimerTick } from './timer.js'
+import { Timer, type TimerClass, type TimerHost, type TimerTick } from './timer.js'
 
 /** Lifecycle of the timers of one application. */
 export type TimersStatus = 'idle' | 'running' | 'stopped'
@@ -25,18 +24,18 @@ function invalid (key: string, why: string): SdError {
 /** A timer whose target is resolved: what to call on each tick. */
 interface Prepared {
   plan: TimerPlan
-  run: (host: ControllerHost, tick: TimerTick) => unknown
+  run: (host: TimerHost, tick: TimerTick) => unknown
 }
 
 /** The timers of one application. */
 export class Timers {
-  readonly #host: ControllerHost
+  readonly #host: TimerHost
   readonly #root: string
   readonly #classes = new Map<string, TimerClass>()
   readonly #runners = new Map<string, TimerRunner>()
   #status: TimersStatus = 'idle'
 
-  constructor (host: ControllerHost, root: string) {
+  constructor (host: TimerHost, root: string) {
     this.#host = host
     this.#root = root
   }

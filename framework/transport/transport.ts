@@ -5,10 +5,16 @@
  */
 import type { Logger } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Config, TransportName } from '../server/config.js'
+import type { TransportName } from '../core/contract.js'
+import type { Config } from '../server/config.js'
 import type { Connection } from '../connection/connection.js'
 import type { InboundMessage } from './packs.js'
 import type { Admission } from './admission.js'
+
+declare module '../core/contract.js' {
+  /** The built-in transports. */
+  interface TransportNames { tcp: true, text: true, http: true, ws: true }
+}
 
 /** Address a transport listens on. */
 export interface ListenAddress {
