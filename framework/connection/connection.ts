@@ -4,7 +4,7 @@
  */
 import type { TransportName } from '../core/contract.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
-import type { Codec, MessageId } from '../transport/packs.js'
+import type { Codec, MessageId } from './codec.js'
 import { unlimitedBudget, type SendBudget } from './send-budget.js'
 
 /** Lifecycle of a connection. */

@@ -100,7 +100,7 @@ export async function runWorker (): Promise<Application | undefined> {
     stop(why)
     return undefined
   }
-  const ports = { tcp: app.address('tcp')?.port, text: app.address('text')?.port, http: app.address('http')?.port }
+  const ports = app.ports()
   send({ t: 'ready', ports })
   out.flush()
   return app

@@ -24,10 +24,9 @@ import { RedisConnections } from '../data/redis.js'
 import { Tasks } from '../task/tasks.js'
 import { Timers } from '../timer/timers.js'
 import { Admission } from '../transport/admission.js'
-import { HttpTransport } from '../transport/http-transport.js'
+import type { PortOptions } from '../transport/options.js'
 import type { InboundMessage, MessageId } from '../transport/packs.js'
-import { TcpTransport } from '../transport/tcp-transport.js'
-import { createTextTransport } from '../transport/text-transport.js'
+import { transportEntries } from '../transport/registry.js'
 import type { ListenAddress, Transport, TransportHost } from '../transport/transport.js'
 import { Views } from '../view/views.js'
 import { clusterName, type Config } from './config.js'
@@ -194,6 +193,16 @@ export class Application implements TransportHost, ServerHost, AppContract {
       heapUsedBytes: mem.heapUsed,
       ...(this.cluster ? { cluster: this.cluster.status() } : {}),
     }
+  }
+
+  /** The port of each listening transport that owns one, by its registry key (`sd status`, worker processes). */
+  ports (): Record<string, number> {
+    const ports: Record<string, number> = {}
+    for (const entry of transportEntries()) {
+      const port = this.address(entry.names[0])?.port
+      if (port !== undefined) ports[entry.key] = port
+    }
+    return ports
   }
 
   /** Where a transport listens (after `start`). */
@@ -389,12 +398,15 @@ export class Application implements TransportHost, ServerHost, AppContract {
     this.timers.prepare() // a timer naming no class fails here, before any port opens
     this.#setStatus('starting')
     const server = this.config.server
-    if (server.tcp.enabled) this.#transports.push(new TcpTransport(this, 'tcp', server.tcp))
-    if (server.text.enabled) this.#transports.push(createTextTransport(this, server.text))
-    if (server.http.enabled) {
-      const http = new HttpTransport(this, server.http, server.http.staticDir ? resolve(this.root, server.http.staticDir) : undefined)
-      this.#transports.push(http)
-      if (http.ws) this.#transports.push(http.ws)
+    // every registered transport whose port is enabled; the first transport an entry makes
+    // owns the port (its listen error names it), the others share it (WebSocket on HTTP)
+    const ports = new Map<Transport, PortOptions>()
+    for (const entry of transportEntries()) {
+      const options = (server as unknown as Record<string, PortOptions | undefined>)[entry.key]
+      if (options === undefined || !options.enabled) continue
+      const made = entry.create(this, options, this.root)
+      if (made.length > 0) ports.set(made[0], options)
+      this.#transports.push(...made)
     }
     try {
       if (this.cluster) {
@@ -403,7 +415,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
         if (!await this.cluster.linked(2000)) this.log.warn('cluster: no dispatch server linked yet; cross-server calls answer SD_ERR_CLUSTER_UNAVAILABLE until one is')
       }
       for (const t of this.#transports) {
-        const port = t.name === 'ws' ? undefined : t.name === 'http' ? server.http : server[t.name]
+        const port = ports.get(t)
         await t.start().catch((err: unknown) => { throw port ? listenError(err, t.name, port.host, port.port) : err })
       }
     } catch (err) {

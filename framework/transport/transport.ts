@@ -6,15 +6,14 @@
 import type { Logger } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { TransportName } from '../core/contract.js'
-import type { Config } from '../server/config.js'
+import type { ConnectionOptions } from '../connection/options.js'
 import type { Connection } from '../connection/connection.js'
 import type { InboundMessage } from './packs.js'
 import type { Admission } from './admission.js'
+import type { TransportOptions } from './options.js'
 
-declare module '../core/contract.js' {
-  /** The built-in transports. */
-  interface TransportNames { tcp: true, text: true, http: true, ws: true }
-}
+/** The options every transport reads from the host (its own port's options are given to it). */
+export interface TransportLimits extends Pick<ConnectionOptions, 'maxSendBufferBytes'>, Pick<TransportOptions, 'rateLimit'> {}
 
 /** Address a transport listens on. */
 export interface ListenAddress {
@@ -24,7 +23,7 @@ export interface ListenAddress {
 
 /** What transports need from the application. */
 export interface TransportHost {
-  readonly config: Config
+  readonly config: { readonly server: TransportLimits }
   readonly log: Logger
   /** Admission control of this process's client sockets (every transport asks it first). */
   readonly admission: Admission

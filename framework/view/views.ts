@@ -8,7 +8,7 @@
 import { resolve } from 'node:path'
 import { Eta } from 'eta'
 import type { Logger } from 'pino'
-import type { ViewsConfig } from '../server/config.js'
+import type { ViewsConfig } from './options.js'
 import { SdError } from '../core/errors.js'
 import { Html } from '../core/html.js'
 
