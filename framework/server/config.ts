@@ -8,23 +8,19 @@ import { extname, basename, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { SdError } from '../core/errors.js'
 import type { RoutesConfig } from '../core/router.js'
-import type { ClusterConfig } from '../cluster/options.js'
 import { clusterDefaults } from '../cluster/options.js'
-import { connectionDefaults, type ConnectionOptions } from '../connection/options.js'
-import type { MysqlConfig } from '../data/mysql.js'
+import { connectionDefaults } from '../connection/options.js'
 import { mysqlDefaults, redisDefaults } from '../data/options.js'
-import type { RedisConfig } from '../data/redis.js'
-import { tasksDefaults, type TasksConfig } from '../task/options.js'
-import { checkTimers, type TimersConfig } from '../timer/spec.js'
-import { transportDefaults, type PortOptions, type TransportOptions, type TransportPortOptions } from '../transport/options.js'
+import { tasksDefaults } from '../task/options.js'
+import { checkTimers } from '../timer/spec.js'
+import { transportDefaults, type PortOptions, type TransportPortOptions } from '../transport/options.js'
 import { transportEntries } from '../transport/registry.js'
-import { viewsDefaults, type ViewsConfig } from '../view/options.js'
+import { viewsDefaults } from '../view/options.js'
 import { configFileWarning } from './config-files.js'
-import { appDefaults, serverOwnDefaults, type AppConfig, type ServerOwnOptions } from './options.js'
+import { checkedSections, type Config, type ConfigInput } from './config-types.js'
+import { appDefaults, serverOwnDefaults } from './options.js'
 
-/** `config/server.ts`: ports (one key per registered transport), heartbeats and limits. */
-export interface ServerConfig extends TransportPortOptions, TransportOptions, ConnectionOptions, ServerOwnOptions {}
-
+export type { Config, ConfigInput, DeepPartial, ServerConfig } from './config-types.js'
 export type { Framing, PackName, SocketPortConfig, WsConfig, HttpConfig, RateLimitConfig } from '../transport/options.js'
 export type { AppConfig } from './options.js'
 export type { TasksConfig } from '../task/options.js'
@@ -32,32 +28,6 @@ export type { ViewsConfig } from '../view/options.js'
 export type { ClusterConfig } from '../cluster/options.js'
 export type { RouteSpec, RoutesConfig } from '../core/router.js'
 export type { TransportName } from '../core/contract.js'
-
-/** The whole configuration after defaults, files and overrides. */
-export interface Config {
-  app: AppConfig
-  server: ServerConfig
-  routes: RoutesConfig
-  /** `config/timers.ts`: name → timer (see docs/timers.md). */
-  timers: TimersConfig
-  mysql: MysqlConfig
-  redis: RedisConfig
-  tasks: TasksConfig
-  views: ViewsConfig
-  cluster: ClusterConfig
-  /** Sections SD does not know are kept for the app (e.g. `config/chat.ts`). */
-  [section: string]: unknown
-}
-
-/** Sections whose keys are checked against the defaults. */
-const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster'] as const
-type CheckedSection = typeof checkedSections[number]
-
-/** Deep partial, for config files and overrides. */
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends (...args: never[]) => unknown ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] }
-
-/** Input accepted for the known sections. */
-export type ConfigInput = { [K in CheckedSection]?: DeepPartial<Config[K]> } & { routes?: RoutesConfig, timers?: TimersConfig, [section: string]: unknown }
 
 /** The cluster's name: `cluster.name`, else the app name. */
 export function clusterName (config: Config): string {
@@ -278,8 +248,3 @@ export async function loadConfig (options: LoadConfigOptions = {}): Promise<Conf
   return config
 }
 
-// core's view of the configuration is this whole Config (see core/contract.ts)
-declare module '../core/contract.js' {
-  // eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-empty-object-type
-  interface AppConfigView extends Config {}
-}

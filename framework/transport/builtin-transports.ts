@@ -5,9 +5,9 @@
 import { resolve } from 'node:path'
 import { HttpTransport } from './http-transport.js'
 import { httpDefaults, socketPortDefaults, type HttpConfig, type SocketPortConfig } from './options.js'
-import type { TransportEntry } from './registry.js'
 import { TcpTransport } from './tcp-transport.js'
 import { createTextTransport } from './text-transport.js'
+import type { TransportEntry } from './transport.js'
 
 declare module '../core/contract.js' {
   /** The built-in transports. */

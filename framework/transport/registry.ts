@@ -7,26 +7,9 @@
 import type { TransportName } from '../core/contract.js'
 import { builtinTransports } from './builtin-transports.js'
 import type { PortOptions } from './options.js'
-import type { Transport, TransportHost } from './transport.js'
+import type { TransportEntry } from './transport.js'
 
-/** One registered transport. `O` is its options (`config.server[key]`). */
-export interface TransportEntry<O extends PortOptions = PortOptions> {
-  /** Its key under `config.server` (`server.tcp`), also the key of its port in `sd status`. */
-  readonly key: string
-  /** Transport names of what it makes (the HTTP port makes `http` and `ws`); the first is the port's own. */
-  readonly names: readonly TransportName[]
-  /** Environment variable overriding its port, e.g. `SD_TCP_PORT`. */
-  readonly envPort: string
-  /** Its options' defaults (every key its options may have, so unknown keys are refused). */
-  defaults (): O
-  /** Option keys that may be absent from the defaults, with the type they must have (`function`, or `any`). */
-  readonly optionalKeys?: Readonly<Record<string, string>>
-  /**
-   * Makes its transports from its options, `root` being the app root: the first listens on the
-   * port, the others (WebSocket on the HTTP port) share it.
-   */
-  create (host: TransportHost, options: O, root: string): Transport[]
-}
+export type { TransportEntry } from './transport.js'
 
 const entries = new Map<string, TransportEntry>()
 

@@ -10,7 +10,7 @@ import type { ConnectionOptions } from '../connection/options.js'
 import type { Connection } from '../connection/connection.js'
 import type { InboundMessage } from './packs.js'
 import type { Admission } from './admission.js'
-import type { TransportOptions } from './options.js'
+import type { PortOptions, TransportOptions } from './options.js'
 
 /** The options every transport reads from the host (its own port's options are given to it). */
 export interface TransportLimits extends Pick<ConnectionOptions, 'maxSendBufferBytes'>, Pick<TransportOptions, 'rateLimit'> {}
@@ -50,4 +50,23 @@ export interface Transport {
   stopAccepting (): Promise<void>
   /** Closes the remaining connections and releases the port. */
   close (): Promise<void>
+}
+
+/** One registered transport. `O` is its options (`config.server[key]`). */
+export interface TransportEntry<O extends PortOptions = PortOptions> {
+  /** Its key under `config.server` (`server.tcp`), also the key of its port in `sd status`. */
+  readonly key: string
+  /** Transport names of what it makes (the HTTP port makes `http` and `ws`); the first is the port's own. */
+  readonly names: readonly TransportName[]
+  /** Environment variable overriding its port, e.g. `SD_TCP_PORT`. */
+  readonly envPort: string
+  /** Its options' defaults (every key its options may have, so unknown keys are refused). */
+  defaults (): O
+  /** Option keys that may be absent from the defaults, with the type they must have (`function`, or `any`). */
+  readonly optionalKeys?: Readonly<Record<string, string>>
+  /**
+   * Makes its transports from its options, `root` being the app root: the first listens on the
+   * port, the others (WebSocket on the HTTP port) share it.
+   */
+  create (host: TransportHost, options: O, root: string): Transport[]
 }
