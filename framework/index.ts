@@ -2,7 +2,7 @@
  * SD for Node.js: the public API. Applications import only from here.
  */
 export { Application } from './server/application.js'
-export type { AppStatus, NodeStats, AppContract, ControllerHost, BusApi, BusCalls, ConnectionRef } from './core/contract.js'
+export type { AppStatus, NodeStats, AppContract, ControllerHost, BusApi, BusCalls, ConnectionRef, TransportNames, AppConfigView } from './core/contract.js'
 export { createApp, type CreateAppOptions } from './server/create-app.js'
 export { Html } from './view/views.js'
 export type { Schema } from './core/validation.js'
