@@ -400,12 +400,12 @@ export class Application implements TransportHost, ServerHost, AppContract {
     const server = this.config.server
     // every registered transport whose port is enabled; the first transport an entry makes
     // owns the port (its listen error names it), the others share it (WebSocket on HTTP)
-    const ports = new Map<Transport, PortOptions>()
+    const ports = new Map<Transport, { key: string, options: PortOptions, env: string }>()
     for (const entry of transportEntries()) {
       const options = (server as unknown as Record<string, PortOptions | undefined>)[entry.key]
       if (options === undefined || !options.enabled) continue
       const made = entry.create(this, options, this.root)
-      if (made.length > 0) ports.set(made[0], options)
+      if (made.length > 0) ports.set(made[0], { key: entry.key, options, env: entry.envPort })
       this.#transports.push(...made)
     }
     try {
@@ -416,7 +416,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
       }
       for (const t of this.#transports) {
         const port = ports.get(t)
-        await t.start().catch((err: unknown) => { throw port ? listenError(err, t.name, port.host, port.port) : err })
+        await t.start().catch((err: unknown) => { throw port ? listenError(err, port.key, port.options.host, port.options.port, { env: port.env, key: `server.${port.key}.port`, file: 'config/server.ts' }) : err })
       }
     } catch (err) {
       await Promise.allSettled(this.#transports.map((t) => t.close()))

@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createServer, type AddressInfo } from 'node:net'
 import { Controller, defaultConfig, loadConfig, registerTransport, type SocketPortConfig } from '../../framework/index.js'
 import { socketPortDefaults } from '../../framework/transport/options.js'
 import { transportEntries, transportNames, unregisterTransport } from '../../framework/transport/registry.js'
@@ -58,4 +59,16 @@ test('a registered transport is started on its env port, routed, counted in stat
   assert.deepEqual((await c.request('/echo/where')).data, { transport: 'fake' })
   await waitUntil(() => app.stats().connections.fake === 1, 3000, 'the fake connection counted')
   assert.equal(app.stats().connections.tcp, undefined)
+})
+
+test('a registered transport whose port is taken fails the start naming its env variable and config key', async (t) => {
+  registerFake(t)
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.after(() => taken.close())
+  const port = (taken.address() as AddressInfo).port
+  await assert.rejects(
+    startApp({ server: { fake: { host: '127.0.0.1' } } }, { controllers: [EchoController], env: { ...process.env, SD_FAKE_PORT: String(port) } }),
+    (err: Error & { code?: string }) => err.code === 'SD_ERR_PORT_IN_USE' && /fake port .*SD_FAKE_PORT or server\.fake\.port/.test(err.message),
+  )
 })
