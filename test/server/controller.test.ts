@@ -13,9 +13,11 @@ class NoteModel extends Model {}
 
 // compile-time checks: hooks and middleware that apps add get the full Controller (models,
 // tasks, views, db) and the full Application; tsc fails on this file if they do not
-const onConnect: Hooks<Controller, Application>['onConnect'] = (ctx) => { void ctx.model(NoteModel); void ctx.view }
-const onStart: Hooks<Controller, Application>['onStart'] = (app) => { void app.tasks; void app.address('tcp') }
-const timing: Middleware<Controller> = async (ctx, next) => { void ctx.task; void ctx.db; return next() }
+// (the public Hooks and Middleware types default to them)
+const onConnect: Hooks['onConnect'] = (ctx) => { void ctx.model(NoteModel); void ctx.view }
+const onStart: Hooks['onStart'] = (app) => { void app.tasks; void app.address('tcp') }
+const onStop: Hooks<Controller, Application>['onStop'] = (app) => { void app.timers }
+const timing: Middleware = async (ctx, next) => { void ctx.task; void ctx.db; return next() }
 
 test('a controller extending core\'s BaseController is accepted and routed; hooks and middleware get the full Controller', async (t) => {
   const seen: string[] = []
@@ -25,6 +27,7 @@ test('a controller extending core\'s BaseController is accepted and routed; hook
       a.addHook('onConnect', (ctx) => { seen.push(`connect:${typeof ctx.model}:${typeof ctx.task}:${typeof ctx.view}`) })
       a.addHook('onConnect', onConnect)
       a.addHook('onStart', onStart)
+      a.addHook('onStop', onStop)
       a.use(timing)
       a.use(async (ctx, next) => { seen.push(`mw:${ctx.path}`); return next() })
     },
