@@ -16,7 +16,7 @@ import { startHeartbeat } from '../connection/heartbeat.js'
 import { SendBudget } from '../connection/send-budget.js'
 import { ConnectionTable } from '../connection/table.js'
 import { DataErrorLog, toDataError } from '../data/errors.js'
-import { listenError } from '../core/listen-error.js'
+import { listenError, type PortSetting } from '../core/listen-error.js'
 import { Migrations } from '../data/migrations.js'
 import type { DataServices } from '../data/model.js'
 import { Mysql } from '../data/mysql.js'
@@ -398,17 +398,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
     this.timers.prepare() // a timer naming no class fails here, before any port opens
     this.#setStatus('starting')
     const server = this.config.server
-    // every registered transport whose port is enabled; the first transport an entry makes
-    // owns the port (its listen error names it), the others share it (WebSocket on HTTP)
-    const ports = new Map<Transport, { key: string, options: PortOptions, env: string }>()
-    for (const entry of transportEntries()) {
-      const options = (server as unknown as Record<string, PortOptions | undefined>)[entry.key]
-      if (options === undefined || !options.enabled) continue
-      const made = entry.create(this, options, this.root)
-      if (made.length > 0) ports.set(made[0], { key: entry.key, options, env: entry.envPort })
-      this.#transports.push(...made)
-    }
     try {
+      const ports = await this.#makeTransports()
       if (this.cluster) {
         await this.cluster.start()
         // the first cross-server sends should not fail because the links are still handshaking
@@ -416,7 +407,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
       }
       for (const t of this.#transports) {
         const port = ports.get(t)
-        await t.start().catch((err: unknown) => { throw port ? listenError(err, port.key, port.options.host, port.options.port, { env: port.env, key: `server.${port.key}.port`, file: 'config/server.ts' }) : err })
+        await t.start().catch((err: unknown) => { throw port ? listenError(err, port.key, port.options.host, port.options.port, port.setting) : err })
       }
     } catch (err) {
       await Promise.allSettled(this.#transports.map((t) => t.close()))
@@ -440,6 +431,24 @@ export class Application implements TransportHost, ServerHost, AppContract {
       await this.stop()
       throw err
     }
+  }
+
+  /**
+   * Makes the transport of every registered port that is enabled. The first transport an entry
+   * makes owns the port (a listen error names its key, env variable and config key); the
+   * others share it (WebSocket on HTTP).
+   */
+  async #makeTransports (): Promise<Map<Transport, { key: string, options: PortOptions, setting: PortSetting }>> {
+    const ports = new Map<Transport, { key: string, options: PortOptions, setting: PortSetting }>()
+    const server = this.config.server as unknown as Record<string, PortOptions | undefined>
+    for (const entry of transportEntries()) {
+      const options = server[entry.key]
+      if (options === undefined || !options.enabled) continue
+      const made = await entry.create(this, options, this.root)
+      if (made.length > 0) ports.set(made[0], { key: entry.key, options, setting: { env: entry.envPort, key: `server.${entry.key}.port`, file: 'config/server.ts' } })
+      this.#transports.push(...made)
+    }
+    return ports
   }
 
   /** Warns (without delaying the start) when migrations are pending or MySQL is not reachable. */

@@ -1,12 +1,10 @@
 /**
  * The built-in transports as registry entries: the TCP RPC port, the text port and the HTTP port
- * (with WebSocket on it). transport/registry.ts registers them first.
+ * (with WebSocket on it). transport/registry.ts registers them first. Each imports its module
+ * when it is made, so reading the registry (config, the CLI) loads no server code.
  */
 import { resolve } from 'node:path'
-import { HttpTransport } from './http-transport.js'
 import { httpDefaults, socketPortDefaults, type HttpConfig, type SocketPortConfig } from './options.js'
-import { TcpTransport } from './tcp-transport.js'
-import { createTextTransport } from './text-transport.js'
 import type { TransportEntry } from './transport.js'
 
 declare module '../core/contract.js' {
@@ -20,7 +18,10 @@ const tcp: TransportEntry<SocketPortConfig> = {
   envPort: 'SD_TCP_PORT',
   defaults: () => socketPortDefaults(9093, 'length', 'json', 2 * 1024 * 1024),
   optionalKeys: { render: 'function' },
-  create: (host, options) => [new TcpTransport(host, 'tcp', options)],
+  create: async (host, options) => {
+    const { TcpTransport } = await import('./tcp-transport.js')
+    return [new TcpTransport(host, 'tcp', options)]
+  },
 }
 
 const text: TransportEntry<SocketPortConfig> = {
@@ -29,7 +30,10 @@ const text: TransportEntry<SocketPortConfig> = {
   envPort: 'SD_TEXT_PORT',
   defaults: () => socketPortDefaults(8480, 'eof', 'text', 64 * 1024),
   optionalKeys: { render: 'function' },
-  create: (host, options) => [createTextTransport(host, options)],
+  create: async (host, options) => {
+    const { createTextTransport } = await import('./text-transport.js')
+    return [createTextTransport(host, options)]
+  },
 }
 
 const http: TransportEntry<HttpConfig> = {
@@ -37,7 +41,8 @@ const http: TransportEntry<HttpConfig> = {
   names: ['http', 'ws'],
   envPort: 'SD_HTTP_PORT',
   defaults: httpDefaults,
-  create: (host, options, root) => {
+  create: async (host, options, root) => {
+    const { HttpTransport } = await import('./http-transport.js')
     const transport = new HttpTransport(host, options, options.staticDir ? resolve(root, options.staticDir) : undefined)
     return transport.ws ? [transport, transport.ws] : [transport]
   },

@@ -66,7 +66,8 @@ export interface TransportEntry<O extends PortOptions = PortOptions> {
   readonly optionalKeys?: Readonly<Record<string, string>>
   /**
    * Makes its transports from its options, `root` being the app root: the first listens on the
-   * port, the others (WebSocket on the HTTP port) share it.
+   * port, the others (WebSocket on the HTTP port) share it. May import its module only then, so
+   * loading the registry (config, the CLI) stays light.
    */
-  create (host: TransportHost, options: O, root: string): Transport[]
+  create (host: TransportHost, options: O, root: string): Transport[] | Promise<Transport[]>
 }
