@@ -11,7 +11,7 @@ import type { Logger } from 'pino'
  * Names of the transports messages can arrive on, one key per registered transport
  * (`declare module '.../core/contract.js' { interface TransportNames { tcp: true } }`).
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-empty-object-type
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface TransportNames {}
 
 /** Name of a transport messages can arrive on (`tcp`, `text`, `http`, `ws`, or a registered one). */

@@ -30,7 +30,7 @@ export type ControllerClass<C extends BaseController = BaseController> = (new (.
 }
 
 // the BusCalls methods, put on the prototype by forwardBusCalls below
-// eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-unsafe-declaration-merging
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
 export interface BaseController extends BusCalls {}
 
 /** Base class of every controller; apps extend server's `Controller`, which extends this one. */

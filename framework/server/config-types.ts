@@ -44,6 +44,6 @@ export type ConfigInput = { [K in CheckedSection]?: DeepPartial<Config[K]> } & {
 
 // core's view of the configuration is this whole Config (see core/contract.ts)
 declare module '../core/contract.js' {
-  // eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-empty-object-type
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
   interface AppConfigView extends Config {}
 }

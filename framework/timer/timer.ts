@@ -40,7 +40,7 @@ export interface TimerTick {
 export type TimerClass = new (host: TimerHost, run: TimerTick) => Timer
 
 // the BusCalls methods (pushes and cluster-wide queries), put on the prototype by forwardBusCalls below
-// eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-unsafe-declaration-merging
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
 export interface Timer extends BusCalls {}
 
 /** Base class of every timer: the configured method is called with the run's `TimerTick`. */
