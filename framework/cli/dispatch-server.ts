@@ -102,7 +102,7 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
       if (cmd === 'stop') setImmediate(() => exitAfter('sd stop'))
       return status()
     })
-    const address = await dispatcher.listen().catch((err: unknown) => { throw listenError(err, 'dispatch', c.dispatchHost, c.dispatchPort) })
+    const address = await dispatcher.listen().catch((err: unknown) => { throw listenError(err, 'dispatch', c.dispatchHost, c.dispatchPort, { env: 'SD_DISPATCH_PORT', key: 'cluster.dispatchPort', file: 'config/cluster.ts' }) })
     registry = new RedisRegistry({
       redis: redis.shared, cluster, node: { name, role: 'dispatch', host: advertised(c.dispatchHost, c.advertiseHost), port: address.port },
       heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, log,

@@ -25,7 +25,8 @@ export interface RunState {
   startedAt: string
   workers: number
   workerPids: number[]
-  ports: Partial<Record<'tcp' | 'text' | 'http' | 'dispatch', number>>
+  /** By registered transport (`tcp`, `text`, `http`, …), and `dispatch` for a dispatch server. */
+  ports: Partial<Record<string, number>>
 }
 
 /** The run folder of the app at `root` (env `SD_RUN_DIR` puts it elsewhere); a dispatch server's is its `dispatch/` folder. */

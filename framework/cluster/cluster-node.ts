@@ -5,7 +5,7 @@
  * The `ClusterBus` (cluster-bus.ts) builds the controller API on top.
  */
 import type { Logger } from 'pino'
-import type { ClusterConfig } from '../server/config.js'
+import type { ClusterConfig } from './options.js'
 import type { RedisClient } from '../data/redis.js'
 import { clusterSecret } from './link-auth.js'
 import { Messenger, type DispatcherLinkInfo } from './messenger.js'

@@ -3,6 +3,7 @@
  * the registry in Redis, with the figures each publishes with its heartbeat (connections and
  * link health for servers, linked servers for dispatchers).
  */
+import { transportNames } from '../transport/registry.js'
 import type { RegistryView } from './registry-reads.js'
 
 /** One live node. */
@@ -31,7 +32,6 @@ export interface ClusterOverview {
   nodes: NodeSummary[]
 }
 
-const transports = ['tcp', 'text', 'http', 'ws']
 
 /** Reads the live nodes of the cluster (one snapshot script). */
 export async function clusterOverview (view: RegistryView, cluster: string): Promise<ClusterOverview> {
@@ -40,7 +40,7 @@ export async function clusterOverview (view: RegistryView, cluster: string): Pro
   const nodes = live.map((r): NodeSummary => {
     const meta = r.meta ?? {}
     const connections: Record<string, number> = {}
-    for (const t of transports) if (typeof meta[t] === 'number') connections[t] = meta[t] as number
+    for (const t of transportNames()) if (typeof meta[t] === 'number') connections[t] = meta[t] as number
     return {
       name: r.name,
       role: r.role,

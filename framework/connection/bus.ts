@@ -3,25 +3,13 @@
  * standalone `LocalBus` serves them from this process's connection table; the cluster layer
  * provides another implementation of the same interface, so controllers never change.
  */
+import type { BindOptions, SendOptions, Uid } from '../core/contract.js'
 import { SdError } from '../core/errors.js'
 import { groupUids } from './bus-ops.js'
 import { Outgoing, type Connection } from './connection.js'
 import type { ConnectionTable } from './table.js'
 
-/** Connection ids to leave out of a broadcast. */
-export interface SendOptions {
-  /** One connection id or several. */
-  exclude?: string | readonly string[]
-}
-
-/** Options of `bindUid`. */
-export interface BindOptions {
-  /** Close the uid's other connections (cluster-wide) with `SD_ERR_KICKED`. @default false */
-  kick?: boolean
-}
-
-/** A uid as the bus keys it: numbers become strings. */
-export type Uid = string | number
+export type { SendOptions, BindOptions, Uid } from '../core/contract.js'
 
 /**
  * Pushes and registry queries. Sends resolve to the number of connections the message was

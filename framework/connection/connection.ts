@@ -2,9 +2,9 @@
  * A client connection as the bus and controllers see it, whatever its transport. Transports
  * subclass it once (socket, WebSocket) and supply the raw write/close.
  */
-import type { TransportName } from '../server/config.js'
+import type { TransportName } from '../core/contract.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
-import type { Codec, MessageId } from '../transport/packs.js'
+import type { Codec, MessageId } from './codec.js'
 import { unlimitedBudget, type SendBudget } from './send-budget.js'
 
 /** Lifecycle of a connection. */

@@ -3,35 +3,38 @@
  * around every action (koa-style: code before `await next()` runs before the action, code
  * after it sees the result) and can stop the flow by throwing or by not calling `next`.
  */
-import type { Controller } from './controller.js'
-import type { Application } from '../server/application.js'
+import type { AppContract } from './contract.js'
+import type { BaseController } from './controller.js'
 
-/** Application-level hooks. */
-export interface Hooks {
+/**
+ * Application-level hooks. `C` is the controller hooks get (server's `Controller` for apps),
+ * `A` the application (server's `Application`); core knows both only by their contracts.
+ */
+export interface Hooks<C extends BaseController = BaseController, A extends AppContract = AppContract> {
   /** After every port listens. */
-  onStart: (app: Application) => void | Promise<void>
+  onStart: (app: A) => void | Promise<void>
   /** After every port is closed, during shutdown. */
-  onStop: (app: Application) => void | Promise<void>
+  onStop: (app: A) => void | Promise<void>
   /** A socket or WebSocket connection opened; `ctx` has the controller API for it. */
-  onConnect: (ctx: Controller) => void | Promise<void>
+  onConnect: (ctx: C) => void | Promise<void>
   /** A connection closed; its uid and groups are already released, its session is still readable. */
-  onClose: (ctx: Controller) => void | Promise<void>
+  onClose: (ctx: C) => void | Promise<void>
   /**
    * Cluster: a server died (no normal close ran for its connections) and its entries were purged.
    * `uids`: its users now offline everywhere. Runs on one server of the cluster, so a
    * cluster-wide send from it (`app.bus.sendToAll`) reaches every user once.
    */
-  onNodeGone: (app: Application, gone: { node: string, uids: string[] }) => void | Promise<void>
+  onNodeGone: (app: A, gone: { node: string, uids: string[] }) => void | Promise<void>
 }
 
 /** Name of a hook. */
 export type HookName = keyof Hooks
 
 /** Middleware around an action: returns (or changes) the action's result. */
-export type Middleware = (ctx: Controller, next: () => Promise<unknown>) => unknown
+export type Middleware<C extends BaseController = BaseController> = (ctx: C, next: () => Promise<unknown>) => unknown
 
 /** Runs `action` inside the middleware chain. */
-export function runMiddleware (chain: readonly Middleware[], ctx: Controller, action: () => unknown): Promise<unknown> {
+export function runMiddleware<C extends BaseController> (chain: readonly Middleware<C>[], ctx: C, action: () => unknown): Promise<unknown> {
   const step = (i: number): Promise<unknown> => {
     if (i === chain.length) return Promise.resolve(action())
     let called = false

@@ -5,7 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isPublicError, SdError, type ErrorBody } from './errors.js'
-import { Html } from '../view/views.js'
+import { Html } from './html.js'
 
 /** The error body a client may see for any thrown value. */
 export function errorBody (err: unknown): { status: number, body: ErrorBody } {

@@ -3,10 +3,21 @@
  * rules from `config/routes.ts` (`'GET /': 'Home.index'`, `'/users/:id': 'User.show'`).
  * Every transport resolves paths here, HTTP included; none of them knows about controllers.
  */
-import type { RoutesConfig, TransportName } from '../server/config.js'
+import type { TransportName } from './contract.js'
 import { SdError } from './errors.js'
 import type { ControllerClass } from './controller.js'
 import { compileValidator, type ActionValidator } from './validation.js'
+
+/** One custom route: `'GET /': 'Home.index'` or the object form. */
+export interface RouteSpec {
+  /** `Name.method` of the action. */
+  action: string
+  /** Transports that may call it (default: all). */
+  transports?: TransportName[]
+}
+
+/** `config/routes.ts`: custom rules; keys are `'[METHOD ]/path/:param'`. */
+export type RoutesConfig = Record<string, string | RouteSpec>
 
 /** A resolved action. */
 export interface Route {

@@ -8,7 +8,7 @@
  * are filled in on both.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import type { TransportName } from '../server/config.js'
+import type { TransportName } from './contract.js'
 import { SdError } from './errors.js'
 
 /** A JSON schema (or a TypeBox schema) for an action's data. */

@@ -5,10 +5,9 @@
  * operations of connection/bus-ops.ts, as they are.
  */
 import type { MembershipChange, PushOp, QueryOp } from '../connection/bus-ops.js'
+import type { NodeStats } from '../core/contract.js'
 import { errorCodes, SdError, type ErrorCode } from '../core/errors.js'
 import type { Ports } from './ports.js'
-// a type only: core's contract will declare it
-import type { NodeStats } from '../server/application.js'
 
 /** What a worker reports of itself (its application's `stats()`). */
 export type WorkerStats = NodeStats

@@ -1,2 +1,2 @@
-/** Ports a server process listens on, by transport. */
-export type Ports = Partial<Record<'tcp' | 'text' | 'http', number>>
+/** Ports a server process listens on, by transport (its key in the transport registry: `tcp`, `text`, `http`, …). */
+export type Ports = Partial<Record<string, number>>

@@ -14,6 +14,7 @@ import { SdError } from '../core/errors.js'
 import { isProtocolMessage, type FromWorker, type ToWorker, type WorkerStats } from './ipc-protocol.js'
 import { MulticoreBus } from './multicore-bus.js'
 import { Batcher, isBatch } from './batch.js'
+import type { Ports } from './ports.js'
 
 /** What a worker process uses of the application it runs (server/'s `Application` is one). */
 export interface WorkerApp {
@@ -25,7 +26,8 @@ export interface WorkerApp {
   start (): Promise<void>
   stop (): Promise<void>
   stats (): WorkerStats
-  address (name: 'tcp' | 'text' | 'http'): { port: number } | undefined
+  /** Port of each listening transport (the transport registry's names). */
+  ports (): Ports
 }
 
 /** Builds the application of a worker (server/create-app's `createApp`). */
@@ -118,7 +120,7 @@ export async function runWorker<A extends WorkerApp> (createApp: WorkerAppFactor
     stop(why)
     return undefined
   }
-  const ports = { tcp: app.address('tcp')?.port, text: app.address('text')?.port, http: app.address('http')?.port }
+  const ports = app.ports()
   send({ t: 'ready', ports })
   out.flush()
   return app

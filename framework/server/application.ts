@@ -16,7 +16,7 @@ import { startHeartbeat } from '../connection/heartbeat.js'
 import { SendBudget } from '../connection/send-budget.js'
 import { ConnectionTable } from '../connection/table.js'
 import { DataErrorLog, toDataError } from '../data/errors.js'
-import { listenError } from '../core/listen-error.js'
+import { listenError, type PortSetting } from '../core/listen-error.js'
 import { Migrations } from '../data/migrations.js'
 import type { DataServices } from '../data/model.js'
 import { Mysql } from '../data/mysql.js'
@@ -24,32 +24,29 @@ import { RedisConnections } from '../data/redis.js'
 import { Tasks } from '../task/tasks.js'
 import { Timers } from '../timer/timers.js'
 import { Admission } from '../transport/admission.js'
-import { HttpTransport } from '../transport/http-transport.js'
+import type { PortOptions } from '../transport/options.js'
 import type { InboundMessage, MessageId } from '../transport/packs.js'
-import { TcpTransport } from '../transport/tcp-transport.js'
-import { createTextTransport } from '../transport/text-transport.js'
+import { transportEntries } from '../transport/registry.js'
 import type { ListenAddress, Transport, TransportHost } from '../transport/transport.js'
 import { Views } from '../view/views.js'
-import { clusterName, type Config, type TransportName } from './config.js'
-import { Controller, type ControllerClass, type ControllerHost } from '../core/controller.js'
+import { clusterName, type Config } from './config.js'
+import { Controller, type ServerHost } from './controller.js'
+import type { AppContract, AppStatus, NodeStats, TransportName } from '../core/contract.js'
+import { BaseController, type ControllerClass } from '../core/controller.js'
 import { isPublicError, SdError } from '../core/errors.js'
 import { runMiddleware, type HookName, type Hooks, type Middleware } from '../core/hooks.js'
 import { errorBody, httpData, sendHttpError, sendHttpResult } from '../core/http-result.js'
 import { loadClasses } from '../core/modules.js'
 import { noParams, Router } from '../core/router.js'
 
-/** What `Application.stats()` reports. */
-export interface NodeStats {
-  node: string
-  pid: number
-  status: AppStatus
-  uptimeMs: number
-  /** Open connections by transport (HTTP requests are not connections). */
-  connections: Partial<Record<TransportName, number>>
-  rssBytes: number
-  heapUsedBytes: number
-  /** This node in its cluster (`sd start --cluster` only). */
-  cluster?: ClusterNodeStatus
+export type { AppStatus, NodeStats } from '../core/contract.js'
+
+// stats() adds this node's cluster figures (see core/contract.ts)
+declare module '../core/contract.js' {
+  interface NodeStats {
+    /** This node in its cluster (`sd start --cluster` only). */
+    cluster?: ClusterNodeStatus
+  }
 }
 
 let lastRss = 0
@@ -68,17 +65,16 @@ function memory (): { rss: number, heapUsed: number } {
   }
 }
 
-/** Lifecycle of an application. */
-export type AppStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed'
-
-type HookList = { [K in HookName]: Array<Hooks[K]> }
+/** Hooks as apps add them: with the full Controller and this Application. */
+type AppHooks = Hooks<Controller, Application>
+type HookList = { [K in HookName]: Array<AppHooks[K]> }
 
 function isThenable (v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
 }
 
 /** An SD application: ports, router, controllers, bus. */
-export class Application implements TransportHost, ControllerHost {
+export class Application implements TransportHost, ServerHost, AppContract {
   readonly config: Config
   readonly log: Logger
   readonly router = new Router()
@@ -106,7 +102,7 @@ export class Application implements TransportHost, ControllerHost {
   /** Library errors behind SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE replies, logged at most once per 10 s per code. */
   readonly #dataErrors: DataErrorLog
   readonly #hooks: HookList = { onStart: [], onStop: [], onConnect: [], onClose: [], onNodeGone: [] }
-  readonly #middleware: Middleware[] = []
+  readonly #middleware: Array<Middleware<Controller>> = []
   #inflight = 0
   #idleWaiters: Array<() => void> = []
   #stopHeartbeat: (() => void) | undefined
@@ -154,9 +150,9 @@ export class Application implements TransportHost, ControllerHost {
     this.log.debug({ status }, 'application status')
   }
 
-  /** Registers a controller (before `start`). */
+  /** Registers a controller (before `start`): a class extending `Controller` (or core's `BaseController`). */
   addController (controller: ControllerClass, name = controller.name): this {
-    if (!(controller.prototype instanceof Controller)) {
+    if (!(controller.prototype instanceof BaseController)) {
       throw new SdError('SD_ERR_CONTROLLER_INVALID', `${name} does not extend Controller`)
     }
     this.router.addController(controller, name)
@@ -164,20 +160,20 @@ export class Application implements TransportHost, ControllerHost {
   }
 
   /** Adds a lifecycle hook. */
-  addHook<K extends HookName> (name: K, fn: Hooks[K]): this {
+  addHook<K extends HookName> (name: K, fn: AppHooks[K]): this {
     this.#hooks[name].push(fn)
     return this
   }
 
   /** Adds middleware that runs around every action, in the order added. */
-  use (mw: Middleware): this {
+  use (mw: Middleware<Controller>): this {
     this.#middleware.push(mw)
     return this
   }
 
   /** Loads every controller module in `app.controllersDir`. */
   async loadControllers (dir = resolve(this.root, this.config.app.controllersDir)): Promise<void> {
-    const isController = (v: unknown): v is ControllerClass => typeof v === 'function' && v.prototype instanceof Controller
+    const isController = (v: unknown): v is ControllerClass => typeof v === 'function' && v.prototype instanceof BaseController
     const found = await loadClasses(dir, isController, (file) => new SdError('SD_ERR_CONTROLLER_INVALID', `${file} exports no class extending Controller`))
     for (const { cls, name } of found) this.addController(cls, name)
   }
@@ -197,6 +193,16 @@ export class Application implements TransportHost, ControllerHost {
       heapUsedBytes: mem.heapUsed,
       ...(this.cluster ? { cluster: this.cluster.status() } : {}),
     }
+  }
+
+  /** The port of each listening transport that owns one, by its registry key (`sd status`, worker processes). */
+  ports (): Record<string, number> {
+    const ports: Record<string, number> = {}
+    for (const entry of transportEntries()) {
+      const port = this.address(entry.names[0])?.port
+      if (port !== undefined) ports[entry.key] = port
+    }
+    return ports
   }
 
   /** Where a transport listens (after `start`). */
@@ -302,10 +308,11 @@ export class Application implements TransportHost, ControllerHost {
     }
   }
 
-  #invoke (ctrl: Controller, method: string): unknown {
+  #invoke (ctrl: BaseController, method: string): unknown {
     const action = (ctrl as unknown as Record<string, (data: unknown) => unknown>)[method]
     if (this.#middleware.length === 0) return action.call(ctrl, ctrl.data)
-    return runMiddleware(this.#middleware, ctrl, () => action.call(ctrl, ctrl.data))
+    // app controllers extend Controller; one extending only core's BaseController lacks its extras
+    return runMiddleware(this.#middleware, ctrl as Controller, () => action.call(ctrl, ctrl.data))
   }
 
   #settled (conn: Connection | null): void {
@@ -391,22 +398,16 @@ export class Application implements TransportHost, ControllerHost {
     this.timers.prepare() // a timer naming no class fails here, before any port opens
     this.#setStatus('starting')
     const server = this.config.server
-    if (server.tcp.enabled) this.#transports.push(new TcpTransport(this, 'tcp', server.tcp))
-    if (server.text.enabled) this.#transports.push(createTextTransport(this, server.text))
-    if (server.http.enabled) {
-      const http = new HttpTransport(this, server.http, server.http.staticDir ? resolve(this.root, server.http.staticDir) : undefined)
-      this.#transports.push(http)
-      if (http.ws) this.#transports.push(http.ws)
-    }
     try {
+      const ports = await this.#makeTransports()
       if (this.cluster) {
         await this.cluster.start()
         // the first cross-server sends should not fail because the links are still handshaking
         if (!await this.cluster.linked(2000)) this.log.warn('cluster: no dispatch server linked yet; cross-server calls answer SD_ERR_CLUSTER_UNAVAILABLE until one is')
       }
       for (const t of this.#transports) {
-        const port = t.name === 'ws' ? undefined : t.name === 'http' ? server.http : server[t.name]
-        await t.start().catch((err: unknown) => { throw port ? listenError(err, t.name, port.host, port.port) : err })
+        const port = ports.get(t)
+        await t.start().catch((err: unknown) => { throw port ? listenError(err, port.key, port.options.host, port.options.port, port.setting) : err })
       }
     } catch (err) {
       await Promise.allSettled(this.#transports.map((t) => t.close()))
@@ -430,6 +431,24 @@ export class Application implements TransportHost, ControllerHost {
       await this.stop()
       throw err
     }
+  }
+
+  /**
+   * Makes the transport of every registered port that is enabled. The first transport an entry
+   * makes owns the port (a listen error names its key, env variable and config key); the
+   * others share it (WebSocket on HTTP).
+   */
+  async #makeTransports (): Promise<Map<Transport, { key: string, options: PortOptions, setting: PortSetting }>> {
+    const ports = new Map<Transport, { key: string, options: PortOptions, setting: PortSetting }>()
+    const server = this.config.server as unknown as Record<string, PortOptions | undefined>
+    for (const entry of transportEntries()) {
+      const options = server[entry.key]
+      if (options === undefined || !options.enabled) continue
+      const made = await entry.create(this, options, this.root)
+      if (made.length > 0) ports.set(made[0], { key: entry.key, options, setting: { env: entry.envPort, key: `server.${entry.key}.port`, file: 'config/server.ts' } })
+      this.#transports.push(...made)
+    }
+    return ports
   }
 
   /** Warns (without delaying the start) when migrations are pending or MySQL is not reachable. */

@@ -4,7 +4,7 @@
  * `prot:` in config/server.ts), and at boot, where a file that is not an SD section and does
  * not declare itself (`config/sever.ts`) is reported instead of silently ignored.
  */
-import type { Config, DeepPartial } from './config.js'
+import type { Config, DeepPartial } from './config-types.js'
 
 /** The type a config file of each SD section exports. */
 export interface ConfigSections {

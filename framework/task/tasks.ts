@@ -3,7 +3,10 @@
  * and the proxies controllers call through (`this.task(StatsTask).build(args)`).
  */
 import type { Logger } from 'pino'
-import type { Config } from '../server/config.js'
+import type { MysqlConfig } from '../data/mysql.js'
+import type { RedisConfig } from '../data/redis.js'
+import type { TasksConfig } from './options.js'
+import type { TaskWorkerData } from './wire.js'
 import { SdError } from '../core/errors.js'
 import { TaskPool } from './pool.js'
 import type { TaskOwner } from './call-queue.js'
@@ -12,6 +15,17 @@ import { TaskRegistry, type TaskRef } from './registry.js'
 import type { Task, TaskClass } from './task.js'
 
 /** Errors the pool has already logged (with their cause); `detach` does not log them again. */
+/** The configuration sections the task layer reads (the application's config has them all). */
+export interface TasksInput {
+  readonly tasks: TasksConfig
+  /** Logger settings handed to the threads. */
+  readonly app: TaskWorkerData['app']
+  readonly mysql: MysqlConfig
+  readonly redis: RedisConfig
+  /** `shutdownTimeoutMs`: how long closing waits for running calls. */
+  readonly server: { readonly shutdownTimeoutMs: number }
+}
+
 const loggedByPool = new Set(['SD_ERR_INTERNAL', 'SD_ERR_TASK_CRASHED'])
 
 /** Task classes, pool and proxies of an application. */
@@ -25,7 +39,7 @@ export class Tasks implements TaskInvoker {
   /** Proxies by class and timeout, made once. */
   readonly #proxies = new Map<TaskRef, Map<number, TaskProxy<Task>>>()
 
-  constructor (config: Config, log: Logger) {
+  constructor (config: TasksInput, log: Logger) {
     this.#log = log
     this.#defaultTimeoutMs = config.tasks.timeoutMs
     this.pool = new TaskPool({

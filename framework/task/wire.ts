@@ -4,9 +4,8 @@
  * Errors are sent as plain `{code, message, status}` objects, because structured cloning keeps
  * an `Error`'s message but drops its `code`.
  */
-import type { Logger } from 'pino'
+import type { LevelWithSilent, Logger } from 'pino'
 import { AppError, errorCodes, isPublicError, SdError, type ErrorCode } from '../core/errors.js'
-import type { AppConfig } from '../server/config.js'
 import type { MysqlConfig } from '../data/mysql.js'
 import type { RedisConfig } from '../data/redis.js'
 
@@ -58,7 +57,7 @@ export interface TaskWorkerData {
   /** Task modules imported while the thread starts (the registered ones). */
   preload: string[]
   /** Logger settings of the app. */
-  app: Pick<AppConfig, 'name' | 'nodeName' | 'logLevel'>
+  app: { name: string, nodeName: string, logLevel: LevelWithSilent }
   mysql: MysqlConfig
   redis: RedisConfig
 }

@@ -6,13 +6,19 @@
  */
 import type { Knex } from 'knex'
 import type { Logger } from 'pino'
-import type { SendOptions, Uid } from '../connection/bus.js'
-import type { Config } from '../server/config.js'
-import type { ControllerHost } from '../core/controller.js'
-import type { Model, ModelClass } from '../data/model.js'
+import { forwardBusCalls, type AppConfigView, type BusCalls, type ControllerHost } from '../core/contract.js'
+import type { DataServices, Model, ModelClass } from '../data/model.js'
 import type { RedisClient } from '../data/redis.js'
 import type { TaskCallOptions, TaskProxy } from '../task/proxy.js'
 import type { Task, TaskClass } from '../task/task.js'
+import type { Tasks } from '../task/tasks.js'
+
+/** What a timer needs from the application: core's contract plus MySQL/Redis and tasks. */
+export interface TimerHost extends ControllerHost {
+  readonly data: DataServices
+  /** Task classes and the worker pool. */
+  readonly tasks: Tasks
+}
 
 /** One run of a timer: which tick, and the fencing token it won it with. */
 export interface TimerTick {
@@ -31,15 +37,20 @@ export interface TimerTick {
 }
 
 /** A timer class as the registry stores it. */
-export type TimerClass = new (host: ControllerHost, run: TimerTick) => Timer
+export type TimerClass = new (host: TimerHost, run: TimerTick) => Timer
+
+// the BusCalls methods (pushes and cluster-wide queries), put on the prototype by forwardBusCalls below
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface Timer extends BusCalls {}
 
 /** Base class of every timer: the configured method is called with the run's `TimerTick`. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Timer {
-  readonly #host: ControllerHost
+  readonly #host: TimerHost
   readonly #run: TimerTick
   #log: Logger | undefined
 
-  constructor (host: ControllerHost, run: TimerTick) {
+  constructor (host: TimerHost, run: TimerTick) {
     this.#host = host
     this.#run = run
   }
@@ -60,7 +71,7 @@ export class Timer {
   }
 
   /** The application's configuration. */
-  get config (): Config { return this.#host.config }
+  get config (): AppConfigView { return this.#host.config }
 
   /** A model (`this.model(MessageModel)`). */
   model<M extends Model> (cls: ModelClass<M>): M { return new cls(this.#host.data) }
@@ -74,33 +85,7 @@ export class Timer {
   /** A task, as in a controller (`await this.task(ReportTask).build(args)`): runs in a worker thread. */
   task<T extends Task> (cls: TaskClass<T>, options?: TaskCallOptions): TaskProxy<T> { return this.#host.tasks.proxy(cls, options) }
 
-  /** Pushes to every connection of `uid`; resolves to how many got it. */
-  sendToUid (uid: Uid, data: unknown): Promise<number> { return this.#host.bus.sendToUid(uid, data) }
-
-  /** Pushes to every connection of each uid. */
-  sendToUids (uids: readonly Uid[], data: unknown): Promise<number> { return this.#host.bus.sendToUids(uids, data) }
-
-  /** Pushes to every connection, minus `exclude`. */
-  sendToAll (data: unknown, options?: SendOptions): Promise<number> { return this.#host.bus.sendToAll(data, options) }
-
-  /** Pushes to every member of `group`, minus `exclude`. */
-  sendToGroup (group: string, data: unknown, options?: SendOptions): Promise<number> { return this.#host.bus.sendToGroup(group, data, options) }
-
-  /** Closes every connection of `uid`. */
-  kickUid (uid: Uid, reason?: string): Promise<number> { return this.#host.bus.kickUid(uid, reason) }
-
-  /** True when `uid` has a connection anywhere. */
-  isUidOnline (uid: Uid): Promise<boolean> { return this.#host.bus.isUidOnline(uid) }
-
-  /** Distinct uids online. */
-  onlineCount (): Promise<number> { return this.#host.bus.onlineCount() }
-
-  /** Distinct uids in a group. */
-  groupMembers (group: string): Promise<string[]> { return this.#host.bus.groupMembers(group) }
-
-  /** Connections in a group. */
-  groupCount (group: string): Promise<number> { return this.#host.bus.groupCount(group) }
-
-  /** Groups with members. */
-  groups (): Promise<string[]> { return this.#host.bus.groups() }
+  static {
+    forwardBusCalls(this, (timer) => timer.#host.bus)
+  }
 }

@@ -6,13 +6,12 @@
  */
 import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
-import type { ControllerHost } from '../core/controller.js'
 import { SdError } from '../core/errors.js'
 import { loadClasses } from '../core/modules.js'
 import { LocalClaims, RedisClaims, type TickClaims } from './claims.js'
 import { TimerRunner } from './runner.js'
 import { compileTimer, type TimerPlan } from './spec.js'
-import { Timer, type TimerClass, type TimerTick } from './timer.js'
+import { Timer, type TimerClass, type TimerHost, type TimerTick } from './timer.js'
 
 /** Lifecycle of the timers of one application. */
 export type TimersStatus = 'idle' | 'running' | 'stopped'
@@ -31,18 +30,18 @@ function invalid (key: string, why: string): SdError {
 /** A timer whose target is resolved: what to call on each tick. */
 interface Prepared {
   plan: TimerPlan
-  run: (host: ControllerHost, tick: TimerTick) => unknown
+  run: (host: TimerHost, tick: TimerTick) => unknown
 }
 
 /** The timers of one application; emits `status` on each change of their status. */
 export class Timers extends EventEmitter<TimersEvents> {
-  readonly #host: ControllerHost
+  readonly #host: TimerHost
   readonly #root: string
   readonly #classes = new Map<string, TimerClass>()
   readonly #runners = new Map<string, TimerRunner>()
   #status: TimersStatus = 'idle'
 
-  constructor (host: ControllerHost, root: string) {
+  constructor (host: TimerHost, root: string) {
     super()
     this.#host = host
     this.#root = root

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
-import type { HttpConfig } from '../server/config.js'
+import type { HttpConfig } from './options.js'
 import type { SdError } from '../core/errors.js'
 import type { Admission } from './admission.js'
 

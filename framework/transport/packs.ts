@@ -6,37 +6,11 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { decode as unpackMsg, encode as packMsg } from '@msgpack/msgpack'
-import type { PackName } from '../server/config.js'
-import { SdError, type ErrorBody } from '../core/errors.js'
+import type { Codec, InboundMessage, MessageId } from '../connection/codec.js'
+import type { PackName } from './options.js'
+import { SdError } from '../core/errors.js'
 
-/** Request ids are numbers or strings; `null` means "reply if there is something to say" (text). */
-export type MessageId = number | string
-
-/** A decoded client message. */
-export interface InboundMessage {
-  /** `undefined`: no reply expected; `null`: reply without id (packs that carry none). */
-  id: MessageId | undefined | null
-  path: string
-  data: unknown
-}
-
-/**
- * Encodes outgoing messages and decodes incoming payloads for one port. Encoders return the
- * payload only; socket transports add the framing when they write.
- */
-export interface Codec {
-  readonly pack: PackName
-  /** Decodes a payload; throws `SdError` (with `id` attached when one was readable). */
-  decode (payload: Buffer, isText?: boolean): InboundMessage
-  /** Payload of a reply `{id, data}`. */
-  reply (id: MessageId | null, data: unknown): string | Buffer
-  /** Payload of an error `{id?, error}`. */
-  error (id: MessageId | undefined | null, body: ErrorBody): string | Buffer
-  /** Payload of a push `{data}`. */
-  push (data: unknown): string | Buffer
-  /** Payload of a push whose data is given as JSON text (codecs that can use it as it is). */
-  pushJson?: (json: string) => string
-}
+export type { Codec, InboundMessage, MessageId } from '../connection/codec.js'
 
 /** A decode failure that still knows the request id, so the error reply can carry it. */
 export class BadMessageError extends SdError {

@@ -4,7 +4,7 @@
  * operations and no allocation. HTTP has none: each request is its own exchange and the
  * admission limits (connections per IP) bound it; put a proxy's limit in front if needed.
  */
-import type { RateLimitConfig } from '../server/config.js'
+import type { RateLimitConfig } from './options.js'
 import { turnNow } from '../core/clock.js'
 import type { Connection } from '../connection/connection.js'
 

@@ -3,7 +3,7 @@
  * connection's codec, answer decode failures with `SD_ERR_BAD_MESSAGE`, apply the rate limit,
  * mark the connection active, and hand the message to the host.
  */
-import type { RateLimitConfig } from '../server/config.js'
+import type { RateLimitConfig } from './options.js'
 import { SdError } from '../core/errors.js'
 import type { Connection } from '../connection/connection.js'
 import { activityClock } from '../connection/heartbeat.js'

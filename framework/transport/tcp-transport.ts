@@ -5,7 +5,8 @@
  * in one write system call.
  */
 import { createServer, type Server, type Socket } from 'node:net'
-import type { Framing, SocketPortConfig, TransportName } from '../server/config.js'
+import type { TransportName } from '../core/contract.js'
+import type { Framing, SocketPortConfig } from './options.js'
 import { SdError } from '../core/errors.js'
 import { Connection, dropsAtOnce, type CloseListener, type ConnectionLimits } from '../connection/connection.js'
 import { frameLength, frameLines, frameTelnetLines, LengthDecoder, LineDecoder, type FrameDecoder } from './framing.js'

@@ -5,7 +5,7 @@
  * answers telnet negotiation and ends lines with `\r\n` (telnet.ts); the text pack writes control
  * characters visibly (packs.ts `escapeControls`), so no client can drive another's terminal.
  */
-import type { SocketPortConfig } from '../server/config.js'
+import type { SocketPortConfig } from './options.js'
 import { TcpTransport } from './tcp-transport.js'
 import type { TransportHost } from './transport.js'
 

@@ -5,10 +5,15 @@
  */
 import type { Logger } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Config, TransportName } from '../server/config.js'
+import type { TransportName } from '../core/contract.js'
+import type { ConnectionOptions } from '../connection/options.js'
 import type { Connection } from '../connection/connection.js'
 import type { InboundMessage } from './packs.js'
 import type { Admission } from './admission.js'
+import type { PortOptions, TransportOptions } from './options.js'
+
+/** The options every transport reads from the host (its own port's options are given to it). */
+export interface TransportLimits extends Pick<ConnectionOptions, 'maxSendBufferBytes'>, Pick<TransportOptions, 'rateLimit'> {}
 
 /** Address a transport listens on. */
 export interface ListenAddress {
@@ -18,7 +23,7 @@ export interface ListenAddress {
 
 /** What transports need from the application. */
 export interface TransportHost {
-  readonly config: Config
+  readonly config: { readonly server: TransportLimits }
   readonly log: Logger
   /** Admission control of this process's client sockets (every transport asks it first). */
   readonly admission: Admission
@@ -45,4 +50,24 @@ export interface Transport {
   stopAccepting (): Promise<void>
   /** Closes the remaining connections and releases the port. */
   close (): Promise<void>
+}
+
+/** One registered transport. `O` is its options (`config.server[key]`). */
+export interface TransportEntry<O extends PortOptions = PortOptions> {
+  /** Its key under `config.server` (`server.tcp`), also the key of its port in `sd status`. */
+  readonly key: string
+  /** Transport names of what it makes (the HTTP port makes `http` and `ws`); the first is the port's own. */
+  readonly names: readonly TransportName[]
+  /** Environment variable overriding its port, e.g. `SD_TCP_PORT`. */
+  readonly envPort: string
+  /** Its options' defaults (every key its options may have, so unknown keys are refused). */
+  defaults (): O
+  /** Option keys that may be absent from the defaults, with the type they must have (`function`, or `any`). */
+  readonly optionalKeys?: Readonly<Record<string, string>>
+  /**
+   * Makes its transports from its options, `root` being the app root: the first listens on the
+   * port, the others (WebSocket on the HTTP port) share it. May import its module only then, so
+   * loading the registry (config, the CLI) stays light.
+   */
+  create (host: TransportHost, options: O, root: string): Transport[] | Promise<Transport[]>
 }

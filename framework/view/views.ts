@@ -8,24 +8,11 @@
 import { resolve } from 'node:path'
 import { Eta } from 'eta'
 import type { Logger } from 'pino'
-import type { ViewsConfig } from '../server/config.js'
+import type { ViewsConfig } from './options.js'
 import { SdError } from '../core/errors.js'
+import { Html } from '../core/html.js'
 
-/** A rendered page: HTTP sends it as `text/html`; other transports send the HTML string. */
-export class Html {
-  readonly html: string
-  constructor (html: string) {
-    this.html = html
-  }
-
-  toJSON (): string {
-    return this.html
-  }
-
-  toString (): string {
-    return this.html
-  }
-}
+export { Html } from '../core/html.js'
 
 /** The templates of one app. */
 export class Views {

@@ -76,27 +76,26 @@ export class FakeCluster {
         return true
       },
     }
-    const cluster = this
     return {
       name,
       messenger,
       onNodeGone: () => {},
       otherServers: () => [...this.servers.keys()].filter((n) => n !== name),
       registry: {
-        async setUid (uid, present) {
-          let set = cluster.uids.get(uid)
-          if (!set) cluster.uids.set(uid, (set = new Set()))
+        setUid: async (uid, present) => {
+          let set = this.uids.get(uid)
+          if (!set) this.uids.set(uid, (set = new Set()))
           if (present) set.add(name)
           else set.delete(name)
-          if (set.size === 0) cluster.uids.delete(uid)
+          if (set.size === 0) this.uids.delete(uid)
           return true
         },
-        async setGroupCount (group, count) {
-          let m = cluster.groupCounts.get(group)
-          if (!m) cluster.groupCounts.set(group, (m = new Map()))
+        setGroupCount: async (group, count) => {
+          let m = this.groupCounts.get(group)
+          if (!m) this.groupCounts.set(group, (m = new Map()))
           if (count > 0) m.set(name, count)
           else m.delete(name)
-          if (m.size === 0) cluster.groupCounts.delete(group)
+          if (m.size === 0) this.groupCounts.delete(group)
           return true
         },
         view: {

@@ -1,0 +1,39 @@
+/** Options of the dispatch cluster (`config/cluster.ts`), with their defaults. */
+
+/** `config/cluster.ts`: the dispatch cluster (`sd start --cluster` / `--dispatch`; docs/cluster.md). */
+export interface ClusterConfig {
+  /** Join the cluster (`sd start --cluster`); env `SD_CLUSTER=1`. @default false */
+  enabled: boolean
+  /** Cluster name: the `{hash tag}` of every registry key in Redis. @default the app name */
+  name: string
+  /** Shared secret of the links (16 bytes or more); env `SD_CLUSTER_SECRET` (keep it out of files). @default '' */
+  secret: string
+  /** Interface a dispatch server listens on (loopback: set it, or env `SD_HOST`, to link servers of other machines). @default '127.0.0.1' */
+  dispatchHost: string
+  /** Link port of a dispatch server; env `SD_DISPATCH_PORT`. @default 9991 */
+  dispatchPort: number
+  /** Host servers are told to link to (published in Redis). @default '127.0.0.1' when dispatchHost is a wildcard or loopback, else dispatchHost */
+  advertiseHost: string
+  /** Static dispatcher list (`'host:port'`) instead of discovery through Redis. @default [] */
+  dispatchers: string[]
+  /** Node record heartbeat period. @default 1000 */
+  heartbeatMs: number
+  /** Life of a node record without heartbeat; a dead node is purged about this long after it died. @default 3000 */
+  ttlMs: number
+  /** Discovery and dead-node checks period. @default 500 */
+  pollMs: number
+  /** A cross-server call without every reply after this long fails with SD_ERR_CLUSTER_UNAVAILABLE. @default 5000 */
+  requestTimeoutMs: number
+  /** A request without every reply after this long is sent again (deduplicated by the receiver). @default 1000 */
+  retryMs: number
+  /** How long a uid → nodes lookup is reused (changes are also announced to every server). @default 2000 */
+  uidCacheMs: number
+}
+
+/** Defaults of `config.cluster`. */
+export function clusterDefaults (): ClusterConfig {
+  return {
+    enabled: false, name: '', secret: '', dispatchHost: '127.0.0.1', dispatchPort: 9991, advertiseHost: '', dispatchers: [],
+    heartbeatMs: 1000, ttlMs: 3000, pollMs: 500, requestTimeoutMs: 5000, retryMs: 1000, uidCacheMs: 2000,
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The message envelope and the codec a connection writes through, as the connection layer
+ * needs them; transport/packs.ts implements codecs (json, text, msgpack) for its ports.
+ */
+import type { ErrorBody } from '../core/errors.js'
+
+/** Payload encoding: `json`, `text` (a line is the data) or `msgpack`. */
+export type PackName = 'json' | 'text' | 'msgpack'
+
+/** Request ids are numbers or strings; `null` means "reply if there is something to say" (text). */
+export type MessageId = number | string
+
+/** A decoded client message. */
+export interface InboundMessage {
+  /** `undefined`: no reply expected; `null`: reply without id (packs that carry none). */
+  id: MessageId | undefined | null
+  path: string
+  data: unknown
+}
+
+/**
+ * Encodes outgoing messages and decodes incoming payloads for one port. Encoders return the
+ * payload only; socket transports add the framing when they write.
+ */
+export interface Codec {
+  readonly pack: PackName
+  /** Decodes a payload; throws `SdError` (with `id` attached when one was readable). */
+  decode (payload: Buffer, isText?: boolean): InboundMessage
+  /** Payload of a reply `{id, data}`. */
+  reply (id: MessageId | null, data: unknown): string | Buffer
+  /** Payload of an error `{id?, error}`. */
+  error (id: MessageId | undefined | null, body: ErrorBody): string | Buffer
+  /** Payload of a push `{data}`. */
+  push (data: unknown): string | Buffer
+  /** Payload of a push whose data is given as JSON text (codecs that can use it as it is). */
+  pushJson?: (json: string) => string
+}
+
