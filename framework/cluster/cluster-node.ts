@@ -1,14 +1,18 @@
 /**
- * This server as a member of a dispatch cluster: its record and entries in the Redis registry
- * (heartbeats, re-registration), the dispatch servers it links to (found through the registry
- * within `pollMs`, or a static list), and the messenger that carries requests between servers.
- * The `ClusterBus` (cluster-bus.ts) builds the controller API on top.
+ * This server as a member of a cluster: its record and entries in the Redis registry
+ * (heartbeats, re-registration), the carrier that reaches the other servers (`cluster.carrier`:
+ * links to the dispatch servers found through the registry within `pollMs` or a static list,
+ * or Redis pub/sub), and the messenger over it. The `ClusterBus` (cluster-bus.ts) builds the
+ * controller API on top.
  */
 import type { Logger } from 'pino'
 import type { ClusterConfig } from '../server/config.js'
 import type { RedisClient } from '../data/redis.js'
+import type { Carrier, CarrierName } from './carrier.js'
+import { DispatchCarrier } from './dispatch-carrier.js'
 import { clusterSecret } from './link-auth.js'
 import { Messenger, type DispatcherLinkInfo } from './messenger.js'
+import { RedisCarrier } from './redis-carrier.js'
 import { clusterOverview, type ClusterOverview } from './overview.js'
 import { RedisRegistry, type NodeRecord } from './registry.js'
 
@@ -20,6 +24,8 @@ export interface ClusterNodeOptions {
   /** This node's name. */
   nodeName: string
   redis: RedisClient
+  /** Opens a dedicated Redis connection (the Redis carrier's subscriber and publisher). @default redis.duplicate() */
+  connectRedis?: () => RedisClient
   log?: Logger
   /** Figures published with each heartbeat (connections, ports…). */
   meta?: () => Record<string, unknown>
@@ -29,8 +35,11 @@ export interface ClusterNodeOptions {
 export interface ClusterNodeStatus {
   cluster: string
   node: string
+  /** How this node reaches the others (`cluster.carrier`). */
+  carrier: CarrierName
   registry: string
   registryError: string | undefined
+  /** The carrier's routes: each dispatcher link, or the one Redis route. */
   dispatchers: DispatcherLinkInfo[]
   resent: number
 }
@@ -48,6 +57,10 @@ export class ClusterNode {
   readonly cluster: string
   readonly registry: RedisRegistry
   readonly messenger: Messenger
+  readonly carrier: CarrierName
+  /** The dispatch carrier, when it is the one (dispatchers come and go with the registry). */
+  readonly #dispatch: DispatchCarrier | undefined
+  readonly #redisCarrier: RedisCarrier | undefined
   readonly #config: ClusterConfig
   readonly #log: Logger | undefined
   readonly #meta: (() => Record<string, unknown>) | undefined
@@ -75,9 +88,16 @@ export class ClusterNode {
       redis: options.redis, cluster: this.cluster, node: { name: this.name, role: 'server' },
       heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, log: options.log,
     })
+    this.carrier = c.carrier ?? 'dispatch'
+    let carrier: Carrier
+    if (this.carrier === 'redis') {
+      carrier = this.#redisCarrier = new RedisCarrier({ name: this.name, cluster: this.cluster, redis: options.redis, connect: options.connectRedis, log: options.log })
+    } else {
+      carrier = this.#dispatch = new DispatchCarrier({ name: this.name, secret: clusterSecret(c.secret || undefined), log: options.log })
+    }
     this.messenger = new Messenger({
       name: this.name,
-      secret: clusterSecret(c.secret || undefined),
+      carrier,
       requestTimeoutMs: c.requestTimeoutMs,
       retryMs: c.retryMs,
       log: options.log,
@@ -91,23 +111,29 @@ export class ClusterNode {
     return out
   }
 
-  /** Registers, starts watching the registry and linking to the dispatchers. */
+  /** Registers, starts watching the registry and reaching the other nodes. */
   async start (): Promise<void> {
     const view = this.registry.view
-    const isDispatcher = (r: NodeRecord): boolean => r.role === 'dispatch' && r.host !== undefined && r.port !== undefined
-    if (this.#config.dispatchers.length > 0) {
+    const dispatch = this.#dispatch
+    if (this.#redisCarrier) {
+      // subscribed before this node is registered: nobody publishes to it before it listens
+      await this.#redisCarrier.start().catch((err: unknown) => {
+        this.#log?.warn({ err }, 'cluster: Redis pub/sub is not reachable yet; this node subscribes once it is')
+      })
+    } else if (dispatch && this.#config.dispatchers.length > 0) {
       for (const a of this.#config.dispatchers) {
         const { host, port } = parseAddress(a)
-        this.messenger.addDispatcher(host, port)
+        dispatch.addDispatcher(host, port)
       }
-    } else {
+    } else if (dispatch) {
+      const isDispatcher = (r: NodeRecord): boolean => r.role === 'dispatch' && r.host !== undefined && r.port !== undefined
       view.on('up', (r) => {
         if (!isDispatcher(r)) return
         const known = this.#dispatchers.get(r.name)
         // the same dispatcher restarted on another address: the old one is gone
-        if (known && (known.host !== r.host || known.port !== r.port)) this.messenger.removeDispatcher(known.host, known.port)
+        if (known && (known.host !== r.host || known.port !== r.port)) dispatch.removeDispatcher(known.host, known.port)
         this.#dispatchers.set(r.name, { host: r.host!, port: r.port! })
-        this.messenger.addDispatcher(r.host!, r.port!)
+        dispatch.addDispatcher(r.host!, r.port!)
       })
     }
     // A record missing from one poll is not a death: Redis may have restarted empty, and every
@@ -128,7 +154,7 @@ export class ClusterNode {
       // a timer: nothing here may throw (a throw would end the process)
       try {
         const links = this.messenger.links().map((l) => ({ dispatcher: l.name ?? l.address, status: l.status, rttMs: l.rttMs }))
-        this.registry.setMeta({ ...this.#meta?.(), links })
+        this.registry.setMeta({ ...this.#meta?.(), carrier: this.carrier, links })
       } catch (err) {
         this.#log?.warn({ err }, 'cluster: could not publish this node\'s figures')
       }
@@ -147,9 +173,9 @@ export class ClusterNode {
     // a dispatcher gone from the registry is dropped unless its link still works (then only its
     // Redis is in trouble); if it comes back, its record brings it back
     const d = this.#dispatchers.get(name)
-    if (d && !this.messenger.isReady(d.host, d.port)) {
+    if (d && this.#dispatch && !this.#dispatch.isReady(d.host, d.port)) {
       this.#dispatchers.delete(name)
-      this.messenger.removeDispatcher(d.host, d.port)
+      this.#dispatch.removeDispatcher(d.host, d.port)
     }
   }
 
@@ -166,7 +192,7 @@ export class ClusterNode {
     }
   }
 
-  /** Waits (at most `timeoutMs`) until a dispatcher link is ready; false if none came up. */
+  /** Waits (at most `timeoutMs`) until a route (a dispatcher link, Redis) is ready; false if none came up. */
   async linked (timeoutMs: number): Promise<boolean> {
     if (this.messenger.ready > 0) return true
     return new Promise((resolve) => {
@@ -191,6 +217,7 @@ export class ClusterNode {
     return {
       cluster: this.cluster,
       node: this.name,
+      carrier: this.carrier,
       registry: this.registry.status,
       registryError: this.registry.lastError,
       dispatchers: this.messenger.links(),

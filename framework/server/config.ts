@@ -186,6 +186,8 @@ export interface ClusterConfig {
   advertiseHost: string
   /** Static dispatcher list (`'host:port'`) instead of discovery through Redis. @default [] */
   dispatchers: string[]
+  /** How servers reach each other: links to dispatch servers, or Redis pub/sub (no dispatch server needed); env `SD_CLUSTER_CARRIER`. @default 'dispatch' */
+  carrier: 'dispatch' | 'redis'
   /** Node record heartbeat period. @default 1000 */
   heartbeatMs: number
   /** Life of a node record without heartbeat; a dead node is purged about this long after it died. @default 3000 */
@@ -288,7 +290,7 @@ export function defaultConfig (): Config {
     tasks: { dir: 'app/tasks', minWorkers: 1, maxWorkers: 0, maxQueue: 1000, maxQueuePerConnection: 250, timeoutMs: 30_000 },
     views: { dir: 'app/views', cache: process.env.NODE_ENV === 'production' },
     cluster: {
-      enabled: false, name: '', secret: '', dispatchHost: '127.0.0.1', dispatchPort: 9991, advertiseHost: '', dispatchers: [],
+      enabled: false, name: '', secret: '', dispatchHost: '127.0.0.1', dispatchPort: 9991, advertiseHost: '', dispatchers: [], carrier: 'dispatch',
       heartbeatMs: 1000, ttlMs: 3000, pollMs: 500, requestTimeoutMs: 5000, retryMs: 1000, uidCacheMs: 2000,
     },
   }
@@ -299,6 +301,7 @@ const enums: Record<string, readonly string[]> = {
   'server.*.framing': ['length', 'eof'],
   'server.*.pack': ['json', 'text', 'msgpack'],
   'server.http.ws.pack': ['json', 'msgpack'],
+  'cluster.carrier': ['dispatch', 'redis'],
   'app.logLevel': ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
 }
 /** Keys, by path, that may be absent from the defaults and hold any value of the given type. */
@@ -410,6 +413,10 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
   }
   if (env.SD_CLUSTER !== undefined && env.SD_CLUSTER !== '') config.cluster.enabled = env.SD_CLUSTER === '1' || env.SD_CLUSTER === 'true'
   if (env.SD_CLUSTER_SECRET) config.cluster.secret = env.SD_CLUSTER_SECRET
+  if (env.SD_CLUSTER_CARRIER) {
+    if (env.SD_CLUSTER_CARRIER !== 'dispatch' && env.SD_CLUSTER_CARRIER !== 'redis') throw invalid('SD_CLUSTER_CARRIER', `must be one of dispatch, redis, got ${JSON.stringify(env.SD_CLUSTER_CARRIER)}`)
+    config.cluster.carrier = env.SD_CLUSTER_CARRIER
+  }
   if (env.SD_NODE_NAME) config.app.nodeName = env.SD_NODE_NAME
   if (env.MYSQL_URL) config.mysql.url = env.MYSQL_URL
   if (env.REDIS_URL) config.redis.url = env.REDIS_URL
