@@ -93,12 +93,11 @@ for (const carrier of ['dispatch', 'redis'] as const) {
       })
 
       test('sd status --cluster lists both servers with their Redis route and carrier', async () => {
-        await waitUntil(async () => {
-          const { stdout } = await runSd(['status', '--cluster', '--json', '--root', clusterApp], root, env)
-          const nodes = (JSON.parse(stdout) as ClusterOverview).nodes
-          return nodes.length === 2 && nodes.every((n) => n.carrier === 'redis' && n.links.some((l) => l.status === 'ready'))
-        }, 4000, 'heartbeats carrying the carrier and its route')
-        const { code, stdout } = await runSd(['status', '--cluster', '--root', clusterApp], root, env)
+        // one `sd status` per poll (each is a process start): until the heartbeats carry the carrier
+        const { code, stdout } = await waitUntil(async () => {
+          const run = await runSd(['status', '--cluster', '--root', clusterApp], root, env)
+          return (run.stdout.match(/links: redis ready, carrier redis$/gm) ?? []).length === 2 ? run : undefined
+        }, 8000, 'heartbeats carrying the carrier and its route')
         assert.equal(code, 0)
         assert.match(stdout, /^cluster sd-cluster-test: 2 servers, 0 dispatch servers$/m)
         assert.match(stdout, /^ {2}server {3}a .*links: redis ready, carrier redis$/m)
