@@ -12,9 +12,10 @@ import { SdError } from '../core/errors.js'
 import type { Carrier, CarrierRoute, RouteInfo } from './carrier.js'
 import type { DataMessage } from './link-frames.js'
 import { isValidNodeName } from './link-auth.js'
+import { encodeReplies, encodeRequests, forEachRequest, Kind, MAX_UTF8_PER_UNIT, readReplies, requestRuns, requestWatermark } from './messenger-frames.js'
 import { SeqTable } from './seq-table.js'
 
-export const Kind = { REQUEST: 1, REPLY: 2, NOTICE: 3 } as const
+export { Kind }
 
 /** Handles a request or notice from another node; returns the reply value (JSON-able). */
 export type RequestHandler = (source: string, body: string) => unknown
@@ -82,7 +83,7 @@ const WAITING = Symbol('waiting')
 /**
  * Replies already given to one source (for re-sent requests). `floor` is the highest watermark
  * the source has sent: it waits for no id below it, so an unknown id below the floor is a late
- * copy of a request already settled (through another dispatcher) and is dropped unrun.
+ * copy of a request already settled (through another route) and is dropped unrun.
  */
 interface SourceMemory {
   replies: Map<number, unknown>
@@ -93,24 +94,8 @@ interface SourceMemory {
 const MAX_REMEMBERED = 1 << 20
 /** Room left in a frame for the DATA header (id, names, targets) and the watermark. */
 const FRAME_HEADROOM = 64 * 1024
-/** Bytes of reply entries per REPLY frame (a turn's replies are split above this). */
-const REPLY_FRAME_BYTES = 1 << 20
-/** Reply entry types: a number (float64 BE), or JSON text (uint32 BE length + UTF-8). */
-const REPLY_NUMBER = 0
-const REPLY_JSON = 1
-/** Bytes of a number reply entry (id + type + value), and before the text of a JSON one. */
-const REPLY_NUMBER_BYTES = 17
-const REPLY_JSON_BYTES = 13
-/** Bytes per REQUEST frame (a tick's requests are split above this). */
-const REQUEST_FRAME_BYTES = 1 << 20
-/** Bytes of a REQUEST frame before its entries: float64 watermark + uint32 count. */
-const REQUEST_HEAD_BYTES = 12
-/** Bytes of each entry of a REQUEST frame: float64 id + uint32 body length. */
-const ENTRY_HEADER_BYTES = 12
-/** Most UTF-8 bytes per UTF-16 code unit (frames are sized by this bound before encoding). */
-const MAX_UTF8_PER_UNIT = 3
 
-/** Requests of one tick to the same target(s) through the same dispatcher. */
+/** Requests of one tick to the same target(s) through the same route. */
 interface Batch {
   targets: readonly string[]
   requests: Pending[]
@@ -176,8 +161,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
 
   /**
    * Sends `body` to `targets` and resolves to each target's reply (`undefined` for a target no
-   * dispatcher could reach: it is not linked, or it died). Rejects with
-   * `SD_ERR_CLUSTER_UNAVAILABLE` when no dispatcher is linked, or nothing settled in time.
+   * route could reach: it is not connected, or it died). Rejects with
+   * `SD_ERR_CLUSTER_UNAVAILABLE` when no route is ready, or nothing settled in time.
    */
   request (targets: readonly string[], body: string): Promise<Map<string, unknown>> {
     if (targets.length === 0) return Promise.resolve(new Map())
@@ -191,7 +176,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     })
   }
 
-  /** `request()` to one node: resolves to its reply (`undefined` when no dispatcher reached it). */
+  /** `request()` to one node: resolves to its reply (`undefined` when no route reached it). */
   requestOne (target: string, body: string): Promise<unknown> {
     return new Promise((resolve, reject) => this.sendOne(target, body, (err, value) => (err ? reject(err) : resolve(value))))
   }
@@ -284,8 +269,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       for (const batch of byTargets.values()) {
         const targets = batch.targets
         const requests = batch.requests.every(live) ? batch.requests : batch.requests.filter(live)
-        const sizes = requests.map((p) => ENTRY_HEADER_BYTES + MAX_UTF8_PER_UNIT * p.body.length)
-        for (const [from, to] of frameRuns(sizes, REQUEST_FRAME_BYTES - REQUEST_HEAD_BYTES)) {
+        for (const [from, to] of requestRuns(requests)) {
           this.#sendFrame(route, targets, requests.slice(from, to), watermark)
         }
       }
@@ -296,21 +280,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   }
 
   #sendFrame (route: CarrierRoute, targets: readonly string[], requests: Pending[], watermark: number): void {
-    const bodies = new Array<string>(requests.length)
-    for (let i = 0; i < requests.length; i++) bodies[i] = requests[i].body
-    const text = bodies.join('')
-    const head = REQUEST_HEAD_BYTES + requests.length * ENTRY_HEADER_BYTES
-    const textBytes = Buffer.byteLength(text)
-    const payload = Buffer.allocUnsafe(head + textBytes)
-    payload.writeDoubleBE(watermark, 0)
-    payload.writeUInt32BE(requests.length, 8)
-    let off = REQUEST_HEAD_BYTES
-    for (const p of requests) {
-      payload.writeDoubleBE(p.id, off)
-      payload.writeUInt32BE(p.body.length, off + 8)
-      off += ENTRY_HEADER_BYTES
-    }
-    payload.write(text, head, textBytes, 'utf8')
+    const payload = encodeRequests(requests, watermark)
     // quiet: the route reports only targets it could not reach; the replies confirm the rest
     const msg: DataMessage = { id: this.#base + this.#seq++, source: this.name, targets: targets as string[], kind: Kind.REQUEST, payload, quiet: true }
     if (route.send(msg)) return
@@ -447,47 +417,41 @@ export class Messenger extends EventEmitter<MessengerEvents> {
 
   #onRequest (msg: DataMessage, via: CarrierRoute): void {
     const payload = msg.payload
-    if (payload.length < REQUEST_HEAD_BYTES) return
-    const count = payload.readUInt32BE(8)
-    const head = REQUEST_HEAD_BYTES + count * ENTRY_HEADER_BYTES
-    if (head > payload.length) return // malformed: entries missing, nothing runs
-    let mem = this.#memory.get(msg.source)
-    if (!mem) this.#memory.set(msg.source, (mem = { replies: new Map(), floor: 0 }))
-    const watermark = payload.readDoubleBE(0)
+    const source = msg.source
+    const watermark = requestWatermark(payload)
+    if (watermark === undefined) return // malformed: entries missing, nothing runs
+    let mem = this.#memory.get(source)
+    if (!mem) this.#memory.set(source, (mem = { replies: new Map(), floor: 0 }))
     if (watermark > mem.floor) {
       mem.floor = watermark
       for (const id of mem.replies.keys()) if (id < watermark) mem.replies.delete(id)
     }
     let bySource = this.#replies.get(via)
     if (!bySource) this.#replies.set(via, (bySource = new Map()))
-    let list = bySource.get(msg.source)
-    if (!list) bySource.set(msg.source, (list = []))
-    const text = payload.toString('utf8', head)
-    let at = 0
-    for (let off = REQUEST_HEAD_BYTES; off < head; off += ENTRY_HEADER_BYTES) {
-      const id = payload.readDoubleBE(off)
-      const end = at + payload.readUInt32BE(off + 8)
-      if (end > text.length || !Number.isSafeInteger(id)) break // malformed: the rest is dropped
-      const body = text.slice(at, end)
-      at = end
+    let list = bySource.get(source)
+    if (!list) bySource.set(source, (list = []))
+    const replies = mem.replies
+    const floor = mem.floor
+    const out = list
+    forEachRequest(payload, (id, body) => {
       let value: unknown
-      if (mem.replies.has(id)) {
-        value = mem.replies.get(id) // a re-send: answer again, do not run it twice
-      } else if (id < mem.floor) {
-        continue // a late copy of a request the source no longer waits for: it ran already
+      if (replies.has(id)) {
+        value = replies.get(id) // a re-send: answer again, do not run it twice
+      } else if (id < floor) {
+        return // a late copy of a request the source no longer waits for: it ran already
       } else {
         try {
-          value = this.onRequest(msg.source, body)
+          value = this.onRequest(source, body)
         } catch (err) {
-          this.#options.log?.warn({ err, source: msg.source }, 'cluster: a request failed')
+          this.#options.log?.warn({ err, source }, 'cluster: a request failed')
           value = null
         }
         if (value === undefined) value = null
-        if (mem.replies.size >= MAX_REMEMBERED) for (const old of mem.replies.keys()) { mem.replies.delete(old); break }
-        mem.replies.set(id, value)
+        if (replies.size >= MAX_REMEMBERED) for (const old of replies.keys()) { replies.delete(old); break }
+        replies.set(id, value)
       }
-      list.push([id, value])
-    }
+      out.push([id, value])
+    })
     if (!this.#replyScheduled) {
       this.#replyScheduled = true
       setImmediate(() => this.#flushReplies())
@@ -504,31 +468,9 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       if (!route) continue // the sources re-send; the remembered replies answer them
       for (const [source, list] of bySource) {
         // numbers go as float64; anything else as JSON (a reply too big for a frame, a huge
-        // groupMembers, is answered as null)
-        const encoded = list.map(([, value]) => {
-          if (typeof value === 'number') return undefined
-          const json = Buffer.from(JSON.stringify(value) ?? 'null')
-          return json.length > REPLY_FRAME_BYTES ? Buffer.from('null') : json
-        })
-        const sizes = encoded.map((json) => (json === undefined ? REPLY_NUMBER_BYTES : REPLY_JSON_BYTES + json.length))
-        // an empty list (every request was a late copy) sends nothing
-        for (const [from, to, bytes] of frameRuns(sizes, REPLY_FRAME_BYTES)) {
-          const payload = Buffer.allocUnsafe(bytes)
-          let off = 0
-          for (let j = from; j < to; j++) {
-            const [id, value] = list[j]
-            payload.writeDoubleBE(id, off)
-            const json = encoded[j]
-            if (json === undefined) {
-              payload[off + 8] = REPLY_NUMBER
-              payload.writeDoubleBE(value as number, off + 9)
-              off += REPLY_NUMBER_BYTES
-            } else {
-              payload[off + 8] = REPLY_JSON
-              payload.writeUInt32BE(json.length, off + 9)
-              off += REPLY_JSON_BYTES + json.copy(payload, off + REPLY_JSON_BYTES)
-            }
-          }
+        // groupMembers, is answered as null); an empty list (every request was a late copy)
+        // sends nothing
+        for (const payload of encodeReplies(list)) {
           route.send({ id: this.#base + this.#seq++, source: this.name, targets: [source], kind: Kind.REPLY, payload, quiet: true })
         }
       }
@@ -538,27 +480,11 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   }
 
   #onReply (msg: DataMessage): void {
-    const payload = msg.payload
-    let off = 0
-    while (off + REPLY_NUMBER_BYTES <= payload.length) {
-      const id = payload.readDoubleBE(off)
-      let value: unknown
-      if (payload[off + 8] === REPLY_NUMBER) {
-        value = payload.readDoubleBE(off + 9)
-        off += REPLY_NUMBER_BYTES
-      } else {
-        const end = off + REPLY_JSON_BYTES + payload.readUInt32BE(off + 9)
-        if (payload[off + 8] !== REPLY_JSON || end > payload.length) return // malformed: the rest is dropped
-        try {
-          value = JSON.parse(payload.toString('utf8', off + REPLY_JSON_BYTES, end))
-        } catch {
-          value = null
-        }
-        off = end
-      }
+    const source = msg.source
+    readReplies(msg.payload, (id, value) => {
       const p = this.#pending.get(id - this.#base)
-      if (p !== undefined) this.#settle(p, msg.source, value)
-    }
+      if (p !== undefined) this.#settle(p, source, value)
+    })
   }
 
   /** Forgets what `source` was answered (it restarted or left). */
@@ -574,24 +500,4 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     this.#pending.clear()
     await this.#carrier.close()
   }
-}
-
-/**
- * Splits items of the given sizes into consecutive runs of at most `max` bytes each (an item
- * over `max` goes alone): [from, to, bytes] per run, none for no items.
- */
-function frameRuns (sizes: readonly number[], max: number): Array<[number, number, number]> {
-  const runs: Array<[number, number, number]> = []
-  let from = 0
-  let bytes = 0
-  for (let i = 0; i < sizes.length; i++) {
-    if (i > from && bytes + sizes[i] > max) {
-      runs.push([from, i, bytes])
-      from = i
-      bytes = 0
-    }
-    bytes += sizes[i]
-  }
-  if (sizes.length > from) runs.push([from, sizes.length, bytes])
-  return runs
 }
