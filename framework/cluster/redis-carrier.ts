@@ -112,7 +112,7 @@ export class RedisCarrier extends EventEmitter<CarrierEvents> implements Carrier
     if (ready === this.#ready) return
     this.#ready = ready
     this.#routes = ready ? [this] : []
-    this.#options.log?.[ready ? 'info' : 'warn']({ carrier: 'redis' }, ready ? 'cluster: Redis pub/sub ready' : 'cluster: lost Redis pub/sub')
+    if (!this.#closed) this.#options.log?.[ready ? 'info' : 'warn']({ carrier: 'redis' }, ready ? 'cluster: Redis pub/sub ready' : 'cluster: lost Redis pub/sub')
     this.emit('routes', this.#routes.length)
     this.emit(ready ? 'up' : 'down', this)
   }
