@@ -63,5 +63,12 @@ export interface Carrier extends EventEmitter<CarrierEvents> {
   unavailableReason (): string
   /** Every route, ready or not, for status pages. */
   info (): RouteInfo[]
+  /**
+   * Starts reaching the other nodes; called before this node registers. Resolves once it can
+   * receive, or rejects when it cannot yet (it keeps trying by itself).
+   */
+  start (): Promise<void>
+  /** A node's registry record expired (it is gone). */
+  nodeGone (name: string): void
   close (): Promise<void>
 }

@@ -14,7 +14,8 @@ import { clusterSecret } from './link-auth.js'
 import { Messenger, type DispatcherLinkInfo } from './messenger.js'
 import { RedisCarrier } from './redis-carrier.js'
 import { clusterOverview, type ClusterOverview } from './overview.js'
-import { RedisRegistry, type NodeRecord } from './registry.js'
+import type { RegistryView } from './registry-reads.js'
+import { RedisRegistry } from './registry.js'
 
 /** Options of `ClusterNode`. */
 export interface ClusterNodeOptions {
@@ -44,11 +45,21 @@ export interface ClusterNodeStatus {
   resent: number
 }
 
-function parseAddress (s: string): { host: string, port: number } {
-  const i = s.lastIndexOf(':')
-  const port = Number(s.slice(i + 1))
-  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`cluster.dispatchers: '${s}' is not host:port`)
-  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port }
+/** What a carrier is built from. */
+interface CarrierContext {
+  name: string
+  cluster: string
+  config: ClusterConfig
+  redis: RedisClient
+  connectRedis: (() => RedisClient) | undefined
+  view: RegistryView
+  log: Logger | undefined
+}
+
+/** The carriers `cluster.carrier` names: a new one is a file and a line here. */
+const carriers: Record<CarrierName, (c: CarrierContext) => Carrier> = {
+  dispatch: (c) => new DispatchCarrier({ name: c.name, secret: clusterSecret(c.config.secret || undefined), view: c.view, dispatchers: c.config.dispatchers, log: c.log }),
+  redis: (c) => new RedisCarrier({ name: c.name, cluster: c.cluster, redis: c.redis, connect: c.connectRedis, log: c.log }),
 }
 
 /** One server's membership of the cluster. */
@@ -58,15 +69,11 @@ export class ClusterNode {
   readonly registry: RedisRegistry
   readonly messenger: Messenger
   readonly carrier: CarrierName
-  /** The dispatch carrier, when it is the one (dispatchers come and go with the registry). */
-  readonly #dispatch: DispatchCarrier | undefined
-  readonly #redisCarrier: RedisCarrier | undefined
+  readonly #carrier: Carrier
   readonly #config: ClusterConfig
   readonly #log: Logger | undefined
   readonly #meta: (() => Record<string, unknown>) | undefined
   #metaTimer: NodeJS.Timeout | undefined
-  /** Dispatchers found in the registry: name → link address. */
-  readonly #dispatchers = new Map<string, { host: string, port: number }>()
   /** Nodes whose record is missing, waiting out their TTL before they count as gone. */
   readonly #gone = new Map<string, NodeJS.Timeout>()
   /** Called when a node's record expired (its entries are, or are being, purged). */
@@ -89,15 +96,14 @@ export class ClusterNode {
       heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, log: options.log,
     })
     this.carrier = c.carrier ?? 'dispatch'
-    let carrier: Carrier
-    if (this.carrier === 'redis') {
-      carrier = this.#redisCarrier = new RedisCarrier({ name: this.name, cluster: this.cluster, redis: options.redis, connect: options.connectRedis, log: options.log })
-    } else {
-      carrier = this.#dispatch = new DispatchCarrier({ name: this.name, secret: clusterSecret(c.secret || undefined), log: options.log })
-    }
+    const make = carriers[this.carrier]
+    if (make === undefined) throw new Error(`cluster.carrier: unknown carrier ${JSON.stringify(this.carrier)}`)
+    this.#carrier = make({
+      name: this.name, cluster: this.cluster, config: c, redis: options.redis, connectRedis: options.connectRedis, view: this.registry.view, log: options.log,
+    })
     this.messenger = new Messenger({
       name: this.name,
-      carrier,
+      carrier: this.#carrier,
       requestTimeoutMs: c.requestTimeoutMs,
       retryMs: c.retryMs,
       log: options.log,
@@ -114,28 +120,10 @@ export class ClusterNode {
   /** Registers, starts watching the registry and reaching the other nodes. */
   async start (): Promise<void> {
     const view = this.registry.view
-    const dispatch = this.#dispatch
-    if (this.#redisCarrier) {
-      // subscribed before this node is registered: nobody publishes to it before it listens
-      await this.#redisCarrier.start().catch((err: unknown) => {
-        this.#log?.warn({ err }, 'cluster: Redis pub/sub is not reachable yet; this node subscribes once it is')
-      })
-    } else if (dispatch && this.#config.dispatchers.length > 0) {
-      for (const a of this.#config.dispatchers) {
-        const { host, port } = parseAddress(a)
-        dispatch.addDispatcher(host, port)
-      }
-    } else if (dispatch) {
-      const isDispatcher = (r: NodeRecord): boolean => r.role === 'dispatch' && r.host !== undefined && r.port !== undefined
-      view.on('up', (r) => {
-        if (!isDispatcher(r)) return
-        const known = this.#dispatchers.get(r.name)
-        // the same dispatcher restarted on another address: the old one is gone
-        if (known && (known.host !== r.host || known.port !== r.port)) dispatch.removeDispatcher(known.host, known.port)
-        this.#dispatchers.set(r.name, { host: r.host!, port: r.port! })
-        dispatch.addDispatcher(r.host!, r.port!)
-      })
-    }
+    // before this node registers: nobody sends to it before it can receive
+    await this.#carrier.start().catch((err: unknown) => {
+      this.#log?.warn({ err, carrier: this.carrier }, 'cluster: the carrier cannot reach the others yet; it keeps trying')
+    })
     // A record missing from one poll is not a death: Redis may have restarted empty, and every
     // node writes itself again within a heartbeat. A node still missing after its TTL is gone.
     view.on('down', (name) => {
@@ -170,13 +158,7 @@ export class ClusterNode {
     this.messenger.nodeGone(name)
     this.onNodeGone(name)
     void this.#claimLeft(name)
-    // a dispatcher gone from the registry is dropped unless its link still works (then only its
-    // Redis is in trouble); if it comes back, its record brings it back
-    const d = this.#dispatchers.get(name)
-    if (d && this.#dispatch && !this.#dispatch.isReady(d.host, d.port)) {
-      this.#dispatchers.delete(name)
-      this.#dispatch.removeDispatcher(d.host, d.port)
-    }
+    this.#carrier.nodeGone(name)
   }
 
   /** Waits for the dead node's purge (any watcher runs it), then claims the uids it took offline. */

@@ -1,14 +1,15 @@
 /**
- * The dispatch-link carrier: one `LinkClient` per dispatch server, each a route. A node prefers
- * one dispatcher (picked by a hash of its name, so nodes spread over dispatchers) and keeps it
- * while its link lives, so its frames to a node keep their order. A dispatcher's "not linked"
- * ACK entries become `missed`.
+ * The dispatch-link carrier: one `LinkClient` per dispatch server (found in the registry within
+ * `pollMs`, or a static list), each a route. A node prefers one dispatcher (picked by a hash of
+ * its name, so nodes spread over dispatchers) and keeps it while its link lives, so its frames
+ * to a node keep their order. A dispatcher's "not linked" ACK entries become `missed`.
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { Carrier, CarrierEvents, CarrierRoute, RouteInfo } from './carrier.js'
 import { LinkClient, type LinkClientOptions } from './link-client.js'
 import type { DataMessage } from './link-frames.js'
+import type { RegistryView } from './registry-reads.js'
 
 /** Options of `DispatchCarrier`. */
 export interface DispatchCarrierOptions {
@@ -17,7 +18,19 @@ export interface DispatchCarrierOptions {
   secret: Buffer
   /** Link settings (timeouts, buffer limits) for every dispatcher link. */
   link?: Omit<LinkClientOptions, 'host' | 'port' | 'name' | 'secret' | 'role'>
+  /** Where `start()` finds the dispatchers (their records). @default none: `addDispatcher` only */
+  view?: RegistryView
+  /** Static `'host:port'` list used by `start()` instead of the registry. @default [] */
+  dispatchers?: readonly string[]
   log?: Logger
+}
+
+/** `'host:port'` (IPv6 in brackets) as host and port. */
+export function parseAddress (s: string): { host: string, port: number } {
+  const i = s.lastIndexOf(':')
+  const port = Number(s.slice(i + 1))
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`cluster.dispatchers: '${s}' is not host:port`)
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port }
 }
 
 /** A dispatcher link as a route. */
@@ -34,6 +47,10 @@ export class DispatchCarrier extends EventEmitter<CarrierEvents> implements Carr
   readonly maxFrameBytes: number
   readonly #options: DispatchCarrierOptions
   readonly #all = new Map<string, DispatchRoute>()
+  /** Dispatchers found in the registry: name → link address. */
+  readonly #found = new Map<string, { host: string, port: number }>()
+  /** The static list, checked when the carrier is made (a bad entry fails at boot). */
+  readonly #static: Array<{ host: string, port: number }>
   #routes: DispatchRoute[] = []
   #closed = false
 
@@ -41,12 +58,41 @@ export class DispatchCarrier extends EventEmitter<CarrierEvents> implements Carr
     super()
     this.#options = options
     this.maxFrameBytes = options.link?.maxFrameBytes ?? 8 * 1024 * 1024
+    this.#static = (options.dispatchers ?? []).map(parseAddress)
   }
 
   get routes (): readonly CarrierRoute[] { return this.#routes }
 
   unavailableReason (): string {
     return this.#all.size === 0 ? 'no dispatch server is known (none registered, none configured)' : 'no dispatch server is reachable'
+  }
+
+  /** Links to the static list, or to every dispatcher the registry shows (as they come). */
+  async start (): Promise<void> {
+    if (this.#static.length > 0) {
+      for (const { host, port } of this.#static) this.addDispatcher(host, port)
+      return
+    }
+    this.#options.view?.on('up', (r) => {
+      if (r.role !== 'dispatch' || r.host === undefined || r.port === undefined) return
+      const known = this.#found.get(r.name)
+      // the same dispatcher restarted on another address: the old one is gone
+      if (known && (known.host !== r.host || known.port !== r.port)) this.removeDispatcher(known.host, known.port)
+      this.#found.set(r.name, { host: r.host, port: r.port })
+      this.addDispatcher(r.host, r.port)
+    })
+  }
+
+  /**
+   * A dispatcher gone from the registry is dropped unless its link still works (then only its
+   * Redis is in trouble); if it comes back, its record brings it back.
+   */
+  nodeGone (name: string): void {
+    const d = this.#found.get(name)
+    if (d && !this.isReady(d.host, d.port)) {
+      this.#found.delete(name)
+      this.removeDispatcher(d.host, d.port)
+    }
   }
 
   /** Adds a dispatcher to link to (no-op when known). */

@@ -140,6 +140,9 @@ export class RedisCarrier extends EventEmitter<CarrierEvents> implements Carrier
     return true
   }
 
+  /** Nothing to do: a gone node's channel simply has no subscriber. */
+  nodeGone (): void {}
+
   /** Commands go out with ioredis's auto-pipelining (one write per tick). */
   flush (): void {}
 

@@ -78,6 +78,8 @@ export class FakeCarrier extends EventEmitter<CarrierEvents> implements Carrier 
   }
 
   unavailableReason (): string { return 'no fake route is up' }
+  async start (): Promise<void> {}
+  nodeGone (): void {}
 
   /** Takes a route down or up (emits `routes`, then `down` / `up`). */
   set (id: string, up: boolean): void {
