@@ -32,8 +32,6 @@ export interface CarrierEvents {
   up: [route: CarrierRoute]
   /** A ready route was lost: frames sent through it may be lost too. */
   down: [route: CarrierRoute]
-  /** A frame for this node, arrived through `route` (replies go back the same way). */
-  data: [msg: DataMessage, route: CarrierRoute]
   /** `route` could not hand frames to these targets (not connected to it, or full). */
   missed: [route: CarrierRoute, targets: ReadonlySet<string>]
 }
@@ -52,9 +50,14 @@ export interface RouteInfo {
   stats: LinkStats | undefined
 }
 
+/** Hears a frame for this node, arrived through `route` (replies go back the same way). */
+export type DataHandler = (msg: DataMessage, route: CarrierRoute) => void
+
 /** What the messenger needs from a way to reach other nodes. */
 export interface Carrier extends EventEmitter<CarrierEvents> {
   readonly name: CarrierName | 'fake'
+  /** Set by the messenger: a plain call, not an event (one per frame received, on the hot path). */
+  onData: DataHandler
   /** Largest DATA payload a route carries (the messenger refuses bigger requests up front). */
   readonly maxFrameBytes: number
   /** Ready routes, the preferred one first. */

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { Carrier, CarrierEvents, CarrierRoute, RouteInfo } from './carrier.js'
+import type { Carrier, CarrierEvents, CarrierRoute, DataHandler, RouteInfo } from './carrier.js'
 import { LinkClient, type LinkClientOptions } from './link-client.js'
 import type { DataMessage } from './link-frames.js'
 import type { RegistryView } from './registry-reads.js'
@@ -45,6 +45,7 @@ class DispatchRoute implements CarrierRoute {
 export class DispatchCarrier extends EventEmitter<CarrierEvents> implements Carrier {
   readonly name = 'dispatch'
   readonly maxFrameBytes: number
+  onData: DataHandler = () => {}
   readonly #options: DispatchCarrierOptions
   readonly #all = new Map<string, DispatchRoute>()
   /** Dispatchers found in the registry: name → link address. */
@@ -114,7 +115,7 @@ export class DispatchCarrier extends EventEmitter<CarrierEvents> implements Carr
       this.emit('down', route)
     })
     client.on('denied', (reason) => o.log?.error({ address, reason }, 'cluster: a dispatch server refused this node (is SD_CLUSTER_SECRET the same everywhere?)'))
-    client.on('data', (msg) => this.emit('data', msg, route))
+    client.on('data', (msg) => this.onData(msg, route))
     client.on('ack', (entries) => {
       let missed: Set<string> | undefined
       for (const e of entries) for (const target of e.missed) (missed ??= new Set()).add(target)

@@ -137,7 +137,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     carrier.on('routes', (ready) => this.emit('links', ready))
     carrier.on('up', () => this.#resendWaiting())
     carrier.on('down', (route) => this.#failover(route.id))
-    carrier.on('data', (msg, route) => this.#onData(msg, route))
+    carrier.onData = (msg, route) => this.#onData(msg, route)
     carrier.on('missed', (route, targets) => this.#onMissed(route.id, targets))
     // unique for this name across restarts: microseconds since the epoch, then +1 per message
     // (ids stay below 2^53, exact as float64; the pending table is keyed by the small seq)

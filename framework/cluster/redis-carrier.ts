@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { RedisClient } from '../data/redis.js'
-import type { Carrier, CarrierEvents, CarrierRoute, RouteInfo } from './carrier.js'
+import type { Carrier, CarrierEvents, CarrierRoute, DataHandler, RouteInfo } from './carrier.js'
 import { decodeData, encodeData, type DataMessage } from './link-frames.js'
 import { RegistryKeys } from './registry-scripts.js'
 
@@ -43,6 +43,7 @@ export class RedisCarrier extends EventEmitter<CarrierEvents> implements Carrier
   readonly name = 'redis'
   readonly id = 'redis'
   readonly maxFrameBytes: number
+  onData: DataHandler = () => {}
   readonly #options: RedisCarrierOptions
   readonly #channelOf: (name: string) => string
   readonly #all: string
@@ -120,7 +121,7 @@ export class RedisCarrier extends EventEmitter<CarrierEvents> implements Carrier
   #onMessage (message: Buffer): void {
     const msg = decodeData(message)
     if (msg === undefined || msg.source === this.#options.name) return // malformed, or our own notice
-    this.emit('data', msg, this)
+    this.onData(msg, this)
   }
 
   send (msg: DataMessage): boolean {

@@ -5,7 +5,7 @@
  * is not on the network, or whose route of that name is down, is reported `missed`.
  */
 import { EventEmitter } from 'node:events'
-import type { Carrier, CarrierEvents, CarrierRoute, RouteInfo } from '../../framework/cluster/carrier.js'
+import type { Carrier, CarrierEvents, CarrierRoute, DataHandler, RouteInfo } from '../../framework/cluster/carrier.js'
 import type { DataMessage } from '../../framework/cluster/link-frames.js'
 
 /** The nodes that can reach each other. */
@@ -57,6 +57,7 @@ export class FakeRoute implements CarrierRoute {
 export class FakeCarrier extends EventEmitter<CarrierEvents> implements Carrier {
   readonly name = 'fake'
   readonly maxFrameBytes = 1024 * 1024
+  onData: DataHandler = () => {}
   readonly all: FakeRoute[]
   #routes: FakeRoute[]
   /** Keeps the process alive while open, as a real carrier's sockets do. */
@@ -100,7 +101,7 @@ export class FakeCarrier extends EventEmitter<CarrierEvents> implements Carrier 
       const peer = this.network.nodes.get(t)
       const via = peer?.all.find((x) => x.id === id)
       if (!peer || peer.closed || !via?.ready) missed.add(t)
-      else peer.emit('data', msg, via)
+      else peer.onData(msg, via)
     }
     if (missed.size > 0 && msg.targets !== 'all' && from.ready) this.emit('missed', from, missed)
   }

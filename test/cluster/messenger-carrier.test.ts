@@ -82,9 +82,9 @@ test('a duplicate frame delivered late runs nothing twice', async () => {
   assert.equal(await a.m.requestOne('b', 'first'), 5)
   const old = a.c.route('r1').sent[0]
   // the same bytes again, while the sender still remembers it, then after it moved on
-  b.c.emit('data', { ...old, payload: Buffer.from(old.payload) }, b.c.route('r1'))
+  b.c.onData({ ...old, payload: Buffer.from(old.payload) }, b.c.route('r1'))
   assert.equal(await a.m.requestOne('b', 'second'), 6)
-  b.c.emit('data', { ...old, payload: Buffer.from(old.payload) }, b.c.route('r2'))
+  b.c.onData({ ...old, payload: Buffer.from(old.payload) }, b.c.route('r2'))
   assert.equal(await a.m.requestOne('b', 'third'), 5)
   assert.deepEqual(b.ran, ['a:first', 'a:second', 'a:third'])
 })
