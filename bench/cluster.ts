@@ -1,11 +1,14 @@
 /**
- * `npm run bench:cluster`: the dispatch cluster against Socket.IO + `@socket.io/redis-adapter`,
- * in one run, on a private Redis. Started once: redis-server, a dispatcher and two servers
- * (`sd start --dispatch` / `--cluster`, demo app), two Socket.IO servers sharing the Redis
- * (bench/baselines/socketio-redis.ts). The load generator is this process.
+ * `npm run bench:cluster`: the cluster on both carriers against Socket.IO +
+ * `@socket.io/redis-adapter`, in one run, on a private Redis. Started once: redis-server, a
+ * dispatcher and two servers (`sd start --dispatch` / `--cluster`, demo app), two more servers
+ * with `SD_CLUSTER_CARRIER=redis` (registry in Redis database 1, so the two SD clusters stay
+ * apart), two Socket.IO servers sharing the Redis (bench/baselines/socketio-redis.ts). The load
+ * generator is this process.
  *  1. `sendToUid`: 4 senders, 32 requests in flight each, push to 4 receivers (one uid each):
  *     (a) senders and receivers on server A; (b) senders on A, receivers on B (through the
- *     dispatcher); (c) the same as (b) on the two Socket.IO servers (rooms `uid:<n>`).
+ *     dispatcher); (r) the same as (b) on the Redis pub/sub carrier; (c) the same as (b) on the
+ *     two Socket.IO servers (rooms `uid:<n>`).
  *     The issue's targets ((b) ≥ 0.5 × (a), (b) ≥ 5 × (c)) are checked on this shape and on the next.
  *     A (b)/(c) below target is marked "load generator bound" when SD's (a) and (b) both stopped at
  *     what this process can drive (it used ≥ 90% of a core in (a), and (b) came within 10% of
@@ -25,7 +28,7 @@
  * the last of the 1,000 members reading it). Every scenario gets fresh connections, a warm-up
  * and a measured segment; only messages received in the segment count. Scenario order
  * alternates between rounds. Env: BENCH_ROUNDS (2), BENCH_WARMUP_MS (1000), BENCH_SEGMENT_MS (3000);
- * BENCH_ONLY=a,b,c,sa,sb,sc,ba,bb,bc,group-sd,group-io runs only those scenarios;
+ * BENCH_ONLY=a,b,r,c,sa,sb,sr,sc,ba,bb,br,bc,group-sd,group-sdr,group-io runs only those scenarios;
  * BENCH_CPU_DETAIL=1 prints CPU (with its system part) and read/write syscalls per process for
  * each segment; BENCH_SD_NODE_ARGS adds node options to the SD processes (e.g. `--cpu-prof
  * --cpu-prof-dir=/tmp/prof`); BENCH_RAW_LOG=<prefix> writes the V8 trace lines of SD processes
@@ -152,7 +155,7 @@ interface System {
 /** What `sd start` writes to `$SD_RUN_DIR/state.json` once it serves. */
 interface RunState { ports: { tcp: number }, workerPids: number[] }
 
-async function startAll (): Promise<{ sd: System, io: System }> {
+async function startAll (): Promise<{ sd: System, sdr: System, io: System }> {
   const redisPort = await freePort()
   const redis = launch('redis', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], process.env, (p, line) => {
     if (line.includes('Ready to accept connections')) p.ready = true
@@ -173,23 +176,35 @@ async function startAll (): Promise<{ sd: System, io: System }> {
     p.child.on('message', (msg: ServerMessage) => { if (msg.type === 'ready' && msg.ports.ws) resolve(msg.ports.ws) })
     p.child.once('exit', () => reject(new Error(`${p.name} exited before serving:\n${p.problems.join('\n')}`)))
   })))
-  const startServers = async (): Promise<{ servers: Proc[], states: RunState[] }> => {
-    await waitFor(dispatcher, 'dispatch server listening', () => dispatcher.ready || undefined)
-    const servers = await Promise.all(['a', 'b'].map((node) => sdProc(node, ['--cluster'])))
+  const startServers = async (nodes: string[], extra: NodeJS.ProcessEnv = {}): Promise<{ servers: Proc[], states: RunState[], tcp: number[] }> => {
+    const servers = await Promise.all(nodes.map((node) => sdProc(node, ['--cluster'], extra)))
     const states = await Promise.all(servers.map((s) => waitFor(s, 'state.json', async () => {
       const text = await readFile(join(s.runDir!, 'state.json'), 'utf8').catch(() => undefined)
       return text ? JSON.parse(text) as RunState : undefined
     })))
-    return { servers, states }
+    return { servers, states, tcp: states.map((s) => s.ports.tcp) }
   }
-  const [{ servers, states }, ws] = await Promise.all([startServers(), ioPorts])
-  const tcp = states.map((s) => s.ports.tcp)
+  const overDispatch = async (): ReturnType<typeof startServers> => {
+    await waitFor(dispatcher, 'dispatch server listening', () => dispatcher.ready || undefined)
+    return startServers(['a', 'b'])
+  }
+  const overRedis = startServers(['ra', 'rb'], { SD_CLUSTER_CARRIER: 'redis', REDIS_URL: `redis://127.0.0.1:${redisPort}/1` })
+  const [d, r, ws] = await Promise.all([overDispatch(), overRedis, ioPorts])
   const redisPid = [redis.child.pid!]
+  const workers = (states: RunState[], names: string): { pids: number[], names: string[] } =>
+    ({ pids: states.flatMap((s) => s.workerPids), names: states.flatMap((s, i) => s.workerPids.map(() => `${names[i]} worker`)) })
+  const dw = workers(d.states, 'AB')
+  const rw = workers(r.states, 'AB')
   return {
     sd: {
-      connect: async (side, cork) => sdConn(await Client.connect(tcp[side]), cork),
-      pids: [...redisPid, dispatcher.child.pid!, ...servers.map((s) => s.child.pid!), ...states.flatMap((s) => s.workerPids)],
-      names: ['redis', 'dispatcher', 'A primary', 'B primary', ...states.flatMap((s, i) => s.workerPids.map(() => `${'AB'[i]} worker`))],
+      connect: async (side, cork) => sdConn(await Client.connect(d.tcp[side]), cork),
+      pids: [...redisPid, dispatcher.child.pid!, ...d.servers.map((s) => s.child.pid!), ...dw.pids],
+      names: ['redis', 'dispatcher', 'A primary', 'B primary', ...dw.names],
+    },
+    sdr: {
+      connect: async (side, cork) => sdConn(await Client.connect(r.tcp[side]), cork),
+      pids: [...redisPid, ...r.servers.map((s) => s.child.pid!), ...rw.pids],
+      names: ['redis', 'A primary', 'B primary', ...rw.names],
     },
     io: {
       connect: (side, cork) => socketIoConn(ws[side], cork),
@@ -473,25 +488,32 @@ const progress = (what: string, r: Result): void => {
 
 const started = Date.now()
 console.log(`Cluster benchmark: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}); ` +
-  'Redis, the dispatcher, 2 SD servers (primary + 1 worker each), 2 Socket.IO servers and this load generator share the CPUs; ' +
+  'Redis, the dispatcher, 2 SD servers over it and 2 over Redis pub/sub (primary + 1 worker each), 2 Socket.IO servers and this load generator share the CPUs; ' +
   `${rounds} rounds, ${warmupMs} ms warm-up + ${segmentMs} ms measured per scenario`)
-const uid = { a: [] as Result[], b: [] as Result[], c: [] as Result[], sa: [] as Result[], sb: [] as Result[], sc: [] as Result[], ba: [] as Result[], bb: [] as Result[], bc: [] as Result[] }
-const group = { sd: [] as Result[], io: [] as Result[] }
+const uid = {
+  a: [] as Result[], b: [] as Result[], r: [] as Result[], c: [] as Result[],
+  sa: [] as Result[], sb: [] as Result[], sr: [] as Result[], sc: [] as Result[],
+  ba: [] as Result[], bb: [] as Result[], br: [] as Result[], bc: [] as Result[],
+}
+const group = { sd: [] as Result[], sdr: [] as Result[], io: [] as Result[] }
 try {
-  console.error('starting Redis, the dispatcher, 2 SD servers and 2 Socket.IO servers')
-  const { sd, io } = await startAll()
+  console.error('starting Redis, the dispatcher, 4 SD servers (2 per carrier) and 2 Socket.IO servers')
+  const { sd, sdr, io } = await startAll()
   for (let round = 0; round < rounds; round++) {
     console.error(`round ${round + 1}`)
     const only = process.env.BENCH_ONLY?.split(',')
     const uidScenarios: Array<[keyof typeof uid, string, () => Promise<Result>]> = [
       ['a', 'uid (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-a`, PLAIN)],
       ['b', 'uid (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-b`, PLAIN)],
+      ['r', 'uid (r) SD A → Redis → B', () => runUid(sdr, 0, 1, `r${round}-r`, PLAIN)],
       ['c', 'uid (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-c`, PLAIN)],
       ['sa', 'saturated (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-sa`, SATURATED)],
       ['sb', 'saturated (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-sb`, SATURATED)],
+      ['sr', 'saturated (r) SD A → Redis → B', () => runUid(sdr, 0, 1, `r${round}-sr`, SATURATED)],
       ['sc', 'saturated (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-sc`, SATURATED)],
       ['ba', 'burst (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-ba`, BURSTS)],
       ['bb', 'burst (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-bb`, BURSTS)],
+      ['br', 'burst (r) SD A → Redis → B', () => runUid(sdr, 0, 1, `r${round}-br`, BURSTS)],
       ['bc', 'burst (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-bc`, BURSTS)],
     ]
     for (const [key, what, run] of (round % 2 === 0 ? uidScenarios : uidScenarios.reverse()).filter(([key]) => !only || only.includes(key))) {
@@ -501,6 +523,7 @@ try {
     }
     const groupScenarios: Array<[keyof typeof group, string, () => Promise<Result>]> = [
       ['sd', 'group SD', () => runGroup(sd, `r${round}-sd`)],
+      ['sdr', 'group SD over Redis', () => runGroup(sdr, `r${round}-sdr`)],
       ['io', 'group Socket.IO', () => runGroup(io, `r${round}-io`)],
     ]
     for (const [key, what, run] of (round % 2 === 0 ? groupScenarios : groupScenarios.reverse()).filter(([key]) => !only || only.includes(`group-${key}`))) {
@@ -525,25 +548,27 @@ const tail = (rs: Result[]): string[] => [
 const tailHeader = ['p50 ms', 'p99 ms', 'lost', 'errors', 'CPU load gen', 'CPU servers', 'CPU other']
 const right = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9])
 
-/** One `sendToUid` shape: its title, then (a), (b) and (c). */
-function uidTable (title: string, a: Result[], b: Result[], c: Result[]): void {
+/** One `sendToUid` shape: its title, then (a), (b), (r) and (c). */
+function uidTable (title: string, a: Result[], b: Result[], r: Result[], c: Result[]): void {
   console.log('')
   console.log(title)
   console.log(table(['scenario', 'msg/s', ...tailHeader], [
     ['(a) SD, one server (A → A)', int(rate(a)), ...tail(a)],
     ['(b) SD, two servers (A → dispatcher → B)', int(rate(b)), ...tail(b)],
+    ['(r) SD, two servers (A → Redis pub/sub → B)', int(rate(r)), ...tail(r)],
     ['(c) Socket.IO + redis-adapter (1 → Redis → 2)', int(rate(c)), ...tail(c)],
   ], right))
 }
 
-uidTable(`sendToUid: ${SENDERS} senders × ${WINDOW} in flight → ${SENDERS} receivers (medians of ${rounds} rounds; lost and errors summed)`, uid.a, uid.b, uid.c)
-uidTable(`sendToUid, saturated: ${SENDERS} senders × ${SAT_WINDOW} in flight, each sender writing once per loop turn → ${SENDERS} receivers`, uid.sa, uid.sb, uid.sc)
-uidTable(`sendToUid bursts: each request makes the server send ${BURST} messages; ${SENDERS} senders × ${BURST_WINDOW} requests in flight → ${SENDERS} receivers`, uid.ba, uid.bb, uid.bc)
+uidTable(`sendToUid: ${SENDERS} senders × ${WINDOW} in flight → ${SENDERS} receivers (medians of ${rounds} rounds; lost and errors summed)`, uid.a, uid.b, uid.r, uid.c)
+uidTable(`sendToUid, saturated: ${SENDERS} senders × ${SAT_WINDOW} in flight, each sender writing once per loop turn → ${SENDERS} receivers`, uid.sa, uid.sb, uid.sr, uid.sc)
+uidTable(`sendToUid bursts: each request makes the server send ${BURST} messages; ${SENDERS} senders × ${BURST_WINDOW} requests in flight → ${SENDERS} receivers`, uid.ba, uid.bb, uid.br, uid.bc)
 console.log('')
 console.log(`sendToGroup: ${int(2 * MEMBERS_PER_SERVER)} members (${MEMBERS_PER_SERVER} on each server), 1 sender on the first server, ${GROUP_WINDOW} in flight; ` +
   `latency until the last member has the message (medians of ${rounds} rounds; lost and errors summed)`)
 console.log(table(['system', 'fan-outs/s', 'msg/s', ...tailHeader], [
   ['SD (A + B through the dispatcher)', int(fanouts(group.sd)), int(rate(group.sd)), ...tail(group.sd)],
+  ['SD (A + B through Redis pub/sub)', int(fanouts(group.sdr)), int(rate(group.sdr)), ...tail(group.sdr)],
   ['Socket.IO + redis-adapter (1 + 2)', int(fanouts(group.io)), int(rate(group.io)), ...tail(group.io)],
 ], right))
 console.log('')
@@ -560,11 +585,16 @@ function loadBound (a: Result[], b: Result[]): string | undefined {
 const ratios: Array<[string, number, number | undefined, string | undefined]> = [
   ['sendToUid (b)/(a) msg/s', rate(uid.b) / rate(uid.a), 0.5, undefined],
   ['sendToUid (b)/(c) msg/s', rate(uid.b) / rate(uid.c), 5, loadBound(uid.a, uid.b)],
+  ['sendToUid (r)/(a) msg/s', rate(uid.r) / rate(uid.a), undefined, undefined],
+  ['sendToUid (r)/(c) msg/s', rate(uid.r) / rate(uid.c), undefined, undefined],
   ['sendToUid saturated (b)/(a) msg/s', rate(uid.sb) / rate(uid.sa), 0.5, undefined],
   ['sendToUid saturated (b)/(c) msg/s', rate(uid.sb) / rate(uid.sc), 5, loadBound(uid.sa, uid.sb)],
+  ['sendToUid saturated (r)/(c) msg/s', rate(uid.sr) / rate(uid.sc), undefined, undefined],
   ['sendToUid bursts (b)/(a) msg/s', rate(uid.bb) / rate(uid.ba), undefined, undefined],
   ['sendToUid bursts (b)/(c) msg/s', rate(uid.bb) / rate(uid.bc), undefined, undefined],
+  ['sendToUid bursts (r)/(c) msg/s', rate(uid.br) / rate(uid.bc), undefined, undefined],
   ['sendToGroup SD/Socket.IO fan-outs/s', fanouts(group.sd) / fanouts(group.io), undefined, undefined],
+  ['sendToGroup SD over Redis/Socket.IO fan-outs/s', fanouts(group.sdr) / fanouts(group.io), undefined, undefined],
 ]
 const notes: string[] = []
 // truncated, not rounded: 0.496 shows as 0.49, not as a 0.50 that misses 0.5
@@ -577,7 +607,7 @@ console.log(table(['ratio', 'value', 'target', ''], ratios.map(([name, value, ta
   return [name, (Math.floor(value * 100) / 100).toFixed(2), target === undefined ? '-' : `≥ ${target}`, verdict]
 }), new Set([1])))
 for (const note of notes) console.log(note)
-const all = [...Object.values(uid).flat(), ...group.sd, ...group.io]
+const all = [...Object.values(uid).flat(), ...group.sd, ...group.sdr, ...group.io]
 const disturbed = all.filter((r) => (r.cpu.other ?? 0) > 25).length
 if (disturbed > 0) console.log(`\nIn ${disturbed} of ${all.length} segments other processes used more than 25% of a core: the numbers are disturbed.`)
 const problems = procs.filter((p) => p.problems.length > 0)

@@ -23,7 +23,7 @@ function line (n: NodeSummary): string {
   if (n.role === 'dispatch') return `${head}, link port ${n.address ?? '?'}, linked: ${n.linked.join(', ') || 'none'}`
   const conns = Object.entries(n.connections).map(([t, c]) => `${t} ${c}`).join(', ') || 'none'
   const links = n.links.map((l) => `${l.dispatcher} ${l.status}${l.rttMs !== undefined ? ` ${l.rttMs.toFixed(1)} ms` : ''}`).join(', ') || 'none'
-  return `${head}, connections: ${conns}, uids ${n.uids ?? 0}, links: ${links}`
+  return `${head}, connections: ${conns}, uids ${n.uids ?? 0}, links: ${links}, carrier ${n.carrier ?? 'dispatch'}`
 }
 
 /** The overview as text lines. */

@@ -1,16 +1,21 @@
 /**
- * This server as a member of a dispatch cluster: its record and entries in the Redis registry
- * (heartbeats, re-registration), the dispatch servers it links to (found through the registry
- * within `pollMs`, or a static list), and the messenger that carries requests between servers.
- * The `ClusterBus` (cluster-bus.ts) builds the controller API on top.
+ * This server as a member of a cluster: its record and entries in the Redis registry
+ * (heartbeats, re-registration), the carrier that reaches the other servers (`cluster.carrier`:
+ * links to the dispatch servers found through the registry within `pollMs` or a static list,
+ * or Redis pub/sub), and the messenger over it. The `ClusterBus` (cluster-bus.ts) builds the
+ * controller API on top.
  */
 import type { Logger } from 'pino'
 import type { ClusterConfig } from './options.js'
 import type { RedisClient } from '../data/redis.js'
+import type { Carrier, CarrierName } from './carrier.js'
+import { DispatchCarrier } from './dispatch-carrier.js'
 import { clusterSecret } from './link-auth.js'
 import { Messenger, type DispatcherLinkInfo } from './messenger.js'
+import { RedisCarrier } from './redis-carrier.js'
 import { clusterOverview, type ClusterOverview } from './overview.js'
-import { RedisRegistry, type NodeRecord } from './registry.js'
+import type { RegistryView } from './registry-reads.js'
+import { RedisRegistry } from './registry.js'
 
 /** Options of `ClusterNode`. */
 export interface ClusterNodeOptions {
@@ -20,6 +25,8 @@ export interface ClusterNodeOptions {
   /** This node's name. */
   nodeName: string
   redis: RedisClient
+  /** Opens a dedicated Redis connection (the Redis carrier's subscriber and publisher). @default redis.duplicate() */
+  connectRedis?: () => RedisClient
   log?: Logger
   /** Figures published with each heartbeat (connections, ports…). */
   meta?: () => Record<string, unknown>
@@ -29,17 +36,30 @@ export interface ClusterNodeOptions {
 export interface ClusterNodeStatus {
   cluster: string
   node: string
+  /** How this node reaches the others (`cluster.carrier`). */
+  carrier: CarrierName
   registry: string
   registryError: string | undefined
+  /** The carrier's routes: each dispatcher link, or the one Redis route. */
   dispatchers: DispatcherLinkInfo[]
   resent: number
 }
 
-function parseAddress (s: string): { host: string, port: number } {
-  const i = s.lastIndexOf(':')
-  const port = Number(s.slice(i + 1))
-  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`cluster.dispatchers: '${s}' is not host:port`)
-  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port }
+/** What a carrier is built from. */
+interface CarrierContext {
+  name: string
+  cluster: string
+  config: ClusterConfig
+  redis: RedisClient
+  connectRedis: (() => RedisClient) | undefined
+  view: RegistryView
+  log: Logger | undefined
+}
+
+/** The carriers `cluster.carrier` names: a new one is a file and a line here. */
+const carriers: Record<CarrierName, (c: CarrierContext) => Carrier> = {
+  dispatch: (c) => new DispatchCarrier({ name: c.name, secret: clusterSecret(c.config.secret || undefined), view: c.view, dispatchers: c.config.dispatchers, log: c.log }),
+  redis: (c) => new RedisCarrier({ name: c.name, cluster: c.cluster, redis: c.redis, connect: c.connectRedis, log: c.log }),
 }
 
 /** One server's membership of the cluster. */
@@ -48,12 +68,12 @@ export class ClusterNode {
   readonly cluster: string
   readonly registry: RedisRegistry
   readonly messenger: Messenger
+  readonly carrier: CarrierName
+  readonly #carrier: Carrier
   readonly #config: ClusterConfig
   readonly #log: Logger | undefined
   readonly #meta: (() => Record<string, unknown>) | undefined
   #metaTimer: NodeJS.Timeout | undefined
-  /** Dispatchers found in the registry: name → link address. */
-  readonly #dispatchers = new Map<string, { host: string, port: number }>()
   /** Nodes whose record is missing, waiting out their TTL before they count as gone. */
   readonly #gone = new Map<string, NodeJS.Timeout>()
   /** Called when a node's record expired (its entries are, or are being, purged). */
@@ -75,9 +95,15 @@ export class ClusterNode {
       redis: options.redis, cluster: this.cluster, node: { name: this.name, role: 'server' },
       heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, log: options.log,
     })
+    this.carrier = c.carrier ?? 'dispatch'
+    const make = carriers[this.carrier]
+    if (make === undefined) throw new Error(`cluster.carrier: unknown carrier ${JSON.stringify(this.carrier)}`)
+    this.#carrier = make({
+      name: this.name, cluster: this.cluster, config: c, redis: options.redis, connectRedis: options.connectRedis, view: this.registry.view, log: options.log,
+    })
     this.messenger = new Messenger({
       name: this.name,
-      secret: clusterSecret(c.secret || undefined),
+      carrier: this.#carrier,
       requestTimeoutMs: c.requestTimeoutMs,
       retryMs: c.retryMs,
       log: options.log,
@@ -91,25 +117,13 @@ export class ClusterNode {
     return out
   }
 
-  /** Registers, starts watching the registry and linking to the dispatchers. */
+  /** Registers, starts watching the registry and reaching the other nodes. */
   async start (): Promise<void> {
     const view = this.registry.view
-    const isDispatcher = (r: NodeRecord): boolean => r.role === 'dispatch' && r.host !== undefined && r.port !== undefined
-    if (this.#config.dispatchers.length > 0) {
-      for (const a of this.#config.dispatchers) {
-        const { host, port } = parseAddress(a)
-        this.messenger.addDispatcher(host, port)
-      }
-    } else {
-      view.on('up', (r) => {
-        if (!isDispatcher(r)) return
-        const known = this.#dispatchers.get(r.name)
-        // the same dispatcher restarted on another address: the old one is gone
-        if (known && (known.host !== r.host || known.port !== r.port)) this.messenger.removeDispatcher(known.host, known.port)
-        this.#dispatchers.set(r.name, { host: r.host!, port: r.port! })
-        this.messenger.addDispatcher(r.host!, r.port!)
-      })
-    }
+    // before this node registers: nobody sends to it before it can receive
+    await this.#carrier.start().catch((err: unknown) => {
+      this.#log?.warn({ err, carrier: this.carrier }, 'cluster: the carrier cannot reach the others yet; it keeps trying')
+    })
     // A record missing from one poll is not a death: Redis may have restarted empty, and every
     // node writes itself again within a heartbeat. A node still missing after its TTL is gone.
     view.on('down', (name) => {
@@ -128,7 +142,7 @@ export class ClusterNode {
       // a timer: nothing here may throw (a throw would end the process)
       try {
         const links = this.messenger.links().map((l) => ({ dispatcher: l.name ?? l.address, status: l.status, rttMs: l.rttMs }))
-        this.registry.setMeta({ ...this.#meta?.(), links })
+        this.registry.setMeta({ ...this.#meta?.(), carrier: this.carrier, links })
       } catch (err) {
         this.#log?.warn({ err }, 'cluster: could not publish this node\'s figures')
       }
@@ -144,13 +158,7 @@ export class ClusterNode {
     this.messenger.nodeGone(name)
     this.onNodeGone(name)
     void this.#claimLeft(name)
-    // a dispatcher gone from the registry is dropped unless its link still works (then only its
-    // Redis is in trouble); if it comes back, its record brings it back
-    const d = this.#dispatchers.get(name)
-    if (d && !this.messenger.isReady(d.host, d.port)) {
-      this.#dispatchers.delete(name)
-      this.messenger.removeDispatcher(d.host, d.port)
-    }
+    this.#carrier.nodeGone(name)
   }
 
   /** Waits for the dead node's purge (any watcher runs it), then claims the uids it took offline. */
@@ -166,7 +174,7 @@ export class ClusterNode {
     }
   }
 
-  /** Waits (at most `timeoutMs`) until a dispatcher link is ready; false if none came up. */
+  /** Waits (at most `timeoutMs`) until a route (a dispatcher link, Redis) is ready; false if none came up. */
   async linked (timeoutMs: number): Promise<boolean> {
     if (this.messenger.ready > 0) return true
     return new Promise((resolve) => {
@@ -191,6 +199,7 @@ export class ClusterNode {
     return {
       cluster: this.cluster,
       node: this.name,
+      carrier: this.carrier,
       registry: this.registry.status,
       registryError: this.registry.lastError,
       dispatchers: this.messenger.links(),

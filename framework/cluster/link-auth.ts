@@ -18,11 +18,11 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { SdError } from '../core/errors.js'
-import { FrameType, frameTypeName, type FrameTypeValue } from './link-frames.js'
+import { FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_BYTES, type FrameTypeValue, type LinkRole } from './link-frames.js'
 import type { Link, PeerInfo } from './link.js'
 
-/** What a link end is: a server (holds clients) or a dispatch server (relays). */
-export type LinkRole = 'server' | 'dispatch'
+// defined with the wire format (link.ts needs them too, and must not import this file)
+export { HANDSHAKE_MAX_FRAME_BYTES, type LinkRole }
 
 /** Version of the link protocol; a peer speaking another one is refused. */
 export const LINK_PROTOCOL_VERSION = 1
@@ -30,8 +30,6 @@ export const LINK_PROTOCOL_VERSION = 1
 export const NONCE_BYTES = 32
 /** Bytes of a proof (HMAC-SHA256). */
 export const PROOF_BYTES = 32
-/** Largest frame accepted before the handshake succeeds. */
-export const HANDSHAKE_MAX_FRAME_BYTES = 512
 /** Shortest secret accepted. */
 export const MIN_SECRET_BYTES = 16
 

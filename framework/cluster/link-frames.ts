@@ -33,6 +33,12 @@ export type FrameTypeValue = typeof FrameType[keyof typeof FrameType]
 /** Frame type names, for logs. */
 export const frameTypeName: Record<number, string> = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k]))
 
+/** What a link end is: a server (holds clients) or a dispatch server (relays). */
+export type LinkRole = 'server' | 'dispatch'
+
+/** Largest frame accepted before the handshake succeeds (see link-auth.ts). */
+export const HANDSHAKE_MAX_FRAME_BYTES = 512
+
 /** Bytes before a frame's payload: uint32 length + uint8 type. */
 export const FRAME_HEADER_BYTES = 5
 

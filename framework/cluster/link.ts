@@ -11,10 +11,9 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import {
   FrameType, LinkFrameDecoder, FRAME_HEADER_BYTES, frameTypeName, writeFrameHeader,
-  decodeAck, decodeData, encodeAck, encodeData,
-  type AckEntry, type DataMessage, type FrameTypeValue,
+  decodeAck, decodeData, encodeAck, encodeData, HANDSHAKE_MAX_FRAME_BYTES,
+  type AckEntry, type DataMessage, type FrameTypeValue, type LinkRole,
 } from './link-frames.js'
-import { HANDSHAKE_MAX_FRAME_BYTES, type LinkRole } from './link-auth.js'
 
 /** The authenticated other end of a link. */
 export interface PeerInfo {

@@ -16,6 +16,8 @@ export interface ClusterConfig {
   advertiseHost: string
   /** Static dispatcher list (`'host:port'`) instead of discovery through Redis. @default [] */
   dispatchers: string[]
+  /** How servers reach each other: links to dispatch servers, or Redis pub/sub (no dispatch server needed); env `SD_CLUSTER_CARRIER`. @default 'dispatch' */
+  carrier: 'dispatch' | 'redis'
   /** Node record heartbeat period. @default 1000 */
   heartbeatMs: number
   /** Life of a node record without heartbeat; a dead node is purged about this long after it died. @default 3000 */
@@ -33,7 +35,7 @@ export interface ClusterConfig {
 /** Defaults of `config.cluster`. */
 export function clusterDefaults (): ClusterConfig {
   return {
-    enabled: false, name: '', secret: '', dispatchHost: '127.0.0.1', dispatchPort: 9991, advertiseHost: '', dispatchers: [],
+    enabled: false, name: '', secret: '', dispatchHost: '127.0.0.1', dispatchPort: 9991, advertiseHost: '', dispatchers: [], carrier: 'dispatch',
     heartbeatMs: 1000, ttlMs: 3000, pollMs: 500, requestTimeoutMs: 5000, retryMs: 1000, uidCacheMs: 2000,
   }
 }

@@ -20,7 +20,9 @@ export interface NodeSummary {
   connections: Record<string, number>
   /** Servers: uids bound on it. */
   uids: number | undefined
-  /** Servers: its links to the dispatchers. */
+  /** Servers: how it reaches the others (`dispatch`, `redis`). */
+  carrier: string | undefined
+  /** Servers: its routes (links to the dispatchers, or Redis). */
   links: Array<{ dispatcher: string, status: string, rttMs?: number }>
   /** Dispatchers: the servers linked to it. */
   linked: string[]
@@ -50,6 +52,7 @@ export async function clusterOverview (view: RegistryView, cluster: string): Pro
       heartbeatAgoMs: now - r.heartbeatAt,
       connections,
       uids: typeof meta.uids === 'number' ? meta.uids : undefined,
+      carrier: typeof meta.carrier === 'string' ? meta.carrier : undefined,
       links: Array.isArray(meta.links) ? meta.links as NodeSummary['links'] : [],
       linked: Array.isArray(meta.linked) ? (meta.linked as unknown[]).map(String) : [],
     }

@@ -124,6 +124,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
         cluster: clusterName(config),
         nodeName: config.app.nodeName,
         redis: this.data.redis.shared,
+        connectRedis: () => this.data.redis.dedicated(),
         log: this.log,
         meta: () => ({ ...this.stats().connections, uids: this.connections.uidCount(), ports: Object.fromEntries(this.#transports.map((t) => [t.name, t.address()?.port])) }),
       })
@@ -403,7 +404,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
       if (this.cluster) {
         await this.cluster.start()
         // the first cross-server sends should not fail because the links are still handshaking
-        if (!await this.cluster.linked(2000)) this.log.warn('cluster: no dispatch server linked yet; cross-server calls answer SD_ERR_CLUSTER_UNAVAILABLE until one is')
+        if (!await this.cluster.linked(2000)) this.log.warn(`cluster: ${this.cluster.carrier === 'redis' ? 'Redis pub/sub not ready' : 'no dispatch server linked'} yet; cross-server calls answer SD_ERR_CLUSTER_UNAVAILABLE until it is`)
       }
       for (const t of this.#transports) {
         const port = ports.get(t)

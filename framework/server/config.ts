@@ -58,6 +58,7 @@ const enums: Record<string, readonly string[]> = {
   'server.*.framing': ['length', 'eof'],
   'server.*.pack': ['json', 'text', 'msgpack'],
   'server.http.ws.pack': ['json', 'msgpack'],
+  'cluster.carrier': ['dispatch', 'redis'],
   'app.logLevel': ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
 }
 /** Keys, by path, that may be absent from the defaults and hold any value of the given type (the transports add theirs). */
@@ -187,6 +188,10 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
   }
   if (env.SD_CLUSTER !== undefined && env.SD_CLUSTER !== '') config.cluster.enabled = env.SD_CLUSTER === '1' || env.SD_CLUSTER === 'true'
   if (env.SD_CLUSTER_SECRET) config.cluster.secret = env.SD_CLUSTER_SECRET
+  if (env.SD_CLUSTER_CARRIER) {
+    if (env.SD_CLUSTER_CARRIER !== 'dispatch' && env.SD_CLUSTER_CARRIER !== 'redis') throw invalid('SD_CLUSTER_CARRIER', `must be one of dispatch, redis, got ${JSON.stringify(env.SD_CLUSTER_CARRIER)}`)
+    config.cluster.carrier = env.SD_CLUSTER_CARRIER
+  }
   if (env.SD_NODE_NAME) config.app.nodeName = env.SD_NODE_NAME
   if (env.MYSQL_URL) config.mysql.url = env.MYSQL_URL
   if (env.REDIS_URL) config.redis.url = env.REDIS_URL

@@ -9,6 +9,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Dispatcher } from '../../framework/cluster/dispatch-server.js'
+import { DispatchCarrier } from '../../framework/cluster/dispatch-carrier.js'
 import { Messenger } from '../../framework/cluster/messenger.js'
 import { waitUntil } from '../helpers.js'
 import { Kind } from '../../framework/cluster/messenger.js'
@@ -18,15 +19,16 @@ const secret = newSecret()
 const dispatchers: Array<{ dispatcher: Dispatcher, port: number }> = []
 const messengers: Messenger[] = []
 
-function messenger (name: string, maxFrameBytes?: number): { m: Messenger, ran: string[] } {
-  const m = new Messenger({ name, secret, retryMs: 200, requestTimeoutMs: 3000, link: { reconnectMinMs: 20, reconnectMaxMs: 200, ...(maxFrameBytes ? { maxFrameBytes } : {}) } })
+function messenger (name: string, maxFrameBytes?: number): { m: Messenger, d: DispatchCarrier, ran: string[] } {
+  const d = new DispatchCarrier({ name, secret, link: { reconnectMinMs: 20, reconnectMaxMs: 200, ...(maxFrameBytes ? { maxFrameBytes } : {}) } })
+  const m = new Messenger({ name, carrier: d, retryMs: 200, requestTimeoutMs: 3000 })
   const ran: string[] = []
   m.onRequest = (source, body) => {
     ran.push(`${source}:${body}`)
     return body.length
   }
   messengers.push(m)
-  return { m, ran }
+  return { m, d, ran }
 }
 
 before(async () => {
@@ -42,7 +44,7 @@ test('a request runs once on each target and resolves to the replies; nothing to
   const a = messenger('m-a')
   const b = messenger('m-b')
   const c = messenger('m-c')
-  for (const x of [a, b, c]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  for (const x of [a, b, c]) x.d.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => [a, b, c].every((x) => x.m.ready === 1), 3000, 'links')
   const replies = await a.m.request(['m-b', 'm-c'], 'hello')
   assert.deepEqual([...replies].sort(), [['m-b', 5], ['m-c', 5]])
@@ -55,7 +57,7 @@ test('a request runs once on each target and resolves to the replies; nothing to
 test('what cannot cross is refused before it is queued: a bad node name, a body over the link limit', async () => {
   const a = messenger('v-a', 128 * 1024)
   const b = messenger('v-b', 128 * 1024)
-  for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  for (const x of [a, b]) x.d.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
   await assert.rejects(a.m.request(['x'.repeat(300)], 'x'), (err: Error & { code?: string }) => err.code === 'SD_ERR_CLUSTER_UNAVAILABLE')
   await assert.rejects(a.m.request(['v-b'], 'x'.repeat(100 * 1024)), (err: Error & { code?: string }) => err.code === 'SD_ERR_FRAME_TOO_LARGE')
@@ -71,7 +73,7 @@ test('what cannot cross is refused before it is queued: a bad node name, a body 
 test('requestOne resolves to the one reply; bodies of any text (multi-byte UTF-8, empty) arrive exactly', async () => {
   const a = messenger('s-a')
   const b = messenger('s-b')
-  for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  for (const x of [a, b]) x.d.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
   const bodies = ['plain', 'héllo ✓ 🚀', '', 'ünïcödé'.repeat(100), '\n{"json": "line"}\n']
   // sent in one tick, so in one REQUEST frame: its text holds every body, split by length
@@ -84,7 +86,7 @@ test('requestOne resolves to the one reply; bodies of any text (multi-byte UTF-8
 test('sendOne calls back once, never before it returns; a callback that throws is caught and does not stop the others', async () => {
   const a = messenger('cb-a')
   const b = messenger('cb-b')
-  for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  for (const x of [a, b]) x.d.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
   const heard: Array<[string, unknown]> = []
   let returned = false
@@ -107,10 +109,10 @@ test('the reply goes back through the link its request came in on', async () => 
   const a = messenger('r-a')
   const b = messenger('r-b')
   // b prefers d2 (linked first); a reaches d1 only
-  b.m.addDispatcher('127.0.0.1', dispatchers[1].port)
+  b.d.addDispatcher('127.0.0.1', dispatchers[1].port)
   await waitUntil(() => b.m.ready === 1, 3000, 'b on d2')
-  b.m.addDispatcher('127.0.0.1', dispatchers[0].port)
-  a.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  b.d.addDispatcher('127.0.0.1', dispatchers[0].port)
+  a.d.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1 && b.m.ready === 2, 3000, 'links')
   assert.equal(b.m.links().find((l) => l.preferred)?.name, 'd2')
   const replies = await a.m.request(['r-b'], 'via d1')
@@ -122,11 +124,11 @@ test('a dispatcher that closes: what went through it is re-sent through the othe
   const extra = await startDispatcher({ secret, name: 'd3' })
   const a = messenger('f-a')
   const b = messenger('f-b')
-  a.m.addDispatcher('127.0.0.1', extra.port) // a's preferred route: linked first
+  a.d.addDispatcher('127.0.0.1', extra.port) // a's preferred route: linked first
   await waitUntil(() => a.m.ready === 1, 3000, 'a on d3')
-  a.m.addDispatcher('127.0.0.1', dispatchers[1].port)
-  b.m.addDispatcher('127.0.0.1', extra.port)
-  b.m.addDispatcher('127.0.0.1', dispatchers[1].port)
+  a.d.addDispatcher('127.0.0.1', dispatchers[1].port)
+  b.d.addDispatcher('127.0.0.1', extra.port)
+  b.d.addDispatcher('127.0.0.1', dispatchers[1].port)
   await waitUntil(() => a.m.ready === 2 && b.m.ready === 2, 3000, 'links')
   // b stops answering through d3: its link there is cut right after the request is queued
   const pending = a.m.request(['f-b'], 'once')
@@ -139,7 +141,7 @@ test('a dispatcher that closes: what went through it is re-sent through the othe
 test('requests of one tick to one node share one frame, each runs once in order with its own reply', async () => {
   const a = messenger('t-a')
   const b = messenger('t-b')
-  for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  for (const x of [a, b]) x.d.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
   const relayed = dispatchers[0].dispatcher.counters.relayed
   const bodies = Array.from({ length: 50 }, (_, i) => 'x'.repeat(i + 1))
@@ -162,7 +164,7 @@ test('replies of every JSON type come back as they were given', async () => {
   const b = messenger('j-b')
   const values: unknown[] = [0, -1.5, 2 ** 40, 'text', '', null, true, [1, 'two', { three: 3 }], { nested: { list: [] } }]
   b.m.onRequest = (_source, body) => values[Number(body)]
-  for (const x of [a, b]) x.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  for (const x of [a, b]) x.d.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1 && b.m.ready === 1, 3000, 'links')
   const replies = await Promise.all(values.map((_, i) => a.m.request(['j-b'], String(i))))
   assert.deepEqual(replies.map((r) => r.get('j-b')), values)
@@ -173,7 +175,7 @@ test('replies of every JSON type come back as they were given', async () => {
 
 test('a malformed REQUEST frame from a linked node runs what is whole before the damage and nothing after', async () => {
   const b = messenger('k-b')
-  b.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  b.d.addDispatcher('127.0.0.1', dispatchers[0].port)
   const { client } = startClient({ name: 'k-raw', role: 'server', port: dispatchers[0].port, secret })
   await ready(client)
   await waitUntil(() => b.m.ready === 1, 3000, 'b linked')
@@ -201,7 +203,7 @@ test('a malformed REQUEST frame from a linked node runs what is whole before the
   assert.deepEqual(b.ran, ['k-raw:whole'])
   // b still serves: a normal request from another node is answered
   const a = messenger('k-a')
-  a.m.addDispatcher('127.0.0.1', dispatchers[0].port)
+  a.d.addDispatcher('127.0.0.1', dispatchers[0].port)
   await waitUntil(() => a.m.ready === 1, 3000, 'a linked')
   assert.equal((await a.m.request(['k-b'], 'still')).get('k-b'), 5)
   await client.close()

@@ -1,10 +1,13 @@
 /**
- * The dispatch cluster in two more setups, with real processes on loopback:
+ * The cluster in two more setups, with real processes on loopback, on both carriers (dispatch
+ * links, Redis pub/sub):
  *  - the demo chat on two servers: a telnet user on server A writes `<uid>:text` to a telnet
  *    user on server B, and room messages reach both;
  *  - a 3-master Redis Cluster (`redis-server --cluster-enabled yes` on three ports) holding the
- *    registry: the cross-server calls work as on a single Redis (every key of a cluster shares
- *    one hash tag, so the registry's scripts are legal there).
+ *    registry (and carrying the frames, on Redis pub/sub): the cross-server calls work as on a
+ *    single Redis (every key of a cluster shares one hash tag, so the registry's scripts are
+ *    legal there).
+ * Plus the dispatch server's own commands (daemon, status, stop).
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -23,7 +26,9 @@ const run = promisify(execFile)
 const haveRedis = Boolean(findBinary('redis-server'))
 const haveCli = Boolean(findBinary('redis-cli'))
 
-describe('demo chat on two cluster servers (telnet)', { timeout: 60_000, skip: haveRedis ? false : 'redis-server not installed' }, () => {
+const carriers = ['dispatch', 'redis'] as const
+
+for (const carrier of carriers) describe(`demo chat on two cluster servers (telnet), carrier ${carrier}`, { timeout: 60_000, skip: haveRedis ? false : 'redis-server not installed' }, () => {
   const servers = new PrivateServers()
   const procs: Array<SdServer | DispatchProc> = []
   let a: SdServer
@@ -32,8 +37,8 @@ describe('demo chat on two cluster servers (telnet)', { timeout: 60_000, skip: h
   before(async () => {
     const port = await freePort()
     await servers.startRedis(port)
-    const env = { REDIS_URL: `redis://127.0.0.1:${port}`, SD_CLUSTER_SECRET: secret }
-    procs.push(await startDispatcher('chat-d', env, root)) // the demo app: same cluster name as its servers
+    const env = { REDIS_URL: `redis://127.0.0.1:${port}`, SD_CLUSTER_SECRET: secret, SD_CLUSTER_CARRIER: carrier }
+    if (carrier === 'dispatch') procs.push(await startDispatcher('chat-d', env, root)) // the demo app: same cluster name as its servers
     a = await startSd(['--cluster'], { ...env, SD_NODE_NAME: 'chat-a' })
     procs.push(a)
     b = await startSd(['--cluster'], { ...env, SD_NODE_NAME: 'chat-b' })
@@ -113,7 +118,7 @@ describe('sd start --dispatch --daemon, sd status --dispatch, sd stop --dispatch
   })
 })
 
-describe('dispatch cluster on a 3-master Redis Cluster', { timeout: 90_000, skip: haveRedis && haveCli ? false : 'redis-server / redis-cli not installed' }, () => {
+for (const carrier of carriers) describe(`cluster on a 3-master Redis Cluster, carrier ${carrier}`, { timeout: 90_000, skip: haveRedis && haveCli ? false : 'redis-server / redis-cli not installed' }, () => {
   const servers = new PrivateServers()
   const procs: Array<SdServer | DispatchProc> = []
   let a: SdServer
@@ -137,8 +142,8 @@ describe('dispatch cluster on a 3-master Redis Cluster', { timeout: 90_000, skip
       const infos = await Promise.all(ports.map((p) => run('redis-cli', ['-p', String(p), 'cluster', 'info']).then((r) => r.stdout)))
       return infos.every((i) => i.includes('cluster_state:ok'))
     }, 15_000, 'the Redis Cluster to be ok')
-    const env = { SD_TEST_REDIS_CLUSTER: ports.map((p) => `127.0.0.1:${p}`).join(',') }
-    procs.push(await startDispatcher('rc-d1', env))
+    const env = { SD_TEST_REDIS_CLUSTER: ports.map((p) => `127.0.0.1:${p}`).join(','), SD_CLUSTER_CARRIER: carrier }
+    if (carrier === 'dispatch') procs.push(await startDispatcher('rc-d1', env))
     a = await startClusterServer('rc-a', env)
     procs.push(a)
     b = await startClusterServer('rc-b', env)
