@@ -5,13 +5,14 @@
  */
 import type { ClusterNode } from '../cluster/cluster-node.js'
 import type { ClusterOverview } from '../cluster/overview.js'
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Bus, BindOptions, SendOptions, Uid } from '../connection/bus.js'
 import type { Connection } from '../connection/connection.js'
 import type { Config, TransportName } from '../server/config.js'
 import { SdError } from './errors.js'
 import type { Schema } from './validation.js'
+import type { HttpExchange, HttpReply, HttpRequest } from './http-exchange.js'
+import type { SessionData } from './session.js'
 import type { Knex } from 'knex'
 import type { DataServices, Model, ModelClass } from '../data/model.js'
 import type { RedisClient } from '../data/redis.js'
@@ -35,11 +36,7 @@ export interface ControllerHost {
   readonly cluster?: ClusterNode | undefined
 }
 
-/** The HTTP request/reply pair of an HTTP action. */
-export interface HttpExchange {
-  readonly request: FastifyRequest
-  readonly reply: FastifyReply
-}
+export type { HttpExchange } from './http-exchange.js'
 
 /** A controller class as the router stores it. */
 export type ControllerClass = (new (...args: ConstructorParameters<typeof Controller>) => Controller) & {
@@ -94,8 +91,8 @@ export class Controller {
   }
 
   /** Per-connection session object (a fresh empty object per request on HTTP). */
-  get session (): Record<string, unknown> {
-    return this.#conn ? this.#conn.session : {}
+  get session (): SessionData {
+    return this.#conn ? this.#conn.session : (this.#http?.session ?? {})
   }
 
   /** Application logger (pino). */
@@ -132,17 +129,17 @@ export class Controller {
     return this.#host.config
   }
 
-  /** fastify request (HTTP only): `query`, `body` (JSON or form), `headers`, `cookies`. */
-  get request (): FastifyRequest {
+  /** The HTTP request (HTTP only), as plain data: `query`, `body` (JSON or form), `headers`, `cookies`, `method`, `url`, `ip`. */
+  get request (): HttpRequest {
     return this.#exchange('this.request').request
   }
 
   /**
-   * fastify reply (HTTP only): `code(404)`, `header(k, v)`, `setCookie(name, value, opts)`,
-   * `clearCookie(name)`, `redirect(url)`. The action's return value is the body.
+   * The HTTP reply (HTTP only): `code(404)`, `header(k, v)`, `type(ct)`, `setCookie(name, value, opts)`,
+   * `clearCookie(name)`, `redirect(url)`, recorded and applied when the action's result (the body) is sent.
    */
-  get reply (): FastifyReply {
-    return this.#exchange('this.reply').reply
+  get reply (): HttpReply {
+    return this.#exchange('this.reply').response
   }
 
   /** This process: node name, uptime, connections per transport, memory. */
