@@ -4,7 +4,6 @@
  * the same controller works standalone, multi-core and clustered. server/controller.ts extends
  * it with models, tasks, views and the cluster view (the `Controller` apps extend).
  */
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import {
   forwardBusCalls, type AppConfigView, type BindOptions, type BusCalls, type ConnectionRef, type ControllerHost,
@@ -12,14 +11,12 @@ import {
 } from './contract.js'
 import { SdError } from './errors.js'
 import type { Schema } from './validation.js'
+import type { HttpExchange, HttpReply, HttpRequest } from './http-exchange.js'
+import type { SessionData } from './session.js'
 
 export type { ControllerHost } from './contract.js'
 
-/** The HTTP request/reply pair of an HTTP action. */
-export interface HttpExchange {
-  readonly request: FastifyRequest
-  readonly reply: FastifyReply
-}
+export type { HttpExchange } from './http-exchange.js'
 
 /** A controller class as the router stores it. */
 export type ControllerClass<C extends BaseController = BaseController> = (new (...args: ConstructorParameters<typeof BaseController>) => C) & {
@@ -79,8 +76,8 @@ export class BaseController {
   }
 
   /** Per-connection session object (a fresh empty object per request on HTTP). */
-  get session (): Record<string, unknown> {
-    return this.#conn ? this.#conn.session : {}
+  get session (): SessionData {
+    return this.#conn ? this.#conn.session : (this.#http?.session ?? {})
   }
 
   /** Application logger (pino). */
@@ -93,17 +90,17 @@ export class BaseController {
     return this.#host.config
   }
 
-  /** fastify request (HTTP only): `query`, `body` (JSON or form), `headers`, `cookies`. */
-  get request (): FastifyRequest {
+  /** The HTTP request (HTTP only), as plain data: `query`, `body` (JSON or form), `headers`, `cookies`, `method`, `url`, `ip`. */
+  get request (): HttpRequest {
     return this.#exchange('this.request').request
   }
 
   /**
-   * fastify reply (HTTP only): `code(404)`, `header(k, v)`, `setCookie(name, value, opts)`,
-   * `clearCookie(name)`, `redirect(url)`. The action's return value is the body.
+   * The HTTP reply (HTTP only): `code(404)`, `header(k, v)`, `type(ct)`, `setCookie(name, value, opts)`,
+   * `clearCookie(name)`, `redirect(url)`, recorded and applied when the action's result (the body) is sent.
    */
-  get reply (): FastifyReply {
-    return this.#exchange('this.reply').reply
+  get reply (): HttpReply {
+    return this.#exchange('this.reply').response
   }
 
   /** This process: node name, uptime, connections per transport, memory. */

@@ -24,8 +24,9 @@ import { RedisConnections } from '../data/redis.js'
 import { Tasks } from '../task/tasks.js'
 import { Timers } from '../timer/timers.js'
 import { Admission } from '../transport/admission.js'
+import { HttpSink, httpData, httpPath } from '../transport/http-sink.js'
 import type { PortOptions } from '../transport/options.js'
-import type { InboundMessage, MessageId } from '../transport/packs.js'
+import type { InboundMessage } from '../transport/packs.js'
 import { transportEntries } from '../transport/registry.js'
 import type { ListenAddress, Transport, TransportHost } from '../transport/transport.js'
 import { Views } from '../view/views.js'
@@ -34,8 +35,8 @@ import { Controller, type ServerHost } from './controller.js'
 import type { AppContract, AppStatus, NodeStats, TransportName } from '../core/contract.js'
 import { BaseController, type ControllerClass } from '../core/controller.js'
 import { isPublicError, SdError } from '../core/errors.js'
-import { runMiddleware, type HookName, type Hooks, type Middleware } from '../core/hooks.js'
-import { errorBody, httpData, sendHttpError, sendHttpResult } from '../core/http-result.js'
+import type { HookName, Hooks, Middleware } from '../core/hooks.js'
+import { Pipeline } from '../core/pipeline.js'
 import { loadClasses } from '../core/modules.js'
 import { noParams, Router } from '../core/router.js'
 
@@ -96,15 +97,19 @@ export class Application implements TransportHost, ServerHost, AppContract {
   /** Admission control of client sockets (`server.maxConnections`, `maxConnectionsPerIp`). */
   readonly admission: Admission
   #status: AppStatus = 'created'
-  /** True once shutdown began: new requests are refused. */
-  #refusing = false
   readonly #transports: Transport[] = []
   /** Library errors behind SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE replies, logged at most once per 10 s per code. */
   readonly #dataErrors: DataErrorLog
   readonly #hooks: HookList = { onStart: [], onStop: [], onConnect: [], onClose: [], onNodeGone: [] }
   readonly #middleware: Array<Middleware<Controller>> = []
-  #inflight = 0
-  #idleWaiters: Array<() => void> = []
+  /** Route → guards → validate → action → reply, for socket messages and HTTP requests alike. */
+  readonly #pipeline = new Pipeline(this, this.#middleware, (thrown, action) => this.#dataError(thrown, action))
+  // the pipeline's shutdown state, under the names `#stop` uses
+  /** True once shutdown began: new requests are refused. */
+  get #refusing (): boolean { return this.#pipeline.refusing }
+  set #refusing (value: boolean) { this.#pipeline.refusing = value }
+  get #inflight (): number { return this.#pipeline.inflight }
+  get #idleWaiters (): Array<() => void> { return this.#pipeline.idleWaiters }
   #stopHeartbeat: (() => void) | undefined
   #stopping: Promise<void> | undefined
 
@@ -255,79 +260,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
    * client sends can make it throw: every failure becomes an error reply.
    */
   dispatch (conn: Connection, msg: InboundMessage): void {
-    let name = msg.path
-    try {
-      const match = this.router.match(msg.path)
-      if (match === undefined) {
-        conn.replyError(msg.id, new SdError('SD_ERR_ROUTE_NOT_FOUND', msg.path).toJSON())
-        return
-      }
-      const route = match.route
-      name = route.name
-      if (route.transports !== null && !route.transports.has(conn.transport)) {
-        conn.replyError(msg.id, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', msg.path).toJSON())
-        return
-      }
-      if (this.#refusing) {
-        conn.replyError(msg.id, new SdError('SD_ERR_SHUTTING_DOWN').toJSON())
-        return
-      }
-      if (route.validate !== null) {
-        const invalid = route.validate(msg.data, conn.transport)
-        if (invalid !== undefined) {
-          conn.replyError(msg.id, invalid.toJSON())
-          return
-        }
-      }
-      const ctrl = new route.controller(this, conn, conn.transport, msg.path, msg.data, match.params, null)
-      const result = this.#invoke(ctrl, route.method)
-      if (isThenable(result)) {
-        this.#inflight++
-        if (++conn.pending === this.config.server.maxPendingPerConnection) conn.hold()
-        Promise.resolve(result).then((value) => {
-          this.#settled(conn)
-          this.#reply(conn, msg.id, value, name)
-        }, (err: unknown) => {
-          this.#settled(conn)
-          this.#replyFailure(conn, msg.id, err, name)
-        })
-      } else {
-        this.#reply(conn, msg.id, result, name)
-      }
-    } catch (err) {
-      this.#replyFailure(conn, msg.id, err, name)
-    }
-  }
-
-  /** Sends an action's result; a value that cannot be encoded becomes `SD_ERR_INTERNAL`. */
-  #reply (conn: Connection, id: MessageId | undefined | null, value: unknown, action: string): void {
-    if (id === undefined || (id === null && value === undefined)) return
-    try {
-      conn.reply(id, value)
-    } catch (err) {
-      this.#replyFailure(conn, id, err, action)
-    }
-  }
-
-  #invoke (ctrl: BaseController, method: string): unknown {
-    const action = (ctrl as unknown as Record<string, (data: unknown) => unknown>)[method]
-    if (this.#middleware.length === 0) return action.call(ctrl, ctrl.data)
-    // app controllers extend Controller; one extending only core's BaseController lacks its extras
-    return runMiddleware(this.#middleware, ctrl as Controller, () => action.call(ctrl, ctrl.data))
-  }
-
-  #settled (conn: Connection | null): void {
-    if (conn !== null && conn.pending-- === this.config.server.maxPendingPerConnection) conn.release()
-    if (--this.#inflight === 0 && this.#idleWaiters.length > 0) {
-      for (const wake of this.#idleWaiters.splice(0)) wake()
-    }
-  }
-
-  #replyFailure (conn: Connection, id: MessageId | undefined | null, thrown: unknown, action: string): void {
-    const err = toDataError(thrown, this.data.mysql)
-    if (!isPublicError(err)) this.log.error({ err, action, connectionId: conn.id }, 'action threw')
-    else this.#dataErrors.note(err, thrown, action)
-    conn.replyError(id, errorBody(err).body)
+    this.#pipeline.message(conn, msg)
   }
 
   /**
@@ -335,60 +268,14 @@ export class Application implements TransportHost, ServerHost, AppContract {
    * action set a content type). Unknown paths answer 404 `SD_ERR_ROUTE_NOT_FOUND`.
    */
   dispatchHttp (request: FastifyRequest, reply: FastifyReply): void {
-    const url = request.url
-    const q = url.indexOf('?')
-    const path = q === -1 ? url : url.slice(0, q)
-    const match = this.router.match(path, request.method)
-    if (match === undefined) {
-      sendHttpError(reply, new SdError('SD_ERR_ROUTE_NOT_FOUND', `${request.method} ${path}`))
-      return
-    }
-    const route = match.route
-    try {
-      if (route.transports !== null && !route.transports.has('http')) {
-        sendHttpError(reply, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', path))
-        return
-      }
-      if (this.#refusing) {
-        sendHttpError(reply, new SdError('SD_ERR_SHUTTING_DOWN'))
-        return
-      }
-      const data = httpData(request)
-      if (route.validate !== null) {
-        const invalid = route.validate(data, 'http')
-        if (invalid !== undefined) {
-          sendHttpError(reply, invalid)
-          return
-        }
-      }
-      const ctrl = new route.controller(this, null, 'http', path, data, match.params, { request, reply })
-      const result = this.#invoke(ctrl, route.method)
-      if (!isThenable(result)) {
-        sendHttpResult(reply, result)
-        return
-      }
-      this.#inflight++
-      Promise.resolve(result).then((value) => {
-        this.#settled(null)
-        try {
-          sendHttpResult(reply, value)
-        } catch (err) {
-          this.#httpFailure(reply, err, route.name)
-        }
-      }, (err: unknown) => {
-        this.#settled(null)
-        this.#httpFailure(reply, err, route.name)
-      })
-    } catch (err) {
-      this.#httpFailure(reply, err, route.name)
-    }
+    this.#pipeline.http(new HttpSink(request, reply), httpPath(request.url), request.method, httpData(request))
   }
 
-  #httpFailure (reply: FastifyReply, thrown: unknown, action: string): void {
+  /** What a client gets for an action's failure: MySQL and Redis failures as SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE, their cause logged. */
+  #dataError (thrown: unknown, action: string): unknown {
     const err = toDataError(thrown, this.data.mysql)
-    if (!isPublicError(err)) this.log.error({ err, action }, 'action threw')
-    else this.#dataErrors.note(err, thrown, action)
-    sendHttpError(reply, err)
+    if (isPublicError(err)) this.#dataErrors.note(err, thrown, action)
+    return err
   }
 
   // ---- lifecycle -----------------------------------------------------------------------

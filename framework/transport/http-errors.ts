@@ -10,6 +10,7 @@ import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { isPublicError, SdError, type ErrorBody } from '../core/errors.js'
+import { sendHttpError } from './http-sink.js'
 import { jsonTooDeep, MAX_NESTING_DEPTH } from './packs.js'
 
 /** Maps an error fastify raised (body parsing, limits, bad URLs) to an SD error. */
@@ -37,8 +38,7 @@ export function replyHttpError (log: Logger, err: unknown, reply: FastifyReply):
     status = mapped !== undefined ? (fst.statusCode ?? sd.status) : sd.status
     body = sd.toJSON()
   }
-  if (reply.sent) return
-  void reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ error: body }))
+  sendHttpError(reply, body, status)
 }
 
 /** Installs SD's error shape on every path fastify answers by itself, and the JSON body parser. */

@@ -1,0 +1,194 @@
+/**
+ * The one path of a request, for socket messages and HTTP requests alike:
+ * route → transport guard → shutdown guard → validate → controller → middleware and action →
+ * settle → reply. Where the answer goes is a `ReplySink`: a socket connection is its own sink
+ * (it replies by message id); an HTTP request has one sink that writes the response. Nothing a
+ * client sends makes it throw: every failure becomes an error reply.
+ */
+import type { BaseController, ControllerClass, ControllerHost } from './controller.js'
+import { isPublicError, SdError, type ErrorBody } from './errors.js'
+import { runMiddleware, type Middleware } from './hooks.js'
+import type { HttpExchange } from './http-exchange.js'
+import type { Router } from './router.js'
+
+/** A client's request id (`{"id":7,…}`). */
+export type RequestId = number | string
+
+/** A transport's name, as controllers see it. */
+type TransportName = ConstructorParameters<ControllerClass>[2]
+
+/** Where one request's outcome goes. */
+export interface ReplySink {
+  /** Sends the action's result; throws when it cannot be encoded (the client then gets `SD_ERR_INTERNAL`). */
+  reply (id: RequestId | null, value: unknown): void
+  /** Sends an error as clients see it; `status` is its HTTP status. */
+  replyError (id: RequestId | undefined | null, body: ErrorBody, status: number): void
+}
+
+/** A message from a socket or WebSocket connection. */
+export interface PipelineMessage {
+  /** `undefined`: no reply expected; `null`: reply without id (packs that carry none). */
+  readonly id: RequestId | undefined | null
+  readonly path: string
+  readonly data: unknown
+}
+
+/**
+ * A socket or WebSocket connection as the pipeline uses it: the controller's connection, its
+ * own reply sink, and the count of its running requests, which holds its reading at
+ * `server.maxPendingPerConnection`.
+ */
+export type PipelineConnection = NonNullable<ConstructorParameters<ControllerClass>[1]> & ReplySink & {
+  readonly transport: TransportName
+  /** Requests of this connection still running. */
+  pending: number
+  /** Stops reading until `release`. */
+  hold (): void
+  release (): void
+}
+
+/** What the pipeline needs from the application. */
+export interface PipelineHost extends ControllerHost {
+  readonly router: Router
+  readonly config: ControllerHost['config'] & { readonly server: { readonly maxPendingPerConnection: number } }
+}
+
+/**
+ * Maps what an action threw to what the client gets, given by the server layer (which maps
+ * MySQL and Redis failures to `SD_ERR_DB_*` / `SD_ERR_REDIS_UNAVAILABLE` and logs their cause).
+ */
+export type ErrorMapper = (thrown: unknown, action: string) => unknown
+
+/** The error body and HTTP status a client may see for any thrown value (never a stack). */
+export function errorBody (err: unknown): { status: number, body: ErrorBody } {
+  if (isPublicError(err)) return { status: err.status, body: err.toJSON() }
+  const internal = new SdError('SD_ERR_INTERNAL')
+  return { status: internal.status, body: internal.toJSON() }
+}
+
+function isThenable (v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
+}
+
+const asThrown: ErrorMapper = (thrown) => thrown
+
+/**
+ * Runs requests through the router into controllers and answers through their sinks. `C`: the
+ * controller type middleware sees (the server's full Controller; routes' classes extend it).
+ */
+export class Pipeline<C extends BaseController = BaseController> {
+  /** True once shutdown began: new requests are answered `SD_ERR_SHUTTING_DOWN`. */
+  refusing = false
+  /** Called (then emptied) when the last running request settles. */
+  readonly idleWaiters: Array<() => void> = []
+  readonly #host: PipelineHost
+  readonly #middleware: ReadonlyArray<Middleware<C>>
+  readonly #mapError: ErrorMapper
+  #inflight = 0
+
+  /** `middleware`: the application's list, read on every request (so later `use()` calls count). */
+  constructor (host: PipelineHost, middleware: ReadonlyArray<Middleware<C>>, mapError: ErrorMapper = asThrown) {
+    this.#host = host
+    this.#middleware = middleware
+    this.#mapError = mapError
+  }
+
+  /** Requests whose action has not settled yet. */
+  get inflight (): number {
+    return this.#inflight
+  }
+
+  /** Runs a message from a socket or WebSocket connection, which is its reply sink. */
+  message (conn: PipelineConnection, msg: PipelineMessage): void {
+    this.#run(conn, conn, conn.transport, msg.id, msg.path, undefined, msg.data, null)
+  }
+
+  /** Runs an HTTP request (`path` without its query string); `exchange` is the controller's view of it and its sink. */
+  http (exchange: HttpExchange & ReplySink, path: string, verb: string, data: unknown): void {
+    this.#run(exchange, null, 'http', null, path, verb, data, exchange)
+  }
+
+  #run (sink: ReplySink, conn: PipelineConnection | null, transport: TransportName, id: RequestId | undefined | null, path: string, verb: string | undefined, data: unknown, http: HttpExchange | null): void {
+    let name = path
+    try {
+      const match = this.#host.router.match(path, verb)
+      if (match === undefined) {
+        this.#refuse(sink, id, new SdError('SD_ERR_ROUTE_NOT_FOUND', verb === undefined ? path : `${verb} ${path}`))
+        return
+      }
+      const route = match.route
+      name = route.name
+      if (route.transports !== null && !route.transports.has(transport)) {
+        this.#refuse(sink, id, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', path))
+        return
+      }
+      if (this.refusing) {
+        this.#refuse(sink, id, new SdError('SD_ERR_SHUTTING_DOWN'))
+        return
+      }
+      if (route.validate !== null) {
+        const invalid = route.validate(data, transport)
+        if (invalid !== undefined) {
+          this.#refuse(sink, id, invalid)
+          return
+        }
+      }
+      const ctrl = new route.controller(this.#host, conn, transport, path, data, match.params, http)
+      const result = this.#invoke(ctrl, route.method)
+      if (isThenable(result)) {
+        this.#inflight++
+        if (conn !== null && ++conn.pending === this.#host.config.server.maxPendingPerConnection) conn.hold()
+        Promise.resolve(result).then((value) => {
+          this.#settled(conn)
+          this.#reply(sink, conn, id, value, name)
+        }, (err: unknown) => {
+          this.#settled(conn)
+          this.#fail(sink, conn, id, err, name)
+        })
+      } else {
+        this.#reply(sink, conn, id, result, name)
+      }
+    } catch (err) {
+      this.#fail(sink, conn, id, err, name)
+    }
+  }
+
+  #invoke (ctrl: InstanceType<ControllerClass>, method: string): unknown {
+    const action = (ctrl as unknown as Record<string, (data: unknown) => unknown>)[method]
+    if (this.#middleware.length === 0) return action.call(ctrl, ctrl.data)
+    return runMiddleware(this.#middleware, ctrl as C, () => action.call(ctrl, ctrl.data))
+  }
+
+  #settled (conn: PipelineConnection | null): void {
+    if (conn !== null && conn.pending-- === this.#host.config.server.maxPendingPerConnection) conn.release()
+    if (--this.#inflight === 0 && this.idleWaiters.length > 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake()
+    }
+  }
+
+  /**
+   * Sends an action's result; a value that cannot be encoded becomes `SD_ERR_INTERNAL`. A
+   * socket message without an id (or a `null` result on a pack without ids) gets no reply;
+   * an HTTP request always gets one.
+   */
+  #reply (sink: ReplySink, conn: PipelineConnection | null, id: RequestId | undefined | null, value: unknown, action: string): void {
+    if (conn !== null && (id === undefined || (id === null && value === undefined))) return
+    try {
+      sink.reply(id as RequestId | null, value)
+    } catch (err) {
+      this.#fail(sink, conn, id, err, action)
+    }
+  }
+
+  /** A request refused before its action ran. */
+  #refuse (sink: ReplySink, id: RequestId | undefined | null, err: SdError): void {
+    sink.replyError(id, err.toJSON(), err.status)
+  }
+
+  #fail (sink: ReplySink, conn: PipelineConnection | null, id: RequestId | undefined | null, thrown: unknown, action: string): void {
+    const err = this.#mapError(thrown, action)
+    if (!isPublicError(err)) this.#host.log.error(conn === null ? { err, action } : { err, action, connectionId: conn.id }, 'action threw')
+    const { status, body } = errorBody(err)
+    sink.replyError(id, body, status)
+  }
+}
