@@ -9,8 +9,8 @@ import type { EventEmitter } from 'node:events'
 import type { DataMessage } from './link-frames.js'
 import type { LinkStats } from './link.js'
 
-/** Names of the carriers `cluster.carrier` chooses from. */
-export type CarrierName = 'dispatch' | 'redis'
+/** Name of a registered carrier (carriers.ts: `dispatch`, `redis`, and any an app registers). */
+export type CarrierName = string
 
 /** One path to other nodes (a dispatcher link; the Redis connection). */
 export interface CarrierRoute {
@@ -55,7 +55,7 @@ export type DataHandler = (msg: DataMessage, route: CarrierRoute) => void
 
 /** What the messenger needs from a way to reach other nodes. */
 export interface Carrier extends EventEmitter<CarrierEvents> {
-  readonly name: CarrierName | 'fake'
+  readonly name: CarrierName
   /** Set by the messenger: a plain call, not an event (one per frame received, on the hot path). */
   onData: DataHandler
   /** Largest DATA payload a route carries (the messenger refuses bigger requests up front). */

@@ -9,12 +9,9 @@ import type { Logger } from 'pino'
 import type { ClusterConfig } from './options.js'
 import type { RedisClient } from '../data/redis.js'
 import type { Carrier, CarrierName } from './carrier.js'
-import { DispatchCarrier } from './dispatch-carrier.js'
-import { clusterSecret } from './link-auth.js'
+import { createCarrier } from './carriers.js'
 import { Messenger, type DispatcherLinkInfo } from './messenger.js'
-import { RedisCarrier } from './redis-carrier.js'
 import { clusterOverview, type ClusterOverview } from './overview.js'
-import type { RegistryView } from './registry-reads.js'
 import { RedisRegistry } from './registry.js'
 
 /** Options of `ClusterNode`. */
@@ -43,23 +40,6 @@ export interface ClusterNodeStatus {
   /** The carrier's routes: each dispatcher link, or the one Redis route. */
   dispatchers: DispatcherLinkInfo[]
   resent: number
-}
-
-/** What a carrier is built from. */
-interface CarrierContext {
-  name: string
-  cluster: string
-  config: ClusterConfig
-  redis: RedisClient
-  connectRedis: (() => RedisClient) | undefined
-  view: RegistryView
-  log: Logger | undefined
-}
-
-/** The carriers `cluster.carrier` names: a new one is a file and a line here. */
-const carriers: Record<CarrierName, (c: CarrierContext) => Carrier> = {
-  dispatch: (c) => new DispatchCarrier({ name: c.name, secret: clusterSecret(c.config.secret || undefined), view: c.view, dispatchers: c.config.dispatchers, log: c.log }),
-  redis: (c) => new RedisCarrier({ name: c.name, cluster: c.cluster, redis: c.redis, connect: c.connectRedis, log: c.log }),
 }
 
 /** One server's membership of the cluster. */
@@ -96,9 +76,7 @@ export class ClusterNode {
       heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, log: options.log,
     })
     this.carrier = c.carrier ?? 'dispatch'
-    const make = carriers[this.carrier]
-    if (make === undefined) throw new Error(`cluster.carrier: unknown carrier ${JSON.stringify(this.carrier)}`)
-    this.#carrier = make({
+    this.#carrier = createCarrier(this.carrier, {
       name: this.name, cluster: this.cluster, config: c, redis: options.redis, connectRedis: options.connectRedis, view: this.registry.view, log: options.log,
     })
     this.messenger = new Messenger({

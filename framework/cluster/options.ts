@@ -16,8 +16,8 @@ export interface ClusterConfig {
   advertiseHost: string
   /** Static dispatcher list (`'host:port'`) instead of discovery through Redis. @default [] */
   dispatchers: string[]
-  /** How servers reach each other: links to dispatch servers, or Redis pub/sub (no dispatch server needed); env `SD_CLUSTER_CARRIER`. @default 'dispatch' */
-  carrier: 'dispatch' | 'redis'
+  /** How servers reach each other: `dispatch` (links to dispatch servers), `redis` (Redis pub/sub, no dispatch server needed), or a carrier registered with `registerCarrier`; env `SD_CLUSTER_CARRIER`. @default 'dispatch' */
+  carrier: string
   /** Node record heartbeat period. @default 1000 */
   heartbeatMs: number
   /** Life of a node record without heartbeat; a dead node is purged about this long after it died. @default 3000 */

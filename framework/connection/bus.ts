@@ -3,7 +3,7 @@
  * standalone `LocalBus` serves them from this process's connection table; the cluster layer
  * provides another implementation of the same interface, so controllers never change.
  */
-import type { BindOptions, SendOptions, Uid } from '../core/contract.js'
+import type { BindOptions, BusCalls, SendOptions, Uid } from '../core/contract.js'
 import { SdError } from '../core/errors.js'
 import { groupUids } from './bus-ops.js'
 import { Outgoing, type Connection } from './connection.js'
@@ -12,31 +12,14 @@ import type { ConnectionTable } from './table.js'
 export type { SendOptions, BindOptions, Uid } from '../core/contract.js'
 
 /**
- * Pushes and registry queries. Sends resolve to the number of connections the message was
- * handed to (0 means the target is offline).
+ * Pushes and registry queries (core's `BusCalls`) plus the caller's own membership. Sends
+ * resolve to the number of connections the message was handed to (0: the target is offline).
  */
-export interface Bus {
+export interface Bus extends BusCalls {
   bindUid (conn: Connection, uid: Uid, options?: BindOptions): Promise<void>
   unbindUid (conn: Connection): Promise<void>
   joinGroup (conn: Connection, group: string): Promise<void>
   leaveGroup (conn: Connection, group: string): Promise<void>
-  sendToConnection (connectionId: string, data: unknown): Promise<number>
-  sendToUid (uid: Uid, data: unknown): Promise<number>
-  sendToUids (uids: readonly Uid[], data: unknown): Promise<number>
-  sendToAll (data: unknown, options?: SendOptions): Promise<number>
-  sendToGroup (group: string, data: unknown, options?: SendOptions): Promise<number>
-  /** Closes every connection of `uid`; resolves to how many were closed. */
-  kickUid (uid: Uid, reason?: string): Promise<number>
-  closeConnection (connectionId: string, reason?: string): Promise<boolean>
-  isUidOnline (uid: Uid): Promise<boolean>
-  /** Distinct uids online. */
-  onlineCount (): Promise<number>
-  /** Distinct uids bound in `group`. */
-  groupMembers (group: string): Promise<string[]>
-  /** Connections in `group` (bound or not). */
-  groupCount (group: string): Promise<number>
-  /** Groups with at least one member. */
-  groups (): Promise<string[]>
   /** Connections per transport of the whole server, when it has several worker processes (else undefined: ask this process). */
   serverConnections? (): Promise<Record<string, number> | undefined>
   /** A connection of this process opened (buses that mirror membership elsewhere need it). */

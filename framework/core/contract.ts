@@ -11,8 +11,10 @@ import type { Logger } from 'pino'
  * Names of the transports messages can arrive on, one key per registered transport
  * (`declare module '.../core/contract.js' { interface TransportNames { tcp: true } }`).
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface TransportNames {}
+export interface TransportNames {
+  /** The pipeline's HTTP entry (core/pipeline.ts) names its requests `http`. */
+  http: true
+}
 
 /** Name of a transport messages can arrive on (`tcp`, `text`, `http`, `ws`, or a registered one). */
 export type TransportName = keyof TransportNames & string

@@ -8,6 +8,7 @@ import { extname, basename, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { SdError } from '../core/errors.js'
 import type { RoutesConfig } from '../core/router.js'
+import { carrierNames } from '../cluster/carriers.js'
 import { clusterDefaults } from '../cluster/options.js'
 import { connectionDefaults } from '../connection/options.js'
 import { mysqlDefaults, redisDefaults } from '../data/options.js'
@@ -53,14 +54,14 @@ export function defaultConfig (): Config {
   }
 }
 
-/** Allowed values by key path (`*` matches any one key). */
-const enums: Record<string, readonly string[]> = {
+/** Allowed values by key path (`*` matches any one key); carriers come from their registry. */
+const enums = (): Record<string, readonly string[]> => ({
   'server.*.framing': ['length', 'eof'],
   'server.*.pack': ['json', 'text', 'msgpack'],
   'server.http.ws.pack': ['json', 'msgpack'],
-  'cluster.carrier': ['dispatch', 'redis'],
+  'cluster.carrier': carrierNames(),
   'app.logLevel': ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-}
+})
 /** Keys, by path, that may be absent from the defaults and hold any value of the given type (the transports add theirs). */
 function optionalKeys (): Record<string, string> {
   const keys: Record<string, string> = { 'server.pingData': 'any' }
@@ -117,7 +118,7 @@ function mergeChecked (target: Record<string, unknown>, input: Record<string, un
       if (!Number.isInteger(value) || value < 0) throw invalid(name, `must be a non-negative integer, got ${value}`)
       if (key === 'port' && value > 65535) throw invalid(name, `must be a port number (0-65535), got ${value}`)
     }
-    const allowed = ruleFor(enums, name)
+    const allowed = ruleFor(enums(), name)
     if (allowed && !allowed.includes(value as string)) {
       throw invalid(name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`)
     }
@@ -189,7 +190,8 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
   if (env.SD_CLUSTER !== undefined && env.SD_CLUSTER !== '') config.cluster.enabled = env.SD_CLUSTER === '1' || env.SD_CLUSTER === 'true'
   if (env.SD_CLUSTER_SECRET) config.cluster.secret = env.SD_CLUSTER_SECRET
   if (env.SD_CLUSTER_CARRIER) {
-    if (env.SD_CLUSTER_CARRIER !== 'dispatch' && env.SD_CLUSTER_CARRIER !== 'redis') throw invalid('SD_CLUSTER_CARRIER', `must be one of dispatch, redis, got ${JSON.stringify(env.SD_CLUSTER_CARRIER)}`)
+    const carriers = carrierNames()
+    if (!carriers.includes(env.SD_CLUSTER_CARRIER)) throw invalid('SD_CLUSTER_CARRIER', `must be one of ${carriers.join(', ')}, got ${JSON.stringify(env.SD_CLUSTER_CARRIER)}`)
     config.cluster.carrier = env.SD_CLUSTER_CARRIER
   }
   if (env.SD_NODE_NAME) config.app.nodeName = env.SD_NODE_NAME

@@ -63,7 +63,8 @@ for (const carrier of ['dispatch', 'redis'] as const) {
       env = { REDIS_URL: `redis://127.0.0.1:${redisPort}`, SD_CLUSTER_CARRIER: carrier }
       if (carrier === 'redis') {
         a = await startClusterServer('a', env)
-        b = await startClusterServer('b', env)
+        // b has no SD_CLUSTER_SECRET: it authenticates dispatch links only, and there are none
+        b = await startClusterServer('b', { ...env, SD_CLUSTER_SECRET: '' })
         return
       }
       a = await startClusterServer('a', env) // no dispatcher yet: A waits for one

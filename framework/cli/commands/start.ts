@@ -25,7 +25,7 @@ export default class Start extends Command {
     workers: Flags.string({ char: 'w', description: 'worker processes: a number, or auto (one per CPU); env SD_WORKERS', default: process.env.SD_WORKERS ?? '1' }),
     daemon: Flags.boolean({ char: 'd', description: 'run in the background (log in .sd/sd.log)', default: false }),
     dispatch: Flags.boolean({ description: 'run a dispatch server of the cluster (needs Redis and SD_CLUSTER_SECRET); link port: cluster.dispatchPort, env SD_DISPATCH_PORT', default: false }),
-    cluster: Flags.boolean({ description: 'join the cluster named in config (needs Redis and SD_CLUSTER_SECRET); env SD_CLUSTER=1', default: process.env.SD_CLUSTER === '1' }),
+    cluster: Flags.boolean({ description: 'join the cluster named in config (needs Redis; SD_CLUSTER_SECRET too on the dispatch carrier, the default); env SD_CLUSTER=1', default: process.env.SD_CLUSTER === '1' }),
     root: rootFlag,
   }
 
@@ -43,10 +43,13 @@ export default class Start extends Command {
     if (clustered) {
       const what = flags.dispatch ? '--dispatch' : '--cluster'
       if (!redisConfigured(config.redis)) this.error(`${what} needs Redis settings: set REDIS_URL (or url, cluster or sentinels in config/redis.ts); the cluster registry lives there`, { exit: 2 })
-      try {
-        clusterSecret(config.cluster.secret || undefined)
-      } catch (err) {
-        this.error(`${what}: ${(err as Error).message}`, { exit: 2 })
+      // the secret authenticates dispatch links; the Redis carrier has none
+      if (flags.dispatch || config.cluster.carrier === 'dispatch') {
+        try {
+          clusterSecret(config.cluster.secret || undefined)
+        } catch (err) {
+          this.error(`${what}: ${(err as Error).message}`, { exit: 2 })
+        }
       }
     }
     if (flags.daemon) return this.#daemon(root, workers, flags.dispatch ? ['--dispatch'] : flags.cluster ? ['--cluster'] : [])
