@@ -7,9 +7,16 @@
 import { relative, resolve, sep } from 'node:path'
 import { importGraph, importPath, resolveSpecifier } from './import-graph.js'
 
-/** Calls `check(node, specifier, typeOnly)` for every import, re-export and literal dynamic import. */
+/**
+ * Calls `check(node, specifier, typeOnly)` for every import, re-export, `import x = require()`
+ * and dynamic import whose specifier is a string (or a template literal without expressions).
+ */
 function importVisitors(check) {
-  const literal = (node) => (node && node.type === 'Literal' && typeof node.value === 'string' ? node.value : null)
+  const literal = (node) => {
+    if (node?.type === 'Literal' && typeof node.value === 'string') return node.value
+    if (node?.type === 'TemplateLiteral' && node.expressions.length === 0) return node.quasis[0].value.cooked ?? null
+    return null
+  }
   return {
     ImportDeclaration(node) {
       const specifiers = node.specifiers
@@ -22,6 +29,11 @@ function importVisitors(check) {
     },
     ExportAllDeclaration(node) {
       check(node, node.source.value, node.exportKind === 'type')
+    },
+    TSImportEqualsDeclaration(node) {
+      if (node.moduleReference.type !== 'TSExternalModuleReference') return // `import x = N.y` names a namespace
+      const specifier = literal(node.moduleReference.expression)
+      if (specifier !== null) check(node, specifier, node.importKind === 'type')
     },
     ImportExpression(node) {
       const specifier = literal(node.source)
