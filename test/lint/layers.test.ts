@@ -78,6 +78,25 @@ test('a dynamic import of a template literal without expressions is checked like
   assert.match(found[0], /^framework\/core\/boot\.ts:1 layers\/layer-order core\/boot\.ts \(layer 1, 'core'\) may not import transport\/registry\.ts \(layer 3, 'transport'\):/)
 })
 
+test('a dynamic import of a computed specifier is reported as uncheckable, unless disabled on its line', async () => {
+  const found = await lint({
+    'framework/core/boot.ts': [
+      "export const byName = (p: string) => import('../transport/' + p)",
+      'export const byUrl = (url: string) => import(url)',
+      'export const byTemplate = (p: string) => import(`../transport/${p}.js`)',
+      '// eslint-disable-next-line layers/layer-order -- loads application code by URL',
+      'export const app = (url: string) => import(url)',
+      '',
+    ].join('\n'),
+  })
+  assert.deepEqual(found.map((f) => f.split(' ').slice(0, 2).join(' ')), [
+    'framework/core/boot.ts:1 layers/layer-order',
+    'framework/core/boot.ts:2 layers/layer-order',
+    'framework/core/boot.ts:3 layers/layer-order',
+  ])
+  for (const f of found) assert.match(f, /core\/boot\.ts: a dynamic import of a computed specifier cannot be checked against the layer order/)
+})
+
 test('import x = require() is checked by the layer order and the cycle rule', async () => {
   const found = await lint({
     'framework/core/a.ts': "import t = require('../transport/ws.js')\nimport b = require('./b.js')\nexport const a = [t, b]\n",
