@@ -1,5 +1,6 @@
 // The import graph of one folder (framework/), for the `layers/no-cycle` rule: every source
-// file's relative imports (static, type-only, re-exports, dynamic `import('…')` with a literal),
+// file's relative imports (static, type-only, re-exports, `import x = require('…')`, dynamic
+// `import('…')` with a string or a template literal without expressions),
 // resolved the way tsc's NodeNext does for this codebase (`./x.js` names `./x.ts`).
 // Files are parsed with the TypeScript compiler already in devDependencies; each file is
 // re-read only when its mtime or size changes, so one eslint run parses each file once.
@@ -30,6 +31,8 @@ export function importsOfText(fileName, text) {
       found.push({ specifier: node.moduleSpecifier.text, typeOnly: importIsTypeOnly(node) })
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       found.push({ specifier: node.moduleSpecifier.text, typeOnly: node.isTypeOnly })
+    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
+      found.push({ specifier: node.moduleReference.expression.text, typeOnly: node.isTypeOnly })
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
       const [arg] = node.arguments
       if (arg && ts.isStringLiteralLike(arg)) found.push({ specifier: arg.text, typeOnly: false })

@@ -1,15 +1,24 @@
 // Local eslint plugin `layers`: two rules that guard the layer plan of framework/.
 // - `layers/layer-order`: an import may point only to the file's own folder or to a folder
-//   earlier in the list from eslint.layers.js (types included).
+//   earlier in the list from eslint.layers.js (types included); a dynamic import of a
+//   computed specifier is reported, since it cannot be checked.
 // - `layers/no-cycle`: an import must not close a cycle of imports (types included unless
 //   `ignoreTypeImports`); the message names every file on the cycle.
 // Both take `{ root }`, the folder they guard relative to the eslint working directory.
 import { relative, resolve, sep } from 'node:path'
 import { importGraph, importPath, resolveSpecifier } from './import-graph.js'
 
-/** Calls `check(node, specifier, typeOnly)` for every import, re-export and literal dynamic import. */
-function importVisitors(check) {
-  const literal = (node) => (node && node.type === 'Literal' && typeof node.value === 'string' ? node.value : null)
+/**
+ * Calls `check(node, specifier, typeOnly)` for every import, re-export, `import x = require()`
+ * and dynamic import whose specifier is a string (or a template literal without expressions);
+ * calls `unchecked(node)` for a dynamic import whose specifier is computed.
+ */
+function importVisitors(check, unchecked = () => {}) {
+  const literal = (node) => {
+    if (node?.type === 'Literal' && typeof node.value === 'string') return node.value
+    if (node?.type === 'TemplateLiteral' && node.expressions.length === 0) return node.quasis[0].value.cooked ?? null
+    return null
+  }
   return {
     ImportDeclaration(node) {
       const specifiers = node.specifiers
@@ -23,9 +32,15 @@ function importVisitors(check) {
     ExportAllDeclaration(node) {
       check(node, node.source.value, node.exportKind === 'type')
     },
+    TSImportEqualsDeclaration(node) {
+      if (node.moduleReference.type !== 'TSExternalModuleReference') return // `import x = N.y` names a namespace
+      const specifier = literal(node.moduleReference.expression)
+      if (specifier !== null) check(node, specifier, node.importKind === 'type')
+    },
     ImportExpression(node) {
       const specifier = literal(node.source)
       if (specifier !== null) check(node, specifier, false)
+      else unchecked(node)
     },
     TSImportType(node) {
       const specifier = literal(node.argument?.literal)
@@ -52,6 +67,7 @@ const layerOrder = {
       upward: "{{from}} (layer {{fromRank}}, '{{fromLayer}}') may not import {{to}} (layer {{toRank}}, '{{toLayer}}'){{kind}}: layers may import only their own folder or earlier ones (eslint.layers.js)",
       outside: '{{from}} may not import {{to}}: it is outside {{root}}/',
       unknown: "folder '{{folder}}' is not in the layer list (eslint.layers.js)",
+      computed: '{{from}}: a dynamic import of a computed specifier cannot be checked against the layer order; use a string, or disable this line saying why',
     },
   },
   create(context) {
@@ -88,6 +104,8 @@ const layerOrder = {
             kind: typeOnly ? ' (type-only import)' : '',
           },
         })
+      }, (node) => {
+        if (fromRank !== -1) context.report({ node, messageId: 'computed', data: { from: fromRel } })
       }),
     }
   },

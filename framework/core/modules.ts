@@ -36,6 +36,7 @@ export async function loadClasses<C> (dir: string, accept: (value: unknown) => v
     const ext = extname(file)
     if (!extensions.has(ext) || file.endsWith('.d.ts') || file.includes('.test.')) continue
     const url = pathToFileURL(join(dir, file)).href
+    // eslint-disable-next-line layers/layer-order -- loads application code by URL
     const mod = await import(url) as Record<string, unknown>
     const found = Object.entries(mod).filter(([, v]) => accept(v))
     if (found.length === 0) throw onEmpty(file)

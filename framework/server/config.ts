@@ -217,6 +217,7 @@ export async function readConfigDir (dir: string, warn?: (message: string) => vo
   for (const file of entries.sort()) {
     const ext = extname(file)
     if (!configExtensions.has(ext) || file.endsWith('.d.ts') || file.includes('.test.')) continue
+    // eslint-disable-next-line layers/layer-order -- loads the application's config/ files by URL
     const mod = await import(pathToFileURL(join(dir, file)).href) as { default?: unknown }
     if (mod.default === undefined) throw invalid(`config/${file}`, 'must have a default export (defineConfig({...}))')
     const name = basename(file, ext)

@@ -59,6 +59,7 @@ export async function createApp (options: CreateAppOptions = {}): Promise<Applic
       const file = join(root, 'app', `boot${ext}`)
       let mod: { default?: (app: Application) => unknown }
       try {
+        // eslint-disable-next-line layers/layer-order -- loads the application's app/boot by URL
         mod = await import(pathToFileURL(file).href) as typeof mod
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(file)) continue

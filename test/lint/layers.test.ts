@@ -68,6 +68,53 @@ test('a dynamic import, a re-export and an import type from a later layer are re
   ])
 })
 
+test('a dynamic import of a template literal without expressions is checked like a string', async () => {
+  const found = await lint({
+    'framework/core/boot.ts': "export const load = () => import(`../transport/registry.js`)\nexport const own = () => import(`./clock.js`)\n",
+    'framework/core/clock.ts': 'export const clock = 1\n',
+    'framework/transport/registry.ts': 'export const registry = 1\n',
+  })
+  assert.equal(found.length, 1, found.join('\n'))
+  assert.match(found[0], /^framework\/core\/boot\.ts:1 layers\/layer-order core\/boot\.ts \(layer 1, 'core'\) may not import transport\/registry\.ts \(layer 3, 'transport'\):/)
+})
+
+test('a dynamic import of a computed specifier is reported as uncheckable, unless disabled on its line', async () => {
+  const found = await lint({
+    'framework/core/boot.ts': [
+      "export const byName = (p: string) => import('../transport/' + p)",
+      'export const byUrl = (url: string) => import(url)',
+      'export const byTemplate = (p: string) => import(`../transport/${p}.js`)',
+      '// eslint-disable-next-line layers/layer-order -- loads application code by URL',
+      'export const app = (url: string) => import(url)',
+      '',
+    ].join('\n'),
+  })
+  assert.deepEqual(found.map((f) => f.split(' ').slice(0, 2).join(' ')), [
+    'framework/core/boot.ts:1 layers/layer-order',
+    'framework/core/boot.ts:2 layers/layer-order',
+    'framework/core/boot.ts:3 layers/layer-order',
+  ])
+  for (const f of found) assert.match(f, /core\/boot\.ts: a dynamic import of a computed specifier cannot be checked against the layer order/)
+})
+
+test('import x = require() is checked by the layer order and the cycle rule', async () => {
+  const found = await lint({
+    'framework/core/a.ts': "import t = require('../transport/ws.js')\nimport b = require('./b.js')\nexport const a = [t, b]\n",
+    'framework/core/b.ts': "import type a = require('./a.js')\nexport const b: typeof a | null = null\n",
+    'framework/transport/ws.ts': 'export const ws = 1\n',
+  })
+  assert.deepEqual(found, [
+    'framework/core/a.ts:1 layers/layer-order core/a.ts (layer 1, \'core\') may not import transport/ws.ts (layer 3, \'transport\'): layers may import only their own folder or earlier ones (eslint.layers.js)',
+    'framework/core/a.ts:2 layers/no-cycle import cycle: core/a.ts → core/b.ts → core/a.ts',
+    'framework/core/b.ts:1 layers/no-cycle import cycle: core/b.ts → core/a.ts → core/b.ts',
+  ])
+  const typesIgnored = await lint({
+    'framework/core/a.ts': "import b = require('./b.js')\nexport const a = b\n",
+    'framework/core/b.ts': "import type a = require('./a.js')\nexport const b: typeof a | null = null\n",
+  }, { ignoreTypeImports: true })
+  assert.deepEqual(typesIgnored, [], '`import type x = require()` is a type-only edge')
+})
+
 test('a folder missing from the layer list is reported', async () => {
   const found = await lint({ 'framework/gateway/gateway.ts': "import { clock } from '../core/clock.js'\nexport const g = clock\n", 'framework/core/clock.ts': 'export const clock = 1\n' })
   assert.deepEqual(found, ["framework/gateway/gateway.ts:1 layers/layer-order folder 'gateway' is not in the layer list (eslint.layers.js)"])
