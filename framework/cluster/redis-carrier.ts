@@ -155,6 +155,11 @@ export class RedisCarrier extends EventEmitter<CarrierEvents> implements Carrier
     }
     // one `missed` per frame (the messenger scans its pending requests per event); the Set is
     // made only when a target has no listener
+    if (targets.length === 1) {
+      const target = targets[0]!
+      pub.publish(this.#channel(target), frame).then((n) => { if (n === 0) this.emit('missed', this, new Set([target])) }, () => {})
+      return true
+    }
     let left = targets.length
     let missed: Set<string> | undefined
     const settle = (target: string, receivers: number): void => {
