@@ -67,8 +67,9 @@ export interface Carrier extends EventEmitter<CarrierEvents> {
   /** Every route, ready or not, for status pages. */
   info (): RouteInfo[]
   /**
-   * Starts reaching the other nodes; called before this node registers. Resolves once it can
-   * receive, or rejects when it cannot yet (it keeps trying by itself).
+   * Starts reaching the other nodes (called before this node registers); rejects when it
+   * cannot yet (it keeps trying by itself). Redis resolves once it can receive and send (its
+   * route is ready); dispatch once its links are opening (each is ready when it says `up`).
    */
   start (): Promise<void>
   /** A node's registry record expired (it is gone). */

@@ -38,6 +38,17 @@ export function redisChannels (redis: RedisClient, cluster: string): { node: (na
 /** Most channel names remembered (names of nodes; workers that restart bring new ones). */
 const MAX_CHANNEL_NAMES = 10_000
 
+/** Resolves once `client` is ready; rejects on its first error before that (it keeps trying). */
+function publisherReady (client: RedisClient): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const ready = (): void => { client.off('error', failed); resolve() }
+    const failed = (err: Error): void => { client.off('ready', ready); reject(err) }
+    client.once('ready', ready)
+    client.once('error', failed)
+  })
+}
+
 /** Frames through Redis pub/sub. */
 export class RedisCarrier extends EventEmitter<CarrierEvents> implements Carrier, CarrierRoute {
   readonly name = 'redis'
@@ -76,7 +87,10 @@ export class RedisCarrier extends EventEmitter<CarrierEvents> implements Carrier
     return `Redis pub/sub is not reachable${this.lastError ? ` (${this.lastError})` : ''}`
   }
 
-  /** Opens both connections and subscribes; resolves once subscribed, or rejects (it keeps trying). */
+  /**
+   * Opens both connections and subscribes; resolves once subscribed and the publisher is ready
+   * (the route is ready then), or rejects (it keeps trying).
+   */
   start (): Promise<void> {
     const connect = this.#options.connect ?? (() => this.#options.redis.duplicate())
     const pub = this.#pub = connect()
@@ -90,7 +104,7 @@ export class RedisCarrier extends EventEmitter<CarrierEvents> implements Carrier
     // subscribed again on every reconnect (SUBSCRIBE is idempotent; a first attempt made while
     // Redis was down is retried then)
     sub.on('ready', () => { void this.#subscribe().catch(() => {}) })
-    return this.#subscribe()
+    return Promise.all([this.#subscribe(), publisherReady(pub)]).then(() => {})
   }
 
   async #subscribe (): Promise<void> {
@@ -112,6 +126,7 @@ export class RedisCarrier extends EventEmitter<CarrierEvents> implements Carrier
     const ready = !this.#closed && this.#subscribed && this.#pub?.status === 'ready'
     if (ready === this.#ready) return
     this.#ready = ready
+    if (ready) this.lastError = undefined // connected again: an old error would mislead status pages
     this.#routes = ready ? [this] : []
     if (!this.#closed) this.#options.log?.[ready ? 'info' : 'warn']({ carrier: 'redis' }, ready ? 'cluster: Redis pub/sub ready' : 'cluster: lost Redis pub/sub')
     this.emit('routes', this.#routes.length)
@@ -133,10 +148,26 @@ export class RedisCarrier extends EventEmitter<CarrierEvents> implements Carrier
       pub.publish(this.#all, frame).catch(() => {})
       return true
     }
-    for (const target of msg.targets) {
-      const sent = pub.publish(this.#channel(target), frame)
-      if (this.#reportMisses) sent.then((n) => { if (n === 0) this.emit('missed', this, new Set([target])) }, () => {})
-      else sent.catch(() => {})
+    const targets = msg.targets
+    if (!this.#reportMisses) {
+      for (const target of targets) pub.publish(this.#channel(target), frame).catch(() => {})
+      return true
+    }
+    // one `missed` per frame (the messenger scans its pending requests per event); the Set is
+    // made only when a target has no listener
+    if (targets.length === 1) {
+      const target = targets[0]!
+      pub.publish(this.#channel(target), frame).then((n) => { if (n === 0) this.emit('missed', this, new Set([target])) }, () => {})
+      return true
+    }
+    let left = targets.length
+    let missed: Set<string> | undefined
+    const settle = (target: string, receivers: number): void => {
+      if (receivers === 0) (missed ??= new Set()).add(target)
+      if (--left === 0 && missed !== undefined) this.emit('missed', this, missed)
+    }
+    for (const target of targets) {
+      pub.publish(this.#channel(target), frame).then((n) => settle(target, n), () => settle(target, 1))
     }
     return true
   }

@@ -2,9 +2,12 @@
  * The Redis pub/sub carrier on the machine's Redis (a cluster name of this file's own):
  * requests and replies between two messengers, a notice reaching the others and not its
  * sender, the channel names, a target nobody listens for reported at once as not reached, and
- * a subscriber connection killed mid-request: it reconnects and the request is answered once.
+ * a subscriber connection killed mid-request: it reconnects and the request is answered once;
+ * `start()` resolves with the route ready, misses come as one event per frame, and a status
+ * after a reconnect shows no stale error.
  */
 import { after, test } from 'node:test'
+import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { Redis } from 'ioredis'
 import { Messenger } from '../../framework/cluster/messenger.js'
@@ -17,16 +20,16 @@ const clients: Redis[] = []
 const messengers: Messenger[] = []
 
 /** A client like the framework's (keyPrefix 'sd:', fail fast, quick reconnects). */
-function client (connectionName?: string): Redis {
-  const c = new Redis(redisUrl, { keyPrefix: 'sd:', maxRetriesPerRequest: 1, enableAutoPipelining: true, connectionName, retryStrategy: (n) => Math.min(n * 50, 200) })
+function client (connectionName?: string, extra: { lazyConnect?: boolean, enableOfflineQueue?: boolean } = {}): Redis {
+  const c = new Redis(redisUrl, { keyPrefix: 'sd:', maxRetriesPerRequest: 1, enableAutoPipelining: true, connectionName, retryStrategy: (n) => Math.min(n * 50, 200), ...extra })
   c.on('error', () => {})
   clients.push(c)
   return c
 }
 
-async function node (name: string, retryMs = 10_000): Promise<{ m: Messenger, carrier: RedisCarrier, ran: string[], notices: string[] }> {
-  let n = 0
-  const carrier = new RedisCarrier({ name, cluster, redis: client(), connect: () => client(`${cluster}-${name}-${n++ === 0 ? 'pub' : 'sub'}`) })
+async function node (name: string, retryMs = 10_000): Promise<{ m: Messenger, carrier: RedisCarrier, ran: string[], notices: string[], conns: Redis[] }> {
+  const conns: Redis[] = [] // [publisher, subscriber]
+  const carrier = new RedisCarrier({ name, cluster, redis: client(), connect: () => { const c = client(`${cluster}-${name}-${conns.length === 0 ? 'pub' : 'sub'}`); conns.push(c); return c } })
   const m = new Messenger({ name, carrier, retryMs, requestTimeoutMs: 5000 })
   const ran: string[] = []
   const notices: string[] = []
@@ -38,7 +41,7 @@ async function node (name: string, retryMs = 10_000): Promise<{ m: Messenger, ca
   messengers.push(m)
   await carrier.start()
   assert.equal(m.ready, 1)
-  return { m, carrier, ran, notices }
+  return { m, carrier, ran, notices, conns }
 }
 
 after(async () => {
@@ -66,10 +69,63 @@ test('requests and replies between two nodes; a notice reaches the others, not i
 })
 
 test('a target nobody listens for is reported not reached at once (no waiting for a retry)', async () => {
-  const a = await node('x')
-  const started = Date.now()
+  const a = await node('x') // retries after 10 s, times out after 5 s: an answer means the miss settled it
   assert.equal(await a.m.requestOne('nobody-here', 'x'), undefined)
-  assert.ok(Date.now() - started < 1000)
+  assert.equal(a.m.resent, 0, 'settled without a re-send')
+})
+
+test('the targets of one frame nobody listens for are reported in one missed event', async () => {
+  const a = await node('mx')
+  const events: string[][] = []
+  a.carrier.on('missed', (_route, targets) => { events.push([...targets].sort()) })
+  const replies = await a.m.request(['nobody-1', 'nobody-2', 'nobody-3'], 'x')
+  assert.deepEqual([...replies], [['nobody-1', undefined], ['nobody-2', undefined], ['nobody-3', undefined]])
+  assert.deepEqual(events, [['nobody-1', 'nobody-2', 'nobody-3']])
+})
+
+test('start() resolves with the route ready, also when the publisher connects after the subscriber', async () => {
+  let n = 0
+  let pub: Redis | undefined
+  const carrier = new RedisCarrier({
+    name: 'late-pub',
+    cluster,
+    redis: client(),
+    connect: () => {
+      if (n++ > 0) return client()
+      pub = client(undefined, { lazyConnect: true })
+      const late = pub
+      setTimeout(() => { late.connect().catch(() => {}) }, 300)
+      return late
+    },
+  })
+  const m = new Messenger({ name: 'late-pub', carrier })
+  messengers.push(m)
+  await carrier.start()
+  assert.equal(pub?.status, 'ready')
+  assert.equal(carrier.ready, true)
+  assert.equal(m.ready, 1)
+})
+
+test('a status after the connections are ready again shows no stale error', async () => {
+  let n = 0
+  let sub: Redis | undefined
+  const carrier = new RedisCarrier({
+    name: 'stale-error',
+    cluster,
+    redis: client(),
+    // a subscriber that refuses commands until connected: the first SUBSCRIBE fails, and is
+    // made again once it is ready
+    connect: () => n++ === 0 ? client() : (sub = client(undefined, { lazyConnect: true, enableOfflineQueue: false })),
+  })
+  const m = new Messenger({ name: 'stale-error', carrier })
+  messengers.push(m)
+  await assert.rejects(carrier.start())
+  assert.ok(carrier.lastError, 'the failed SUBSCRIBE is reported')
+  if (!carrier.ready) await once(carrier, 'up')
+  assert.equal(sub?.status, 'ready')
+  assert.equal(carrier.lastError, undefined)
+  assert.equal(carrier.info()[0]?.lastError, undefined)
+  assert.equal(carrier.unavailableReason(), 'Redis pub/sub is not reachable')
 })
 
 test('a subscriber connection killed mid-request: the route goes down and up, the request is answered once', async () => {
@@ -81,14 +137,22 @@ test('a subscriber connection killed mid-request: the route goes down and up, th
   let subId: string | undefined
   for (const m of list.matchAll(id)) if (m[2] === `${cluster}-k-a-sub`) subId = m[1]
   assert.ok(subId, 'a\'s subscriber is connected')
+  assert.equal(a.conns[1]?.options.connectionName, `${cluster}-k-a-sub`)
   let downs = 0
   a.carrier.on('down', () => { downs++ })
-  // a's subscriber dies right after the request left: the reply may be lost, the re-send is answered from b's memory
+  // a's subscriber dies while b runs the request, before b replies: that reply is lost, and
+  // a's re-send is answered from b's memory (b runs it once). The socket is closed on a's
+  // side at once, inside b's handler (a CLIENT KILL sent from here would race b's reply).
+  const handle = b.m.onRequest
+  b.m.onRequest = (source, body) => {
+    if (body === 'once') a.conns[1]?.stream.destroy()
+    return handle(source, body)
+  }
   const pending = a.m.requestOne('k-b', 'once')
-  await raw.client('KILL', 'ID', subId)
   assert.equal(await pending, 4)
-  await waitUntil(() => a.m.ready === 1, 3000, 'a subscribed again')
+  assert.ok(a.m.resent >= 1, 'the request was sent again')
   assert.ok(downs >= 1, 'the route went down')
+  await waitUntil(() => a.m.ready === 1, 3000, 'a subscribed again')
   assert.equal(await a.m.requestOne('k-b', 'after'), 5)
   assert.deepEqual(b.ran, ['k-a:once', 'k-a:after'])
 })
