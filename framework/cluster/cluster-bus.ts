@@ -9,7 +9,8 @@
  * Lookups of uid → nodes (empty ones included) are reused for `uidCacheMs`, and sends that find
  * no entry share one Redis read; a node that starts holding a uid announces it to every server
  * (a notice, which drops the entry), and a node that answers 0 for a cached uid makes the
- * sender look it up again.
+ * sender look it up again. Those second lookups, and a kick's, read the registry's primary (a
+ * replica's answer may be the stale one that missed).
  */
 import { groupUids, runPush, type MembershipChange, type PushOp, type QueryOp } from '../connection/bus-ops.js'
 import type { Connection } from '../connection/connection.js'
@@ -192,10 +193,10 @@ export class ClusterBus extends RemoteBus {
     return { nodes: await lookup, cached: false }
   }
 
-  /** Reads the nodes holding `uid` (other than this one) from Redis, and caches them. */
-  async #lookUp (uid: string): Promise<string[]> {
+  /** Reads the nodes holding `uid` (other than this one) from Redis, and caches them; `fresh`: from the primary. */
+  async #lookUp (uid: string, fresh = false): Promise<string[]> {
     const gen = this.#noticeGen
-    const nodes = await read(() => this.node.registry.view.uidNodes(uid))
+    const nodes = await read(() => this.node.registry.view.uidNodes(uid, fresh))
     const others = nodes.filter((n) => n !== this.#self)
     // overlapped a notice: it may predate the change (and the notice dropped the entry already)
     if (gen !== this.#noticeGen) return others
@@ -222,7 +223,7 @@ export class ClusterBus extends RemoteBus {
 
   /** A cached lookup of `uid` missed on some of `tried`: sends to the holders a fresh lookup adds. */
   async #resendFresh (uid: string, tried: readonly string[], op: PushOp, data?: unknown): Promise<number> {
-    const again = (await this.#lookUp(uid)).filter((node) => !tried.includes(node))
+    const again = (await this.#lookUp(uid, true)).filter((node) => !tried.includes(node))
     return this.#count(again, op, data)
   }
 
@@ -257,7 +258,7 @@ export class ClusterBus extends RemoteBus {
 
   /** Other servers close the uid's connections first (a fresh lookup, not the cache). */
   protected override async kickBeforeBind (uid: string): Promise<void> {
-    const nodes = await this.#lookUp(uid)
+    const nodes = await this.#lookUp(uid, true)
     if (nodes.length > 0) await this.#request(nodes, { o: 'kick', u: uid, r: `uid ${uid} signed in elsewhere` })
   }
 
