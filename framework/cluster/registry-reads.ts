@@ -125,19 +125,20 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
   async uidsNodes (uids: readonly string[]): Promise<Map<string, string[]>> {
     const unique = [...new Set(uids)]
     if (unique.length === 0) return new Map()
-    const replica = this.#replicas?.pick()
-    if (replica === undefined) return this.#uidsNodesOn(this.#redis, unique)
+    const replicas = this.#replicas
+    const replica = replicas?.pick()
+    if (replicas === undefined || replica === undefined) return this.#uidsNodesOn(this.#redis, unique)
     let out: Map<string, string[]>
     try {
       out = await this.#uidsNodesOn(replica, unique)
     } catch (err) {
-      this.#replicas!.failed(replica, err)
+      replicas.failed(replica, err)
       return this.#uidsNodesOn(this.#redis, unique)
     }
-    this.#replicas!.counts.replica++
+    replicas.counts.replica++
     if (out.size === unique.length) return out
     // uids the replica has nowhere are confirmed on the primary
-    this.#replicas!.counts.confirmed++
+    replicas.counts.confirmed++
     for (const [uid, nodes] of await this.#uidsNodesOn(this.#redis, unique.filter((u) => !out.has(u)))) out.set(uid, nodes)
     return out
   }

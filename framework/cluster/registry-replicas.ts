@@ -95,12 +95,18 @@ export class ReplicaReads {
 
   get maxLagMs (): number { return this.#maxLagMs }
 
-  /** Starts the periodic checks; resolves after two (the first stamp is then on the replicas). */
+  /**
+   * Opens the replica connections and starts the periodic checks; resolves after the first
+   * (which writes the first stamp). A replica is checked again as soon as it connects.
+   */
   async start (): Promise<void> {
     if (this.#timer) return
     this.#timer = setInterval(() => { void this.check() }, this.#checkMs)
     this.#timer.unref()
-    await this.check()
+    for (const r of this.#replicas) {
+      r.client.on('ready', () => { void this.check() })
+      if (r.client.status === 'wait') r.client.connect().catch(() => {}) // it retries by itself
+    }
     await this.check()
   }
 
@@ -247,7 +253,7 @@ export function replicaAddress (entry: string): Partial<RedisOptions> {
 }
 
 /**
- * A connection to the replica at `entry`, with the primary's options (key prefix, password,
+ * A connection (opened by `ReplicaReads.start()`) to the replica at `entry`, with the primary's options (key prefix, password,
  * database) but its own address; it fails fast (no offline queue, no retry of a command cut by
  * a dropped connection, a command timeout of `maxLagMs`), so a read it cannot answer goes to
  * the primary at once. The primary must be a single Redis or Sentinel client.
@@ -262,6 +268,7 @@ export function connectReplica (primary: RedisClient, entry: string, maxLagMs: n
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: Math.max(1, maxLagMs),
+    lazyConnect: true, // opened by ReplicaReads.start()
   })
   // its errors show in status() and in the log once per change (ReplicaReads), not per attempt
   client.on('error', () => {})

@@ -4,7 +4,7 @@
  * lagging replica), on ports below 32768, the replica read over a unix socket. Two cluster
  * nodes in this process (Redis pub/sub carrier, every send looking its uid up) send across:
  * `INFO commandstats` on each server shows the lookups on the replica and none on the primary;
- * a uid bound a moment ago is found although the replica lags; a replica lagging past
+ * a uid bound (or moved to another node) a moment ago is found although the replica lags; a replica lagging past
  * `registryReplicaMaxLagMs` is skipped; the replica killed during a stream of sends loses none.
  */
 import { after, before, describe, test } from 'node:test'
@@ -184,8 +184,18 @@ describe('registry reads on a real replica', { timeout: 60_000, skip: haveRedis 
 
   test('a uid bound a moment ago is found although the replica lags; past registryReplicaMaxLagMs the replica is skipped', async () => {
     const c = await member('node-c', 400)
+    const dan = attach(b.table, b.bus)
+    await b.bus.bindUid(dan, 'dan')
+    await replicated(`sd:{${cluster}}:uid:dan`)
     proxy.hold()
     try {
+      // dan moves from B to C: the replica still says B, B answers 0, the lookup again is the primary's
+      await b.bus.unbindUid(dan)
+      const dan2 = attach(c.table, c.bus)
+      await c.bus.bindUid(dan2, 'dan')
+      assert.equal(await a.bus.sendToUid('dan', 'moved'), 1)
+      assert.deepEqual(dan2.pushed, ['moved'])
+
       const carl = attach(b.table, b.bus)
       await b.bus.bindUid(carl, 'carl')
       assert.equal(await replicaRaw.exists(`sd:{${cluster}}:uid:carl`), 0, 'the replica lags')
