@@ -9,8 +9,9 @@
  * Lookups of uid → nodes (empty ones included) are reused for `uidCacheMs`, and sends that find
  * no entry share one Redis read; a node that starts holding a uid announces it to every server
  * (a notice, which drops the entry), and a node that answers 0 for a cached uid makes the
- * sender look it up again. Those second lookups, and a kick's, read the registry's primary (a
- * replica's answer may be the stale one that missed).
+ * sender look it up again. With registry replicas, a lookup that missed is treated as a cached
+ * one; the second lookups, and kicks', read the registry's primary (a replica's answer may be
+ * the stale one that missed).
  */
 import { groupUids, runPush, type MembershipChange, type PushOp, type QueryOp } from '../connection/bus-ops.js'
 import type { Connection } from '../connection/connection.js'
@@ -33,7 +34,7 @@ export interface ClusterBusNode {
   readonly registry: {
     setUid (uid: string, present: boolean): Promise<boolean>
     setGroupCount (group: string, count: number): Promise<boolean>
-    readonly view: Pick<RegistryView, 'uidNodes' | 'uidsNodes' | 'groupNodes' | 'isUidOnline' | 'onlineCount' | 'groupCount' | 'groups'>
+    readonly view: Pick<RegistryView, 'uidNodes' | 'uidsNodes' | 'groupNodes' | 'isUidOnline' | 'onlineCount' | 'groupCount' | 'groups'> & { readonly readsReplicas?: boolean }
   }
   /** Live server nodes other than this one. */
   otherServers (): string[]
@@ -60,6 +61,8 @@ export class ClusterBus extends RemoteBus {
   readonly node: ClusterBusNode
   readonly #self: string
   readonly #cacheMs: number
+  /** Lookups may read a lagging replica: an answer that missed is looked up again, like a cached one. */
+  readonly #replicaReads: boolean
   readonly #uidCache = new Map<string, { nodes: string[], at: number }>()
   /** Cache fills under way, by uid (see `#uidNodes`). */
   readonly #lookups = new Map<string, Promise<string[]>>()
@@ -72,6 +75,7 @@ export class ClusterBus extends RemoteBus {
     this.node = node
     this.#self = node.name
     this.#cacheMs = uidCacheMs
+    this.#replicaReads = node.registry.view.readsReplicas === true
     node.messenger.onRequest = (_source, text) => {
       const nl = text.indexOf('\n')
       return nl < 0 ? this.#handle(parseOp(text)) : this.#handle(parseOp(text.slice(0, nl)), text.slice(nl + 1))
@@ -136,7 +140,7 @@ export class ClusterBus extends RemoteBus {
         const node = nodeOfConnection(op.c)
         return node === undefined || node === this.#self ? 0 : this.#count([node], op, data)
       }
-      case 'kick': return this.#count(await this.#lookUp(op.u), op)
+      case 'kick': return this.#count(await this.#lookUp(op.u, true), op)
     }
   }
 
@@ -215,7 +219,7 @@ export class ClusterBus extends RemoteBus {
     if (nodes.length === 0) return 0
     const replies = await this.#request(nodes, op, data)
     let n = sumCounts(replies.values())
-    if (cached && nodes.some((node) => replies.get(node) === 0 || replies.get(node) === undefined)) {
+    if ((cached || this.#replicaReads) && nodes.some((node) => replies.get(node) === 0 || replies.get(node) === undefined)) {
       n += await this.#resendFresh(uid, nodes, op, data)
     }
     return n

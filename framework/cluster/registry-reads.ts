@@ -88,6 +88,9 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
     this.#log = options.log
   }
 
+  /** Lookups may read a replica (`cluster.registryReplicas`). */
+  get readsReplicas (): boolean { return this.#replicas !== undefined }
+
   /** Nodes seen alive by the last `watch()` poll, by name. */
   get live (): ReadonlyMap<string, NodeRecord> { return this.#live }
 
