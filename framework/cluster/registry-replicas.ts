@@ -80,7 +80,7 @@ export class ReplicaReads {
   readonly #stamps: Array<{ seq: number, at: number }> = []
   #seq = 0
   #timer: NodeJS.Timeout | undefined
-  #checking = false
+  #stamping = false
   /** Reads answered by a replica, reads a failing replica handed to the primary, empty answers confirmed there. */
   readonly counts = { replica: 0, fallback: 0, confirmed: 0 }
 
@@ -141,29 +141,28 @@ export class ReplicaReads {
   /**
    * One check: writes a new stamp on the primary and, at the same time, reads each replica's
    * (a replica then shows the previous stamp at best, which counts as current when the new one
-   * is not acknowledged yet or was sent after the read).
+   * is not acknowledged yet or was sent after the read). A stamp or probe still under way from
+   * an earlier check (a server that stopped answering) is not started again: it holds up nothing else.
    */
   async check (): Promise<void> {
-    if (this.#checking) return
-    this.#checking = true
-    try {
-      await Promise.all([this.#stamp(), ...this.#replicas.map((r) => this.#probe(r))])
-      this.#logChanges()
-    } finally {
-      this.#checking = false
-    }
+    await Promise.all([this.#stamp(), ...this.#replicas.map((r) => this.#probe(r))])
+    this.#logChanges()
   }
 
   async #stamp (): Promise<void> {
+    if (this.#stamping) return
+    this.#stamping = true
     const seq = ++this.#seq
     const at = Date.now()
     try {
       await this.#primary.set(this.#stampKey, `${this.#instance}:${seq}`, 'PX', STAMP_TTL_MS)
+      this.#stamps.push({ seq, at })
+      if (this.#stamps.length > MAX_STAMPS) this.#stamps.shift()
     } catch {
-      return // the primary is down: lag is measured against the stamps it took before
+      // the primary is down: lag is measured against the stamps it took before
+    } finally {
+      this.#stamping = false
     }
-    this.#stamps.push({ seq, at })
-    if (this.#stamps.length > MAX_STAMPS) this.#stamps.shift()
   }
 
   async #probe (r: Replica): Promise<void> {
