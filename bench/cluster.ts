@@ -174,6 +174,7 @@ async function commandsOf (redis: Redis): Promise<number> {
 /** A config directory: the demo's files, plus `cluster.ts` with the uid cache off. */
 async function noUidCacheConfig (): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sd-bench-config-'))
+  await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n') // the files are ES modules, as in the repo
   for (const file of await readdir(join(repo, 'config'))) {
     if (file.endsWith('.ts')) await writeFile(join(dir, file), `export { default } from ${JSON.stringify(pathToFileURL(join(repo, 'config', file)).href)}\n`)
   }
@@ -222,8 +223,8 @@ async function startAll (): Promise<{ sd: System, sdr: System, io: System, looku
     if (!withLookups) return undefined
     const configDir = await noUidCacheConfig()
     const socket = join(configDir, 'replica.sock')
-    const replica = launch('redis-replica', 'redis-server', ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--replicaof', '127.0.0.1', String(redisPort), '--save', '', '--appendonly', 'no'], process.env, (p, line) => {
-      if (line.includes('sync: Finished with success')) p.ready = true
+    const replica = launch('redis-replica', 'redis-server', ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--replicaof', '127.0.0.1', String(redisPort), '--save', '', '--appendonly', 'no', '--dir', configDir], process.env, (p, line) => {
+      if (/sync: Finished with success|accepted a Partial Resynchronization/.test(line)) p.ready = true
     })
     replica.runDir = configDir
     await waitFor(replica, 'the replica in sync', () => replica.ready || undefined)
