@@ -24,11 +24,16 @@
  *     so this shows the servers' own cost per message. Ratios printed, no target.
  *  3. `sendToGroup`: one sender on A, 4 requests in flight, to a group of 1,000 members (500 on
  *     A, 500 on B); the same with one Socket.IO room.
+ *  4. Registry lookups: shape 1's (b) on two more pairs of servers of the same cluster whose uid
+ *     cache is off (`cluster.uidCacheMs: 0`: every send reads the registry, the seed's way),
+ *     (lp) reading the primary over TCP, (lr) reading a replica (`redis-server --replicaof`, a
+ *     unix socket only) through `SD_REGISTRY_REPLICAS`: msg/s, and the commands the primary
+ *     and the replica ran per delivered message (`INFO stats`). Started only when selected.
  * Latency: from the sender stamping the message to the receiver reading it (for a fan-out, to
  * the last of the 1,000 members reading it). Every scenario gets fresh connections, a warm-up
  * and a measured segment; only messages received in the segment count. Scenario order
  * alternates between rounds. Env: BENCH_ROUNDS (2), BENCH_WARMUP_MS (1000), BENCH_SEGMENT_MS (3000);
- * BENCH_ONLY=a,b,r,c,sa,sb,sr,sc,ba,bb,br,bc,group-sd,group-sdr,group-io runs only those scenarios;
+ * BENCH_ONLY=a,b,r,c,sa,sb,sr,sc,ba,bb,br,bc,lp,lr,group-sd,group-sdr,group-io runs only those scenarios;
  * BENCH_CPU_DETAIL=1 prints CPU (with its system part) and read/write syscalls per process for
  * each segment; BENCH_SD_NODE_ARGS adds node options to the SD processes (e.g. `--cpu-prof
  * --cpu-prof-dir=/tmp/prof`); BENCH_RAW_LOG=<prefix> writes the V8 trace lines of SD processes
@@ -38,13 +43,14 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Redis } from 'ioredis'
 import { io as ioConnect } from 'socket.io-client'
 import { cpuPercent, sampleCpu, sampleMachine, sysPercent, type CpuSample } from './lib/cpu.js'
 import { Client } from './lib/framed-client.js'
@@ -64,6 +70,9 @@ const BURST_WINDOW = Number(process.env.BENCH_BURST_WINDOW ?? 4)
 const MEMBERS_PER_SERVER = 500
 const GROUP_WINDOW = 4
 const SETTLE_MS = 3000
+const only = process.env.BENCH_ONLY?.split(',')
+/** The registry lookup pair runs (and its servers start) only when selected. */
+const withLookups = !only || only.includes('lp') || only.includes('lr')
 
 // ---- processes -------------------------------------------------------------------------------
 
@@ -150,12 +159,30 @@ interface System {
   pids: number[]
   /** What each pid is (same order). */
   names: string[]
+  /** Commands processed so far by the registry's primary and replica (`INFO stats`), for the lookup pair. */
+  commands?: () => Promise<{ primary: number, replica: number }>
 }
 
 /** What `sd start` writes to `$SD_RUN_DIR/state.json` once it serves. */
 interface RunState { ports: { tcp: number }, workerPids: number[] }
 
-async function startAll (): Promise<{ sd: System, sdr: System, io: System }> {
+/** `total_commands_processed` of a Redis. */
+async function commandsOf (redis: Redis): Promise<number> {
+  return Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1] ?? NaN)
+}
+
+/** A config directory: the demo's files, plus `cluster.ts` with the uid cache off. */
+async function noUidCacheConfig (): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sd-bench-config-'))
+  await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n') // the files are ES modules, as in the repo
+  for (const file of await readdir(join(repo, 'config'))) {
+    if (file.endsWith('.ts')) await writeFile(join(dir, file), `export { default } from ${JSON.stringify(pathToFileURL(join(repo, 'config', file)).href)}\n`)
+  }
+  await writeFile(join(dir, 'cluster.ts'), 'export default { uidCacheMs: 0 }\n')
+  return dir
+}
+
+async function startAll (): Promise<{ sd: System, sdr: System, io: System, lookups?: { primary: System, replica: System } }> {
   const redisPort = await freePort()
   const redis = launch('redis', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], process.env, (p, line) => {
     if (line.includes('Ready to accept connections')) p.ready = true
@@ -189,10 +216,40 @@ async function startAll (): Promise<{ sd: System, sdr: System, io: System }> {
     return startServers(['a', 'b'])
   }
   const overRedis = startServers(['ra', 'rb'], { SD_CLUSTER_CARRIER: 'redis', REDIS_URL: `redis://127.0.0.1:${redisPort}/1` })
-  const [d, r, ws] = await Promise.all([overDispatch(), overRedis, ioPorts])
-  const redisPid = [redis.child.pid!]
   const workers = (states: RunState[], names: string): { pids: number[], names: string[] } =>
     ({ pids: states.flatMap((s) => s.workerPids), names: states.flatMap((s, i) => s.workerPids.map(() => `${names[i]} worker`)) })
+  // the lookup pair: a replica on a unix socket only (no TCP port), two pairs of servers
+  const overLookups = async (): Promise<{ primary: System, replica: System } | undefined> => {
+    if (!withLookups) return undefined
+    const configDir = await noUidCacheConfig()
+    const socket = join(configDir, 'replica.sock')
+    const replica = launch('redis-replica', 'redis-server', ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--replicaof', '127.0.0.1', String(redisPort), '--save', '', '--appendonly', 'no', '--dir', configDir], process.env, (p, line) => {
+      if (/sync: Finished with success|accepted a Partial Resynchronization/.test(line)) p.ready = true
+    })
+    replica.runDir = configDir
+    await waitFor(replica, 'the replica in sync', () => replica.ready || undefined)
+    await waitFor(dispatcher, 'dispatch server listening', () => dispatcher.ready || undefined)
+    const [p, q] = await Promise.all([
+      startServers(['pa', 'pb'], { SD_CONFIG_DIR: configDir }),
+      startServers(['qa', 'qb'], { SD_CONFIG_DIR: configDir, SD_REGISTRY_REPLICAS: `unix:${socket}` }),
+    ])
+    const primaryRedis = new Redis({ port: redisPort, host: '127.0.0.1', lazyConnect: false })
+    const replicaRedis = new Redis({ path: socket })
+    const commands = async (): Promise<{ primary: number, replica: number }> => ({ primary: await commandsOf(primaryRedis), replica: await commandsOf(replicaRedis) })
+    const system = (x: typeof p): System => {
+      const w = workers(x.states, 'AB')
+      return {
+        connect: async (side, cork) => sdConn(await Client.connect(x.tcp[side]), cork),
+        pids: [redis.child.pid!, replica.child.pid!, dispatcher.child.pid!, ...x.servers.map((s) => s.child.pid!), ...w.pids],
+        names: ['redis', 'replica', 'dispatcher', 'A primary', 'B primary', ...w.names],
+        commands,
+      }
+    }
+    closeLookupClients = () => { primaryRedis.disconnect(); replicaRedis.disconnect() }
+    return { primary: system(p), replica: system(q) }
+  }
+  const [d, r, ws, lookups] = await Promise.all([overDispatch(), overRedis, ioPorts, overLookups()])
+  const redisPid = [redis.child.pid!]
   const dw = workers(d.states, 'AB')
   const rw = workers(r.states, 'AB')
   return {
@@ -211,14 +268,18 @@ async function startAll (): Promise<{ sd: System, sdr: System, io: System }> {
       pids: [...redisPid, ...ios.map((p) => p.child.pid!)],
       names: ['redis', 'socket.io 1', 'socket.io 2'],
     },
+    lookups,
   }
 }
+
+let closeLookupClients = (): void => {}
 
 /** Stops every process: servers first, then the dispatcher, then Redis. */
 let stopping: Promise<void> | undefined
 function stopAll (): Promise<void> {
   stopping ??= (async () => {
-    const last = (p: Proc): number => (p.name === 'redis' ? 2 : p.name === 'd1' ? 1 : 0)
+    closeLookupClients()
+    const last = (p: Proc): number => (p.name.startsWith('redis') ? 2 : p.name === 'd1' ? 1 : 0)
     for (const stage of [0, 1, 2]) await Promise.all(procs.filter((p) => last(p) === stage).map(stop))
   })()
   return stopping
@@ -357,6 +418,8 @@ interface Result {
   p99: number
   /** Messages the senders were told were sent (acked without error) but that did not arrive. */
   lost: number
+  /** Commands of the registry's primary and replica per message received in the segment (the lookup pair). */
+  perMessage?: { primary: number, replica: number }
   errors: number
   cpu: Cpu
 }
@@ -412,12 +475,19 @@ async function runUid (sys: System, senderSide: 0 | 1, receiverSide: 0 | 1, tag:
       }
     }
   }))
-  const { seconds, cpu } = await segment(sys, () => { measuring = true }, () => { measuring = false })
+  let from: Promise<{ primary: number, replica: number }> | undefined
+  let to: typeof from
+  const { seconds, cpu } = await segment(sys, () => { measuring = true; from = sys.commands?.() }, () => { measuring = false; to = sys.commands?.() })
   running = false
   await drained(loops, tag)
   await settle(() => received >= acked)
   for (const c of [...senders, ...receivers]) c.close()
-  return { rate: inSegment / seconds, fanouts: 0, ...latency(samples), lost: acked - received, errors, cpu }
+  let perMessage: Result['perMessage']
+  if (from && to) {
+    const [f, t] = await Promise.all([from, to])
+    perMessage = { primary: (t.primary - f.primary) / inSegment, replica: (t.replica - f.replica) / inSegment }
+  }
+  return { rate: inSegment / seconds, fanouts: 0, ...latency(samples), lost: acked - received, errors, cpu, perMessage }
 }
 
 /** `sendToGroup`: 1,000 members (half on each server), one sender on the first with GROUP_WINDOW in flight. */
@@ -481,8 +551,10 @@ const medianCpu = (rs: Result[], key: keyof Cpu): number | undefined => {
   const xs = rs.map((r) => r.cpu[key]).filter((v): v is number => v !== undefined)
   return xs.length ? median(xs) : undefined
 }
+const perMsg = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '?' : n.toFixed(3))
 const progress = (what: string, r: Result): void => {
-  console.error(`  ${what.padEnd(26)} ${int(r.rate).padStart(9)} msg/s${r.fanouts ? ` ${int(r.fanouts).padStart(5)} fan-outs/s` : ''}  ` +
+  const commands = r.perMessage ? `  Redis commands/msg: primary ${perMsg(r.perMessage.primary)} replica ${perMsg(r.perMessage.replica)}` : ''
+  console.error(`  ${what.padEnd(26)} ${int(r.rate).padStart(9)} msg/s${r.fanouts ? ` ${int(r.fanouts).padStart(5)} fan-outs/s` : ''}${commands}  ` +
     `p50 ${ms(r.p50)} ms  p99 ${ms(r.p99)} ms  lost ${r.lost}  errors ${r.errors}  cpu load ${pct(r.cpu.load)} servers ${pct(r.cpu.servers)} other ${pct(r.cpu.other)}`)
 }
 
@@ -494,14 +566,14 @@ const uid = {
   a: [] as Result[], b: [] as Result[], r: [] as Result[], c: [] as Result[],
   sa: [] as Result[], sb: [] as Result[], sr: [] as Result[], sc: [] as Result[],
   ba: [] as Result[], bb: [] as Result[], br: [] as Result[], bc: [] as Result[],
+  lp: [] as Result[], lr: [] as Result[],
 }
 const group = { sd: [] as Result[], sdr: [] as Result[], io: [] as Result[] }
 try {
   console.error('starting Redis, the dispatcher, 4 SD servers (2 per carrier) and 2 Socket.IO servers')
-  const { sd, sdr, io } = await startAll()
+  const { sd, sdr, io, lookups } = await startAll()
   for (let round = 0; round < rounds; round++) {
     console.error(`round ${round + 1}`)
-    const only = process.env.BENCH_ONLY?.split(',')
     const uidScenarios: Array<[keyof typeof uid, string, () => Promise<Result>]> = [
       ['a', 'uid (a) SD A → A', () => runUid(sd, 0, 0, `r${round}-a`, PLAIN)],
       ['b', 'uid (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-b`, PLAIN)],
@@ -515,6 +587,12 @@ try {
       ['bb', 'burst (b) SD A → d1 → B', () => runUid(sd, 0, 1, `r${round}-bb`, BURSTS)],
       ['br', 'burst (r) SD A → Redis → B', () => runUid(sdr, 0, 1, `r${round}-br`, BURSTS)],
       ['bc', 'burst (c) Socket.IO 1 → 2', () => runUid(io, 0, 1, `r${round}-bc`, BURSTS)],
+      ...(lookups
+        ? [
+            ['lp', 'lookups (lp) on the primary', () => runUid(lookups.primary, 0, 1, `r${round}-lp`, PLAIN)],
+            ['lr', 'lookups (lr) on a replica', () => runUid(lookups.replica, 0, 1, `r${round}-lr`, PLAIN)],
+          ] as Array<[keyof typeof uid, string, () => Promise<Result>]>
+        : []),
     ]
     for (const [key, what, run] of (round % 2 === 0 ? uidScenarios : uidScenarios.reverse()).filter(([key]) => !only || only.includes(key))) {
       const r = await run()
@@ -563,6 +641,15 @@ function uidTable (title: string, a: Result[], b: Result[], r: Result[], c: Resu
 uidTable(`sendToUid: ${SENDERS} senders × ${WINDOW} in flight → ${SENDERS} receivers (medians of ${rounds} rounds; lost and errors summed)`, uid.a, uid.b, uid.r, uid.c)
 uidTable(`sendToUid, saturated: ${SENDERS} senders × ${SAT_WINDOW} in flight, each sender writing once per loop turn → ${SENDERS} receivers`, uid.sa, uid.sb, uid.sr, uid.sc)
 uidTable(`sendToUid bursts: each request makes the server send ${BURST} messages; ${SENDERS} senders × ${BURST_WINDOW} requests in flight → ${SENDERS} receivers`, uid.ba, uid.bb, uid.br, uid.bc)
+if (uid.lp.length + uid.lr.length > 0) {
+  const commands = (rs: Result[], key: 'primary' | 'replica'): string => perMsg(rs.length === 0 ? undefined : median(rs.map((r) => r.perMessage?.[key] ?? NaN)))
+  console.log('')
+  console.log(`sendToUid with every send reading the registry (uid cache off): ${SENDERS} senders × ${WINDOW} in flight on A → d1 → ${SENDERS} receivers on B; Redis commands per delivered message (INFO stats)`)
+  console.log(table(['scenario', 'msg/s', 'primary cmds/msg', 'replica cmds/msg', ...tailHeader], [
+    ['(lp) lookups on the primary (TCP)', int(rate(uid.lp)), commands(uid.lp, 'primary'), commands(uid.lp, 'replica'), ...tail(uid.lp)],
+    ['(lr) lookups on a replica (unix socket)', int(rate(uid.lr)), commands(uid.lr, 'primary'), commands(uid.lr, 'replica'), ...tail(uid.lr)],
+  ], new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])))
+}
 console.log('')
 console.log(`sendToGroup: ${int(2 * MEMBERS_PER_SERVER)} members (${MEMBERS_PER_SERVER} on each server), 1 sender on the first server, ${GROUP_WINDOW} in flight; ` +
   `latency until the last member has the message (medians of ${rounds} rounds; lost and errors summed)`)
@@ -593,6 +680,7 @@ const ratios: Array<[string, number, number | undefined, string | undefined]> = 
   ['sendToUid bursts (b)/(a) msg/s', rate(uid.bb) / rate(uid.ba), undefined, undefined],
   ['sendToUid bursts (b)/(c) msg/s', rate(uid.bb) / rate(uid.bc), undefined, undefined],
   ['sendToUid bursts (r)/(c) msg/s', rate(uid.br) / rate(uid.bc), undefined, undefined],
+  ['sendToUid lookups on a replica/on the primary msg/s', rate(uid.lr) / rate(uid.lp), undefined, undefined],
   ['sendToGroup SD/Socket.IO fan-outs/s', fanouts(group.sd) / fanouts(group.io), undefined, undefined],
   ['sendToGroup SD over Redis/Socket.IO fan-outs/s', fanouts(group.sdr) / fanouts(group.io), undefined, undefined],
 ]

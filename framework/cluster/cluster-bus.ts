@@ -9,7 +9,9 @@
  * Lookups of uid → nodes (empty ones included) are reused for `uidCacheMs`, and sends that find
  * no entry share one Redis read; a node that starts holding a uid announces it to every server
  * (a notice, which drops the entry), and a node that answers 0 for a cached uid makes the
- * sender look it up again.
+ * sender look it up again. With registry replicas, a lookup that missed is treated as a cached
+ * one; the second lookups, and kicks', read the registry's primary (a replica's answer may be
+ * the stale one that missed).
  */
 import { groupUids, runPush, type MembershipChange, type PushOp, type QueryOp } from '../connection/bus-ops.js'
 import type { Connection } from '../connection/connection.js'
@@ -32,7 +34,7 @@ export interface ClusterBusNode {
   readonly registry: {
     setUid (uid: string, present: boolean): Promise<boolean>
     setGroupCount (group: string, count: number): Promise<boolean>
-    readonly view: Pick<RegistryView, 'uidNodes' | 'uidsNodes' | 'groupNodes' | 'isUidOnline' | 'onlineCount' | 'groupCount' | 'groups'>
+    readonly view: Pick<RegistryView, 'uidNodes' | 'uidsNodes' | 'groupNodes' | 'isUidOnline' | 'onlineCount' | 'groupCount' | 'groups'> & { readonly readsReplicas?: boolean }
   }
   /** Live server nodes other than this one. */
   otherServers (): string[]
@@ -59,6 +61,8 @@ export class ClusterBus extends RemoteBus {
   readonly node: ClusterBusNode
   readonly #self: string
   readonly #cacheMs: number
+  /** Lookups may read a lagging replica: an answer that missed is looked up again, like a cached one. */
+  readonly #replicaReads: boolean
   readonly #uidCache = new Map<string, { nodes: string[], at: number }>()
   /** Cache fills under way, by uid (see `#uidNodes`). */
   readonly #lookups = new Map<string, Promise<string[]>>()
@@ -71,6 +75,7 @@ export class ClusterBus extends RemoteBus {
     this.node = node
     this.#self = node.name
     this.#cacheMs = uidCacheMs
+    this.#replicaReads = node.registry.view.readsReplicas === true
     node.messenger.onRequest = (_source, text) => {
       const nl = text.indexOf('\n')
       return nl < 0 ? this.#handle(parseOp(text)) : this.#handle(parseOp(text.slice(0, nl)), text.slice(nl + 1))
@@ -135,7 +140,7 @@ export class ClusterBus extends RemoteBus {
         const node = nodeOfConnection(op.c)
         return node === undefined || node === this.#self ? 0 : this.#count([node], op, data)
       }
-      case 'kick': return this.#count(await this.#lookUp(op.u), op)
+      case 'kick': return this.#count(await this.#lookUp(op.u, true), op)
     }
   }
 
@@ -192,10 +197,10 @@ export class ClusterBus extends RemoteBus {
     return { nodes: await lookup, cached: false }
   }
 
-  /** Reads the nodes holding `uid` (other than this one) from Redis, and caches them. */
-  async #lookUp (uid: string): Promise<string[]> {
+  /** Reads the nodes holding `uid` (other than this one) from Redis, and caches them; `fresh`: from the primary. */
+  async #lookUp (uid: string, fresh = false): Promise<string[]> {
     const gen = this.#noticeGen
-    const nodes = await read(() => this.node.registry.view.uidNodes(uid))
+    const nodes = await read(() => this.node.registry.view.uidNodes(uid, fresh))
     const others = nodes.filter((n) => n !== this.#self)
     // overlapped a notice: it may predate the change (and the notice dropped the entry already)
     if (gen !== this.#noticeGen) return others
@@ -214,7 +219,7 @@ export class ClusterBus extends RemoteBus {
     if (nodes.length === 0) return 0
     const replies = await this.#request(nodes, op, data)
     let n = sumCounts(replies.values())
-    if (cached && nodes.some((node) => replies.get(node) === 0 || replies.get(node) === undefined)) {
+    if ((cached || this.#replicaReads) && nodes.some((node) => replies.get(node) === 0 || replies.get(node) === undefined)) {
       n += await this.#resendFresh(uid, nodes, op, data)
     }
     return n
@@ -222,7 +227,7 @@ export class ClusterBus extends RemoteBus {
 
   /** A cached lookup of `uid` missed on some of `tried`: sends to the holders a fresh lookup adds. */
   async #resendFresh (uid: string, tried: readonly string[], op: PushOp, data?: unknown): Promise<number> {
-    const again = (await this.#lookUp(uid)).filter((node) => !tried.includes(node))
+    const again = (await this.#lookUp(uid, true)).filter((node) => !tried.includes(node))
     return this.#count(again, op, data)
   }
 
@@ -257,7 +262,7 @@ export class ClusterBus extends RemoteBus {
 
   /** Other servers close the uid's connections first (a fresh lookup, not the cache). */
   protected override async kickBeforeBind (uid: string): Promise<void> {
-    const nodes = await this.#lookUp(uid)
+    const nodes = await this.#lookUp(uid, true)
     if (nodes.length > 0) await this.#request(nodes, { o: 'kick', u: uid, r: `uid ${uid} signed in elsewhere` })
   }
 

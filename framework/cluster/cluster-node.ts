@@ -2,8 +2,8 @@
  * This server as a member of a cluster: its record and entries in the Redis registry
  * (heartbeats, re-registration), the carrier that reaches the other servers (`cluster.carrier`:
  * links to the dispatch servers found through the registry within `pollMs` or a static list,
- * or Redis pub/sub), and the messenger over it. The `ClusterBus` (cluster-bus.ts) builds the
- * controller API on top.
+ * or Redis pub/sub), the messenger over it, and the replicas its lookups read
+ * (`cluster.registryReplicas`). The `ClusterBus` (cluster-bus.ts) builds the controller API on top.
  */
 import type { Logger } from 'pino'
 import type { ClusterConfig } from './options.js'
@@ -13,6 +13,8 @@ import { createCarrier } from './carriers.js'
 import { Messenger, type DispatcherLinkInfo } from './messenger.js'
 import { clusterOverview, type ClusterOverview } from './overview.js'
 import { RedisRegistry } from './registry.js'
+import { connectReplica, ReplicaReads, type ReplicaStatus } from './registry-replicas.js'
+import { RegistryKeys } from './registry-scripts.js'
 
 /** Options of `ClusterNode`. */
 export interface ClusterNodeOptions {
@@ -24,6 +26,8 @@ export interface ClusterNodeOptions {
   redis: RedisClient
   /** Opens a dedicated Redis connection (the Redis carrier's subscriber and publisher). @default redis.duplicate() */
   connectRedis?: () => RedisClient
+  /** Opens a connection to a registry replica (`cluster.registryReplicas` entry). @default connectReplica (the primary's options, the replica's address) */
+  connectReplica?: (entry: string) => RedisClient
   log?: Logger
   /** Figures published with each heartbeat (connections, ports…). */
   meta?: () => Record<string, unknown>
@@ -40,6 +44,8 @@ export interface ClusterNodeStatus {
   /** The carrier's routes: each dispatcher link, or the one Redis route. */
   dispatchers: DispatcherLinkInfo[]
   resent: number
+  /** The registry replicas (`cluster.registryReplicas`), when there are any. */
+  replicas?: ReplicaStatus[]
 }
 
 /** One server's membership of the cluster. */
@@ -49,6 +55,8 @@ export class ClusterNode {
   readonly registry: RedisRegistry
   readonly messenger: Messenger
   readonly carrier: CarrierName
+  /** Where lookups read, when `cluster.registryReplicas` names replicas. */
+  readonly replicas: ReplicaReads | undefined
   readonly #carrier: Carrier
   readonly #config: ClusterConfig
   readonly #log: Logger | undefined
@@ -71,9 +79,21 @@ export class ClusterNode {
     this.#meta = options.meta
     this.name = options.nodeName
     this.cluster = options.cluster
+    const entries = c.registryReplicas ?? []
+    if (entries.length > 0) {
+      const maxLagMs = c.registryReplicaMaxLagMs ?? 1000
+      const connect = options.connectReplica ?? ((entry: string) => connectReplica(options.redis, entry, maxLagMs))
+      this.replicas = new ReplicaReads({
+        primary: options.redis,
+        replicas: entries.map((entry) => ({ name: entry, client: connect(entry) })),
+        stampKey: new RegistryKeys(options.redis, this.cluster).k(`stamp:${this.name}`),
+        maxLagMs,
+        log: options.log,
+      })
+    }
     this.registry = new RedisRegistry({
       redis: options.redis, cluster: this.cluster, node: { name: this.name, role: 'server' },
-      heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, log: options.log,
+      heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, replicas: this.replicas, log: options.log,
     })
     this.carrier = c.carrier ?? 'dispatch'
     this.#carrier = createCarrier(this.carrier, {
@@ -116,6 +136,7 @@ export class ClusterNode {
     const ok = await this.registry.start()
     if (!ok) this.#log?.warn({ err: this.registry.lastError }, 'cluster: Redis is not reachable yet; this node registers once it is')
     await view.watch()
+    await this.replicas?.start()
     const publish = (): void => {
       // a timer: nothing here may throw (a throw would end the process)
       try {
@@ -182,6 +203,7 @@ export class ClusterNode {
       registryError: this.registry.lastError,
       dispatchers: this.messenger.links(),
       resent: this.messenger.resent,
+      ...(this.replicas && { replicas: this.replicas.status() }),
     }
   }
 
@@ -192,5 +214,6 @@ export class ClusterNode {
     this.registry.view.unwatch()
     await this.messenger.close()
     await this.registry.stop()
+    this.replicas?.stop()
   }
 }

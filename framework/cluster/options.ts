@@ -30,6 +30,15 @@ export interface ClusterConfig {
   retryMs: number
   /** How long a uid → nodes lookup is reused (changes are also announced to every server). @default 2000 */
   uidCacheMs: number
+  /**
+   * Read-only Redis replicas of the registry's Redis (`redis://host:port`, `host:port` or
+   * `unix:/path/to/redis.sock`), nearest first: a server reads uid and group lookups from the
+   * first one that is up and current; writes, scripts and the confirmation of "offline" stay on
+   * the primary. Env `SD_REGISTRY_REPLICAS` (comma-separated). @default []
+   */
+  registryReplicas: string[]
+  /** A replica lagging more than this behind the primary is skipped (lag measured by stamps every quarter of it). @default 1000 */
+  registryReplicaMaxLagMs: number
 }
 
 /** Defaults of `config.cluster`. */
@@ -37,5 +46,6 @@ export function clusterDefaults (): ClusterConfig {
   return {
     enabled: false, name: '', secret: '', dispatchHost: '127.0.0.1', dispatchPort: 9991, advertiseHost: '', dispatchers: [], carrier: 'dispatch',
     heartbeatMs: 1000, ttlMs: 3000, pollMs: 500, requestTimeoutMs: 5000, retryMs: 1000, uidCacheMs: 2000,
+    registryReplicas: [], registryReplicaMaxLagMs: 1000,
   }
 }

@@ -2,12 +2,18 @@
  * The read side of the cluster registry: lookups (uid → nodes, group counts, online count),
  * the list of nodes and dispatchers, purging dead nodes, and `watch()`, which polls for nodes
  * appearing and disappearing. It writes nothing of its own, so a status command or a
- * dispatcher can use it without holding any uid. Key layout: redis-registry-scripts.ts.
+ * dispatcher can use it without holding any uid. Key layout: registry-scripts.ts.
+ *
+ * With replicas (registry-replicas.ts), lookups read a replica when one is usable; an empty
+ * answer about uids or a group's nodes is read again on the primary (replica lag must never
+ * make a user look offline), counts are not (they may lag by up to the replicas' max lag).
+ * The node list, purges and claims are scripts: they stay on the primary.
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { RedisClient } from '../data/redis.js'
 import type { LinkRole } from './link-auth.js'
+import type { ReplicaReads } from './registry-replicas.js'
 import { CLAIM_LEFT, PURGE, SNAPSHOT, RegistryKeys, runScript } from './registry-scripts.js'
 
 /** A node as the registry records it. */
@@ -40,6 +46,8 @@ export interface RegistryViewOptions {
   purgeBatch?: number
   /** A node `watch()` must not purge (the caller itself: its own heartbeat repairs it). */
   self?: string
+  /** Replicas that take the lookups (`cluster.registryReplicas`); without them every read goes to `redis`. */
+  replicas?: ReplicaReads
   log?: Logger
 }
 
@@ -56,6 +64,7 @@ export interface RegistryViewEvents {
 /** Reads the registry of one cluster. */
 export class RegistryView extends EventEmitter<RegistryViewEvents> {
   readonly #redis: RedisClient
+  readonly #replicas: ReplicaReads | undefined
   readonly keys: RegistryKeys
   readonly #pollMs: number
   readonly #purgeBatch: number
@@ -71,6 +80,7 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
   constructor (options: RegistryViewOptions) {
     super()
     this.#redis = options.redis
+    this.#replicas = options.replicas
     this.keys = new RegistryKeys(options.redis, options.cluster ?? 'default', options.keyPrefix)
     this.#pollMs = options.pollMs ?? 500
     this.#purgeBatch = options.purgeBatch ?? 1000
@@ -78,22 +88,67 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
     this.#log = options.log
   }
 
+  /** Lookups may read a replica (`cluster.registryReplicas`). */
+  get readsReplicas (): boolean { return this.#replicas !== undefined }
+
   /** Nodes seen alive by the last `watch()` poll, by name. */
   get live (): ReadonlyMap<string, NodeRecord> { return this.#live }
 
   // ---- lookups -------------------------------------------------------------------------------
 
-  /** Nodes holding `uid`. */
-  uidNodes (uid: string): Promise<string[]> {
-    return this.#redis.smembers(this.keys.k(`uid:${uid}`))
+  /**
+   * Runs `run` on a usable replica, else on the primary. A replica whose read fails hands it to
+   * the primary (and is skipped until its next check); an answer `empty()` calls empty is read
+   * again on the primary.
+   */
+  async #read<T> (replicas: ReplicaReads, run: (redis: RedisClient) => Promise<T>, empty?: (value: T) => boolean): Promise<T> {
+    const replica = replicas.pick()
+    if (replica === undefined) return run(this.#redis)
+    let value: T
+    try {
+      value = await run(replica)
+    } catch (err) {
+      replicas.failed(replica, err)
+      return run(this.#redis)
+    }
+    replicas.counts.replica++
+    if (empty === undefined || !empty(value)) return value
+    replicas.counts.confirmed++
+    return run(this.#redis)
   }
 
-  /** Nodes holding each uid (uids online nowhere are left out). One round trip. */
+  /** Nodes holding `uid`; `fresh`: read on the primary (a cached or replica answer proved stale). */
+  uidNodes (uid: string, fresh = false): Promise<string[]> {
+    const key = this.keys.k(`uid:${uid}`)
+    if (this.#replicas === undefined || fresh) return this.#redis.smembers(key)
+    return this.#read(this.#replicas, (r) => r.smembers(key), (nodes) => nodes.length === 0)
+  }
+
+  /** Nodes holding each uid (uids online nowhere are left out). One round trip (two when a replica missed some). */
   async uidsNodes (uids: readonly string[]): Promise<Map<string, string[]>> {
-    const out = new Map<string, string[]>()
     const unique = [...new Set(uids)]
-    if (unique.length === 0) return out
-    const pipe = this.#redis.pipeline()
+    if (unique.length === 0) return new Map()
+    const replicas = this.#replicas
+    const replica = replicas?.pick()
+    if (replicas === undefined || replica === undefined) return this.#uidsNodesOn(this.#redis, unique)
+    let out: Map<string, string[]>
+    try {
+      out = await this.#uidsNodesOn(replica, unique)
+    } catch (err) {
+      replicas.failed(replica, err)
+      return this.#uidsNodesOn(this.#redis, unique)
+    }
+    replicas.counts.replica++
+    if (out.size === unique.length) return out
+    // uids the replica has nowhere are confirmed on the primary
+    replicas.counts.confirmed++
+    for (const [uid, nodes] of await this.#uidsNodesOn(this.#redis, unique.filter((u) => !out.has(u)))) out.set(uid, nodes)
+    return out
+  }
+
+  async #uidsNodesOn (redis: RedisClient, unique: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>()
+    const pipe = redis.pipeline()
     for (const uid of unique) pipe.smembers(this.keys.k(`uid:${uid}`))
     const results = await pipe.exec() ?? []
     results.forEach(([err, nodes], i) => {
@@ -103,30 +158,37 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
     return out
   }
 
-  /** True when some node holds `uid`. */
+  /** True when some node holds `uid` (a replica's "no" is confirmed on the primary). */
   async isUidOnline (uid: string): Promise<boolean> {
-    return (await this.#redis.exists(this.keys.k(`uid:${uid}`))) === 1
+    const key = this.keys.k(`uid:${uid}`)
+    if (this.#replicas === undefined) return (await this.#redis.exists(key)) === 1
+    return this.#read(this.#replicas, async (r) => (await r.exists(key)) === 1, (online) => !online)
   }
 
   /** Distinct uids online, cluster-wide. */
   onlineCount (): Promise<number> {
-    return this.#redis.scard(this.keys.k('online'))
+    const key = this.keys.k('online')
+    return this.#replicas === undefined ? this.#redis.scard(key) : this.#read(this.#replicas, (r) => r.scard(key))
   }
 
   /** Connections in `group`, cluster-wide. */
   async groupCount (group: string): Promise<number> {
-    return Number(await this.#redis.zscore(this.keys.k('groups'), group) ?? 0)
+    const key = this.keys.k('groups')
+    const run = async (r: RedisClient): Promise<number> => Number(await r.zscore(key, group) ?? 0)
+    return this.#replicas === undefined ? run(this.#redis) : this.#read(this.#replicas, run)
   }
 
-  /** Nodes with connections in `group`, with how many each. */
+  /** Nodes with connections in `group`, with how many each (a replica's "none" is confirmed on the primary). */
   async groupNodes (group: string): Promise<Map<string, number>> {
-    const h = await this.#redis.hgetall(this.keys.k(`group:${group}`))
-    return new Map(Object.entries(h).map(([n, c]) => [n, Number(c)]))
+    const key = this.keys.k(`group:${group}`)
+    const run = async (r: RedisClient): Promise<Map<string, number>> => new Map(Object.entries(await r.hgetall(key)).map(([n, c]) => [n, Number(c)]))
+    return this.#replicas === undefined ? run(this.#redis) : this.#read(this.#replicas, run, (nodes) => nodes.size === 0)
   }
 
   /** Groups with at least one connection, cluster-wide. */
   groups (): Promise<string[]> {
-    return this.#redis.zrangebyscore(this.keys.k('groups'), '(0', '+inf')
+    const key = this.keys.k('groups')
+    return this.#replicas === undefined ? this.#redis.zrangebyscore(key, '(0', '+inf') : this.#read(this.#replicas, (r) => r.zrangebyscore(key, '(0', '+inf'))
   }
 
   // ---- nodes -----------------------------------------------------------------------------------

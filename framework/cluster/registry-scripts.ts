@@ -16,6 +16,7 @@
  *   P ngroups:<node>  hash    group → connections on node (reverse index, for purge)
  *   P sync:<node>     set     scratch set of a resync (expires after 60 s)
  *   P left:<node>     set     uids a purge of node took offline, until one server claims them (expires after 300 s)
+ *   P stamp:<node>    string  the node's last replica-lag stamp (registry-replicas.ts; expires after 60 s)
  */
 import { createHash } from 'node:crypto'
 import type { RedisClient } from '../data/redis.js'

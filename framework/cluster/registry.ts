@@ -4,8 +4,8 @@
  * group. Each node writes only its own entries and keeps a mirror of them, so it can rewrite
  * them at any time: when Redis lost them (restart, failover) the next heartbeat finds the
  * record gone and the registry re-registers by itself. Reads, the node list, purging dead
- * nodes and `watch()` are the `view` (redis-registry-view.ts); key layout:
- * redis-registry-scripts.ts.
+ * nodes and `watch()` are the `view` (registry-reads.ts); key layout:
+ * registry-scripts.ts.
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'

@@ -194,6 +194,7 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
     if (!carriers.includes(env.SD_CLUSTER_CARRIER)) throw invalid('SD_CLUSTER_CARRIER', `must be one of ${carriers.join(', ')}, got ${JSON.stringify(env.SD_CLUSTER_CARRIER)}`)
     config.cluster.carrier = env.SD_CLUSTER_CARRIER
   }
+  if (env.SD_REGISTRY_REPLICAS !== undefined) config.cluster.registryReplicas = env.SD_REGISTRY_REPLICAS.split(',').map((s) => s.trim()).filter((s) => s !== '')
   if (env.SD_NODE_NAME) config.app.nodeName = env.SD_NODE_NAME
   if (env.MYSQL_URL) config.mysql.url = env.MYSQL_URL
   if (env.REDIS_URL) config.redis.url = env.REDIS_URL
