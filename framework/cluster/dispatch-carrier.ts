@@ -1,8 +1,9 @@
 /**
  * The dispatch-link carrier: one `LinkClient` per dispatch server (found in the registry within
- * `pollMs`, or a static list of `host:port` and `unix:/path` entries), each a route. A node prefers one dispatcher (picked by a hash of
- * its name, so nodes spread over dispatchers) and keeps it while its link lives, so its frames
- * to a node keep their order. A dispatcher's "not linked" ACK entries become `missed`.
+ * `pollMs`, or a static list of `host:port` and `unix:/path` entries), each a route. A node
+ * prefers one dispatcher (picked by a hash of its name, so nodes spread over dispatchers) and
+ * keeps it while its link lives, so its frames to a node keep their order. A dispatcher's "not
+ * linked" ACK entries become `missed`.
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
