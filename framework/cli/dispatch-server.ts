@@ -1,11 +1,13 @@
 /**
  * `sd start --dispatch` in the foreground: a dispatch server of the cluster named in config.
- * It listens for server links on `cluster.dispatchPort` (env `SD_DISPATCH_PORT`), registers in
+ * It listens for server links on `cluster.dispatchPort` (env `SD_DISPATCH_PORT`), and on the
+ * unix socket `cluster.dispatchPath` (env `SD_DISPATCH_PATH`) when one is set; it registers in
  * Redis (role `dispatch`, with the host and port servers should link to), publishes its linked
  * nodes with each heartbeat, and stops on SIGTERM / SIGINT / `sd stop --dispatch`. Run folder:
  * `.sd/dispatch/` (or `$SD_RUN_DIR/dispatch/`).
  */
 import { hostname } from 'node:os'
+import { resolve } from 'node:path'
 import type { AddressInfo, Server } from 'node:net'
 import { pino } from 'pino'
 import { clusterName, loadConfig } from '../server/config.js'
@@ -28,6 +30,8 @@ export interface DispatchStatus {
   status: string
   uptimeMs: number
   address: { host: string, port: number } | undefined
+  /** The unix socket it listens on too, if any. */
+  socket: string | undefined
   registry: string
   linked: Array<{ name: string, remote: string, framesIn: number, framesOut: number, rttMs: number | undefined }>
 }
@@ -40,6 +44,15 @@ function toHostPort (a: AddressInfo | undefined): { host: string, port: number }
 function advertised (host: string, configured: string): string {
   if (configured) return configured
   return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host
+}
+
+/** A unix socket that cannot be bound, as one `SD_ERR_PORT_IN_USE` saying what holds it and where it is set. */
+function socketError (err: unknown, path: string): SdError {
+  const e = err as NodeJS.ErrnoException
+  const why = e.code === 'EADDRINUSE'
+    ? 'is held by a live process (another dispatch server?)'
+    : e.code === 'EEXIST' ? 'exists and is not a socket' : `cannot be bound (${e.code ?? e.message})`
+  return new SdError('SD_ERR_PORT_IN_USE', `dispatch socket ${path} ${why}; set SD_DISPATCH_PATH or cluster.dispatchPath in config/cluster.ts to use another path`, { cause: err })
 }
 
 /** Runs a dispatch server until a signal or `sd stop --dispatch`; resolves once it listens. */
@@ -56,7 +69,8 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
   const paths = runPaths(root, 'dispatch')
   await claimRunFolder(paths, `a dispatch server runs from ${paths.dir}: sd stop --dispatch, or set SD_RUN_DIR to run another`, (pid) => log.warn({ pid }, 'removed a stale pid file: that dispatch server is not running'))
 
-  const dispatcher = new Dispatcher({ name, secret, host: c.dispatchHost, port: c.dispatchPort, log })
+  const socketPath = c.dispatchPath === '' ? undefined : resolve(root, c.dispatchPath)
+  const dispatcher = new Dispatcher({ name, secret, host: c.dispatchHost, port: c.dispatchPort, path: socketPath, log })
   const startedAt = Date.now()
   let registry: RedisRegistry | undefined
   let control: Server | undefined
@@ -70,6 +84,7 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
     status: dispatcher.status,
     uptimeMs: Date.now() - startedAt,
     address: toHostPort(dispatcher.address()),
+    socket: dispatcher.socketPath,
     registry: registry?.status ?? 'idle',
     linked: dispatcher.linked().map((l) => ({ name: l.name, remote: l.remote, framesIn: l.stats.framesIn, framesOut: l.stats.framesOut, rttMs: l.stats.rttMs })),
   })
@@ -102,7 +117,10 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
       if (cmd === 'stop') setImmediate(() => exitAfter('sd stop'))
       return status()
     })
-    const address = await dispatcher.listen().catch((err: unknown) => { throw listenError(err, 'dispatch', c.dispatchHost, c.dispatchPort, { env: 'SD_DISPATCH_PORT', key: 'cluster.dispatchPort', file: 'config/cluster.ts' }) })
+    const address = await dispatcher.listen().catch((err: unknown) => {
+      if (socketPath !== undefined && (err as { address?: string } | undefined)?.address === socketPath) throw socketError(err, socketPath)
+      throw listenError(err, 'dispatch', c.dispatchHost, c.dispatchPort, { env: 'SD_DISPATCH_PORT', key: 'cluster.dispatchPort', file: 'config/cluster.ts' })
+    })
     registry = new RedisRegistry({
       redis: redis.shared, cluster, node: { name, role: 'dispatch', host: advertised(c.dispatchHost, c.advertiseHost), port: address.port },
       heartbeatMs: c.heartbeatMs, ttlMs: c.ttlMs, pollMs: c.pollMs, log,
@@ -116,7 +134,8 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
     // servers all died is still cleaned up
     await registry.view.watch()
     await writeState(paths, { pid: process.pid, root, startedAt: new Date(startedAt).toISOString(), workers: 0, workerPids: [], ports: { dispatch: address.port } })
-    log.info({ host: address.address, port: address.port, cluster }, `dispatch server listening on ${address.address}:${address.port}`)
+    const on = socketPath === undefined ? '' : ` and unix:${socketPath}`
+    log.info({ host: address.address, port: address.port, socket: socketPath, cluster }, `dispatch server listening on ${address.address}:${address.port}${on}`)
   } catch (err) {
     await stop()
     throw err

@@ -1,8 +1,9 @@
 /**
  * The dispatch-link carrier: one `LinkClient` per dispatch server (found in the registry within
- * `pollMs`, or a static list), each a route. A node prefers one dispatcher (picked by a hash of
- * its name, so nodes spread over dispatchers) and keeps it while its link lives, so its frames
- * to a node keep their order. A dispatcher's "not linked" ACK entries become `missed`.
+ * `pollMs`, or a static list of `host:port` and `unix:/path` entries), each a route. A node
+ * prefers one dispatcher (picked by a hash of its name, so nodes spread over dispatchers) and
+ * keeps it while its link lives, so its frames to a node keep their order. A dispatcher's "not
+ * linked" ACK entries become `missed`.
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
@@ -17,20 +18,36 @@ export interface DispatchCarrierOptions {
   name: string
   secret: Buffer
   /** Link settings (timeouts, buffer limits) for every dispatcher link. */
-  link?: Omit<LinkClientOptions, 'host' | 'port' | 'name' | 'secret' | 'role'>
+  link?: Omit<LinkClientOptions, 'host' | 'port' | 'path' | 'name' | 'secret' | 'role'>
   /** Where `start()` finds the dispatchers (their records). @default none: `addDispatcher` only */
   view?: RegistryView
-  /** Static `'host:port'` list used by `start()` instead of the registry. @default [] */
+  /**
+   * Static list used by `start()` instead of the registry: `'host:port'`, or `'unix:/path'` for a
+   * dispatch server of this machine listening on that socket. @default []
+   */
   dispatchers?: readonly string[]
   log?: Logger
 }
 
-/** `'host:port'` (IPv6 in brackets) as host and port. */
-export function parseAddress (s: string): { host: string, port: number } {
+/** Where a dispatch server takes links: a TCP address, or a unix socket of this machine. */
+export type DispatcherAddress = { host: string, port: number } | { path: string }
+
+/** `'host:port'` (IPv6 in brackets), or `'unix:/absolute/path'`. */
+export function parseAddress (s: string): DispatcherAddress {
+  if (s.startsWith('unix:')) {
+    const path = s.slice('unix:'.length)
+    if (!path.startsWith('/') || path.length < 2) throw new Error(`cluster.dispatchers: '${s}' is not unix:/absolute/path`)
+    return { path }
+  }
   const i = s.lastIndexOf(':')
   const port = Number(s.slice(i + 1))
-  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`cluster.dispatchers: '${s}' is not host:port`)
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`cluster.dispatchers: '${s}' is not host:port or unix:/path`)
   return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port }
+}
+
+/** The route id of an address: `host:port`, or `unix:/path`. */
+function addressId (a: DispatcherAddress): string {
+  return 'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`
 }
 
 /** A dispatcher link as a route. */
@@ -51,7 +68,7 @@ export class DispatchCarrier extends EventEmitter<CarrierEvents> implements Carr
   /** Dispatchers found in the registry: name → link address. */
   readonly #found = new Map<string, { host: string, port: number }>()
   /** The static list, checked when the carrier is made (a bad entry fails at boot). */
-  readonly #static: Array<{ host: string, port: number }>
+  readonly #static: DispatcherAddress[]
   #routes: DispatchRoute[] = []
   #closed = false
 
@@ -71,7 +88,7 @@ export class DispatchCarrier extends EventEmitter<CarrierEvents> implements Carr
   /** Links to the static list, or to every dispatcher the registry shows (as they come). */
   async start (): Promise<void> {
     if (this.#static.length > 0) {
-      for (const { host, port } of this.#static) this.addDispatcher(host, port)
+      for (const address of this.#static) this.#add(address)
       return
     }
     this.#options.view?.on('up', (r) => {
@@ -98,10 +115,15 @@ export class DispatchCarrier extends EventEmitter<CarrierEvents> implements Carr
 
   /** Adds a dispatcher to link to (no-op when known). */
   addDispatcher (host: string, port: number): void {
-    const address = `${host}:${port}`
+    this.#add({ host, port })
+  }
+
+  #add (target: DispatcherAddress): void {
+    const address = addressId(target)
     if (this.#closed || this.#all.has(address)) return
     const o = this.#options
-    const client = new LinkClient({ ...o.link, host, port, name: o.name, secret: o.secret, role: 'server' })
+    const where = 'path' in target ? { host: '', path: target.path } : target
+    const client = new LinkClient({ ...o.link, ...where, name: o.name, secret: o.secret, role: 'server' })
     const route = new DispatchRoute(address, client)
     this.#all.set(address, route)
     client.on('ready', (peer) => {

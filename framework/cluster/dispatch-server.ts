@@ -5,15 +5,18 @@
  * target is settled: `delivered` counts target sockets that took the bytes (in the kernel's
  * buffer, not proof the target read them), `missed` names targets not written to (no link,
  * over its buffer limit, or died first). DATA is never refused with DENY (that ends a handshake).
- * The full receipt contract: docs/cluster.md.
+ * Links come in on a TCP port, and on a unix socket too when `path` is set (servers of the same
+ * machine). The full receipt contract: docs/cluster.md.
  */
 import { EventEmitter } from 'node:events'
+import { chmod } from 'node:fs/promises'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { acceptHandshake, isValidNodeName, type LinkRole } from './link-auth.js'
 import { dataSourceIs, type DataMessage } from './link-frames.js'
 import { Link, type LinkOptions, type LinkStats, type PeerInfo } from './link.js'
 import { RefusalLog, refusalReason } from './refusal-log.js'
+import { claimSocketPath } from './socket-path.js'
 
 /** Options of `Dispatcher`. */
 export interface DispatcherOptions extends LinkOptions {
@@ -25,6 +28,12 @@ export interface DispatcherOptions extends LinkOptions {
   host?: string
   /** Link port; 0 picks a free one; env `SD_DISPATCH_PORT` is read by the CLI, not here. @default 9991 */
   port?: number
+  /**
+   * A unix socket to listen on as well (servers of this machine link through it). A socket file
+   * left by a dead process is replaced; a live listener there makes `listen()` fail
+   * (`EADDRINUSE`). Mode 0660 (owner and group); removed by `close()`. @default none
+   */
+  path?: string
   /** Time a new connection has to complete the handshake. @default 2000 */
   handshakeTimeoutMs?: number
   /**
@@ -66,6 +75,10 @@ export interface DispatcherEvents {
 export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly #options: DispatcherOptions
   readonly #server: Server
+  /** The unix socket's server, when `path` is set. */
+  readonly #unix: Server | undefined
+  /** Where each link's connection came from (`host:port`, or `unix:<path>`). */
+  readonly #remotes = new WeakMap<Link, string>()
   readonly #links = new Map<string, Link>()
   /** Links still handshaking, oldest first. */
   readonly #pending = new Set<Link>()
@@ -80,7 +93,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (!isValidNodeName(options.name)) throw new Error(`invalid dispatcher name ${JSON.stringify(options.name)}`)
     this.#options = options
     this.#refusals = new RefusalLog(options.log, options.refusalLogIntervalMs ?? 10_000)
-    this.#server = createServer((socket) => this.#accept(socket))
+    this.#server = createServer((socket) => this.#accept(socket, `${socket.remoteAddress}:${socket.remotePort}`))
+    const path = options.path
+    this.#unix = path === undefined ? undefined : createServer((socket) => this.#accept(socket, `unix:${path}`))
   }
 
   get status (): DispatcherStatus { return this.#status }
@@ -92,16 +107,26 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.emit('status', status)
   }
 
-  /** Starts listening; resolves to the bound address. */
+  /**
+   * Starts listening on the port (and on the unix socket when `path` is set); resolves to the
+   * port's bound address. When either cannot be bound, neither stays open.
+   */
   async listen (): Promise<AddressInfo> {
     if (this.#status !== 'idle') throw new Error(`dispatcher cannot listen while ${this.#status}`)
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject)
-      this.#server.listen(this.#options.port ?? 9991, this.#options.host ?? '0.0.0.0', () => {
-        this.#server.off('error', reject)
-        resolve()
-      })
-    })
+    await listenOn(this.#server, { port: this.#options.port ?? 9991, host: this.#options.host ?? '0.0.0.0' })
+    const unix = this.#unix
+    const path = this.#options.path
+    if (unix !== undefined && path !== undefined) {
+      try {
+        await claimSocketPath(path)
+        await listenOn(unix, { path })
+        await chmod(path, 0o660)
+      } catch (err) {
+        if (unix.listening) await new Promise((resolve) => unix.close(resolve))
+        await new Promise((resolve) => this.#server.close(resolve))
+        throw err
+      }
+    }
     this.#setStatus('listening')
     return this.address() as AddressInfo
   }
@@ -110,6 +135,11 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   address (): AddressInfo | undefined {
     const a = this.#server.address()
     return a !== null && typeof a === 'object' ? a : undefined
+  }
+
+  /** The unix socket it listens on (undefined without `path`, or before `listen()`). */
+  get socketPath (): string | undefined {
+    return this.#unix?.listening === true ? this.#options.path : undefined
   }
 
   /** Connections accepted and still handshaking. */
@@ -127,7 +157,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return [...this.#links].map(([name, link]) => ({
       name,
       role: link.peer?.role ?? 'server',
-      remote: `${link.socket.remoteAddress}:${link.socket.remotePort}`,
+      remote: this.#remotes.get(link) ?? '',
       stats: { ...link.stats },
       bufferedBytes: link.bufferedBytes,
     }))
@@ -138,8 +168,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     return this.#links.get(name)
   }
 
-  #accept (socket: Socket): void {
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`
+  #accept (socket: Socket, remote: string): void {
     const o = this.#options
     if (this.#status !== 'listening') return this.#refuse(socket, remote, 'not listening')
     if (this.#pending.size >= (o.maxPendingHandshakes ?? 64)) {
@@ -152,6 +181,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       oldest.destroy('too many pending handshakes')
     }
     const link = new Link(socket, o)
+    this.#remotes.set(link, remote)
     this.#pending.add(link)
     acceptHandshake(link, { secret: o.secret, name: o.name, role: 'dispatch', allowRoles: o.allowRoles, timeoutMs: o.handshakeTimeoutMs }).then((peer) => {
       this.#pending.delete(link)
@@ -242,16 +272,29 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     settle()
   }
 
-  /** Stops accepting, closes every link (flushing queued frames) and releases the port. */
+  /** Stops accepting, closes every link (flushing queued frames), releases the port and removes the socket file. */
   async close (): Promise<void> {
     if (this.#status === 'closed' || this.#status === 'closing') return
     const wasListening = this.#status === 'listening'
     this.#setStatus('closing')
-    const closed = wasListening ? new Promise<void>((resolve) => this.#server.close(() => resolve())) : Promise.resolve()
+    // closing a unix socket's server removes its file (libuv unlinks the path it bound)
+    const servers = wasListening ? [this.#server, this.#unix].filter((s): s is Server => s?.listening === true) : []
+    const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
     for (const link of this.#pending) link.destroy('dispatcher closing')
     await Promise.all([...this.#links.values()].map((l) => l.close('dispatcher closing')))
     await closed
     this.#refusals.flush()
     this.#setStatus('closed')
   }
+}
+
+/** `server.listen(options)` as a promise (rejects with the bind error). */
+function listenOn (server: Server, options: { port: number, host: string } | { path: string }): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
 }

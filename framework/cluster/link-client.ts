@@ -1,6 +1,6 @@
 /**
- * The connecting side of a cluster link (a server linking to a dispatch server): connects,
- * authenticates, and when the link is lost reconnects with capped exponential backoff,
+ * The connecting side of a cluster link (a server linking to a dispatch server, over TCP or a
+ * unix socket on the same machine): connects, authenticates, and when the link is lost reconnects with capped exponential backoff,
  * authenticating again on every new connection.
  */
 import { EventEmitter } from 'node:events'
@@ -15,10 +15,12 @@ export type LinkClientStatus = 'idle' | 'connecting' | 'handshaking' | 'ready' |
 
 /** Options of `LinkClient`. */
 export interface LinkClientOptions extends LinkOptions {
-  /** Dispatch server host. */
+  /** Dispatch server host (not used with `path`). */
   host: string
-  /** Dispatch server link port. @default 9991 */
+  /** Dispatch server link port (not used with `path`). @default 9991 */
   port?: number
+  /** Unix socket of a dispatch server on this machine: when set, the link goes through it, not host:port. @default none */
+  path?: string
   /** This node's name. */
   name: string
   /** This node's role. @default 'server' */
@@ -73,11 +75,16 @@ export class LinkClient extends EventEmitter<LinkClientEvents> {
   /** The ready link, if any. */
   get link (): Link | undefined { return this.#status === 'ready' ? this.#link : undefined }
   get peer (): PeerInfo | undefined { return this.link?.peer }
+  /** Where it links to: `host:port`, or `unix:<path>`. */
+  get address (): string {
+    const o = this.#options
+    return o.path !== undefined ? `unix:${o.path}` : `${o.host}:${o.port ?? 9991}`
+  }
 
   #setStatus (status: LinkClientStatus): void {
     if (this.#status === status) return
     this.#status = status
-    this.#options.log?.debug({ status, dispatcher: `${this.#options.host}:${this.#options.port ?? 9991}` }, 'link client status')
+    this.#options.log?.debug({ status, dispatcher: this.address }, 'link client status')
     this.emit('status', status)
   }
 
@@ -98,7 +105,7 @@ export class LinkClient extends EventEmitter<LinkClientEvents> {
     const o = this.#options
     this.connects++
     this.#setStatus('connecting')
-    const socket = connect({ host: o.host, port: o.port ?? 9991 })
+    const socket = o.path !== undefined ? connect({ path: o.path }) : connect({ host: o.host, port: o.port ?? 9991 })
     this.#socket = socket
     let failed = false
     const fail = (why: string): void => {

@@ -12,9 +12,15 @@ export interface ClusterConfig {
   dispatchHost: string
   /** Link port of a dispatch server; env `SD_DISPATCH_PORT`. @default 9991 */
   dispatchPort: number
+  /**
+   * A dispatch server also listens on this unix socket, for servers of the same machine
+   * (`dispatchers: ['unix:<path>']`), besides its TCP port; relative to the app root; env
+   * `SD_DISPATCH_PATH`. Empty: no socket. @default ''
+   */
+  dispatchPath: string
   /** Host servers are told to link to (published in Redis). @default '127.0.0.1' when dispatchHost is a wildcard or loopback, else dispatchHost */
   advertiseHost: string
-  /** Static dispatcher list (`'host:port'`) instead of discovery through Redis. @default [] */
+  /** Static dispatcher list (`'host:port'`, or `'unix:/path'` for one on this machine) instead of discovery through Redis. @default [] */
   dispatchers: string[]
   /** How servers reach each other: `dispatch` (links to dispatch servers), `redis` (Redis pub/sub, no dispatch server needed), or a carrier registered with `registerCarrier`; env `SD_CLUSTER_CARRIER`. @default 'dispatch' */
   carrier: string
@@ -44,7 +50,7 @@ export interface ClusterConfig {
 /** Defaults of `config.cluster`. */
 export function clusterDefaults (): ClusterConfig {
   return {
-    enabled: false, name: '', secret: '', dispatchHost: '127.0.0.1', dispatchPort: 9991, advertiseHost: '', dispatchers: [], carrier: 'dispatch',
+    enabled: false, name: '', secret: '', dispatchHost: '127.0.0.1', dispatchPort: 9991, dispatchPath: '', advertiseHost: '', dispatchers: [], carrier: 'dispatch',
     heartbeatMs: 1000, ttlMs: 3000, pollMs: 500, requestTimeoutMs: 5000, retryMs: 1000, uidCacheMs: 2000,
     registryReplicas: [], registryReplicaMaxLagMs: 1000,
   }

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import { SdError } from '../core/errors.js'
-import type { RedisClient } from '../data/redis.js'
+import { redisOptionsFromUrl, type RedisClient } from '../data/redis.js'
 
 /** One replica, as `ReplicaReads` is given it. */
 export interface ReplicaEntry {
@@ -226,29 +226,20 @@ export class ReplicaReads {
  * address. Throws SD_ERR_CONFIG_INVALID for anything else.
  */
 export function replicaAddress (entry: string): Partial<RedisOptions> {
-  const bad = (why: string): SdError => new SdError('SD_ERR_CONFIG_INVALID', `cluster.registryReplicas entry ${JSON.stringify(entry)} ${why}`)
-  if (entry.startsWith('unix:') || entry.startsWith('/')) {
-    const path = entry.startsWith('unix:') ? entry.slice(5).replace(/^\/\/(?=\/)/, '') : entry
-    if (!path.startsWith('/')) throw bad('must name an absolute socket path (unix:/path/to/redis.sock)')
-    return { path, host: undefined, port: undefined, tls: undefined }
-  }
-  const tls = entry.startsWith('rediss://')
-  let url: URL
+  let target: Partial<RedisOptions>
   try {
-    url = new URL(/^rediss?:\/\//.test(entry) ? entry : `redis://${entry}`)
-  } catch {
-    throw bad('is not a Redis URL, host:port or unix:/path')
+    target = redisOptionsFromUrl(entry)
+  } catch (err) {
+    throw new SdError('SD_ERR_CONFIG_INVALID', `cluster.registryReplicas entry ${(err as Error).message.replace(/^[^"]*/, '')}`)
   }
-  if (!url.hostname) throw bad('names no host')
-  const out: Partial<RedisOptions> = { path: undefined, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : 6379, tls: tls ? {} : undefined }
-  if (url.username) out.username = decodeURIComponent(url.username)
-  if (url.password) out.password = decodeURIComponent(url.password)
-  if (url.pathname.length > 1) {
-    const db = Number(url.pathname.slice(1))
-    if (!Number.isInteger(db) || db < 0) throw bad('names no database number')
-    out.db = db
+  if (target.username === '') delete target.username // `redis://:password@host`: AUTH with the password only
+  if (target.path === undefined && target.host === undefined) {
+    throw new SdError('SD_ERR_CONFIG_INVALID', `cluster.registryReplicas entry ${JSON.stringify(entry)} names no host`)
   }
-  return out
+  // the address is the replica's own: nothing of the primary's (path or host, port, TLS) is kept
+  return target.path !== undefined
+    ? { ...target, host: undefined, port: undefined, tls: undefined }
+    : { path: undefined, port: 6379, tls: undefined, ...target }
 }
 
 /**

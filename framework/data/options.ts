@@ -12,5 +12,5 @@ export function mysqlDefaults (): MysqlConfig {
 
 /** Defaults of `config.redis`. */
 export function redisDefaults (): RedisConfig {
-  return { url: '', cluster: [], sentinels: [], sentinelName: 'mymaster', keyPrefix: 'sd:', maxRetriesPerRequest: 1, connectTimeoutMs: 5000, reconnectMaxDelayMs: 1000 }
+  return { url: '', path: '', cluster: [], sentinels: [], sentinelName: 'mymaster', keyPrefix: 'sd:', maxRetriesPerRequest: 1, connectTimeoutMs: 5000, reconnectMaxDelayMs: 1000 }
 }

@@ -1,17 +1,29 @@
 /**
  * Redis through ioredis: one shared command connection per process with auto-pipelining
  * (commands issued in the same event-loop turn go out as one pipeline), plus dedicated
- * connections for subscribe and blocking commands, which cannot share it. Single node, Redis
- * Cluster or Sentinel, chosen by config.
+ * connections for subscribe and blocking commands, which cannot share it. Single node (over TCP
+ * or a unix socket), Redis Cluster or Sentinel, chosen by config.
  */
 import { Redis, Cluster, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import { SdError } from '../core/errors.js'
+import { redisOptionsFromUrl, type RedisTarget } from './redis-url.js'
+
+export { redisOptionsFromUrl, type RedisTarget } from './redis-url.js'
 
 /** `config/redis.ts`. */
 export interface RedisConfig {
-  /** `redis://host:port/db`; env `REDIS_URL`. Empty (and no cluster/sentinels): Redis is off. @default '' */
+  /**
+   * `redis://host:port/db`, or a unix socket: `unix:/run/redis/redis.sock`,
+   * `redis+unix:///run/redis/redis.sock?db=1` (docs/models.md); env `REDIS_URL`. Empty (and no
+   * path, cluster or sentinels): Redis is off. @default ''
+   */
   url: string
+  /**
+   * Unix socket of a Redis server on this machine (`/run/redis/redis.sock`): when set, Redis is
+   * reached through it, and `url` gives only the user, password and db. @default ''
+   */
+  path: string
   /** Redis Cluster start nodes (`host:port`); when set, `url` is ignored. @default [] */
   cluster: string[]
   /** Sentinels (`host:port`) and the master name; when set, `url` is ignored. @default [] */
@@ -39,21 +51,37 @@ function hostPort (s: string): { host: string, port: number } {
   return { host: s.slice(0, i), port: Number(s.slice(i + 1)) }
 }
 
-/** True when the config names a Redis server (url, cluster nodes or sentinels). */
+/** True when the config names a Redis server (url, socket path, cluster nodes or sentinels). */
 export function redisConfigured (c: RedisConfig): boolean {
-  return c.url !== '' || c.cluster.length > 0 || c.sentinels.length > 0
+  return c.url !== '' || c.path !== '' || c.cluster.length > 0 || c.sentinels.length > 0
+}
+
+/** The single server `url` and `path` name (a socket `path` replaces the URL's host and port). */
+function singleTarget (c: RedisConfig): RedisTarget {
+  const target = c.url === '' ? {} : redisOptionsFromUrl(c.url)
+  if (c.path !== '') {
+    delete target.host
+    delete target.port
+    delete target.tls
+    target.path = c.path
+  }
+  return target
 }
 
 /** The Redis connections of one process. */
 export class RedisConnections {
   readonly #config: RedisConfig
   readonly #log: Logger
+  /** The server of a single-node config, read once (a bad URL fails when the app is made). */
+  readonly #target: RedisTarget | undefined
   #shared: RedisClient | undefined
   readonly #dedicated = new Set<RedisClient>()
 
   constructor (config: RedisConfig, log: Logger) {
     this.#config = config
     this.#log = log
+    const single = config.cluster.length === 0 && config.sentinels.length === 0 && (config.url !== '' || config.path !== '')
+    this.#target = single ? singleTarget(config) : undefined
   }
 
   get configured (): boolean {
@@ -76,7 +104,8 @@ export class RedisConnections {
     } else if (c.sentinels.length > 0) {
       client = new Redis({ ...options, sentinels: c.sentinels.map(hostPort), name: c.sentinelName })
     } else {
-      client = new Redis(c.url, options)
+      // what the URL names wins over the defaults above, as when ioredis reads the URL itself
+      client = new Redis({ ...options, ...this.#target })
     }
     client.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'redis error'))
     return client

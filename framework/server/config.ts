@@ -189,6 +189,7 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
   }
   if (env.SD_CLUSTER !== undefined && env.SD_CLUSTER !== '') config.cluster.enabled = env.SD_CLUSTER === '1' || env.SD_CLUSTER === 'true'
   if (env.SD_CLUSTER_SECRET) config.cluster.secret = env.SD_CLUSTER_SECRET
+  if (env.SD_DISPATCH_PATH) config.cluster.dispatchPath = env.SD_DISPATCH_PATH
   if (env.SD_CLUSTER_CARRIER) {
     const carriers = carrierNames()
     if (!carriers.includes(env.SD_CLUSTER_CARRIER)) throw invalid('SD_CLUSTER_CARRIER', `must be one of ${carriers.join(', ')}, got ${JSON.stringify(env.SD_CLUSTER_CARRIER)}`)

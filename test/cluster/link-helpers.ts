@@ -2,7 +2,9 @@
  * Helpers of the cluster link tests: a dispatcher and link clients on 127.0.0.1 with short
  * timeouts, a raw socket that speaks frames (or garbage), and inboxes for DATA and ACKs.
  */
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { lstatSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { Dispatcher, type DispatcherOptions } from '../../framework/cluster/dispatch-server.js'
@@ -22,6 +24,13 @@ export async function startDispatcher (options: Partial<DispatcherOptions> & { s
   return { dispatcher, port }
 }
 
+/** Leaves a socket file at `path` that nobody listens on: a process binds it and dies of SIGKILL. */
+export async function staleSocketFile (path: string): Promise<void> {
+  const child = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`], { stdio: 'ignore' })
+  await once(child, 'exit')
+  if (!lstatSync(path).isSocket()) throw new Error(`no stale socket at ${path}`)
+}
+
 /** What a link client received. */
 export interface Inbox {
   data: Array<{ msg: DataMessage, payload: string }>
@@ -30,8 +39,8 @@ export interface Inbox {
   down: string[]
 }
 
-/** A started link client with an inbox (payloads kept as UTF-8 strings). */
-export function startClient (options: Partial<LinkClientOptions> & { name: string, port: number, secret: Buffer }): { client: LinkClient, inbox: Inbox } {
+/** A started link client with an inbox (payloads kept as UTF-8 strings); to a port of 127.0.0.1, or a unix socket `path`. */
+export function startClient (options: Partial<LinkClientOptions> & { name: string, secret: Buffer } & ({ port: number } | { path: string })): { client: LinkClient, inbox: Inbox } {
   const client = new LinkClient({ host: '127.0.0.1', reconnectMinMs: 20, reconnectMaxMs: 200, handshakeTimeoutMs: 1000, ...options })
   const inbox: Inbox = { data: [], acks: [], denied: [], down: [] }
   client.on('data', (msg) => inbox.data.push({ msg, payload: msg.payload.toString('utf8') }))

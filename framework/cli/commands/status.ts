@@ -40,7 +40,7 @@ export default class Status extends Command {
     if (flags.json) return this.log(JSON.stringify(answer.data, null, 2))
     if (flags.dispatch) {
       const d = answer.data as DispatchStatus
-      this.log(`dispatch ${d.node} (cluster ${d.cluster}): pid ${d.pid}, ${d.status}, up ${duration(d.uptimeMs)}, link port ${d.address?.port ?? '?'}, registry ${d.registry}`)
+      this.log(`dispatch ${d.node} (cluster ${d.cluster}): pid ${d.pid}, ${d.status}, up ${duration(d.uptimeMs)}, link port ${d.address?.port ?? '?'}${d.socket !== undefined ? `, link socket ${d.socket}` : ''}, registry ${d.registry}`)
       for (const l of d.linked) this.log(`  ${l.name} from ${l.remote}: frames in ${l.framesIn}, out ${l.framesOut}${l.rttMs !== undefined ? `, rtt ${l.rttMs.toFixed(1)} ms` : ''}`)
       return
     }
