@@ -184,9 +184,12 @@ async function noUidCacheConfig (): Promise<string> {
 
 async function startAll (): Promise<{ sd: System, sdr: System, io: System, lookups?: { primary: System, replica: System } }> {
   const redisPort = await freePort()
-  const redis = launch('redis', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], process.env, (p, line) => {
+  // its own folder: a replica's full sync may write dump.rdb there (Redis < 7 syncs through disk)
+  const redisDir = await mkdtemp(join(tmpdir(), 'sd-bench-redis-'))
+  const redis = launch('redis', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir], process.env, (p, line) => {
     if (line.includes('Ready to accept connections')) p.ready = true
   })
+  redis.runDir = redisDir
   await waitFor(redis, 'Redis', () => redis.ready || undefined)
   const env = { ...process.env, SD_BENCH: '1', REDIS_URL: `redis://127.0.0.1:${redisPort}`, NODE_ENV: 'production' }
   const clusterEnv = { ...env, SD_CLUSTER_SECRET: randomBytes(24).toString('hex'), SD_TCP_PORT: '0', SD_TEXT_PORT: '0', SD_HTTP_PORT: '0' }
