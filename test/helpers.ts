@@ -4,6 +4,7 @@
  */
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
+import { StringDecoder } from 'node:string_decoder'
 import { WebSocket } from 'ws'
 import { createApp, type Application, type ConfigInput, type CreateAppOptions } from '../framework/index.js'
 
@@ -157,17 +158,57 @@ export class TcpClient extends Inbox<Envelope> {
   }
 }
 
-/** Text-port client: lines in, lines out. */
+const IAC = 0xff
+const WILL = 0xfb
+const DONT = 0xfe
+
+/**
+ * Length of the telnet option negotiation that `bytes` starts with: the text port opens with
+ * `IAC DO BINARY` (ff fd 00), protocol rather than app output; any run of
+ * `IAC WILL|WONT|DO|DONT <option>` is counted. -1 when `bytes` ends inside a command.
+ */
+export function telnetOpeningLength (bytes: Uint8Array): number {
+  let i = 0
+  while (i < bytes.length && bytes[i] === IAC) {
+    if (i + 1 >= bytes.length) return -1
+    if (bytes[i + 1] < WILL || bytes[i + 1] > DONT) break
+    if (i + 2 >= bytes.length) return -1
+    i += 3
+  }
+  return i
+}
+
+/** What a raw text-port client received, without the telnet negotiation it opens with. */
+export function withoutTelnetOpening (bytes: Buffer): Buffer {
+  return bytes.subarray(Math.max(0, telnetOpeningLength(bytes)))
+}
+
+/**
+ * Text-port client: lines in, lines out. The telnet negotiation the port opens with is kept
+ * apart in `opening` (it is not a line); everything after it is decoded as UTF-8.
+ */
 export class LineClient extends Inbox<string> {
   readonly socket: Socket
+  /** The telnet commands received before the first byte of text (`IAC DO BINARY` on a telnet port). */
+  opening = Buffer.alloc(0)
+  #head: Buffer | undefined = Buffer.alloc(0)
+  #decoder = new StringDecoder('utf8')
   #partial = ''
 
   private constructor (socket: Socket) {
     super()
     this.socket = socket
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => {
-      const parts = (this.#partial + chunk).split('\n')
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#head) {
+        // still before the first byte of text: take complete negotiation commands off the front
+        const head = Buffer.concat([this.#head, chunk])
+        const n = telnetOpeningLength(head)
+        if (n >= 0) this.opening = head.subarray(0, n)
+        if (n < 0 || n === head.length) { this.#head = head; return }
+        this.#head = undefined
+        chunk = head.subarray(n)
+      }
+      const parts = (this.#partial + this.#decoder.write(chunk)).split('\n')
       this.#partial = parts.pop() ?? ''
       // telnet ports end lines with \r\n
       for (const line of parts) this.deliver(line.endsWith('\r') ? line.slice(0, -1) : line)

@@ -164,6 +164,7 @@ function telnetInput (lines: LineDecoder, socket: Socket): FrameDecoder {
     reply: (bytes) => { if (!socket.destroyed && socket.writableLength < TELNET_REPLY_MAX_UNSENT) socket.write(bytes) },
     discardLine: () => lines.discard(),
   })
+  filter.start()
   return {
     push: (chunk) => filter.push(chunk),
     resume: () => lines.resume(),

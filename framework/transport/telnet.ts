@@ -1,9 +1,12 @@
 /**
  * Enough of the telnet protocol (RFC 854/855/860) for a line-based text port: an input filter
  * that takes IAC commands and option negotiation out of the byte stream and answers them, so
- * `telnet`, PuTTY and `nc` all work. The server enables no option: every `DO` is refused with
- * `WONT` and every `WILL` with `DONT`, except `DO TIMING-MARK`, answered `WILL TIMING-MARK`
- * (netkit telnet sends it after Ctrl-C and discards all output until the answer comes).
+ * `telnet`, PuTTY and `nc` all work. The server asks for one option on connect, `DO BINARY`
+ * (RFC 856): without it netkit telnet compares every byte's low 7 bits with its control keys,
+ * so a UTF-8 byte such as 0x9C (in `✓`) or 0x83 is sent as `IAC BRK` / `IAC IP` and the text
+ * arrives broken. Every other `DO` is refused with `WONT` and every `WILL` with `DONT`, except
+ * `DO TIMING-MARK`, answered `WILL TIMING-MARK` (netkit telnet sends it after Ctrl-C and
+ * discards all output until the answer comes), and `DO BINARY`, answered `WILL BINARY`.
  * `IAC IP` / `IAC BRK` / `IAC EL` discard the line being typed, `IAC IAC` is a data byte 0xFF,
  * `SB … SE` is skipped, and `CR NUL`, `CR LF` and a bare `CR` all end a line (as `LF`).
  * Sequences split across chunks are handled: the state survives between pushes.
@@ -24,6 +27,8 @@ export const BRK = 243
 export const SE = 240
 /** The TIMING-MARK option (RFC 860). */
 export const TIMING_MARK = 6
+/** The TRANSMIT-BINARY option (RFC 856): 8-bit data passes untouched. */
+export const BINARY = 0
 
 const CR = 0x0d
 const LF = 0x0a
@@ -52,6 +57,11 @@ export class TelnetFilter {
 
   constructor (handlers: TelnetHandlers) {
     this.#on = handlers
+  }
+
+  /** Opens the negotiation: asks the client to send 8-bit data as it is (`IAC DO BINARY`). */
+  start (): void {
+    this.#on.reply(Buffer.from([IAC, DO, BINARY]))
   }
 
   /** Feeds one chunk; returns an error (from `data`) when the stream must be closed. */
@@ -120,9 +130,13 @@ export class TelnetFilter {
     return this.#state === 'data' ? flush(chunk.length) : undefined
   }
 
-  /** Refuses every option except TIMING-MARK; WONT/DONT need no answer (nothing is enabled). */
+  /**
+   * Agrees to TIMING-MARK and BINARY, refuses the rest. `WILL BINARY` acknowledges the `DO`
+   * sent by `start` and gets no answer (answering an acknowledgement loops, RFC 1143);
+   * WONT/DONT need none either.
+   */
   #answer (verb: number, option: number): void {
-    if (verb === DO) this.#on.reply(Buffer.from([IAC, option === TIMING_MARK ? WILL : WONT, option]))
-    else if (verb === WILL) this.#on.reply(Buffer.from([IAC, DONT, option]))
+    if (verb === DO) this.#on.reply(Buffer.from([IAC, option === TIMING_MARK || option === BINARY ? WILL : WONT, option]))
+    else if (verb === WILL && option !== BINARY) this.#on.reply(Buffer.from([IAC, DONT, option]))
   }
 }

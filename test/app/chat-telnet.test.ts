@@ -1,11 +1,11 @@
 /**
  * The telnet chat as netkit telnet, PuTTY and nc users meet it: a nickname prompt on connect,
  * no room traffic before a nickname, the room's recent history on join, `quit` ends the
- * session (it is not said to the room), and Ctrl-C / CR NUL / UTF-8 from a real telnet client.
+ * session (it is not said to the room), and BINARY / Ctrl-C / UTF-8 from a real telnet client.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startApp, portOf, LineClient, WsClient } from '../helpers.js'
+import { startApp, portOf, LineClient, WsClient, withoutTelnetOpening } from '../helpers.js'
 
 const PROMPT = /^SD chat\. Your nickname\?/
 
@@ -49,7 +49,7 @@ test('no room traffic before a nickname; history on join; quit closes the sessio
   await early.waitClosed()
 })
 
-test('a real telnet client: nickname ended by CR NUL, Ctrl-C drops the typed line, UTF-8 text, CR LF output', async (t) => {
+test('a real telnet client: BINARY agreed, UTF-8 nickname and text, Ctrl-C drops the typed line, CR LF output', async (t) => {
   const app = await startApp()
   t.after(() => app.stop())
   const ws = await WsClient.connect(portOf(app, 'http'))
@@ -57,16 +57,21 @@ test('a real telnet client: nickname ended by CR NUL, Ctrl-C drops the typed lin
   await ws.request('/chat/login', { name: 'wes', room: 'lobby' })
   const telnet = await LineClient.connect(portOf(app, 'text'))
   t.after(() => telnet.close())
-  let raw = '' // decoded text (negotiation answers are checked byte for byte in test/transport/telnet.test.ts)
-  telnet.socket.on('data', (s: string) => { raw += s })
-  assert.match(await telnet.next(), PROMPT)
-  // what netkit telnet sends on connect and for "zoë⏎" in character mode
+  const chunks: Buffer[] = [] // every byte (negotiation answers are checked byte for byte in test/transport/telnet.test.ts)
+  telnet.socket.on('data', (b: Buffer) => chunks.push(b))
+  // what netkit telnet 0.17 sends on connect: DO SGA, WILL TERMINAL-TYPE, WILL NAWS
   telnet.socket.write(Buffer.from([0xff, 0xfd, 0x03, 0xff, 0xfb, 0x18, 0xff, 0xfb, 0x1f]))
-  telnet.socket.write(Buffer.concat([Buffer.from('zoë\r'), Buffer.from([0])]))
+  assert.match(await telnet.next(), PROMPT)
+  assert.deepEqual(telnet.opening, Buffer.from([0xff, 0xfd, 0x00]), 'the port opened with IAC DO BINARY')
+  // its answer, IAC WILL BINARY; from then on UTF-8 goes out as it is and Enter is LF ("zoë⏎")
+  telnet.socket.write(Buffer.from([0xff, 0xfb, 0x00]))
+  telnet.socket.write('zoë\n')
   assert.match(await telnet.next((l) => l.includes('welcome')), /welcome zoë, your uid is \d+$/)
-  telnet.socket.write(Buffer.concat([Buffer.from('never sent'), Buffer.from([0xff, 0xf4, 0xff, 0xfd, 0x06]), Buffer.from('grüße 🎉\r\n')]))
+  // "never sent", Ctrl-C (IAC IP IAC DO TIMING-MARK), then "grüße 🎉⏎", as telnet sends them
+  telnet.socket.write(Buffer.concat([Buffer.from('never sent'), Buffer.from([0xff, 0xf4, 0xff, 0xfd, 0x06]), Buffer.from('grüße 🎉\n')]))
   const said = await ws.next((m) => (m.data as { type?: string })?.type === 'say')
   assert.equal((said.data as { text: string }).text, 'grüße 🎉', 'the interrupted text was dropped')
+  const raw = withoutTelnetOpening(Buffer.concat(chunks)).toString('utf8')
   assert.ok(raw.includes('welcome zoë, your uid is'), 'UTF-8 name')
   assert.ok(raw.split('\r\n').every((l) => !l.includes('\n')), 'every line ends with CR LF')
 })

@@ -14,7 +14,7 @@ import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { defaultMaxConnections } from '../../framework/transport/admission.js'
 import { runSd } from '../cli/run-sd.js'
-import { root, waitUntil } from '../helpers.js'
+import { root, waitUntil, withoutTelnetOpening } from '../helpers.js'
 import { childEnv, startSd, type SdServer } from './sd-process.js'
 
 /** The server's open-files limit in these tests, and the flood (past it) per port. */
@@ -63,7 +63,14 @@ async function everyPortAnswers (ports: SdServer['ports']): Promise<boolean> {
   const text = new Promise<boolean>((resolve) => {
     const s = connect({ port: ports.text, host: '127.0.0.1' })
     s.on('connect', () => s.write('flood\n'))
-    s.on('data', (c: Buffer) => { s.destroy(); resolve(c.includes('\n') && !c.toString().startsWith('ERROR')) })
+    // the first line, after the telnet opening (IAC DO BINARY) that may come in a chunk of its own
+    let buf = Buffer.alloc(0)
+    s.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c])
+      if (!buf.includes('\n')) return
+      s.destroy()
+      resolve(!withoutTelnetOpening(buf).toString().startsWith('ERROR'))
+    })
     s.on('error', () => resolve(false))
     s.on('close', () => resolve(false))
     s.setTimeout(1000, () => { s.destroy(); resolve(false) })

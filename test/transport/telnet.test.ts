@@ -77,6 +77,24 @@ test('telnet negotiation: every DO refused with WONT, every WILL with DONT, DO T
   assert.doesNotMatch(c.received.toString('latin1'), /got "[^"]*\\u|got ""/, 'no command byte became a line')
 })
 
+test('the port asks for BINARY on connect, so UTF-8 typed in netkit telnet arrives whole (bytes captured from telnet 0.17)', async (t) => {
+  const app = await textApp()
+  t.after(() => app.stop())
+  const c = await Raw.connect(app.port)
+  t.after(() => c.close())
+  await c.has([0xff, 0xfd, 0x00]) // IAC DO BINARY, first thing on the wire
+  // netkit telnet's answer, then `héllo ✓ 中文` + Enter as it sends them once BINARY is on
+  // (without it, the 0x9c of ✓ went out as IAC BRK IAC DO TIMING-MARK and the line was invalid UTF-8)
+  c.send('fffb00'.match(/../g)!.map((h) => parseInt(h, 16)))
+  c.send('68c3a96c6c6f20e29c9320e4b8ade696870a'.match(/../g)!.map((h) => parseInt(h, 16)))
+  await c.has(`got ${JSON.stringify('héllo ✓ 中文')}\r\n`)
+  const afterHello = c.received.length
+  // WILL BINARY acknowledged our DO: no answer to it (answering an acknowledgement would loop)
+  c.send([0xff, 0xfd, 0x00]) // and DO BINARY from the client is agreed to
+  await c.has([0xff, 0xfb, 0x00])
+  assert.equal(c.received.subarray(0, afterHello).indexOf(Buffer.from([0xff, 0xfe, 0x00])), -1, 'WILL BINARY got no DONT')
+})
+
 test('Ctrl-C (IAC IP IAC DO TIMING-MARK) drops the typed line and is answered, so telnet keeps showing output; typing goes on', async (t) => {
   const app = await textApp()
   t.after(() => app.stop())
@@ -153,9 +171,13 @@ test('no control byte but the line ending leaves the text port, whatever the app
     c.send('hostile\n')
     const end = telnet ? '\r\n' : '\n'
     await c.has(end)
-    const line = c.received.toString('utf8')
+    // a telnet port opens with IAC DO BINARY (negotiation, not app output)
+    const negotiation = telnet ? Buffer.from([0xff, 0xfd, 0x00]) : Buffer.alloc(0)
+    assert.deepEqual(c.received.subarray(0, negotiation.length), negotiation)
+    const out = c.received.subarray(negotiation.length)
+    const line = out.toString('utf8')
     assert.equal(line, 'a\\x1b[2Jb\\x07c\\x0dd\\x00e\\x9bf\\x85g\\x0aforged\\x7f\\x09h' + end, `telnet: ${telnet}`)
-    const body = c.received.subarray(0, c.received.length - end.length).toString('utf8')
+    const body = out.subarray(0, out.length - end.length).toString('utf8')
     assert.doesNotMatch(body, /[\u0000-\u001f\u007f-\u009f]/)
   }
 })
