@@ -128,6 +128,7 @@ export class ClusterBus extends RemoteBus {
       case 'uid': return this.#toUid(op.u, op, data)
       case 'uids': {
         const byNode = await read(() => this.node.registry.view.uidsNodes(op.u))
+        if (this.#replicaReads) return this.#toUidsChecked(byNode, op, data)
         const nodes = new Set<string>()
         for (const list of byNode.values()) for (const node of list) nodes.add(node)
         nodes.delete(this.#self)
@@ -229,6 +230,34 @@ export class ClusterBus extends RemoteBus {
   async #resendFresh (uid: string, tried: readonly string[], op: PushOp, data?: unknown): Promise<number> {
     const again = (await this.#lookUp(uid, true)).filter((node) => !tried.includes(node))
     return this.#count(again, op, data)
+  }
+
+  /**
+   * `sendToUids` when lookups read replicas: a node that answers fewer connections than the
+   * uids the replica placed there (or no answer) may have lost some of them to another node
+   * within the lag. Those uids are read again on the primary, and the op goes to their holders
+   * not tried yet (never twice to a node: each delivers only to the uids it holds).
+   */
+  async #toUidsChecked (byNode: ReadonlyMap<string, readonly string[]>, op: PushOp & { o: 'uids' }, data: unknown): Promise<number> {
+    const placed = new Map<string, number>()
+    for (const list of byNode.values()) for (const node of list) if (node !== this.#self) placed.set(node, (placed.get(node) ?? 0) + 1)
+    const tried = [...placed.keys()]
+    const replies = await this.#request(tried, op, data)
+    let n = sumCounts(replies.values())
+    const short = new Set<string>()
+    for (const [node, uids] of placed) {
+      const v = replies.get(node)
+      if (typeof v !== 'number' || v < uids) short.add(node)
+    }
+    if (short.size === 0) return n
+    const suspects: string[] = []
+    for (const [uid, list] of byNode) if (list.some((node) => short.has(node))) suspects.push(uid)
+    const again = new Set<string>()
+    for (const list of (await read(() => this.node.registry.view.uidsNodes(suspects, true))).values()) {
+      for (const node of list) if (node !== this.#self && !placed.has(node)) again.add(node)
+    }
+    if (again.size > 0) n += await this.#count([...again], op, data)
+    return n
   }
 
   async #groupNodes (group: string): Promise<string[]> {

@@ -124,12 +124,15 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
     return this.#read(this.#replicas, (r) => r.smembers(key), (nodes) => nodes.length === 0)
   }
 
-  /** Nodes holding each uid (uids online nowhere are left out). One round trip (two when a replica missed some). */
-  async uidsNodes (uids: readonly string[]): Promise<Map<string, string[]>> {
+  /**
+   * Nodes holding each uid (uids online nowhere are left out). One round trip (two when a
+   * replica missed some); `fresh`: read on the primary (a replica's answer proved stale).
+   */
+  async uidsNodes (uids: readonly string[], fresh = false): Promise<Map<string, string[]>> {
     const unique = [...new Set(uids)]
     if (unique.length === 0) return new Map()
     const replicas = this.#replicas
-    const replica = replicas?.pick()
+    const replica = fresh ? undefined : replicas?.pick()
     if (replicas === undefined || replica === undefined) return this.#uidsNodesOn(this.#redis, unique)
     let out: Map<string, string[]>
     try {

@@ -139,6 +139,9 @@ test('an empty uid or group answer of a replica is confirmed on the primary; cou
   assert.deepEqual(await view.uidNodes('bob', true), ['n3'])
   assert.equal(primary.calls.get('smembers'), 2)
   assert.equal(replica.calls.get('smembers'), 2)
+  assert.deepEqual(await view.uidsNodes(['ann', 'bob'], true), new Map([['ann', ['n2']], ['bob', ['n3']]]))
+  assert.equal(primary.calls.get('pipeline'), 2, 'a fresh sendToUids lookup reads the primary only')
+  assert.equal(replica.calls.get('pipeline'), 1)
 })
 
 test('a replica that is down, failed a read or shows no stamp is skipped; the next in the list is used', async () => {
