@@ -10,8 +10,8 @@
  * no entry share one Redis read; a node that starts holding a uid announces it to every server
  * (a notice, which drops the entry), and a node that answers 0 for a cached uid makes the
  * sender look it up again. With registry replicas, a lookup that missed is treated as a cached
- * one; the second lookups, and kicks', read the registry's primary (a replica's answer may be
- * the stale one that missed).
+ * one; the second lookups, kicks', and a uid's lookups within the replicas' max lag of a notice
+ * about it read the registry's primary (a replica's answer may be the stale one that missed).
  */
 import { groupUids, runPush, type MembershipChange, type PushOp, type QueryOp } from '../connection/bus-ops.js'
 import type { Connection } from '../connection/connection.js'
@@ -34,7 +34,7 @@ export interface ClusterBusNode {
   readonly registry: {
     setUid (uid: string, present: boolean): Promise<boolean>
     setGroupCount (group: string, count: number): Promise<boolean>
-    readonly view: Pick<RegistryView, 'uidNodes' | 'uidsNodes' | 'groupNodes' | 'isUidOnline' | 'onlineCount' | 'groupCount' | 'groups'> & { readonly readsReplicas?: boolean }
+    readonly view: Pick<RegistryView, 'uidNodes' | 'uidsNodes' | 'groupNodes' | 'isUidOnline' | 'onlineCount' | 'groupCount' | 'groups'> & { readonly readsReplicas?: boolean, readonly replicaMaxLagMs?: number }
   }
   /** Live server nodes other than this one. */
   otherServers (): string[]
@@ -63,6 +63,12 @@ export class ClusterBus extends RemoteBus {
   readonly #cacheMs: number
   /** Lookups may read a lagging replica: an answer that missed is looked up again, like a cached one. */
   readonly #replicaReads: boolean
+  readonly #maxLagMs: number
+  /**
+   * With replica reads: uid → time of its last notice, oldest first. Within the replicas' max
+   * lag of it a replica may still show the node set before the change, so lookups read the primary.
+   */
+  readonly #noticed = new Map<string, number>()
   readonly #uidCache = new Map<string, { nodes: string[], at: number }>()
   /** Cache fills under way, by uid (see `#uidNodes`). */
   readonly #lookups = new Map<string, Promise<string[]>>()
@@ -76,6 +82,7 @@ export class ClusterBus extends RemoteBus {
     this.#self = node.name
     this.#cacheMs = uidCacheMs
     this.#replicaReads = node.registry.view.readsReplicas === true
+    this.#maxLagMs = node.registry.view.replicaMaxLagMs ?? 1000
     node.messenger.onRequest = (_source, text) => {
       const nl = text.indexOf('\n')
       return nl < 0 ? this.#handle(parseOp(text)) : this.#handle(parseOp(text.slice(0, nl)), text.slice(nl + 1))
@@ -89,9 +96,23 @@ export class ClusterBus extends RemoteBus {
         this.#uidCache.delete(u)
         this.#lookups.delete(u)
       }
+      if (this.#replicaReads) this.#noted(uids)
     }
     node.onNodeGone = (name) => {
       for (const [uid, e] of this.#uidCache) if (e.nodes.includes(name)) this.#uidCache.delete(uid)
+    }
+  }
+
+  /** Records the time of a notice about `uids`; drops entries past the max lag (and the oldest past the bound). */
+  #noted (uids: readonly string[]): void {
+    const now = Date.now()
+    for (const u of uids) {
+      this.#noticed.delete(u) // to the end of the (time) order
+      this.#noticed.set(u, now)
+    }
+    for (const [u, at] of this.#noticed) {
+      if (now - at < this.#maxLagMs && this.#noticed.size <= MAX_CACHED_UIDS) break
+      this.#noticed.delete(u)
     }
   }
 
@@ -201,6 +222,14 @@ export class ClusterBus extends RemoteBus {
   /** Reads the nodes holding `uid` (other than this one) from Redis, and caches them; `fresh`: from the primary. */
   async #lookUp (uid: string, fresh = false): Promise<string[]> {
     const gen = this.#noticeGen
+    if (!fresh && this.#noticed.size > 0) {
+      // a replica may not have the change the notice announced yet
+      const at = this.#noticed.get(uid)
+      if (at !== undefined) {
+        if (Date.now() - at < this.#maxLagMs) fresh = true
+        else this.#noticed.delete(uid)
+      }
+    }
     const nodes = await read(() => this.node.registry.view.uidNodes(uid, fresh))
     const others = nodes.filter((n) => n !== this.#self)
     // overlapped a notice: it may predate the change (and the notice dropped the entry already)

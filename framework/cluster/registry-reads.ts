@@ -91,6 +91,9 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
   /** Lookups may read a replica (`cluster.registryReplicas`). */
   get readsReplicas (): boolean { return this.#replicas !== undefined }
 
+  /** How far a replica in use may lag (`cluster.registryReplicaMaxLagMs`); undefined without replicas. */
+  get replicaMaxLagMs (): number | undefined { return this.#replicas?.maxLagMs }
+
   /** Nodes seen alive by the last `watch()` poll, by name. */
   get live (): ReadonlyMap<string, NodeRecord> { return this.#live }
 

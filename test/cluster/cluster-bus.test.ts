@@ -233,3 +233,23 @@ test('replica reads: sendToUids reaches a uid that moved to another server while
   assert.deepEqual(stays.pushed, ['hi'])
   assert.deepEqual(c.requests.map((r) => r.to), [['srv-b'], ['srv-c']], 'srv-b answered 1 for 2 uids: the primary found srv-c; never twice to a node')
 })
+
+test('replica reads: after a notice, lookups of that uid read the primary for the replicas\' max lag', async () => {
+  const c = new FakeCluster()
+  c.replicaReads = true
+  const a = c.server('srv-a')
+  const b = c.server('srv-b')
+  const cc = c.server('srv-c')
+  const onB = conn(b)
+  await b.bus.bindUid(onB, 'u1')
+  c.lagReplica()
+  // a second device on srv-c: its notice drops srv-a's entry, the replica still shows srv-b only
+  const onC = conn(cc)
+  await cc.bus.bindUid(onC, 'u1')
+  await turns()
+  assert.equal(await a.bus.sendToUid('u1', 'one'), 2)
+  assert.equal(await a.bus.sendToUid('u1', 'two'), 2, 'the primary\'s answer was cached')
+  assert.deepEqual(onB.pushed, ['one', 'two'])
+  assert.deepEqual(onC.pushed, ['one', 'two'])
+  assert.equal(c.replicaUidReads, 0)
+})
