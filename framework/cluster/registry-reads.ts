@@ -180,15 +180,15 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
   /** Connections in `group`, cluster-wide. */
   async groupCount (group: string): Promise<number> {
     const key = this.keys.k('groups')
-    const run = async (r: RedisClient): Promise<number> => Number(await r.zscore(key, group) ?? 0)
-    return this.#replicas === undefined ? run(this.#redis) : this.#read(this.#replicas, run)
+    if (this.#replicas === undefined) return Number(await this.#redis.zscore(key, group) ?? 0)
+    return this.#read(this.#replicas, async (r) => Number(await r.zscore(key, group) ?? 0))
   }
 
   /** Nodes with connections in `group`, with how many each (a replica's "none" is confirmed on the primary). */
   async groupNodes (group: string): Promise<Map<string, number>> {
     const key = this.keys.k(`group:${group}`)
-    const run = async (r: RedisClient): Promise<Map<string, number>> => new Map(Object.entries(await r.hgetall(key)).map(([n, c]) => [n, Number(c)]))
-    return this.#replicas === undefined ? run(this.#redis) : this.#read(this.#replicas, run, (nodes) => nodes.size === 0)
+    if (this.#replicas === undefined) return nodeCounts(await this.#redis.hgetall(key))
+    return this.#read(this.#replicas, async (r) => nodeCounts(await r.hgetall(key)), (nodes) => nodes.size === 0)
   }
 
   /** Groups with at least one connection, cluster-wide. */
@@ -295,6 +295,11 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
       this.#purging.delete(name)
     }
   }
+}
+
+/** A group's hash (node → count) as numbers. */
+function nodeCounts (hash: Record<string, string>): Map<string, number> {
+  return new Map(Object.entries(hash).map(([n, c]) => [n, Number(c)]))
 }
 
 function parseRecord (json: string): NodeRecord | undefined {
