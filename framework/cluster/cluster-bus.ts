@@ -10,8 +10,9 @@
  * no entry share one Redis read; a node that starts holding a uid announces it to every server
  * (a notice, which drops the entry), and a node that answers 0 for a cached uid makes the
  * sender look it up again. With registry replicas, a lookup that missed is treated as a cached
- * one; the second lookups, kicks', and a uid's lookups within the replicas' max lag of a notice
- * about it read the registry's primary (a replica's answer may be the stale one that missed).
+ * one; the second lookups, kicks', and a lookup whose replica answer lacks the node that
+ * announced the uid within the replicas' max lag read the registry's primary (a replica's
+ * answer may be the stale one that missed).
  */
 import { groupUids, runPush, type MembershipChange, type PushOp, type QueryOp } from '../connection/bus-ops.js'
 import type { Connection } from '../connection/connection.js'
@@ -65,10 +66,11 @@ export class ClusterBus extends RemoteBus {
   readonly #replicaReads: boolean
   readonly #maxLagMs: number
   /**
-   * With replica reads: uid → time of its last notice, oldest first. Within the replicas' max
-   * lag of it a replica may still show the node set before the change, so lookups read the primary.
+   * With replica reads: uid → its last notice (when, and the node that started holding it),
+   * oldest first. Within the replicas' max lag of it, a replica's answer that lacks that node
+   * predates the change: the lookup reads the primary.
    */
-  readonly #noticed = new Map<string, number>()
+  readonly #noticed = new Map<string, { at: number, node: string }>()
   readonly #uidCache = new Map<string, { nodes: string[], at: number }>()
   /** Cache fills under way, by uid (see `#uidNodes`). */
   readonly #lookups = new Map<string, Promise<string[]>>()
@@ -87,7 +89,7 @@ export class ClusterBus extends RemoteBus {
       const nl = text.indexOf('\n')
       return nl < 0 ? this.#handle(parseOp(text)) : this.#handle(parseOp(text.slice(0, nl)), text.slice(nl + 1))
     }
-    node.messenger.onNotice = (_source, body) => {
+    node.messenger.onNotice = (source, body) => {
       const uids = parseNotice(body)
       if (uids === undefined) return
       this.#noticeGen++
@@ -96,21 +98,21 @@ export class ClusterBus extends RemoteBus {
         this.#uidCache.delete(u)
         this.#lookups.delete(u)
       }
-      if (this.#replicaReads) this.#noted(uids)
+      if (this.#replicaReads) this.#noted(uids, source)
     }
     node.onNodeGone = (name) => {
       for (const [uid, e] of this.#uidCache) if (e.nodes.includes(name)) this.#uidCache.delete(uid)
     }
   }
 
-  /** Records the time of a notice about `uids`; drops entries past the max lag (and the oldest past the bound). */
-  #noted (uids: readonly string[]): void {
+  /** Records a notice of `node` about `uids`; drops entries past the max lag (and the oldest past the bound). */
+  #noted (uids: readonly string[], node: string): void {
     const now = Date.now()
     for (const u of uids) {
       this.#noticed.delete(u) // to the end of the (time) order
-      this.#noticed.set(u, now)
+      this.#noticed.set(u, { at: now, node })
     }
-    for (const [u, at] of this.#noticed) {
+    for (const [u, { at }] of this.#noticed) {
       if (now - at < this.#maxLagMs && this.#noticed.size <= MAX_CACHED_UIDS) break
       this.#noticed.delete(u)
     }
@@ -222,15 +224,13 @@ export class ClusterBus extends RemoteBus {
   /** Reads the nodes holding `uid` (other than this one) from Redis, and caches them; `fresh`: from the primary. */
   async #lookUp (uid: string, fresh = false): Promise<string[]> {
     const gen = this.#noticeGen
-    if (!fresh && this.#noticed.size > 0) {
-      // a replica may not have the change the notice announced yet
-      const at = this.#noticed.get(uid)
-      if (at !== undefined) {
-        if (Date.now() - at < this.#maxLagMs) fresh = true
-        else this.#noticed.delete(uid)
-      }
+    let nodes = await read(() => this.node.registry.view.uidNodes(uid, fresh))
+    const noticed = fresh || this.#noticed.size === 0 ? undefined : this.#noticed.get(uid)
+    if (noticed !== undefined && !nodes.includes(noticed.node)) {
+      // the replica does not have the change the notice announced yet: the primary has
+      if (Date.now() - noticed.at < this.#maxLagMs) nodes = await read(() => this.node.registry.view.uidNodes(uid, true))
+      else this.#noticed.delete(uid)
     }
-    const nodes = await read(() => this.node.registry.view.uidNodes(uid, fresh))
     const others = nodes.filter((n) => n !== this.#self)
     // overlapped a notice: it may predate the change (and the notice dropped the entry already)
     if (gen !== this.#noticeGen) return others
