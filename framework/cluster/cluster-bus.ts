@@ -10,8 +10,9 @@
  * no entry share one Redis read; a node that starts holding a uid announces it to every server
  * (a notice, which drops the entry), and a node that answers 0 for a cached uid makes the
  * sender look it up again. With registry replicas, a lookup that missed is treated as a cached
- * one; the second lookups, and kicks', read the registry's primary (a replica's answer may be
- * the stale one that missed).
+ * one; the second lookups, kicks', and a lookup whose replica answer lacks the node that
+ * announced the uid within the replicas' max lag read the registry's primary (a replica's
+ * answer may be the stale one that missed).
  */
 import { groupUids, runPush, type MembershipChange, type PushOp, type QueryOp } from '../connection/bus-ops.js'
 import type { Connection } from '../connection/connection.js'
@@ -34,7 +35,7 @@ export interface ClusterBusNode {
   readonly registry: {
     setUid (uid: string, present: boolean): Promise<boolean>
     setGroupCount (group: string, count: number): Promise<boolean>
-    readonly view: Pick<RegistryView, 'uidNodes' | 'uidsNodes' | 'groupNodes' | 'isUidOnline' | 'onlineCount' | 'groupCount' | 'groups'> & { readonly readsReplicas?: boolean }
+    readonly view: Pick<RegistryView, 'uidNodes' | 'uidsNodes' | 'groupNodes' | 'isUidOnline' | 'onlineCount' | 'groupCount' | 'groups'> & { readonly readsReplicas?: boolean, readonly replicaMaxLagMs?: number }
   }
   /** Live server nodes other than this one. */
   otherServers (): string[]
@@ -63,6 +64,13 @@ export class ClusterBus extends RemoteBus {
   readonly #cacheMs: number
   /** Lookups may read a lagging replica: an answer that missed is looked up again, like a cached one. */
   readonly #replicaReads: boolean
+  readonly #maxLagMs: number
+  /**
+   * With replica reads: uid → its last notice (when, and the node that started holding it),
+   * oldest first. Within the replicas' max lag of it, a replica's answer that lacks that node
+   * predates the change: the lookup reads the primary.
+   */
+  readonly #noticed = new Map<string, { at: number, node: string }>()
   readonly #uidCache = new Map<string, { nodes: string[], at: number }>()
   /** Cache fills under way, by uid (see `#uidNodes`). */
   readonly #lookups = new Map<string, Promise<string[]>>()
@@ -76,11 +84,12 @@ export class ClusterBus extends RemoteBus {
     this.#self = node.name
     this.#cacheMs = uidCacheMs
     this.#replicaReads = node.registry.view.readsReplicas === true
+    this.#maxLagMs = node.registry.view.replicaMaxLagMs ?? 1000
     node.messenger.onRequest = (_source, text) => {
       const nl = text.indexOf('\n')
       return nl < 0 ? this.#handle(parseOp(text)) : this.#handle(parseOp(text.slice(0, nl)), text.slice(nl + 1))
     }
-    node.messenger.onNotice = (_source, body) => {
+    node.messenger.onNotice = (source, body) => {
       const uids = parseNotice(body)
       if (uids === undefined) return
       this.#noticeGen++
@@ -89,9 +98,23 @@ export class ClusterBus extends RemoteBus {
         this.#uidCache.delete(u)
         this.#lookups.delete(u)
       }
+      if (this.#replicaReads) this.#noted(uids, source)
     }
     node.onNodeGone = (name) => {
       for (const [uid, e] of this.#uidCache) if (e.nodes.includes(name)) this.#uidCache.delete(uid)
+    }
+  }
+
+  /** Records a notice of `node` about `uids`; drops entries past the max lag (and the oldest past the bound). */
+  #noted (uids: readonly string[], node: string): void {
+    const now = Date.now()
+    for (const u of uids) {
+      this.#noticed.delete(u) // to the end of the (time) order
+      this.#noticed.set(u, { at: now, node })
+    }
+    for (const [u, { at }] of this.#noticed) {
+      if (now - at < this.#maxLagMs && this.#noticed.size <= MAX_CACHED_UIDS) break
+      this.#noticed.delete(u)
     }
   }
 
@@ -128,6 +151,7 @@ export class ClusterBus extends RemoteBus {
       case 'uid': return this.#toUid(op.u, op, data)
       case 'uids': {
         const byNode = await read(() => this.node.registry.view.uidsNodes(op.u))
+        if (this.#replicaReads) return this.#toUidsChecked(byNode, op, data)
         const nodes = new Set<string>()
         for (const list of byNode.values()) for (const node of list) nodes.add(node)
         nodes.delete(this.#self)
@@ -200,7 +224,13 @@ export class ClusterBus extends RemoteBus {
   /** Reads the nodes holding `uid` (other than this one) from Redis, and caches them; `fresh`: from the primary. */
   async #lookUp (uid: string, fresh = false): Promise<string[]> {
     const gen = this.#noticeGen
-    const nodes = await read(() => this.node.registry.view.uidNodes(uid, fresh))
+    let nodes = await read(() => this.node.registry.view.uidNodes(uid, fresh))
+    const noticed = fresh || this.#noticed.size === 0 ? undefined : this.#noticed.get(uid)
+    if (noticed !== undefined && !nodes.includes(noticed.node)) {
+      // the replica does not have the change the notice announced yet: the primary has
+      if (Date.now() - noticed.at < this.#maxLagMs) nodes = await read(() => this.node.registry.view.uidNodes(uid, true))
+      else this.#noticed.delete(uid)
+    }
     const others = nodes.filter((n) => n !== this.#self)
     // overlapped a notice: it may predate the change (and the notice dropped the entry already)
     if (gen !== this.#noticeGen) return others
@@ -229,6 +259,34 @@ export class ClusterBus extends RemoteBus {
   async #resendFresh (uid: string, tried: readonly string[], op: PushOp, data?: unknown): Promise<number> {
     const again = (await this.#lookUp(uid, true)).filter((node) => !tried.includes(node))
     return this.#count(again, op, data)
+  }
+
+  /**
+   * `sendToUids` when lookups read replicas: a node that answers fewer connections than the
+   * uids the replica placed there (or no answer) may have lost some of them to another node
+   * within the lag. Those uids are read again on the primary, and the op goes to their holders
+   * not tried yet (never twice to a node: each delivers only to the uids it holds).
+   */
+  async #toUidsChecked (byNode: ReadonlyMap<string, readonly string[]>, op: PushOp & { o: 'uids' }, data: unknown): Promise<number> {
+    const placed = new Map<string, number>()
+    for (const list of byNode.values()) for (const node of list) if (node !== this.#self) placed.set(node, (placed.get(node) ?? 0) + 1)
+    const tried = [...placed.keys()]
+    const replies = await this.#request(tried, op, data)
+    let n = sumCounts(replies.values())
+    const short = new Set<string>()
+    for (const [node, uids] of placed) {
+      const v = replies.get(node)
+      if (typeof v !== 'number' || v < uids) short.add(node)
+    }
+    if (short.size === 0) return n
+    const suspects: string[] = []
+    for (const [uid, list] of byNode) if (list.some((node) => short.has(node))) suspects.push(uid)
+    const again = new Set<string>()
+    for (const list of (await read(() => this.node.registry.view.uidsNodes(suspects, true))).values()) {
+      for (const node of list) if (node !== this.#self && !placed.has(node)) again.add(node)
+    }
+    if (again.size > 0) n += await this.#count([...again], op, data)
+    return n
   }
 
   async #groupNodes (group: string): Promise<string[]> {

@@ -91,6 +91,9 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
   /** Lookups may read a replica (`cluster.registryReplicas`). */
   get readsReplicas (): boolean { return this.#replicas !== undefined }
 
+  /** How far a replica in use may lag (`cluster.registryReplicaMaxLagMs`); undefined without replicas. */
+  get replicaMaxLagMs (): number | undefined { return this.#replicas?.maxLagMs }
+
   /** Nodes seen alive by the last `watch()` poll, by name. */
   get live (): ReadonlyMap<string, NodeRecord> { return this.#live }
 
@@ -124,12 +127,15 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
     return this.#read(this.#replicas, (r) => r.smembers(key), (nodes) => nodes.length === 0)
   }
 
-  /** Nodes holding each uid (uids online nowhere are left out). One round trip (two when a replica missed some). */
-  async uidsNodes (uids: readonly string[]): Promise<Map<string, string[]>> {
+  /**
+   * Nodes holding each uid (uids online nowhere are left out). One round trip (two when a
+   * replica missed some); `fresh`: read on the primary (a replica's answer proved stale).
+   */
+  async uidsNodes (uids: readonly string[], fresh = false): Promise<Map<string, string[]>> {
     const unique = [...new Set(uids)]
     if (unique.length === 0) return new Map()
     const replicas = this.#replicas
-    const replica = replicas?.pick()
+    const replica = fresh ? undefined : replicas?.pick()
     if (replicas === undefined || replica === undefined) return this.#uidsNodesOn(this.#redis, unique)
     let out: Map<string, string[]>
     try {
@@ -174,15 +180,15 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
   /** Connections in `group`, cluster-wide. */
   async groupCount (group: string): Promise<number> {
     const key = this.keys.k('groups')
-    const run = async (r: RedisClient): Promise<number> => Number(await r.zscore(key, group) ?? 0)
-    return this.#replicas === undefined ? run(this.#redis) : this.#read(this.#replicas, run)
+    if (this.#replicas === undefined) return Number(await this.#redis.zscore(key, group) ?? 0)
+    return this.#read(this.#replicas, async (r) => Number(await r.zscore(key, group) ?? 0))
   }
 
   /** Nodes with connections in `group`, with how many each (a replica's "none" is confirmed on the primary). */
   async groupNodes (group: string): Promise<Map<string, number>> {
     const key = this.keys.k(`group:${group}`)
-    const run = async (r: RedisClient): Promise<Map<string, number>> => new Map(Object.entries(await r.hgetall(key)).map(([n, c]) => [n, Number(c)]))
-    return this.#replicas === undefined ? run(this.#redis) : this.#read(this.#replicas, run, (nodes) => nodes.size === 0)
+    if (this.#replicas === undefined) return nodeCounts(await this.#redis.hgetall(key))
+    return this.#read(this.#replicas, async (r) => nodeCounts(await r.hgetall(key)), (nodes) => nodes.size === 0)
   }
 
   /** Groups with at least one connection, cluster-wide. */
@@ -289,6 +295,11 @@ export class RegistryView extends EventEmitter<RegistryViewEvents> {
       this.#purging.delete(name)
     }
   }
+}
+
+/** A group's hash (node → count) as numbers. */
+function nodeCounts (hash: Record<string, string>): Map<string, number> {
+  return new Map(Object.entries(hash).map(([n, c]) => [n, Number(c)]))
 }
 
 function parseRecord (json: string): NodeRecord | undefined {

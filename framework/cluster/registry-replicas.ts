@@ -97,7 +97,9 @@ export class ReplicaReads {
 
   /**
    * Opens the replica connections and starts the periodic checks; resolves after the first
-   * (which writes the first stamp). A replica is checked again as soon as it connects.
+   * (which writes the first stamp), or after `maxLagMs` if it is not done by then (a primary
+   * that is down at boot holds up nothing: reads go to the primary until a check finds a
+   * replica current). A replica is checked again as soon as it connects.
    */
   async start (): Promise<void> {
     if (this.#timer) return
@@ -107,7 +109,9 @@ export class ReplicaReads {
       r.client.on('ready', () => { void this.check() })
       if (r.client.status === 'wait') r.client.connect().catch(() => {}) // it retries by itself
     }
-    await this.check()
+    let bound: NodeJS.Timeout | undefined
+    await Promise.race([this.check(), new Promise<void>((resolve) => { bound = setTimeout(resolve, this.#maxLagMs) })])
+    clearTimeout(bound)
   }
 
   /** Stops the checks and closes the replica connections. */

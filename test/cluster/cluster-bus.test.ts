@@ -210,3 +210,47 @@ test('request text: a uid push is the uid as a JSON string and the data; other o
   const b = c.server('srv-b')
   assert.throws(() => b.node.messenger.onRequest('srv-a', '{"o":"online","u":"x"}'), /unknown request/)
 })
+
+test('replica reads: sendToUids reaches a uid that moved to another server while the replica lags', async () => {
+  const c = new FakeCluster()
+  c.replicaReads = true
+  const a = c.server('srv-a')
+  const b = c.server('srv-b')
+  const cc = c.server('srv-c')
+  const onB = conn(b)
+  const stays = conn(b)
+  await b.bus.bindUid(onB, 'u1')
+  await b.bus.bindUid(stays, 'u2')
+  c.lagReplica()
+  // u1 moves from srv-b to srv-c; the replica still places it on srv-b
+  await b.bus.unbindUid(onB)
+  const onC = conn(cc)
+  await cc.bus.bindUid(onC, 'u1')
+  await turns()
+  c.requests.length = 0
+  assert.equal(await a.bus.sendToUids(['u1', 'u2'], 'hi'), 2)
+  assert.deepEqual(onC.pushed, ['hi'])
+  assert.deepEqual(stays.pushed, ['hi'])
+  assert.deepEqual(c.requests.map((r) => r.to), [['srv-b'], ['srv-c']], 'srv-b answered 1 for 2 uids: the primary found srv-c; never twice to a node')
+})
+
+test('replica reads: within the max lag of a notice, a replica answer that lacks the announcing server is read again on the primary', async () => {
+  const c = new FakeCluster()
+  c.replicaReads = true
+  const a = c.server('srv-a')
+  const b = c.server('srv-b')
+  const cc = c.server('srv-c')
+  const onB = conn(b)
+  await b.bus.bindUid(onB, 'u1')
+  c.lagReplica()
+  // a second device on srv-c: its notice drops srv-a's entry, the replica still shows srv-b only
+  const onC = conn(cc)
+  await cc.bus.bindUid(onC, 'u1')
+  await turns()
+  assert.equal(await a.bus.sendToUid('u1', 'one'), 2)
+  assert.equal(await a.bus.sendToUid('u1', 'two'), 2, 'the primary\'s answer was cached')
+  assert.deepEqual(onB.pushed, ['one', 'two'])
+  assert.deepEqual(onC.pushed, ['one', 'two'])
+  assert.equal(c.replicaUidReads, 1, 'the replica\'s answer lacked srv-c: read again on the primary')
+  assert.equal(c.uidReads, 2)
+})

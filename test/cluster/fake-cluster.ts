@@ -34,6 +34,27 @@ export class FakeCluster {
   loseNotices = false
   /** Registry reads fail. */
   registryDown = false
+  /** Lookups read a replica (`readsReplicas`); set before creating servers. */
+  replicaReads = false
+  /** The replica's copy of uid → nodes while it lags (see `lagReplica`); undefined: current. */
+  replica: Map<string, Set<string>> | undefined
+  /** uid lookups the fake replica answered. */
+  replicaUidReads = 0
+
+  /** The replica stops replicating: lookups that are not `fresh` see the uids as they are now. */
+  lagReplica (): void {
+    this.replica = new Map([...this.uids].map(([u, set]) => [u, new Set(set)]))
+  }
+
+  /** uid → nodes as a lookup sees it: the lagging replica's, an empty answer confirmed on the primary. */
+  #uidNodes (uid: string, fresh: boolean): string[] {
+    const stale = fresh ? undefined : this.replica?.get(uid)
+    if (stale !== undefined && stale.size > 0) {
+      this.replicaUidReads++
+      return [...stale]
+    }
+    return [...this.uids.get(uid) ?? []]
+  }
 
   /** A new server named `name` (its connection ids are `<name>.<n>`). */
   server (name: string, uidCacheMs = 60_000): FakeServer {
@@ -99,8 +120,9 @@ export class FakeCluster {
           return true
         },
         view: {
-          uidNodes: (uid) => { this.uidReads++; return this.#read(() => [...this.uids.get(uid) ?? []]) },
-          uidsNodes: (uids) => this.#read(() => new Map(uids.filter((u) => this.uids.has(u)).map((u) => [u, [...this.uids.get(u)!]]))),
+          readsReplicas: this.replicaReads,
+          uidNodes: (uid, fresh = false) => { this.uidReads++; return this.#read(() => this.#uidNodes(uid, fresh)) },
+          uidsNodes: (uids, fresh = false) => this.#read(() => new Map(uids.map((u): [string, string[]] => [u, this.#uidNodes(u, fresh)]).filter(([, nodes]) => nodes.length > 0))),
           groupNodes: (group) => this.#read(() => new Map(this.groupCounts.get(group) ?? [])),
           isUidOnline: (uid) => this.#read(() => this.uids.has(uid)),
           onlineCount: () => this.#read(() => this.uids.size),

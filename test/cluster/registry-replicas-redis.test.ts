@@ -4,8 +4,10 @@
  * lagging replica), on ports below 32768, the replica read over a unix socket. Two cluster
  * nodes in this process (Redis pub/sub carrier, every send looking its uid up) send across:
  * `INFO commandstats` on each server shows the lookups on the replica and none on the primary;
- * a uid bound (or moved to another node) a moment ago is found although the replica lags; a replica lagging past
- * `registryReplicaMaxLagMs` is skipped; the replica killed during a stream of sends loses none.
+ * a uid bound (or moved to another node) a moment ago is found although the replica lags, by
+ * `sendToUid` and `sendToUids`; a replica lagging past
+ * `registryReplicaMaxLagMs` is skipped; the replica killed during a stream of sends loses none
+ * (reads on the replica before the kill, on the primary after).
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -194,7 +196,9 @@ describe('registry reads on a real replica', { timeout: 60_000, skip: haveRedis 
       const dan2 = attach(c.table, c.bus)
       await c.bus.bindUid(dan2, 'dan')
       assert.equal(await a.bus.sendToUid('dan', 'moved'), 1)
-      assert.deepEqual(dan2.pushed, ['moved'])
+      // sendToUids: the replica places bob and dan on B, which answers 1 of 2: dan is read on the primary
+      assert.equal(await a.bus.sendToUids(['bob', 'dan'], 'moved too'), 2)
+      assert.deepEqual(dan2.pushed, ['moved', 'moved too'])
 
       const carl = attach(b.table, b.bus)
       await b.bus.bindUid(carl, 'carl')
@@ -224,12 +228,24 @@ describe('registry reads on a real replica', { timeout: 60_000, skip: haveRedis 
     const before = bob.pushed.length
     const total = 3000
     const counts: number[] = []
+    const reads = a.node.replicas!.counts
+    const onReplicaBefore = reads.replica
+    let onReplicaAtKill = 0
     let killed: Promise<void> | undefined
+    let primaryAfterKill: Map<string, number> | undefined
     for (let i = 0; i < total; i += 100) {
-      if (i === 1000) killed = servers.kill(replicaProc) // not awaited: sends go on while it dies
+      if (i === 1000) {
+        onReplicaAtKill = reads.replica
+        killed = servers.kill(replicaProc) // not awaited yet: sends go on while it dies
+      }
+      if (i === 2000) {
+        await killed // the last sends run once it is dead
+        primaryAfterKill = await commandStats(primaryRaw)
+      }
       counts.push(...await Promise.all(Array.from({ length: 100 }, (_, j) => a.bus.sendToUid('bob', i + j))))
     }
-    await killed
+    assert.ok(onReplicaAtKill > onReplicaBefore, 'the replica answered lookups before the kill')
+    assert.ok(lookups(primaryAfterKill!, await commandStats(primaryRaw)) > 0, 'the primary answered lookups after it')
     assert.deepEqual(counts, Array.from({ length: total }, () => 1), 'every send reached bob')
     // (sends of one batch may overtake each other: some lookups went to the primary)
     assert.deepEqual((bob.pushed.slice(before) as number[]).sort((x, y) => x - y), Array.from({ length: total }, (_, i) => i), 'each once')

@@ -56,6 +56,7 @@ class FakeRedis {
   }
 
   disconnect (): void { this.status = 'end' }
+  on (): this { return this }
 
   // registry entries, as the scripts write them (keys as stored: sd:{c}:…)
   bind (uid: string, node: string): void {
@@ -139,6 +140,9 @@ test('an empty uid or group answer of a replica is confirmed on the primary; cou
   assert.deepEqual(await view.uidNodes('bob', true), ['n3'])
   assert.equal(primary.calls.get('smembers'), 2)
   assert.equal(replica.calls.get('smembers'), 2)
+  assert.deepEqual(await view.uidsNodes(['ann', 'bob'], true), new Map([['ann', ['n2']], ['bob', ['n3']]]))
+  assert.equal(primary.calls.get('pipeline'), 2, 'a fresh sendToUids lookup reads the primary only')
+  assert.equal(replica.calls.get('pipeline'), 1)
 })
 
 test('a replica that is down, failed a read or shows no stamp is skipped; the next in the list is used', async () => {
@@ -206,6 +210,16 @@ test('a replica whose probe does not come back is skipped once the probe is olde
   assert.equal(reads.pick(), undefined, 'the probe sent 1001 ms ago has no answer')
   answer(null)
   await check
+})
+
+test('start() does not wait longer than maxLagMs for a first stamp the primary does not take', async () => {
+  const { primary, reads } = setUp(1, 50)
+  primary.set = () => new Promise(() => {}) // down: the command waits in the offline queue
+  const started = Date.now()
+  await reads.start()
+  reads.stop()
+  assert.ok(Date.now() - started < 1000, 'start() resolved')
+  assert.equal(reads.pick(), undefined, 'no stamp yet: reads go to the primary')
 })
 
 test('cluster.registryReplicas entries: redis URLs, host:port and unix sockets; SD_REGISTRY_REPLICAS is comma-separated', async () => {
