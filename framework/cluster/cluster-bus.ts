@@ -278,9 +278,17 @@ export class ClusterBus extends RemoteBus {
       const v = replies.get(node)
       if (typeof v !== 'number' || v < uids) short.add(node)
     }
-    if (short.size === 0) return n
+    // a uid the replica still places here that left this node is a suspect too (the local table is current)
+    // and so is one a server announced (it bound the uid) within the max lag that the replica does not place there yet
+    const now = Date.now()
+    const stale = (uid: string, list: readonly string[]): boolean => {
+      if (list.includes(this.#self) && this.table.byUid(uid).size === 0) return true
+      const noticed = this.#noticed.get(uid)
+      return noticed !== undefined && now - noticed.at < this.#maxLagMs && !list.includes(noticed.node)
+    }
     const suspects: string[] = []
-    for (const [uid, list] of byNode) if (list.some((node) => short.has(node))) suspects.push(uid)
+    for (const [uid, list] of byNode) if (list.some((node) => short.has(node)) || stale(uid, list)) suspects.push(uid)
+    if (suspects.length === 0) return n
     const again = new Set<string>()
     for (const list of (await read(() => this.node.registry.view.uidsNodes(suspects, true))).values()) {
       for (const node of list) if (node !== this.#self && !placed.has(node)) again.add(node)

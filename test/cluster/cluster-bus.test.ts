@@ -234,6 +234,46 @@ test('replica reads: sendToUids reaches a uid that moved to another server while
   assert.deepEqual(c.requests.map((r) => r.to), [['srv-b'], ['srv-c']], 'srv-b answered 1 for 2 uids: the primary found srv-c; never twice to a node')
 })
 
+test('replica reads: sendToUids reaches a uid that moved away from the sending server while the replica lags', async () => {
+  const c = new FakeCluster()
+  c.replicaReads = true
+  const a = c.server('srv-a')
+  const b = c.server('srv-b')
+  const onA = conn(a)
+  await a.bus.bindUid(onA, 'u1')
+  c.lagReplica()
+  // u1 moves from srv-a (the sender) to srv-b; the replica still places it on srv-a only
+  await a.bus.unbindUid(onA)
+  const onB = conn(b)
+  await b.bus.bindUid(onB, 'u1')
+  await turns()
+  assert.equal(await a.bus.sendToUids(['u1'], 'hi'), 1)
+  assert.deepEqual(onB.pushed, ['hi'])
+  assert.deepEqual(onA.pushed, [])
+})
+
+test('replica reads: sendToUids reaches a moved uid even when its old server still answers as many connections as uids placed there', async () => {
+  const c = new FakeCluster()
+  c.replicaReads = true
+  const a = c.server('srv-a')
+  const b = c.server('srv-b')
+  const cc = c.server('srv-c')
+  const x1 = conn(b)
+  const x2 = conn(b)
+  const y = conn(b)
+  await b.bus.bindUid(x1, 'x')
+  await b.bus.bindUid(x2, 'x')
+  await b.bus.bindUid(y, 'y')
+  c.lagReplica()
+  // y moves to srv-c; srv-b still answers 2 (x's two connections) for the 2 uids placed there
+  await b.bus.unbindUid(y)
+  const yOnC = conn(cc)
+  await cc.bus.bindUid(yOnC, 'y')
+  await turns()
+  assert.equal(await a.bus.sendToUids(['x', 'y'], 'hi'), 3)
+  assert.deepEqual(yOnC.pushed, ['hi'], 'srv-c announced y: the primary was asked where y is')
+})
+
 test('replica reads: within the max lag of a notice, a replica answer that lacks the announcing server is read again on the primary', async () => {
   const c = new FakeCluster()
   c.replicaReads = true
