@@ -13,6 +13,13 @@ function conn (s: FakeServer): ReturnType<typeof attach> {
   return attach(s.table, s.bus)
 }
 
+/** srv-a, srv-b and srv-c whose lookups read a replica (held back with `c.lagReplica()`). */
+function replicaCluster (): { c: FakeCluster, a: FakeServer, b: FakeServer, cc: FakeServer } {
+  const c = new FakeCluster()
+  c.replicaReads = true
+  return { c, a: c.server('srv-a'), b: c.server('srv-b'), cc: c.server('srv-c') }
+}
+
 test('a uid on another server: one request to that server; a fresh cache entry costs no lookup', async () => {
   const c = new FakeCluster()
   const a = c.server('srv-a')
@@ -212,11 +219,7 @@ test('request text: a uid push is the uid as a JSON string and the data; other o
 })
 
 test('replica reads: sendToUids reaches a uid that moved to another server while the replica lags', async () => {
-  const c = new FakeCluster()
-  c.replicaReads = true
-  const a = c.server('srv-a')
-  const b = c.server('srv-b')
-  const cc = c.server('srv-c')
+  const { c, a, b, cc } = replicaCluster()
   const onB = conn(b)
   const stays = conn(b)
   await b.bus.bindUid(onB, 'u1')
@@ -235,10 +238,7 @@ test('replica reads: sendToUids reaches a uid that moved to another server while
 })
 
 test('replica reads: sendToUids reaches a uid that moved away from the sending server while the replica lags', async () => {
-  const c = new FakeCluster()
-  c.replicaReads = true
-  const a = c.server('srv-a')
-  const b = c.server('srv-b')
+  const { c, a, b } = replicaCluster()
   const onA = conn(a)
   await a.bus.bindUid(onA, 'u1')
   c.lagReplica()
@@ -253,11 +253,7 @@ test('replica reads: sendToUids reaches a uid that moved away from the sending s
 })
 
 test('replica reads: sendToUids reaches a moved uid even when its old server still answers as many connections as uids placed there', async () => {
-  const c = new FakeCluster()
-  c.replicaReads = true
-  const a = c.server('srv-a')
-  const b = c.server('srv-b')
-  const cc = c.server('srv-c')
+  const { c, a, b, cc } = replicaCluster()
   const x1 = conn(b)
   const x2 = conn(b)
   const y = conn(b)
@@ -275,11 +271,7 @@ test('replica reads: sendToUids reaches a moved uid even when its old server sti
 })
 
 test('replica reads: within the max lag of a notice, a replica answer that lacks the announcing server is read again on the primary', async () => {
-  const c = new FakeCluster()
-  c.replicaReads = true
-  const a = c.server('srv-a')
-  const b = c.server('srv-b')
-  const cc = c.server('srv-c')
+  const { c, a, b, cc } = replicaCluster()
   const onB = conn(b)
   await b.bus.bindUid(onB, 'u1')
   c.lagReplica()
