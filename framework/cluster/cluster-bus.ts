@@ -42,6 +42,11 @@ export interface ClusterBusNode {
   onNodeGone: (name: string) => void
 }
 
+/** A node's answer that reached at least one connection. */
+function isPositive (v: unknown): v is number {
+  return typeof v === 'number' && v > 0
+}
+
 /** Uid lookups kept at most (the oldest goes first). */
 const MAX_CACHED_UIDS = 100_000
 
@@ -184,22 +189,12 @@ export class ClusterBus extends RemoteBus {
       }
       return new Promise<number>((resolve, reject) => this.node.messenger.sendOne(nodes[0], text, (err, v) => {
         if (err) reject(err)
-        else if (typeof v === 'number' && v > 0) resolve(n + v)
+        else if (isPositive(v)) resolve(n + v)
         else resolve(this.#resendFresh(uid, nodes, { o: 'uid', u: uid }, data).then((more) => n + more))
       }))
     }
-    const op: PushOp = { o: 'uid', u: uid }
-    return this.#request(nodes, op, data).then((replies) => {
-      let m = 0
-      let missed = false
-      for (const node of nodes) {
-        const v = replies.get(node)
-        if (typeof v === 'number' && v > 0) m += v
-        else missed = true
-      }
-      // a node that no longer holds the uid: look it up again, send to any new holder
-      return missed ? this.#resendFresh(uid, nodes, op, data).then((more) => n + m + more) : n + m
-    })
+    // several holders: the general path finds the same cache entry and re-sends the same way
+    return this.#toUid(uid, { o: 'uid', u: uid }, data).then((m) => n + m)
   }
 
   /**
@@ -249,7 +244,7 @@ export class ClusterBus extends RemoteBus {
     if (nodes.length === 0) return 0
     const replies = await this.#request(nodes, op, data)
     let n = sumCounts(replies.values())
-    if ((cached || this.#replicaReads) && nodes.some((node) => replies.get(node) === 0 || replies.get(node) === undefined)) {
+    if ((cached || this.#replicaReads) && nodes.some((node) => !isPositive(replies.get(node)))) {
       n += await this.#resendFresh(uid, nodes, op, data)
     }
     return n

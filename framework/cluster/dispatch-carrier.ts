@@ -148,7 +148,7 @@ export class DispatchCarrier extends EventEmitter<CarrierEvents> implements Carr
 
   /** Stops linking to a dispatcher (it left the registry); what went through it goes another way. */
   removeDispatcher (host: string, port: number): void {
-    const route = this.#all.get(`${host}:${port}`)
+    const route = this.#all.get(addressId({ host, port }))
     if (!route) return
     this.#all.delete(route.id)
     void route.client.close()
@@ -158,12 +158,7 @@ export class DispatchCarrier extends EventEmitter<CarrierEvents> implements Carr
 
   /** True when the link to the dispatcher at host:port is ready. */
   isReady (host: string, port: number): boolean {
-    return this.#all.get(`${host}:${port}`)?.ready === true
-  }
-
-  /** Addresses of the dispatchers this node links to (or tries to). */
-  dispatcherAddresses (): string[] {
-    return [...this.#all.keys()]
+    return this.#all.get(addressId({ host, port }))?.ready === true
   }
 
   info (): RouteInfo[] {

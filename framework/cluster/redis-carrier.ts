@@ -30,7 +30,7 @@ export interface RedisCarrierOptions {
 }
 
 /** Names of the channels of one cluster. */
-export function redisChannels (redis: RedisClient, cluster: string): { node: (name: string) => string, all: string } {
+function redisChannels (redis: RedisClient, cluster: string): { node: (name: string) => string, all: string } {
   const stored = new RegistryKeys(redis, cluster).stored
   return { node: (name) => `${stored}n:${name}`, all: `${stored}all` }
 }

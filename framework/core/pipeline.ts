@@ -66,7 +66,8 @@ export function errorBody (err: unknown): { status: number, body: ErrorBody } {
   return { status: internal.status, body: internal.toJSON() }
 }
 
-function isThenable (v: unknown): v is PromiseLike<unknown> {
+/** True for a promise or any object with a `then` method. */
+export function isThenable (v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
 }
 
@@ -96,6 +97,18 @@ export class Pipeline<C extends BaseController = BaseController> {
   /** Requests whose action has not settled yet. */
   get inflight (): number {
     return this.#inflight
+  }
+
+  /** Resolves true once no request is running, or false after `timeoutMs` with some still running. */
+  async drain (timeoutMs: number): Promise<boolean> {
+    if (this.#inflight === 0) return true
+    let timer: NodeJS.Timeout | undefined
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs) }),
+    ])
+    clearTimeout(timer)
+    return drained
   }
 
   /** Runs a message from a socket or WebSocket connection, which is its reply sink. */

@@ -36,7 +36,7 @@ import type { AppContract, AppStatus, NodeStats, TransportName } from '../core/c
 import { BaseController, type ControllerClass } from '../core/controller.js'
 import { isPublicError, SdError } from '../core/errors.js'
 import type { HookName, Hooks, Middleware } from '../core/hooks.js'
-import { Pipeline } from '../core/pipeline.js'
+import { isThenable, Pipeline } from '../core/pipeline.js'
 import { loadClasses } from '../core/modules.js'
 import { noParams, Router } from '../core/router.js'
 
@@ -70,9 +70,6 @@ function memory (): { rss: number, heapUsed: number } {
 type AppHooks = Hooks<Controller, Application>
 type HookList = { [K in HookName]: Array<AppHooks[K]> }
 
-function isThenable (v: unknown): v is PromiseLike<unknown> {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
-}
 
 /** An SD application: ports, router, controllers, bus. */
 export class Application implements TransportHost, ServerHost, AppContract {
@@ -104,12 +101,6 @@ export class Application implements TransportHost, ServerHost, AppContract {
   readonly #middleware: Array<Middleware<Controller>> = []
   /** Route → guards → validate → action → reply, for socket messages and HTTP requests alike. */
   readonly #pipeline = new Pipeline(this, this.#middleware, (thrown, action) => this.#dataError(thrown, action))
-  // the pipeline's shutdown state, under the names `#stop` uses
-  /** True once shutdown began: new requests are refused. */
-  get #refusing (): boolean { return this.#pipeline.refusing }
-  set #refusing (value: boolean) { this.#pipeline.refusing = value }
-  get #inflight (): number { return this.#pipeline.inflight }
-  get #idleWaiters (): Array<() => void> { return this.#pipeline.idleWaiters }
   #stopHeartbeat: (() => void) | undefined
   #stopping: Promise<void> | undefined
 
@@ -369,19 +360,11 @@ export class Application implements TransportHost, ServerHost, AppContract {
       return
     }
     this.#setStatus('closing')
-    this.#refusing = true
+    this.#pipeline.refusing = true
     await Promise.all(this.#transports.map((t) => t.stopAccepting()))
     await this.timers.stop()
-    if (this.#inflight > 0) {
-      const timeoutMs = this.config.server.shutdownTimeoutMs
-      let timer: NodeJS.Timeout | undefined
-      const drained = await Promise.race([
-        new Promise<boolean>((resolve) => this.#idleWaiters.push(() => resolve(true))),
-        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs) }),
-      ])
-      clearTimeout(timer)
-      if (!drained) this.log.warn({ inflight: this.#inflight, timeoutMs }, 'shutdown timeout: closing with requests still running')
-    }
+    const timeoutMs = this.config.server.shutdownTimeoutMs
+    if (!await this.#pipeline.drain(timeoutMs)) this.log.warn({ inflight: this.#pipeline.inflight, timeoutMs }, 'shutdown timeout: closing with requests still running')
     this.#stopHeartbeat?.()
     await Promise.all(this.#transports.map((t) => t.close()))
     for (const fn of this.#hooks.onStop) {

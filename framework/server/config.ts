@@ -91,7 +91,7 @@ function invalid (key: string, why: string): SdError {
 }
 
 /** Merges `input` into `target`, checking every key against the defaults' shape. */
-function mergeChecked (target: Record<string, unknown>, input: Record<string, unknown>, path: string, optional = optionalKeys()): void {
+function mergeChecked (target: Record<string, unknown>, input: Record<string, unknown>, path: string, optional = optionalKeys(), allowedValues = enums()): void {
   for (const [key, value] of Object.entries(input)) {
     const name = `${path}.${key}`
     if (value === undefined) continue
@@ -105,7 +105,7 @@ function mergeChecked (target: Record<string, unknown>, input: Record<string, un
     if (!(key in target)) throw invalid(name, 'is not a known option')
     if (isPlainObject(current)) {
       if (!isPlainObject(value)) throw invalid(name, 'must be an object')
-      mergeChecked(current, value, name, optional)
+      mergeChecked(current, value, name, optional, allowedValues)
       continue
     }
     if (Array.isArray(current)) {
@@ -118,7 +118,7 @@ function mergeChecked (target: Record<string, unknown>, input: Record<string, un
       if (!Number.isInteger(value) || value < 0) throw invalid(name, `must be a non-negative integer, got ${value}`)
       if (key === 'port' && value > 65535) throw invalid(name, `must be a port number (0-65535), got ${value}`)
     }
-    const allowed = ruleFor(enums(), name)
+    const allowed = ruleFor(allowedValues, name)
     if (allowed && !allowed.includes(value as string)) {
       throw invalid(name, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`)
     }
