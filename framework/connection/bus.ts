@@ -5,8 +5,8 @@
  */
 import type { BindOptions, BusCalls, SendOptions, Uid } from '../core/contract.js'
 import { SdError } from '../core/errors.js'
-import { groupUids } from './bus-ops.js'
-import { Outgoing, type Connection } from './connection.js'
+import { excludeList, groupUids, runPush } from './bus-ops.js'
+import type { Connection } from './connection.js'
 import type { ConnectionTable } from './table.js'
 
 export type { SendOptions, BindOptions, Uid } from '../core/contract.js'
@@ -28,24 +28,6 @@ export interface Bus extends BusCalls {
   closed? (conn: Connection, was: { uid?: string, groups?: ReadonlySet<string> }): void
 }
 
-function excluded (options: SendOptions | undefined): ((id: string) => boolean) | undefined {
-  const ex = options?.exclude
-  if (ex === undefined) return undefined
-  if (typeof ex === 'string') return (id) => id === ex
-  const set = new Set(ex)
-  return (id) => set.has(id)
-}
-
-function deliver (conns: Iterable<Connection>, data: unknown, skip?: (id: string) => boolean): number {
-  const out = new Outgoing(data)
-  let n = 0
-  for (const conn of conns) {
-    if (skip?.(conn.id)) continue
-    if (conn.pushOutgoing(out)) n++
-  }
-  return n
-}
-
 /**
  * Pushes `data` to the connections of `uid` in `table`, synchronously: the hot path of every
  * bus (one connection: no shared encoding to allocate). Throws what a codec throws.
@@ -54,7 +36,7 @@ export function deliverToUid (table: ConnectionTable, uid: string, data: unknown
   const conns = table.byUid(uid)
   if (conns.size === 0) return 0
   if (conns.size === 1) for (const c of conns) return c.push(data) ? 1 : 0
-  return deliver(conns, data)
+  return runPush(table, { o: 'uid', u: uid }, data)
 }
 
 /** The bus of one standalone process. */
@@ -97,33 +79,23 @@ export class LocalBus implements Bus {
   }
 
   async sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {
-    const out = new Outgoing(data)
-    let n = 0
-    for (const uid of new Set(uids.map(String))) {
-      for (const conn of this.#table.byUid(uid)) if (conn.pushOutgoing(out)) n++
-    }
-    return n
+    return runPush(this.#table, { o: 'uids', u: uids.map(String) }, data)
   }
 
   async sendToAll (data: unknown, options?: SendOptions): Promise<number> {
-    return deliver(this.#table.all(), data, excluded(options))
+    return runPush(this.#table, { o: 'all', x: excludeList(options?.exclude) }, data)
   }
 
   async sendToGroup (group: string, data: unknown, options?: SendOptions): Promise<number> {
-    return deliver(this.#table.byGroup(group), data, excluded(options))
+    return runPush(this.#table, { o: 'group', g: group, x: excludeList(options?.exclude) }, data)
   }
 
   async kickUid (uid: Uid, reason = 'kicked'): Promise<number> {
-    const conns = [...this.#table.byUid(String(uid))]
-    for (const conn of conns) conn.close(new SdError('SD_ERR_KICKED', reason))
-    return conns.length
+    return runPush(this.#table, { o: 'kick', u: String(uid), r: reason }, undefined)
   }
 
   async closeConnection (connectionId: string, reason = 'closed by server'): Promise<boolean> {
-    const conn = this.#table.get(connectionId)
-    if (!conn) return false
-    conn.close(new SdError('SD_ERR_KICKED', reason))
-    return true
+    return runPush(this.#table, { o: 'close', c: connectionId, r: reason }, undefined) > 0
   }
 
   async isUidOnline (uid: Uid): Promise<boolean> {
