@@ -76,6 +76,7 @@ test('a browser user and a telnet user keep chatting through sd reload in split 
   assert.ok(source.includes('is not online`'), 'the controller has the answer this test changes')
   await writeFile(controller, source.replace('is not online`', 'is not online (new code)`'))
   await reload(server)
+  assert.equal(tel.closed, false, 'the telnet user is still connected after the reload')
 
   await chat('after')
   tel.socket.write('999999999:anyone\r\n')
