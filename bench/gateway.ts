@@ -114,7 +114,7 @@ async function reloadPart (): Promise<void> {
   console.log(table(['reload under load', ...runs.map(([l]) => l), 'split target'], [
     ['sd reload took (ms)', ...runs.map(([, r]) => int(r.reloadMs)), ''],
     ['requests sent / answered', ...runs.map(([, r]) => `${int(r.sent)} / ${int(r.answered)}`), ''],
-    ['requests lost (never answered)', ...runs.map(([, r]) => int(r.lost)), '0'],
+    ['requests lost (never answered; closed ones too)', ...runs.map(([, r]) => int(r.lost)), '0'],
     ['connections dropped: idle', ...runs.map(([, r]) => `${r.dropped.idle} of ${idle}`), '0'],
     ['connections dropped: active tcp / ws / text', ...runs.map(([, r]) => `${r.dropped.tcp} / ${r.dropped.ws} / ${r.dropped.text}`), '0'],
     ['error answers', ...runs.map(([, r]) => errors(r)), ''],
