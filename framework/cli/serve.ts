@@ -131,7 +131,8 @@ export async function runServer (options: RunServerOptions): Promise<{ primary: 
         return primary.statusReport()
       }
       setImmediate(() => exitAfter('sd stop'))
-      return { stopping: true, stopTimeoutMs: config.server.shutdownTimeoutMs + 5000 }
+      // split mode stops in two steps (workers drain, then the gateway): each may take the timeout
+      return { stopping: true, stopTimeoutMs: (config.server.shutdownTimeoutMs + 5000) * (mode === 'split' ? 2 : 1) }
     })
     const ports = await primary.start()
     await writeState(paths, { pid: process.pid, root, startedAt, workers, mode, workerPids: primary.pids, ports })

@@ -40,7 +40,11 @@ export function runSecret (env: Record<string, string | undefined> = process.env
 
 /** What a role's environment depends on. */
 export interface RoleEnvOptions {
-  /** The local gateway's link port (split mode): workers get `SD_GATEWAYS=127.0.0.1:<port>`. */
+  /**
+   * The local gateway's link port, once it served: workers get `SD_GATEWAYS=127.0.0.1:<port>`,
+   * and a restarted gateway `SD_GATEWAY_PORT=<port>`, so that workers' address stays right
+   * even when the first one was given port 0 (a free one).
+   */
   gatewayPort?: number
   /** The run's link secret (split mode), given to the gateway and its workers. */
   secret?: string
@@ -55,6 +59,7 @@ export function roleEnv (role: SlotRole, options: RoleEnvOptions = {}): Record<s
   if (role === 'server') return {}
   const env: Record<string, string> = { SD_ROLE: role }
   if (options.secret !== undefined) env.SD_GATEWAY_SECRET = options.secret
+  if (role === 'gateway' && options.gatewayPort !== undefined) env.SD_GATEWAY_PORT = String(options.gatewayPort)
   if (role === 'worker') {
     env.SD_CLUSTER = '0'
     if (options.gatewayPort !== undefined) env.SD_GATEWAYS = `127.0.0.1:${options.gatewayPort}`

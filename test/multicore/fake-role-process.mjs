@@ -10,7 +10,7 @@ const env = process.env
 const me = { role: env.SD_ROLE ?? 'server', slot: Number(env.SD_WORKER_SLOT), gen: Number(env.SD_WORKER_GENERATION), pid: process.pid }
 const log = (ev, extra = {}) => appendFileSync(env.SD_FAKE_LOG, JSON.stringify({ ev, ...me, ...extra }) + '\n')
 
-log('start', { env: { SD_ROLE: env.SD_ROLE, SD_GATEWAYS: env.SD_GATEWAYS, SD_GATEWAY_SECRET: env.SD_GATEWAY_SECRET, SD_CLUSTER: env.SD_CLUSTER } })
+log('start', { env: { SD_ROLE: env.SD_ROLE, SD_GATEWAYS: env.SD_GATEWAYS, SD_GATEWAY_SECRET: env.SD_GATEWAY_SECRET, SD_CLUSTER: env.SD_CLUSTER, SD_GATEWAY_PORT: env.SD_GATEWAY_PORT } })
 
 function handle (m) {
   if (m.t === 'stop') {
@@ -32,8 +32,9 @@ process.on('message', (m) => {
 })
 process.on('SIGINT', () => {})
 
+// SD_GATEWAY_PORT unset stands for port 0: each gateway process gets another one
 const ports = me.role === 'gateway'
-  ? { tcp: 7000 + me.gen, gateway: Number(env.SD_FAKE_GATEWAY_PORT ?? 9992) + me.gen }
+  ? { tcp: 7000, gateway: env.SD_GATEWAY_PORT ? Number(env.SD_GATEWAY_PORT) : 9992 + me.gen }
   : me.role === 'server' ? { tcp: 7100 } : {}
 log('ready', { ports })
 process.send({ t: 'ready', ports })

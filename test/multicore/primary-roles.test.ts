@@ -50,7 +50,7 @@ async function events (): Promise<Event[]> {
 }
 
 function makePrimary (mode: PrimaryMode, workers: number, env: Record<string, string> = {}): Primary {
-  primary = new Primary({ root, workers, mode, exec, log: pino({ level: 'silent' }), env: { SD_FAKE_LOG: logFile, SD_FAKE_GATEWAY_PORT: '9992', ...env } })
+  primary = new Primary({ root, workers, mode, exec, log: pino({ level: 'silent' }), env: { SD_FAKE_LOG: logFile, ...env } })
   return primary
 }
 
@@ -117,7 +117,7 @@ test('split: stop lets every worker exit before the gateway is asked to stop', a
   assert.ok(gatewayStop > Math.max(...workerExits), JSON.stringify(log))
 })
 
-test('split: a crashed gateway is restarted; workers forked after it get its new link port', async () => {
+test('split: a crashed gateway is restarted on the same link port, so the workers\' address stays right', async () => {
   const p = makePrimary('split', 1)
   await p.start()
   const gatewayPid = (await p.statusReport()).workers[0].pid
@@ -125,10 +125,12 @@ test('split: a crashed gateway is restarted; workers forked after it get its new
   await waitUntil(async () => { const g = (await p.statusReport()).workers[0]; return g.state === 'serving' && g.pid !== gatewayPid }, 10_000, 'the gateway to be restarted')
   const status = await p.statusReport()
   assert.equal(status.workers[0].restarts, 1)
-  assert.deepEqual(status.ports, { tcp: 7001, gateway: 9993 })
+  const gateways = (await events()).filter((e) => e.ev === 'start' && e.role === 'gateway')
+  assert.deepEqual(gateways.map((e) => e.env?.SD_GATEWAY_PORT), [undefined, '9992'])
+  assert.deepEqual(status.ports, { tcp: 7000, gateway: 9992 })
   await p.reload()
   const newWorker = (await events()).find((e) => e.ev === 'start' && e.role === 'worker' && e.gen === 1)
-  assert.equal(newWorker?.env?.SD_GATEWAYS, '127.0.0.1:9993')
+  assert.equal(newWorker?.env?.SD_GATEWAYS, '127.0.0.1:9992')
 })
 
 test('gateway mode: the gateway alone; reload refuses (no application code to replace)', async () => {
