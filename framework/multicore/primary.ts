@@ -169,6 +169,8 @@ export class Primary {
       } catch (err) {
         return failedStart(err)
       }
+      // stopped meanwhile: forking workers now would leave them behind the stop
+      if (this.#stopping()) return failedStart(new Error('stopped while starting'))
       if (this.#options.mode === 'split' && this.#gatewayPort === undefined) return failedStart(new Error('the gateway serves but reported no link port (ports.gateway)'))
     }
     const others = [...this.#slots.keys()].filter((n) => n !== GATEWAY_SLOT)
