@@ -33,8 +33,9 @@ export const PROOF_BYTES = 32
 /** Shortest secret accepted. */
 export const MIN_SECRET_BYTES = 16
 
-const roleCodes: Record<LinkRole, number> = { server: 1, dispatch: 2 }
-const roleOf = (code: number): LinkRole | undefined => code === 1 ? 'server' : code === 2 ? 'dispatch' : undefined
+const roleCodes: Record<LinkRole, number> = { server: 1, dispatch: 2, gateway: 3, worker: 4 }
+const roleByCode: ReadonlyArray<LinkRole | undefined> = [undefined, 'server', 'dispatch', 'gateway', 'worker']
+const roleOf = (code: number): LinkRole | undefined => roleByCode[code]
 
 /** Why a handshake failed. */
 export type HandshakeFailure = 'denied' | 'timeout' | 'protocol' | 'closed' | 'bad-peer-proof'
