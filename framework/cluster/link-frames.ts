@@ -39,7 +39,10 @@ export const frameTypeName: Record<number, string> = Object.fromEntries(Object.e
  * What a link end is: a server (holds clients) or a dispatch server (relays) of the dispatch
  * cluster; a gateway or a business worker of the gateway/worker split (gateway/).
  */
-export type LinkRole = 'server' | 'dispatch' | 'gateway' | 'worker'
+export type LinkRole = ClusterRole | 'gateway' | 'worker'
+
+/** The roles of the dispatch cluster (its registry records only these). */
+export type ClusterRole = 'server' | 'dispatch'
 
 /** Largest frame accepted before the handshake succeeds (see link-auth.ts). */
 export const HANDSHAKE_MAX_FRAME_BYTES = 512

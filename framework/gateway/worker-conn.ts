@@ -71,8 +71,9 @@ export class WorkerConnection implements ReplySink {
     this.gateway.send({ t: 'end', c: this.id })
   }
 
-  hold (): void {}
-  release (): void {}
+  /** No-op: the gateway holds the client's reading (`server.maxPendingPerConnection`). */
+  hold (): void { /* the gateway counts and holds */ }
+  release (): void { /* the gateway counts and releases */ }
 
   reply (_id: RequestId | null, value: unknown): void {
     this.#result(outcomeOf(value))

@@ -10,8 +10,10 @@ import { decodeMessage, encodeMessage, type ToGateway, type ToWorker } from './p
 
 /** Bus calls: the messages that get an answer. */
 type Call = ToGateway & { t: 'push' | 'query' | 'member' }
+/** `Omit` applied to each member of a union. */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 /** A call before its number is given. */
-export type CallBody = Call extends infer C ? C extends Call ? Omit<C, 'k'> : never : never
+export type CallBody = OmitEach<Call, 'k'>
 
 /** Options of a `WorkerLink`. */
 export interface WorkerLinkOptions {

@@ -7,6 +7,7 @@
  * for each acknowledgement.
  */
 import type { Logger } from 'pino'
+import { SdError } from '../core/errors.js'
 import type { PipelineMessage } from '../core/pipeline.js'
 import type { GatewayAddress, GatewayDirectory } from './options.js'
 import type { ToWorker } from './protocol.js'
@@ -74,6 +75,7 @@ export class GatewayWorker {
     this.#timer = setInterval(() => { this.#discover().catch((err: unknown) => this.#host.log.warn({ err }, 'gateway discovery failed')) }, this.#o.discoveryIntervalMs)
     this.#timer.unref()
     while (!this.#closed && !this.#linked()) await new Promise<void>((resolve) => this.#readyWaiters.push(resolve))
+    if (this.#closed) throw new SdError('SD_ERR_SHUTTING_DOWN')
   }
 
   #linked (): boolean {

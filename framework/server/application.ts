@@ -155,6 +155,11 @@ export class Application implements TransportHost, ServerHost, AppContract {
     return this.#status
   }
 
+  /** Role gateway: the gateway side (its workers, requests in flight); else undefined. */
+  get gateway (): Gateway | undefined { return this.#gateway }
+  /** Role worker: the links to its gateways; else undefined. */
+  get gatewayWorker (): GatewayWorker | undefined { return this.#worker }
+
   #setStatus (status: AppStatus): void {
     this.#status = status
     this.log.debug({ status }, 'application status')
