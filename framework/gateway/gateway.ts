@@ -185,11 +185,15 @@ export class Gateway {
   #sendTo (worker: WorkerPeer, req: Request): void {
     req.worker = worker
     worker.inflight.add(req.r)
-    if (!worker.send(req.msg)) {
-      worker.inflight.delete(req.r)
-      req.worker = undefined
-      this.#fail(req, new SdError('SD_ERR_WORKER_LOST'))
+    let sent: boolean
+    try {
+      sent = worker.send(req.msg)
+    } catch (err) {
+      // data v8 cannot copy (never from a decoded client message, but never silence either)
+      this.#host.log.error({ err }, 'gateway: a request could not be encoded for a worker')
+      return this.#fail(req, new SdError('SD_ERR_INTERNAL'))
     }
+    if (!sent) this.#fail(req, new SdError('SD_ERR_WORKER_LOST'))
   }
 
   /** Sends waiting requests, oldest first, while a worker is ready. */

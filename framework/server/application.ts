@@ -5,7 +5,6 @@
  */
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
-import { getHeapStatistics } from 'node:v8'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { ClusterBus } from '../cluster/cluster-bus.js'
@@ -41,6 +40,7 @@ import type { HookName, Hooks, Middleware } from '../core/hooks.js'
 import { isThenable, Pipeline } from '../core/pipeline.js'
 import { loadClasses } from '../core/modules.js'
 import { noParams, Router } from '../core/router.js'
+import { memory } from './memory.js'
 import { makeGateway, makeWorker } from './roles.js'
 
 export type { AppStatus, NodeStats } from '../core/contract.js'
@@ -50,22 +50,6 @@ declare module '../core/contract.js' {
   interface NodeStats {
     /** This node in its cluster (`sd start --cluster` only). */
     cluster?: ClusterNodeStatus
-  }
-}
-
-let lastRss = 0
-/**
- * rss and heap in use, without throwing: `process.memoryUsage()` opens /proc/self/stat and
- * throws EMFILE when the process is out of descriptors (a connection flood); then the heap
- * comes from V8 (no file) and rss is the last value read.
- */
-function memory (): { rss: number, heapUsed: number } {
-  try {
-    const mem = process.memoryUsage()
-    lastRss = mem.rss
-    return mem
-  } catch {
-    return { rss: lastRss, heapUsed: getHeapStatistics().used_heap_size }
   }
 }
 
