@@ -38,7 +38,7 @@ export interface GatewayHost {
 }
 
 /** A request the gateway owes an answer. */
-interface Request {
+interface PendingRequest {
   readonly r: number
   readonly msg: ToWorker & { t: 'msg' | 'http' }
   readonly conn: Connection | undefined
@@ -63,8 +63,8 @@ export class Gateway {
   readonly #config: GatewayConfig
   readonly #server: GatewayLinkServer
   readonly #workers = new Map<string, WorkerPeer>()
-  readonly #requests = new Map<number, Request>()
-  readonly #waiting: Request[] = []
+  readonly #requests = new Map<number, PendingRequest>()
+  readonly #waiting: PendingRequest[] = []
   /** Sticky routing: connection id → worker name. */
   readonly #sticky = new Map<string, string>()
   readonly #idleWaiters: Array<() => void> = []
@@ -106,6 +106,8 @@ export class Gateway {
     const wire: ToWorker & { t: 'msg' } = msg.id === undefined
       ? { t: 'msg', r, conn: info, p: msg.path, d: msg.data }
       : { t: 'msg', r, conn: info, i: msg.id, p: msg.path, d: msg.data }
+    // a JSON or text client's data came from JSON (or is a line): JSON carries it as it is
+    if (conn.codec.pack !== 'msgpack') wire.j = 1
     if (++conn.pending === this.#host.maxPendingPerConnection) conn.hold()
     this.#route({ r, msg: wire, conn, id: msg.id, http: undefined, worker: undefined, timer: undefined })
   }
@@ -141,7 +143,7 @@ export class Gateway {
     else if ([...this.#workers.values()].some(wants)) this.#host.log.debug({ connectionId: conn.id, event: t }, 'gateway: no worker ready for a connection event')
   }
 
-  #route (req: Request): void {
+  #route (req: PendingRequest): void {
     this.#requests.set(req.r, req)
     const worker = this.#choose(req)
     if (worker) return this.#sendTo(worker, req)
@@ -155,7 +157,7 @@ export class Gateway {
     this.#waiting.push(req)
   }
 
-  #choose (req: Request): WorkerPeer | undefined {
+  #choose (req: PendingRequest): WorkerPeer | undefined {
     if (this.#config.routing !== 'sticky' || req.conn === undefined) return this.#pick()
     const id = req.conn.id
     const stuck = this.#sticky.get(id)
@@ -182,12 +184,12 @@ export class Gateway {
     return best
   }
 
-  #sendTo (worker: WorkerPeer, req: Request): void {
+  #sendTo (worker: WorkerPeer, req: PendingRequest): void {
     req.worker = worker
     worker.inflight.add(req.r)
     let sent: boolean
     try {
-      sent = worker.send(req.msg)
+      sent = worker.send(req.msg, req.msg.t === 'msg' && req.msg.j === 1)
     } catch (err) {
       // data v8 cannot copy (never from a decoded client message, but never silence either)
       this.#host.log.error({ err }, 'gateway: a request could not be encoded for a worker')
@@ -209,14 +211,14 @@ export class Gateway {
     }
   }
 
-  #fail (req: Request, err: SdError): void {
+  #fail (req: PendingRequest, err: SdError): void {
     this.#finish(req)
     if (req.http) sendHttpError(req.http, err.toJSON(), err.status)
     else req.conn?.replyError(req.id, err.toJSON())
   }
 
   /** Forgets a request and releases its connection's reading. */
-  #finish (req: Request): void {
+  #finish (req: PendingRequest): void {
     this.#requests.delete(req.r)
     req.worker?.inflight.delete(req.r)
     const conn = req.conn

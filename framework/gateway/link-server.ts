@@ -63,7 +63,7 @@ export class GatewayLinkServer {
     })
   }
 
-  /** Stops accepting; with `links`, also closes every link (flushing what is queued). */
+  /** Stops accepting and closes every link (flushing what is queued). */
   async close (): Promise<void> {
     this.#closing = true
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))

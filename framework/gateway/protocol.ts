@@ -1,8 +1,14 @@
 /**
  * The gateway ↔ worker protocol: the messages one MSG frame (cluster/link-frames.ts) carries
- * on an authenticated link, encoded with `v8.serialize` (structured clone, as the multi-core
- * IPC: Buffers, Dates and Maps a client sent arrive as they were). The link is ordered, so a
- * worker's pushes and closes reach the gateway before the result of the request that made them.
+ * on an authenticated link. The link is ordered, so a worker's pushes and closes reach the
+ * gateway before the result of the request that made them.
+ *
+ * Encoding: `v8.serialize` (structured clone, as the multi-core IPC: Buffers, Dates and Maps a
+ * msgpack client sent arrive as they were), except on the echo path of JSON and text clients:
+ * a message from such a connection, and the worker's result for it, are JSON (about 4.5× faster
+ * to encode and decode than v8 for these small messages, measured), which changes nothing a
+ * client sees since its reply is JSON-encoded anyway. A body starting with `{` is JSON (a v8
+ * body starts with its version tag, 0xFF).
  */
 import { deserialize, serialize } from 'node:v8'
 import type { PushOp, QueryOp } from '../connection/bus-ops.js'
@@ -28,8 +34,8 @@ export interface ConnInfo {
 export type ToWorker =
   /** After the handshake: the gateway's node name, and whether it is a dispatch cluster node. */
   | { t: 'info', node: string, clustered: boolean }
-  /** A socket message: request number, connection, message id (absent: no reply wanted), path, data. */
-  | { t: 'msg', r: number, conn: ConnInfo, i?: RequestId | null, p: string, d: unknown }
+  /** A socket message: request number, connection, message id (absent: no reply wanted), path, data; `j`: sent as JSON, answer in JSON. */
+  | { t: 'msg', r: number, conn: ConnInfo, i?: RequestId | null, p: string, d: unknown, j?: 1 }
   /** An HTTP request. */
   | { t: 'http', r: number, q: HttpRequest, p: string, v: string, d: unknown }
   /** A connection opened or closed (only to a worker that has such hooks). */
@@ -71,15 +77,18 @@ export type ToGateway =
   /** Stop routing new requests to this worker; answered `drained`. */
   | { t: 'drain' }
 
-/** Encodes a message (throws what `v8.serialize` throws: a function, a symbol…). */
-export function encodeMessage (msg: ToWorker | ToGateway): Buffer {
-  return serialize(msg)
+/** `{`: the first byte of a JSON body. */
+const JSON_START = 0x7b
+
+/** Encodes a message, as JSON with `json` (throws what `v8.serialize` or `JSON.stringify` throws: a function, a BigInt…). */
+export function encodeMessage (msg: ToWorker | ToGateway, json = false): Buffer {
+  return json ? Buffer.from(JSON.stringify(msg), 'utf8') : serialize(msg)
 }
 
 /** Decodes a message; undefined when the bytes are not one (the link is then closed). */
 export function decodeMessage<T extends ToWorker | ToGateway> (body: Buffer): T | undefined {
   try {
-    const msg = deserialize(body) as unknown
+    const msg = (body.length > 0 && body[0] === JSON_START ? JSON.parse(body.toString('utf8')) : deserialize(body)) as unknown
     if (typeof msg !== 'object' || msg === null || typeof (msg as { t?: unknown }).t !== 'string') return undefined
     return msg as T
   } catch {

@@ -5,7 +5,9 @@
  * `this.send` and `this.close()` go to the gateway on the same ordered link, so they arrive
  * before the result. The session travels with each message; when the action changed it (a
  * JSON snapshot taken on first access differs at the end), the result carries it back and the
- * gateway stores it: between concurrent requests of one connection the last result wins.
+ * gateway stores it: between concurrent requests of one connection the last result wins. On a
+ * JSON or text connection the result (session included) travels as JSON: session values are
+ * plain data (a Date comes back as its ISO string, as the client would see it).
  */
 import type { TransportName } from '../core/contract.js'
 import type { ErrorBody } from '../core/errors.js'
@@ -42,8 +44,12 @@ export class WorkerConnection implements ReplySink {
   #snapshot: string | undefined
   #answered = false
 
-  constructor (gateway: WorkerLink, info: ConnInfo, r?: number) {
+  /** Answer in JSON (the request came as JSON). */
+  readonly #json: boolean
+
+  constructor (gateway: WorkerLink, info: ConnInfo, r?: number, json = false) {
     this.gateway = gateway
+    this.#json = json
     this.id = info.c
     this.transport = info.tr as TransportName
     this.remoteAddress = info.a
@@ -92,7 +98,7 @@ export class WorkerConnection implements ReplySink {
     if (this.#answered || this.#r === undefined) return
     const s = this.changedSession()
     const msg: ToGateway = s === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, s }
-    const body = encodeMessage(msg)
+    const body = encodeMessage(msg, this.#json)
     this.#answered = true
     if (this.gateway.inflight > 0) this.gateway.inflight--
     this.gateway.sendEncoded(body)

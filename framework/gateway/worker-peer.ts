@@ -32,8 +32,8 @@ export class WorkerPeer {
     this.#state = state
   }
 
-  /** Sends a message; false when the link cannot take it (closing, or over its buffer limit). */
-  send (msg: ToWorker): boolean {
-    return this.link.sendMsg(encodeMessage(msg))
+  /** Sends a message (as JSON with `json`); false when the link cannot take it (closing, or over its buffer limit). */
+  send (msg: ToWorker, json = false): boolean {
+    return this.link.sendMsg(encodeMessage(msg, json))
   }
 }

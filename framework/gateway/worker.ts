@@ -121,7 +121,7 @@ export class GatewayWorker {
     switch (msg.t) {
       case 'msg': {
         link.inflight++
-        const conn = new WorkerConnection(link, msg.conn, msg.r)
+        const conn = new WorkerConnection(link, msg.conn, msg.r, msg.j === 1)
         this.#host.message(conn, { id: msg.i, path: msg.p, data: msg.d })
         return
       }
