@@ -267,7 +267,6 @@ export class Gateway {
       this.#onMessage(worker, msg)
     })
     link.on('close', (reason) => this.#lost(worker, reason))
-    worker.send({ t: 'info', node: this.#host.nodeName, clustered: this.#host.clustered })
     this.#host.log.info({ worker: peer.name }, 'gateway: worker linked')
   }
 
@@ -276,6 +275,7 @@ export class Gateway {
     switch (msg.t) {
       case 'hello':
         worker.hooks = { onConnect: msg.onConnect, onClose: msg.onClose }
+        worker.send({ t: 'info', node: host.nodeName, clustered: host.clustered })
         worker.setState('ready')
         this.#flushWaiting()
         return

@@ -32,7 +32,7 @@ export interface ConnInfo {
 
 /** Gateway → worker. */
 export type ToWorker =
-  /** After the handshake: the gateway's node name, and whether it is a dispatch cluster node. */
+  /** The answer to `hello`: the gateway's node name, and whether it is a dispatch cluster node. */
   | { t: 'info', node: string, clustered: boolean }
   /** A socket message: request number, connection, message id (absent: no reply wanted), path, data; `j`: sent as JSON, answer in JSON. */
   | { t: 'msg', r: number, conn: ConnInfo, i?: RequestId | null, p: string, d: unknown, j?: 1 }
@@ -59,7 +59,7 @@ export type MemberOp =
 
 /** Worker → gateway. */
 export type ToGateway =
-  /** After the handshake: which connection hooks the worker has. */
+  /** First message after the handshake (the worker speaks first): which connection hooks it has. */
   | { t: 'hello', onConnect: boolean, onClose: boolean }
   /** The one result of request `r`; `s`: the session when the action changed it; `h`: an HTTP reply's recorded state. */
   | { t: 'res', r: number, o: Outcome, s?: Record<string, unknown>, h?: HttpReplyState }

@@ -26,7 +26,7 @@ export interface WorkerLinkOptions {
   hello: { onConnect: boolean, onClose: boolean }
   /** A request or connection event from the gateway. */
   onMessage: (link: WorkerLink, msg: ToWorker) => void
-  /** The link became usable (after the gateway's info). */
+  /** The link became usable (the gateway answered the hello with its info). */
   onReady: (link: WorkerLink) => void
 }
 
@@ -52,6 +52,10 @@ export class WorkerLink {
       if (msg === undefined) { this.#client.link?.destroy('protocol error: malformed gateway message'); return }
       this.#onMessage(msg)
     })
+    // the worker speaks first: its hello can only reach the gateway after the gateway is
+    // listening to the link, and the gateway's info after this side is (no frame is lost to
+    // a listener attached a microtask too late)
+    this.#client.on('ready', () => { this.send({ t: 'hello', ...options.hello }) })
     this.#client.on('down', () => this.#down())
     this.#client.on('denied', (reason) => options.log.warn({ gateway: this.key, reason }, 'gateway refused the link'))
   }
@@ -99,7 +103,6 @@ export class WorkerLink {
     switch (msg.t) {
       case 'info':
         this.info = { node: msg.node, clustered: msg.clustered }
-        this.send({ t: 'hello', ...this.#o.hello })
         this.#o.onReady(this)
         return
       case 'ans': {
