@@ -138,7 +138,11 @@ export class Gateway {
       const w = this.#workers.get(stuck)
       if (w?.ready && wants(w)) target = w
     }
-    target ??= this.#pick((w) => wants(w))
+    if (target === undefined) {
+      target = this.#pick((w) => wants(w))
+      // sticky: the worker that ran onConnect also gets the connection's requests
+      if (target && t === 'open' && this.#config.routing === 'sticky') this.#sticky.set(conn.id, target.name)
+    }
     if (target) target.send({ t, conn: connInfo(conn) })
     else if ([...this.#workers.values()].some(wants)) this.#host.log.debug({ connectionId: conn.id, event: t }, 'gateway: no worker ready for a connection event')
   }
