@@ -18,11 +18,11 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { SdError } from '../core/errors.js'
-import { FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_BYTES, type FrameTypeValue, type LinkRole } from './link-frames.js'
+import { FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_BYTES, type ClusterRole, type FrameTypeValue, type LinkRole } from './link-frames.js'
 import type { Link, PeerInfo } from './link.js'
 
 // defined with the wire format (link.ts needs them too, and must not import this file)
-export { HANDSHAKE_MAX_FRAME_BYTES, type LinkRole }
+export { HANDSHAKE_MAX_FRAME_BYTES, type ClusterRole, type LinkRole }
 
 /** Version of the link protocol; a peer speaking another one is refused. */
 export const LINK_PROTOCOL_VERSION = 1

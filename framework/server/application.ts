@@ -385,8 +385,9 @@ export class Application implements TransportHost, ServerHost, AppContract {
     await Promise.all(this.#transports.map((t) => t.stopAccepting()))
     await this.timers.stop()
     if (!await this.#pipeline.drain(timeoutMs)) this.log.warn({ inflight: this.#pipeline.inflight, timeoutMs }, 'shutdown timeout: closing with requests still running')
-    if (this.#gateway && !await this.#gateway.drain(timeoutMs)) this.log.warn({ inflight: this.#gateway.inflight, timeoutMs }, 'shutdown timeout: closing with requests still at workers')
+    // requests still waiting have no ready worker: they are answered now, those at workers finish
     this.#gateway?.refuseWaiting()
+    if (this.#gateway && !await this.#gateway.drain(timeoutMs)) this.log.warn({ inflight: this.#gateway.inflight, timeoutMs }, 'shutdown timeout: closing with requests still at workers')
     await this.#worker?.close()
     this.#stopHeartbeat?.()
     await Promise.all(this.#transports.map((t) => t.close()))

@@ -221,6 +221,7 @@ test('a wrong secret and garbage bytes on the link port are refused; the gateway
   void wrong.start().catch(() => {})
   const garbage = connect(linkPort(gw), '127.0.0.1')
   await once(garbage, 'connect')
+  garbage.resume() // read what the gateway sends, so its close is seen
   garbage.write(Buffer.from('GET / HTTP/1.1\r\n\r\n'.repeat(20)))
   await once(garbage, 'close')
   const c = await TcpClient.connect(portOf(gw, 'tcp'))

@@ -37,12 +37,16 @@ test('a worker links to a gateway-role listener and MSG bodies arrive as sent, i
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const client = new LinkClient({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, name: 'w-1', role: 'worker', expectRole: 'gateway', secret })
   const got: string[] = []
   client.on('msg', (body) => got.push(body.toString('utf8')))
   client.start()
-  t.after(() => client.close())
+  // after hooks run in order: the links go first, or server.close() would wait for them
+  t.after(async () => {
+    await client.close()
+    for (const l of links) l.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
   await waitUntil(() => client.status === 'ready', 3000, 'the worker link')
   assert.deepEqual(client.peer, { name: 'gw-1', role: 'gateway' })
   assert.equal(links[0].peer?.role, 'worker')
