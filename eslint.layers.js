@@ -13,6 +13,7 @@ export const layers = [
   { folder: 'timer', what: 'timers' },
   { folder: 'cluster', what: 'the dispatch cluster: links, dispatch server, registry, messenger, carriers, cluster bus' },
   { folder: 'multicore', what: 'node:cluster multi-core: primary, worker processes, ipc protocol, membership' },
+  { folder: 'gateway', what: 'gateway/worker split: the gateway\'s link server and routing, the worker\'s links and bus, the gateway registry' },
   { folder: 'server', what: 'composition: config, Application, createApp' },
   { folder: 'cli', what: 'oclif commands' },
 ]

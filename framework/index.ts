@@ -45,4 +45,5 @@ export type { ListenAddress, Transport, TransportHost } from './transport/transp
 export { registerTransport, type TransportEntry } from './transport/registry.js'
 export { registerCarrier, type CarrierContext, type CarrierFactory } from './cluster/carriers.js'
 export type { Carrier, CarrierRoute, CarrierEvents, RouteInfo } from './cluster/carrier.js'
+export type { GatewayConfig, GatewayRole, GatewayRouting, GatewayAddress, GatewayDirectory } from './gateway/options.js'
 export type { PortOptions, TransportPortOptions } from './transport/options.js'

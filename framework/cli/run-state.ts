@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import type { PrimaryMode } from '../multicore/primary.js'
 
 /** Paths of the run folder. */
 export interface RunPaths {
@@ -24,6 +25,8 @@ export interface RunState {
   root: string
   startedAt: string
   workers: number
+  /** How the processes are split (`direct` when absent: written before issue 18). */
+  mode?: PrimaryMode
   workerPids: number[]
   /** By registered transport (`tcp`, `text`, `http`, …), and `dispatch` for a dispatch server. */
   ports: Partial<Record<string, number>>

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os'
 import type { Server } from 'node:net'
 import { pino } from 'pino'
 import { loadConfig } from '../server/config.js'
-import { Primary, type ServerStatus } from '../multicore/primary.js'
+import { Primary, type PrimaryMode, type ServerStatus } from '../multicore/primary.js'
 import { sendControl, serveControl } from './control.js'
 import { buildDir, hasBuild } from './build.js'
 import { clearRunFiles, isSdProcess, readPid, runPaths, writePid, writeState, type RunPaths } from './run-state.js'
@@ -15,8 +15,10 @@ import { clearRunFiles, isSdProcess, readPid, runPaths, writePid, writeState, ty
 /** Options of `runServer`. */
 export interface RunServerOptions {
   root: string
-  /** Worker processes. @default 1 */
+  /** Worker processes (business workers in split and worker modes). @default 1 */
   workers: number
+  /** Which processes to run: `sd start` (direct), `--split`, `--gateway`, `--worker`. @default 'direct' */
+  mode?: PrimaryMode
   /** Extra environment of the workers (e.g. `NODE_ENV`). */
   env?: Record<string, string>
   /** Run the sources even when `dist/` holds a build (`sd dev`). @default false */
@@ -53,9 +55,21 @@ export function parseWorkers (value: string | undefined): number {
   return n
 }
 
+/** The log line of a server that runs. */
+function runningMessage (mode: PrimaryMode, workers: number, linkPort: number | undefined): string {
+  const n = `${workers} worker${workers === 1 ? '' : 's'}`
+  switch (mode) {
+    case 'direct': return `server running with ${n}`
+    case 'split': return `server running split: a gateway (link port ${linkPort ?? '?'}) and ${n}`
+    case 'gateway': return `gateway running (link port ${linkPort ?? '?'}); workers link to it with sd start --worker`
+    case 'worker': return `${n} running, linked to their gateways`
+  }
+}
+
 /** Runs the server until a signal or `sd stop`; resolves once it serves. */
 export async function runServer (options: RunServerOptions): Promise<{ primary: Primary, status: () => Promise<ServerStatus> }> {
   const { root, workers } = options
+  const mode = options.mode ?? 'direct'
   const config = await loadConfig({ root })
   const log = pino({ name: config.app.name, level: config.app.logLevel, base: { role: 'primary', pid: process.pid } })
   const paths = runPaths(root)
@@ -66,13 +80,14 @@ export async function runServer (options: RunServerOptions): Promise<{ primary: 
   if (build) log.info('running the production build in dist/ (sd build); delete dist/ to run the sources')
   const startedAt = new Date().toISOString()
   const saveState = (): void => {
-    writeState(paths, { pid: process.pid, root, startedAt, workers, workerPids: primary.pids, ports: primary.ports })
+    writeState(paths, { pid: process.pid, root, startedAt, workers, mode, workerPids: primary.pids, ports: primary.ports })
       .catch((err: unknown) => log.warn({ err }, 'could not write state.json'))
   }
   const primary: Primary = new Primary({
     root,
     appRoot: build ? buildDir(root) : root,
     workers,
+    mode,
     log,
     stopTimeoutMs: config.server.shutdownTimeoutMs + 5000,
     env: options.env,
@@ -116,11 +131,12 @@ export async function runServer (options: RunServerOptions): Promise<{ primary: 
         return primary.statusReport()
       }
       setImmediate(() => exitAfter('sd stop'))
-      return { stopping: true, stopTimeoutMs: config.server.shutdownTimeoutMs + 5000 }
+      // split mode stops in two steps (workers drain, then the gateway): each may take the timeout
+      return { stopping: true, stopTimeoutMs: (config.server.shutdownTimeoutMs + 5000) * (mode === 'split' ? 2 : 1) }
     })
     const ports = await primary.start()
-    await writeState(paths, { pid: process.pid, root, startedAt, workers, workerPids: primary.pids, ports })
-    log.info({ workers, ports }, `server running with ${workers} worker${workers === 1 ? '' : 's'}`)
+    await writeState(paths, { pid: process.pid, root, startedAt, workers, mode, workerPids: primary.pids, ports })
+    log.info({ workers, mode, ports }, runningMessage(mode, workers, ports.gateway))
   } catch (err) {
     await shutdown('start failed')
     throw err

@@ -18,11 +18,11 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { SdError } from '../core/errors.js'
-import { FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_BYTES, type FrameTypeValue, type LinkRole } from './link-frames.js'
+import { FrameType, frameTypeName, HANDSHAKE_MAX_FRAME_BYTES, type ClusterRole, type FrameTypeValue, type LinkRole } from './link-frames.js'
 import type { Link, PeerInfo } from './link.js'
 
 // defined with the wire format (link.ts needs them too, and must not import this file)
-export { HANDSHAKE_MAX_FRAME_BYTES, type LinkRole }
+export { HANDSHAKE_MAX_FRAME_BYTES, type ClusterRole, type LinkRole }
 
 /** Version of the link protocol; a peer speaking another one is refused. */
 export const LINK_PROTOCOL_VERSION = 1
@@ -33,8 +33,9 @@ export const PROOF_BYTES = 32
 /** Shortest secret accepted. */
 export const MIN_SECRET_BYTES = 16
 
-const roleCodes: Record<LinkRole, number> = { server: 1, dispatch: 2 }
-const roleOf = (code: number): LinkRole | undefined => code === 1 ? 'server' : code === 2 ? 'dispatch' : undefined
+const roleCodes: Record<LinkRole, number> = { server: 1, dispatch: 2, gateway: 3, worker: 4 }
+const roleByCode: ReadonlyArray<LinkRole | undefined> = [undefined, 'server', 'dispatch', 'gateway', 'worker']
+const roleOf = (code: number): LinkRole | undefined => roleByCode[code]
 
 /** Why a handshake failed. */
 export type HandshakeFailure = 'denied' | 'timeout' | 'protocol' | 'closed' | 'bad-peer-proof'

@@ -25,6 +25,8 @@ export interface LinkClientOptions extends LinkOptions {
   name: string
   /** This node's role. @default 'server' */
   role?: LinkRole
+  /** Role the peer must have. @default 'dispatch' */
+  expectRole?: LinkRole
   /** The cluster secret (see `clusterSecret()`). */
   secret: Buffer
   /** Time allowed to connect. @default 2000 */
@@ -46,6 +48,8 @@ export interface LinkClientEvents {
   ready: [peer: PeerInfo, link: Link]
   data: [msg: DataMessage, body: Buffer]
   ack: [entries: AckEntry[]]
+  /** A MSG frame's body (gateway ↔ worker links). */
+  msg: [body: Buffer]
   /** A ready link was lost (a reconnect follows unless closed). */
   down: [reason: string]
   /** The dispatcher refused the handshake (wrong secret…); the client keeps retrying with backoff. */
@@ -130,11 +134,12 @@ export class LinkClient extends EventEmitter<LinkClientEvents> {
         fail(reason)
       })
       this.#setStatus('handshaking')
-      connectHandshake(link, { secret: o.secret, name: o.name, role: o.role ?? 'server', timeoutMs: o.handshakeTimeoutMs }).then((peer) => {
+      connectHandshake(link, { secret: o.secret, name: o.name, role: o.role ?? 'server', expectRole: o.expectRole, timeoutMs: o.handshakeTimeoutMs }).then((peer) => {
         if (this.#status === 'closed') return
         this.#failures = 0
         link.on('data', (msg, body) => this.emit('data', msg, body))
         link.on('ack', (entries) => this.emit('ack', entries))
+        link.on('msg', (body) => this.emit('msg', body))
         link.on('drain', () => this.emit('drain'))
         this.#setStatus('ready')
         this.emit('ready', peer, link)

@@ -25,6 +25,8 @@ export const FrameType = {
   PING: 6,
   /** Answer to a PING, echoing its body. */
   PONG: 7,
+  /** An opaque message of a gateway ↔ worker link (gateway/protocol.ts): no routing header, the body is the link user's. */
+  MSG: 8,
 } as const
 
 /** A frame type value. */
@@ -33,8 +35,14 @@ export type FrameTypeValue = typeof FrameType[keyof typeof FrameType]
 /** Frame type names, for logs. */
 export const frameTypeName: Record<number, string> = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k]))
 
-/** What a link end is: a server (holds clients) or a dispatch server (relays). */
-export type LinkRole = 'server' | 'dispatch'
+/**
+ * What a link end is: a server (holds clients) or a dispatch server (relays) of the dispatch
+ * cluster; a gateway or a business worker of the gateway/worker split (gateway/).
+ */
+export type LinkRole = ClusterRole | 'gateway' | 'worker'
+
+/** The roles of the dispatch cluster (its registry records only these). */
+export type ClusterRole = 'server' | 'dispatch'
 
 /** Largest frame accepted before the handshake succeeds (see link-auth.ts). */
 export const HANDSHAKE_MAX_FRAME_BYTES = 512
@@ -57,7 +65,7 @@ export interface FrameError {
 }
 
 function isFrameType (t: number): t is FrameTypeValue {
-  return t >= FrameType.HELLO && t <= FrameType.PONG
+  return t >= FrameType.HELLO && t <= FrameType.MSG
 }
 
 /**

@@ -54,6 +54,8 @@ export interface LinkEvents {
   /** A DATA frame: decoded, and its raw payload (relay `body` as it is with `relay()`). */
   data: [msg: DataMessage, body: Buffer]
   ack: [entries: AckEntry[]]
+  /** A MSG frame's body (gateway ↔ worker links). */
+  msg: [body: Buffer]
   /** The socket's buffer drained after `congested` was true. */
   drain: []
   close: [reason: string]
@@ -180,6 +182,12 @@ export class Link extends EventEmitter<LinkEvents> {
     return this.sendFrame(FrameType.DATA, body, onWritten)
   }
 
+  /** Sends an opaque MSG frame (only once `ready`); false when closing or full. */
+  sendMsg (body: Buffer): boolean {
+    if (this.#status !== 'ready') return false
+    return this.sendFrame(FrameType.MSG, body)
+  }
+
   /** Queues a receipt; a turn's receipts go out together in one ACK frame. */
   ack (entry: AckEntry): void {
     if (this.#status !== 'ready') return
@@ -261,6 +269,9 @@ export class Link extends EventEmitter<LinkEvents> {
         this.emit('ack', entries)
         return
       }
+      case FrameType.MSG:
+        this.emit('msg', body)
+        return
       case FrameType.PING:
         this.sendFrame(FrameType.PONG, body)
         return

@@ -12,14 +12,14 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { RedisClient } from '../data/redis.js'
-import type { LinkRole } from './link-auth.js'
+import type { ClusterRole } from './link-auth.js'
 import type { ReplicaReads } from './registry-replicas.js'
 import { CLAIM_LEFT, PURGE, SNAPSHOT, RegistryKeys, runScript } from './registry-scripts.js'
 
 /** A node as the registry records it. */
 export interface NodeRecord {
   name: string
-  role: LinkRole
+  role: ClusterRole
   /** Where its link port listens (dispatchers), or its public address (servers). */
   host?: string
   port?: number

@@ -20,7 +20,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { RedisClient } from '../data/redis.js'
-import type { LinkRole } from './link-auth.js'
+import type { ClusterRole } from './link-auth.js'
 
 /** The keys of one node. */
 export interface NodeKeys {
@@ -59,7 +59,7 @@ export class RegistryKeys {
     return { record: this.k(`node:${name}`), nuids: this.k(`nuids:${name}`), online: this.k('online'), ngroups: this.k(`ngroups:${name}`), groups: this.k('groups') }
   }
 
-  roleSet (role: LinkRole): string { return this.k(role === 'dispatch' ? 'dispatchers' : 'servers') }
+  roleSet (role: ClusterRole): string { return this.k(role === 'dispatch' ? 'dispatchers' : 'servers') }
 }
 
 /** A script and its SHA1 (EVALSHA first, EVAL when the server does not know it yet). */

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { RedisClient } from '../data/redis.js'
-import { isValidNodeName, type LinkRole } from './link-auth.js'
+import { isValidNodeName, type ClusterRole } from './link-auth.js'
 import { APPLY, REGISTER, SYNC, runScript, type RegistryKeys } from './registry-scripts.js'
 import { RegistryView, type NodeRecord, type RegistryViewOptions } from './registry-reads.js'
 
@@ -19,7 +19,7 @@ export type { NodeRecord } from './registry-reads.js'
 /** Options of `RedisRegistry` (the view's, plus this node and its heartbeat). */
 export interface RedisRegistryOptions extends Omit<RegistryViewOptions, 'self'> {
   /** This node. */
-  node: { name: string, role: LinkRole, host?: string, port?: number }
+  node: { name: string, role: ClusterRole, host?: string, port?: number }
   /** Heartbeat period. @default 1000 */
   heartbeatMs?: number
   /** Life of a node record without heartbeat. @default 3000 */

@@ -35,6 +35,8 @@ export const errorCodes = {
   SD_ERR_DB_POOL_EXHAUSTED: { status: 503, message: 'database busy: %s' },
   SD_ERR_REDIS_UNAVAILABLE: { status: 503, message: 'redis unavailable: %s' },
   SD_ERR_CLUSTER_UNAVAILABLE: { status: 503, message: 'cluster unavailable: %s' },
+  SD_ERR_NO_WORKER: { status: 503, message: 'no business worker ready: %s' },
+  SD_ERR_WORKER_LOST: { status: 502, message: 'the business worker running this request went away' },
   SD_ERR_VALIDATION: { status: 400, message: 'invalid data: %s' },
   SD_ERR_NOT_FOUND: { status: 404, message: 'not found: %s' },
   SD_ERR_TASK_TIMEOUT: { status: 504, message: 'task timed out: %s' },

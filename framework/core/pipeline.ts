@@ -23,6 +23,12 @@ export interface ReplySink {
   reply (id: RequestId | null, value: unknown): void
   /** Sends an error as clients see it; `status` is its HTTP status. */
   replyError (id: RequestId | undefined | null, body: ErrorBody, status: number): void
+  /**
+   * Called once when the request is over: after its reply or error was sent, or when it ended
+   * with no reply (a message without id). A sink that must answer every request somewhere
+   * else (a business worker's, gateway/) uses it; others leave it out.
+   */
+  done? (): void
 }
 
 /** A message from a socket or WebSocket connection. */
@@ -122,28 +128,33 @@ export class Pipeline<C extends BaseController = BaseController> {
   }
 
   #run (sink: ReplySink, conn: PipelineConnection | null, transport: TransportName, id: RequestId | undefined | null, path: string, verb: string | undefined, data: unknown, http: HttpExchange | null): void {
+    if (!this.#start(sink, conn, transport, id, path, verb, data, http)) sink.done?.()
+  }
+
+  /** Runs the request up to its action; true when the action went async (its end calls `done` itself). */
+  #start (sink: ReplySink, conn: PipelineConnection | null, transport: TransportName, id: RequestId | undefined | null, path: string, verb: string | undefined, data: unknown, http: HttpExchange | null): boolean {
     let name = path
     try {
       const match = this.#host.router.match(path, verb)
       if (match === undefined) {
         this.#refuse(sink, id, new SdError('SD_ERR_ROUTE_NOT_FOUND', verb === undefined ? path : `${verb} ${path}`))
-        return
+        return false
       }
       const route = match.route
       name = route.name
       if (route.transports !== null && !route.transports.has(transport)) {
         this.#refuse(sink, id, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', path))
-        return
+        return false
       }
       if (this.refusing) {
         this.#refuse(sink, id, new SdError('SD_ERR_SHUTTING_DOWN'))
-        return
+        return false
       }
       if (route.validate !== null) {
         const invalid = route.validate(data, transport)
         if (invalid !== undefined) {
           this.#refuse(sink, id, invalid)
-          return
+          return false
         }
       }
       const ctrl = new route.controller(this.#host, conn, transport, path, data, match.params, http)
@@ -154,16 +165,19 @@ export class Pipeline<C extends BaseController = BaseController> {
         Promise.resolve(result).then((value) => {
           this.#settled(conn)
           this.#reply(sink, conn, id, value, name)
+          sink.done?.()
         }, (err: unknown) => {
           this.#settled(conn)
           this.#fail(sink, conn, id, err, name)
+          sink.done?.()
         })
-      } else {
-        this.#reply(sink, conn, id, result, name)
+        return true
       }
+      this.#reply(sink, conn, id, result, name)
     } catch (err) {
       this.#fail(sink, conn, id, err, name)
     }
+    return false
   }
 
   #invoke (ctrl: InstanceType<ControllerClass>, method: string): unknown {

@@ -2,7 +2,8 @@
  * The primary of `sd start`: forks the workers (node:cluster, which shares the listening
  * sockets so a worker can be replaced without refusing a connection), relays pushes and
  * queries between them through its membership mirror, restarts a worker that crashes, replaces them one
- * by one on reload, and stops them gracefully.
+ * by one on reload, and stops them gracefully. In split mode (roles.ts) it forks the gateway
+ * first, gives the workers its link port, reloads only the workers and stops the gateway last.
  */
 import cluster, { type Worker } from 'node:cluster'
 import { existsSync } from 'node:fs'
@@ -14,6 +15,9 @@ import type { Ports } from './ports.js'
 import { PendingRequests } from '../connection/remote-bus.js'
 import { MembershipMirror } from './membership.js'
 import { Batcher, isBatch } from './batch.js'
+import { GATEWAY_SLOT, roleEnv, runSecret, slotRoles, type PrimaryMode, type SlotRole } from './roles.js'
+
+export type { PrimaryMode, SlotRole } from './roles.js'
 
 /** Options of `Primary`. */
 export interface PrimaryOptions {
@@ -21,8 +25,12 @@ export interface PrimaryOptions {
   root: string
   /** Folder the workers load the app from: `root`, or its `dist/` build. @default root */
   appRoot?: string
-  /** Worker processes. @default 1 */
+  /** Worker processes (servers in direct mode, business workers in split and worker modes). @default 1 */
   workers: number
+  /** Which processes to run (roles.ts). @default 'direct' */
+  mode?: PrimaryMode
+  /** Entry file of the processes (tests give a fake one). @default multicore/worker-process-main.mjs */
+  exec?: string
   log: Logger
   /** How long a worker may take to stop gracefully before it is killed. @default 15000 */
   stopTimeoutMs?: number
@@ -36,7 +44,9 @@ export interface PrimaryOptions {
 
 /** One worker as `sd status` shows it. */
 export interface WorkerStatus {
+  /** Slot number: 0 for the gateway, 1..N for servers and workers. */
   id: number
+  role: SlotRole
   pid: number
   /** `serving`, or `down` while a crashed worker is being restarted. */
   state: 'serving' | 'down'
@@ -51,7 +61,9 @@ export interface ServerStatus {
   /** Pid of the primary. */
   pid: number
   status: PrimaryStatus
+  mode: PrimaryMode
   uptimeMs: number
+  /** The server's (direct) or the gateway's ports (with `gateway`, its link port); `{}` in worker mode. */
   ports: Ports
   workers: WorkerStatus[]
   /** Open connections by transport, all workers. */
@@ -75,6 +87,7 @@ interface Slot {
 
 /** Per slot: the worker serving it (if any) and its restart history. */
 interface SlotState {
+  readonly role: SlotRole
   current: Slot | undefined
   restarts: number
   /** Crashes in a row soon after starting (grows the restart delay). */
@@ -89,7 +102,7 @@ const workerMain = fileURLToPath(new URL('./worker-process-main.mjs', import.met
 
 /** Runs the workers of one server. */
 export class Primary {
-  readonly #options: Required<Omit<PrimaryOptions, 'env' | 'appRoot' | 'onChange'>> & { env: Record<string, string>, appRoot: string, onChange?: () => void }
+  readonly #options: Required<Omit<PrimaryOptions, 'env' | 'appRoot' | 'onChange' | 'exec'>> & { env: Record<string, string>, appRoot: string, onChange?: () => void }
   readonly #membership = new MembershipMirror((worker, msg) => this.#send(this.#byId.get(worker), msg))
   readonly #slots = new Map<number, SlotState>()
   readonly #byId = new Map<number, Slot>()
@@ -101,9 +114,14 @@ export class Primary {
   readonly #startedAt = Date.now()
   #reloading: Promise<void> | undefined
   readonly #compiled: boolean
+  /** Link secret of a split run (given to its gateway and workers). */
+  readonly #secret: string | undefined
+  /** Link port of this run's gateway, once it serves (split mode: the workers' `SD_GATEWAYS`). */
+  #gatewayPort: number | undefined
 
   constructor (options: PrimaryOptions) {
-    this.#options = { stopTimeoutMs: 15_000, readyTimeoutMs: 30_000, env: {}, appRoot: options.root, ...options }
+    this.#options = { stopTimeoutMs: 15_000, readyTimeoutMs: 30_000, env: {}, appRoot: options.root, mode: 'direct', ...options }
+    this.#secret = this.#options.mode === 'split' ? runSecret({ ...process.env, ...this.#options.env }) : undefined
     // a build that compiled the framework too runs its own copy of the worker, without tsx
     const compiled = join(this.#options.appRoot, 'framework/multicore/worker-process-main.mjs')
     this.#compiled = this.#options.appRoot !== options.root && existsSync(compiled)
@@ -114,11 +132,12 @@ export class Primary {
     // NODE_CLUSTER_SCHED_POLICY=rr keeps node's round-robin (even spread; docs/cli.md)
     if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE
     // structured clone on the channel: Buffers, Dates and Maps reach other workers as they are
-    cluster.setupPrimary({ exec: this.#compiled ? compiled : workerMain, serialization: 'advanced' })
-    for (let n = 1; n <= options.workers; n++) this.#slots.set(n, { current: undefined, restarts: 0, backoff: 0, forks: 0, restarting: undefined })
+    cluster.setupPrimary({ exec: options.exec ?? (this.#compiled ? compiled : workerMain), serialization: 'advanced' })
+    for (const [n, role] of slotRoles(this.#options.mode, options.workers)) this.#slots.set(n, { role, current: undefined, restarts: 0, backoff: 0, forks: 0, restarting: undefined })
   }
 
   get status (): PrimaryStatus { return this.#status }
+  get mode (): PrimaryMode { return this.#options.mode }
   get ports (): Ports { return this.#ports }
   /** Pids of the workers serving now. */
   get pids (): number[] {
@@ -134,14 +153,30 @@ export class Primary {
     return this.#status === 'stopping' || this.#status === 'stopped'
   }
 
-  /** Forks every worker and resolves once all serve; rejects if one fails to start. */
+  /**
+   * Forks every worker and resolves once all serve; rejects if one fails to start. A gateway
+   * is forked first and must serve (with its link port) before the workers are forked.
+   */
   async start (): Promise<Ports> {
-    const results = await Promise.allSettled([...this.#slots.keys()].map((n) => this.#fork(n)))
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-    if (failed || this.#stopping()) {
+    const failedStart = async (reason: unknown): Promise<never> => {
       await this.stop()
-      throw failed ? failed.reason : new Error('stopped while starting')
+      throw reason
     }
+    const gateway = this.#slots.get(GATEWAY_SLOT)
+    if (gateway) {
+      try {
+        await this.#fork(GATEWAY_SLOT)
+      } catch (err) {
+        return failedStart(err)
+      }
+      // stopped meanwhile: forking workers now would leave them behind the stop
+      if (this.#stopping()) return failedStart(new Error('stopped while starting'))
+      if (this.#options.mode === 'split' && this.#gatewayPort === undefined) return failedStart(new Error('the gateway serves but reported no link port (ports.gateway)'))
+    }
+    const others = [...this.#slots.keys()].filter((n) => n !== GATEWAY_SLOT)
+    const results = await Promise.allSettled(others.map((n) => this.#fork(n)))
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed || this.#stopping()) return failedStart(failed ? failed.reason : new Error('stopped while starting'))
     this.#setStatus('running')
     return this.#ports
   }
@@ -157,6 +192,7 @@ export class Primary {
       SD_WORKER_SLOT: String(n),
       SD_WORKER_GENERATION: String(state.forks++),
       SD_COMPILED: this.#compiled ? '1' : '0',
+      ...roleEnv(state.role, { gatewayPort: this.#gatewayPort, secret: this.#secret }),
     })
     const out = new Batcher<ToWorker>((msg) => {
       if (!worker.isConnected()) return false
@@ -170,20 +206,24 @@ export class Primary {
       else if (isProtocolMessage(m)) this.#onMessage(slot, m as FromWorker)
     })
     worker.on('exit', (code, signal) => this.#onExit(slot, code, signal))
+    // a send racing the worker's death fails with EPIPE, emitted here: its exit handles it
+    worker.on('error', (err: Error) => this.#options.log.debug({ err: err.message, worker: n }, 'worker channel error'))
     return new Promise<Slot>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#readyWaiters.delete(worker.id)
         slot.retiring = true
         worker.process.kill('SIGKILL')
-        reject(new Error(`worker ${n} did not start serving within ${this.#options.readyTimeoutMs} ms`))
+        reject(new Error(`${state.role} ${n} did not start serving within ${this.#options.readyTimeoutMs} ms`))
       }, this.#options.readyTimeoutMs)
       this.#readyWaiters.set(worker.id, {
         resolve: (ports) => {
           clearTimeout(timer)
           slot.ready = true
-          this.#ports = ports
+          // a business worker has no client port: its `{}` must not hide the gateway's ports
+          if (state.role !== 'worker') this.#ports = ports
+          if (state.role === 'gateway' && ports.gateway !== undefined) this.#gatewayPort = ports.gateway
           state.current = slot
-          this.#options.log.info({ worker: n, workerPid: worker.process.pid }, 'worker serving')
+          this.#options.log.info({ worker: n, role: state.role, workerPid: worker.process.pid }, `${state.role} serving`)
           this.#options.onChange?.()
           resolve(slot)
         },
@@ -239,14 +279,15 @@ export class Primary {
     const waiter = this.#readyWaiters.get(id)
     if (waiter) {
       this.#readyWaiters.delete(id)
-      waiter.reject(new Error(`worker ${slot.n} exited before serving (code ${code ?? 'none'}${signal ? `, ${signal}` : ''}); its error is in the server's log`))
+      waiter.reject(new Error(`${state?.role ?? 'worker'} ${slot.n} exited before serving (code ${code ?? 'none'}${signal ? `, ${signal}` : ''}); its error is in the server's log`))
       return
     }
     if (slot.retiring || this.#stopping() || !state) return
     // A crash: its connections are gone; the other workers never notice.
     state.restarts++
     state.backoff = Date.now() - slot.startedAt < 10_000 ? state.backoff + 1 : 0
-    this.#options.log.error({ worker: slot.n, workerPid: slot.worker.process.pid, code, signal }, 'worker crashed; restarting it')
+    if (state.role === 'gateway') this.#options.log.error({ worker: slot.n, workerPid: slot.worker.process.pid, code, signal }, 'gateway crashed: its clients were lost; restarting it')
+    else this.#options.log.error({ worker: slot.n, role: state.role, workerPid: slot.worker.process.pid, code, signal }, `${state.role} crashed; restarting it`)
     this.#options.onChange?.()
     void this.#restart(slot.n)
   }
@@ -292,7 +333,9 @@ export class Primary {
    * Replaces every worker, one at a time: the new process serves (and shares the listening
    * sockets) before the old one stops, so the ports never refuse a connection. Connections
    * of the old worker are closed gracefully (`SD_ERR_SHUTTING_DOWN`). A new worker that fails
-   * to start fails the reload; the workers not replaced yet keep serving.
+   * to start fails the reload; the workers not replaced yet keep serving. In split mode only
+   * business workers are replaced (the new one is linked before the old one drains); the
+   * gateway, which runs no application code, is never reloaded, and its clients stay.
    */
   reload (): Promise<void> {
     this.#reloading ??= this.#reload().finally(() => { this.#reloading = undefined })
@@ -301,26 +344,33 @@ export class Primary {
 
   async #reload (): Promise<void> {
     if (this.#status !== 'running') throw new Error(`cannot reload while ${this.#status}`)
+    const replaced = [...this.#slots].filter(([, state]) => state.role !== 'gateway')
+    if (replaced.length === 0) throw new Error('nothing to reload: a gateway runs no application code; run sd reload where its workers run')
     this.#setStatus('reloading')
     try {
-      for (const [n, state] of this.#slots) {
+      for (const [n, state] of replaced) {
         if (this.#stopping()) throw new Error(`reload interrupted: the server is ${this.#status}`)
         if (state.restarting) await state.restarting
         const old = state.current
         await this.#fork(n)
         if (old) await this.#retire(old)
       }
-      this.#options.log.info({ workers: this.#slots.size }, 'reload done')
+      this.#options.log.info({ workers: replaced.length }, 'reload done')
     } finally {
       if (!this.#stopping()) this.#setStatus('running')
     }
   }
 
-  /** Stops every worker gracefully (in parallel), those still starting included. */
+  /**
+   * Stops every worker gracefully (in parallel), those still starting included; the gateway
+   * last, once its workers have drained through it.
+   */
   async stop (): Promise<void> {
     if (this.#status === 'stopped') return
     this.#setStatus('stopping')
-    await Promise.all([...this.#byId.values()].map((s) => this.#retire(s)))
+    const isGateway = (s: Slot): boolean => this.#slots.get(s.n)?.role === 'gateway'
+    await Promise.all([...this.#byId.values()].filter((s) => !isGateway(s)).map((s) => this.#retire(s)))
+    await Promise.all([...this.#byId.values()].filter(isGateway).map((s) => this.#retire(s)))
     this.#setStatus('stopped')
   }
 
@@ -330,6 +380,7 @@ export class Primary {
       const slot = state.current
       return {
         id: n,
+        role: state.role,
         pid: slot?.worker.process.pid ?? 0,
         state: slot ? 'serving' : 'down',
         uptimeMs: slot ? Date.now() - slot.startedAt : 0,
@@ -339,7 +390,7 @@ export class Primary {
     }))
     const connections: Record<string, number> = {}
     for (const w of workers) for (const [t, n] of Object.entries(w.stats?.connections ?? {})) connections[t] = (connections[t] ?? 0) + n
-    return { pid: process.pid, status: this.#status, uptimeMs: Date.now() - this.#startedAt, ports: this.#ports, workers, connections }
+    return { pid: process.pid, status: this.#status, mode: this.#options.mode, uptimeMs: Date.now() - this.#startedAt, ports: this.#ports, workers, connections }
   }
 
   #stats (slot: Slot): Promise<WorkerStats | undefined> {

@@ -1,7 +1,8 @@
 /**
  * A worker process of `sd start`: boots the app in `SD_APP_ROOT` (with the factory its entry
  * file passes in: this layer knows no application), tells the primary its ports, mirrors
- * membership through a `MulticoreBus` when there are several workers, and stops
+ * membership through a `MulticoreBus` when there are several workers in direct mode (never
+ * as a gateway or business worker, `SD_ROLE`), and stops
  * gracefully when the primary asks (or on SIGTERM, also while it is still booting). If the
  * primary is killed outright, node:cluster ends the worker at once: its clients see a plain close.
  */
@@ -14,6 +15,7 @@ import { SdError } from '../core/errors.js'
 import { isProtocolMessage, type FromWorker, type ToWorker, type WorkerStats } from './ipc-protocol.js'
 import { MulticoreBus } from './multicore-bus.js'
 import { Batcher, isBatch } from './batch.js'
+import { processNodeName } from './roles.js'
 import type { Ports } from './ports.js'
 
 /** What a worker process uses of the application it runs (server/'s `Application` is one). */
@@ -88,19 +90,14 @@ export async function runWorker<A extends WorkerApp> (createApp: WorkerAppFactor
   process.on('SIGTERM', () => stop('SIGTERM'))
 
   const workers = Number(process.env.SD_WORKERS ?? 1)
-  if (process.env.SD_CLUSTER === '1') {
-    // In a cluster every worker is a node of its own (reached through the dispatchers): with
-    // several workers its name ends with `-<slot>`. A worker that replaces another (reload,
-    // restart) adds `~<generation>`: during a reload both run at once, and connection ids
-    // (`<node>.<n>`) must never point at another process's connection.
-    const generation = Number(process.env.SD_WORKER_GENERATION ?? 0)
-    let name = process.env.SD_NODE_NAME || `${hostname()}-${process.ppid}`
-    if (workers > 1) name += `-${process.env.SD_WORKER_SLOT ?? id}`
-    if (generation > 0) name += `~${generation}`
-    process.env.SD_NODE_NAME = name
-  }
+  // A cluster node, or a business worker of a split run, is a node of its own: see roles.ts
+  const name = processNodeName({ env: process.env, hostname: hostname(), ppid: process.ppid, id })
+  if (name !== undefined) process.env.SD_NODE_NAME = name
   const booting = await createApp({ root, connectionIdPrefix: `w${id}.` })
-  if (workers > 1 && !booting.cluster) booting.bus = bus = new MulticoreBus(booting.connections, send)
+  // Split roles never mirror membership through the primary: the gateway holds every
+  // connection, and workers reach them through their links.
+  const split = process.env.SD_ROLE === 'gateway' || process.env.SD_ROLE === 'worker'
+  if (workers > 1 && !booting.cluster && !split) booting.bus = bus = new MulticoreBus(booting.connections, send)
   if (stopRequested !== undefined) process.exit(0)
   try {
     await booting.start()

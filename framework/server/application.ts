@@ -5,7 +5,6 @@
  */
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
-import { getHeapStatistics } from 'node:v8'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { ClusterBus } from '../cluster/cluster-bus.js'
@@ -30,6 +29,8 @@ import type { InboundMessage } from '../transport/packs.js'
 import { transportEntries } from '../transport/registry.js'
 import type { ListenAddress, Transport, TransportHost } from '../transport/transport.js'
 import { Views } from '../view/views.js'
+import type { Gateway } from '../gateway/gateway.js'
+import type { GatewayWorker } from '../gateway/worker.js'
 import { clusterName, type Config } from './config.js'
 import { Controller, type ServerHost } from './controller.js'
 import type { AppContract, AppStatus, NodeStats, TransportName } from '../core/contract.js'
@@ -39,6 +40,8 @@ import type { HookName, Hooks, Middleware } from '../core/hooks.js'
 import { isThenable, Pipeline } from '../core/pipeline.js'
 import { loadClasses } from '../core/modules.js'
 import { noParams, Router } from '../core/router.js'
+import { memory } from './memory.js'
+import { makeGateway, makeWorker } from './roles.js'
 
 export type { AppStatus, NodeStats } from '../core/contract.js'
 
@@ -50,25 +53,11 @@ declare module '../core/contract.js' {
   }
 }
 
-let lastRss = 0
-/**
- * rss and heap in use, without throwing: `process.memoryUsage()` opens /proc/self/stat and
- * throws EMFILE when the process is out of descriptors (a connection flood); then the heap
- * comes from V8 (no file) and rss is the last value read.
- */
-function memory (): { rss: number, heapUsed: number } {
-  try {
-    const mem = process.memoryUsage()
-    lastRss = mem.rss
-    return mem
-  } catch {
-    return { rss: lastRss, heapUsed: getHeapStatistics().used_heap_size }
-  }
-}
-
 /** Hooks as apps add them: with the full Controller and this Application. */
 type AppHooks = Hooks<Controller, Application>
 type HookList = { [K in HookName]: Array<AppHooks[K]> }
+/** The port a transport owns, for a listen error. */
+interface PortEntry { key: string, options: PortOptions, setting: PortSetting }
 
 
 /** An SD application: ports, router, controllers, bus. */
@@ -101,6 +90,10 @@ export class Application implements TransportHost, ServerHost, AppContract {
   readonly #middleware: Array<Middleware<Controller>> = []
   /** Route → guards → validate → action → reply, for socket messages and HTTP requests alike. */
   readonly #pipeline = new Pipeline(this, this.#middleware, (thrown, action) => this.#dataError(thrown, action))
+  /** Role gateway: where requests and connection events go instead of the pipeline. */
+  readonly #gateway: Gateway | undefined
+  /** Role worker: the links to the gateways that feed the pipeline. */
+  readonly #worker: GatewayWorker | undefined
   #stopHeartbeat: (() => void) | undefined
   #stopping: Promise<void> | undefined
 
@@ -129,9 +122,13 @@ export class Application implements TransportHost, ServerHost, AppContract {
       this.bus = new ClusterBus(this.connections, this.cluster, config.cluster.uidCacheMs)
       this.cluster.onUidsLeft = (node, uids) => this.#runNodeGone(node, uids)
     } else {
-      this.connections = new ConnectionTable(connectionIdPrefix)
+      // a gateway's connection ids name it, so a worker linked to several can tell which holds one
+      this.connections = new ConnectionTable(config.gateway.role === 'gateway' ? `${config.app.nodeName}.` : connectionIdPrefix)
       this.bus = new LocalBus(this.connections)
     }
+    this.#gateway = config.gateway.role === 'gateway' ? makeGateway(this) : undefined
+    this.#worker = config.gateway.role === 'worker' ? makeWorker(this, this.#pipeline, this.#hooks) : undefined
+    if (this.#worker) this.bus = this.#worker.bus
     this.sendBudget = new SendBudget(config.server.maxTotalSendBufferBytes, () => this.connections.all(), this.log)
     this.views = new Views(config.views, root, this.log)
     this.timers = new Timers(this, root)
@@ -141,6 +138,11 @@ export class Application implements TransportHost, ServerHost, AppContract {
   get status (): AppStatus {
     return this.#status
   }
+
+  /** Role gateway: the gateway side (its workers, requests in flight); else undefined. */
+  get gateway (): Gateway | undefined { return this.#gateway }
+  /** Role worker: the links to its gateways; else undefined. */
+  get gatewayWorker (): GatewayWorker | undefined { return this.#worker }
 
   #setStatus (status: AppStatus): void {
     this.#status = status
@@ -189,6 +191,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
       ...(this.cluster ? { cluster: this.cluster.status() } : {}),
+      ...(this.#gateway ? { gateway: this.#gateway.status() } : {}),
+      ...(this.#worker ? { gatewayLinks: this.#worker.status() } : {}),
     }
   }
 
@@ -199,6 +203,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
       const port = this.address(entry.names[0])?.port
       if (port !== undefined) ports[entry.key] = port
     }
+    const link = this.#gateway?.port
+    if (link !== undefined) ports.gateway = link
     return ports
   }
 
@@ -217,14 +223,16 @@ export class Application implements TransportHost, ServerHost, AppContract {
     conn.useBudget(this.sendBudget)
     this.connections.add(conn)
     this.bus.opened?.(conn)
-    if (this.#hooks.onConnect.length > 0) this.#runConnHooks('onConnect', conn)
+    if (this.#gateway) this.#gateway.opened(conn)
+    else if (this.#hooks.onConnect.length > 0) this.#runConnHooks('onConnect', conn)
   }
 
   connectionClosed (conn: Connection): void {
     const was = { uid: conn.uid, groups: conn.groups }
     this.connections.remove(conn)
     this.bus.closed?.(conn, was)
-    if (this.#hooks.onClose.length > 0) this.#runConnHooks('onClose', conn)
+    if (this.#gateway) this.#gateway.closed(conn)
+    else if (this.#hooks.onClose.length > 0) this.#runConnHooks('onClose', conn)
   }
 
   #runNodeGone (node: string, uids: string[]): void {
@@ -251,7 +259,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
    * client sends can make it throw: every failure becomes an error reply.
    */
   dispatch (conn: Connection, msg: InboundMessage): void {
-    this.#pipeline.message(conn, msg)
+    if (this.#gateway) this.#gateway.message(conn, msg)
+    else this.#pipeline.message(conn, msg)
   }
 
   /**
@@ -259,7 +268,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
    * action set a content type). Unknown paths answer 404 `SD_ERR_ROUTE_NOT_FOUND`.
    */
   dispatchHttp (request: FastifyRequest, reply: FastifyReply): void {
-    this.#pipeline.http(new HttpSink(request, reply), httpPath(request.url), request.method, httpData(request))
+    if (this.#gateway) this.#gateway.http(request, reply)
+    else this.#pipeline.http(new HttpSink(request, reply), httpPath(request.url), request.method, httpData(request))
   }
 
   /** What a client gets for an action's failure: MySQL and Redis failures as SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE, their cause logged. */
@@ -278,18 +288,26 @@ export class Application implements TransportHost, ServerHost, AppContract {
     this.#setStatus('starting')
     const server = this.config.server
     try {
-      const ports = await this.#makeTransports()
+      // a worker opens no client port: its gateways hold the clients
+      const ports = this.#worker ? new Map<Transport, PortEntry>() : await this.#makeTransports()
       if (this.cluster) {
         await this.cluster.start()
         // the first cross-server sends should not fail because the links are still handshaking
         if (!await this.cluster.linked(2000)) this.log.warn(`cluster: ${this.cluster.carrier === 'redis' ? 'Redis pub/sub not ready' : 'no dispatch server linked'} yet; cross-server calls answer SD_ERR_CLUSTER_UNAVAILABLE until it is`)
       }
+      if (this.#gateway) {
+        const g = this.config.gateway
+        await this.#gateway.listen().catch((err: unknown) => { throw listenError(err, 'gateway', g.host, g.port, { env: 'SD_GATEWAY_PORT', key: 'gateway.port', file: 'config/gateway.ts' }) })
+      }
       for (const t of this.#transports) {
         const port = ports.get(t)
         await t.start().catch((err: unknown) => { throw port ? listenError(err, port.key, port.options.host, port.options.port, port.setting) : err })
       }
+      await this.#worker?.start()
     } catch (err) {
       await Promise.allSettled(this.#transports.map((t) => t.close()))
+      await this.#gateway?.close()
+      await this.#worker?.close()
       await this.cluster?.stop().catch(() => {})
       this.#setStatus('closed')
       throw err
@@ -317,8 +335,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
    * makes owns the port (a listen error names its key, env variable and config key); the
    * others share it (WebSocket on HTTP).
    */
-  async #makeTransports (): Promise<Map<Transport, { key: string, options: PortOptions, setting: PortSetting }>> {
-    const ports = new Map<Transport, { key: string, options: PortOptions, setting: PortSetting }>()
+  async #makeTransports (): Promise<Map<Transport, PortEntry>> {
+    const ports = new Map<Transport, PortEntry>()
     const server = this.config.server as unknown as Record<string, PortOptions | undefined>
     for (const entry of transportEntries()) {
       const options = server[entry.key]
@@ -360,13 +378,20 @@ export class Application implements TransportHost, ServerHost, AppContract {
       return
     }
     this.#setStatus('closing')
+    const timeoutMs = this.config.server.shutdownTimeoutMs
+    // a worker refuses requests only once every gateway stopped sending it new ones
+    await this.#worker?.drain(timeoutMs)
     this.#pipeline.refusing = true
     await Promise.all(this.#transports.map((t) => t.stopAccepting()))
     await this.timers.stop()
-    const timeoutMs = this.config.server.shutdownTimeoutMs
     if (!await this.#pipeline.drain(timeoutMs)) this.log.warn({ inflight: this.#pipeline.inflight, timeoutMs }, 'shutdown timeout: closing with requests still running')
+    // requests still waiting have no ready worker: they are answered now, those at workers finish
+    this.#gateway?.refuseWaiting()
+    if (this.#gateway && !await this.#gateway.drain(timeoutMs)) this.log.warn({ inflight: this.#gateway.inflight, timeoutMs }, 'shutdown timeout: closing with requests still at workers')
+    await this.#worker?.close()
     this.#stopHeartbeat?.()
     await Promise.all(this.#transports.map((t) => t.close()))
+    await this.#gateway?.close()
     for (const fn of this.#hooks.onStop) {
       try { await fn(this) } catch (err) { this.log.error({ err, hook: 'onStop' }, 'hook failed') }
     }

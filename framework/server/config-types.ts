@@ -7,6 +7,7 @@ import type { ConnectionOptions } from '../connection/options.js'
 import type { RoutesConfig } from '../core/router.js'
 import type { MysqlConfig } from '../data/mysql.js'
 import type { RedisConfig } from '../data/redis.js'
+import type { GatewayConfig } from '../gateway/options.js'
 import type { TasksConfig } from '../task/options.js'
 import type { TimersConfig } from '../timer/spec.js'
 import type { TransportOptions, TransportPortOptions } from '../transport/options.js'
@@ -28,12 +29,14 @@ export interface Config {
   tasks: TasksConfig
   views: ViewsConfig
   cluster: ClusterConfig
+  /** `config/gateway.ts`: the gateway/worker split (docs/gateway.md). */
+  gateway: GatewayConfig
   /** Sections SD does not know are kept for the app (e.g. `config/chat.ts`). */
   [section: string]: unknown
 }
 
 /** Sections whose keys are checked against the defaults. */
-export const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster'] as const
+export const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway'] as const
 type CheckedSection = typeof checkedSections[number]
 
 /** Deep partial, for config files and overrides. */

@@ -12,6 +12,7 @@ import { carrierNames } from '../cluster/carriers.js'
 import { clusterDefaults } from '../cluster/options.js'
 import { connectionDefaults } from '../connection/options.js'
 import { mysqlDefaults, redisDefaults } from '../data/options.js'
+import { gatewayDefaults, gatewayEnums } from '../gateway/options.js'
 import { tasksDefaults } from '../task/options.js'
 import { checkTimers } from '../timer/spec.js'
 import { transportDefaults, type PortOptions, type TransportPortOptions } from '../transport/options.js'
@@ -27,6 +28,7 @@ export type { AppConfig } from './options.js'
 export type { TasksConfig } from '../task/options.js'
 export type { ViewsConfig } from '../view/options.js'
 export type { ClusterConfig } from '../cluster/options.js'
+export type { GatewayConfig } from '../gateway/options.js'
 export type { RouteSpec, RoutesConfig } from '../core/router.js'
 export type { TransportName } from '../core/contract.js'
 
@@ -51,6 +53,7 @@ export function defaultConfig (): Config {
     tasks: tasksDefaults(),
     views: viewsDefaults(),
     cluster: clusterDefaults(),
+    gateway: gatewayDefaults(),
   }
 }
 
@@ -61,6 +64,7 @@ const enums = (): Record<string, readonly string[]> => ({
   'server.http.ws.pack': ['json', 'msgpack'],
   'cluster.carrier': carrierNames(),
   'app.logLevel': ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+  ...gatewayEnums,
 })
 /** Keys, by path, that may be absent from the defaults and hold any value of the given type (the transports add theirs). */
 function optionalKeys (): Record<string, string> {
@@ -169,6 +173,7 @@ function envPorts (): Array<[string, (c: Config, port: number) => void]> {
   const ports: Array<[string, (c: Config, port: number) => void]> = transportEntries().map((entry) =>
     [entry.envPort, (c, p) => { (c.server as unknown as Record<string, PortOptions>)[entry.key].port = p }])
   ports.push(['SD_DISPATCH_PORT', (c, p) => { c.cluster.dispatchPort = p }])
+  ports.push(['SD_GATEWAY_PORT', (c, p) => { c.gateway.port = p }])
   return ports
 }
 
@@ -197,8 +202,21 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
   }
   if (env.SD_REGISTRY_REPLICAS !== undefined) config.cluster.registryReplicas = env.SD_REGISTRY_REPLICAS.split(',').map((s) => s.trim()).filter((s) => s !== '')
   if (env.SD_NODE_NAME) config.app.nodeName = env.SD_NODE_NAME
+  applyGatewayEnv(config, env)
   if (env.MYSQL_URL) config.mysql.url = env.MYSQL_URL
   if (env.REDIS_URL) config.redis.url = env.REDIS_URL
+}
+
+/** The split's variables: SD_ROLE, SD_GATEWAY_HOST, SD_GATEWAYS, SD_GATEWAY_SECRET (SD_GATEWAY_PORT is with the ports). */
+function applyGatewayEnv (config: Config, env: NodeJS.ProcessEnv): void {
+  const role = env.SD_ROLE
+  if (role !== undefined && role !== '') {
+    if (role !== 'gateway' && role !== 'worker' && role !== 'direct') throw invalid('SD_ROLE', `must be one of gateway, worker, direct, got ${JSON.stringify(role)}`)
+    config.gateway.role = role
+  }
+  if (env.SD_GATEWAY_HOST) config.gateway.host = env.SD_GATEWAY_HOST
+  if (env.SD_GATEWAYS !== undefined) config.gateway.addresses = env.SD_GATEWAYS.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  if (env.SD_GATEWAY_SECRET) config.gateway.secret = env.SD_GATEWAY_SECRET
 }
 
 const configExtensions = new Set(['.ts', '.js', '.mjs', '.mts'])

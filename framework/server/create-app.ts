@@ -40,6 +40,8 @@ export async function createApp (options: CreateAppOptions = {}): Promise<Applic
   const config = await loadConfig({ root, configDir: options.configDir, overrides: options.overrides, env: options.env, onWarning: (w) => warnings.push(w) })
   const app = new Application(config, root, options.logger, options.connectionIdPrefix)
   for (const w of warnings) app.log.warn(w)
+  // a gateway runs no application code (so it never needs reloading): config only
+  if (config.gateway.role === 'gateway') return app
   if (options.controllers) {
     for (const c of options.controllers) app.addController(c)
   } else {

@@ -265,3 +265,31 @@ test('HTTP actions see the exchange: this.request, this.reply, one session per r
   pipeline.message(c, { id: 1, path: '/t/req', data: null })
   assert.deepEqual(c.sent, [{ id: 1, error: { code: 'SD_ERR_NOT_SUPPORTED', message: 'this.request is not supported on this transport' }, status: 400 }])
 })
+
+test('done() is called exactly once per request, after its outcome, with or without a reply', async () => {
+  const { pipeline } = setup()
+  class DoneConnection extends FakeConnection {
+    readonly log: string[] = []
+    override reply (id: RequestId | null, data: unknown): void { super.reply(id, data); this.log.push('reply') }
+    override replyError (id: RequestId | undefined | null, error: ErrorBody, status: number): void { super.replyError(id, error, status); this.log.push('error') }
+    done (): void { this.log.push('done') }
+  }
+  const run = (path: string, id: RequestId | undefined, data: unknown = 1): DoneConnection => {
+    const c = new DoneConnection()
+    pipeline.message(c as unknown as DoneConnection & PipelineConnection, { id, path, data })
+    return c
+  }
+  assert.deepEqual(run('/t/echo', 1).log, ['reply', 'done'], 'sync reply')
+  assert.deepEqual(run('/t/echo', undefined).log, ['done'], 'no id: no reply, still done')
+  assert.deepEqual(run('/t/nope', 2).log, ['error', 'done'], 'refused before the action')
+  assert.deepEqual(run('/t/secret', 3).log, ['error', 'done'], 'sync throw')
+  assert.deepEqual(run('/t/big', 4).log, ['error', 'done'], 'reply that cannot be encoded: one error, one done')
+  const later = run('/t/later', 5)
+  assert.deepEqual(later.log, [], 'not done while the action runs')
+  release?.()
+  await tick()
+  assert.deepEqual(later.log, ['reply', 'done'], 'async reply')
+  const laterNoId = run('/t/publicLater', undefined)
+  await tick()
+  assert.deepEqual(laterNoId.log, ['error', 'done'], 'async failure without id: its error (sent without id), then done')
+})

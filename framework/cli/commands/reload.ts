@@ -6,7 +6,7 @@ import type { ServerStatus } from '../../multicore/primary.js'
 
 /** `sd reload`: fresh code, no refused connection. */
 export default class Reload extends Command {
-  static override summary = 'Replace the worker processes one by one with fresh code; the ports keep accepting.'
+  static override summary = 'Replace the worker processes one by one with fresh code; the ports keep accepting (split mode: only business workers, the gateway and its clients stay).'
   static override flags = {
     root: rootFlag,
   }
@@ -21,6 +21,8 @@ export default class Reload extends Command {
     })
     if (!answer.ok) this.error(`reload failed: ${answer.error}`, { exit: 1 })
     const status = answer.data as ServerStatus
-    this.log(`reloaded: ${status.workers.map((w) => `worker ${w.id} pid ${w.pid}`).join(', ')}`)
+    const replaced = status.workers.filter((w) => w.role !== 'gateway')
+    const kept = status.workers.find((w) => w.role === 'gateway')
+    this.log(`reloaded: ${replaced.map((w) => `worker ${w.id} pid ${w.pid}`).join(', ')}${kept ? ` (gateway pid ${kept.pid} kept: no client closed)` : ''}`)
   }
 }

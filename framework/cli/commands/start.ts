@@ -13,18 +13,25 @@ import { clusterSecret } from '../../cluster/link-auth.js'
 import { redisConfigured } from '../../data/redis.js'
 import { SdError } from '../../core/errors.js'
 import { failWith } from '../fail.js'
+import { checkStartMode, startMode, StartUsageError } from '../start-mode.js'
+import type { PrimaryMode } from '../../multicore/primary.js'
 
 const bin = fileURLToPath(new URL('../../../bin/sd.js', import.meta.url))
 
 /** `sd start`: runs the app in the current folder. */
 export default class Start extends Command {
   static override summary = 'Run the application in the current folder (TCP, text, HTTP and WebSocket ports).'
-  static override description = `A primary process forks the workers (node:cluster: they share the ports). SIGTERM or SIGINT (or sd stop) stops them gracefully and exits 0; SIGUSR2 (or sd reload) replaces them one by one with fresh code. Pid, state and control socket live in .sd/.`
-  static override examples = ['<%= config.bin %> start', '<%= config.bin %> start --workers auto --daemon', 'SD_TCP_PORT=9000 <%= config.bin %> start']
+  static override description = `A primary process forks the workers (node:cluster: they share the ports). SIGTERM or SIGINT (or sd stop) stops them gracefully and exits 0; SIGUSR2 (or sd reload) replaces them one by one with fresh code. Pid, state and control socket live in .sd/.
+
+With --split, one gateway process holds every client port and --workers N business workers run the application behind it: sd reload replaces only the workers, and no client is disconnected. --gateway and --worker run the two halves on different machines.`
+  static override examples = ['<%= config.bin %> start', '<%= config.bin %> start --workers auto --daemon', 'SD_TCP_PORT=9000 <%= config.bin %> start', '<%= config.bin %> start --split --workers 4', 'SD_GATEWAY_SECRET=… <%= config.bin %> start --worker --workers 8']
   static override flags = {
     workers: Flags.string({ char: 'w', description: 'worker processes: a number, or auto (one per CPU); env SD_WORKERS', default: process.env.SD_WORKERS ?? '1' }),
     daemon: Flags.boolean({ char: 'd', description: 'run in the background (log in .sd/sd.log)', default: false }),
     dispatch: Flags.boolean({ description: 'run a dispatch server of the cluster (needs Redis and SD_CLUSTER_SECRET); link port: cluster.dispatchPort, env SD_DISPATCH_PORT', default: false }),
+    split: Flags.boolean({ description: 'one gateway process holds the client ports, --workers N business workers run the app behind it (sd reload keeps every client)', default: false }),
+    gateway: Flags.boolean({ description: 'only the gateway (client ports, link port gateway.port, env SD_GATEWAY_PORT); its workers run sd start --worker elsewhere; needs SD_GATEWAY_SECRET or SD_CLUSTER_SECRET', default: false }),
+    worker: Flags.boolean({ description: 'only business workers (--workers N) for gateways elsewhere: SD_GATEWAYS or gateway.addresses, else the Redis registry; needs SD_GATEWAY_SECRET or SD_CLUSTER_SECRET', default: false }),
     cluster: Flags.boolean({ description: 'join the cluster named in config (needs Redis; SD_CLUSTER_SECRET too on the dispatch carrier, the default); env SD_CLUSTER=1', default: process.env.SD_CLUSTER === '1' }),
     root: rootFlag,
   }
@@ -39,7 +46,16 @@ export default class Start extends Command {
       this.error((err as Error).message, { exit: 2 })
     }
     const config = await loadConfig({ root })
-    const clustered = flags.dispatch || flags.cluster || config.cluster.enabled
+    let mode: PrimaryMode | 'dispatch'
+    try {
+      mode = startMode(flags)
+      if (mode !== 'dispatch') checkStartMode(mode, config)
+    } catch (err) {
+      if (err instanceof StartUsageError) this.error(err.message, { exit: 2 })
+      throw err
+    }
+    // business workers are never cluster nodes: their gateway is
+    const clustered = mode !== 'worker' && (flags.dispatch || flags.cluster || config.cluster.enabled)
     if (clustered) {
       const what = flags.dispatch ? '--dispatch' : '--cluster'
       if (!redisConfigured(config.redis)) this.error(`${what} needs Redis settings: set REDIS_URL (or url, cluster or sentinels in config/redis.ts); the cluster registry lives there`, { exit: 2 })
@@ -52,8 +68,8 @@ export default class Start extends Command {
         }
       }
     }
-    if (flags.daemon) return this.#daemon(root, workers, flags.dispatch ? ['--dispatch'] : flags.cluster ? ['--cluster'] : [])
-    if (flags.dispatch) {
+    if (flags.daemon) return this.#daemon(root, workers, [...(mode === 'direct' ? [] : [`--${mode}`]), ...(flags.cluster && mode !== 'dispatch' ? ['--cluster'] : [])])
+    if (mode === 'dispatch') {
       await runDispatch({ root }).catch((err: unknown) => {
         if (err instanceof AlreadyRunningError) this.error(err.message, { exit: 1 })
         if (err instanceof SdError) failWith(this, err)
@@ -61,7 +77,7 @@ export default class Start extends Command {
       })
       return
     }
-    await runServer({ root, workers, env: clustered ? { SD_CLUSTER: '1' } : undefined }).catch((err: unknown) => {
+    await runServer({ root, workers, mode, env: clustered ? { SD_CLUSTER: '1' } : undefined }).catch((err: unknown) => {
       if (err instanceof AlreadyRunningError) this.error(err.message, { exit: 1 })
       if (err instanceof SdError) failWith(this, err) // port in use…: one line, no stack
       throw err

@@ -6,11 +6,12 @@ import type { ServerStatus } from '../../multicore/primary.js'
 import { loadConfig } from '../../server/config.js'
 import { redisConfigured } from '../../data/redis.js'
 import { formatClusterOverview, readClusterOverview } from '../cluster-status.js'
+import { formatServerStatus } from '../server-status.js'
 import type { DispatchStatus } from '../dispatch-server.js'
 
 import { duration } from '../format.js'
 
-/** `sd status`: pid, uptime, workers, connections per port, memory. */
+/** `sd status`: pid, uptime, each process with its role, connections per port, memory, gateway links. */
 export default class Status extends Command {
   static override summary = 'Show the running server: pid, uptime, workers, connections per port, memory (--cluster: every node of the cluster).'
   static override flags = {
@@ -44,16 +45,7 @@ export default class Status extends Command {
       for (const l of d.linked) this.log(`  ${l.name} from ${l.remote}: frames in ${l.framesIn}, out ${l.framesOut}${l.rttMs !== undefined ? `, rtt ${l.rttMs.toFixed(1)} ms` : ''}`)
       return
     }
-    const s = answer.data as ServerStatus
-    const ports = Object.entries(s.ports).map(([t, p]) => `${t} ${p}`).join(', ')
-    this.log(`pid ${s.pid}, ${s.status}, up ${duration(s.uptimeMs)}, ports: ${ports}`)
-    this.log(`connections: ${Object.entries(s.connections).map(([t, n]) => `${t} ${n}`).join(', ') || 'none'}`)
-    for (const w of s.workers) {
-      const c = Object.entries(w.stats?.connections ?? {}).map(([t, n]) => `${t} ${n}`).join(', ') || 'none'
-      const rss = w.stats ? `${(w.stats.rssBytes / 1024 / 1024).toFixed(1)} MB` : '?'
-      if (w.state === 'down') this.log(`  worker ${w.id}: down (restarting), restarts ${w.restarts}`)
-      else this.log(`  worker ${w.id}: pid ${w.pid}, up ${duration(w.uptimeMs)}, restarts ${w.restarts}, rss ${rss}, connections ${c}`)
-    }
+    for (const l of formatServerStatus(answer.data as ServerStatus)) this.log(l)
   }
 
   async #cluster (root: string, json: boolean): Promise<void> {

@@ -25,13 +25,16 @@ export default class Stop extends Command {
     if (!found) return this.log('not running')
     // the control socket proves the pid is our server; without it, /proc must say it is an sd
     // process, so a pid recycled by another program is never signalled
-    const asked = found.alive && await sendControl(paths.socket, 'stop', 5000).then((a) => a.ok, () => false)
+    const answer = found.alive ? await sendControl(paths.socket, 'stop', 5000).catch(() => undefined) : undefined
+    const asked = answer?.ok === true
+    // the server says how long its graceful stop may take (split mode: workers, then the gateway)
+    const announced = answer?.ok ? (answer.data as { stopTimeoutMs?: unknown }).stopTimeoutMs : undefined
     if (!asked && (!found.alive || !(await isSdProcess(found.pid)))) {
       await clearRunFiles(paths)
       return this.log(`not running (removed a stale pid file for pid ${found.pid})`)
     }
     if (!asked) kill(found.pid, 'SIGTERM')
-    const timeoutMs = flags.timeout ?? (await loadConfig({ root }).then((c) => c.server.shutdownTimeoutMs, () => 10_000)) + 10_000
+    const timeoutMs = flags.timeout ?? (typeof announced === 'number' ? announced + 5000 : (await loadConfig({ root }).then((c) => c.server.shutdownTimeoutMs, () => 10_000)) + 10_000)
     const state = await readState(paths)
     const deadline = Date.now() + timeoutMs
     while (processAlive(found.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))

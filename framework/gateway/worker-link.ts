@@ -1,0 +1,138 @@
+/**
+ * A worker's link to one gateway: a `LinkClient` (reconnects with capped backoff) in role
+ * `worker`, the gateway's `info`, the bus calls waiting for their answer, and the drain
+ * handshake. Calls still waiting when the link drops resolve to their fallback.
+ */
+import type { Logger } from 'pino'
+import { LinkClient } from '../cluster/link-client.js'
+import type { GatewayAddress } from './options.js'
+import { decodeMessage, encodeMessage, type ToGateway, type ToWorker } from './protocol.js'
+
+/** Bus calls: the messages that get an answer. */
+type Call = ToGateway & { t: 'push' | 'query' | 'member' }
+/** `Omit` applied to each member of a union. */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+/** A call before its number is given. */
+export type CallBody = OmitEach<Call, 'k'>
+
+/** Options of a `WorkerLink`. */
+export interface WorkerLinkOptions {
+  address: GatewayAddress
+  /** This worker's node name. */
+  name: string
+  secret: Buffer
+  log: Logger
+  /** The hooks it tells the gateway about in its hello. */
+  hello: { onConnect: boolean, onClose: boolean }
+  /** A request or connection event from the gateway. */
+  onMessage: (link: WorkerLink, msg: ToWorker) => void
+  /** The link became usable (the gateway answered the hello with its info). */
+  onReady: (link: WorkerLink) => void
+}
+
+/** One worker → gateway link. */
+export class WorkerLink {
+  readonly address: GatewayAddress
+  readonly #o: WorkerLinkOptions
+  readonly #client: LinkClient
+  readonly #calls = new Map<number, { resolve: (v: unknown) => void, fallback: unknown }>()
+  #seq = 0
+  /** The gateway's node name and cluster membership, once its info arrived. */
+  info: { node: string, clustered: boolean } | undefined
+  /** Requests of this gateway running here. */
+  inflight = 0
+  #drained: (() => void) | undefined
+
+  constructor (options: WorkerLinkOptions) {
+    this.#o = options
+    this.address = options.address
+    this.#client = new LinkClient({ host: options.address.host, port: options.address.port, name: options.name, role: 'worker', expectRole: 'gateway', secret: options.secret, log: options.log })
+    this.#client.on('msg', (body) => {
+      const msg = decodeMessage<ToWorker>(body)
+      if (msg === undefined) { this.#client.link?.destroy('protocol error: malformed gateway message'); return }
+      this.#onMessage(msg)
+    })
+    // the worker speaks first: its hello can only reach the gateway after the gateway is
+    // listening to the link, and the gateway's info after this side is (no frame is lost to
+    // a listener attached a microtask too late)
+    this.#client.on('ready', () => { this.send({ t: 'hello', ...options.hello }) })
+    this.#client.on('down', () => this.#down())
+    this.#client.on('denied', (reason) => options.log.warn({ gateway: this.key, reason }, 'gateway refused the link'))
+  }
+
+  /** `host:port`. */
+  get key (): string { return `${this.address.host}:${this.address.port}` }
+  /** True once linked and told who the gateway is. */
+  get ready (): boolean { return this.info !== undefined && this.#client.status === 'ready' }
+  /** The link client's status. */
+  get state (): string { return this.#client.status }
+
+  start (): void {
+    this.#client.start()
+  }
+
+  /** Sends a message; false when the link is down or full. */
+  send (msg: ToGateway): boolean {
+    return this.sendEncoded(encodeMessage(msg))
+  }
+
+  /** Sends an encoded message. */
+  sendEncoded (body: Buffer): boolean {
+    return this.#client.link?.sendMsg(body) ?? false
+  }
+
+  /** Sends a bus call; resolves to the gateway's answer, or `fallback` when the link cannot carry it or drops first. */
+  call (body: CallBody, fallback: unknown): Promise<unknown> {
+    const k = ++this.#seq
+    return new Promise((resolve) => {
+      if (!this.send({ ...body, k } as Call)) return resolve(fallback)
+      this.#calls.set(k, { resolve, fallback })
+    })
+  }
+
+  /** Asks the gateway to stop routing here; resolves once it acknowledged (or the link is gone, or `timeoutMs` passed). */
+  drain (timeoutMs: number): Promise<void> {
+    if (!this.send({ t: 'drain' })) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { this.#drained = undefined; resolve() }, timeoutMs)
+      this.#drained = () => { clearTimeout(timer); resolve() }
+    })
+  }
+
+  #onMessage (msg: ToWorker): void {
+    switch (msg.t) {
+      case 'info':
+        this.info = { node: msg.node, clustered: msg.clustered }
+        this.#o.onReady(this)
+        return
+      case 'ans': {
+        const call = this.#calls.get(msg.k)
+        if (call) { this.#calls.delete(msg.k); call.resolve(msg.v) }
+        return
+      }
+      case 'drained': {
+        const done = this.#drained
+        this.#drained = undefined
+        done?.()
+        return
+      }
+      default: this.#o.onMessage(this, msg)
+    }
+  }
+
+  #down (): void {
+    this.info = undefined
+    this.inflight = 0
+    for (const call of this.#calls.values()) call.resolve(call.fallback)
+    this.#calls.clear()
+    const done = this.#drained
+    this.#drained = undefined
+    done?.()
+  }
+
+  /** Closes the link for good. */
+  async close (): Promise<void> {
+    await this.#client.close()
+    this.#down()
+  }
+}

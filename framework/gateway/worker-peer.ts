@@ -1,0 +1,39 @@
+/**
+ * One business worker as a gateway sees it: its authenticated link, whether it takes new
+ * requests (`ready`, or `draining` once it asked to stop), its requests in flight, and the
+ * connection hooks it said it has.
+ */
+import type { Link } from '../cluster/link.js'
+import { encodeMessage, type ToWorker } from './protocol.js'
+
+/** `ready`: takes new requests; `draining`: finishes its in-flight ones only. */
+export type WorkerPeerState = 'ready' | 'draining'
+
+/** A linked worker. */
+export class WorkerPeer {
+  readonly name: string
+  readonly link: Link
+  /** Undefined until its `hello` (then it takes requests). */
+  #state: WorkerPeerState | undefined
+  /** Request numbers in flight on it. */
+  readonly inflight = new Set<number>()
+  hooks = { onConnect: false, onClose: false }
+
+  constructor (name: string, link: Link) {
+    this.name = name
+    this.link = link
+  }
+
+  get state (): WorkerPeerState | undefined { return this.#state }
+  /** True when it may be given a new request. */
+  get ready (): boolean { return this.#state === 'ready' && this.link.status === 'ready' }
+
+  setState (state: WorkerPeerState): void {
+    this.#state = state
+  }
+
+  /** Sends a message (as JSON with `json`); false when the link cannot take it (closing, or over its buffer limit). */
+  send (msg: ToWorker, json = false): boolean {
+    return this.link.sendMsg(encodeMessage(msg, json))
+  }
+}

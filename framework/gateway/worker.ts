@@ -1,0 +1,170 @@
+/**
+ * The worker side of the split: links to every gateway a directory lists (polled every
+ * `discoveryIntervalMs`: a static `gateway.addresses`, or the Redis registry), runs each
+ * request the gateways send through the application's pipeline, and each connection event
+ * through its hooks. `start()` resolves once linked: to every gateway of a static list, or to
+ * at least one discovered gateway. `drain()` tells every gateway to stop routing here and waits
+ * for each acknowledgement.
+ */
+import type { Logger } from 'pino'
+import { SdError } from '../core/errors.js'
+import type { PipelineMessage } from '../core/pipeline.js'
+import type { GatewayAddress, GatewayDirectory } from './options.js'
+import type { ToWorker } from './protocol.js'
+import { WorkerBus } from './worker-bus.js'
+import { WorkerConnection, WorkerExchange } from './worker-conn.js'
+import { WorkerLink } from './worker-link.js'
+
+/** What the worker side needs from the application. */
+export interface WorkerHost {
+  readonly log: Logger
+  /** This worker's node name (its link name). */
+  readonly nodeName: string
+  /** Runs a socket message through the pipeline. */
+  message (conn: WorkerConnection, msg: PipelineMessage): void
+  /** Runs an HTTP request through the pipeline. */
+  http (exchange: WorkerExchange, path: string, verb: string, data: unknown): void
+  /** Runs the `onConnect` / `onClose` hooks; resolves when they settled. */
+  connectionHooks (name: 'onConnect' | 'onClose', conn: WorkerConnection): Promise<void>
+  /** Which connection hooks the application has. */
+  hooks (): { onConnect: boolean, onClose: boolean }
+}
+
+/** Options of `GatewayWorker`. */
+export interface GatewayWorkerOptions {
+  directory: GatewayDirectory
+  /** True: `start()` waits for every listed gateway (a static list); false: for one. */
+  waitForAll: boolean
+  secret: Buffer
+  discoveryIntervalMs: number
+}
+
+/** A gateway link as `stats()` shows it. */
+export interface GatewayLinkStatus {
+  name: string
+  address: string
+  state: string
+  inflight: number
+}
+
+/** A business worker's links to its gateways. */
+export class GatewayWorker {
+  readonly #host: WorkerHost
+  readonly #o: GatewayWorkerOptions
+  readonly #links = new Map<string, WorkerLink>()
+  readonly bus: WorkerBus
+  #timer: NodeJS.Timeout | undefined
+  #readyWaiters: Array<() => void> = []
+  #wanted: string[] = []
+  #closed = false
+
+  constructor (host: WorkerHost, options: GatewayWorkerOptions) {
+    this.#host = host
+    this.#o = options
+    this.bus = new WorkerBus(() => this.readyLinks(), host.log)
+  }
+
+  /** The links that are up, in the order they were made. */
+  readyLinks (): WorkerLink[] {
+    return [...this.#links.values()].filter((l) => l.ready)
+  }
+
+  /** Starts linking; resolves once linked (see the file comment). */
+  async start (): Promise<void> {
+    await this.#discover()
+    this.#timer = setInterval(() => { this.#discover().catch((err: unknown) => this.#host.log.warn({ err }, 'gateway discovery failed')) }, this.#o.discoveryIntervalMs)
+    this.#timer.unref()
+    while (!this.#closed && !this.#linked()) await new Promise<void>((resolve) => this.#readyWaiters.push(resolve))
+    if (this.#closed) throw new SdError('SD_ERR_SHUTTING_DOWN')
+  }
+
+  #linked (): boolean {
+    const ready = this.readyLinks()
+    if (!this.#o.waitForAll) return ready.length > 0
+    return this.#wanted.length > 0 && this.#wanted.every((key) => this.#links.get(key)?.ready === true)
+  }
+
+  async #discover (): Promise<void> {
+    const list = await this.#o.directory.list()
+    if (this.#closed) return
+    this.#wanted = list.map((a) => `${a.host}:${a.port}`)
+    for (const address of list) this.#link(address)
+    // a gateway gone from the directory is dropped unless its link is still up
+    for (const [key, link] of this.#links) {
+      if (!this.#wanted.includes(key) && !link.ready) {
+        this.#links.delete(key)
+        void link.close()
+      }
+    }
+  }
+
+  #link (address: GatewayAddress): void {
+    const key = `${address.host}:${address.port}`
+    if (this.#links.has(key)) return
+    const link = new WorkerLink({
+      address,
+      name: this.#host.nodeName,
+      secret: this.#o.secret,
+      log: this.#host.log,
+      hello: this.#host.hooks(),
+      onMessage: (l, msg) => this.#onMessage(l, msg),
+      onReady: (l) => {
+        this.#host.log.info({ gateway: l.info?.node, address: l.key }, 'linked to gateway')
+        for (const wake of this.#readyWaiters.splice(0)) wake()
+      },
+    })
+    this.#links.set(key, link)
+    link.start()
+  }
+
+  #onMessage (link: WorkerLink, msg: ToWorker): void {
+    switch (msg.t) {
+      case 'msg': {
+        link.inflight++
+        const conn = new WorkerConnection(link, msg.conn, msg.r, msg.j === 1)
+        this.#host.message(conn, { id: msg.i, path: msg.p, data: msg.d })
+        return
+      }
+      case 'http': {
+        link.inflight++
+        this.#host.http(new WorkerExchange(link, msg.r, msg.q), msg.p, msg.v, msg.d)
+        return
+      }
+      case 'open':
+      case 'close': {
+        const conn = new WorkerConnection(link, msg.conn)
+        const name = msg.t === 'open' ? 'onConnect' : 'onClose'
+        void this.#host.connectionHooks(name, conn).then(() => {
+          const s = name === 'onConnect' ? conn.changedSession() : undefined
+          if (s !== undefined) link.send({ t: 'sess', c: conn.id, s })
+        })
+      }
+    }
+  }
+
+  /** Requests of the gateways running here. */
+  get inflight (): number {
+    let n = 0
+    for (const l of this.#links.values()) n += l.inflight
+    return n
+  }
+
+  /** The links, for `stats()`. */
+  status (): GatewayLinkStatus[] {
+    return [...this.#links.values()].map((l) => ({ name: l.info?.node ?? '', address: l.key, state: l.state, inflight: l.inflight }))
+  }
+
+  /** Tells every gateway to stop routing here; resolves once each acknowledged (or `timeoutMs` passed). */
+  async drain (timeoutMs: number): Promise<void> {
+    clearInterval(this.#timer)
+    await Promise.all(this.readyLinks().map((l) => l.drain(timeoutMs)))
+  }
+
+  /** Closes every link. */
+  async close (): Promise<void> {
+    this.#closed = true
+    clearInterval(this.#timer)
+    for (const wake of this.#readyWaiters.splice(0)) wake()
+    await Promise.all([...this.#links.values()].map((l) => l.close()))
+  }
+}

@@ -1,0 +1,27 @@
+/** The gateway ↔ worker message encoding: v8 (Buffers and Dates survive) or JSON, told apart by the first byte. */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { decodeMessage, encodeMessage, type ToWorker } from '../../framework/gateway/protocol.js'
+
+test('v8 bodies keep Buffers and Dates; JSON bodies are JSON; both decode to the message', () => {
+  const when = new Date(1_700_000_000_000)
+  const msg: ToWorker = { t: 'msg', r: 7, conn: { c: 'gw.1', tr: 'tcp', a: '127.0.0.1' }, i: 3, p: '/a/b', d: { bin: Buffer.from([1, 2, 3]), when } }
+  const v8 = encodeMessage(msg)
+  assert.equal(v8[0], 0xff, 'a v8 body starts with its version tag')
+  const back = decodeMessage<ToWorker & { t: 'msg' }>(v8)
+  assert.ok(back)
+  const d = back.d as { bin: Uint8Array, when: Date }
+  assert.deepEqual([...d.bin], [1, 2, 3])
+  assert.ok(d.when instanceof Date && d.when.getTime() === when.getTime())
+  const json = encodeMessage({ t: 'msg', r: 8, conn: { c: 'gw.1', tr: 'ws', a: '::1' }, p: '/x', d: { n: 1 }, j: 1 }, true)
+  assert.equal(json.toString('utf8')[0], '{')
+  assert.deepEqual(decodeMessage(json), { t: 'msg', r: 8, conn: { c: 'gw.1', tr: 'ws', a: '::1' }, p: '/x', d: { n: 1 }, j: 1 })
+})
+
+test('garbage, an empty body and a value without a type decode to undefined', () => {
+  assert.equal(decodeMessage(Buffer.from('not a message')), undefined)
+  assert.equal(decodeMessage(Buffer.alloc(0)), undefined)
+  assert.equal(decodeMessage(Buffer.from('{"no":"type"}')), undefined)
+  assert.equal(decodeMessage(Buffer.from('{broken')), undefined)
+  assert.equal(decodeMessage(Buffer.from([0xff, 0x0f, 0x99, 0x01])), undefined)
+})
