@@ -284,7 +284,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
   /** Starts every enabled port, then runs `onStart` hooks, then starts the timers. */
   async start (): Promise<void> {
     if (this.#status !== 'created') throw new Error(`cannot start an application that is ${this.#status}`)
-    this.timers.prepare() // a timer naming no class fails here, before any port opens
+    if (this.config.gateway.role !== 'gateway') this.timers.prepare() // a timer naming no class fails here, before any port opens (a gateway runs none)
     this.#setStatus('starting')
     const server = this.config.server
     try {
@@ -323,7 +323,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
     if (!this.data.redis.configured) this.log.info('Redis is off (no redis.url / REDIS_URL): this.redis answers SD_ERR_REDIS_UNAVAILABLE')
     try {
       for (const fn of this.#hooks.onStart) await fn(this)
-      this.timers.start()
+      if (this.config.gateway.role !== 'gateway') this.timers.start()
     } catch (err) {
       await this.stop()
       throw err
