@@ -26,6 +26,14 @@ export interface GatewayConfig {
   routing: GatewayRouting
   /** How often a worker lists gateways (static list or Redis registry) to link new ones. @default 1000 */
   discoveryIntervalMs: number
+  /**
+   * Announce this gateway in the Redis registry (when Redis is configured) so `sd start --worker`
+   * on other machines finds it; env `SD_GATEWAY_ANNOUNCE` (`0`/`1`). `sd start --split` turns it
+   * off when it made its own secret (no other worker could join). @default true
+   */
+  announce: boolean
+  /** Host workers of other machines connect to, as announced; empty: `host`, or this machine's first external IPv4 address when `host` is a wildcard. @default '' */
+  advertiseHost: string
 }
 
 /** Defaults of `config.gateway`. */
@@ -33,6 +41,7 @@ export function gatewayDefaults (): GatewayConfig {
   return {
     role: 'direct', host: '127.0.0.1', port: 9992, addresses: [], secret: '',
     workerWaitMs: 10000, maxWaiting: 10000, routing: 'least-busy', discoveryIntervalMs: 1000,
+    announce: true, advertiseHost: '',
   }
 }
 

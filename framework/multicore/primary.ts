@@ -116,12 +116,16 @@ export class Primary {
   readonly #compiled: boolean
   /** Link secret of a split run (given to its gateway and workers). */
   readonly #secret: string | undefined
+  /** False in a split run with a secret of its own: its gateway is not announced in Redis. */
+  readonly #announce: boolean
   /** Link port of this run's gateway, once it serves (split mode: the workers' `SD_GATEWAYS`). */
   #gatewayPort: number | undefined
 
   constructor (options: PrimaryOptions) {
     this.#options = { stopTimeoutMs: 15_000, readyTimeoutMs: 30_000, env: {}, appRoot: options.root, mode: 'direct', ...options }
-    this.#secret = this.#options.mode === 'split' ? runSecret({ ...process.env, ...this.#options.env }) : undefined
+    const env = { ...process.env, ...this.#options.env }
+    this.#secret = this.#options.mode === 'split' ? runSecret(env) : undefined
+    this.#announce = !(this.#options.mode === 'split' && !env.SD_GATEWAY_SECRET && !env.SD_CLUSTER_SECRET)
     // a build that compiled the framework too runs its own copy of the worker, without tsx
     const compiled = join(this.#options.appRoot, 'framework/multicore/worker-process-main.mjs')
     this.#compiled = this.#options.appRoot !== options.root && existsSync(compiled)
@@ -192,7 +196,7 @@ export class Primary {
       SD_WORKER_SLOT: String(n),
       SD_WORKER_GENERATION: String(state.forks++),
       SD_COMPILED: this.#compiled ? '1' : '0',
-      ...roleEnv(state.role, { gatewayPort: this.#gatewayPort, secret: this.#secret }),
+      ...roleEnv(state.role, { gatewayPort: this.#gatewayPort, secret: this.#secret, announce: this.#announce }),
     })
     const out = new Batcher<ToWorker>((msg) => {
       if (!worker.isConnected()) return false

@@ -48,6 +48,8 @@ export interface RoleEnvOptions {
   gatewayPort?: number
   /** The run's link secret (split mode), given to the gateway and its workers. */
   secret?: string
+  /** False when the secret was made for this run: no other worker could join, so the gateway is not announced in Redis (`SD_GATEWAY_ANNOUNCE=0`). @default true */
+  announce?: boolean
 }
 
 /**
@@ -60,6 +62,7 @@ export function roleEnv (role: SlotRole, options: RoleEnvOptions = {}): Record<s
   const env: Record<string, string> = { SD_ROLE: role }
   if (options.secret !== undefined) env.SD_GATEWAY_SECRET = options.secret
   if (role === 'gateway' && options.gatewayPort !== undefined) env.SD_GATEWAY_PORT = String(options.gatewayPort)
+  if (role === 'gateway' && options.announce === false) env.SD_GATEWAY_ANNOUNCE = '0'
   if (role === 'worker') {
     env.SD_CLUSTER = '0'
     if (options.gatewayPort !== undefined) env.SD_GATEWAYS = `127.0.0.1:${options.gatewayPort}`

@@ -41,7 +41,8 @@ import { isThenable, Pipeline } from '../core/pipeline.js'
 import { loadClasses } from '../core/modules.js'
 import { noParams, Router } from '../core/router.js'
 import { memory } from './memory.js'
-import { makeGateway, makeWorker } from './roles.js'
+import { announceGateway, makeGateway, makeWorker, registryDirectory } from './roles.js'
+import type { GatewayRegistry } from '../gateway/registry.js'
 
 export type { AppStatus, NodeStats } from '../core/contract.js'
 
@@ -94,6 +95,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
   readonly #gateway: Gateway | undefined
   /** Role worker: the links to the gateways that feed the pipeline. */
   readonly #worker: GatewayWorker | undefined
+  /** Role gateway with Redis: where it is announced to workers of other machines. */
+  #registry: GatewayRegistry | undefined
   #stopHeartbeat: (() => void) | undefined
   #stopping: Promise<void> | undefined
 
@@ -127,7 +130,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
       this.bus = new LocalBus(this.connections)
     }
     this.#gateway = config.gateway.role === 'gateway' ? makeGateway(this) : undefined
-    this.#worker = config.gateway.role === 'worker' ? makeWorker(this, this.#pipeline, this.#hooks) : undefined
+    this.#worker = config.gateway.role === 'worker' ? makeWorker(this, this.#pipeline, this.#hooks, registryDirectory(this)) : undefined
     if (this.#worker) this.bus = this.#worker.bus
     this.sendBudget = new SendBudget(config.server.maxTotalSendBufferBytes, () => this.connections.all(), this.log)
     this.views = new Views(config.views, root, this.log)
@@ -284,7 +287,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
   /** Starts every enabled port, then runs `onStart` hooks, then starts the timers. */
   async start (): Promise<void> {
     if (this.#status !== 'created') throw new Error(`cannot start an application that is ${this.#status}`)
-    if (this.config.gateway.role !== 'gateway') this.timers.prepare() // a timer naming no class fails here, before any port opens (a gateway runs none)
+    // a timer naming no class fails here, before any port opens (a gateway runs no timers: its workers do)
+    if (!this.#gateway) this.timers.prepare()
     this.#setStatus('starting')
     const server = this.config.server
     try {
@@ -298,6 +302,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
       if (this.#gateway) {
         const g = this.config.gateway
         await this.#gateway.listen().catch((err: unknown) => { throw listenError(err, 'gateway', g.host, g.port, { env: 'SD_GATEWAY_PORT', key: 'gateway.port', file: 'config/gateway.ts' }) })
+        this.#registry = await announceGateway(this, this.#gateway.port ?? g.port)
       }
       for (const t of this.#transports) {
         const port = ports.get(t)
@@ -306,6 +311,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
       await this.#worker?.start()
     } catch (err) {
       await Promise.allSettled(this.#transports.map((t) => t.close()))
+      await this.#registry?.close()
       await this.#gateway?.close()
       await this.#worker?.close()
       await this.cluster?.stop().catch(() => {})
@@ -323,7 +329,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
     if (!this.data.redis.configured) this.log.info('Redis is off (no redis.url / REDIS_URL): this.redis answers SD_ERR_REDIS_UNAVAILABLE')
     try {
       for (const fn of this.#hooks.onStart) await fn(this)
-      if (this.config.gateway.role !== 'gateway') this.timers.start()
+      if (!this.#gateway) this.timers.start()
     } catch (err) {
       await this.stop()
       throw err
@@ -386,6 +392,9 @@ export class Application implements TransportHost, ServerHost, AppContract {
     await this.timers.stop()
     if (!await this.#pipeline.drain(timeoutMs)) this.log.warn({ inflight: this.#pipeline.inflight, timeoutMs }, 'shutdown timeout: closing with requests still running')
     // requests still waiting have no ready worker: they are answered now, those at workers finish
+    // workers of other machines stop finding this gateway before it goes
+    await this.#registry?.withdraw().catch(() => {})
+    await this.#registry?.close()
     this.#gateway?.refuseWaiting()
     if (this.#gateway && !await this.#gateway.drain(timeoutMs)) this.log.warn({ inflight: this.#gateway.inflight, timeoutMs }, 'shutdown timeout: closing with requests still at workers')
     await this.#worker?.close()

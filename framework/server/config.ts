@@ -207,7 +207,7 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
   if (env.REDIS_URL) config.redis.url = env.REDIS_URL
 }
 
-/** The split's variables: SD_ROLE, SD_GATEWAY_HOST, SD_GATEWAYS, SD_GATEWAY_SECRET (SD_GATEWAY_PORT is with the ports). */
+/** The split's variables: SD_ROLE, SD_GATEWAY_HOST, SD_GATEWAYS, SD_GATEWAY_SECRET, SD_GATEWAY_ANNOUNCE (SD_GATEWAY_PORT is with the ports). */
 function applyGatewayEnv (config: Config, env: NodeJS.ProcessEnv): void {
   const role = env.SD_ROLE
   if (role !== undefined && role !== '') {
@@ -217,6 +217,11 @@ function applyGatewayEnv (config: Config, env: NodeJS.ProcessEnv): void {
   if (env.SD_GATEWAY_HOST) config.gateway.host = env.SD_GATEWAY_HOST
   if (env.SD_GATEWAYS !== undefined) config.gateway.addresses = env.SD_GATEWAYS.split(',').map((s) => s.trim()).filter((s) => s !== '')
   if (env.SD_GATEWAY_SECRET) config.gateway.secret = env.SD_GATEWAY_SECRET
+  const announce = env.SD_GATEWAY_ANNOUNCE
+  if (announce !== undefined && announce !== '') {
+    if (announce !== '0' && announce !== '1') throw invalid('SD_GATEWAY_ANNOUNCE', `must be 0 or 1, got ${JSON.stringify(announce)}`)
+    config.gateway.announce = announce === '1'
+  }
 }
 
 const configExtensions = new Set(['.ts', '.js', '.mjs', '.mts'])

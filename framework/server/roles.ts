@@ -4,6 +4,7 @@
  * own pipeline; a worker runs the requests its gateways send through the pipeline and hooks
  * (gateway/worker.ts). `direct` uses neither.
  */
+import { hostname, networkInterfaces } from 'node:os'
 import type { Logger } from 'pino'
 import { clusterSecret } from '../cluster/link-auth.js'
 import type { Bus } from '../connection/bus.js'
@@ -16,7 +17,9 @@ import { Gateway } from '../gateway/gateway.js'
 import { staticDirectory, type GatewayDirectory } from '../gateway/options.js'
 import type { WorkerConnection } from '../gateway/worker-conn.js'
 import { GatewayWorker } from '../gateway/worker.js'
-import type { Config } from './config.js'
+import { GatewayRegistry } from '../gateway/registry.js'
+import type { DataServices } from '../data/model.js'
+import { clusterName, type Config } from './config.js'
 import { Controller, type ServerHost } from './controller.js'
 
 /** The connection hooks a worker runs: the application's lists. */
@@ -65,7 +68,7 @@ export function makeGateway (app: GatewayApp): Gateway {
 export function makeWorker (app: ServerHost & { readonly config: Config }, pipeline: Pipeline<Controller>, hooks: ConnectionHookLists, directory?: GatewayDirectory): GatewayWorker {
   const config = app.config
   if (directory === undefined && config.gateway.addresses.length === 0) {
-    throw new SdError('SD_ERR_CONFIG_INVALID', 'gateway.addresses (SD_GATEWAYS) is empty: a worker needs its gateways\' host:port (discovery through Redis is wired by the CLI)')
+    throw new SdError('SD_ERR_CONFIG_INVALID', 'gateway.addresses (SD_GATEWAYS) is empty and Redis is not configured: a worker needs its gateways\' host:port, or REDIS_URL to find them in the gateway registry')
   }
   return new GatewayWorker({
     log: app.log,
@@ -88,4 +91,47 @@ async function runHooks (app: ServerHost, list: ConnectionHookLists['onConnect']
   await Promise.all(list.map(async (fn) => {
     try { await fn(ctx) } catch (err) { app.log.error({ err, hook: name }, 'hook failed') }
   }))
+}
+
+/** What the registry wiring needs of the application. */
+interface RegistryApp {
+  readonly config: Config
+  readonly log: Logger
+  readonly data: DataServices
+}
+
+/** The host workers of other machines reach a gateway at: `advertiseHost`, `host`, or (wildcard) this machine's first external IPv4. */
+export function advertisedHost (config: Config['gateway']): string {
+  if (config.advertiseHost) return config.advertiseHost
+  if (config.host !== '0.0.0.0' && config.host !== '::' && config.host !== '') return config.host
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
+  }
+  return hostname()
+}
+
+/**
+ * Role gateway with Redis and `gateway.announce`: announces the link address in the gateway
+ * registry (workers started with `sd start --worker` find it there); the registry is returned
+ * to withdraw at stop. Undefined otherwise. A Redis outage at boot only warns: the heartbeat
+ * keeps trying, and workers with a static list do not need it.
+ */
+export async function announceGateway (app: RegistryApp, port: number): Promise<GatewayRegistry | undefined> {
+  const { config } = app
+  if (!config.gateway.announce || !app.data.redis.configured) return undefined
+  const registry = new GatewayRegistry({ redis: app.data.redis.shared, cluster: clusterName(config), log: app.log })
+  const entry = { name: config.app.nodeName, host: advertisedHost(config.gateway), port }
+  await registry.announce(entry).then(
+    () => app.log.info(entry, 'gateway announced in the Redis registry'),
+    (err: unknown) => app.log.warn({ err: (err as Error).message }, 'gateway registry: could not announce yet; retrying'),
+  )
+  return registry
+}
+
+/** Role worker without `gateway.addresses`: the Redis registry as its directory of gateways (undefined without Redis: `makeWorker` then refuses the config). */
+export function registryDirectory (app: RegistryApp): GatewayDirectory | undefined {
+  const { config } = app
+  if (config.gateway.role !== 'worker' || config.gateway.addresses.length > 0 || !app.data.redis.configured) return undefined
+  const registry = new GatewayRegistry({ redis: app.data.redis.shared, cluster: clusterName(config), log: app.log })
+  return { list: () => registry.list() }
 }

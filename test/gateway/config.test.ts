@@ -8,6 +8,7 @@ test('defaults: direct role, link port 9992 on loopback', async () => {
   assert.deepEqual(c.gateway, {
     role: 'direct', host: '127.0.0.1', port: 9992, addresses: [], secret: '',
     workerWaitMs: 10000, maxWaiting: 10000, routing: 'least-busy', discoveryIntervalMs: 1000,
+    announce: true, advertiseHost: '',
   })
 })
 
@@ -19,10 +20,12 @@ test('SD_ROLE, SD_GATEWAY_PORT, SD_GATEWAY_HOST, SD_GATEWAYS and SD_GATEWAY_SECR
   assert.deepEqual(c.gateway.addresses, ['10.0.0.1:9992', '10.0.0.2:9993'])
   assert.equal(c.gateway.secret, 's'.repeat(20))
   assert.equal((await loadConfig({ configDir: false, env: { SD_ROLE: 'gateway' } })).gateway.role, 'gateway')
+  assert.equal((await loadConfig({ configDir: false, env: { SD_GATEWAY_ANNOUNCE: '0' } })).gateway.announce, false)
 })
 
 test('invalid values fail at boot naming the key', async () => {
   await assert.rejects(loadConfig({ configDir: false, env: { SD_ROLE: 'boss' } }), /SD_ROLE must be one of/)
+  await assert.rejects(loadConfig({ configDir: false, env: { SD_GATEWAY_ANNOUNCE: 'yes' } }), /SD_GATEWAY_ANNOUNCE must be 0 or 1/)
   await assert.rejects(loadConfig({ configDir: false, env: { SD_GATEWAY_PORT: '70000' } }), /SD_GATEWAY_PORT must be a port number/)
   await assert.rejects(loadConfig({ configDir: false, env: {}, overrides: { gateway: { routing: 'random' as 'sticky' } } }), /gateway\.routing must be one of least-busy, sticky/)
   await assert.rejects(loadConfig({ configDir: false, env: {}, overrides: { gateway: { workerWaitMs: -1 } } }), /gateway\.workerWaitMs must be a non-negative integer/)

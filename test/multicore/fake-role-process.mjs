@@ -10,7 +10,7 @@ const env = process.env
 const me = { role: env.SD_ROLE ?? 'server', slot: Number(env.SD_WORKER_SLOT), gen: Number(env.SD_WORKER_GENERATION), pid: process.pid }
 const log = (ev, extra = {}) => appendFileSync(env.SD_FAKE_LOG, JSON.stringify({ ev, ...me, ...extra }) + '\n')
 
-log('start', { env: { SD_ROLE: env.SD_ROLE, SD_GATEWAYS: env.SD_GATEWAYS, SD_GATEWAY_SECRET: env.SD_GATEWAY_SECRET, SD_CLUSTER: env.SD_CLUSTER, SD_GATEWAY_PORT: env.SD_GATEWAY_PORT } })
+log('start', { env: { SD_ROLE: env.SD_ROLE, SD_GATEWAYS: env.SD_GATEWAYS, SD_GATEWAY_SECRET: env.SD_GATEWAY_SECRET, SD_CLUSTER: env.SD_CLUSTER, SD_GATEWAY_PORT: env.SD_GATEWAY_PORT, SD_GATEWAY_ANNOUNCE: env.SD_GATEWAY_ANNOUNCE } })
 
 function handle (m) {
   if (m.t === 'stop') {

@@ -67,6 +67,7 @@ test('split: the gateway serves first; workers get its link port and the run sec
   const gatewayEnv = log.find((e) => e.ev === 'start' && e.role === 'gateway')?.env ?? {}
   const secret = gatewayEnv.SD_GATEWAY_SECRET
   assert.match(secret ?? '', /^[0-9a-f]{64}$/, 'a random 32-byte secret')
+  assert.equal(gatewayEnv.SD_GATEWAY_ANNOUNCE, '0', 'a gateway whose secret only this run knows is not announced in Redis')
   for (const i of workerStarts) {
     assert.deepEqual(log[i].env, { SD_ROLE: 'worker', SD_GATEWAYS: '127.0.0.1:9992', SD_GATEWAY_SECRET: secret, SD_CLUSTER: '0' })
   }
@@ -85,6 +86,7 @@ test('split: a set SD_GATEWAY_SECRET (else SD_CLUSTER_SECRET) is the run\'s secr
   await p.start()
   const starts = (await events()).filter((e) => e.ev === 'start')
   assert.deepEqual(starts.map((e) => e.env?.SD_GATEWAY_SECRET), ['s'.repeat(32), 's'.repeat(32)])
+  assert.equal(starts.find((e) => e.role === 'gateway')?.env?.SD_GATEWAY_ANNOUNCE, undefined, 'announced: workers elsewhere may share the secret')
 })
 
 test('split: reload replaces each worker (new one first) and never the gateway', async () => {
