@@ -45,11 +45,7 @@ async function client (port: number): Promise<TcpClient> {
   return c
 }
 
-// TODO(lead): remove `todo` once server/ wires the Redis registry (gateway/registry.ts): a gateway
-// announcing itself, a worker without gateway.addresses listing gateways through it
-const discovery = 'the Redis gateway registry is not wired into server/ yet (a worker without SD_GATEWAYS exits SD_ERR_CONFIG_INVALID)'
-
-test('a worker started in another run folder joins the gateway through Redis and answers its clients', { timeout: 60_000, todo: discovery }, async () => {
+test('a worker started in another run folder joins the gateway through Redis and answers its clients', { timeout: 60_000 }, async () => {
   const env = redisEnv('join')
   const gateway = await start(['--gateway'], env)
   assert.ok(gateway.ports.tcp > 0, `the gateway serves TCP: ${JSON.stringify(gateway.ports)}`)
