@@ -134,15 +134,22 @@ export class LinkClient extends EventEmitter<LinkClientEvents> {
         fail(reason)
       })
       this.#setStatus('handshaking')
+      // frames that follow WELCOME in the same read arrive before the handshake's promise
+      // settles: listen from the start and hold them until 'ready' has been emitted
+      // (the link emits frames only once authenticated, so this holds one read's worth at most)
+      let early: Array<() => void> | undefined = []
+      link.on('data', (msg, body) => { if (early) early.push(() => this.emit('data', msg, body)); else this.emit('data', msg, body) })
+      link.on('ack', (entries) => { if (early) early.push(() => this.emit('ack', entries)); else this.emit('ack', entries) })
+      link.on('msg', (body) => { if (early) early.push(() => this.emit('msg', body)); else this.emit('msg', body) })
       connectHandshake(link, { secret: o.secret, name: o.name, role: o.role ?? 'server', expectRole: o.expectRole, timeoutMs: o.handshakeTimeoutMs }).then((peer) => {
         if (this.#status === 'closed') return
         this.#failures = 0
-        link.on('data', (msg, body) => this.emit('data', msg, body))
-        link.on('ack', (entries) => this.emit('ack', entries))
-        link.on('msg', (body) => this.emit('msg', body))
         link.on('drain', () => this.emit('drain'))
         this.#setStatus('ready')
         this.emit('ready', peer, link)
+        const held = early ?? []
+        early = undefined
+        for (const fn of held) fn()
       }, (err: LinkHandshakeError) => {
         this.lastError = err.message
         if (err.reason === 'denied') this.emit('denied', err.message)

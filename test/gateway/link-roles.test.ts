@@ -54,3 +54,32 @@ test('a worker links to a gateway-role listener and MSG bodies arrive as sent, i
   await waitUntil(() => got.length === 5, 3000, 'the echoed MSG frames')
   assert.deepEqual(got, ['echo:m0', 'echo:m1', 'echo:m2', 'echo:m3', 'echo:m4'])
 })
+
+test('a frame the accepting side sends right after WELCOME (same socket read) reaches the link client', async (t) => {
+  const secret = newSecret()
+  const links: Link[] = []
+  const server = createServer((socket: Socket) => {
+    const link = new Link(socket)
+    // queued in the same turn as WELCOME, so both go out in one write and arrive in one read
+    acceptHandshake(link, { secret, name: 'gw-1', role: 'gateway', allowRoles: ['worker'] }).then(() => {
+      links.push(link)
+      link.sendMsg(Buffer.from('first'))
+    }, () => {})
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const client = new LinkClient({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, name: 'w-1', role: 'worker', expectRole: 'gateway', secret })
+  const got: string[] = []
+  let readyFirst = false
+  client.on('ready', () => { readyFirst = got.length === 0 })
+  client.on('msg', (body) => got.push(body.toString('utf8')))
+  client.start()
+  t.after(async () => {
+    await client.close()
+    for (const l of links) l.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  await waitUntil(() => got.length === 1, 3000, 'the frame sent right after WELCOME')
+  assert.deepEqual(got, ['first'])
+  assert.ok(readyFirst, "'ready' is emitted before the first frame")
+})
