@@ -237,10 +237,17 @@ export class Gateway {
     const o = res.o
     if (req.http) {
       const reply = req.http
-      if (res.h !== undefined && applyHttpReply(new HttpReply(res.h), reply)) return
-      if (o.k === 'ok') sendHttpResult(reply, o.html ? new Html(o.v as string) : o.v)
-      else if (o.k === 'err') sendHttpError(reply, o.e, o.st)
-      else sendHttpResult(reply, undefined)
+      try {
+        if (res.h !== undefined && applyHttpReply(new HttpReply(res.h), reply)) return
+        if (o.k === 'ok') sendHttpResult(reply, o.html ? new Html(o.v as string) : o.v)
+        else if (o.k === 'err') sendHttpError(reply, o.e, o.st)
+        else sendHttpResult(reply, undefined)
+      } catch (err) {
+        // v8 carried what JSON cannot encode (a BigInt…): the client gets what direct mode sends
+        this.#host.log.error({ err }, 'gateway: an HTTP result could not be sent')
+        const internal = new SdError('SD_ERR_INTERNAL')
+        sendHttpError(reply, internal.toJSON(), internal.status)
+      }
       return
     }
     const conn = req.conn
@@ -289,7 +296,14 @@ export class Gateway {
         if (conn) conn.session = msg.s
         return
       }
-      case 'send': { host.connections.get(msg.c)?.push(msg.d); return }
+      case 'send': {
+        try {
+          host.connections.get(msg.c)?.push(msg.d)
+        } catch (err) {
+          this.#host.log.error({ err, worker: worker.name, connectionId: msg.c }, 'gateway: a worker\'s push could not be encoded for its client')
+        }
+        return
+      }
       case 'end': { host.connections.get(msg.c)?.close(); return }
       case 'push': return this.#reply(worker, msg.k, runPushOp(host.bus, msg.op, msg.d), 0)
       case 'query': return this.#reply(worker, msg.k, runQueryOp(host.bus, msg.op, () => host.localConnections()), undefined)

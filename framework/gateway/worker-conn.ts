@@ -69,8 +69,9 @@ export class WorkerConnection implements ReplySink {
     return snapshot(this.#session) === this.#snapshot ? undefined : this.#session
   }
 
+  /** On a JSON or text connection the push travels as JSON: what JSON cannot encode throws here, in the action, as in direct mode. */
   push (data: unknown): boolean {
-    return this.gateway.send({ t: 'send', c: this.id, d: data })
+    return this.gateway.sendEncoded(encodeMessage({ t: 'send', c: this.id, d: data }, this.#json))
   }
 
   close (): void {

@@ -1,0 +1,50 @@
+/**
+ * The split under faulty results and peers: every request gets exactly one answer, the right
+ * one, and nothing a worker sends can take the gateway down.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Controller } from '../../framework/index.js'
+import { portOf, TcpClient, waitUntil } from '../helpers.js'
+import { startGateway, startWorker } from './split-helpers.js'
+
+/** Resolvers of the `held` actions running now, by their data. */
+const held = new Map<string, () => void>()
+
+class FaultController extends Controller {
+  echo (data: unknown): unknown { return data }
+  /** A value JSON cannot encode (v8 can: it crosses the link). */
+  big (): unknown { return { n: 1n } }
+  pushBig (): string { this.send({ n: 1n }); return 'pushed' }
+  huge (data: { n: number }): string { return 'x'.repeat(data.n) }
+  async hold (data: string): Promise<string> {
+    await new Promise<void>((resolve) => held.set(data, resolve))
+    return data
+  }
+}
+
+const ready = (gw: Awaited<ReturnType<typeof startGateway>>, n = 1): Promise<boolean> =>
+  waitUntil(() => gw.gateway?.status().workers.filter((w) => w.state === 'ready').length === n, 5000, 'the worker ready at the gateway')
+
+test('an HTTP result JSON cannot encode is answered 500 SD_ERR_INTERNAL; the gateway keeps serving', async (t) => {
+  const gw = await startGateway()
+  const w = await startWorker(gw, `fw1-${process.pid}`, [FaultController])
+  t.after(async () => { await w.stop(); await gw.stop() })
+  await ready(gw)
+  const res = await fetch(`http://127.0.0.1:${portOf(gw, 'http')}/fault/big`, { signal: AbortSignal.timeout(5000) })
+  assert.equal(res.status, 500)
+  assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'SD_ERR_INTERNAL')
+  const again = await fetch(`http://127.0.0.1:${portOf(gw, 'http')}/fault/echo?x=1`, { signal: AbortSignal.timeout(5000) })
+  assert.deepEqual(await again.json(), { x: '1' })
+})
+
+test('this.send of a value a JSON client cannot be sent fails the action, as in direct mode; the gateway keeps serving', async (t) => {
+  const gw = await startGateway()
+  const w = await startWorker(gw, `fw2-${process.pid}`, [FaultController])
+  t.after(async () => { await w.stop(); await gw.stop() })
+  await ready(gw)
+  const c = await TcpClient.connect(portOf(gw, 'tcp'))
+  t.after(() => c.close())
+  assert.equal((await c.request('/fault/pushBig')).error?.code, 'SD_ERR_INTERNAL')
+  assert.equal((await c.request('/fault/echo', 'alive')).data, 'alive')
+})
