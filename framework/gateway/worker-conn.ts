@@ -38,6 +38,8 @@ export class WorkerConnection implements ReplySink {
   pending = 0
   /** The gateway that holds the connection. */
   readonly gateway: WorkerLink
+  /** The link session the request came on (see worker-link.ts). */
+  readonly epoch: number
   /** Request number; undefined for a connection event. */
   readonly #r: number | undefined
   readonly #session: SessionData
@@ -49,6 +51,7 @@ export class WorkerConnection implements ReplySink {
 
   constructor (gateway: WorkerLink, info: ConnInfo, r?: number, json = false) {
     this.gateway = gateway
+    this.epoch = gateway.epoch
     this.#json = json
     this.id = info.c
     this.transport = info.tr as TransportName
@@ -71,11 +74,11 @@ export class WorkerConnection implements ReplySink {
 
   /** On a JSON or text connection the push travels as JSON: what JSON cannot encode throws here, in the action, as in direct mode. */
   push (data: unknown): boolean {
-    return this.gateway.sendEncoded(encodeMessage({ t: 'send', c: this.id, d: data }, this.#json))
+    return this.gateway.sendEncoded(encodeMessage({ t: 'send', c: this.id, d: data }, this.#json), this.epoch)
   }
 
   close (): void {
-    this.gateway.send({ t: 'end', c: this.id })
+    this.gateway.sendEncoded(encodeMessage({ t: 'end', c: this.id }), this.epoch)
   }
 
   /** No-op: the gateway holds the client's reading (`server.maxPendingPerConnection`). */
@@ -101,8 +104,7 @@ export class WorkerConnection implements ReplySink {
     const msg: ToGateway = s === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, s }
     const body = encodeMessage(msg, this.#json)
     this.#answered = true
-    if (this.gateway.inflight > 0) this.gateway.inflight--
-    this.gateway.sendEncoded(body)
+    this.gateway.finish(body, this.epoch)
   }
 }
 
@@ -110,6 +112,7 @@ export class WorkerConnection implements ReplySink {
 export class WorkerExchange implements HttpExchange, ReplySink {
   readonly request: HttpRequest
   readonly #gateway: WorkerLink
+  readonly #epoch: number
   readonly #r: number
   #response: HttpReply | undefined
   #session: SessionData | undefined
@@ -117,6 +120,7 @@ export class WorkerExchange implements HttpExchange, ReplySink {
 
   constructor (gateway: WorkerLink, r: number, request: HttpRequest) {
     this.#gateway = gateway
+    this.#epoch = gateway.epoch
     this.#r = r
     this.request = request
   }
@@ -149,7 +153,6 @@ export class WorkerExchange implements HttpExchange, ReplySink {
     const h = this.#response?.toJSON()
     const body = encodeMessage(h === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, h })
     this.#answered = true
-    if (this.#gateway.inflight > 0) this.#gateway.inflight--
-    this.#gateway.sendEncoded(body)
+    this.#gateway.finish(body, this.#epoch)
   }
 }

@@ -2,6 +2,11 @@
  * A worker's link to one gateway: a `LinkClient` (reconnects with capped backoff) in role
  * `worker`, the gateway's `info`, the bus calls waiting for their answer, and the drain
  * handshake. Calls still waiting when the link drops resolve to their fallback.
+ *
+ * A request belongs to the link session (`epoch`) it came on: once that link dropped, its
+ * gateway has answered it `SD_ERR_WORKER_LOST`, so what the request still sends (its result,
+ * pushes, closes, membership calls) is dropped rather than sent on the next session, where a
+ * restarted gateway numbers its requests and connections from 1 again.
  */
 import type { Logger } from 'pino'
 import { LinkClient } from '../cluster/link-client.js'
@@ -42,6 +47,7 @@ export class WorkerLink {
   /** Requests of this gateway running here. */
   inflight = 0
   #drained: (() => void) | undefined
+  #epoch = 0
 
   constructor (options: WorkerLinkOptions) {
     this.#o = options
@@ -66,6 +72,8 @@ export class WorkerLink {
   get ready (): boolean { return this.info !== undefined && this.#client.status === 'ready' }
   /** The link client's status. */
   get state (): string { return this.#client.status }
+  /** The link session: counts the drops of the link. */
+  get epoch (): number { return this.#epoch }
 
   start (): void {
     this.#client.start()
@@ -76,16 +84,24 @@ export class WorkerLink {
     return this.sendEncoded(encodeMessage(msg))
   }
 
-  /** Sends an encoded message. */
-  sendEncoded (body: Buffer): boolean {
+  /** Sends an encoded message; with `epoch`, only on that link session. */
+  sendEncoded (body: Buffer, epoch?: number): boolean {
+    if (epoch !== undefined && epoch !== this.#epoch) return false
     return this.#client.link?.sendMsg(body) ?? false
   }
 
-  /** Sends a bus call; resolves to the gateway's answer, or `fallback` when the link cannot carry it or drops first. */
-  call (body: CallBody, fallback: unknown): Promise<unknown> {
+  /** Sends the result of a request of link session `epoch` (dropped when that session is over). */
+  finish (body: Buffer, epoch: number): void {
+    if (epoch !== this.#epoch) return
+    if (this.inflight > 0) this.inflight--
+    this.sendEncoded(body)
+  }
+
+  /** Sends a bus call; resolves to the gateway's answer, or `fallback` when the link cannot carry it (or is not session `epoch`) or drops first. */
+  call (body: CallBody, fallback: unknown, epoch?: number): Promise<unknown> {
     const k = ++this.#seq
     return new Promise((resolve) => {
-      if (!this.send({ ...body, k } as Call)) return resolve(fallback)
+      if (!this.sendEncoded(encodeMessage({ ...body, k } as Call), epoch)) return resolve(fallback)
       this.#calls.set(k, { resolve, fallback })
     })
   }
@@ -121,6 +137,7 @@ export class WorkerLink {
   }
 
   #down (): void {
+    this.#epoch++
     this.info = undefined
     this.inflight = 0
     for (const call of this.#calls.values()) call.resolve(call.fallback)

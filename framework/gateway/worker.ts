@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import { SdError } from '../core/errors.js'
 import type { PipelineMessage } from '../core/pipeline.js'
 import type { GatewayAddress, GatewayDirectory } from './options.js'
-import type { ToWorker } from './protocol.js'
+import { encodeMessage, type ToWorker } from './protocol.js'
 import { WorkerBus } from './worker-bus.js'
 import { WorkerConnection, WorkerExchange } from './worker-conn.js'
 import { WorkerLink } from './worker-link.js'
@@ -136,7 +136,7 @@ export class GatewayWorker {
         const name = msg.t === 'open' ? 'onConnect' : 'onClose'
         void this.#host.connectionHooks(name, conn).then(() => {
           const s = name === 'onConnect' ? conn.changedSession() : undefined
-          if (s !== undefined) link.send({ t: 'sess', c: conn.id, s })
+          if (s !== undefined) link.sendEncoded(encodeMessage({ t: 'sess', c: conn.id, s }), conn.epoch)
         })
       }
     }

@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Controller } from '../../framework/index.js'
 import { portOf, TcpClient, waitUntil } from '../helpers.js'
-import { startGateway, startWorker } from './split-helpers.js'
+import { linkPort, startGateway, startWorker } from './split-helpers.js'
 
 /** Resolvers of the `held` actions running now, by their data. */
 const held = new Map<string, () => void>()
@@ -47,4 +47,32 @@ test('this.send of a value a JSON client cannot be sent fails the action, as in 
   t.after(() => c.close())
   assert.equal((await c.request('/fault/pushBig')).error?.code, 'SD_ERR_INTERNAL')
   assert.equal((await c.request('/fault/echo', 'alive')).data, 'alive')
+})
+
+test('after a gateway restart, a result of the old gateway\'s request never answers a new request', async (t) => {
+  const first = await startGateway({}, { server: { shutdownTimeoutMs: 100 } })
+  const port = linkPort(first)
+  const w = await startWorker(first, `fw4-${process.pid}`, [FaultController])
+  t.after(() => w.stop())
+  await ready(first)
+  const old = await TcpClient.connect(portOf(first, 'tcp'))
+  t.after(() => old.close())
+  void old.request('/fault/hold', 'old').catch(() => {})
+  await waitUntil(() => held.has('old'), 3000, 'the old request to run in the worker')
+  await first.stop() // gives up on the request after 100 ms and closes the links
+  const second = await startGateway({ port })
+  t.after(() => second.stop())
+  await ready(second)
+  const c = await TcpClient.connect(portOf(second, 'tcp'))
+  t.after(() => c.close())
+  const answer = c.request('/fault/hold', 'new')
+  await waitUntil(() => held.has('new'), 3000, 'the new request to run in the worker')
+  held.get('old')?.() // the old gateway's request ends now, on the worker
+  held.delete('old')
+  // the new request is still running: nothing may have answered it
+  await c.request('/fault/echo', 'ping')
+  assert.equal(c.received.length, 0, `no stray answer: ${JSON.stringify(c.received)}`)
+  held.get('new')?.()
+  held.delete('new')
+  assert.equal((await answer).data, 'new')
 })
