@@ -195,7 +195,8 @@ export class Gateway {
     try {
       sent = worker.send(req.msg, req.msg.t === 'msg' && req.msg.j === 1)
     } catch (err) {
-      // data v8 cannot copy (never from a decoded client message, but never silence either)
+      // data v8 cannot copy (never from a decoded client message, but never silence either), or
+      // a message over the link's frame limit (client frame limits set above it)
       this.#host.log.error({ err }, 'gateway: a request could not be encoded for a worker')
       return this.#fail(req, new SdError('SD_ERR_INTERNAL'))
     }
@@ -316,9 +317,9 @@ export class Gateway {
     }
   }
 
-  /** Answers bus call `k`; a failed call answers `fallback` (and is logged). */
+  /** Answers bus call `k`; a failed call (or an answer too large to send) answers `fallback` (and is logged). */
   #reply (worker: WorkerPeer, k: number, result: Promise<unknown>, fallback: unknown): void {
-    result.then((v) => worker.send({ t: 'ans', k, v: v ?? null }), (err: unknown) => {
+    result.then((v) => worker.send({ t: 'ans', k, v: v ?? null })).catch((err: unknown) => {
       this.#host.log.warn({ err, worker: worker.name }, 'gateway: a worker\'s bus call failed')
       worker.send({ t: 'ans', k, v: fallback ?? null })
     })

@@ -7,6 +7,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Logger } from 'pino'
 import { acceptHandshake } from '../cluster/link-auth.js'
 import { Link, type PeerInfo } from '../cluster/link.js'
+import { MAX_MESSAGE_BYTES } from './protocol.js'
 
 /** Options of `GatewayLinkServer`. */
 export interface GatewayLinkServerOptions {
@@ -52,7 +53,7 @@ export class GatewayLinkServer {
   #accept (socket: Socket): void {
     if (this.#closing) { socket.destroy(); return }
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
-    const link = new Link(socket)
+    const link = new Link(socket, { maxFrameBytes: MAX_MESSAGE_BYTES })
     this.#links.add(link)
     link.once('close', () => this.#links.delete(link))
     acceptHandshake(link, { secret: this.#o.secret, name: this.#o.name, role: 'gateway', allowRoles: ['worker'] }).then((peer) => {

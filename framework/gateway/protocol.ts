@@ -77,6 +77,12 @@ export type ToGateway =
   /** Stop routing new requests to this worker; answered `drained`. */
   | { t: 'drain' }
 
+/**
+ * Largest message either end sends: the links' frame limit (the receiver of a larger frame cuts
+ * the link, and every request in flight on it with it). A result over it is refused in the worker.
+ */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
 /** `{`: the first byte of a JSON body. */
 const JSON_START = 0x7b
 

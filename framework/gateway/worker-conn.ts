@@ -10,17 +10,29 @@
  * plain data (a Date comes back as its ISO string, as the client would see it).
  */
 import type { TransportName } from '../core/contract.js'
-import type { ErrorBody } from '../core/errors.js'
+import { SdError, type ErrorBody } from '../core/errors.js'
 import { HttpReply, type HttpExchange, type HttpRequest } from '../core/http-exchange.js'
 import { Html } from '../core/html.js'
 import type { ReplySink, RequestId } from '../core/pipeline.js'
 import type { SessionData } from '../core/session.js'
-import { encodeMessage, type ConnInfo, type Outcome, type ToGateway } from './protocol.js'
+import { encodeMessage, MAX_MESSAGE_BYTES, type ConnInfo, type Outcome, type ToGateway } from './protocol.js'
 import type { WorkerLink } from './worker-link.js'
 
 /** A result as a sink sends it: the outcome, or an encoding error thrown to the pipeline. */
 function outcomeOf (value: unknown): Outcome {
   return value instanceof Html ? { k: 'ok', v: value.html, html: true } : { k: 'ok', v: value }
+}
+
+/**
+ * `body` when it fits in a link frame. Else a result throws (the pipeline answers the request
+ * `SD_ERR_INTERNAL` instead, as for a value that cannot be encoded), and an error becomes a bare
+ * `SD_ERR_INTERNAL` (its session or reply settings were what made it too large).
+ */
+function fitting (body: Buffer, o: Outcome, r: number, json: boolean): Buffer {
+  if (body.length <= MAX_MESSAGE_BYTES) return body
+  if (o.k === 'ok') throw new Error(`a result of ${body.length} bytes is over the gateway link's ${MAX_MESSAGE_BYTES} byte limit`)
+  const internal = new SdError('SD_ERR_INTERNAL')
+  return encodeMessage({ t: 'res', r, o: { k: 'err', e: internal.toJSON(), st: internal.status } }, json)
 }
 
 /** A session's snapshot, to tell at the end whether the action changed it. */
@@ -97,12 +109,12 @@ export class WorkerConnection implements ReplySink {
     if (!this.#answered) this.#result({ k: 'none' })
   }
 
-  /** Encodes and sends the one result (throws, sending nothing, when the value cannot be encoded). */
+  /** Encodes and sends the one result (throws, sending nothing, when the value cannot be encoded or is over the link's limit). */
   #result (o: Outcome): void {
     if (this.#answered || this.#r === undefined) return
     const s = this.changedSession()
     const msg: ToGateway = s === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, s }
-    const body = encodeMessage(msg, this.#json)
+    const body = fitting(encodeMessage(msg, this.#json), o, this.#r, this.#json)
     this.#answered = true
     this.gateway.finish(body, this.epoch)
   }
@@ -151,7 +163,7 @@ export class WorkerExchange implements HttpExchange, ReplySink {
   #result (o: Outcome): void {
     if (this.#answered) return
     const h = this.#response?.toJSON()
-    const body = encodeMessage(h === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, h })
+    const body = fitting(encodeMessage(h === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, h }), o, this.#r, false)
     this.#answered = true
     this.#gateway.finish(body, this.#epoch)
   }

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino'
 import { LinkClient } from '../cluster/link-client.js'
 import type { GatewayAddress } from './options.js'
-import { decodeMessage, encodeMessage, type ToGateway, type ToWorker } from './protocol.js'
+import { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES, type ToGateway, type ToWorker } from './protocol.js'
 
 /** Bus calls: the messages that get an answer. */
 type Call = ToGateway & { t: 'push' | 'query' | 'member' }
@@ -52,7 +52,7 @@ export class WorkerLink {
   constructor (options: WorkerLinkOptions) {
     this.#o = options
     this.address = options.address
-    this.#client = new LinkClient({ host: options.address.host, port: options.address.port, name: options.name, role: 'worker', expectRole: 'gateway', secret: options.secret, log: options.log })
+    this.#client = new LinkClient({ host: options.address.host, port: options.address.port, name: options.name, role: 'worker', expectRole: 'gateway', secret: options.secret, log: options.log, maxFrameBytes: MAX_MESSAGE_BYTES })
     this.#client.on('msg', (body) => {
       const msg = decodeMessage<ToWorker>(body)
       if (msg === undefined) { this.#client.link?.destroy('protocol error: malformed gateway message'); return }
@@ -84,17 +84,25 @@ export class WorkerLink {
     return this.sendEncoded(encodeMessage(msg))
   }
 
-  /** Sends an encoded message; with `epoch`, only on that link session. */
+  /** Sends an encoded message; with `epoch`, only on that link session. False (logged) for one over `MAX_MESSAGE_BYTES`. */
   sendEncoded (body: Buffer, epoch?: number): boolean {
     if (epoch !== undefined && epoch !== this.#epoch) return false
+    if (body.length > MAX_MESSAGE_BYTES) {
+      this.#o.log.error({ gateway: this.key, bytes: body.length, max: MAX_MESSAGE_BYTES }, 'gateway link: a message over the frame limit was not sent')
+      return false
+    }
     return this.#client.link?.sendMsg(body) ?? false
   }
 
-  /** Sends the result of a request of link session `epoch` (dropped when that session is over). */
+  /**
+   * Sends the result of a request of link session `epoch` (dropped when that session is over).
+   * A link up but too full to take it is cut: its gateway then answers each of its requests
+   * `SD_ERR_WORKER_LOST` rather than wait for a result that was never sent.
+   */
   finish (body: Buffer, epoch: number): void {
     if (epoch !== this.#epoch) return
     if (this.inflight > 0) this.inflight--
-    this.sendEncoded(body)
+    if (!this.sendEncoded(body)) this.#client.link?.destroy('a result could not be queued (link buffer full)')
   }
 
   /** Sends a bus call; resolves to the gateway's answer, or `fallback` when the link cannot carry it (or is not session `epoch`) or drops first. */

@@ -4,7 +4,7 @@
  * connection hooks it said it has.
  */
 import type { Link } from '../cluster/link.js'
-import { encodeMessage, type ToWorker } from './protocol.js'
+import { encodeMessage, MAX_MESSAGE_BYTES, type ToWorker } from './protocol.js'
 
 /** `ready`: takes new requests; `draining`: finishes its in-flight ones only. */
 export type WorkerPeerState = 'ready' | 'draining'
@@ -32,8 +32,14 @@ export class WorkerPeer {
     this.#state = state
   }
 
-  /** Sends a message (as JSON with `json`); false when the link cannot take it (closing, or over its buffer limit). */
+  /**
+   * Sends a message (as JSON with `json`); false when the link cannot take it (closing, or over
+   * its buffer limit). Throws when it cannot be encoded or is over `MAX_MESSAGE_BYTES` (the
+   * worker would cut the link, and every request in flight on it).
+   */
   send (msg: ToWorker, json = false): boolean {
-    return this.link.sendMsg(encodeMessage(msg, json))
+    const body = encodeMessage(msg, json)
+    if (body.length > MAX_MESSAGE_BYTES) throw new RangeError(`a message of ${body.length} bytes is over the link's ${MAX_MESSAGE_BYTES} byte limit`)
+    return this.link.sendMsg(body)
   }
 }

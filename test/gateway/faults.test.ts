@@ -49,6 +49,21 @@ test('this.send of a value a JSON client cannot be sent fails the action, as in 
   assert.equal((await c.request('/fault/echo', 'alive')).data, 'alive')
 })
 
+test('a result larger than a link frame is answered SD_ERR_INTERNAL; the link and the other requests on it survive', async (t) => {
+  const gw = await startGateway()
+  const w = await startWorker(gw, `fw3-${process.pid}`, [FaultController])
+  t.after(async () => { await w.stop(); await gw.stop() })
+  await ready(gw)
+  const c = await TcpClient.connect(portOf(gw, 'tcp'))
+  t.after(() => c.close())
+  const pending = c.request('/fault/hold', 'kept')
+  await waitUntil(() => held.has('kept'), 3000, 'the held action to start')
+  assert.equal((await c.request('/fault/huge', { n: 9 * 1024 * 1024 })).error?.code, 'SD_ERR_INTERNAL')
+  held.get('kept')?.()
+  held.delete('kept')
+  assert.equal((await pending).data, 'kept', 'the request in flight on the same link was answered by the worker')
+})
+
 test('after a gateway restart, a result of the old gateway\'s request never answers a new request', async (t) => {
   const first = await startGateway({}, { server: { shutdownTimeoutMs: 100 } })
   const port = linkPort(first)
@@ -75,4 +90,19 @@ test('after a gateway restart, a result of the old gateway\'s request never answ
   held.get('new')?.()
   held.delete('new')
   assert.equal((await answer).data, 'new')
+})
+
+test('a client message larger than a link frame is answered SD_ERR_INTERNAL; the link survives', async (t) => {
+  const gw = await startGateway({}, { server: { tcp: { maxFrameBytes: 16 * 1024 * 1024 } } })
+  const w = await startWorker(gw, `fw5-${process.pid}`, [FaultController])
+  t.after(async () => { await w.stop(); await gw.stop() })
+  await ready(gw)
+  const c = await TcpClient.connect(portOf(gw, 'tcp'))
+  t.after(() => c.close())
+  const pending = c.request('/fault/hold', 'kept5')
+  await waitUntil(() => held.has('kept5'), 3000, 'the held action to start')
+  assert.equal((await c.request('/fault/echo', 'y'.repeat(9 * 1024 * 1024))).error?.code, 'SD_ERR_INTERNAL')
+  held.get('kept5')?.()
+  held.delete('kept5')
+  assert.equal((await pending).data, 'kept5', 'the request in flight on the same link was answered by the worker')
 })
