@@ -8,6 +8,7 @@ test('defaults: direct role, link port 9992 on loopback', async () => {
   assert.deepEqual(c.gateway, {
     role: 'direct', host: '127.0.0.1', port: 9992, addresses: [], secret: '',
     workerWaitMs: 10000, maxWaiting: 10000, routing: 'least-busy', discoveryIntervalMs: 1000,
+    announce: true, advertiseHost: '',
   })
 })
 
