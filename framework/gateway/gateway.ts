@@ -288,7 +288,7 @@ export class Gateway {
       case 'hello':
         worker.hooks = { onConnect: msg.onConnect, onClose: msg.onClose }
         worker.send({ t: 'info', node: host.nodeName, clustered: host.clustered })
-        worker.setState('ready')
+        worker.setState(msg.draining === true ? 'draining' : 'ready')
         this.#flushWaiting()
         return
       case 'res': return this.#answer(worker, msg)

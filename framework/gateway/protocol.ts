@@ -59,8 +59,8 @@ export type MemberOp =
 
 /** Worker → gateway. */
 export type ToGateway =
-  /** First message after the handshake (the worker speaks first): which connection hooks it has. */
-  | { t: 'hello', onConnect: boolean, onClose: boolean }
+  /** First message after the handshake (the worker speaks first): which connection hooks it has; `draining`: it is stopping (a link made during its drain takes no request). */
+  | { t: 'hello', onConnect: boolean, onClose: boolean, draining?: true }
   /** The one result of request `r`; `s`: the session when the action changed it; `h`: an HTTP reply's recorded state. */
   | { t: 'res', r: number, o: Outcome, s?: Record<string, unknown>, h?: HttpReplyState }
   /** The session of a connection changed by an `onConnect` hook. */

@@ -46,6 +46,8 @@ export class WorkerLink {
   info: { node: string, clustered: boolean } | undefined
   /** Requests of this gateway running here. */
   inflight = 0
+  /** Set by `drain()`: a reconnect (the gateway restarted, the link dropped) says so in its hello, so no new request comes. */
+  draining = false
   #drained: (() => void) | undefined
   #epoch = 0
 
@@ -61,7 +63,7 @@ export class WorkerLink {
     // the worker speaks first: its hello can only reach the gateway after the gateway is
     // listening to the link, and the gateway's info after this side is (no frame is lost to
     // a listener attached a microtask too late)
-    this.#client.on('ready', () => { this.send({ t: 'hello', ...options.hello }) })
+    this.#client.on('ready', () => { this.send(this.draining ? { t: 'hello', ...options.hello, draining: true } : { t: 'hello', ...options.hello }) })
     this.#client.on('down', () => this.#down())
     this.#client.on('denied', (reason) => options.log.warn({ gateway: this.key, reason }, 'gateway refused the link'))
   }
@@ -116,6 +118,7 @@ export class WorkerLink {
 
   /** Asks the gateway to stop routing here; resolves once it acknowledged (or the link is gone, or `timeoutMs` passed). */
   drain (timeoutMs: number): Promise<void> {
+    this.draining = true
     if (!this.send({ t: 'drain' })) return Promise.resolve()
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.#drained = undefined; resolve() }, timeoutMs)

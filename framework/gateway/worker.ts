@@ -154,10 +154,13 @@ export class GatewayWorker {
     return [...this.#links.values()].map((l) => ({ name: l.info?.node ?? '', address: l.key, state: l.state, inflight: l.inflight }))
   }
 
-  /** Tells every gateway to stop routing here; resolves once each acknowledged (or `timeoutMs` passed). */
+  /**
+   * Tells every gateway to stop routing here; resolves once each acknowledged (or `timeoutMs`
+   * passed). A link down or still connecting now says it drains in its hello when it comes up.
+   */
   async drain (timeoutMs: number): Promise<void> {
     clearInterval(this.#timer)
-    await Promise.all(this.readyLinks().map((l) => l.drain(timeoutMs)))
+    await Promise.all([...this.#links.values()].map((l) => l.drain(timeoutMs)))
   }
 
   /** Closes every link. */

@@ -106,3 +106,27 @@ test('a client message larger than a link frame is answered SD_ERR_INTERNAL; the
   held.delete('kept5')
   assert.equal((await pending).data, 'kept5', 'the request in flight on the same link was answered by the worker')
 })
+
+test('a draining worker that links again (its gateway restarted) is draining there too: no new request goes to it', async (t) => {
+  const first = await startGateway({}, { server: { shutdownTimeoutMs: 100 } })
+  const port = linkPort(first)
+  const w = await startWorker(first, `fw6-${process.pid}`, [FaultController])
+  await ready(first)
+  const old = await TcpClient.connect(portOf(first, 'tcp'))
+  t.after(() => old.close())
+  void old.request('/fault/hold', 'keep6').catch(() => {})
+  await waitUntil(() => held.has('keep6'), 3000, 'the held request to run in the worker')
+  const stopped = w.stop() // drains: waits for the held request
+  await waitUntil(() => first.gateway?.status().workers[0]?.state === 'draining', 3000, 'the drain marked')
+  await first.stop()
+  const second = await startGateway({ port, workerWaitMs: 200 })
+  t.after(() => second.stop())
+  await waitUntil(() => second.gateway?.status().workers.length === 1 && second.gateway.status().workers[0].state !== undefined, 5000, 'the worker linked again')
+  assert.equal(second.gateway?.status().workers[0].state, 'draining')
+  const c = await TcpClient.connect(portOf(second, 'tcp'))
+  t.after(() => c.close())
+  assert.equal((await c.request('/fault/echo', 1)).error?.code, 'SD_ERR_NO_WORKER', 'the request waited for a ready worker, not sent to the stopping one')
+  held.get('keep6')?.()
+  held.delete('keep6')
+  await stopped
+})
