@@ -70,6 +70,8 @@ export class Gateway {
   readonly #idleWaiters: Array<() => void> = []
   #seq = 0
   #turn = 0
+  /** Set by `refuseWaiting()` when the gateway stops: new requests get `SD_ERR_SHUTTING_DOWN`. */
+  #refusing = false
 
   constructor (host: GatewayHost, config: GatewayConfig, secret: Buffer) {
     this.#host = host
@@ -149,6 +151,7 @@ export class Gateway {
 
   #route (req: PendingRequest): void {
     this.#requests.set(req.r, req)
+    if (this.#refusing) return this.#fail(req, new SdError('SD_ERR_SHUTTING_DOWN'))
     const worker = this.#choose(req)
     if (worker) return this.#sendTo(worker, req)
     if (this.#waiting.length >= this.#config.maxWaiting) return this.#fail(req, new SdError('SD_ERR_NO_WORKER', `${this.#config.maxWaiting} requests already waiting`))
@@ -349,17 +352,22 @@ export class Gateway {
     return done
   }
 
-  /** Answers waiting requests `SD_ERR_SHUTTING_DOWN` (no worker will take them now). */
+  /**
+   * The gateway is stopping: answers waiting requests `SD_ERR_SHUTTING_DOWN` (no worker will take
+   * them now), and so every new one (as the pipeline does in direct mode), so `drain()` waits only
+   * for the requests already at workers.
+   */
   refuseWaiting (): void {
+    this.#refusing = true
     for (const req of this.#waiting.splice(0)) {
       clearTimeout(req.timer)
       this.#fail(req, new SdError('SD_ERR_SHUTTING_DOWN'))
     }
   }
 
-  /** Closes the link port and every worker link. */
+  /** Closes the link port and every worker link (their requests in flight are answered `SD_ERR_WORKER_LOST`). */
   close (): Promise<void> {
-    for (const req of this.#waiting.splice(0)) clearTimeout(req.timer)
+    this.refuseWaiting()
     return this.#server.close()
   }
 }

@@ -130,3 +130,20 @@ test('a draining worker that links again (its gateway restarted) is draining the
   held.delete('keep6')
   await stopped
 })
+
+test('a stopping gateway refuses new requests SD_ERR_SHUTTING_DOWN while those at workers finish', async (t) => {
+  const gw = await startGateway({}, { server: { shutdownTimeoutMs: 10_000 } })
+  const w = await startWorker(gw, `fw7-${process.pid}`, [FaultController])
+  t.after(() => w.stop())
+  await ready(gw)
+  const c = await TcpClient.connect(portOf(gw, 'tcp'))
+  t.after(() => c.close())
+  const pending = c.request('/fault/hold', 'keep7')
+  await waitUntil(() => held.has('keep7'), 3000, 'the held request to run in the worker')
+  const stopped = gw.stop()
+  await waitUntil(async () => (await c.request('/fault/echo', 1)).error?.code === 'SD_ERR_SHUTTING_DOWN', 3000, 'a new request refused')
+  held.get('keep7')?.()
+  held.delete('keep7')
+  assert.equal((await pending).data, 'keep7', 'the request at the worker finished')
+  await stopped
+})
