@@ -24,15 +24,23 @@ function outcomeOf (value: unknown): Outcome {
 }
 
 /**
- * `body` when it fits in a link frame. Else a result throws (the pipeline answers the request
- * `SD_ERR_INTERNAL` instead, as for a value that cannot be encoded), and an error becomes a bare
- * `SD_ERR_INTERNAL` (its session or reply settings were what made it too large).
+ * Encodes a result. A value that cannot be encoded (v8 refuses a function) or is over the
+ * link's frame limit throws (the pipeline answers the request `SD_ERR_INTERNAL` instead, through
+ * `replyError`); an error or "no reply" that cannot go (its session's or reply settings' fault)
+ * becomes a bare `SD_ERR_INTERNAL`, so the one answer always goes and nothing throws out of the
+ * pipeline's error path.
  */
-function fitting (body: Buffer, o: Outcome, r: number, json: boolean): Buffer {
-  if (body.length <= MAX_MESSAGE_BYTES) return body
-  if (o.k === 'ok') throw new Error(`a result of ${body.length} bytes is over the gateway link's ${MAX_MESSAGE_BYTES} byte limit`)
+function encodeResult (msg: ToGateway & { t: 'res' }, json: boolean): Buffer {
+  let body: Buffer | undefined
+  try {
+    body = encodeMessage(msg, json)
+  } catch (err) {
+    if (msg.o.k === 'ok') throw err
+  }
+  if (body !== undefined && body.length <= MAX_MESSAGE_BYTES) return body
+  if (msg.o.k === 'ok') throw new Error(`a result of ${body?.length ?? 0} bytes is over the gateway link's ${MAX_MESSAGE_BYTES} byte limit`)
   const internal = new SdError('SD_ERR_INTERNAL')
-  return encodeMessage({ t: 'res', r, o: { k: 'err', e: internal.toJSON(), st: internal.status } }, json)
+  return encodeMessage({ t: 'res', r: msg.r, o: { k: 'err', e: internal.toJSON(), st: internal.status } }, json)
 }
 
 /** A session's snapshot, to tell at the end whether the action changed it. */
@@ -113,8 +121,8 @@ export class WorkerConnection implements ReplySink {
   #result (o: Outcome): void {
     if (this.#answered || this.#r === undefined) return
     const s = this.changedSession()
-    const msg: ToGateway = s === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, s }
-    const body = fitting(encodeMessage(msg, this.#json), o, this.#r, this.#json)
+    const msg: ToGateway & { t: 'res' } = s === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, s }
+    const body = encodeResult(msg, this.#json)
     this.#answered = true
     this.gateway.finish(body, this.epoch)
   }
@@ -163,7 +171,7 @@ export class WorkerExchange implements HttpExchange, ReplySink {
   #result (o: Outcome): void {
     if (this.#answered) return
     const h = this.#response?.toJSON()
-    const body = fitting(encodeMessage(h === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, h }), o, this.#r, false)
+    const body = encodeResult(h === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, h }, false)
     this.#answered = true
     this.#gateway.finish(body, this.#epoch)
   }

@@ -137,6 +137,9 @@ export class GatewayWorker {
         void this.#host.connectionHooks(name, conn).then(() => {
           const s = name === 'onConnect' ? conn.changedSession() : undefined
           if (s !== undefined) link.sendEncoded(encodeMessage({ t: 'sess', c: conn.id, s }), conn.epoch)
+        }).catch((err: unknown) => {
+          // a session value v8 cannot copy (a function): the hook's session changes stay here
+          this.#host.log.error({ err, connectionId: conn.id }, 'gateway: the session set by onConnect could not be sent to the gateway')
         })
       }
     }

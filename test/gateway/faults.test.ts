@@ -4,6 +4,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
+import { once } from 'node:events'
+import { decode as unpackMsg, encode as packMsg } from '@msgpack/msgpack'
 import { Controller } from '../../framework/index.js'
 import { portOf, TcpClient, waitUntil } from '../helpers.js'
 import { linkPort, startGateway, startWorker } from './split-helpers.js'
@@ -17,6 +20,8 @@ class FaultController extends Controller {
   big (): unknown { return { n: 1n } }
   pushBig (): string { this.send({ n: 1n }); return 'pushed' }
   huge (data: { n: number }): string { return 'x'.repeat(data.n) }
+  badSession (): string { this.session.fn = () => 1; this.session.n = 1; return 'set' }
+  async badSessionLater (): Promise<string> { await Promise.resolve(); this.session.fn = () => 2; this.session.n = 2; return 'set' }
   async hold (data: string): Promise<string> {
     await new Promise<void>((resolve) => held.set(data, resolve))
     return data
@@ -146,4 +151,41 @@ test('a stopping gateway refuses new requests SD_ERR_SHUTTING_DOWN while those a
   held.delete('keep7')
   assert.equal((await pending).data, 'keep7', 'the request at the worker finished')
   await stopped
+})
+
+test('a session value the link cannot carry (a function) fails the request SD_ERR_INTERNAL; the worker lives on', async (t) => {
+  const gw = await startGateway({}, { server: { tcp: { pack: 'msgpack' } } })
+  const w = await startWorker(gw, `fw8-${process.pid}`, [FaultController])
+  t.after(async () => { await w.stop(); await gw.stop() })
+  await ready(gw)
+  // a msgpack client: its messages and results cross the link with v8, which refuses a function
+  const socket = connect(portOf(gw, 'tcp'), '127.0.0.1')
+  await once(socket, 'connect')
+  t.after(() => socket.destroy())
+  let id = 0
+  const request = async (path: string, data?: unknown): Promise<{ data?: unknown, error?: { code: string } }> => {
+    const body = Buffer.from(packMsg({ id: ++id, path, data }))
+    const head = Buffer.alloc(4)
+    head.writeUInt32BE(body.length)
+    socket.write(Buffer.concat([head, body]))
+    const [chunk] = await once(socket, 'data', { signal: AbortSignal.timeout(3000) }) as [Buffer]
+    return unpackMsg(chunk.subarray(4)) as { data?: unknown, error?: { code: string } }
+  }
+  assert.equal((await request('/fault/badSession')).error?.code, 'SD_ERR_INTERNAL')
+  assert.equal((await request('/fault/badSessionLater')).error?.code, 'SD_ERR_INTERNAL')
+  assert.equal((await request('/fault/echo', 'alive')).data, 'alive')
+  assert.equal(gw.gateway?.status().workers.length, 1, 'the worker never lost its link')
+})
+
+test('an onConnect hook that puts a function in the session does not take the worker down', async (t) => {
+  const gw = await startGateway()
+  const w = await startWorker(gw, `fw9-${process.pid}`, [FaultController], { boot: (app) => app.addHook('onConnect', (ctx) => { ctx.session.fn = () => 1; ctx.session.n = 1 }) })
+  t.after(async () => { await w.stop(); await gw.stop() })
+  await ready(gw)
+  const c = await TcpClient.connect(portOf(gw, 'tcp'))
+  t.after(() => c.close())
+  assert.equal((await c.request('/fault/echo', 'alive')).data, 'alive')
+  const d = await TcpClient.connect(portOf(gw, 'tcp'))
+  t.after(() => d.close())
+  assert.equal((await d.request('/fault/echo', 'still')).data, 'still')
 })
