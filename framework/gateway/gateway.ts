@@ -145,8 +145,18 @@ export class Gateway {
       // sticky: the worker that ran onConnect also gets the connection's requests
       if (target && t === 'open' && this.#config.routing === 'sticky') this.#sticky.set(conn.id, target.name)
     }
-    if (target) target.send({ t, conn: connInfo(conn) })
-    else if ([...this.#workers.values()].some(wants)) this.#host.log.debug({ connectionId: conn.id, event: t }, 'gateway: no worker ready for a connection event')
+    if (target) {
+      // onConnect runs before the connection's first request, as in direct mode: its reading is
+      // held until the worker says the hooks are over (with the session they set)
+      if (t === 'open') { conn.hold(); target.opening.set(conn.id, conn) }
+      let sent = false
+      try {
+        sent = target.send({ t, conn: connInfo(conn) })
+      } catch (err) {
+        this.#host.log.error({ err, connectionId: conn.id, event: t }, 'gateway: a connection event could not be encoded for a worker')
+      }
+      if (!sent && target.opening.delete(conn.id)) conn.release()
+    } else if ([...this.#workers.values()].some(wants)) this.#host.log.debug({ connectionId: conn.id, event: t }, 'gateway: no worker ready for a connection event')
   }
 
   #route (req: PendingRequest): void {
@@ -296,8 +306,10 @@ export class Gateway {
         return
       case 'res': return this.#answer(worker, msg)
       case 'sess': {
+        const opening = worker.opening.get(msg.c)
+        if (opening !== undefined) { worker.opening.delete(msg.c); opening.release() }
         const conn = host.connections.get(msg.c)
-        if (conn) conn.session = msg.s
+        if (conn !== undefined && msg.s !== undefined) conn.session = msg.s
         return
       }
       case 'send': {
@@ -330,6 +342,8 @@ export class Gateway {
 
   #lost (worker: WorkerPeer, reason: string): void {
     if (this.#workers.get(worker.name) === worker) this.#workers.delete(worker.name)
+    for (const conn of worker.opening.values()) conn.release()
+    worker.opening.clear()
     const lost = [...worker.inflight]
     if (lost.length > 0 || worker.state === 'ready') this.#host.log.warn({ worker: worker.name, reason, inflight: lost.length }, 'gateway: worker link lost')
     for (const r of lost) {

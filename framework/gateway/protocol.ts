@@ -63,8 +63,8 @@ export type ToGateway =
   | { t: 'hello', onConnect: boolean, onClose: boolean, draining?: true }
   /** The one result of request `r`; `s`: the session when the action changed it; `h`: an HTTP reply's recorded state. */
   | { t: 'res', r: number, o: Outcome, s?: Record<string, unknown>, h?: HttpReplyState }
-  /** The session of a connection changed by an `onConnect` hook. */
-  | { t: 'sess', c: string, s: Record<string, unknown> }
+  /** A connection's `onConnect` hooks are over (`s`: the session when they changed it); the gateway then reads its messages. */
+  | { t: 'sess', c: string, s?: Record<string, unknown> }
   /** A push (`d`: its data) or a kick/close, answered with the count. */
   | { t: 'push', k: number, op: PushOp, d?: unknown }
   /** A query, answered with its value. */

@@ -92,6 +92,13 @@ export class WorkerConnection implements ReplySink {
     return snapshot(this.#session) === this.#snapshot ? undefined : this.#session
   }
 
+  /** The session when it changed since the last call (a connection event's, sent once its sync part and again once it settled). */
+  sessionUpdate (): SessionData | undefined {
+    const s = this.changedSession()
+    if (s !== undefined) this.#snapshot = snapshot(s)
+    return s
+  }
+
   /** On a JSON or text connection the push travels as JSON: what JSON cannot encode throws here, in the action, as in direct mode. */
   push (data: unknown): boolean {
     return this.gateway.sendEncoded(encodeMessage({ t: 'send', c: this.id, d: data }, this.#json), this.epoch)

@@ -4,6 +4,7 @@
  * connection hooks it said it has.
  */
 import type { Link } from '../cluster/link.js'
+import type { Connection } from '../connection/connection.js'
 import { encodeMessage, MAX_MESSAGE_BYTES, type ToWorker } from './protocol.js'
 
 /** `ready`: takes new requests; `draining`: finishes its in-flight ones only. */
@@ -18,6 +19,8 @@ export class WorkerPeer {
   /** Request numbers in flight on it. */
   readonly inflight = new Set<number>()
   hooks = { onConnect: false, onClose: false }
+  /** Connections (by id) whose `onConnect` runs here: held (not read) until its first `sess`. */
+  readonly opening = new Map<string, Connection>()
 
   constructor (name: string, link: Link) {
     this.name = name

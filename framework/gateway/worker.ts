@@ -134,15 +134,28 @@ export class GatewayWorker {
       case 'close': {
         const conn = new WorkerConnection(link, msg.conn)
         const name = msg.t === 'open' ? 'onConnect' : 'onClose'
-        void this.#host.connectionHooks(name, conn).then(() => {
-          const s = name === 'onConnect' ? conn.changedSession() : undefined
-          if (s !== undefined) link.sendEncoded(encodeMessage({ t: 'sess', c: conn.id, s }), conn.epoch)
-        }).catch((err: unknown) => {
-          // a session value v8 cannot copy (a function): the hook's session changes stay here
-          this.#host.log.error({ err, connectionId: conn.id }, 'gateway: the session set by onConnect could not be sent to the gateway')
-        })
+        const settled = this.#host.connectionHooks(name, conn)
+        if (name !== 'onConnect') return
+        // as in direct mode, what the hooks do before their first await comes before the first
+        // request: the gateway holds the connection's reading until this first `sess`
+        this.#sendSession(link, conn, true)
+        void settled.then(() => this.#sendSession(link, conn, false))
       }
     }
+  }
+
+  /** Sends the session an `onConnect` hook changed since the last time (with `always`, even unchanged). */
+  #sendSession (link: WorkerLink, conn: WorkerConnection, always: boolean): void {
+    let body: Buffer | undefined
+    try {
+      const s = conn.sessionUpdate()
+      if (s !== undefined) body = encodeMessage({ t: 'sess', c: conn.id, s })
+    } catch (err) {
+      // a session value v8 cannot copy (a function): the hook's session changes stay here
+      this.#host.log.error({ err, connectionId: conn.id }, 'gateway: the session set by onConnect could not be sent to the gateway')
+    }
+    if (body === undefined && always) body = encodeMessage({ t: 'sess', c: conn.id })
+    if (body !== undefined) link.sendEncoded(body, conn.epoch)
   }
 
   /** Requests of the gateways running here. */

@@ -20,6 +20,7 @@ class FaultController extends Controller {
   big (): unknown { return { n: 1n } }
   pushBig (): string { this.send({ n: 1n }); return 'pushed' }
   huge (data: { n: number }): string { return 'x'.repeat(data.n) }
+  greeted (): unknown { return this.session.greeted ?? null }
   badSession (): string { this.session.fn = () => 1; this.session.n = 1; return 'set' }
   async badSessionLater (): Promise<string> { await Promise.resolve(); this.session.fn = () => 2; this.session.n = 2; return 'set' }
   async hold (data: string): Promise<string> {
@@ -188,4 +189,21 @@ test('an onConnect hook that puts a function in the session does not take the wo
   const d = await TcpClient.connect(portOf(gw, 'tcp'))
   t.after(() => d.close())
   assert.equal((await d.request('/fault/echo', 'still')).data, 'still')
+})
+
+test('what onConnect sets before its first await is in the session of the connection\'s first request; a hook that never settles holds nothing', async (t) => {
+  const gw = await startGateway()
+  const w = await startWorker(gw, `fw10-${process.pid}`, [FaultController], {
+    boot: (app) => {
+      app.addHook('onConnect', (ctx) => { ctx.session.greeted = 'yes' })
+      app.addHook('onConnect', () => new Promise<void>(() => {}))
+    },
+  })
+  t.after(async () => { await w.stop(); await gw.stop() })
+  await ready(gw)
+  for (let i = 0; i < 3; i++) {
+    const c = await TcpClient.connect(portOf(gw, 'tcp'))
+    t.after(() => c.close())
+    assert.equal((await c.request('/fault/greeted')).data, 'yes')
+  }
 })
