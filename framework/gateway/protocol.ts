@@ -5,7 +5,7 @@
  *
  * Encoding: `v8.serialize` (structured clone, as the multi-core IPC: Buffers, Dates and Maps a
  * msgpack client sent arrive as they were), except on the echo path of JSON and text clients:
- * a message from such a connection, and the worker's result for it, are JSON (about 4.5× faster
+ * a message from such a connection, and the worker's result and pushes for it, are JSON (about 4.5× faster
  * to encode and decode than v8 for these small messages, measured), which changes nothing a
  * client sees since its reply is JSON-encoded anyway. A body starting with `{` is JSON (a v8
  * body starts with its version tag, 0xFF).
