@@ -70,6 +70,8 @@ export class Gateway {
   readonly #idleWaiters: Array<() => void> = []
   #seq = 0
   #turn = 0
+  /** Set by `refuseWaiting()` when the gateway stops: new requests get `SD_ERR_SHUTTING_DOWN`. */
+  #refusing = false
 
   constructor (host: GatewayHost, config: GatewayConfig, secret: Buffer) {
     this.#host = host
@@ -143,12 +145,23 @@ export class Gateway {
       // sticky: the worker that ran onConnect also gets the connection's requests
       if (target && t === 'open' && this.#config.routing === 'sticky') this.#sticky.set(conn.id, target.name)
     }
-    if (target) target.send({ t, conn: connInfo(conn) })
-    else if ([...this.#workers.values()].some(wants)) this.#host.log.debug({ connectionId: conn.id, event: t }, 'gateway: no worker ready for a connection event')
+    if (target) {
+      // onConnect runs before the connection's first request, as in direct mode: its reading is
+      // held until the worker says the hooks are over (with the session they set)
+      if (t === 'open') { conn.hold(); target.opening.set(conn.id, conn) }
+      let sent = false
+      try {
+        sent = target.send({ t, conn: connInfo(conn) })
+      } catch (err) {
+        this.#host.log.error({ err, connectionId: conn.id, event: t }, 'gateway: a connection event could not be encoded for a worker')
+      }
+      if (!sent && target.opening.delete(conn.id)) conn.release()
+    } else if ([...this.#workers.values()].some(wants)) this.#host.log.debug({ connectionId: conn.id, event: t }, 'gateway: no worker ready for a connection event')
   }
 
   #route (req: PendingRequest): void {
     this.#requests.set(req.r, req)
+    if (this.#refusing) return this.#fail(req, new SdError('SD_ERR_SHUTTING_DOWN'))
     const worker = this.#choose(req)
     if (worker) return this.#sendTo(worker, req)
     if (this.#waiting.length >= this.#config.maxWaiting) return this.#fail(req, new SdError('SD_ERR_NO_WORKER', `${this.#config.maxWaiting} requests already waiting`))
@@ -195,7 +208,8 @@ export class Gateway {
     try {
       sent = worker.send(req.msg, req.msg.t === 'msg' && req.msg.j === 1)
     } catch (err) {
-      // data v8 cannot copy (never from a decoded client message, but never silence either)
+      // data v8 cannot copy (never from a decoded client message, but never silence either), or
+      // a message over the link's frame limit (client frame limits set above it)
       this.#host.log.error({ err }, 'gateway: a request could not be encoded for a worker')
       return this.#fail(req, new SdError('SD_ERR_INTERNAL'))
     }
@@ -237,10 +251,17 @@ export class Gateway {
     const o = res.o
     if (req.http) {
       const reply = req.http
-      if (res.h !== undefined && applyHttpReply(new HttpReply(res.h), reply)) return
-      if (o.k === 'ok') sendHttpResult(reply, o.html ? new Html(o.v as string) : o.v)
-      else if (o.k === 'err') sendHttpError(reply, o.e, o.st)
-      else sendHttpResult(reply, undefined)
+      try {
+        if (res.h !== undefined && applyHttpReply(new HttpReply(res.h), reply)) return
+        if (o.k === 'ok') sendHttpResult(reply, o.html ? new Html(o.v as string) : o.v)
+        else if (o.k === 'err') sendHttpError(reply, o.e, o.st)
+        else sendHttpResult(reply, undefined)
+      } catch (err) {
+        // v8 carried what JSON cannot encode (a BigInt…): the client gets what direct mode sends
+        this.#host.log.error({ err }, 'gateway: an HTTP result could not be sent')
+        const internal = new SdError('SD_ERR_INTERNAL')
+        sendHttpError(reply, internal.toJSON(), internal.status)
+      }
       return
     }
     const conn = req.conn
@@ -280,16 +301,25 @@ export class Gateway {
       case 'hello':
         worker.hooks = { onConnect: msg.onConnect, onClose: msg.onClose }
         worker.send({ t: 'info', node: host.nodeName, clustered: host.clustered })
-        worker.setState('ready')
+        worker.setState(msg.draining === true ? 'draining' : 'ready')
         this.#flushWaiting()
         return
       case 'res': return this.#answer(worker, msg)
       case 'sess': {
+        const opening = worker.opening.get(msg.c)
+        if (opening !== undefined) { worker.opening.delete(msg.c); opening.release() }
         const conn = host.connections.get(msg.c)
-        if (conn) conn.session = msg.s
+        if (conn !== undefined && msg.s !== undefined) conn.session = msg.s
         return
       }
-      case 'send': { host.connections.get(msg.c)?.push(msg.d); return }
+      case 'send': {
+        try {
+          host.connections.get(msg.c)?.push(msg.d)
+        } catch (err) {
+          this.#host.log.error({ err, worker: worker.name, connectionId: msg.c }, 'gateway: a worker\'s push could not be encoded for its client')
+        }
+        return
+      }
       case 'end': { host.connections.get(msg.c)?.close(); return }
       case 'push': return this.#reply(worker, msg.k, runPushOp(host.bus, msg.op, msg.d), 0)
       case 'query': return this.#reply(worker, msg.k, runQueryOp(host.bus, msg.op, () => host.localConnections()), undefined)
@@ -302,9 +332,9 @@ export class Gateway {
     }
   }
 
-  /** Answers bus call `k`; a failed call answers `fallback` (and is logged). */
+  /** Answers bus call `k`; a failed call (or an answer too large to send) answers `fallback` (and is logged). */
   #reply (worker: WorkerPeer, k: number, result: Promise<unknown>, fallback: unknown): void {
-    result.then((v) => worker.send({ t: 'ans', k, v: v ?? null }), (err: unknown) => {
+    result.then((v) => worker.send({ t: 'ans', k, v: v ?? null })).catch((err: unknown) => {
       this.#host.log.warn({ err, worker: worker.name }, 'gateway: a worker\'s bus call failed')
       worker.send({ t: 'ans', k, v: fallback ?? null })
     })
@@ -312,6 +342,8 @@ export class Gateway {
 
   #lost (worker: WorkerPeer, reason: string): void {
     if (this.#workers.get(worker.name) === worker) this.#workers.delete(worker.name)
+    for (const conn of worker.opening.values()) conn.release()
+    worker.opening.clear()
     const lost = [...worker.inflight]
     if (lost.length > 0 || worker.state === 'ready') this.#host.log.warn({ worker: worker.name, reason, inflight: lost.length }, 'gateway: worker link lost')
     for (const r of lost) {
@@ -334,17 +366,22 @@ export class Gateway {
     return done
   }
 
-  /** Answers waiting requests `SD_ERR_SHUTTING_DOWN` (no worker will take them now). */
+  /**
+   * The gateway is stopping: answers waiting requests `SD_ERR_SHUTTING_DOWN` (no worker will take
+   * them now), and so every new one (as the pipeline does in direct mode), so `drain()` waits only
+   * for the requests already at workers.
+   */
   refuseWaiting (): void {
+    this.#refusing = true
     for (const req of this.#waiting.splice(0)) {
       clearTimeout(req.timer)
       this.#fail(req, new SdError('SD_ERR_SHUTTING_DOWN'))
     }
   }
 
-  /** Closes the link port and every worker link. */
+  /** Closes the link port and every worker link (their requests in flight are answered `SD_ERR_WORKER_LOST`). */
   close (): Promise<void> {
-    for (const req of this.#waiting.splice(0)) clearTimeout(req.timer)
+    this.refuseWaiting()
     return this.#server.close()
   }
 }

@@ -2,11 +2,16 @@
  * The gateway's link port: accepts worker links, authenticates them with the shared secret
  * (cluster/link-auth.ts, role `worker` only) and hands each ready link to its owner. A peer with
  * the wrong secret gets DENY; garbage bytes or silence close that socket; the port keeps serving.
+ * As the dispatch server's: at most `maxPendingHandshakes` sockets handshake at once (a new one
+ * evicts the oldest, so a flood of silent sockets cannot hold memory or keep a worker out), and
+ * refusals are logged as one summary per interval, not one line per socket.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { acceptHandshake } from '../cluster/link-auth.js'
 import { Link, type PeerInfo } from '../cluster/link.js'
+import { RefusalLog, refusalReason } from '../cluster/refusal-log.js'
+import { MAX_MESSAGE_BYTES } from './protocol.js'
 
 /** Options of `GatewayLinkServer`. */
 export interface GatewayLinkServerOptions {
@@ -18,6 +23,10 @@ export interface GatewayLinkServerOptions {
   log: Logger
   /** A worker link passed the handshake. */
   onLink: (link: Link, peer: PeerInfo) => void
+  /** Time a new connection has to complete the handshake. @default 2000 */
+  handshakeTimeoutMs?: number
+  /** Connections handshaking at once; a new one beyond this closes the oldest of them. @default 64 */
+  maxPendingHandshakes?: number
 }
 
 /** The listening side of gateway ↔ worker links. */
@@ -25,10 +34,15 @@ export class GatewayLinkServer {
   readonly #o: GatewayLinkServerOptions
   readonly #server: Server
   readonly #links = new Set<Link>()
+  /** Links still handshaking, oldest first. */
+  readonly #pending = new Set<Link>()
+  readonly #evicted = new WeakSet<Link>()
+  readonly #refusals: RefusalLog
   #closing = false
 
   constructor (options: GatewayLinkServerOptions) {
     this.#o = options
+    this.#refusals = new RefusalLog(options.log, 10_000)
     this.#server = createServer((socket) => this.#accept(socket))
   }
 
@@ -52,20 +66,33 @@ export class GatewayLinkServer {
   #accept (socket: Socket): void {
     if (this.#closing) { socket.destroy(); return }
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
-    const link = new Link(socket)
+    if (this.#pending.size >= (this.#o.maxPendingHandshakes ?? 64)) {
+      // the oldest is the one most likely never to finish: a real worker answers within a round trip
+      const oldest = this.#pending.values().next().value
+      if (oldest === undefined) { socket.destroy(); this.#refusals.note(remote, 'too many pending handshakes'); return }
+      this.#pending.delete(oldest)
+      this.#evicted.add(oldest)
+      oldest.destroy('too many pending handshakes')
+    }
+    const link = new Link(socket, { maxFrameBytes: MAX_MESSAGE_BYTES })
     this.#links.add(link)
-    link.once('close', () => this.#links.delete(link))
-    acceptHandshake(link, { secret: this.#o.secret, name: this.#o.name, role: 'gateway', allowRoles: ['worker'] }).then((peer) => {
+    this.#pending.add(link)
+    link.once('close', () => { this.#links.delete(link); this.#pending.delete(link) })
+    acceptHandshake(link, { secret: this.#o.secret, name: this.#o.name, role: 'gateway', allowRoles: ['worker'], timeoutMs: this.#o.handshakeTimeoutMs }).then((peer) => {
+      this.#pending.delete(link)
       if (this.#closing) return link.destroy('gateway closing')
       this.#o.onLink(link, peer)
     }, (err: Error) => {
-      this.#o.log.warn({ remote, err: err.message }, 'gateway: link refused')
+      this.#pending.delete(link)
+      if (this.#closing) return
+      this.#refusals.note(remote, this.#evicted.has(link) ? 'too many pending handshakes' : refusalReason(err))
     })
   }
 
   /** Stops accepting and closes every link (flushing what is queued). */
   async close (): Promise<void> {
     this.#closing = true
+    this.#refusals.flush()
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
     await Promise.all([...this.#links].map((l) => l.close('gateway stopping')))
     await closed

@@ -5,7 +5,7 @@
  *
  * Encoding: `v8.serialize` (structured clone, as the multi-core IPC: Buffers, Dates and Maps a
  * msgpack client sent arrive as they were), except on the echo path of JSON and text clients:
- * a message from such a connection, and the worker's result for it, are JSON (about 4.5× faster
+ * a message from such a connection, and the worker's result and pushes for it, are JSON (about 4.5× faster
  * to encode and decode than v8 for these small messages, measured), which changes nothing a
  * client sees since its reply is JSON-encoded anyway. A body starting with `{` is JSON (a v8
  * body starts with its version tag, 0xFF).
@@ -59,12 +59,12 @@ export type MemberOp =
 
 /** Worker → gateway. */
 export type ToGateway =
-  /** First message after the handshake (the worker speaks first): which connection hooks it has. */
-  | { t: 'hello', onConnect: boolean, onClose: boolean }
+  /** First message after the handshake (the worker speaks first): which connection hooks it has; `draining`: it is stopping (a link made during its drain takes no request). */
+  | { t: 'hello', onConnect: boolean, onClose: boolean, draining?: true }
   /** The one result of request `r`; `s`: the session when the action changed it; `h`: an HTTP reply's recorded state. */
   | { t: 'res', r: number, o: Outcome, s?: Record<string, unknown>, h?: HttpReplyState }
-  /** The session of a connection changed by an `onConnect` hook. */
-  | { t: 'sess', c: string, s: Record<string, unknown> }
+  /** A connection's `onConnect` hooks are over (`s`: the session when they changed it); the gateway then reads its messages. */
+  | { t: 'sess', c: string, s?: Record<string, unknown> }
   /** A push (`d`: its data) or a kick/close, answered with the count. */
   | { t: 'push', k: number, op: PushOp, d?: unknown }
   /** A query, answered with its value. */
@@ -76,6 +76,12 @@ export type ToGateway =
   | { t: 'end', c: string }
   /** Stop routing new requests to this worker; answered `drained`. */
   | { t: 'drain' }
+
+/**
+ * Largest message either end sends: the links' frame limit (the receiver of a larger frame cuts
+ * the link, and every request in flight on it with it). A result over it is refused in the worker.
+ */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 /** `{`: the first byte of a JSON body. */
 const JSON_START = 0x7b

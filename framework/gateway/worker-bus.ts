@@ -79,7 +79,7 @@ export class WorkerBus implements Bus {
 
   async #member (conn: ConnectionRef, what: string, body: CallBody & { t: 'member' }): Promise<void> {
     if (!(conn instanceof WorkerConnection)) throw new SdError('SD_ERR_NOT_SUPPORTED', what)
-    const uid = await conn.gateway.call(body, conn.uid)
+    const uid = await conn.gateway.call(body, conn.uid, conn.epoch)
     conn.uid = typeof uid === 'string' ? uid : undefined
   }
 

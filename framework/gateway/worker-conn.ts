@@ -10,17 +10,37 @@
  * plain data (a Date comes back as its ISO string, as the client would see it).
  */
 import type { TransportName } from '../core/contract.js'
-import type { ErrorBody } from '../core/errors.js'
+import { SdError, type ErrorBody } from '../core/errors.js'
 import { HttpReply, type HttpExchange, type HttpRequest } from '../core/http-exchange.js'
 import { Html } from '../core/html.js'
 import type { ReplySink, RequestId } from '../core/pipeline.js'
 import type { SessionData } from '../core/session.js'
-import { encodeMessage, type ConnInfo, type Outcome, type ToGateway } from './protocol.js'
+import { encodeMessage, MAX_MESSAGE_BYTES, type ConnInfo, type Outcome, type ToGateway } from './protocol.js'
 import type { WorkerLink } from './worker-link.js'
 
 /** A result as a sink sends it: the outcome, or an encoding error thrown to the pipeline. */
 function outcomeOf (value: unknown): Outcome {
   return value instanceof Html ? { k: 'ok', v: value.html, html: true } : { k: 'ok', v: value }
+}
+
+/**
+ * Encodes a result. A value that cannot be encoded (v8 refuses a function) or is over the
+ * link's frame limit throws (the pipeline answers the request `SD_ERR_INTERNAL` instead, through
+ * `replyError`); an error or "no reply" that cannot go (its session's or reply settings' fault)
+ * becomes a bare `SD_ERR_INTERNAL`, so the one answer always goes and nothing throws out of the
+ * pipeline's error path.
+ */
+function encodeResult (msg: ToGateway & { t: 'res' }, json: boolean): Buffer {
+  let body: Buffer | undefined
+  try {
+    body = encodeMessage(msg, json)
+  } catch (err) {
+    if (msg.o.k === 'ok') throw err
+  }
+  if (body !== undefined && body.length <= MAX_MESSAGE_BYTES) return body
+  if (msg.o.k === 'ok') throw new Error(`a result of ${body?.length ?? 0} bytes is over the gateway link's ${MAX_MESSAGE_BYTES} byte limit`)
+  const internal = new SdError('SD_ERR_INTERNAL')
+  return encodeMessage({ t: 'res', r: msg.r, o: { k: 'err', e: internal.toJSON(), st: internal.status } }, json)
 }
 
 /** A session's snapshot, to tell at the end whether the action changed it. */
@@ -38,6 +58,8 @@ export class WorkerConnection implements ReplySink {
   pending = 0
   /** The gateway that holds the connection. */
   readonly gateway: WorkerLink
+  /** The link session the request came on (see worker-link.ts). */
+  readonly epoch: number
   /** Request number; undefined for a connection event. */
   readonly #r: number | undefined
   readonly #session: SessionData
@@ -49,6 +71,7 @@ export class WorkerConnection implements ReplySink {
 
   constructor (gateway: WorkerLink, info: ConnInfo, r?: number, json = false) {
     this.gateway = gateway
+    this.epoch = gateway.epoch
     this.#json = json
     this.id = info.c
     this.transport = info.tr as TransportName
@@ -69,12 +92,20 @@ export class WorkerConnection implements ReplySink {
     return snapshot(this.#session) === this.#snapshot ? undefined : this.#session
   }
 
+  /** The session when it changed since the last call (a connection event's, sent once its sync part and again once it settled). */
+  sessionUpdate (): SessionData | undefined {
+    const s = this.changedSession()
+    if (s !== undefined) this.#snapshot = snapshot(s)
+    return s
+  }
+
+  /** On a JSON or text connection the push travels as JSON: what JSON cannot encode throws here, in the action, as in direct mode. */
   push (data: unknown): boolean {
-    return this.gateway.send({ t: 'send', c: this.id, d: data })
+    return this.gateway.sendEncoded(encodeMessage({ t: 'send', c: this.id, d: data }, this.#json), this.epoch)
   }
 
   close (): void {
-    this.gateway.send({ t: 'end', c: this.id })
+    this.gateway.sendEncoded(encodeMessage({ t: 'end', c: this.id }), this.epoch)
   }
 
   /** No-op: the gateway holds the client's reading (`server.maxPendingPerConnection`). */
@@ -93,15 +124,14 @@ export class WorkerConnection implements ReplySink {
     if (!this.#answered) this.#result({ k: 'none' })
   }
 
-  /** Encodes and sends the one result (throws, sending nothing, when the value cannot be encoded). */
+  /** Encodes and sends the one result (throws, sending nothing, when the value cannot be encoded or is over the link's limit). */
   #result (o: Outcome): void {
     if (this.#answered || this.#r === undefined) return
     const s = this.changedSession()
-    const msg: ToGateway = s === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, s }
-    const body = encodeMessage(msg, this.#json)
+    const msg: ToGateway & { t: 'res' } = s === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, s }
+    const body = encodeResult(msg, this.#json)
     this.#answered = true
-    if (this.gateway.inflight > 0) this.gateway.inflight--
-    this.gateway.sendEncoded(body)
+    this.gateway.finish(body, this.epoch)
   }
 }
 
@@ -109,6 +139,7 @@ export class WorkerConnection implements ReplySink {
 export class WorkerExchange implements HttpExchange, ReplySink {
   readonly request: HttpRequest
   readonly #gateway: WorkerLink
+  readonly #epoch: number
   readonly #r: number
   #response: HttpReply | undefined
   #session: SessionData | undefined
@@ -116,6 +147,7 @@ export class WorkerExchange implements HttpExchange, ReplySink {
 
   constructor (gateway: WorkerLink, r: number, request: HttpRequest) {
     this.#gateway = gateway
+    this.#epoch = gateway.epoch
     this.#r = r
     this.request = request
   }
@@ -146,9 +178,8 @@ export class WorkerExchange implements HttpExchange, ReplySink {
   #result (o: Outcome): void {
     if (this.#answered) return
     const h = this.#response?.toJSON()
-    const body = encodeMessage(h === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, h })
+    const body = encodeResult(h === undefined ? { t: 'res', r: this.#r, o } : { t: 'res', r: this.#r, o, h }, false)
     this.#answered = true
-    if (this.#gateway.inflight > 0) this.#gateway.inflight--
-    this.#gateway.sendEncoded(body)
+    this.#gateway.finish(body, this.#epoch)
   }
 }

@@ -2,11 +2,16 @@
  * A worker's link to one gateway: a `LinkClient` (reconnects with capped backoff) in role
  * `worker`, the gateway's `info`, the bus calls waiting for their answer, and the drain
  * handshake. Calls still waiting when the link drops resolve to their fallback.
+ *
+ * A request belongs to the link session (`epoch`) it came on: once that link dropped, its
+ * gateway has answered it `SD_ERR_WORKER_LOST`, so what the request still sends (its result,
+ * pushes, closes, membership calls) is dropped rather than sent on the next session, where a
+ * restarted gateway numbers its requests and connections from 1 again.
  */
 import type { Logger } from 'pino'
 import { LinkClient } from '../cluster/link-client.js'
 import type { GatewayAddress } from './options.js'
-import { decodeMessage, encodeMessage, type ToGateway, type ToWorker } from './protocol.js'
+import { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES, type ToGateway, type ToWorker } from './protocol.js'
 
 /** Bus calls: the messages that get an answer. */
 type Call = ToGateway & { t: 'push' | 'query' | 'member' }
@@ -41,12 +46,15 @@ export class WorkerLink {
   info: { node: string, clustered: boolean } | undefined
   /** Requests of this gateway running here. */
   inflight = 0
+  /** Set by `drain()`: a reconnect (the gateway restarted, the link dropped) says so in its hello, so no new request comes. */
+  draining = false
   #drained: (() => void) | undefined
+  #epoch = 0
 
   constructor (options: WorkerLinkOptions) {
     this.#o = options
     this.address = options.address
-    this.#client = new LinkClient({ host: options.address.host, port: options.address.port, name: options.name, role: 'worker', expectRole: 'gateway', secret: options.secret, log: options.log })
+    this.#client = new LinkClient({ host: options.address.host, port: options.address.port, name: options.name, role: 'worker', expectRole: 'gateway', secret: options.secret, log: options.log, maxFrameBytes: MAX_MESSAGE_BYTES })
     this.#client.on('msg', (body) => {
       const msg = decodeMessage<ToWorker>(body)
       if (msg === undefined) { this.#client.link?.destroy('protocol error: malformed gateway message'); return }
@@ -55,7 +63,7 @@ export class WorkerLink {
     // the worker speaks first: its hello can only reach the gateway after the gateway is
     // listening to the link, and the gateway's info after this side is (no frame is lost to
     // a listener attached a microtask too late)
-    this.#client.on('ready', () => { this.send({ t: 'hello', ...options.hello }) })
+    this.#client.on('ready', () => { this.send(this.draining ? { t: 'hello', ...options.hello, draining: true } : { t: 'hello', ...options.hello }) })
     this.#client.on('down', () => this.#down())
     this.#client.on('denied', (reason) => options.log.warn({ gateway: this.key, reason }, 'gateway refused the link'))
   }
@@ -66,6 +74,8 @@ export class WorkerLink {
   get ready (): boolean { return this.info !== undefined && this.#client.status === 'ready' }
   /** The link client's status. */
   get state (): string { return this.#client.status }
+  /** The link session: counts the drops of the link. */
+  get epoch (): number { return this.#epoch }
 
   start (): void {
     this.#client.start()
@@ -76,22 +86,39 @@ export class WorkerLink {
     return this.sendEncoded(encodeMessage(msg))
   }
 
-  /** Sends an encoded message. */
-  sendEncoded (body: Buffer): boolean {
+  /** Sends an encoded message; with `epoch`, only on that link session. False (logged) for one over `MAX_MESSAGE_BYTES`. */
+  sendEncoded (body: Buffer, epoch?: number): boolean {
+    if (epoch !== undefined && epoch !== this.#epoch) return false
+    if (body.length > MAX_MESSAGE_BYTES) {
+      this.#o.log.error({ gateway: this.key, bytes: body.length, max: MAX_MESSAGE_BYTES }, 'gateway link: a message over the frame limit was not sent')
+      return false
+    }
     return this.#client.link?.sendMsg(body) ?? false
   }
 
-  /** Sends a bus call; resolves to the gateway's answer, or `fallback` when the link cannot carry it or drops first. */
-  call (body: CallBody, fallback: unknown): Promise<unknown> {
+  /**
+   * Sends the result of a request of link session `epoch` (dropped when that session is over).
+   * A link up but too full to take it is cut: its gateway then answers each of its requests
+   * `SD_ERR_WORKER_LOST` rather than wait for a result that was never sent.
+   */
+  finish (body: Buffer, epoch: number): void {
+    if (epoch !== this.#epoch) return
+    if (this.inflight > 0) this.inflight--
+    if (!this.sendEncoded(body)) this.#client.link?.destroy('a result could not be queued (link buffer full)')
+  }
+
+  /** Sends a bus call; resolves to the gateway's answer, or `fallback` when the link cannot carry it (or is not session `epoch`) or drops first. */
+  call (body: CallBody, fallback: unknown, epoch?: number): Promise<unknown> {
     const k = ++this.#seq
     return new Promise((resolve) => {
-      if (!this.send({ ...body, k } as Call)) return resolve(fallback)
+      if (!this.sendEncoded(encodeMessage({ ...body, k } as Call), epoch)) return resolve(fallback)
       this.#calls.set(k, { resolve, fallback })
     })
   }
 
   /** Asks the gateway to stop routing here; resolves once it acknowledged (or the link is gone, or `timeoutMs` passed). */
   drain (timeoutMs: number): Promise<void> {
+    this.draining = true
     if (!this.send({ t: 'drain' })) return Promise.resolve()
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.#drained = undefined; resolve() }, timeoutMs)
@@ -121,6 +148,7 @@ export class WorkerLink {
   }
 
   #down (): void {
+    this.#epoch++
     this.info = undefined
     this.inflight = 0
     for (const call of this.#calls.values()) call.resolve(call.fallback)

@@ -4,7 +4,8 @@
  * connection hooks it said it has.
  */
 import type { Link } from '../cluster/link.js'
-import { encodeMessage, type ToWorker } from './protocol.js'
+import type { Connection } from '../connection/connection.js'
+import { encodeMessage, MAX_MESSAGE_BYTES, type ToWorker } from './protocol.js'
 
 /** `ready`: takes new requests; `draining`: finishes its in-flight ones only. */
 export type WorkerPeerState = 'ready' | 'draining'
@@ -18,6 +19,8 @@ export class WorkerPeer {
   /** Request numbers in flight on it. */
   readonly inflight = new Set<number>()
   hooks = { onConnect: false, onClose: false }
+  /** Connections (by id) whose `onConnect` runs here: held (not read) until its first `sess`. */
+  readonly opening = new Map<string, Connection>()
 
   constructor (name: string, link: Link) {
     this.name = name
@@ -32,8 +35,14 @@ export class WorkerPeer {
     this.#state = state
   }
 
-  /** Sends a message (as JSON with `json`); false when the link cannot take it (closing, or over its buffer limit). */
+  /**
+   * Sends a message (as JSON with `json`); false when the link cannot take it (closing, or over
+   * its buffer limit). Throws when it cannot be encoded or is over `MAX_MESSAGE_BYTES` (the
+   * worker would cut the link, and every request in flight on it).
+   */
   send (msg: ToWorker, json = false): boolean {
-    return this.link.sendMsg(encodeMessage(msg, json))
+    const body = encodeMessage(msg, json)
+    if (body.length > MAX_MESSAGE_BYTES) throw new RangeError(`a message of ${body.length} bytes is over the link's ${MAX_MESSAGE_BYTES} byte limit`)
+    return this.link.sendMsg(body)
   }
 }

@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import { SdError } from '../core/errors.js'
 import type { PipelineMessage } from '../core/pipeline.js'
 import type { GatewayAddress, GatewayDirectory } from './options.js'
-import type { ToWorker } from './protocol.js'
+import { encodeMessage, type ToWorker } from './protocol.js'
 import { WorkerBus } from './worker-bus.js'
 import { WorkerConnection, WorkerExchange } from './worker-conn.js'
 import { WorkerLink } from './worker-link.js'
@@ -134,12 +134,28 @@ export class GatewayWorker {
       case 'close': {
         const conn = new WorkerConnection(link, msg.conn)
         const name = msg.t === 'open' ? 'onConnect' : 'onClose'
-        void this.#host.connectionHooks(name, conn).then(() => {
-          const s = name === 'onConnect' ? conn.changedSession() : undefined
-          if (s !== undefined) link.send({ t: 'sess', c: conn.id, s })
-        })
+        const settled = this.#host.connectionHooks(name, conn)
+        if (name !== 'onConnect') return
+        // as in direct mode, what the hooks do before their first await comes before the first
+        // request: the gateway holds the connection's reading until this first `sess`
+        this.#sendSession(link, conn, true)
+        void settled.then(() => this.#sendSession(link, conn, false))
       }
     }
+  }
+
+  /** Sends the session an `onConnect` hook changed since the last time (with `always`, even unchanged). */
+  #sendSession (link: WorkerLink, conn: WorkerConnection, always: boolean): void {
+    let body: Buffer | undefined
+    try {
+      const s = conn.sessionUpdate()
+      if (s !== undefined) body = encodeMessage({ t: 'sess', c: conn.id, s })
+    } catch (err) {
+      // a session value v8 cannot copy (a function): the hook's session changes stay here
+      this.#host.log.error({ err, connectionId: conn.id }, 'gateway: the session set by onConnect could not be sent to the gateway')
+    }
+    if (body === undefined && always) body = encodeMessage({ t: 'sess', c: conn.id })
+    if (body !== undefined) link.sendEncoded(body, conn.epoch)
   }
 
   /** Requests of the gateways running here. */
@@ -154,10 +170,13 @@ export class GatewayWorker {
     return [...this.#links.values()].map((l) => ({ name: l.info?.node ?? '', address: l.key, state: l.state, inflight: l.inflight }))
   }
 
-  /** Tells every gateway to stop routing here; resolves once each acknowledged (or `timeoutMs` passed). */
+  /**
+   * Tells every gateway to stop routing here; resolves once each acknowledged (or `timeoutMs`
+   * passed). A link down or still connecting now says it drains in its hello when it comes up.
+   */
   async drain (timeoutMs: number): Promise<void> {
     clearInterval(this.#timer)
-    await Promise.all(this.readyLinks().map((l) => l.drain(timeoutMs)))
+    await Promise.all([...this.#links.values()].map((l) => l.drain(timeoutMs)))
   }
 
   /** Closes every link. */
