@@ -7,15 +7,18 @@
  * JSON snapshot taken on first access differs at the end), the result carries it back and the
  * gateway stores it: between concurrent requests of one connection the last result wins. On a
  * JSON or text connection the result (session included) travels as JSON: session values are
- * plain data (a Date comes back as its ISO string, as the client would see it).
+ * plain data (a Date comes back as its ISO string, as the client would see it). A raw request
+ * (one with the port's codec) is answered with the client's bytes, encoded here by that codec,
+ * and the session as JSON.
  */
+import type { Codec } from '../connection/codec.js'
 import type { TransportName } from '../core/contract.js'
 import type { ErrorBody } from '../core/errors.js'
 import { HttpReply, type HttpExchange, type HttpRequest } from '../core/http-exchange.js'
 import { Html } from '../core/html.js'
 import type { ReplySink, RequestId } from '../core/pipeline.js'
 import type { SessionData } from '../core/session.js'
-import { encodeMessage, type ConnInfo, type Outcome, type ToGateway } from './protocol.js'
+import { encodeMessage, encodeRawResult, type ConnInfo, type Outcome, type ToGateway } from './protocol.js'
 import type { WorkerLink } from './worker-link.js'
 
 /** A result as a sink sends it: the outcome, or an encoding error thrown to the pipeline. */
@@ -46,10 +49,13 @@ export class WorkerConnection implements ReplySink {
 
   /** Answer in JSON (the request came as JSON). */
   readonly #json: boolean
+  /** A raw request's codec: replies are encoded here, to the client's bytes. */
+  readonly #codec: Codec | undefined
 
-  constructor (gateway: WorkerLink, info: ConnInfo, r?: number, json = false) {
+  constructor (gateway: WorkerLink, info: ConnInfo, r?: number, json = false, codec?: Codec) {
     this.gateway = gateway
     this.#json = json
+    this.#codec = codec
     this.id = info.c
     this.transport = info.tr as TransportName
     this.remoteAddress = info.a
@@ -69,6 +75,13 @@ export class WorkerConnection implements ReplySink {
     return snapshot(this.#session) === this.#snapshot ? undefined : this.#session
   }
 
+  /** The session's JSON when the action changed it (and it can be JSON), else undefined. */
+  #changedJson (): string | undefined {
+    if (this.#snapshot === undefined) return undefined
+    const now = snapshot(this.#session)
+    return now === this.#snapshot || now === '' ? undefined : now
+  }
+
   push (data: unknown): boolean {
     return this.gateway.send({ t: 'send', c: this.id, d: data })
   }
@@ -81,16 +94,30 @@ export class WorkerConnection implements ReplySink {
   hold (): void { /* the gateway counts and holds */ }
   release (): void { /* the gateway counts and releases */ }
 
-  reply (_id: RequestId | null, value: unknown): void {
-    this.#result(outcomeOf(value))
+  reply (id: RequestId | null, value: unknown): void {
+    // the codec throws what the port's codec would (the pipeline answers SD_ERR_INTERNAL)
+    if (this.#codec !== undefined) this.#rawResult(this.#codec.reply(id, value))
+    else this.#result(outcomeOf(value))
   }
 
-  replyError (_id: RequestId | undefined | null, body: ErrorBody, status: number): void {
-    this.#result({ k: 'err', e: body, st: status })
+  replyError (id: RequestId | undefined | null, body: ErrorBody, status: number): void {
+    if (this.#codec !== undefined) this.#rawResult(this.#codec.error(id, body))
+    else this.#result({ k: 'err', e: body, st: status })
   }
 
   done (): void {
-    if (!this.#answered) this.#result({ k: 'none' })
+    if (this.#answered) return
+    if (this.#codec !== undefined) this.#rawResult(undefined)
+    else this.#result({ k: 'none' })
+  }
+
+  /** Sends a raw request's one result: the client's bytes (undefined: no reply). */
+  #rawResult (bytes: string | Buffer | undefined): void {
+    if (this.#answered || this.#r === undefined) return
+    const body = encodeRawResult(this.#r, this.#changedJson(), bytes)
+    this.#answered = true
+    if (this.gateway.inflight > 0) this.gateway.inflight--
+    this.gateway.sendEncoded(body)
   }
 
   /** Encodes and sends the one result (throws, sending nothing, when the value cannot be encoded). */

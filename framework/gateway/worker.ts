@@ -7,10 +7,12 @@
  * for each acknowledgement.
  */
 import type { Logger } from 'pino'
+import type { Codec } from '../connection/codec.js'
 import { SdError } from '../core/errors.js'
 import type { PipelineMessage } from '../core/pipeline.js'
 import type { GatewayAddress, GatewayDirectory } from './options.js'
-import type { ToWorker } from './protocol.js'
+import type { RawRequest, ToWorker } from './protocol.js'
+import { BadMessageError, type InboundMessage } from '../transport/packs.js'
 import { WorkerBus } from './worker-bus.js'
 import { WorkerConnection, WorkerExchange } from './worker-conn.js'
 import { WorkerLink } from './worker-link.js'
@@ -37,6 +39,8 @@ export interface GatewayWorkerOptions {
   waitForAll: boolean
   secret: Buffer
   discoveryIntervalMs: number
+  /** The codec of each transport whose messages gateways relay raw (relay-codecs.ts). */
+  codecs: ReadonlyMap<string, Codec>
 }
 
 /** A gateway link as `stats()` shows it. */
@@ -119,6 +123,7 @@ export class GatewayWorker {
 
   #onMessage (link: WorkerLink, msg: ToWorker): void {
     switch (msg.t) {
+      case 'raw': return this.#raw(link, msg)
       case 'msg': {
         link.inflight++
         const conn = new WorkerConnection(link, msg.conn, msg.r, msg.j === 1)
@@ -140,6 +145,24 @@ export class GatewayWorker {
         })
       }
     }
+  }
+
+  /** A raw request: decoded with its transport's codec (a failure answers as `receive` would), then run. */
+  #raw (link: WorkerLink, req: RawRequest): void {
+    link.inflight++
+    const codec = this.#o.codecs.get(req.conn.tr)
+    const conn = new WorkerConnection(link, req.conn, req.r, false, codec)
+    let msg: InboundMessage
+    try {
+      if (codec === undefined) throw new SdError('SD_ERR_INTERNAL', `no codec for transport ${req.conn.tr}`)
+      msg = codec.decode(req.b, req.x)
+    } catch (err) {
+      const bad = err instanceof SdError ? err : new BadMessageError('undecodable payload')
+      conn.replyError(bad instanceof BadMessageError ? bad.id : undefined, bad.toJSON(), bad.status)
+      conn.done()
+      return
+    }
+    this.#host.message(conn, msg)
   }
 
   /** Requests of the gateways running here. */
