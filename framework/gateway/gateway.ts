@@ -17,11 +17,13 @@ import { SdError } from '../core/errors.js'
 import { HttpReply } from '../core/http-exchange.js'
 import { Html } from '../core/html.js'
 import { applyHttpReply, httpData, httpPath, sendHttpError, sendHttpResult, toHttpRequest } from '../transport/http-sink.js'
-import type { InboundMessage } from '../transport/packs.js'
+import { BadMessageError, type InboundMessage } from '../transport/packs.js'
+import { payloadId } from '../transport/receive.js'
 import { runMemberOp, runPushOp, runQueryOp } from './gateway-bus.js'
 import { GatewayLinkServer } from './link-server.js'
 import type { GatewayConfig } from './options.js'
-import { decodeMessage, type ConnInfo, type ToGateway, type ToWorker } from './protocol.js'
+import { decodeMessage, encodeRawRequest, MAX_MESSAGE_BYTES, rawConnHead, type ConnInfo, type RawResult, type ToGateway, type ToWorker } from './protocol.js'
+import { RELAYED_TRANSPORTS } from './relay-codecs.js'
 import { WorkerPeer } from './worker-peer.js'
 
 /** What the gateway needs from the application. */
@@ -40,9 +42,14 @@ export interface GatewayHost {
 /** A request the gateway owes an answer. */
 interface PendingRequest {
   readonly r: number
-  readonly msg: ToWorker & { t: 'msg' | 'http' }
+  /** Undefined for a raw request. */
+  readonly msg: (ToWorker & { t: 'msg' | 'http' }) | undefined
   readonly conn: Connection | undefined
+  /** For a raw request: read from `raw` only when the gateway itself must answer. */
   readonly id: InboundMessage['id']
+  /** A raw request's client payload (framing.ts hands out buffers it does not reuse). */
+  readonly raw: Buffer | undefined
+  readonly isText: boolean
   readonly http: FastifyReply | undefined
   worker: WorkerPeer | undefined
   /** While waiting for a worker. */
@@ -68,6 +75,10 @@ export class Gateway {
   /** Sticky routing: connection id → worker name. */
   readonly #sticky = new Map<string, string>()
   readonly #idleWaiters: Array<() => void> = []
+  /** `#workers`' values, for `#pick` (no array made per request). */
+  #list: WorkerPeer[] = []
+  /** Per connection, the constant part of its raw requests. */
+  readonly #heads = new WeakMap<Connection, Buffer>()
   #seq = 0
   #turn = 0
   /** Set by `refuseWaiting()` when the gateway stops: new requests get `SD_ERR_SHUTTING_DOWN`. */
@@ -111,14 +122,35 @@ export class Gateway {
     // a JSON or text client's data came from JSON (or is a line): JSON carries it as it is
     if (conn.codec.pack !== 'msgpack') wire.j = 1
     if (++conn.pending === this.#host.maxPendingPerConnection) conn.hold()
-    this.#route({ r, msg: wire, conn, id: msg.id, http: undefined, worker: undefined, timer: undefined })
+    this.#route({ r, msg: wire, conn, id: msg.id, raw: undefined, isText: false, http: undefined, worker: undefined, timer: undefined })
+  }
+
+  /**
+   * A socket or WebSocket message as its payload bytes: relayed as they are (the worker decodes
+   * them and encodes the reply). A transport the worker has no codec for is decoded here.
+   */
+  messageRaw (conn: Connection, payload: Buffer, isText: boolean): void {
+    if (!RELAYED_TRANSPORTS.has(conn.transport)) {
+      let msg: InboundMessage
+      try {
+        msg = conn.codec.decode(payload, isText)
+      } catch (err) {
+        const bad = err instanceof SdError ? err : new BadMessageError('undecodable payload')
+        conn.replyError(bad instanceof BadMessageError ? bad.id : undefined, bad.toJSON())
+        return
+      }
+      return this.message(conn, msg)
+    }
+    const r = ++this.#seq
+    if (++conn.pending === this.#host.maxPendingPerConnection) conn.hold()
+    this.#route({ r, msg: undefined, conn, id: undefined, raw: payload, isText, http: undefined, worker: undefined, timer: undefined })
   }
 
   /** An HTTP request. */
   http (request: FastifyRequest, reply: FastifyReply): void {
     const r = ++this.#seq
     const wire: ToWorker & { t: 'http' } = { t: 'http', r, q: toHttpRequest(request), p: httpPath(request.url), v: request.method, d: httpData(request) }
-    this.#route({ r, msg: wire, conn: undefined, id: null, http: reply, worker: undefined, timer: undefined })
+    this.#route({ r, msg: wire, conn: undefined, id: null, raw: undefined, isText: false, http: reply, worker: undefined, timer: undefined })
   }
 
   /** A connection opened: told to one worker that has `onConnect` hooks. */
@@ -183,13 +215,14 @@ export class Gateway {
       if (w?.ready) return w
     }
     const w = this.#pick()
-    if (w) this.#sticky.set(id, w.name)
+    // a connection that closed while its request waited keeps no entry (closed() already ran)
+    if (w && req.conn.status === 'open') this.#sticky.set(id, w.name)
     return w
   }
 
   /** The ready worker with the fewest requests in flight; ties go round in turn. */
   #pick (filter?: (w: WorkerPeer) => boolean): WorkerPeer | undefined {
-    const all = [...this.#workers.values()]
+    const all = this.#list
     const n = all.length
     let best: WorkerPeer | undefined
     const start = this.#turn++ % Math.max(1, n)
@@ -206,7 +239,8 @@ export class Gateway {
     worker.inflight.add(req.r)
     let sent: boolean
     try {
-      sent = worker.send(req.msg, req.msg.t === 'msg' && req.msg.j === 1)
+      const msg = req.msg
+      sent = msg === undefined ? worker.link.sendMsg(this.#rawRequest(req)) : worker.send(msg, msg.t === 'msg' && msg.j === 1)
     } catch (err) {
       // data v8 cannot copy (never from a decoded client message, but never silence either), or
       // a message over the link's frame limit (client frame limits set above it)
@@ -214,6 +248,21 @@ export class Gateway {
       return this.#fail(req, new SdError('SD_ERR_INTERNAL'))
     }
     if (!sent) this.#fail(req, new SdError('SD_ERR_WORKER_LOST'))
+  }
+
+  /** A raw request's message, with the connection's uid and session as they are now. */
+  #rawRequest (req: PendingRequest): Buffer {
+    const conn = req.conn as Connection
+    let head = this.#heads.get(conn)
+    if (head === undefined) {
+      head = rawConnHead(conn.id, conn.transport, conn.remoteAddress, conn.codec.pack)
+      this.#heads.set(conn, head)
+    }
+    const s = conn.session
+    const body = encodeRawRequest(req.r, head, conn.uid, hasKeys(s) ? JSON.stringify(s) : undefined, req.isText, req.raw as Buffer)
+    // the receiver would cut the link (and every request on it) for a larger frame
+    if (body.length > MAX_MESSAGE_BYTES) throw new RangeError(`a request of ${body.length} bytes is over the link's ${MAX_MESSAGE_BYTES} byte limit`)
+    return body
   }
 
   /** Sends waiting requests, oldest first, while a worker is ready. */
@@ -232,7 +281,7 @@ export class Gateway {
   #fail (req: PendingRequest, err: SdError): void {
     this.#finish(req)
     if (req.http) sendHttpError(req.http, err.toJSON(), err.status)
-    else req.conn?.replyError(req.id, err.toJSON())
+    else if (req.conn) req.conn.replyError(req.raw === undefined ? req.id : payloadId(req.conn, req.raw, req.isText), err.toJSON())
   }
 
   /** Forgets a request and releases its connection's reading. */
@@ -279,6 +328,18 @@ export class Gateway {
     }
   }
 
+  /** The result of a raw request: the worker's bytes go to the client as they are. */
+  #answerRaw (from: WorkerPeer, res: RawResult): void {
+    const req = this.#requests.get(res.r)
+    if (req === undefined || req.worker !== from) return
+    this.#finish(req)
+    const conn = req.conn
+    if (conn === undefined) return
+    if (res.s !== undefined) conn.session = JSON.parse(res.s) as Record<string, unknown>
+    // a text port frames strings faster (line framing joins them)
+    if (res.b !== undefined) conn.send(conn.codec.pack === 'text' ? res.b.toString('utf8') : res.b)
+  }
+
   // ---- worker side -----------------------------------------------------------------------
 
   #adopt (link: Link, peer: PeerInfo): void {
@@ -286,6 +347,7 @@ export class Gateway {
     if (old) old.link.destroy(`replaced by a new link from ${peer.name}`)
     const worker = new WorkerPeer(peer.name, link)
     this.#workers.set(peer.name, worker)
+    this.#list = [...this.#workers.values()]
     link.on('msg', (body) => {
       const msg = decodeMessage<ToGateway>(body)
       if (msg === undefined) return link.destroy('protocol error: malformed gateway message')
@@ -304,6 +366,7 @@ export class Gateway {
         worker.setState(msg.draining === true ? 'draining' : 'ready')
         this.#flushWaiting()
         return
+      case 'out': return this.#answerRaw(worker, msg)
       case 'res': return this.#answer(worker, msg)
       case 'sess': {
         const opening = worker.opening.get(msg.c)
@@ -341,7 +404,10 @@ export class Gateway {
   }
 
   #lost (worker: WorkerPeer, reason: string): void {
-    if (this.#workers.get(worker.name) === worker) this.#workers.delete(worker.name)
+    if (this.#workers.get(worker.name) === worker) {
+      this.#workers.delete(worker.name)
+      this.#list = [...this.#workers.values()]
+    }
     for (const conn of worker.opening.values()) conn.release()
     worker.opening.clear()
     const lost = [...worker.inflight]
@@ -384,6 +450,12 @@ export class Gateway {
     this.refuseWaiting()
     return this.#server.close()
   }
+}
+
+/** True when `o` has a key (without making the array `Object.keys` makes). */
+function hasKeys (o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return true
+  return false
 }
 
 /** A connection as the protocol carries it (the session only when it has keys). */

@@ -9,6 +9,11 @@
  * to encode and decode than v8 for these small messages, measured), which changes nothing a
  * client sees since its reply is JSON-encoded anyway. A body starting with `{` is JSON (a v8
  * body starts with its version tag, 0xFF).
+ *
+ * A socket message of a built-in transport (tcp, text, ws) travels raw instead: a small binary
+ * header and the client's payload bytes as they came (first byte 0x01); the worker decodes
+ * them with the port's codec and answers with the client's reply bytes, encoded by that codec
+ * (0x02): the gateway decodes and encodes nothing on that path.
  */
 import { deserialize, serialize } from 'node:v8'
 import type { PushOp, QueryOp } from '../connection/bus-ops.js'
@@ -24,6 +29,8 @@ export interface ConnInfo {
   tr: string
   /** Remote address. */
   a: string
+  /** The port's pack (`json`, `msgpack`, `text`): a raw request's payload is in it, and so is its reply. */
+  pk?: string
   /** Bound uid. */
   u?: string
   /** Session, only when non-empty. */
@@ -44,6 +51,8 @@ export type ToWorker =
   | { t: 'ans', k: number, v: unknown }
   /** The drain was marked: no new request will come. */
   | { t: 'drained' }
+  /** A socket message as its client's payload bytes (`x`: a WebSocket text frame, UTF-8 already checked). */
+  | RawRequest
 
 /** How a request ended on the worker. */
 export type Outcome =
@@ -76,6 +85,13 @@ export type ToGateway =
   | { t: 'end', c: string }
   /** Stop routing new requests to this worker; answered `drained`. */
   | { t: 'drain' }
+  /** The result of a raw request. */
+  | RawResult
+
+/** A socket message relayed as bytes (binary, first byte `RAW_REQUEST`). */
+export interface RawRequest { t: 'raw', r: number, conn: ConnInfo, x: boolean, b: Buffer }
+/** The result of a raw request: the client's reply bytes (`b`, absent: no reply), the session JSON when changed (`s`). */
+export interface RawResult { t: 'out', r: number, s?: string, b?: Buffer }
 
 /**
  * Largest message either end sends: the links' frame limit (the receiver of a larger frame cuts
@@ -86,6 +102,95 @@ export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 /** `{`: the first byte of a JSON body. */
 const JSON_START = 0x7b
 
+/** First bytes of the binary messages. */
+const RAW_REQUEST = 0x01
+const RAW_RESULT = 0x02
+/** Flags of a raw message's second byte. */
+const F_TEXT = 1
+const F_UID = 2
+const F_SESSION = 4
+const F_BYTES = 8
+/** Type byte, flags, 6-byte request number. */
+const RAW_HEAD = 8
+
+/** The part of a raw request that is the same for every message of a connection: id, transport, address. */
+export function rawConnHead (c: string, tr: string, a: string, pk: string): Buffer {
+  const parts = [c, tr, a, pk].map((v) => Buffer.from(v, 'utf8'))
+  const out = Buffer.allocUnsafe(parts.reduce((n, b) => n + 2 + b.length, 0))
+  let off = 0
+  for (const b of parts) {
+    off = out.writeUInt16BE(b.length, off)
+    off += b.copy(out, off)
+  }
+  return out
+}
+
+/** Encodes a raw request: `head` from `rawConnHead`, the uid, the session as JSON (when non-empty), the payload. */
+export function encodeRawRequest (r: number, head: Buffer, uid: string | undefined, session: string | undefined, isText: boolean, payload: Buffer): Buffer {
+  const lu = uid === undefined ? 0 : 2 + Buffer.byteLength(uid)
+  const ls = session === undefined ? 0 : 4 + Buffer.byteLength(session)
+  const out = Buffer.allocUnsafe(RAW_HEAD + head.length + lu + ls + payload.length)
+  out[0] = RAW_REQUEST
+  out[1] = (isText ? F_TEXT : 0) | (uid === undefined ? 0 : F_UID) | (session === undefined ? 0 : F_SESSION)
+  out.writeUIntBE(r, 2, 6)
+  let off = RAW_HEAD + head.copy(out, RAW_HEAD)
+  if (uid !== undefined) {
+    off = out.writeUInt16BE(lu - 2, off)
+    off += out.write(uid, off)
+  }
+  if (session !== undefined) {
+    off = out.writeUInt32BE(ls - 4, off)
+    off += out.write(session, off)
+  }
+  payload.copy(out, off)
+  return out
+}
+
+/** Encodes a raw result: the session JSON when changed, the reply bytes (undefined: no reply). */
+export function encodeRawResult (r: number, session: string | undefined, bytes: string | Buffer | undefined): Buffer {
+  const ls = session === undefined ? 0 : 4 + Buffer.byteLength(session)
+  const lb = bytes === undefined ? 0 : typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length
+  const out = Buffer.allocUnsafe(RAW_HEAD + ls + lb)
+  out[0] = RAW_RESULT
+  out[1] = (session === undefined ? 0 : F_SESSION) | (bytes === undefined ? 0 : F_BYTES)
+  out.writeUIntBE(r, 2, 6)
+  let off = RAW_HEAD
+  if (session !== undefined) {
+    off = out.writeUInt32BE(ls - 4, off)
+    off += out.write(session, off)
+  }
+  if (typeof bytes === 'string') out.write(bytes, off)
+  else if (bytes !== undefined) bytes.copy(out, off)
+  return out
+}
+
+/** Reads a length-prefixed string (`n`: 2 or 4 bytes of length) at `at.off`, moving it on. */
+function readString (body: Buffer, at: { off: number }, n: 2 | 4): string {
+  const len = n === 2 ? body.readUInt16BE(at.off) : body.readUInt32BE(at.off)
+  const start = at.off + n
+  if (start + len > body.length) throw new RangeError('truncated')
+  at.off = start + len
+  return body.toString('utf8', start, start + len)
+}
+
+/** Decodes a raw request or result (throws on truncated bytes). */
+function decodeRaw (body: Buffer): RawRequest | RawResult {
+  if (body.length < RAW_HEAD) throw new RangeError('truncated')
+  const flags = body[1]
+  const r = body.readUIntBE(2, 6)
+  const at = { off: RAW_HEAD }
+  if (body[0] === RAW_RESULT) {
+    const out: RawResult = { t: 'out', r }
+    if ((flags & F_SESSION) !== 0) out.s = readString(body, at, 4)
+    if ((flags & F_BYTES) !== 0) out.b = body.subarray(at.off)
+    return out
+  }
+  const conn: ConnInfo = { c: readString(body, at, 2), tr: readString(body, at, 2), a: readString(body, at, 2), pk: readString(body, at, 2) }
+  if ((flags & F_UID) !== 0) conn.u = readString(body, at, 2)
+  if ((flags & F_SESSION) !== 0) conn.s = JSON.parse(readString(body, at, 4)) as Record<string, unknown>
+  return { t: 'raw', r, conn, x: (flags & F_TEXT) !== 0, b: body.subarray(at.off) }
+}
+
 /** Encodes a message, as JSON with `json` (throws what `v8.serialize` or `JSON.stringify` throws: a function, a BigInt…). */
 export function encodeMessage (msg: ToWorker | ToGateway, json = false): Buffer {
   return json ? Buffer.from(JSON.stringify(msg), 'utf8') : serialize(msg)
@@ -94,7 +199,10 @@ export function encodeMessage (msg: ToWorker | ToGateway, json = false): Buffer 
 /** Decodes a message; undefined when the bytes are not one (the link is then closed). */
 export function decodeMessage<T extends ToWorker | ToGateway> (body: Buffer): T | undefined {
   try {
-    const msg = (body.length > 0 && body[0] === JSON_START ? JSON.parse(body.toString('utf8')) : deserialize(body)) as unknown
+    if (body.length === 0) return undefined
+    const first = body[0]
+    if (first === RAW_REQUEST || first === RAW_RESULT) return decodeRaw(body) as T
+    const msg = (first === JSON_START ? JSON.parse(body.toString('utf8')) : deserialize(body)) as unknown
     if (typeof msg !== 'object' || msg === null || typeof (msg as { t?: unknown }).t !== 'string') return undefined
     return msg as T
   } catch {

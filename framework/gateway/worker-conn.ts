@@ -7,15 +7,18 @@
  * JSON snapshot taken on first access differs at the end), the result carries it back and the
  * gateway stores it: between concurrent requests of one connection the last result wins. On a
  * JSON or text connection the result (session included) travels as JSON: session values are
- * plain data (a Date comes back as its ISO string, as the client would see it).
+ * plain data (a Date comes back as its ISO string, as the client would see it). A raw request
+ * (one with the port's codec) is answered with the client's bytes, encoded here by that codec,
+ * and the session as JSON.
  */
+import type { Codec } from '../connection/codec.js'
 import type { TransportName } from '../core/contract.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
 import { HttpReply, type HttpExchange, type HttpRequest } from '../core/http-exchange.js'
 import { Html } from '../core/html.js'
 import type { ReplySink, RequestId } from '../core/pipeline.js'
 import type { SessionData } from '../core/session.js'
-import { encodeMessage, MAX_MESSAGE_BYTES, type ConnInfo, type Outcome, type ToGateway } from './protocol.js'
+import { encodeMessage, encodeRawResult, MAX_MESSAGE_BYTES, type ConnInfo, type Outcome, type ToGateway } from './protocol.js'
 import type { WorkerLink } from './worker-link.js'
 
 /** A result as a sink sends it: the outcome, or an encoding error thrown to the pipeline. */
@@ -68,11 +71,14 @@ export class WorkerConnection implements ReplySink {
 
   /** Answer in JSON (the request came as JSON). */
   readonly #json: boolean
+  /** A raw request's codec: replies are encoded here, to the client's bytes. */
+  readonly #codec: Codec | undefined
 
-  constructor (gateway: WorkerLink, info: ConnInfo, r?: number, json = false) {
+  constructor (gateway: WorkerLink, info: ConnInfo, r?: number, json = false, codec?: Codec) {
     this.gateway = gateway
     this.epoch = gateway.epoch
     this.#json = json
+    this.#codec = codec
     this.id = info.c
     this.transport = info.tr as TransportName
     this.remoteAddress = info.a
@@ -90,6 +96,13 @@ export class WorkerConnection implements ReplySink {
   changedSession (): SessionData | undefined {
     if (this.#snapshot === undefined) return undefined
     return snapshot(this.#session) === this.#snapshot ? undefined : this.#session
+  }
+
+  /** The session's JSON when the action changed it (and it can be JSON), else undefined. */
+  #changedJson (): string | undefined {
+    if (this.#snapshot === undefined) return undefined
+    const now = snapshot(this.#session)
+    return now === this.#snapshot || now === '' ? undefined : now
   }
 
   /** The session when it changed since the last call (a connection event's, sent once its sync part and again once it settled). */
@@ -112,16 +125,37 @@ export class WorkerConnection implements ReplySink {
   hold (): void { /* the gateway counts and holds */ }
   release (): void { /* the gateway counts and releases */ }
 
-  reply (_id: RequestId | null, value: unknown): void {
-    this.#result(outcomeOf(value))
+  reply (id: RequestId | null, value: unknown): void {
+    // the codec throws what the port's codec would (the pipeline answers SD_ERR_INTERNAL)
+    if (this.#codec !== undefined) this.#rawResult(this.#codec, id, this.#codec.reply(id, value), true)
+    else this.#result(outcomeOf(value))
   }
 
-  replyError (_id: RequestId | undefined | null, body: ErrorBody, status: number): void {
-    this.#result({ k: 'err', e: body, st: status })
+  replyError (id: RequestId | undefined | null, body: ErrorBody, status: number): void {
+    if (this.#codec !== undefined) this.#rawResult(this.#codec, id, this.#codec.error(id, body), false)
+    else this.#result({ k: 'err', e: body, st: status })
   }
 
   done (): void {
-    if (!this.#answered) this.#result({ k: 'none' })
+    if (this.#answered) return
+    if (this.#codec !== undefined) this.#rawResult(this.#codec, undefined, undefined, false)
+    else this.#result({ k: 'none' })
+  }
+
+  /**
+   * Sends a raw request's one result: the client's bytes (undefined: no reply). A reply over the
+   * link's limit throws (the pipeline answers `SD_ERR_INTERNAL`); an error or "no reply" over it
+   * (a huge session's fault) goes as a bare `SD_ERR_INTERNAL`, so the one answer always goes.
+   */
+  #rawResult (codec: Codec, id: RequestId | undefined | null, bytes: string | Buffer | undefined, isReply: boolean): void {
+    if (this.#answered || this.#r === undefined) return
+    let body = encodeRawResult(this.#r, this.#changedJson(), bytes)
+    if (body.length > MAX_MESSAGE_BYTES) {
+      if (isReply) throw new Error(`a result of ${body.length} bytes is over the gateway link's ${MAX_MESSAGE_BYTES} byte limit`)
+      body = encodeRawResult(this.#r, undefined, codec.error(id, new SdError('SD_ERR_INTERNAL').toJSON()))
+    }
+    this.#answered = true
+    this.gateway.finish(body, this.epoch)
   }
 
   /** Encodes and sends the one result (throws, sending nothing, when the value cannot be encoded or is over the link's limit). */

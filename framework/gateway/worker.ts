@@ -7,10 +7,12 @@
  * for each acknowledgement.
  */
 import type { Logger } from 'pino'
+import type { Codec } from '../connection/codec.js'
 import { SdError } from '../core/errors.js'
 import type { PipelineMessage } from '../core/pipeline.js'
 import type { GatewayAddress, GatewayDirectory } from './options.js'
-import { encodeMessage, type ToWorker } from './protocol.js'
+import { encodeMessage, type RawRequest, type ToWorker } from './protocol.js'
+import { BadMessageError, type InboundMessage } from '../transport/packs.js'
 import { WorkerBus } from './worker-bus.js'
 import { WorkerConnection, WorkerExchange } from './worker-conn.js'
 import { WorkerLink } from './worker-link.js'
@@ -37,6 +39,8 @@ export interface GatewayWorkerOptions {
   waitForAll: boolean
   secret: Buffer
   discoveryIntervalMs: number
+  /** The codecs of the transports whose messages gateways relay raw (relay-codecs.ts). */
+  codecs: { get (transport: string, pack: string | undefined): Codec | undefined }
 }
 
 /** A gateway link as `stats()` shows it. */
@@ -119,6 +123,7 @@ export class GatewayWorker {
 
   #onMessage (link: WorkerLink, msg: ToWorker): void {
     switch (msg.t) {
+      case 'raw': return this.#raw(link, msg)
       case 'msg': {
         link.inflight++
         const conn = new WorkerConnection(link, msg.conn, msg.r, msg.j === 1)
@@ -156,6 +161,25 @@ export class GatewayWorker {
     }
     if (body === undefined && always) body = encodeMessage({ t: 'sess', c: conn.id })
     if (body !== undefined) link.sendEncoded(body, conn.epoch)
+  }
+
+  /** A raw request: decoded with its transport's codec (a failure answers as `receive` would), then run. */
+  #raw (link: WorkerLink, req: RawRequest): void {
+    link.inflight++
+    const codec = this.#o.codecs.get(req.conn.tr, req.conn.pk)
+    // pushes of a JSON or text connection travel as JSON: what JSON cannot encode throws in the action, as in direct mode
+    const conn = new WorkerConnection(link, req.conn, req.r, codec !== undefined && codec.pack !== 'msgpack', codec)
+    let msg: InboundMessage
+    try {
+      if (codec === undefined) throw new SdError('SD_ERR_INTERNAL', `no codec for transport ${req.conn.tr}`)
+      msg = codec.decode(req.b, req.x)
+    } catch (err) {
+      const bad = err instanceof SdError ? err : new BadMessageError('undecodable payload')
+      conn.replyError(bad instanceof BadMessageError ? bad.id : undefined, bad.toJSON(), bad.status)
+      conn.done()
+      return
+    }
+    this.#host.message(conn, msg)
   }
 
   /** Requests of the gateways running here. */

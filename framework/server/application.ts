@@ -95,6 +95,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
   readonly #gateway: Gateway | undefined
   /** Role worker: the links to the gateways that feed the pipeline. */
   readonly #worker: GatewayWorker | undefined
+  /** Role gateway: socket payloads go to a worker undecoded (transport/receive.ts); else undefined. */
+  readonly dispatchRaw: ((conn: Connection, payload: Buffer, isText: boolean) => void) | undefined
   /** Role gateway with Redis: where it is announced to workers of other machines. */
   #registry: GatewayRegistry | undefined
   #stopHeartbeat: (() => void) | undefined
@@ -130,6 +132,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
       this.bus = new LocalBus(this.connections)
     }
     this.#gateway = config.gateway.role === 'gateway' ? makeGateway(this) : undefined
+    const gateway = this.#gateway
+    this.dispatchRaw = gateway === undefined ? undefined : (conn, payload, isText) => gateway.messageRaw(conn, payload, isText)
     this.#worker = config.gateway.role === 'worker' ? makeWorker(this, this.#pipeline, this.#hooks, registryDirectory(this)) : undefined
     if (this.#worker) this.bus = this.#worker.bus
     this.sendBudget = new SendBudget(config.server.maxTotalSendBufferBytes, () => this.connections.all(), this.log)

@@ -18,6 +18,7 @@ import { staticDirectory, type GatewayDirectory } from '../gateway/options.js'
 import type { WorkerConnection } from '../gateway/worker-conn.js'
 import { GatewayWorker } from '../gateway/worker.js'
 import { GatewayRegistry } from '../gateway/registry.js'
+import { RelayCodecs } from '../gateway/relay-codecs.js'
 import type { DataServices } from '../data/model.js'
 import { clusterName, type Config } from './config.js'
 import { Controller, type ServerHost } from './controller.js'
@@ -82,6 +83,7 @@ export function makeWorker (app: ServerHost & { readonly config: Config }, pipel
     waitForAll: directory === undefined,
     secret: gatewaySecret(config),
     discoveryIntervalMs: config.gateway.discoveryIntervalMs,
+    codecs: new RelayCodecs(config.server),
   })
 }
 

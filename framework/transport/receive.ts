@@ -1,7 +1,8 @@
 /**
  * The one step every message-carrying transport shares: decode a payload with the
  * connection's codec, answer decode failures with `SD_ERR_BAD_MESSAGE`, apply the rate limit,
- * mark the connection active, and hand the message to the host.
+ * mark the connection active, and hand the message to the host. A host with `dispatchRaw` (a
+ * gateway, which relays client bytes to a business worker) gets the payload undecoded instead.
  */
 import type { RateLimitConfig } from './options.js'
 import { SdError } from '../core/errors.js'
@@ -14,6 +15,7 @@ import type { TransportHost } from './transport.js'
 /** Decodes and dispatches one payload; `isText` skips UTF-8 validation already done by ws. */
 export function receive (host: TransportHost, conn: Connection, payload: Buffer, isText = false): void {
   if (conn.status !== 'open') return
+  if (host.dispatchRaw !== undefined) return relay(host, conn, payload, isText)
   const limit = host.config.server.rateLimit
   let msg
   try {
@@ -32,6 +34,29 @@ export function receive (host: TransportHost, conn: Connection, payload: Buffer,
   }
   conn.lastActiveMs = activityClock.now
   host.dispatch(conn, msg)
+}
+
+/** The raw path: rate limit and activity clock as `receive`, no decoding (but for a refusal's message id). */
+function relay (host: TransportHost, conn: Connection, payload: Buffer, isText: boolean): void {
+  const limit = host.config.server.rateLimit
+  if (limit.messagesPerSecond > 0 && !takeToken(conn, limit)) {
+    refuse(conn, payloadId(conn, payload, isText), limit)
+    return
+  }
+  conn.lastActiveMs = activityClock.now
+  host.dispatchRaw?.(conn, payload, isText)
+}
+
+/**
+ * The message id of a raw payload, for an answer that must carry it (decoded with the
+ * connection's codec; an undecodable payload gives the id its decoder could read, if any).
+ */
+export function payloadId (conn: Connection, payload: Buffer, isText: boolean): MessageId | undefined | null {
+  try {
+    return conn.codec.decode(payload, isText).id
+  } catch (err) {
+    return err instanceof BadMessageError ? err.id : undefined
+  }
 }
 
 /** Answers `SD_ERR_RATE_LIMITED`; sustained (`maxRejected` refusals without a pause that refills the bucket), closes. */

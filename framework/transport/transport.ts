@@ -35,6 +35,11 @@ export interface TransportHost {
   connectionClosed (conn: Connection): void
   /** Routes and runs one message from a connection; replies through the connection. */
   dispatch (conn: Connection, msg: InboundMessage): void
+  /**
+   * When present, `receive` hands it each payload undecoded (after the rate limit) instead of
+   * calling `dispatch`: a gateway relays client bytes to a worker. `isText`: UTF-8 already checked.
+   */
+  readonly dispatchRaw?: (conn: Connection, payload: Buffer, isText: boolean) => void
   /** Routes one HTTP request through the shared router, runs its action and replies. */
   dispatchHttp (request: FastifyRequest, reply: FastifyReply): void
 }

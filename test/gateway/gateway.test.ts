@@ -81,7 +81,8 @@ test('TCP, WebSocket, text and HTTP requests are answered through a worker', asy
 
 test('the text port is served through a worker', async (t) => {
   const gw = await startGateway({}, { server: { text: { route: '/gw/echo' } } })
-  const w = await startWorker(gw, `wt-${process.pid}`, [GwController])
+  // the worker decodes and renders lines with its own text port options (route, render)
+  const w = await startWorker(gw, `wt-${process.pid}`, [GwController], { extra: { server: { text: { route: '/gw/echo' } } } })
   t.after(async () => { await w.stop(); await gw.stop() })
   const line = await LineClient.connect(portOf(gw, 'text'))
   t.after(() => line.close())
