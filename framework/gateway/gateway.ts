@@ -14,15 +14,13 @@ import type { Bus } from '../connection/bus.js'
 import type { Connection } from '../connection/connection.js'
 import type { ConnectionTable } from '../connection/table.js'
 import { SdError } from '../core/errors.js'
-import { HttpReply } from '../core/http-exchange.js'
-import { Html } from '../core/html.js'
-import { applyHttpReply, httpData, httpPath, sendHttpError, sendHttpResult, toHttpRequest } from '../transport/http-sink.js'
+import { httpData, httpPath, toHttpRequest } from '../transport/http-sink.js'
 import { BadMessageError, type InboundMessage } from '../transport/packs.js'
-import { payloadId } from '../transport/receive.js'
 import { runMemberOp, runPushOp, runQueryOp } from './gateway-bus.js'
 import { GatewayLinkServer } from './link-server.js'
 import type { GatewayConfig } from './options.js'
-import { decodeMessage, encodeRawRequest, MAX_MESSAGE_BYTES, rawConnHead, type ConnInfo, type RawResult, type ToGateway, type ToWorker } from './protocol.js'
+import { decodeMessage, type RawResult, type ToGateway, type ToWorker } from './protocol.js'
+import { connInfo, deliverError, deliverRaw, deliverResult, rawRequest, type PendingRequest } from './client-answers.js'
 import { RELAYED_TRANSPORTS } from './relay-codecs.js'
 import { WorkerPeer } from './worker-peer.js'
 
@@ -37,23 +35,6 @@ export interface GatewayHost {
   readonly maxPendingPerConnection: number
   /** Open connections per transport of this gateway. */
   localConnections (): Record<string, number>
-}
-
-/** A request the gateway owes an answer. */
-interface PendingRequest {
-  readonly r: number
-  /** Undefined for a raw request. */
-  readonly msg: (ToWorker & { t: 'msg' | 'http' }) | undefined
-  readonly conn: Connection | undefined
-  /** For a raw request: read from `raw` only when the gateway itself must answer. */
-  readonly id: InboundMessage['id']
-  /** A raw request's client payload (framing.ts hands out buffers it does not reuse). */
-  readonly raw: Buffer | undefined
-  readonly isText: boolean
-  readonly http: FastifyReply | undefined
-  worker: WorkerPeer | undefined
-  /** While waiting for a worker. */
-  timer: NodeJS.Timeout | undefined
 }
 
 /** A worker as `stats()` shows it. */
@@ -240,7 +221,7 @@ export class Gateway {
     let sent: boolean
     try {
       const msg = req.msg
-      sent = msg === undefined ? worker.link.sendMsg(this.#rawRequest(req)) : worker.send(msg, msg.t === 'msg' && msg.j === 1)
+      sent = msg === undefined ? worker.link.sendMsg(rawRequest(this.#heads, req)) : worker.send(msg, msg.t === 'msg' && msg.j === 1)
     } catch (err) {
       // data v8 cannot copy (never from a decoded client message, but never silence either), or
       // a message over the link's frame limit (client frame limits set above it)
@@ -248,21 +229,6 @@ export class Gateway {
       return this.#fail(req, new SdError('SD_ERR_INTERNAL'))
     }
     if (!sent) this.#fail(req, new SdError('SD_ERR_WORKER_LOST'))
-  }
-
-  /** A raw request's message, with the connection's uid and session as they are now. */
-  #rawRequest (req: PendingRequest): Buffer {
-    const conn = req.conn as Connection
-    let head = this.#heads.get(conn)
-    if (head === undefined) {
-      head = rawConnHead(conn.id, conn.transport, conn.remoteAddress, conn.codec.pack)
-      this.#heads.set(conn, head)
-    }
-    const s = conn.session
-    const body = encodeRawRequest(req.r, head, conn.uid, hasKeys(s) ? JSON.stringify(s) : undefined, req.isText, req.raw as Buffer)
-    // the receiver would cut the link (and every request on it) for a larger frame
-    if (body.length > MAX_MESSAGE_BYTES) throw new RangeError(`a request of ${body.length} bytes is over the link's ${MAX_MESSAGE_BYTES} byte limit`)
-    return body
   }
 
   /** Sends waiting requests, oldest first, while a worker is ready. */
@@ -280,8 +246,7 @@ export class Gateway {
 
   #fail (req: PendingRequest, err: SdError): void {
     this.#finish(req)
-    if (req.http) sendHttpError(req.http, err.toJSON(), err.status)
-    else if (req.conn) req.conn.replyError(req.raw === undefined ? req.id : payloadId(req.conn, req.raw, req.isText), err.toJSON())
+    deliverError(req, err)
   }
 
   /** Forgets a request and releases its connection's reading. */
@@ -293,51 +258,12 @@ export class Gateway {
     if (this.#requests.size === 0 && this.#idleWaiters.length > 0) for (const wake of this.#idleWaiters.splice(0)) wake()
   }
 
-  #answer (from: WorkerPeer, res: ToGateway & { t: 'res' }): void {
+  #answer (from: WorkerPeer, res: (ToGateway & { t: 'res' }) | RawResult): void {
     const req = this.#requests.get(res.r)
     if (req === undefined || req.worker !== from) return
     this.#finish(req)
-    const o = res.o
-    if (req.http) {
-      const reply = req.http
-      try {
-        if (res.h !== undefined && applyHttpReply(new HttpReply(res.h), reply)) return
-        if (o.k === 'ok') sendHttpResult(reply, o.html ? new Html(o.v as string) : o.v)
-        else if (o.k === 'err') sendHttpError(reply, o.e, o.st)
-        else sendHttpResult(reply, undefined)
-      } catch (err) {
-        // v8 carried what JSON cannot encode (a BigInt…): the client gets what direct mode sends
-        this.#host.log.error({ err }, 'gateway: an HTTP result could not be sent')
-        const internal = new SdError('SD_ERR_INTERNAL')
-        sendHttpError(reply, internal.toJSON(), internal.status)
-      }
-      return
-    }
-    const conn = req.conn
-    if (conn === undefined) return
-    if (res.s !== undefined) conn.session = res.s
-    if (o.k === 'ok') {
-      try {
-        conn.reply(req.id ?? null, o.html ? new Html(o.v as string) : o.v)
-      } catch (err) {
-        this.#host.log.error({ err, connectionId: conn.id }, 'gateway: a result could not be encoded')
-        conn.replyError(req.id, new SdError('SD_ERR_INTERNAL').toJSON())
-      }
-    } else if (o.k === 'err') {
-      conn.replyError(req.id, o.e)
-    }
-  }
-
-  /** The result of a raw request: the worker's bytes go to the client as they are. */
-  #answerRaw (from: WorkerPeer, res: RawResult): void {
-    const req = this.#requests.get(res.r)
-    if (req === undefined || req.worker !== from) return
-    this.#finish(req)
-    const conn = req.conn
-    if (conn === undefined) return
-    if (res.s !== undefined) conn.session = JSON.parse(res.s) as Record<string, unknown>
-    // a text port frames strings faster (line framing joins them)
-    if (res.b !== undefined) conn.send(conn.codec.pack === 'text' ? res.b.toString('utf8') : res.b)
+    if (res.t === 'out') deliverRaw(req, res)
+    else deliverResult(req, res, this.#host.log)
   }
 
   // ---- worker side -----------------------------------------------------------------------
@@ -366,7 +292,7 @@ export class Gateway {
         worker.setState(msg.draining === true ? 'draining' : 'ready')
         this.#flushWaiting()
         return
-      case 'out': return this.#answerRaw(worker, msg)
+      case 'out': return this.#answer(worker, msg)
       case 'res': return this.#answer(worker, msg)
       case 'sess': {
         const opening = worker.opening.get(msg.c)
@@ -450,19 +376,4 @@ export class Gateway {
     this.refuseWaiting()
     return this.#server.close()
   }
-}
-
-/** True when `o` has a key (without making the array `Object.keys` makes). */
-function hasKeys (o: object): boolean {
-  for (const k in o) if (Object.hasOwn(o, k)) return true
-  return false
-}
-
-/** A connection as the protocol carries it (the session only when it has keys). */
-function connInfo (conn: Connection): ConnInfo {
-  const info: ConnInfo = { c: conn.id, tr: conn.transport, a: conn.remoteAddress }
-  if (conn.uid !== undefined) info.u = conn.uid
-  const s = conn.session
-  if (Object.keys(s).length > 0) info.s = s
-  return info
 }
