@@ -6,20 +6,15 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
+import { openPage, skipWithoutChromium } from '../browser.js'
 import { startApp, portOf, TcpClient, http, waitUntil } from '../helpers.js'
 import { freePort } from '../free-port.js'
 import { deleteRedisKeys, redisUrl, testKeyPrefix } from '../stores.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-// The network is closed here: without these flags chromium stalls on its own background traffic.
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-proxy-server']
-const skip = !existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} is missing (apt-get install chromium); CI runs this test` : false
+const skip = skipWithoutChromium
 const WAIT = { timeout: 10_000 }
 
 /** Computed display of an element ('none' when it is hidden). */
@@ -33,14 +28,7 @@ test('the chat page logs in, shows messages, and after a server restart reconnec
   const config = { server: { http: { port } }, redis: { url: redisUrl, keyPrefix } }
   let app = await startApp(config)
   t.after(async () => { await app.stop(); await deleteRedisKeys(keyPrefix) })
-  const profile = await mkdtemp(join(tmpdir(), 'sd-chat-page-'))
-  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS })
-    .catch(async (err: unknown) => { await rm(profile, { recursive: true, force: true }); throw err })
-  // one hook, in this order: the profile can only go once chromium has exited
-  t.after(async () => { await browser.close(); await rm(profile, { recursive: true, force: true }) })
-  const page = browser.pages()[0] ?? await browser.newPage()
-  const errors: string[] = []
-  page.on('pageerror', (err) => errors.push(err.message))
+  const { page, errors } = await openPage(t, 'sd-chat-page-')
   const line = (text: string | RegExp): ReturnType<Page['locator']> => page.locator('#log li', { hasText: text })
 
   const icon = await http(port, '/favicon.ico')

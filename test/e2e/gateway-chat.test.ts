@@ -7,20 +7,15 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
+import { openPage, skipWithoutChromium } from '../browser.js'
 import { LineClient, root } from '../helpers.js'
 import { deleteRedisKeys, redisUrl, testKeyPrefix } from '../stores.js'
 import { copyApp, reload, startGatewayRun } from './gateway-procs.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-// as in test/app/chat-page.test.ts: without these flags chromium stalls on its own background traffic
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-proxy-server']
-const skip = !existsSync(CHROMIUM) && !process.env.CI ? `${CHROMIUM} is missing (apt-get install chromium); CI runs this test` : false
+const skip = skipWithoutChromium
 const WAIT = { timeout: 10_000 }
 
 test('a browser user and a telnet user keep chatting through sd reload in split mode, and the new controller answers', { skip, timeout: 90_000 }, async (t) => {
@@ -32,13 +27,7 @@ test('a browser user and a telnet user keep chatting through sd reload in split 
   const server = await startGatewayRun(app.dir, ['--split', '--workers', '2'], { REDIS_URL: redisUrl })
   t.after(async () => { await server.stop() })
 
-  const profile = await mkdtemp(join(tmpdir(), 'sd-gw-chat-'))
-  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS })
-    .catch(async (err: unknown) => { await rm(profile, { recursive: true, force: true }); throw err })
-  t.after(async () => { await browser.close(); await rm(profile, { recursive: true, force: true }) })
-  const page = browser.pages()[0] ?? await browser.newPage()
-  const errors: string[] = []
-  page.on('pageerror', (err) => errors.push(err.message))
+  const { page, errors } = await openPage(t, 'sd-gw-chat-')
   const line = (text: string | RegExp): ReturnType<Page['locator']> => page.locator('#log li', { hasText: text })
 
   // the browser user

@@ -159,15 +159,21 @@ test('maxWaiting: past it a request gets SD_ERR_NO_WORKER at once', async (t) =>
   assert.equal((await c.request('/gw/echo', 2)).error?.code, 'SD_ERR_NO_WORKER')
 })
 
+/** Waits for the slow action to run, and returns the worker running it (by the gateway's in-flight count). */
+async function slowOnOne (gw: Application, ws: Application[]): Promise<{ name: string, app: Application }> {
+  await waitUntil(() => slowRunning.length === 1, 3000, 'the slow action to start')
+  const name = gw.gateway?.status().workers.find((w) => w.inflight === 1)?.name
+  const app = ws.find((w) => w.config.app.nodeName === name)
+  assert.ok(name !== undefined && app !== undefined, 'one worker runs the request')
+  return { name, app }
+}
+
 test('a worker whose link goes away mid-request: SD_ERR_WORKER_LOST, and the next request goes to the other worker', async (t) => {
   const { gw, ws } = await split(t, 2)
   const c = await TcpClient.connect(portOf(gw, 'tcp'))
   t.after(() => c.close())
   const slow = c.request('/gw/slow')
-  await waitUntil(() => slowRunning.length === 1, 3000, 'the slow action to start')
-  const busy = gw.gateway?.status().workers.find((w) => w.inflight === 1)?.name
-  const victim = ws.find((w) => w.config.app.nodeName === busy)
-  assert.ok(victim, 'one worker runs the request')
+  const { app: victim } = await slowOnOne(gw, ws)
   await victim.gatewayWorker?.close() // the link goes away without a drain, as when the process is killed
   assert.equal((await slow).error?.code, 'SD_ERR_WORKER_LOST')
   const other = ws.find((w) => w !== victim)?.config.app.nodeName
@@ -180,10 +186,7 @@ test('drain: a stopping worker finishes its slow request while new requests go t
   const c = await TcpClient.connect(portOf(gw, 'tcp'))
   t.after(() => c.close())
   const slow = c.request('/gw/slow')
-  await waitUntil(() => slowRunning.length === 1, 3000, 'the slow action to start')
-  const busy = gw.gateway?.status().workers.find((w) => w.inflight === 1)?.name
-  const stopping = ws.find((w) => w.config.app.nodeName === busy)
-  assert.ok(stopping)
+  const { name: busy, app: stopping } = await slowOnOne(gw, ws)
   const stopped = stopping.stop()
   await waitUntil(() => gw.gateway?.status().workers.find((w) => w.name === busy)?.state === 'draining', 3000, 'the gateway to mark the drain')
   const other = ws.find((w) => w !== stopping)?.config.app.nodeName
