@@ -173,8 +173,47 @@ function readString (body: Buffer, at: { off: number }, n: 2 | 4): string {
   return body.toString('utf8', start, start + len)
 }
 
-/** Decodes a raw request or result (throws on truncated bytes). */
-function decodeRaw (body: Buffer): RawRequest | RawResult {
+/** A connection's head as decoded once: id, transport, address, pack. */
+interface ConnHead { c: string, tr: string, a: string, pk: string }
+
+/**
+ * Decoded heads by a hash of their bytes, each with a copy of the bytes to check against, so
+ * the four strings of a connection's head are decoded once rather than on every request (the
+ * hash and the check are plain JS loops over ~40 bytes: no native call, no allocation). One per
+ * link; emptied when it reaches `HEAD_CACHE_MAX` entries (connections come and go); a hash
+ * collision just replaces the entry.
+ */
+export type HeadCache = Map<number, { bytes: Buffer, head: ConnHead }>
+const HEAD_CACHE_MAX = 4096
+
+/** Reads the connection head at `at.off` (through the cache when given), moving it on. */
+function readHead (body: Buffer, at: { off: number }, cache: HeadCache | undefined): ConnHead {
+  if (cache === undefined) return { c: readString(body, at, 2), tr: readString(body, at, 2), a: readString(body, at, 2), pk: readString(body, at, 2) }
+  const start = at.off
+  let end = start
+  for (let i = 0; i < 4; i++) {
+    if (end + 2 > body.length) throw new RangeError('truncated')
+    end += 2 + ((body[end] << 8) | body[end + 1])
+  }
+  if (end > body.length) throw new RangeError('truncated')
+  // FNV-1a
+  let hash = 0x811c9dc5
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ body[i], 0x01000193)
+  const hit = cache.get(hash)
+  if (hit !== undefined && hit.bytes.length === end - start) {
+    const bytes = hit.bytes
+    let i = 0
+    while (i < bytes.length && bytes[i] === body[start + i]) i++
+    if (i === bytes.length) { at.off = end; return hit.head }
+  }
+  const head = { c: readString(body, at, 2), tr: readString(body, at, 2), a: readString(body, at, 2), pk: readString(body, at, 2) }
+  if (cache.size >= HEAD_CACHE_MAX) cache.clear()
+  cache.set(hash, { bytes: Buffer.from(body.subarray(start, end)), head })
+  return head
+}
+
+/** Decodes a raw request or result (throws on truncated bytes); `cache`: see `HeadCache`. */
+function decodeRaw (body: Buffer, cache?: HeadCache): RawRequest | RawResult {
   if (body.length < RAW_HEAD) throw new RangeError('truncated')
   const flags = body[1]
   const r = body.readUIntBE(2, 6)
@@ -185,7 +224,8 @@ function decodeRaw (body: Buffer): RawRequest | RawResult {
     if ((flags & F_BYTES) !== 0) out.b = body.subarray(at.off)
     return out
   }
-  const conn: ConnInfo = { c: readString(body, at, 2), tr: readString(body, at, 2), a: readString(body, at, 2), pk: readString(body, at, 2) }
+  const h = readHead(body, at, cache)
+  const conn: ConnInfo = { c: h.c, tr: h.tr, a: h.a, pk: h.pk }
   if ((flags & F_UID) !== 0) conn.u = readString(body, at, 2)
   if ((flags & F_SESSION) !== 0) conn.s = JSON.parse(readString(body, at, 4)) as Record<string, unknown>
   return { t: 'raw', r, conn, x: (flags & F_TEXT) !== 0, b: body.subarray(at.off) }
@@ -196,12 +236,12 @@ export function encodeMessage (msg: ToWorker | ToGateway, json = false): Buffer 
   return json ? Buffer.from(JSON.stringify(msg), 'utf8') : serialize(msg)
 }
 
-/** Decodes a message; undefined when the bytes are not one (the link is then closed). */
-export function decodeMessage<T extends ToWorker | ToGateway> (body: Buffer): T | undefined {
+/** Decodes a message; undefined when the bytes are not one (the link is then closed). `cache`: a link's `HeadCache`. */
+export function decodeMessage<T extends ToWorker | ToGateway> (body: Buffer, cache?: HeadCache): T | undefined {
   try {
     if (body.length === 0) return undefined
     const first = body[0]
-    if (first === RAW_REQUEST || first === RAW_RESULT) return decodeRaw(body) as T
+    if (first === RAW_REQUEST || first === RAW_RESULT) return decodeRaw(body, cache) as T
     const msg = (first === JSON_START ? JSON.parse(body.toString('utf8')) : deserialize(body)) as unknown
     if (typeof msg !== 'object' || msg === null || typeof (msg as { t?: unknown }).t !== 'string') return undefined
     return msg as T

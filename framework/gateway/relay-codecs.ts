@@ -27,6 +27,7 @@ export interface RelayPorts {
 export class RelayCodecs {
   readonly #server: RelayPorts
   readonly #made = new Map<string, Codec>()
+  #last: { transport: string, pack: string | undefined, codec: Codec } | undefined
 
   constructor (server: RelayPorts) {
     this.#server = server
@@ -34,6 +35,15 @@ export class RelayCodecs {
 
   /** The codec for `transport` in `pack`; undefined for a transport that is not relayed or a pack no codec has. */
   get (transport: string, pack: string | undefined): Codec | undefined {
+    // most requests ask for the codec the last one did (a raw request's strings are one per connection: protocol.ts)
+    const last = this.#last
+    if (last !== undefined && last.transport === transport && last.pack === pack) return last.codec
+    const codec = this.#get(transport, pack)
+    if (codec !== undefined) this.#last = { transport, pack, codec }
+    return codec
+  }
+
+  #get (transport: string, pack: string | undefined): Codec | undefined {
     const key = `${transport}/${pack ?? ''}`
     let codec = this.#made.get(key)
     if (codec !== undefined || !RELAYED_TRANSPORTS.has(transport)) return codec

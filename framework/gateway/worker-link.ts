@@ -11,7 +11,7 @@
 import type { Logger } from 'pino'
 import { LinkClient } from '../cluster/link-client.js'
 import type { GatewayAddress } from './options.js'
-import { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES, type ToGateway, type ToWorker } from './protocol.js'
+import { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES, type HeadCache, type ToGateway, type ToWorker } from './protocol.js'
 
 /** Bus calls: the messages that get an answer. */
 type Call = ToGateway & { t: 'push' | 'query' | 'member' }
@@ -41,6 +41,8 @@ export class WorkerLink {
   readonly #o: WorkerLinkOptions
   readonly #client: LinkClient
   readonly #calls = new Map<number, { resolve: (v: unknown) => void, fallback: unknown }>()
+  /** Decoded connection heads of raw requests (protocol.ts). */
+  readonly #heads: HeadCache = new Map()
   #seq = 0
   /** The gateway's node name and cluster membership, once its info arrived. */
   info: { node: string, clustered: boolean } | undefined
@@ -56,7 +58,7 @@ export class WorkerLink {
     this.address = options.address
     this.#client = new LinkClient({ host: options.address.host, port: options.address.port, name: options.name, role: 'worker', expectRole: 'gateway', secret: options.secret, log: options.log, maxFrameBytes: MAX_MESSAGE_BYTES })
     this.#client.on('msg', (body) => {
-      const msg = decodeMessage<ToWorker>(body)
+      const msg = decodeMessage<ToWorker>(body, this.#heads)
       if (msg === undefined) { this.#client.link?.destroy('protocol error: malformed gateway message'); return }
       this.#onMessage(msg)
     })

@@ -1,7 +1,7 @@
 /** The gateway ↔ worker message encoding: v8 (Buffers and Dates survive) or JSON, told apart by the first byte. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeMessage, encodeMessage, type ToWorker } from '../../framework/gateway/protocol.js'
+import { decodeMessage, encodeMessage, type HeadCache, type ToWorker } from '../../framework/gateway/protocol.js'
 
 test('v8 bodies keep Buffers and Dates; JSON bodies are JSON; both decode to the message', () => {
   const when = new Date(1_700_000_000_000)
@@ -45,4 +45,27 @@ test('raw requests and results: binary (0x01 / 0x02), every field round-trips, t
   assert.deepEqual(decodeMessage(encodeRawResult(10, undefined, undefined)), { t: 'out', r: 10 }, 'no reply, no session')
   assert.equal(decodeMessage(req.subarray(0, 12)), undefined, 'a truncated raw request is refused')
   assert.equal(decodeMessage(Buffer.from([0x02, 0x00, 0x00])), undefined, 'a truncated raw result is refused')
+})
+
+test('a link\'s head cache: each head decodes to its own strings, a cached head is reused, a truncated head is refused', async () => {
+  const { encodeRawRequest, rawConnHead } = await import('../../framework/gateway/protocol.js')
+  const cache: HeadCache = new Map()
+  const decode = (c: string, uid?: string): ToWorker | undefined => decodeMessage<ToWorker>(encodeRawRequest(1, rawConnHead(c, 'tcp', '127.0.0.1', 'json'), uid, undefined, false, Buffer.from('{}')), cache)
+  const first = decode('gw.1', 'u1')
+  assert.ok(first && first.t === 'raw')
+  assert.deepEqual(first.conn, { c: 'gw.1', tr: 'tcp', a: '127.0.0.1', pk: 'json', u: 'u1' })
+  // heads of the same length that differ in one byte each get their own id
+  for (const c of ['gw.2', 'gw.3', 'gw.1', 'gx.1']) {
+    const m = decode(c)
+    assert.ok(m && m.t === 'raw')
+    assert.deepEqual(m.conn, { c, tr: 'tcp', a: '127.0.0.1', pk: 'json' }, `head ${c}`)
+  }
+  assert.equal(cache.size, 4, 'one entry per distinct head')
+  const again = decode('gw.1')
+  assert.ok(again && again.t === 'raw')
+  assert.equal(again.conn.u, undefined, 'the uid is per request, not cached with the head')
+  // a head whose lengths run past the body
+  const bad = encodeRawRequest(1, rawConnHead('gw.9', 'tcp', '127.0.0.1', 'json'), undefined, undefined, false, Buffer.alloc(0))
+  bad.writeUInt16BE(500, 8)
+  assert.equal(decodeMessage(bad, cache), undefined)
 })
