@@ -15,7 +15,8 @@ import type { Logger } from 'pino'
 import { acceptHandshake, isValidNodeName, type LinkRole } from './link-auth.js'
 import { dataSourceIs, type DataMessage } from './link-frames.js'
 import { Link, type LinkOptions, type LinkStats, type PeerInfo } from './link.js'
-import { RefusalLog, refusalReason } from './refusal-log.js'
+import { RefusalLog } from './refusal-log.js'
+import { PendingHandshakes } from './pending-handshakes.js'
 import { claimSocketPath } from './socket-path.js'
 
 /** Options of `Dispatcher`. */
@@ -81,8 +82,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly #remotes = new WeakMap<Link, string>()
   readonly #links = new Map<string, Link>()
   /** Links still handshaking, oldest first. */
-  readonly #pending = new Set<Link>()
-  readonly #evicted = new WeakSet<Link>()
+  readonly #pending: PendingHandshakes
   readonly #refusals: RefusalLog
   #status: DispatcherStatus = 'idle'
   /** DATA frames relayed, and target writes that missed. */
@@ -93,6 +93,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     if (!isValidNodeName(options.name)) throw new Error(`invalid dispatcher name ${JSON.stringify(options.name)}`)
     this.#options = options
     this.#refusals = new RefusalLog(options.log, options.refusalLogIntervalMs ?? 10_000)
+    this.#pending = new PendingHandshakes(options.maxPendingHandshakes ?? 64)
     this.#server = createServer((socket) => this.#accept(socket, `${socket.remoteAddress}:${socket.remotePort}`))
     const path = options.path
     this.#unix = path === undefined ? undefined : createServer((socket) => this.#accept(socket, `unix:${path}`))
@@ -171,15 +172,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #accept (socket: Socket, remote: string): void {
     const o = this.#options
     if (this.#status !== 'listening') return this.#refuse(socket, remote, 'not listening')
-    if (this.#pending.size >= (o.maxPendingHandshakes ?? 64)) {
-      // the oldest pending handshake is the one most likely never to finish: a real server
-      // answers the challenge within a round trip, a silent socket waits for its deadline
-      const oldest = this.#pending.values().next().value
-      if (oldest === undefined) return this.#refuse(socket, remote, 'too many pending handshakes') // a limit of 0
-      this.#pending.delete(oldest)
-      this.#evicted.add(oldest)
-      oldest.destroy('too many pending handshakes')
-    }
+    if (!this.#pending.makeRoom()) return this.#refuse(socket, remote, 'too many pending handshakes') // a limit of 0
     const link = new Link(socket, o)
     this.#remotes.set(link, remote)
     this.#pending.add(link)
@@ -190,8 +183,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }, (err: Error) => {
       this.#pending.delete(link)
       if (this.#status !== 'listening') return // cut by close(), not refused
-      const reason = this.#evicted.has(link) ? 'too many pending handshakes' : refusalReason(err)
-      this.#refused(remote, reason, err.message)
+      this.#refused(remote, this.#pending.reason(link, err), err.message)
     })
   }
 
@@ -280,7 +272,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     // closing a unix socket's server removes its file (libuv unlinks the path it bound)
     const servers = wasListening ? [this.#server, this.#unix].filter((s): s is Server => s?.listening === true) : []
     const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
-    for (const link of this.#pending) link.destroy('dispatcher closing')
+    this.#pending.destroyAll('dispatcher closing')
     await Promise.all([...this.#links.values()].map((l) => l.close('dispatcher closing')))
     await closed
     this.#refusals.flush()

@@ -10,7 +10,8 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Logger } from 'pino'
 import { acceptHandshake } from '../cluster/link-auth.js'
 import { Link, type PeerInfo } from '../cluster/link.js'
-import { RefusalLog, refusalReason } from '../cluster/refusal-log.js'
+import { PendingHandshakes } from '../cluster/pending-handshakes.js'
+import { RefusalLog } from '../cluster/refusal-log.js'
 import { MAX_MESSAGE_BYTES } from './protocol.js'
 
 /** Options of `GatewayLinkServer`. */
@@ -35,14 +36,14 @@ export class GatewayLinkServer {
   readonly #server: Server
   readonly #links = new Set<Link>()
   /** Links still handshaking, oldest first. */
-  readonly #pending = new Set<Link>()
-  readonly #evicted = new WeakSet<Link>()
+  readonly #pending: PendingHandshakes
   readonly #refusals: RefusalLog
   #closing = false
 
   constructor (options: GatewayLinkServerOptions) {
     this.#o = options
     this.#refusals = new RefusalLog(options.log, 10_000)
+    this.#pending = new PendingHandshakes(options.maxPendingHandshakes ?? 64)
     this.#server = createServer((socket) => this.#accept(socket))
   }
 
@@ -66,14 +67,7 @@ export class GatewayLinkServer {
   #accept (socket: Socket): void {
     if (this.#closing) { socket.destroy(); return }
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
-    if (this.#pending.size >= (this.#o.maxPendingHandshakes ?? 64)) {
-      // the oldest is the one most likely never to finish: a real worker answers within a round trip
-      const oldest = this.#pending.values().next().value
-      if (oldest === undefined) { socket.destroy(); this.#refusals.note(remote, 'too many pending handshakes'); return }
-      this.#pending.delete(oldest)
-      this.#evicted.add(oldest)
-      oldest.destroy('too many pending handshakes')
-    }
+    if (!this.#pending.makeRoom()) { socket.destroy(); this.#refusals.note(remote, 'too many pending handshakes'); return }
     const link = new Link(socket, { maxFrameBytes: MAX_MESSAGE_BYTES })
     this.#links.add(link)
     this.#pending.add(link)
@@ -85,7 +79,7 @@ export class GatewayLinkServer {
     }, (err: Error) => {
       this.#pending.delete(link)
       if (this.#closing) return
-      this.#refusals.note(remote, this.#evicted.has(link) ? 'too many pending handshakes' : refusalReason(err))
+      this.#refusals.note(remote, this.#pending.reason(link, err))
     })
   }
 

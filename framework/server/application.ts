@@ -395,10 +395,10 @@ export class Application implements TransportHost, ServerHost, AppContract {
     await Promise.all(this.#transports.map((t) => t.stopAccepting()))
     await this.timers.stop()
     if (!await this.#pipeline.drain(timeoutMs)) this.log.warn({ inflight: this.#pipeline.inflight, timeoutMs }, 'shutdown timeout: closing with requests still running')
-    // requests still waiting have no ready worker: they are answered now, those at workers finish
     // workers of other machines stop finding this gateway before it goes
     await this.#registry?.withdraw().catch(() => {})
     await this.#registry?.close()
+    // requests still waiting have no ready worker: they are answered now, those at workers finish
     this.#gateway?.refuseWaiting()
     if (this.#gateway && !await this.#gateway.drain(timeoutMs)) this.log.warn({ inflight: this.#gateway.inflight, timeoutMs }, 'shutdown timeout: closing with requests still at workers')
     await this.#worker?.close()
