@@ -7,9 +7,10 @@
  * gateway linked a call resolves 0 / empty / false and that is logged once per outage.
  */
 import type { Logger } from 'pino'
-import { excludeList, type PushOp, type QueryOp } from '../connection/bus-ops.js'
-import type { Bus } from '../connection/bus.js'
-import type { BindOptions, ConnectionRef, SendOptions, Uid } from '../core/contract.js'
+import type { MembershipChange, PushOp, QueryOp } from '../connection/bus-ops.js'
+import { RemoteBus } from '../connection/remote-bus.js'
+import { ConnectionTable } from '../connection/table.js'
+import type { BindOptions, ConnectionRef, Uid } from '../core/contract.js'
 import { SdError } from '../core/errors.js'
 import { WorkerConnection } from './worker-conn.js'
 import type { CallBody, WorkerLink } from './worker-link.js'
@@ -31,14 +32,20 @@ function combine (answers: unknown[]): unknown {
   return first
 }
 
-/** The bus of a business worker. */
-export class WorkerBus implements Bus {
+/**
+ * The bus of a business worker: the remote-bus base (connection/remote-bus.ts: every call becomes
+ * one of bus-ops' operations) over an empty table (a worker holds no connection), whose `route`
+ * and `ask` go to the gateways. A worker's connections live at their gateway, so membership calls
+ * are made there, and the request's `uid` follows the answer.
+ */
+export class WorkerBus extends RemoteBus {
   readonly #links: () => WorkerLink[]
   readonly #log: Logger
   #warned = false
 
   /** `links`: the ready gateway links, now. */
   constructor (links: () => WorkerLink[], log: Logger) {
+    super(new ConnectionTable())
     this.#links = links
     this.#log = log
   }
@@ -69,13 +76,21 @@ export class WorkerBus implements Bus {
     return links.find((l) => l.info?.node === node) ?? (links.some((l) => l.info?.clustered === true) ? links[0] : undefined)
   }
 
-  async #push (op: PushOp, data?: unknown): Promise<number> {
-    return Number(await this.#all({ t: 'push', op, d: data }, 0))
+  /** A push to the gateway holding its connection (`conn`, `close`), else to the gateways (see `#targets`). */
+  protected async route (op: PushOp, data: unknown): Promise<number> {
+    const body: CallBody = { t: 'push', op, d: data }
+    if (op.o !== 'conn' && op.o !== 'close') return Number(await this.#all(body, 0))
+    const link = this.#holder(op.c)
+    return link === undefined ? 0 : Number(await link.call(body, 0))
   }
 
-  async #query<T> (op: QueryOp, fallback: T): Promise<T> {
-    return await this.#all({ t: 'query', op }, fallback) as T
+  /** A query the gateways answer; undefined with none linked (the empty table answers 0 / empty / false). */
+  protected ask (q: QueryOp): Promise<unknown> {
+    return this.#all({ t: 'query', op: q }, undefined)
   }
+
+  /** Membership is mirrored nowhere: it is made at the gateway (below). */
+  protected changed (_change: MembershipChange): void {}
 
   async #member (conn: ConnectionRef, what: string, body: CallBody & { t: 'member' }): Promise<void> {
     if (!(conn instanceof WorkerConnection)) throw new SdError('SD_ERR_NOT_SUPPORTED', what)
@@ -83,76 +98,19 @@ export class WorkerBus implements Bus {
     conn.uid = typeof uid === 'string' ? uid : undefined
   }
 
-  bindUid (conn: ConnectionRef, uid: Uid, options?: BindOptions): Promise<void> {
+  override bindUid (conn: ConnectionRef, uid: Uid, options?: BindOptions): Promise<void> {
     return this.#member(conn, 'bindUid', { t: 'member', op: { m: 'bind', c: conn.id, u: String(uid), kick: options?.kick === true } })
   }
 
-  unbindUid (conn: ConnectionRef): Promise<void> {
+  override unbindUid (conn: ConnectionRef): Promise<void> {
     return this.#member(conn, 'unbindUid', { t: 'member', op: { m: 'unbind', c: conn.id } })
   }
 
-  joinGroup (conn: ConnectionRef, group: string): Promise<void> {
+  override joinGroup (conn: ConnectionRef, group: string): Promise<void> {
     return this.#member(conn, 'joinGroup', { t: 'member', op: { m: 'join', c: conn.id, g: group } })
   }
 
-  leaveGroup (conn: ConnectionRef, group: string): Promise<void> {
+  override leaveGroup (conn: ConnectionRef, group: string): Promise<void> {
     return this.#member(conn, 'leaveGroup', { t: 'member', op: { m: 'leave', c: conn.id, g: group } })
-  }
-
-  async sendToConnection (connectionId: string, data: unknown): Promise<number> {
-    const link = this.#holder(connectionId)
-    return link === undefined ? 0 : Number(await link.call({ t: 'push', op: { o: 'conn', c: connectionId }, d: data }, 0))
-  }
-
-  sendToUid (uid: Uid, data: unknown): Promise<number> {
-    return this.#push({ o: 'uid', u: String(uid) }, data)
-  }
-
-  sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {
-    return this.#push({ o: 'uids', u: uids.map(String) }, data)
-  }
-
-  sendToAll (data: unknown, options?: SendOptions): Promise<number> {
-    const x = excludeList(options?.exclude)
-    return this.#push(x === undefined ? { o: 'all' } : { o: 'all', x }, data)
-  }
-
-  sendToGroup (group: string, data: unknown, options?: SendOptions): Promise<number> {
-    const x = excludeList(options?.exclude)
-    return this.#push(x === undefined ? { o: 'group', g: group } : { o: 'group', g: group, x }, data)
-  }
-
-  async closeConnection (connectionId: string, reason = 'closed by server'): Promise<boolean> {
-    const link = this.#holder(connectionId)
-    return link !== undefined && Number(await link.call({ t: 'push', op: { o: 'close', c: connectionId, r: reason } }, 0)) > 0
-  }
-
-  kickUid (uid: Uid, reason = 'kicked'): Promise<number> {
-    return this.#push({ o: 'kick', u: String(uid), r: reason })
-  }
-
-  isUidOnline (uid: Uid): Promise<boolean> {
-    return this.#query({ o: 'online', u: String(uid) }, false)
-  }
-
-  onlineCount (): Promise<number> {
-    return this.#query({ o: 'count' }, 0)
-  }
-
-  groupMembers (group: string): Promise<string[]> {
-    return this.#query({ o: 'members', g: group }, [])
-  }
-
-  groupCount (group: string): Promise<number> {
-    return this.#query({ o: 'groupCount', g: group }, 0)
-  }
-
-  groups (): Promise<string[]> {
-    return this.#query({ o: 'groups' }, [])
-  }
-
-  /** Connections per transport of the gateway(s). */
-  serverConnections (): Promise<Record<string, number> | undefined> {
-    return this.#query<Record<string, number> | undefined>({ o: 'connections' }, undefined)
   }
 }
