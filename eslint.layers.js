@@ -4,6 +4,7 @@
 // framework/index.ts (the public API) and the `*.mjs` entry files may import anything.
 // A new folder under framework/ must be added here before anything in it passes lint.
 export const layers = [
+  { folder: 'client', what: 'the client SDK and its wire types: first, so it imports nothing else of the framework (it is built for browsers)' },
   { folder: 'core', what: 'router, controller base, errors, hooks, validation, the dispatch pipeline, the application contract' },
   { folder: 'connection', what: 'connection, connection table, heartbeat, send budget, the bus interface and local bus' },
   { folder: 'transport', what: 'tcp, text, http, ws, framing, packs, admission, rate limit, the transport registry' },

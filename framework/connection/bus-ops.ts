@@ -14,13 +14,26 @@ import type { ConnectionTable, Member } from './table.js'
  * leave out; `r`: the close reason; `except`: a connection `kick` spares (a bind with kick).
  */
 export type PushOp =
-  | { o: 'uid', u: string }
-  | { o: 'uids', u: string[] }
-  | { o: 'group', g: string, x?: string[] }
-  | { o: 'all', x?: string[] }
-  | { o: 'conn', c: string }
+  | { o: 'uid', u: string, m?: PushMeta }
+  | { o: 'uids', u: string[], m?: PushMeta }
+  | { o: 'group', g: string, x?: string[], m?: PushMeta }
+  | { o: 'all', x?: string[], m?: PushMeta }
+  | { o: 'conn', c: string, m?: PushMeta }
   | { o: 'kick', u: string, r: string, except?: string }
   | { o: 'close', c: string, r: string }
+
+/**
+ * What a recoverable push carries besides its data (client/wire.ts's `PushEnvelope`, in short
+ * names for the links): stream, epoch, offset, the ack id, and `y: 1` for a sync message (no
+ * data: the stream's position only, for a connection that joined or that a broadcast excluded).
+ */
+export interface PushMeta {
+  s: string
+  e: string
+  o: number
+  a?: string
+  y?: 1
+}
 
 /** A query about the whole server (multi-core) or cluster. */
 export type QueryOp =

@@ -4,6 +4,7 @@
  * provides another implementation of the same interface, so controllers never change.
  */
 import type { BindOptions, BusCalls, SendOptions, Uid } from '../core/contract.js'
+import type { PushMeta } from './bus-ops.js'
 import { SdError } from '../core/errors.js'
 import { excludeList, groupUids, runPush } from './bus-ops.js'
 import type { Connection } from './connection.js'
@@ -12,10 +13,24 @@ import type { ConnectionTable } from './table.js'
 export type { SendOptions, BindOptions, Uid } from '../core/contract.js'
 
 /**
+ * Options of a push as buses take them: the controller's options (a bus that records history
+ * turns `recover`/`ack` into `meta`; the others ignore those two) plus the meta to send.
+ */
+export interface PushOptions extends SendOptions {
+  /** Stream, epoch, offset (and ack id) the push carries to the client. */
+  meta?: PushMeta
+}
+
+/**
  * Pushes and registry queries (core's `BusCalls`) plus the caller's own membership. Sends
  * resolve to the number of connections the message was handed to (0: the target is offline).
  */
 export interface Bus extends BusCalls {
+  sendToConnection (connectionId: string, data: unknown, options?: PushOptions): Promise<number>
+  sendToUid (uid: Uid, data: unknown, options?: PushOptions): Promise<number>
+  sendToUids (uids: readonly Uid[], data: unknown, options?: PushOptions): Promise<number>
+  sendToAll (data: unknown, options?: PushOptions): Promise<number>
+  sendToGroup (group: string, data: unknown, options?: PushOptions): Promise<number>
   bindUid (conn: Connection, uid: Uid, options?: BindOptions): Promise<void>
   unbindUid (conn: Connection): Promise<void>
   joinGroup (conn: Connection, group: string): Promise<void>

@@ -40,10 +40,22 @@ export interface NodeStats {
   heapUsedBytes: number
 }
 
-/** Connection ids to leave out of a broadcast. */
+/** Options of a push. */
 export interface SendOptions {
-  /** One connection id or several. */
+  /** Connection ids to leave out of a group or all broadcast: one or several. */
   exclude?: string | readonly string[]
+  /**
+   * Keep the push in its stream's history (`uid:<uid>`, `group:<group>`) so a client that
+   * reconnects receives it (sendToUid, sendToUids, sendToGroup). @default config `recovery.uids` / `recovery.groups`
+   */
+  recover?: boolean
+  /**
+   * sendToUid only: ask every connection of the uid to acknowledge (implies `recover`); the call
+   * then resolves to how many connections acknowledged within `timeoutMs`. @default false
+   */
+  ack?: boolean
+  /** How long `ack` waits for acknowledgements. @default 5000 */
+  timeoutMs?: number
 }
 
 /** Options of `bindUid`. */
@@ -76,11 +88,11 @@ export interface ConnectionRef {
  */
 export interface BusCalls {
   /** Pushes to one connection by id (`this.connectionId` of another request), on any node; resolves to 1 or 0. */
-  sendToConnection (connectionId: string, data: unknown): Promise<number>
-  /** Pushes to every connection of `uid`; resolves to how many got it. */
-  sendToUid (uid: Uid, data: unknown): Promise<number>
+  sendToConnection (connectionId: string, data: unknown, options?: SendOptions): Promise<number>
+  /** Pushes to every connection of `uid`; resolves to how many got it (with `ack`: how many acknowledged). */
+  sendToUid (uid: Uid, data: unknown, options?: SendOptions): Promise<number>
   /** Pushes to every connection of each uid. */
-  sendToUids (uids: readonly Uid[], data: unknown): Promise<number>
+  sendToUids (uids: readonly Uid[], data: unknown, options?: SendOptions): Promise<number>
   /** Pushes to every connection, minus `exclude`. */
   sendToAll (data: unknown, options?: SendOptions): Promise<number>
   /** Pushes to every member of `group`, minus `exclude`. */
