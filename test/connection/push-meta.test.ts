@@ -31,6 +31,7 @@ test('json: data first, then stream, epoch, offset (and ack); a sync message has
 })
 
 test('json: data given as JSON text gives the same text as the value, meta or not', () => {
+  assert.equal(json.pushJson?.('{"n": 1.0}', acked), '{"data":{"n": 1.0},"stream":"uid:7","epoch":"k3x9","offset":2,"ack":"own.5"}', 'the text as it is')
   const odd: PushMeta = { s: 'group:"q"\u2028', e: 'e\\1', o: 0, a: 'a"b' }
   for (const m of [undefined, meta, acked, sync, odd]) {
     for (const value of [null, 'héllo', [1, { a: true }]]) {
