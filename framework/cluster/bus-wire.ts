@@ -3,8 +3,9 @@
  * (a bus operation of connection/bus-ops.ts), then, for a push, a newline and the data as JSON:
  * serialised once per call whatever the number of target nodes, and passed to JSON clients as
  * it is on the receiving server. A uid push, the commonest request, has the uid as a JSON
- * string for its op line (no object to write or parse), unless it carries meta. A notice tells every server that uids
- * now live (also) on its sender.
+ * string for its op line (no object to write or parse), unless it carries meta (a stream
+ * position: then an op object). A notice tells every server that uids now live (also) on its
+ * sender.
  */
 import { carriesData, type BusOp, type PushOp } from '../connection/bus-ops.js'
 
