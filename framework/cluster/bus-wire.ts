@@ -3,8 +3,9 @@
  * (a bus operation of connection/bus-ops.ts), then, for a push, a newline and the data as JSON:
  * serialised once per call whatever the number of target nodes, and passed to JSON clients as
  * it is on the receiving server. A uid push, the commonest request, has the uid as a JSON
- * string for its op line (no object to write or parse). A notice tells every server that uids
- * now live (also) on its sender.
+ * string for its op line (no object to write or parse), unless it carries meta (a stream
+ * position: then an op object). A notice tells every server that uids now live (also) on its
+ * sender.
  */
 import { carriesData, type BusOp, type PushOp } from '../connection/bus-ops.js'
 
@@ -13,7 +14,8 @@ export interface UidNotice { o: 'here', u: string[] }
 
 /** The text of `op`, with `data` after it for a push that carries data. Throws for data that is not JSON-able. */
 export function requestText (op: BusOp, data?: unknown): string {
-  if (op.o === 'uid') return uidText(op.u, data)
+  // a uid push with meta goes as an op object (the uid text has no room for it)
+  if (op.o === 'uid' && op.m === undefined) return uidText(op.u, data)
   const head = JSON.stringify(op)
   return isPush(op) && carriesData(op) ? `${head}\n${dataText(data)}` : head
 }

@@ -6,6 +6,7 @@
  * own connections and `answerQuery` answers a query from a table.
  */
 import { SdError } from '../core/errors.js'
+import type { PushMeta } from './codec.js'
 import { Outgoing, type Connection } from './connection.js'
 import type { ConnectionTable, Member } from './table.js'
 
@@ -22,18 +23,8 @@ export type PushOp =
   | { o: 'kick', u: string, r: string, except?: string }
   | { o: 'close', c: string, r: string }
 
-/**
- * What a recoverable push carries besides its data (client/wire.ts's `PushEnvelope`, in short
- * names for the links): stream, epoch, offset, the ack id, and `y: 1` for a sync message (no
- * data: the stream's position only, for a connection that joined or that a broadcast excluded).
- */
-export interface PushMeta {
-  s: string
-  e: string
-  o: number
-  a?: string
-  y?: 1
-}
+// declared with the codec that encodes it (connection.ts and codec.ts cannot import this file)
+export type { PushMeta } from './codec.js'
 
 /** A query about the whole server (multi-core) or cluster. */
 export type QueryOp =
@@ -113,12 +104,36 @@ export function runPush (table: ConnectionTable, op: PushOp, data: unknown, json
     for (const c of doomed) c.close(new SdError('SD_ERR_KICKED', reason))
     return doomed.length
   }
+  const meta = op.m
   let out: Outgoing | undefined
   forEachTarget(table, op, (c) => {
-    out ??= new Outgoing(data, json)
+    out ??= new Outgoing(data, json, meta)
     if (c.pushOutgoing(out)) n++
   })
+  if (meta !== undefined && op.o === 'group' && op.x !== undefined && op.x.length > 0) syncExcluded(table, op.g, op.x, meta)
   return n
+}
+
+/**
+ * A recorded group push left out these connections: each of them that is in the group (here)
+ * gets the stream's position instead (a sync message), so its client stays in step and does
+ * not recover a push it left out on purpose (its own message, usually). Not counted.
+ */
+function syncExcluded (table: ConnectionTable, group: string, exclude: readonly string[], meta: PushMeta): void {
+  const members = table.byGroup(group)
+  let sync: Outgoing | undefined
+  for (const id of new Set(exclude)) {
+    const c = table.get(id)
+    if (c === undefined || !members.has(c)) continue
+    sync ??= new Outgoing(undefined, undefined, { s: meta.s, e: meta.e, o: meta.o, y: 1 })
+    c.pushOutgoing(sync)
+  }
+}
+
+/** `op` with `meta` when there is one (no `m` key at all otherwise: ops cross processes). */
+export function withMeta<T extends PushOp & { m?: PushMeta }> (op: T, meta: PushMeta | undefined): T {
+  if (meta !== undefined) op.m = meta
+  return op
 }
 
 /** Distinct uids bound in `group`. */

@@ -6,7 +6,7 @@
 import type { BindOptions, BusCalls, SendOptions, Uid } from '../core/contract.js'
 import type { PushMeta } from './bus-ops.js'
 import { SdError } from '../core/errors.js'
-import { excludeList, groupUids, runPush } from './bus-ops.js'
+import { excludeList, groupUids, runPush, withMeta } from './bus-ops.js'
 import type { Connection } from './connection.js'
 import type { ConnectionTable } from './table.js'
 
@@ -44,14 +44,15 @@ export interface Bus extends BusCalls {
 }
 
 /**
- * Pushes `data` to the connections of `uid` in `table`, synchronously: the hot path of every
- * bus (one connection: no shared encoding to allocate). Throws what a codec throws.
+ * Pushes `data` (with `meta`, when given) to the connections of `uid` in `table`,
+ * synchronously: the hot path of every bus (one connection: no shared encoding to allocate).
+ * Throws what a codec throws.
  */
-export function deliverToUid (table: ConnectionTable, uid: string, data: unknown): number {
+export function deliverToUid (table: ConnectionTable, uid: string, data: unknown, meta?: PushMeta): number {
   const conns = table.byUid(uid)
   if (conns.size === 0) return 0
-  if (conns.size === 1) for (const c of conns) return c.push(data) ? 1 : 0
-  return runPush(table, { o: 'uid', u: uid }, data)
+  if (conns.size === 1) for (const c of conns) return c.push(data, meta) ? 1 : 0
+  return runPush(table, withMeta({ o: 'uid', u: uid }, meta), data)
 }
 
 /** The bus of one standalone process. */
@@ -84,25 +85,25 @@ export class LocalBus implements Bus {
     this.#table.leave(conn, group)
   }
 
-  async sendToConnection (connectionId: string, data: unknown): Promise<number> {
+  async sendToConnection (connectionId: string, data: unknown, options?: PushOptions): Promise<number> {
     const conn = this.#table.get(connectionId)
-    return conn?.push(data) ? 1 : 0
+    return conn?.push(data, options?.meta) ? 1 : 0
   }
 
-  async sendToUid (uid: Uid, data: unknown): Promise<number> {
-    return deliverToUid(this.#table, String(uid), data)
+  async sendToUid (uid: Uid, data: unknown, options?: PushOptions): Promise<number> {
+    return deliverToUid(this.#table, String(uid), data, options?.meta)
   }
 
-  async sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {
-    return runPush(this.#table, { o: 'uids', u: uids.map(String) }, data)
+  async sendToUids (uids: readonly Uid[], data: unknown, options?: PushOptions): Promise<number> {
+    return runPush(this.#table, withMeta({ o: 'uids', u: uids.map(String) }, options?.meta), data)
   }
 
-  async sendToAll (data: unknown, options?: SendOptions): Promise<number> {
-    return runPush(this.#table, { o: 'all', x: excludeList(options?.exclude) }, data)
+  async sendToAll (data: unknown, options?: PushOptions): Promise<number> {
+    return runPush(this.#table, withMeta({ o: 'all', x: excludeList(options?.exclude) }, options?.meta), data)
   }
 
-  async sendToGroup (group: string, data: unknown, options?: SendOptions): Promise<number> {
-    return runPush(this.#table, { o: 'group', g: group, x: excludeList(options?.exclude) }, data)
+  async sendToGroup (group: string, data: unknown, options?: PushOptions): Promise<number> {
+    return runPush(this.#table, withMeta({ o: 'group', g: group, x: excludeList(options?.exclude) }, options?.meta), data)
   }
 
   async kickUid (uid: Uid, reason = 'kicked'): Promise<number> {

@@ -4,6 +4,19 @@
  */
 import type { ErrorBody } from '../core/errors.js'
 
+/**
+ * What a recoverable push carries besides its data (client/wire.ts's `PushEnvelope`, in short
+ * names for the links): stream, epoch, offset, the ack id, and `y: 1` for a sync message (no
+ * data: the stream's position only, for a connection that joined or that a broadcast excluded).
+ */
+export interface PushMeta {
+  s: string
+  e: string
+  o: number
+  a?: string
+  y?: 1
+}
+
 /** Payload encoding: `json`, `text` (a line is the data) or `msgpack`. */
 export type PackName = 'json' | 'text' | 'msgpack'
 
@@ -30,9 +43,13 @@ export interface Codec {
   reply (id: MessageId | null, data: unknown): string | Buffer
   /** Payload of an error `{id?, error}`. */
   error (id: MessageId | undefined | null, body: ErrorBody): string | Buffer
-  /** Payload of a push `{data}`. */
-  push (data: unknown): string | Buffer
+  /**
+   * Payload of a push `{data}`; with `meta`, `{data, stream, epoch, offset, ack?}`, or for a
+   * sync meta (`y: 1`) `{stream, epoch, offset, sync: true}` without data (the text pack: '',
+   * and the connection writes nothing).
+   */
+  push (data: unknown, meta?: PushMeta): string | Buffer
   /** Payload of a push whose data is given as JSON text (codecs that can use it as it is). */
-  pushJson?: (json: string) => string
+  pushJson?: (json: string, meta?: PushMeta) => string
 }
 

@@ -4,7 +4,7 @@
  */
 import type { TransportName } from '../core/contract.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
-import type { Codec, MessageId } from './codec.js'
+import type { Codec, MessageId, PushMeta } from './codec.js'
 import { unlimitedBudget, type SendBudget } from './send-budget.js'
 
 /** Lifecycle of a connection. */
@@ -18,14 +18,17 @@ export class Outgoing {
   #data: unknown
   /** The data as JSON text, when it arrived that way (from another server of a cluster). */
   readonly #json: string | undefined
+  /** Stream, epoch, offset (and ack id) the push carries; `y: 1`: a sync message (no data). */
+  readonly meta: PushMeta | undefined
   #codec: Codec | undefined
   #bytes: string | Buffer | undefined
   #more: Map<Codec, string | Buffer> | undefined
 
-  /** `json`: the data as JSON text instead (see `fromJson`); `data` is then ignored. */
-  constructor (data: unknown, json?: string) {
+  /** `json`: the data as JSON text instead (see `fromJson`); `data` is then ignored. `meta`: see `meta`. */
+  constructor (data: unknown, json?: string, meta?: PushMeta) {
     this.#data = json === undefined ? data : undefined
     this.#json = json
+    this.meta = meta
   }
 
   /**
@@ -52,7 +55,8 @@ export class Outgoing {
    * WebSocket clients would otherwise hold N copies until each client reads it.
    */
   #encode (codec: Codec): string | Buffer {
-    const bytes = this.#json !== undefined && codec.pushJson ? codec.pushJson(this.#json) : codec.push(this.data)
+    const meta = this.meta
+    const bytes = this.#json !== undefined && codec.pushJson ? codec.pushJson(this.#json, meta) : codec.push(meta?.y === 1 ? undefined : this.data, meta)
     return typeof bytes === 'string' && codec.pack !== 'text' ? Buffer.from(bytes) : bytes
   }
 
@@ -222,13 +226,19 @@ export abstract class Connection {
     return true
   }
 
-  /** Pushes data (no id) to this client. */
-  push (data: unknown): boolean {
-    return this.send(this.codec.push(data))
+  /**
+   * Pushes data (no id) to this client; with `meta`, the stream position it carries (a sync
+   * meta sends the position without data, and nothing at all to a text client).
+   */
+  push (data: unknown, meta?: PushMeta): boolean {
+    if (meta === undefined) return this.send(this.codec.push(data))
+    if (meta.y === 1 && this.codec.pack === 'text') return false
+    return this.send(this.codec.push(data, meta))
   }
 
-  /** Pushes a prepared broadcast. */
+  /** Pushes a prepared broadcast (a sync message: nothing to a text client). */
   pushOutgoing (out: Outgoing): boolean {
+    if (out.meta?.y === 1 && this.codec.pack === 'text') return false
     return this.send(out.bytesFor(this.codec))
   }
 

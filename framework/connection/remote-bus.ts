@@ -5,8 +5,8 @@
  * the processes that hold its targets, `ask` answers a query for all of them, `changed` mirrors
  * a membership change. Counts add up the local and the remote connections reached.
  */
-import { LocalBus, deliverToUid, type Bus, type BindOptions, type SendOptions, type Uid } from './bus.js'
-import { answerQuery, excludeList, type MembershipChange, type PushOp, type QueryOp } from './bus-ops.js'
+import { LocalBus, deliverToUid, type Bus, type BindOptions, type PushOptions, type Uid } from './bus.js'
+import { answerQuery, excludeList, withMeta, type MembershipChange, type PushOp, type QueryOp } from './bus-ops.js'
 import type { Connection } from './connection.js'
 import type { ConnectionTable } from './table.js'
 
@@ -90,36 +90,39 @@ export abstract class RemoteBus implements Bus {
 
   // ---- pushes: local delivery plus what the other processes reached ----------------------
 
-  async sendToConnection (connectionId: string, data: unknown): Promise<number> {
-    if (this.table.get(connectionId)) return this.local.sendToConnection(connectionId, data)
-    return this.route({ o: 'conn', c: connectionId }, data)
+  async sendToConnection (connectionId: string, data: unknown, options?: PushOptions): Promise<number> {
+    if (this.table.get(connectionId)) return this.local.sendToConnection(connectionId, data, options)
+    return this.route(withMeta({ o: 'conn', c: connectionId }, options?.meta), data)
   }
 
-  sendToUid (uid: Uid, data: unknown): Promise<number> {
+  sendToUid (uid: Uid, data: unknown, options?: PushOptions): Promise<number> {
     const key = String(uid)
+    const meta = options?.meta
     let n: number
     try {
-      n = deliverToUid(this.table, key, data)
+      n = deliverToUid(this.table, key, data, meta)
     } catch (err) {
       return Promise.reject(err) // a codec error rejects, as with the local bus
     }
-    return this.routeUid(key, data, n)
+    // the uid fast path carries no meta: a push with meta goes as an op
+    if (meta === undefined) return this.routeUid(key, data, n)
+    return this.route({ o: 'uid', u: key, m: meta }, data).then((m) => n + m)
   }
 
-  async sendToUids (uids: readonly Uid[], data: unknown): Promise<number> {
+  async sendToUids (uids: readonly Uid[], data: unknown, options?: PushOptions): Promise<number> {
     const keys = [...new Set(uids.map(String))]
-    const n = await this.local.sendToUids(keys, data)
-    return n + await this.route({ o: 'uids', u: keys }, data)
+    const n = await this.local.sendToUids(keys, data, options)
+    return n + await this.route(withMeta({ o: 'uids', u: keys }, options?.meta), data)
   }
 
-  async sendToAll (data: unknown, options?: SendOptions): Promise<number> {
+  async sendToAll (data: unknown, options?: PushOptions): Promise<number> {
     const n = await this.local.sendToAll(data, options)
-    return n + await this.route({ o: 'all', x: excludeList(options?.exclude) }, data)
+    return n + await this.route(withMeta({ o: 'all', x: excludeList(options?.exclude) }, options?.meta), data)
   }
 
-  async sendToGroup (group: string, data: unknown, options?: SendOptions): Promise<number> {
+  async sendToGroup (group: string, data: unknown, options?: PushOptions): Promise<number> {
     const n = await this.local.sendToGroup(group, data, options)
-    return n + await this.route({ o: 'group', g: group, x: excludeList(options?.exclude) }, data)
+    return n + await this.route(withMeta({ o: 'group', g: group, x: excludeList(options?.exclude) }, options?.meta), data)
   }
 
   async kickUid (uid: Uid, reason = 'kicked'): Promise<number> {

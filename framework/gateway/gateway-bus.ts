@@ -4,19 +4,24 @@
  * cluster, to exactly the node that holds it). Calls about one connection find it in the
  * gateway's table; a connection that closed meanwhile makes them a no-op.
  */
-import type { PushOp, QueryOp } from '../connection/bus-ops.js'
-import type { Bus } from '../connection/bus.js'
+import type { PushMeta, PushOp, QueryOp } from '../connection/bus-ops.js'
+import type { Bus, PushOptions } from '../connection/bus.js'
 import type { ConnectionTable } from '../connection/table.js'
 import type { MemberOp } from './protocol.js'
+
+/** The options of a push that carries `meta` (none without). */
+function metaOptions (meta: PushMeta | undefined): PushOptions | undefined {
+  return meta === undefined ? undefined : { meta }
+}
 
 /** Runs a push (or kick/close) on `bus`; resolves to the count it reached. */
 export async function runPushOp (bus: Bus, op: PushOp, data: unknown): Promise<number> {
   switch (op.o) {
-    case 'uid': return bus.sendToUid(op.u, data)
-    case 'uids': return bus.sendToUids(op.u, data)
-    case 'group': return bus.sendToGroup(op.g, data, op.x === undefined ? undefined : { exclude: op.x })
-    case 'all': return bus.sendToAll(data, op.x === undefined ? undefined : { exclude: op.x })
-    case 'conn': return bus.sendToConnection(op.c, data)
+    case 'uid': return bus.sendToUid(op.u, data, metaOptions(op.m))
+    case 'uids': return bus.sendToUids(op.u, data, metaOptions(op.m))
+    case 'group': return bus.sendToGroup(op.g, data, op.x === undefined && op.m === undefined ? undefined : { exclude: op.x, meta: op.m })
+    case 'all': return bus.sendToAll(data, op.x === undefined && op.m === undefined ? undefined : { exclude: op.x, meta: op.m })
+    case 'conn': return bus.sendToConnection(op.c, data, metaOptions(op.m))
     case 'kick': return bus.kickUid(op.u, op.r)
     case 'close': return (await bus.closeConnection(op.c, op.r)) ? 1 : 0
   }

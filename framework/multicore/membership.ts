@@ -90,6 +90,15 @@ export class MembershipMirror {
     forEachTarget(this.#table, to, (m) => {
       if (m.worker !== origin) out.set(m.worker, (out.get(m.worker) ?? 0) + 1)
     })
+    // a recorded group push: a worker whose members the push leaves out gets it too, to send
+    // them the stream's position instead (bus-ops' runPush); they are not counted
+    if (to.o === 'group' && to.m !== undefined && to.x !== undefined) {
+      const members = this.#table.byGroup(to.g)
+      for (const id of to.x) {
+        const m = this.#table.get(id)
+        if (m !== undefined && m.worker !== origin && !out.has(m.worker) && members.has(m)) out.set(m.worker, 0)
+      }
+    }
     return out
   }
 

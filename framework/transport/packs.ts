@@ -6,7 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { decode as unpackMsg, encode as packMsg } from '@msgpack/msgpack'
-import type { Codec, InboundMessage, MessageId } from '../connection/codec.js'
+import type { Codec, InboundMessage, MessageId, PushMeta } from '../connection/codec.js'
 import type { PackName } from './options.js'
 import { SdError } from '../core/errors.js'
 
@@ -157,6 +157,24 @@ export function escapeControls (line: string): string {
   return CONTROL.test(line) ? line.replace(CONTROLS, hexEscape) : line
 }
 
+/**
+ * The envelope of a push with meta (client/wire.ts's `PushEnvelope`): data first, then stream,
+ * epoch, offset and the ack id when set; a sync meta gives the position only, with `sync: true`.
+ */
+function metaEnvelope (data: unknown, meta: PushMeta): Record<string, unknown> {
+  if (meta.y === 1) return { stream: meta.s, epoch: meta.e, offset: meta.o, sync: true }
+  const env: Record<string, unknown> = { data: data === undefined ? null : data, stream: meta.s, epoch: meta.e, offset: meta.o }
+  if (meta.a !== undefined) env.ack = meta.a
+  return env
+}
+
+/** `{"data":<json>,…}` for data given as JSON text: the same text `JSON.stringify(metaEnvelope(…))` gives, without parsing the data. */
+function jsonWithMeta (json: string, meta: PushMeta): string {
+  const pos = `"stream":${JSON.stringify(meta.s)},"epoch":${JSON.stringify(meta.e)},"offset":${JSON.stringify(meta.o)}`
+  if (meta.y === 1) return `{${pos},"sync":true}`
+  return meta.a === undefined ? `{"data":${json},${pos}}` : `{"data":${json},${pos},"ack":${JSON.stringify(meta.a)}}`
+}
+
 /** Options of `createCodec`. */
 export interface CodecOptions {
   pack: PackName
@@ -175,9 +193,9 @@ export function createCodec (options: CodecOptions): Codec {
         decode: decodeJson,
         reply: (id, data) => JSON.stringify({ id, data: data === undefined ? null : data }),
         error: (id, error) => JSON.stringify(id === undefined || id === null ? { error } : { id, error }),
-        push: (data) => JSON.stringify({ data: data === undefined ? null : data }),
+        push: (data, meta) => JSON.stringify(meta === undefined ? { data: data === undefined ? null : data } : metaEnvelope(data, meta)),
         // the same text JSON.stringify({data}) gives, without parsing the data
-        pushJson: (json) => `{"data":${json}}`,
+        pushJson: (json, meta) => meta === undefined ? `{"data":${json}}` : jsonWithMeta(json, meta),
       }
     case 'msgpack':
       return {
@@ -185,7 +203,7 @@ export function createCodec (options: CodecOptions): Codec {
         decode: decodeMsgpack,
         reply: (id, data) => packMsgpack({ id, data: data === undefined ? null : data }),
         error: (id, error) => packMsgpack(id === undefined || id === null ? { error } : { id, error }),
-        push: (data) => packMsgpack({ data: data === undefined ? null : data }),
+        push: (data, meta) => packMsgpack(meta === undefined ? { data: data === undefined ? null : data } : metaEnvelope(data, meta)),
       }
     case 'text': {
       const route = options.route ?? ''
@@ -200,7 +218,8 @@ export function createCodec (options: CodecOptions): Codec {
         // whatever the app renders, no control byte but the line ending reaches the socket
         reply: (_id, data) => escapeControls(render(data)),
         error: (_id, error) => escapeControls(`ERROR ${error.code}: ${error.message}`),
-        push: (data) => escapeControls(render(data)),
+        // a line of the data, meta or not; a sync message (no data) is nothing to a text client
+        push: (data, meta) => meta?.y === 1 ? '' : escapeControls(render(data)),
       }
     }
   }

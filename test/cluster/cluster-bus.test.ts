@@ -286,3 +286,33 @@ test('replica reads: within the max lag of a notice, a replica answer that lacks
   assert.equal(c.replicaUidReads, 1, 'the replica\'s answer lacked srv-c: read again on the primary')
   assert.equal(c.uidReads, 2)
 })
+
+test('meta crosses servers: a uid push with meta goes as an op object (cached uid or not); the excluded member on the other server gets the sync message', async () => {
+  const meta = { s: 'uid:bob', e: 'ep', o: 4, a: 'own.2' }
+  assert.equal(requestText({ o: 'uid', u: 'bob', m: meta }, 'x'), '{"o":"uid","u":"bob","m":{"s":"uid:bob","e":"ep","o":4,"a":"own.2"}}\n"x"')
+  assert.deepEqual(parseOp('{"o":"uid","u":"bob","m":{"s":"uid:bob","e":"ep","o":4}}'), { o: 'uid', u: 'bob', m: { s: 'uid:bob', e: 'ep', o: 4 } })
+
+  const c = new FakeCluster()
+  const a = c.server('srv-a')
+  const b = c.server('srv-b')
+  const bob = conn(b)
+  const other = conn(b)
+  await b.bus.bindUid(bob, 'bob')
+  await b.bus.joinGroup(bob, 'room')
+  await b.bus.joinGroup(other, 'room')
+  await turns()
+  const room = { s: 'group:room', e: 'ep', o: 8 }
+
+  assert.equal(await a.bus.sendToUid('bob', 'cold', { meta }), 1)
+  assert.equal(await a.bus.sendToUid('bob', 'plain'), 1)
+  assert.equal(await a.bus.sendToUid('bob', 'cached', { meta }), 1)
+  assert.equal(await a.bus.sendToUids(['bob'], 'many', { meta }), 1)
+  assert.equal(await a.bus.sendToConnection(other.id, 'conn', { meta: room }), 1)
+  assert.equal(await a.bus.sendToGroup('room', 'g', { meta: room, exclude: [bob.id] }), 1)
+  const bobAt = { stream: 'uid:bob', epoch: 'ep', offset: 4, ack: 'own.2' }
+  const roomAt = { stream: 'group:room', epoch: 'ep', offset: 8 }
+  assert.deepEqual(bob.envelopes, [
+    { data: 'cold', ...bobAt }, { data: 'plain' }, { data: 'cached', ...bobAt }, { data: 'many', ...bobAt }, { ...roomAt, sync: true },
+  ])
+  assert.deepEqual(other.envelopes, [{ data: 'conn', ...roomAt }, { data: 'g', ...roomAt }])
+})

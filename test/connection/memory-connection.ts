@@ -11,11 +11,15 @@ import { createCodec } from '../../framework/transport/packs.js'
 const json = createCodec({ pack: 'json' })
 
 export class MemoryConnection extends Connection {
-  /** Data of every push received, in order. */
+  /** Data of every push received, in order (a sync message, which has none: undefined). */
   readonly pushed: unknown[] = []
+  /** Every push received as its whole JSON envelope (data, and stream, epoch, offset, ack or sync when it had meta). */
+  readonly envelopes: Array<Record<string, unknown>> = []
 
   protected write (bytes: string | Buffer): void {
-    this.pushed.push((JSON.parse(String(bytes)) as { data: unknown }).data)
+    const env = JSON.parse(String(bytes)) as Record<string, unknown>
+    this.envelopes.push(env)
+    this.pushed.push(env.data)
   }
 
   get bufferedBytes (): number { return 0 }

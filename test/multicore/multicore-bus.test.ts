@@ -130,3 +130,29 @@ test('without a primary, requests settle with their fallback: the worker\'s own 
   assert.equal(await closed.sendToUid('ann', 'z'), 0)
   assert.equal(await closed.groupCount('g'), 0)
 })
+
+test('meta crosses workers on every push; a worker whose only group member was excluded still gets the push, to send it the sync message', async () => {
+  const p = new FakePrimary()
+  const [w1, w2, w3] = [p.worker(1), p.worker(2), p.worker(3)]
+  const a = attach(w1.table, w1.bus)
+  const b = attach(w2.table, w2.bus)
+  const c = attach(w3.table, w3.bus)
+  await w2.bus.bindUid(b, 'bob')
+  await w2.bus.joinGroup(b, 'room')
+  await w3.bus.joinGroup(c, 'room')
+  await turns()
+  const meta = { s: 'uid:bob', e: 'ep', o: 3, a: 'own.1' }
+  const room = { s: 'group:room', e: 'ep', o: 9 }
+
+  assert.equal(await w1.bus.sendToUid('bob', 'u', { meta }), 1)
+  assert.equal(await w1.bus.sendToUids(['bob'], 'us', { meta }), 1)
+  assert.equal(await w1.bus.sendToConnection(c.id, 'c', { meta: room }), 1)
+  assert.equal(await w1.bus.sendToGroup('room', 'g', { meta: room, exclude: [c.id] }), 1)
+  assert.equal(await w1.bus.sendToUid('bob', 'plain'), 1)
+  await turns()
+  const bobAt = { stream: 'uid:bob', epoch: 'ep', offset: 3, ack: 'own.1' }
+  const roomAt = { stream: 'group:room', epoch: 'ep', offset: 9 }
+  assert.deepEqual(b.envelopes, [{ data: 'u', ...bobAt }, { data: 'us', ...bobAt }, { data: 'g', ...roomAt }, { data: 'plain' }])
+  assert.deepEqual(c.envelopes, [{ data: 'c', ...roomAt }, { ...roomAt, sync: true }])
+  assert.deepEqual(a.envelopes, [])
+})
