@@ -6,11 +6,11 @@ export interface Link {
   close (): void
 }
 
-/** Callbacks a link reports to. */
+/** Callbacks a link reports to (`onClose` once, after the link was open). */
 export interface LinkHandlers {
   onFrame (frame: string | Uint8Array): void
   onClose (reason: Error | undefined): void
 }
 
-/** Opens a link to a url; resolves once open. */
+/** Opens a link to a url; resolves once open, rejects when it cannot. */
 export type LinkFactory = (url: string, handlers: LinkHandlers, opts: { maxFrameBytes: number }) => Promise<Link>
