@@ -153,12 +153,11 @@ export class Streams {
       st.offset = e.offset
       this.#deliverItem(name, { epoch: st.epoch, offset: e.offset, data: e.data, ack: e.ack }, true)
     }
-    if (entries.length > 0 && st.offset < rs.offset) {
-      // the reply was cut short (the server's limit): ask again before releasing held pushes
-      return true
-    }
-    if (entries.length === 0 && rs.offset > st.offset) st.offset = rs.offset
     st.held = st.held.filter(h => h.epoch === st.epoch)
+    this.#release(name, st)
+    // the reply was cut short (the server's limit): ask again before filling holes
+    if (entries.length > 0 && st.offset < rs.offset) return true
+    if (entries.length === 0 && rs.offset > st.offset) st.offset = rs.offset
     return this.#release(name, st, true)
   }
 
