@@ -10,6 +10,9 @@ import type { PushEnvelope, RecoverReply, RecoveredStream, StreamPosition } from
 /** Most streams in one `/sd/recover` request (the server's limit). */
 export const MAX_RECOVER_STREAMS = 64
 
+/** Most pushes held per stream while a hole waits for recovery; beyond it the hole is given up as a gap. */
+export const MAX_HELD = 1000
+
 /** What the stream tracker needs from the client. */
 export interface StreamsDeps {
   /** Runs the push handlers (awaited), then acks when `meta.ack` is set. */
@@ -57,22 +60,30 @@ export class Streams {
   /** One incoming push (live). */
   onPush (env: PushEnvelope): void {
     const name = env.stream
-    if (typeof name !== 'string' || typeof env.epoch !== 'string' || typeof env.offset !== 'number') {
+    if (typeof name !== 'string' || typeof env.epoch !== 'string' || !Number.isSafeInteger(env.offset) || (env.offset as number) < 0) {
       if (env.sync === true) return
       this.#deliver(env.data, { recovered: false, ack: typeof env.ack === 'string' ? env.ack : undefined })
       return
     }
+    const offset = env.offset as number
     const st = this.#streams.get(name)
     if (env.sync === true) {
-      if (st === undefined) this.#streams.set(name, { epoch: env.epoch, offset: env.offset, held: [], recovering: false })
-      else if (st.epoch !== env.epoch) { st.epoch = env.epoch; st.offset = env.offset; st.held = st.held.filter(h => h.epoch === env.epoch); this.#release(name, st) }
-      else if (env.offset > st.offset) { st.offset = env.offset; this.#release(name, st) }
+      if (st === undefined) this.#streams.set(name, { epoch: env.epoch, offset, held: [], recovering: false })
+      else if (st.epoch !== env.epoch) { st.epoch = env.epoch; st.offset = offset; st.held = st.held.filter(h => h.epoch === env.epoch); this.#release(name, st) }
+      else if (offset > st.offset) { st.offset = offset; this.#release(name, st) }
       return
     }
-    const item: Held = { epoch: env.epoch, offset: env.offset, data: env.data, ack: typeof env.ack === 'string' ? env.ack : undefined }
+    const item: Held = { epoch: env.epoch, offset, data: env.data, ack: typeof env.ack === 'string' ? env.ack : undefined }
     if (st === undefined) {
       this.#streams.set(name, { epoch: item.epoch, offset: item.offset, held: [], recovering: false })
       this.#deliverItem(name, item, false)
+      return
+    }
+    if (st.held.length >= MAX_HELD) {
+      // bounded memory: give up on the hole (a gap) and deliver what is held
+      if (item.epoch === st.epoch) st.held.push(item)
+      st.held = st.held.filter(h => h.epoch === st.epoch)
+      this.#release(name, st, true)
       return
     }
     if (st.recovering) { st.held.push(item); return }

@@ -1,7 +1,7 @@
 /** Stream positions: order, duplicates, holding and merging with a recovery, gaps, sync, ack after handler. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Streams } from '../../framework/client/streams.js'
+import { MAX_HELD, Streams } from '../../framework/client/streams.js'
 import type { GapInfo, PushMetaInfo } from '../../framework/client/types.js'
 import type { RecoverReply, StreamPosition } from '../../framework/client/wire.js'
 import { waitUntil } from '../helpers.js'
@@ -87,4 +87,26 @@ test('sync sets the position (max): older pushes become duplicates, the next one
   await h.streams.idle()
   assert.deepEqual(h.delivered.map(d => d.data), ['new'])
   assert.equal(h.requests.length, 0)
+})
+
+test('held pushes are bounded: past MAX_HELD the hole is reported as a gap and the held pushes delivered', async () => {
+  const h = harness()
+  h.streams.onPush(push(1, 1))
+  for (let i = 3; i <= MAX_HELD + 3; i++) h.streams.onPush(push(i, i))
+  await h.streams.idle()
+  assert.equal(h.requests.length, 1)
+  assert.deepEqual(h.gaps, [{ stream: 'uid:1', epoch: 'e1', offset: 2 }])
+  assert.equal(h.delivered.length, MAX_HELD + 2)
+  assert.deepEqual(h.streams.positions(), { 'uid:1': { epoch: 'e1', offset: MAX_HELD + 3 } })
+})
+
+test('a denied stream is forgotten and what was held delivered', async () => {
+  const h = harness(() => ({ streams: {}, denied: ['uid:1'] }))
+  h.streams.onPush(push(1, 'a'))
+  h.streams.onPush(push(3, 'c'))
+  await waitUntil(() => h.requests.length === 1)
+  h.release()
+  await waitUntil(() => h.delivered.length === 2)
+  assert.deepEqual(h.delivered.map(d => d.data), ['a', 'c'])
+  assert.deepEqual(h.streams.positions(), { 'uid:1': { epoch: 'e1', offset: 3 } })
 })
