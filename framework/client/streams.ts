@@ -146,7 +146,8 @@ export class Streams {
         continue
       }
       const rs = reply.streams?.[n]
-      if (rs !== undefined && this.#merge(n, st, rs)) again.push(n)
+      if (rs === undefined) this.#release(n, st, true) // the server said nothing of it: held pushes go out
+      else if (this.#merge(n, st, rs)) again.push(n)
     }
     if (again.length > 0) await this.recoverStreams(again)
   }
