@@ -91,7 +91,9 @@ export class Recovery implements SdPaths {
   ack (ackId: string, connectionId: string): void {
     const store = this.#store
     if (store === undefined) return
-    const owner = ackId.slice(0, ackId.indexOf('.'))
+    const dot = ackId.indexOf('.')
+    if (dot < 0) return
+    const owner = ackId.slice(0, dot)
     if (owner === store.owner) this.#bus?.acked(ackId, connectionId)
     else if (OWNER.test(owner)) store.sendAck(owner, ackId, connectionId)
   }
