@@ -41,6 +41,7 @@ import { isThenable, Pipeline } from '../core/pipeline.js'
 import { loadClasses } from '../core/modules.js'
 import { noParams, Router } from '../core/router.js'
 import { memory } from './memory.js'
+import { Recovery } from './recovery.js'
 import { announceGateway, makeGateway, makeWorker, registryDirectory } from './roles.js'
 import type { GatewayRegistry } from '../gateway/registry.js'
 
@@ -83,6 +84,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
   readonly tasks: Tasks
   /** Admission control of client sockets (`server.maxConnections`, `maxConnectionsPerIp`). */
   readonly admission: Admission
+  /** History of recoverable pushes, acks and the built-in `/sd/*` paths (`config.recovery`). */
+  readonly recovery: Recovery
   #status: AppStatus = 'created'
   readonly #transports: Transport[] = []
   /** Library errors behind SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE replies, logged at most once per 10 s per code. */
@@ -140,6 +143,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
     this.views = new Views(config.views, root, this.log)
     this.timers = new Timers(this, root)
     this.tasks = new Tasks(config, this.log)
+    this.recovery = new Recovery(this)
   }
 
   get status (): AppStatus {
@@ -294,6 +298,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
     // a timer naming no class fails here, before any port opens (a gateway runs no timers: its workers do)
     if (!this.#gateway) this.timers.prepare()
     this.#setStatus('starting')
+    // every role has its bus by now (multi-core workers set theirs after construction)
+    this.bus = await this.recovery.start(this.bus)
     const server = this.config.server
     try {
       // a worker opens no client port: its gateways hold the clients
@@ -319,6 +325,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
       await this.#gateway?.close()
       await this.#worker?.close()
       await this.cluster?.stop().catch(() => {})
+      await this.recovery.close()
       this.#setStatus('closed')
       throw err
     }
@@ -410,6 +417,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
     }
     await this.tasks.close()
     await this.cluster?.stop().catch((err: unknown) => this.log.warn({ err }, 'cluster: leaving failed'))
+    await this.recovery.close()
     await Promise.allSettled([this.data.mysql.close(), this.data.redis.close()])
     this.admission.close()
     this.#setStatus('closed')

@@ -16,12 +16,13 @@ export interface ConfigSections {
   views: DeepPartial<Config['views']>
   cluster: DeepPartial<Config['cluster']>
   gateway: DeepPartial<Config['gateway']>
+  recovery: DeepPartial<Config['recovery']>
   routes: Config['routes']
   timers: Config['timers']
 }
 
 /** Names of the SD sections (the files SD reads itself). */
-export const sdSections: ReadonlyArray<keyof ConfigSections> = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'routes', 'timers']
+export const sdSections: ReadonlyArray<keyof ConfigSections> = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'routes', 'timers']
 
 /** `S` when it is not an SD section's name (an app's own section), else never. */
 type AppSection<S extends string> = S extends keyof ConfigSections ? never : S

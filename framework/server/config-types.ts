@@ -4,6 +4,7 @@
  */
 import type { ClusterConfig } from '../cluster/options.js'
 import type { ConnectionOptions } from '../connection/options.js'
+import type { RecoveryConfig } from '../connection/recovery-options.js'
 import type { RoutesConfig } from '../core/router.js'
 import type { MysqlConfig } from '../data/mysql.js'
 import type { RedisConfig } from '../data/redis.js'
@@ -31,12 +32,14 @@ export interface Config {
   cluster: ClusterConfig
   /** `config/gateway.ts`: the gateway/worker split (docs/gateway.md). */
   gateway: GatewayConfig
+  /** `config/recovery.ts`: history of recoverable pushes, acknowledgements (docs/configuration.md). */
+  recovery: RecoveryConfig
   /** Sections SD does not know are kept for the app (e.g. `config/chat.ts`). */
   [section: string]: unknown
 }
 
 /** Sections whose keys are checked against the defaults. */
-export const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway'] as const
+export const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery'] as const
 type CheckedSection = typeof checkedSections[number]
 
 /** Deep partial, for config files and overrides. */

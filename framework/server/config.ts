@@ -11,6 +11,7 @@ import type { RoutesConfig } from '../core/router.js'
 import { carrierNames } from '../cluster/carriers.js'
 import { clusterDefaults } from '../cluster/options.js'
 import { connectionDefaults } from '../connection/options.js'
+import { recoveryDefaults, recoveryEnums } from '../connection/recovery-options.js'
 import { mysqlDefaults, redisDefaults } from '../data/options.js'
 import { gatewayDefaults, gatewayEnums } from '../gateway/options.js'
 import { tasksDefaults } from '../task/options.js'
@@ -29,6 +30,7 @@ export type { TasksConfig } from '../task/options.js'
 export type { ViewsConfig } from '../view/options.js'
 export type { ClusterConfig } from '../cluster/options.js'
 export type { GatewayConfig } from '../gateway/options.js'
+export type { RecoveryConfig } from '../connection/recovery-options.js'
 export type { RouteSpec, RoutesConfig } from '../core/router.js'
 export type { TransportName } from '../core/contract.js'
 
@@ -54,6 +56,7 @@ export function defaultConfig (): Config {
     views: viewsDefaults(),
     cluster: clusterDefaults(),
     gateway: gatewayDefaults(),
+    recovery: recoveryDefaults(),
   }
 }
 
@@ -65,6 +68,7 @@ const enums = (): Record<string, readonly string[]> => ({
   'cluster.carrier': carrierNames(),
   'app.logLevel': ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
   ...gatewayEnums,
+  ...recoveryEnums,
 })
 /** Keys, by path, that may be absent from the defaults and hold any value of the given type (the transports add theirs). */
 function optionalKeys (): Record<string, string> {

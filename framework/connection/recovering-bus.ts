@@ -1,0 +1,213 @@
+/**
+ * The bus where app code runs, with history: a decorator over the role's bus (local, multi-core,
+ * cluster, split worker) that records recoverable pushes in a `HistoryStore` before handing them
+ * on with their `meta`, waits for acknowledgements, and tells SDK clients where a stream stands
+ * after they bind a uid or join a group (a sync message).
+ */
+import { groupStream, uidStream } from '../client/wire.js'
+import type { BindOptions, Uid } from '../core/contract.js'
+import type { Bus, PushOptions } from './bus.js'
+import type { PushMeta } from './bus-ops.js'
+import type { Connection } from './connection.js'
+import type { HistoryStore } from './history.js'
+import { groupMatcher } from './recovery-options.js'
+
+/** What the recovering bus reads of the `recovery` config, plus its hooks into the process. */
+export interface RecoveringBusOptions {
+  /** Every sendToUid / sendToUids is recoverable. @default false */
+  uids: boolean
+  /** Group names, or prefixes ending in `*`, whose sendToGroup is recoverable. @default [] */
+  groups: readonly string[]
+  /** How long an `ack` send waits when the send gives no `timeoutMs`. @default 5000 */
+  ackTimeoutMs: number
+  /** Ack sends waiting at once; past it the oldest settles with the acks it has. @default 10000 */
+  maxWaiters?: number
+  /** Whether a connection of this process is in a group (undefined: not known here, e.g. on another node). @default unknown */
+  isMember?: (connectionId: string, group: string) => boolean | undefined
+  /** Hears store failures that do not fail a call (a sync message after a bind). @default ignore */
+  onError?: (err: unknown, what: string) => void
+}
+
+/** One `sendToUid(..., {ack: true})` waiting for its acknowledgements. */
+interface Waiter {
+  acks: Set<string>
+  /** Connections the push was handed to; undefined until the push returned. */
+  reached: number | undefined
+  timer: NodeJS.Timeout
+  resolve: (acks: number) => void
+}
+
+/** Sync message meta (no data): `y: 1`. */
+function syncMeta (stream: string, epoch: string, offset: number): PushMeta {
+  return { s: stream, e: epoch, o: offset, y: 1 }
+}
+
+/** Connection ids of a send's `exclude`. */
+function excluded (exclude: PushOptions['exclude']): readonly string[] {
+  if (exclude === undefined) return []
+  return typeof exclude === 'string' ? [exclude] : exclude
+}
+
+/** The recovering decorator (see the file comment). */
+export class RecoveringBus implements Bus {
+  readonly #inner: Bus
+  readonly #store: HistoryStore
+  readonly #options: RecoveringBusOptions
+  readonly #groupRecoverable: (group: string) => boolean
+  readonly #maxWaiters: number
+  readonly #waiters = new Map<string, Waiter>()
+  #ackSeq = 0
+
+  constructor (inner: Bus, store: HistoryStore, options: RecoveringBusOptions) {
+    this.#inner = inner
+    this.#store = store
+    this.#options = options
+    this.#groupRecoverable = groupMatcher(options.groups)
+    this.#maxWaiters = options.maxWaiters ?? 10_000
+    store.onAck((ackId, connectionId) => this.acked(ackId, connectionId))
+  }
+
+  /** The bus this one decorates. */
+  get inner (): Bus { return this.#inner }
+  /** Where the history is kept. */
+  get store (): HistoryStore { return this.#store }
+  /** Ack sends waiting now. */
+  get waiting (): number { return this.#waiters.size }
+
+  // ---- recorded pushes ---------------------------------------------------------------------
+
+  async sendToUid (uid: Uid, data: unknown, options?: PushOptions): Promise<number> {
+    if (options?.ack === true) return this.#sendWithAck(String(uid), data, options)
+    if (!(options?.recover ?? this.#options.uids)) return this.#inner.sendToUid(uid, data, options)
+    return this.#recordedUid(String(uid), data, options)
+  }
+
+  async sendToUids (uids: readonly Uid[], data: unknown, options?: PushOptions): Promise<number> {
+    if (!(options?.recover ?? this.#options.uids)) return this.#inner.sendToUids(uids, data, options)
+    // one stream per uid: each gets its own offset
+    const counts = await Promise.all([...new Set(uids.map(String))].map((uid) => this.#recordedUid(uid, data, options)))
+    return counts.reduce((a, b) => a + b, 0)
+  }
+
+  async sendToGroup (group: string, data: unknown, options?: PushOptions): Promise<number> {
+    if (!(options?.recover ?? this.#groupRecoverable(group))) return this.#inner.sendToGroup(group, data, options)
+    const stream = groupStream(group)
+    const p = await this.#store.append(stream, data)
+    const reached = await this.#inner.sendToGroup(group, data, { ...options, meta: { s: stream, e: p.epoch, o: p.offset } })
+    // an excluded member's client must not see a hole where the push it left out is
+    const skipped = excluded(options?.exclude).filter((id) => this.#options.isMember?.(id, group) !== false)
+    if (skipped.length > 0) await Promise.all(skipped.map((id) => this.#inner.sendToConnection(id, undefined, { meta: syncMeta(stream, p.epoch, p.offset) })))
+    return reached
+  }
+
+  async #recordedUid (uid: string, data: unknown, options: PushOptions | undefined): Promise<number> {
+    const stream = uidStream(uid)
+    const p = await this.#store.append(stream, data)
+    return this.#inner.sendToUid(uid, data, { ...options, meta: { s: stream, e: p.epoch, o: p.offset } })
+  }
+
+  // ---- acknowledgements --------------------------------------------------------------------
+
+  async #sendWithAck (uid: string, data: unknown, options: PushOptions): Promise<number> {
+    const ackId = `${this.#store.owner}.${++this.#ackSeq}`
+    const stream = uidStream(uid)
+    // waiting before the push: an ack may arrive before the push call returns
+    const done = this.#wait(ackId, options.timeoutMs ?? this.#options.ackTimeoutMs)
+    try {
+      const p = await this.#store.append(stream, data, ackId)
+      const reached = await this.#inner.sendToUid(uid, data, { ...options, meta: { s: stream, e: p.epoch, o: p.offset, a: ackId } })
+      const w = this.#waiters.get(ackId)
+      if (w !== undefined) {
+        w.reached = reached
+        this.#check(ackId, w)
+      }
+    } catch (err) {
+      this.#settle(ackId)
+      throw err
+    }
+    return done
+  }
+
+  #wait (ackId: string, timeoutMs: number): Promise<number> {
+    if (this.#waiters.size >= this.#maxWaiters) {
+      const oldest = this.#waiters.keys().next().value as string
+      this.#settle(oldest)
+    }
+    return new Promise((resolve) => {
+      // not unref'd: a send waiting for acks is work in flight (stop settles them all)
+      const timer = setTimeout(() => this.#settle(ackId), timeoutMs)
+      this.#waiters.set(ackId, { acks: new Set(), reached: undefined, timer, resolve })
+    })
+  }
+
+  /** An acknowledgement for a send of this process (from `/sd/ack` here, or another process through the store). */
+  acked (ackId: string, connectionId: string): void {
+    const w = this.#waiters.get(ackId)
+    if (w === undefined) return
+    w.acks.add(connectionId)
+    this.#check(ackId, w)
+  }
+
+  #check (ackId: string, w: Waiter): void {
+    // 0 reached: wait the whole timeout (a client that reconnects and recovers it may still ack)
+    if (w.reached !== undefined && w.reached > 0 && w.acks.size >= w.reached) this.#settle(ackId)
+  }
+
+  #settle (ackId: string): void {
+    const w = this.#waiters.get(ackId)
+    if (w === undefined) return
+    this.#waiters.delete(ackId)
+    clearTimeout(w.timer)
+    w.resolve(w.acks.size)
+  }
+
+  /** Settles every waiting ack send with what it has (shutdown). */
+  settleAll (): void {
+    for (const id of [...this.#waiters.keys()]) this.#settle(id)
+  }
+
+  // ---- membership: a sync message to SDK clients -------------------------------------------
+
+  async bindUid (conn: Connection, uid: Uid, options?: BindOptions): Promise<void> {
+    await this.#inner.bindUid(conn, uid, options)
+    if (conn.session.$sd !== undefined) await this.#sync(conn.id, uidStream(uid))
+  }
+
+  async joinGroup (conn: Connection, group: string): Promise<void> {
+    await this.#inner.joinGroup(conn, group)
+    if (conn.session.$sd !== undefined) await this.#sync(conn.id, groupStream(group))
+  }
+
+  async #sync (connectionId: string, stream: string): Promise<void> {
+    try {
+      const p = await this.#store.position(stream)
+      await this.#inner.sendToConnection(connectionId, undefined, { meta: syncMeta(stream, p.epoch, p.offset) })
+    } catch (err) {
+      // the bind or join itself succeeded; the client only lacks a starting position
+      this.#options.onError?.(err, 'recovery: sync message')
+    }
+  }
+
+  // ---- the rest, as the inner bus does it --------------------------------------------------
+
+  sendToConnection (connectionId: string, data: unknown, options?: PushOptions): Promise<number> {
+    return this.#inner.sendToConnection(connectionId, data, options)
+  }
+
+  sendToAll (data: unknown, options?: PushOptions): Promise<number> {
+    return this.#inner.sendToAll(data, options)
+  }
+
+  unbindUid (conn: Connection): Promise<void> { return this.#inner.unbindUid(conn) }
+  leaveGroup (conn: Connection, group: string): Promise<void> { return this.#inner.leaveGroup(conn, group) }
+  closeConnection (connectionId: string, reason?: string): Promise<boolean> { return this.#inner.closeConnection(connectionId, reason) }
+  kickUid (uid: Uid, reason?: string): Promise<number> { return this.#inner.kickUid(uid, reason) }
+  isUidOnline (uid: Uid): Promise<boolean> { return this.#inner.isUidOnline(uid) }
+  onlineCount (): Promise<number> { return this.#inner.onlineCount() }
+  groupMembers (group: string): Promise<string[]> { return this.#inner.groupMembers(group) }
+  groupCount (group: string): Promise<number> { return this.#inner.groupCount(group) }
+  groups (): Promise<string[]> { return this.#inner.groups() }
+  async serverConnections (): Promise<Record<string, number> | undefined> { return this.#inner.serverConnections?.() }
+  opened (conn: Connection): void { this.#inner.opened?.(conn) }
+  closed (conn: Connection, was: { uid?: string, groups?: ReadonlySet<string> }): void { this.#inner.closed?.(conn, was) }
+}

@@ -1,0 +1,105 @@
+/**
+ * The built-in controller of the SDK's paths (client/wire.ts): `/sd/hello` marks the connection
+ * as an SDK client, `/sd/recover` answers missed pushes of the streams the connection may read,
+ * `/sd/ack` acknowledges a push. TCP and WebSocket only.
+ */
+import type { HelloReply, RecoverReply, RecoveredStream, RecoverRequest, StreamPosition } from '../client/wire.js'
+import type { TransportName } from '../core/contract.js'
+import type { ControllerClass } from '../core/controller.js'
+import { Controller } from './controller.js'
+
+/** Most streams one `/sd/recover` may name. */
+export const MAX_RECOVER_STREAMS = 64
+/** Longest ack id `/sd/ack` takes (longer ones are ignored). */
+export const MAX_ACK_ID = 128
+
+const socketOnly: TransportName[] = ['tcp', 'ws']
+
+const recoverSchema = {
+  type: 'object',
+  required: ['streams'],
+  additionalProperties: false,
+  properties: {
+    streams: {
+      type: 'object',
+      maxProperties: MAX_RECOVER_STREAMS,
+      propertyNames: { maxLength: 256 },
+      additionalProperties: {
+        type: 'object',
+        required: ['epoch', 'offset'],
+        additionalProperties: false,
+        properties: {
+          epoch: { type: 'string', maxLength: 64 },
+          offset: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+        },
+      },
+    },
+  },
+}
+
+/** What the controller needs of the application's recovery (server/recovery.ts). */
+export interface SdPaths {
+  /** This process keeps history. */
+  readonly active: boolean
+  /** What `stream` holds after `since`. */
+  recover (stream: string, since: StreamPosition): Promise<RecoveredStream>
+  /** Counts an acknowledgement (here, or at the process that sent the push). */
+  ack (ackId: string, connectionId: string): void
+  /** Whether a connection of this process is in `group`; undefined when it is not held here. */
+  isMember (connectionId: string, group: string): boolean | undefined
+}
+
+/** The `/sd/*` controller of one application (a class per app: it reads that app's recovery). */
+export function sdController (recovery: SdPaths): ControllerClass {
+  return class SdController extends Controller {
+    static transports = { hello: socketOnly, recover: socketOnly, ack: socketOnly }
+    static schemas = {
+      hello: { type: 'object', required: ['v'], properties: { v: { type: 'integer', minimum: 1 } } },
+      recover: recoverSchema,
+    }
+
+    /** `{v: 1}` → `{v: 1, node, recovery}`; sync messages go to this connection from now on. */
+    hello (): HelloReply {
+      this.session.$sd = 1
+      const config = this.config
+      // a split worker's connections are a gateway's: their ids start with its node name
+      const id = this.connectionId ?? ''
+      const node = config.gateway.role === 'worker' && id.includes('.') ? id.slice(0, id.lastIndexOf('.')) : config.app.nodeName
+      return { v: 1, node, recovery: recovery.active }
+    }
+
+    /** Missed pushes of the streams this connection may read; the others listed in `denied`. */
+    async recover (): Promise<RecoverReply> {
+      const { streams } = this.data as RecoverRequest
+      const denied: string[] = []
+      const answers = await Promise.all(Object.entries(streams).map(async ([name, since]): Promise<[string, RecoveredStream] | undefined> => {
+        if (!await this.#mayRead(name)) {
+          denied.push(name)
+          return undefined
+        }
+        return [name, await recovery.recover(name, since)]
+      }))
+      // fromEntries defines own properties: a stream named __proto__ stays data
+      return { streams: Object.fromEntries(answers.filter((a) => a !== undefined)), denied }
+    }
+
+    /** `{ack}` (sent without id): counts this connection's acknowledgement; malformed ones are ignored. */
+    ack (): void {
+      const data = this.data as { ack?: unknown } | null
+      const ack = typeof data === 'object' && data !== null ? data.ack : undefined
+      if (typeof ack !== 'string' || ack.length > MAX_ACK_ID || this.connectionId === undefined) return
+      recovery.ack(ack, this.connectionId)
+    }
+
+    /** `uid:X` while bound to X; `group:G` while in G (a split worker sees no groups: members by uid). */
+    async #mayRead (stream: string): Promise<boolean> {
+      if (stream.startsWith('uid:')) return this.uid !== undefined && stream.slice(4) === this.uid
+      if (!stream.startsWith('group:')) return false
+      const group = stream.slice(6)
+      const inGroup = this.connectionId === undefined ? undefined : recovery.isMember(this.connectionId, group)
+      if (inGroup !== undefined) return inGroup
+      if (this.config.gateway.role !== 'worker' || this.uid === undefined) return false
+      return (await this.groupMembers(group)).includes(this.uid)
+    }
+  }
+}
