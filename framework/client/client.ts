@@ -1,0 +1,241 @@
+/**
+ * The SdClient: one logical connection over links that reconnect. Every (re)connect: open the
+ * link → `/sd/hello` → (reconnects only) `onReconnect` → `/sd/recover` of known streams →
+ * 'open' → queued calls flushed.
+ */
+import { Backoff } from './backoff.js'
+import { packOf, type Pack } from './pack.js'
+import { CallQueue, type QueuedCall } from './queue.js'
+import { Streams } from './streams.js'
+import type { Link, LinkFactory } from './link.js'
+import {
+  SD_ERR_CLIENT_CLOSED, SD_ERR_CLIENT_DISCONNECTED, SD_ERR_CLIENT_QUEUE_FULL, SD_ERR_CLIENT_TIMEOUT,
+  SdClientError, type CallOptions, type ClientOptions, type PushMetaInfo, type SdClientEvents, type SdClientStatus,
+} from './types.js'
+import { ACK_PATH, HELLO_PATH, RECOVER_PATH, type HelloReply, type PushEnvelope, type RecoverReply, type StreamPosition } from './wire.js'
+
+interface Pending { resolve (value: unknown): void, reject (err: Error): void }
+
+type Listeners = { [E in keyof SdClientEvents]: Set<SdClientEvents[E]> }
+
+export class SdClient {
+  readonly url: string
+  #status: SdClientStatus = 'connecting'
+  readonly #links: LinkFactory
+  readonly #pack: Pack
+  readonly #timeoutMs: number
+  readonly #maxFrameBytes: number
+  readonly #recover: boolean
+  readonly #onReconnect: ClientOptions['onReconnect']
+  readonly #backoff: Backoff
+  readonly #queue: CallQueue
+  readonly #streams: Streams
+  readonly #pending = new Map<number, Pending>()
+  readonly #listeners: Listeners = { push: new Set(), status: new Set(), gap: new Set(), error: new Set() }
+  #link: Link | undefined
+  #nextId = 0
+  #opened = false
+  #retry: ReturnType<typeof setTimeout> | undefined
+  #hello: HelloReply | undefined
+
+  constructor (url: string, options: ClientOptions, links: LinkFactory) {
+    this.url = url
+    this.#links = links
+    this.#pack = packOf(options.pack ?? 'json')
+    this.#timeoutMs = options.timeoutMs ?? 10000
+    this.#maxFrameBytes = options.maxFrameBytes ?? 16 * 1024 * 1024
+    this.#recover = options.recover ?? true
+    this.#onReconnect = options.onReconnect
+    this.#backoff = new Backoff(options.backoff?.firstMs, options.backoff?.maxMs)
+    this.#queue = new CallQueue(options.maxQueue ?? 1000)
+    this.#streams = new Streams({
+      deliver: (data, meta) => this.#deliver(data, meta),
+      ack: (ack) => this.#sendAck(ack),
+      recover: (streams) => this.#direct(RECOVER_PATH, { streams }, this.#timeoutMs) as Promise<RecoverReply>,
+      gap: (info) => { for (const l of this.#listeners.gap) l(info) },
+      error: (err) => this.#emitError(err),
+    })
+    queueMicrotask(() => { void this.#connect() })
+  }
+
+  /** Current status. */
+  get status (): SdClientStatus { return this.#status }
+
+  /** The last `/sd/hello` reply (undefined before the first open). */
+  get hello (): HelloReply | undefined { return this.#hello }
+
+  /** Positions of the streams the client follows. */
+  get positions (): Record<string, StreamPosition> { return this.#streams.positions() }
+
+  /** Calls `path` with `data`; resolves to the reply's data. Waits in the queue while not open. */
+  call (path: string, data?: unknown, options: CallOptions = {}): Promise<unknown> {
+    if (this.#isClosed()) return Promise.reject(new SdClientError(SD_ERR_CLIENT_CLOSED, 'client is closed'))
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs
+    if (this.#status === 'open') return this.#direct(path, data, timeoutMs)
+    return new Promise((resolve, reject) => {
+      const item: QueuedCall = {
+        path, data, resolve, reject,
+        deadline: Date.now() + timeoutMs,
+        timer: setTimeout(() => {
+          if (this.#queue.delete(item)) reject(new SdClientError(SD_ERR_CLIENT_TIMEOUT, `${path}: no reply within ${timeoutMs} ms (not connected)`))
+        }, timeoutMs),
+      }
+      if (!this.#queue.add(item)) {
+        clearTimeout(item.timer)
+        reject(new SdClientError(SD_ERR_CLIENT_QUEUE_FULL, `${path}: ${this.#queue.size} calls already wait for the connection`))
+      }
+    })
+  }
+
+  /** Adds a listener. */
+  on<E extends keyof SdClientEvents> (event: E, listener: SdClientEvents[E]): this {
+    (this.#listeners[event] as Set<SdClientEvents[E]>).add(listener)
+    return this
+  }
+
+  /** Removes a listener. */
+  off<E extends keyof SdClientEvents> (event: E, listener: SdClientEvents[E]): this {
+    (this.#listeners[event] as Set<SdClientEvents[E]>).delete(listener)
+    return this
+  }
+
+  /** Closes for good: calls in flight and queued fail with SD_ERR_CLIENT_CLOSED. */
+  close (): void {
+    if (this.#isClosed()) return
+    this.#setStatus('closed')
+    clearTimeout(this.#retry)
+    const err = new SdClientError(SD_ERR_CLIENT_CLOSED, 'client is closed')
+    for (const q of this.#queue.drain()) { clearTimeout(q.timer); q.reject(err) }
+    this.#failPending(err)
+    const link = this.#link
+    this.#link = undefined
+    link?.close()
+  }
+
+  #isClosed (): boolean { return this.#status === 'closed' }
+
+  #setStatus (status: SdClientStatus): void {
+    if (this.#status === status) return
+    this.#status = status
+    for (const l of this.#listeners.status) l(status)
+  }
+
+  #emitError (err: Error): void {
+    for (const l of this.#listeners.error) l(err)
+  }
+
+  /** Sends a request now (the link must be up); rejects with DISCONNECTED when it drops. */
+  #direct (path: string, data: unknown, timeoutMs: number): Promise<unknown> {
+    const link = this.#link
+    if (link === undefined) return Promise.reject(new SdClientError(SD_ERR_CLIENT_DISCONNECTED, `${path}: not connected`))
+    const id = ++this.#nextId
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.#pending.delete(id)) reject(new SdClientError(SD_ERR_CLIENT_TIMEOUT, `${path}: no reply within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.#pending.set(id, {
+        resolve: (v) => { clearTimeout(timer); resolve(v) },
+        reject: (e) => { clearTimeout(timer); reject(e) },
+      })
+      try {
+        link.send(this.#pack.encode(data === undefined ? { id, path } : { id, path, data }))
+      } catch (err) {
+        this.#pending.delete(id)
+        clearTimeout(timer)
+        reject(err instanceof Error ? err : new Error(String(err)))
+      }
+    })
+  }
+
+  #failPending (err: Error): void {
+    const all = [...this.#pending.values()]
+    this.#pending.clear()
+    for (const p of all) p.reject(err)
+  }
+
+  async #connect (): Promise<void> {
+    if (this.#isClosed()) return
+    this.#setStatus(this.#opened ? 'reconnecting' : 'connecting')
+    let link: Link | undefined
+    try {
+      link = await this.#links(this.url, {
+        onFrame: (frame) => this.#onFrame(frame),
+        onClose: (reason) => this.#onLinkClose(link, reason),
+      }, { maxFrameBytes: this.#maxFrameBytes })
+      if (this.#isClosed()) { link.close(); return }
+      this.#link = link
+      this.#hello = await this.#direct(HELLO_PATH, { v: 1 }, this.#timeoutMs) as HelloReply
+      if (this.#opened && this.#onReconnect !== undefined) {
+        await this.#onReconnect({ call: (path, data, options) => this.#direct(path, data, options?.timeoutMs ?? this.#timeoutMs) })
+      }
+      if (this.#opened && this.#recover) await this.#streams.recoverStreams()
+    } catch (err) {
+      if (this.#isClosed()) return
+      this.#emitError(err instanceof Error ? err : new Error(String(err)))
+      if (link !== undefined && this.#link === link) { this.#link = undefined; link.close() }
+      this.#scheduleReconnect()
+      return
+    }
+    if (this.#isClosed() || this.#link !== link) return
+    this.#opened = true
+    this.#backoff.reset()
+    this.#setStatus('open')
+    const now = Date.now()
+    for (const q of this.#queue.drain()) {
+      clearTimeout(q.timer)
+      this.#direct(q.path, q.data, Math.max(1, q.deadline - now)).then(q.resolve, q.reject)
+    }
+  }
+
+  #scheduleReconnect (): void {
+    if (this.#isClosed() || this.#retry !== undefined) return
+    this.#setStatus(this.#opened ? 'reconnecting' : 'connecting')
+    this.#retry = setTimeout(() => { this.#retry = undefined; void this.#connect() }, this.#backoff.next())
+  }
+
+  #onLinkClose (link: Link | undefined, reason: Error | undefined): void {
+    if (link !== undefined && this.#link !== link) return
+    this.#link = undefined
+    this.#failPending(new SdClientError(SD_ERR_CLIENT_DISCONNECTED, `connection lost${reason ? `: ${reason.message}` : ''}`))
+    if (reason !== undefined) this.#emitError(reason)
+    this.#scheduleReconnect()
+  }
+
+  #onFrame (frame: string | Uint8Array): void {
+    let msg: unknown
+    try {
+      msg = this.#pack.decode(frame)
+    } catch (err) {
+      this.#emitError(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+    if (typeof msg !== 'object' || msg === null) return
+    const m = msg as { id?: unknown, data?: unknown, error?: { code?: unknown, message?: unknown } }
+    if (typeof m.id === 'number' || typeof m.id === 'string') {
+      const p = this.#pending.get(Number(m.id))
+      if (p === undefined) return
+      this.#pending.delete(Number(m.id))
+      if (m.error !== undefined && m.error !== null) p.reject(new SdClientError(String(m.error.code ?? 'SD_ERR_INTERNAL'), String(m.error.message ?? '')))
+      else p.resolve(m.data)
+      return
+    }
+    this.#streams.onPush(msg as PushEnvelope)
+  }
+
+  async #deliver (data: unknown, meta: PushMetaInfo): Promise<void> {
+    for (const l of this.#listeners.push) {
+      try {
+        await l(data, meta)
+      } catch (err) {
+        this.#emitError(err instanceof Error ? err : new Error(String(err)))
+      }
+    }
+    if (meta.ack !== undefined) this.#sendAck(meta.ack)
+  }
+
+  #sendAck (ack: string): void {
+    try {
+      this.#link?.send(this.#pack.encode({ path: ACK_PATH, data: { ack } }))
+    } catch { /* the link is going away: a recovery after the reconnect acks again */ }
+  }
+}

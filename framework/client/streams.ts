@@ -1,0 +1,201 @@
+/**
+ * Per-stream positions of recoverable pushes: delivers in order, drops duplicates, holds pushes
+ * that arrive ahead of a hole (and asks `/sd/recover` for it, one request in flight per
+ * stream), merges what recovery returns with what was held, reports gaps. Deliveries run one
+ * after the other (handlers awaited), so an ack is sent after its handler finished.
+ */
+import type { GapInfo, PushMetaInfo } from './types.js'
+import type { PushEnvelope, RecoverReply, RecoveredStream, StreamPosition } from './wire.js'
+
+/** Most streams in one `/sd/recover` request (the server's limit). */
+export const MAX_RECOVER_STREAMS = 64
+
+/** What the stream tracker needs from the client. */
+export interface StreamsDeps {
+  /** Runs the push handlers (awaited), then acks when `meta.ack` is set. */
+  deliver (data: unknown, meta: PushMetaInfo): Promise<void>
+  /** Sends `/sd/ack` for a duplicate that carried an ack. */
+  ack (ack: string): void
+  /** Calls `/sd/recover`. */
+  recover (streams: Record<string, StreamPosition>): Promise<RecoverReply>
+  gap (info: GapInfo): void
+  error (err: Error): void
+}
+
+interface Held { epoch: string, offset: number, data: unknown, ack?: string }
+
+interface StreamState {
+  epoch: string
+  /** Last offset handed to delivery (delivered or on its way, in order). */
+  offset: number
+  held: Held[]
+  recovering: boolean
+}
+
+/** Tracks every stream the client has seen. */
+export class Streams {
+  readonly #deps: StreamsDeps
+  readonly #streams = new Map<string, StreamState>()
+  #chain: Promise<void> = Promise.resolve()
+
+  constructor (deps: StreamsDeps) {
+    this.#deps = deps
+  }
+
+  /** Positions of known streams (what a reconnect recovers from). */
+  positions (): Record<string, StreamPosition> {
+    const out: Record<string, StreamPosition> = {}
+    for (const [name, st] of this.#streams) out[name] = { epoch: st.epoch, offset: st.offset }
+    return out
+  }
+
+  /** Resolves once every delivery handed over so far has finished. */
+  idle (): Promise<void> {
+    return this.#chain
+  }
+
+  /** One incoming push (live). */
+  onPush (env: PushEnvelope): void {
+    const name = env.stream
+    if (typeof name !== 'string' || typeof env.epoch !== 'string' || typeof env.offset !== 'number') {
+      if (env.sync === true) return
+      this.#deliver(env.data, { recovered: false, ack: typeof env.ack === 'string' ? env.ack : undefined })
+      return
+    }
+    const st = this.#streams.get(name)
+    if (env.sync === true) {
+      if (st === undefined) this.#streams.set(name, { epoch: env.epoch, offset: env.offset, held: [], recovering: false })
+      else if (st.epoch !== env.epoch) { st.epoch = env.epoch; st.offset = env.offset; st.held = st.held.filter(h => h.epoch === env.epoch); this.#release(name, st) }
+      else if (env.offset > st.offset) { st.offset = env.offset; this.#release(name, st) }
+      return
+    }
+    const item: Held = { epoch: env.epoch, offset: env.offset, data: env.data, ack: typeof env.ack === 'string' ? env.ack : undefined }
+    if (st === undefined) {
+      this.#streams.set(name, { epoch: item.epoch, offset: item.offset, held: [], recovering: false })
+      this.#deliverItem(name, item, false)
+      return
+    }
+    if (st.recovering) { st.held.push(item); return }
+    if (item.epoch !== st.epoch) { st.held.push(item); this.#recoverLive(name); return }
+    if (item.offset <= st.offset) { this.#duplicate(item); return }
+    if (item.offset === st.offset + 1) {
+      st.offset = item.offset
+      this.#deliverItem(name, item, false)
+      this.#release(name, st)
+      return
+    }
+    st.held.push(item)
+    this.#recoverLive(name)
+  }
+
+  /** A recovery started by a live push: a dropped link is not an error (the reconnect recovers). */
+  #recoverLive (name: string): void {
+    this.recoverStreams([name]).catch((err: unknown) => {
+      const code = (err as { code?: unknown }).code
+      if (code !== 'SD_ERR_CLIENT_DISCONNECTED' && code !== 'SD_ERR_CLIENT_CLOSED') this.#deps.error(err instanceof Error ? err : new Error(String(err)))
+    })
+  }
+
+  /** Asks `/sd/recover` for these streams (all known ones when omitted); merges the replies. */
+  recoverStreams (names?: string[]): Promise<void> {
+    const list = (names ?? [...this.#streams.keys()]).filter(n => {
+      const st = this.#streams.get(n)
+      return st !== undefined && !st.recovering
+    })
+    const runs: Promise<void>[] = []
+    for (let i = 0; i < list.length; i += MAX_RECOVER_STREAMS) runs.push(this.#recoverBatch(list.slice(i, i + MAX_RECOVER_STREAMS)))
+    return Promise.all(runs).then(() => undefined)
+  }
+
+  async #recoverBatch (names: string[]): Promise<void> {
+    const request: Record<string, StreamPosition> = {}
+    for (const n of names) {
+      const st = this.#streams.get(n) as StreamState
+      st.recovering = true
+      request[n] = { epoch: st.epoch, offset: st.offset }
+    }
+    let reply: RecoverReply
+    try {
+      reply = await this.#deps.recover(request)
+    } catch (err) {
+      // the link dropped or the server refused: held pushes wait for the next recovery
+      for (const n of names) { const st = this.#streams.get(n); if (st) st.recovering = false }
+      throw err
+    }
+    const again: string[] = []
+    for (const n of names) {
+      const st = this.#streams.get(n)
+      if (st === undefined) continue
+      st.recovering = false
+      if (Array.isArray(reply.denied) && reply.denied.includes(n)) {
+        // not ours any more: forget the stream; what was held is delivered as it stands
+        this.#streams.delete(n)
+        const held = st.held.sort((a, b) => a.offset - b.offset)
+        for (const h of held) this.onPush({ stream: n, epoch: h.epoch, offset: h.offset, data: h.data, ack: h.ack })
+        continue
+      }
+      const rs = reply.streams?.[n]
+      if (rs !== undefined && this.#merge(n, st, rs)) again.push(n)
+    }
+    if (again.length > 0) await this.recoverStreams(again)
+  }
+
+  /** Applies one stream's recovery; true when more remains to be asked for. */
+  #merge (name: string, st: StreamState, rs: RecoveredStream): boolean {
+    if (rs.epoch !== st.epoch) {
+      st.epoch = rs.epoch
+      st.offset = 0
+    }
+    if (rs.gap) this.#deps.gap({ stream: name, epoch: rs.epoch, offset: rs.offset })
+    const entries = Array.isArray(rs.entries) ? rs.entries : []
+    for (const e of entries) {
+      if (e.offset <= st.offset) { this.#duplicate({ epoch: st.epoch, offset: e.offset, data: e.data, ack: e.ack }); continue }
+      st.offset = e.offset
+      this.#deliverItem(name, { epoch: st.epoch, offset: e.offset, data: e.data, ack: e.ack }, true)
+    }
+    if (entries.length > 0 && st.offset < rs.offset) {
+      // the reply was cut short (the server's limit): ask again before releasing held pushes
+      return true
+    }
+    if (entries.length === 0 && rs.offset > st.offset) st.offset = rs.offset
+    st.held = st.held.filter(h => h.epoch === st.epoch)
+    return this.#release(name, st, true)
+  }
+
+  /**
+   * Delivers held pushes that now follow in order. A hole left after a recovery means the
+   * server does not have those pushes: reported as a gap, and the held ones delivered.
+   */
+  #release (name: string, st: StreamState, afterRecover = false): boolean {
+    st.held.sort((a, b) => a.offset - b.offset)
+    while (st.held.length > 0) {
+      const h = st.held[0]
+      if (h.offset <= st.offset) { st.held.shift(); this.#duplicate(h); continue }
+      if (h.offset !== st.offset + 1) {
+        if (!afterRecover) return false
+        this.#deps.gap({ stream: name, epoch: st.epoch, offset: h.offset - 1 })
+      }
+      st.held.shift()
+      st.offset = h.offset
+      this.#deliverItem(name, h, false)
+    }
+    return false
+  }
+
+  #duplicate (item: Held): void {
+    if (item.ack === undefined) return
+    const ack = item.ack
+    // after what is on its way, so the ack never overtakes a handler still running
+    this.#chain = this.#chain.then(() => this.#deps.ack(ack)).catch(() => {})
+  }
+
+  #deliverItem (stream: string, item: Held, recovered: boolean): void {
+    this.#deliver(item.data, { stream, offset: item.offset, recovered, ack: item.ack })
+  }
+
+  #deliver (data: unknown, meta: PushMetaInfo): void {
+    this.#chain = this.#chain
+      .then(() => this.#deps.deliver(data, meta))
+      .catch((err: unknown) => this.#deps.error(err instanceof Error ? err : new Error(String(err))))
+  }
+}
