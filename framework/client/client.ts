@@ -164,11 +164,15 @@ export class SdClient {
       }, { maxFrameBytes: this.#maxFrameBytes })
       if (this.#isClosed()) { link.close(); return }
       this.#link = link
-      this.#hello = await this.#direct(HELLO_PATH, { v: 1 }, this.#timeoutMs) as HelloReply
+      this.#hello = await this.#direct(HELLO_PATH, { v: 1 }, this.#timeoutMs).then(r => r as HelloReply, (err: unknown) => {
+        // a server without the SDK paths: no recovery, calls and pushes still work
+        if ((err as { code?: unknown }).code === 'SD_ERR_ROUTE_NOT_FOUND') return undefined
+        throw err
+      })
       if (this.#opened && this.#onReconnect !== undefined) {
         await this.#onReconnect({ call: (path, data, options) => this.#direct(path, data, options?.timeoutMs ?? this.#timeoutMs) })
       }
-      if (this.#opened && this.#recover) await this.#streams.recoverStreams()
+      if (this.#opened && this.#recover && this.#hello !== undefined) await this.#streams.recoverStreams()
     } catch (err) {
       if (this.#isClosed()) return
       this.#emitError(err instanceof Error ? err : new Error(String(err)))
@@ -217,6 +221,10 @@ export class SdClient {
       this.#pending.delete(Number(m.id))
       if (m.error !== undefined && m.error !== null) p.reject(new SdClientError(String(m.error.code ?? 'SD_ERR_INTERNAL'), String(m.error.message ?? '')))
       else p.resolve(m.data)
+      return
+    }
+    if (m.error !== undefined && m.error !== null) {
+      this.#emitError(new SdClientError(String(m.error.code ?? 'SD_ERR_INTERNAL'), String(m.error.message ?? '')))
       return
     }
     this.#streams.onPush(msg as PushEnvelope)

@@ -44,6 +44,10 @@ export const errorCodes = {
   SD_ERR_TASK_QUEUE_FULL: { status: 503, message: 'task queue is full: %s' },
   SD_ERR_TASK_NOT_FOUND: { status: 500, message: 'unknown task: %s' },
   SD_ERR_VIEW_RENDER: { status: 500, message: 'view could not be rendered: %s' },
+  SD_ERR_CLIENT_TIMEOUT: { status: 504, message: 'no reply in time: %s' },
+  SD_ERR_CLIENT_CLOSED: { status: 499, message: 'client is closed: %s' },
+  SD_ERR_CLIENT_QUEUE_FULL: { status: 503, message: 'client queue is full: %s' },
+  SD_ERR_CLIENT_DISCONNECTED: { status: 503, message: 'connection lost during the call: %s' },
 } as const satisfies Record<string, ErrorSpec>
 
 /** A registered error code. */

@@ -18,6 +18,7 @@ import { clientErrorHandler, frameworkErrors, installHttpErrors, replyHttpError 
 import type { ListenAddress, Transport, TransportHost } from './transport.js'
 import { WsTransport } from './ws-transport.js'
 import { httpServerFactory } from './http-server.js'
+import { isClientJs, sendClientJs } from './client-bundle.js'
 
 /** Methods the catch-all route answers; the router decides which ones an action accepts. */
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -110,6 +111,7 @@ export class HttpTransport implements Transport {
       method: HTTP_METHODS,
       url: '/*',
       handler: (request, reply) => {
+        if (request.url.charCodeAt(1) === 0x73 && isClientJs(request.method, request.url)) return sendClientJs(reply) // '/s…'
         if (staticFiles !== undefined && staticFiles.size > 0 && (request.method === 'GET' || request.method === 'HEAD')) {
           const url = request.url
           const q = url.indexOf('?')
