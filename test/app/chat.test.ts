@@ -74,7 +74,7 @@ test('telnet chat: nickname, welcome, broadcast, private line, join and leave; T
   assert.deepEqual((await ws.next((m) => (m.data as { type?: string })?.type === 'leave')).data, { type: 'leave', uid: bobUid, name: 'bob', room: 'lobby' })
 })
 
-test('the chat page and /status are eta views; the page script is a static file that talks to /ws', async (t) => {
+test('the chat page and /status are eta views; the page script is a static file on the SDK served at /sd/client.js', async (t) => {
   const app = await startApp()
   t.after(() => app.stop())
   const port = portOf(app, 'http')
@@ -90,11 +90,13 @@ test('the chat page and /status are eta views; the page script is a static file 
   const js = await http(port, '/chat.js')
   assert.equal(js.status, 200)
   assert.match(js.headers.get('content-type') ?? '', /javascript/)
-  assert.match(js.text, /from '.\/chat-socket.js'/)
+  assert.match(js.text, /import \{ connect \} from '\/sd\/client.js'/, 'the page is on the client SDK')
   assert.match(js.text, /\/chat\/history/)
-  const socket = await http(port, '/chat-socket.js')
-  assert.equal(socket.status, 200)
-  assert.match(socket.text, /new WebSocket\(/)
+  assert.match(js.text, /\/chat\/resume/)
+  assert.equal((await http(port, '/chat-socket.js')).status, 404, 'the page\'s own socket client is gone')
+  const sdk = await http(port, '/sd/client.js')
+  assert.equal(sdk.status, 200)
+  assert.match(sdk.text, /export\s*\{[^}]*\bconnect\b/, 'the SDK bundle exports connect')
 
   const tcp = await TcpClient.connect(portOf(app, 'tcp'))
   t.after(() => tcp.close())
