@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startApp, portOf, TcpClient, WsClient, http } from '../helpers.js'
+import { startApp, portOf, TcpClient, WsClient, http, waitUntil } from '../helpers.js'
 import { startProxy } from '../proxy.js'
 import { deleteRedisKeys, redisUrl, testKeyPrefix } from '../stores.js'
 import { Redis } from 'ioredis'
@@ -107,4 +107,29 @@ test('without a configured secret: one kept in Redis outlives a restart; without
   const cd = await TcpClient.connect(portOf(d, 'tcp'))
   t.after(() => cd.close())
   assert.equal((await cd.request('/chat/resume', { token: own.token })).error?.code, 'CHAT_ERR_BAD_TOKEN', 'a restarted process does not')
+})
+
+test('a connection that closes while its user has resumed elsewhere announces no leave and keeps the name', async (t) => {
+  const app = await startApp({ chat: { tokenSecret: 'test-secret' } })
+  t.after(() => app.stop())
+  const tcp = portOf(app, 'tcp')
+  const watcher = await TcpClient.connect(tcp)
+  t.after(() => watcher.close())
+  await watcher.request('/chat/login', { name: 'watcher' })
+  const old = await TcpClient.connect(tcp)
+  const pat = (await old.request('/chat/login', { name: 'pat' })).data as Login
+  const resumed = await TcpClient.connect(tcp)
+  t.after(() => resumed.close())
+  assert.equal(((await resumed.request('/chat/resume', { token: pat.token })).data as Login).uid, pat.uid)
+  const before = app.connections.size
+  old.close()
+  await waitUntil(() => app.connections.size === before - 1, 3000, 'the old connection to close')
+  // a user who really leaves, after: their leave is the first one the watcher sees
+  const dee = await TcpClient.connect(tcp)
+  const deeUid = ((await dee.request('/chat/login', { name: 'dee' })).data as Login).uid
+  dee.close()
+  const leave = await watcher.next((m) => (m.data as { type?: string })?.type === 'leave')
+  assert.equal((leave.data as { uid: string }).uid, deeUid, 'no leave for pat, who is still online')
+  const online = (await watcher.request('/chat/online')).data as { users: Array<{ uid: string, name: string }> }
+  assert.deepEqual(online.users.find((u) => u.uid === pat.uid), { uid: pat.uid, name: 'pat' })
 })
