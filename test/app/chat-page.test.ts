@@ -13,6 +13,7 @@ import type { Page } from 'playwright-core'
 import { openPage, skipWithoutChromium } from '../browser.js'
 import { startApp, portOf, TcpClient, http, waitUntil } from '../helpers.js'
 import { freePort } from '../free-port.js'
+import { startProxy } from '../proxy.js'
 import { deleteRedisKeys, redisUrl, testKeyPrefix } from '../stores.js'
 
 const skip = skipWithoutChromium
@@ -112,5 +113,57 @@ test('the chat page logs in, shows messages, and after a server restart reconnec
   const shot = join(tmpdir(), 'sd-chat-page.png')
   await page.screenshot({ path: shot })
   t.diagnostic(`screenshot: ${shot}`)
+  assert.deepEqual(errors, [], 'no script errors on the page')
+})
+
+test('the page shows what it missed while its link was down under "while you were away", in order, and notes a gap', { skip, timeout: 60_000 }, async (t) => {
+  const app = await startApp({ chat: { tokenSecret: 'page-test' }, recovery: { store: 'memory', maxCount: 3 } })
+  t.after(() => app.stop())
+  // the page is served through the proxy, so its WebSocket goes through it too
+  const proxy = await startProxy(portOf(app, 'http'))
+  t.after(() => proxy.close())
+  const { page, errors } = await openPage(t, 'sd-chat-missed-')
+  const line = (text: string | RegExp): ReturnType<Page['locator']> => page.locator('#log li', { hasText: text })
+  const tom = await TcpClient.connect(portOf(app, 'tcp'))
+  t.after(() => tom.close())
+  const tomUid = ((await tom.request('/chat/login', { name: 'tom' })).data as { uid: string }).uid
+
+  await page.goto(`http://127.0.0.1:${proxy.port}/`)
+  await page.fill('#name', 'pat')
+  await page.click('#login button')
+  await page.locator('#status', { hasText: /^connected as pat/ }).waitFor(WAIT)
+  const patUid = /uid (\d+)/.exec(await page.textContent('#status') ?? '')?.[1]
+  await tom.request('/chat/say', { text: 'live' })
+  await line(`tom(${tomUid}) says: live`).waitFor(WAIT)
+
+  proxy.refuse(true)
+  proxy.drop()
+  await page.locator('#status[data-state="reconnecting"]').waitFor(WAIT)
+  await tom.request('/chat/say', { text: 'away one' })
+  await tom.request('/chat/say', { text: 'away two' })
+  await tom.request('/chat/say', { to: patUid, text: 'away private' })
+  proxy.refuse(false)
+  await line(`reconnected as pat, uid ${patUid} in lobby`).waitFor(WAIT)
+  await line('away private').waitFor(WAIT)
+  await line('away two').waitFor(WAIT)
+  const texts = await page.$$eval('#log li', (lis) => lis.map((li) => [li.textContent, li.className]))
+  const away = texts.findIndex(([text]) => text === 'while you were away:')
+  assert.ok(away > 0, 'a "while you were away:" line')
+  const missed = texts.slice(away + 1).filter(([, cls]) => cls?.includes('missed')).map(([text]) => text)
+  assert.deepEqual(missed.filter((m) => !m?.includes('to you')), [`tom(${tomUid}) says: away one`, `tom(${tomUid}) says: away two`])
+  assert.ok(missed.includes(`tom(${tomUid}) says to you: away private`))
+  assert.equal(await line('live').count(), 1, 'nothing shown twice')
+
+  // more than the history keeps (3): the page says some are missing, and shows the last 3
+  proxy.refuse(true)
+  proxy.drop()
+  await page.locator('#status[data-state="reconnecting"]').waitFor(WAIT)
+  for (const n of [1, 2, 3, 4, 5]) await tom.request('/chat/say', { text: `burst ${n}` })
+  proxy.refuse(false)
+  await line(/messages in lobby sent while you were away are no longer kept/).waitFor(WAIT)
+  await line('burst 5').waitFor(WAIT)
+  assert.deepEqual(await page.$$eval('#log li.missed', (lis) => lis.map((li) => li.textContent).filter((x) => x?.includes('burst'))),
+    [`tom(${tomUid}) says: burst 3`, `tom(${tomUid}) says: burst 4`, `tom(${tomUid}) says: burst 5`])
+  await page.screenshot({ path: join(tmpdir(), 'sd-chat-page-missed.png') })
   assert.deepEqual(errors, [], 'no script errors on the page')
 })

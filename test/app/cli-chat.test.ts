@@ -70,6 +70,51 @@ test('the terminal chat logs in, chats, resumes as the same uid after its link d
   await waitUntil(() => proxy.open === 0, 3000, 'the CLI to close its connection')
 })
 
+test('the terminal chat prints, marked and in order, what the room and its uid were sent while its link was down; a gap is noted', async (t) => {
+  const app = await startApp({ chat: { tokenSecret: 'cli-test' }, recovery: { store: 'memory', maxCount: 3 } })
+  t.after(() => app.stop())
+  const proxy = await startProxy(portOf(app, 'tcp'))
+  t.after(() => proxy.close())
+  const ann = await TcpClient.connect(portOf(app, 'tcp'))
+  t.after(() => ann.close())
+  const annUid = ((await ann.request('/chat/login', { name: 'ann' })).data as { uid: string }).uid
+
+  const term = terminal()
+  const done = runCliChat({ url: `tcp://127.0.0.1:${proxy.port}`, name: 'cli', input: term.input, output: term.output })
+  t.after(async () => { term.input.end(); await done })
+  const uid = /uid is (\d+)/.exec(await term.line(/^welcome cli/))?.[1]
+  assert.ok(uid)
+  await ann.request('/chat/say', { text: 'live one' })
+  await term.line(/says: live one$/)
+
+  // down: two room messages and a private one are kept; back: printed marked, in order
+  proxy.refuse(true)
+  proxy.drop()
+  await term.line(/^connection lost; reconnecting…$/)
+  await ann.request('/chat/say', { text: 'missed one' })
+  await ann.request('/chat/say', { text: 'missed two' })
+  assert.deepEqual((await ann.request('/chat/say', { to: uid, text: 'missed private' })).data, { delivered: 0, stored: false })
+  proxy.refuse(false)
+  await term.line(/^reconnected as cli/)
+  await term.line(/\[missed\] .*missed private$/)
+  await term.line(/\[missed\] .*missed two$/)
+  const shown = term.lines.filter((l) => l.startsWith('[missed]'))
+  const room = shown.filter((l) => !l.includes('to you'))
+  assert.deepEqual(room, [`[missed] ann(${annUid}) says: missed one`, `[missed] ann(${annUid}) says: missed two`])
+  assert.ok(shown.includes(`[missed] ann(${annUid}) says to you: missed private`))
+  assert.equal(term.lines.filter((l) => l.includes('live one')).length, 1, 'nothing delivered twice')
+
+  // down again for more than the history keeps (3): a gap is noted, the last 3 are printed
+  proxy.refuse(true)
+  proxy.drop()
+  await waitUntil(() => term.lines.filter((l) => l === 'connection lost; reconnecting…').length === 2, 5000, 'the second drop')
+  for (const n of [1, 2, 3, 4, 5]) await ann.request('/chat/say', { text: `burst ${n}` })
+  proxy.refuse(false)
+  await term.line(/no longer kept/)
+  await term.line(/\[missed\] .*burst 5$/)
+  assert.deepEqual(term.lines.filter((l) => l.includes('burst')).map((l) => l.replace(/^.*: /, '')), ['burst 3', 'burst 4', 'burst 5'])
+})
+
 test('cli-chat: arguments, and a usage line without a name', async () => {
   assert.deepEqual(parseArgs(['--url', 'ws://h:1/ws', 'bo']), { url: 'ws://h:1/ws', room: undefined, name: 'bo' })
   assert.deepEqual(parseArgs(['bo', '--room', 'games']), { url: undefined, room: 'games', name: 'bo' })
