@@ -18,6 +18,7 @@ interface Pending { resolve (value: unknown): void, reject (err: Error): void }
 
 type Listeners = { [E in keyof SdClientEvents]: Set<SdClientEvents[E]> }
 
+/** A connection to an SD server that reconnects until `close()`; made by `connect()`. */
 export class SdClient {
   readonly url: string
   #status: SdClientStatus = 'connecting'

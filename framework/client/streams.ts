@@ -10,6 +10,9 @@ import type { PushEnvelope, RecoverReply, RecoveredStream, StreamPosition } from
 /** Most streams in one `/sd/recover` request (the server's limit). */
 export const MAX_RECOVER_STREAMS = 64
 
+/** Most pushes held per stream while a hole waits for recovery; beyond it the hole is given up as a gap. */
+export const MAX_HELD = 1000
+
 /** What the stream tracker needs from the client. */
 export interface StreamsDeps {
   /** Runs the push handlers (awaited), then acks when `meta.ack` is set. */
@@ -57,22 +60,30 @@ export class Streams {
   /** One incoming push (live). */
   onPush (env: PushEnvelope): void {
     const name = env.stream
-    if (typeof name !== 'string' || typeof env.epoch !== 'string' || typeof env.offset !== 'number') {
+    if (typeof name !== 'string' || typeof env.epoch !== 'string' || !Number.isSafeInteger(env.offset) || (env.offset as number) < 0) {
       if (env.sync === true) return
       this.#deliver(env.data, { recovered: false, ack: typeof env.ack === 'string' ? env.ack : undefined })
       return
     }
+    const offset = env.offset as number
     const st = this.#streams.get(name)
     if (env.sync === true) {
-      if (st === undefined) this.#streams.set(name, { epoch: env.epoch, offset: env.offset, held: [], recovering: false })
-      else if (st.epoch !== env.epoch) { st.epoch = env.epoch; st.offset = env.offset; st.held = st.held.filter(h => h.epoch === env.epoch); this.#release(name, st) }
-      else if (env.offset > st.offset) { st.offset = env.offset; this.#release(name, st) }
+      if (st === undefined) this.#streams.set(name, { epoch: env.epoch, offset, held: [], recovering: false })
+      else if (st.epoch !== env.epoch) { st.epoch = env.epoch; st.offset = offset; st.held = st.held.filter(h => h.epoch === env.epoch); this.#release(name, st) }
+      else if (offset > st.offset) { st.offset = offset; this.#release(name, st) }
       return
     }
-    const item: Held = { epoch: env.epoch, offset: env.offset, data: env.data, ack: typeof env.ack === 'string' ? env.ack : undefined }
+    const item: Held = { epoch: env.epoch, offset, data: env.data, ack: typeof env.ack === 'string' ? env.ack : undefined }
     if (st === undefined) {
       this.#streams.set(name, { epoch: item.epoch, offset: item.offset, held: [], recovering: false })
       this.#deliverItem(name, item, false)
+      return
+    }
+    if (st.held.length >= MAX_HELD) {
+      // bounded memory: give up on the hole (a gap) and deliver what is held
+      if (item.epoch === st.epoch) st.held.push(item)
+      st.held = st.held.filter(h => h.epoch === st.epoch)
+      this.#release(name, st, true)
       return
     }
     if (st.recovering) { st.held.push(item); return }
@@ -135,7 +146,8 @@ export class Streams {
         continue
       }
       const rs = reply.streams?.[n]
-      if (rs !== undefined && this.#merge(n, st, rs)) again.push(n)
+      if (rs === undefined) this.#release(n, st, true) // the server said nothing of it: held pushes go out
+      else if (this.#merge(n, st, rs)) again.push(n)
     }
     if (again.length > 0) await this.recoverStreams(again)
   }
@@ -153,12 +165,11 @@ export class Streams {
       st.offset = e.offset
       this.#deliverItem(name, { epoch: st.epoch, offset: e.offset, data: e.data, ack: e.ack }, true)
     }
-    if (entries.length > 0 && st.offset < rs.offset) {
-      // the reply was cut short (the server's limit): ask again before releasing held pushes
-      return true
-    }
-    if (entries.length === 0 && rs.offset > st.offset) st.offset = rs.offset
     st.held = st.held.filter(h => h.epoch === st.epoch)
+    this.#release(name, st)
+    // the reply was cut short (the server's limit): ask again before filling holes
+    if (entries.length > 0 && st.offset < rs.offset) return true
+    if (entries.length === 0 && rs.offset > st.offset) st.offset = rs.offset
     return this.#release(name, st, true)
   }
 

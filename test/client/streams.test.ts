@@ -1,0 +1,112 @@
+/** Stream positions: order, duplicates, holding and merging with a recovery, gaps, sync, ack after handler. */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { MAX_HELD, Streams } from '../../framework/client/streams.js'
+import type { GapInfo, PushMetaInfo } from '../../framework/client/types.js'
+import type { RecoverReply, StreamPosition } from '../../framework/client/wire.js'
+import { waitUntil } from '../helpers.js'
+
+function harness (reply?: (req: Record<string, StreamPosition>) => RecoverReply) {
+  const log: string[] = []
+  const delivered: Array<{ data: unknown, meta: PushMetaInfo }> = []
+  const gaps: GapInfo[] = []
+  const requests: Array<Record<string, StreamPosition>> = []
+  let release: (() => void) | undefined
+  const streams = new Streams({
+    deliver: async (data, meta) => {
+      delivered.push({ data, meta })
+      log.push(`handle ${String(data)}`)
+      await Promise.resolve()
+      log.push(`done ${String(data)}`)
+      if (meta.ack !== undefined) log.push(`ack ${meta.ack}`)
+    },
+    ack: (ack) => { log.push(`ack ${ack}`) },
+    recover: async (req) => {
+      requests.push(req)
+      await new Promise<void>((resolve) => { release = resolve })
+      return reply ? reply(req) : { streams: {}, denied: [] }
+    },
+    gap: (g) => gaps.push(g),
+    error: (err) => { throw err },
+  })
+  return { streams, log, delivered, gaps, requests, release: () => release?.() }
+}
+
+const push = (offset: number, data: unknown, ack?: string, epoch = 'e1') => ({ stream: 'uid:1', epoch, offset, data, ack })
+
+test('in order delivered; duplicates dropped but acked again; ack after the handler', async () => {
+  const h = harness()
+  h.streams.onPush(push(1, 'a', 'o.1'))
+  h.streams.onPush(push(2, 'b'))
+  h.streams.onPush(push(2, 'b'))
+  h.streams.onPush(push(1, 'a', 'o.1'))
+  await h.streams.idle()
+  assert.deepEqual(h.delivered.map(d => d.data), ['a', 'b'])
+  assert.deepEqual(h.log, ['handle a', 'done a', 'ack o.1', 'handle b', 'done b', 'ack o.1'])
+  assert.deepEqual(h.streams.positions(), { 'uid:1': { epoch: 'e1', offset: 2 } })
+})
+
+test('out of order: held, recovered once, merged in order with live pushes that arrive meanwhile', async () => {
+  const h = harness(() => ({ streams: { 'uid:1': { epoch: 'e1', offset: 4, gap: false, entries: [{ offset: 2, data: 'b' }, { offset: 3, data: 'c' }] } }, denied: [] }))
+  h.streams.onPush(push(1, 'a'))
+  h.streams.onPush(push(4, 'd'))
+  h.streams.onPush(push(5, 'e'))
+  await waitUntil(() => h.requests.length === 1)
+  assert.deepEqual(h.requests[0], { 'uid:1': { epoch: 'e1', offset: 1 } })
+  h.streams.onPush(push(6, 'f'))
+  await h.streams.idle()
+  assert.deepEqual(h.delivered.map(d => d.data), ['a'])
+  h.release()
+  await waitUntil(() => h.delivered.length === 6)
+  await h.streams.idle()
+  assert.deepEqual(h.delivered.map(d => d.data), ['a', 'b', 'c', 'd', 'e', 'f'])
+  assert.deepEqual(h.delivered.map(d => d.meta.recovered), [false, true, true, false, false, false])
+  assert.equal(h.requests.length, 1)
+  assert.deepEqual(h.gaps, [])
+})
+
+test('a gap in the reply (other epoch) is reported and the new epoch adopted', async () => {
+  const h = harness(() => ({ streams: { 'uid:1': { epoch: 'e2', offset: 2, gap: true, entries: [{ offset: 1, data: 'x' }, { offset: 2, data: 'y' }] } }, denied: [] }))
+  h.streams.onPush(push(3, 'a'))
+  h.streams.onPush(push(2, 'y', undefined, 'e2'))
+  await waitUntil(() => h.requests.length === 1)
+  h.release()
+  await waitUntil(() => h.delivered.length === 3)
+  await h.streams.idle()
+  assert.deepEqual(h.delivered.map(d => d.data), ['a', 'x', 'y'])
+  assert.deepEqual(h.gaps, [{ stream: 'uid:1', epoch: 'e2', offset: 2 }])
+  assert.deepEqual(h.streams.positions(), { 'uid:1': { epoch: 'e2', offset: 2 } })
+})
+
+test('sync sets the position (max): older pushes become duplicates, the next one is in order', async () => {
+  const h = harness()
+  h.streams.onPush({ stream: 'uid:1', epoch: 'e1', offset: 5, sync: true })
+  h.streams.onPush({ stream: 'uid:1', epoch: 'e1', offset: 3, sync: true })
+  h.streams.onPush(push(5, 'old'))
+  h.streams.onPush(push(6, 'new'))
+  await h.streams.idle()
+  assert.deepEqual(h.delivered.map(d => d.data), ['new'])
+  assert.equal(h.requests.length, 0)
+})
+
+test('held pushes are bounded: past MAX_HELD the hole is reported as a gap and the held pushes delivered', async () => {
+  const h = harness()
+  h.streams.onPush(push(1, 1))
+  for (let i = 3; i <= MAX_HELD + 3; i++) h.streams.onPush(push(i, i))
+  await h.streams.idle()
+  assert.equal(h.requests.length, 1)
+  assert.deepEqual(h.gaps, [{ stream: 'uid:1', epoch: 'e1', offset: 2 }])
+  assert.equal(h.delivered.length, MAX_HELD + 2)
+  assert.deepEqual(h.streams.positions(), { 'uid:1': { epoch: 'e1', offset: MAX_HELD + 3 } })
+})
+
+test('a denied stream is forgotten and what was held delivered', async () => {
+  const h = harness(() => ({ streams: {}, denied: ['uid:1'] }))
+  h.streams.onPush(push(1, 'a'))
+  h.streams.onPush(push(3, 'c'))
+  await waitUntil(() => h.requests.length === 1)
+  h.release()
+  await waitUntil(() => h.delivered.length === 2)
+  assert.deepEqual(h.delivered.map(d => d.data), ['a', 'c'])
+  assert.deepEqual(h.streams.positions(), { 'uid:1': { epoch: 'e1', offset: 3 } })
+})
