@@ -1,11 +1,12 @@
 import type { Application } from '../framework/index.js'
 import { chatStores, useChatStores, type ChatEvent } from './services/chat.js'
+import type { TokenConfig } from './services/chat-token.js'
 import { BenchLoadController } from './bench/BenchLoadController.js'
 
 /** Chooses where chat state lives, asks telnet users for a nickname and announces users who disconnect. */
 export default function boot (app: Application): void {
   const redis = app.data.redis.configured ? app.data.redis.shared : undefined
-  useChatStores({ redis, mysql: app.data.mysql.configured })
+  useChatStores({ redis, mysql: app.data.mysql.configured, chat: app.config.chat as TokenConfig | undefined })
   // `/bench/bind`, `/bench/push`, … act on other users: only for the benchmark harness (registered
   // under the name BenchController, so its actions are /bench/* next to BenchController's echo and page)
   if (process.env.SD_BENCH === '1') app.addController(BenchLoadController, 'BenchController')
@@ -24,6 +25,9 @@ export default function boot (app: Application): void {
     const { name, room } = ctx.session
     const uid = ctx.session.uid
     if (typeof name !== 'string' || typeof uid !== 'string') return
+    // the same user on another connection (a page that resumed before its old socket's close
+    // was seen): still online, nothing to announce
+    if (await ctx.isUidOnline(uid).catch(() => false)) return
     await chatStores.users.removeName(uid).catch((err: unknown) => ctx.log.warn({ err }, 'could not forget a chat name'))
     await ctx.sendToGroup(String(room), { type: 'leave', uid, name, room: String(room) } satisfies ChatEvent)
   })

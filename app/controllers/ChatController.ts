@@ -1,6 +1,7 @@
 import { AppError, Controller } from '../../framework/index.js'
 import { MessageModel } from '../models/MessageModel.js'
 import { STATS_MESSAGES, StatsTask, type RoomStats } from '../tasks/StatsTask.js'
+import { MAX_TOKEN } from '../services/chat-token.js'
 import { chatStores, LOBBY, type ChatEvent, type ChatMessage, type ChatUser, type NewChatMessage } from '../services/chat.js'
 
 const MAX_NAME = 32
@@ -9,6 +10,18 @@ const HISTORY_DEFAULT = 50
 const HISTORY_MAX = 200
 /** Room messages a telnet user is shown on joining (web users read `/chat/history`). */
 const HISTORY_ON_JOIN = 20
+
+/** What login and resume answer. */
+export interface LoginReply { uid: string, name: string, room: string, token: string }
+
+/**
+ * Room messages and private messages are kept for recovery (`recover: true` per send) so a
+ * client on the SDK that reconnects receives what it missed. Chosen per send rather than
+ * `recovery.groups: ['*']`: the online count the timer pushes to every room each 10 s, and
+ * joins and leaves, are news only while live; recorded, they would crowd the messages out
+ * of the history (100 entries per stream by default). Telnet users see no difference.
+ */
+const KEEP = { recover: true } as const
 
 /**
  * C0 controls, DEL and C1 controls (newlines, escapes: one user could forge lines or drive
@@ -45,7 +58,12 @@ function historyLine (m: ChatMessage): string {
  * read-only ones (`history`, `rooms`, `online`, `stats`).
  */
 export class ChatController extends Controller {
-  static transports = { text: ['text' as const], login: ['tcp' as const, 'ws' as const], say: ['tcp' as const, 'ws' as const] }
+  static transports = {
+    text: ['text' as const],
+    login: ['tcp' as const, 'ws' as const],
+    resume: ['tcp' as const, 'ws' as const],
+    say: ['tcp' as const, 'ws' as const],
+  }
 
   /** Checked on every transport before the action runs (`SD_ERR_VALIDATION`); HTTP query strings are coerced. */
   static schemas = {
@@ -55,6 +73,11 @@ export class ChatController extends Controller {
         room: { type: 'string', minLength: 1, maxLength: MAX_NAME },
         limit: { type: 'integer', minimum: 1, maximum: HISTORY_MAX, default: HISTORY_DEFAULT },
       },
+    },
+    resume: {
+      type: 'object',
+      properties: { token: { type: 'string', minLength: 1, maxLength: MAX_TOKEN } },
+      required: ['token'],
     },
   }
 
@@ -75,8 +98,8 @@ export class ChatController extends Controller {
     }
   }
 
-  async #signIn (name: string, room: string): Promise<ChatUser> {
-    const uid = this.uid ?? await this.#newUid()
+  async #signIn (name: string, room: string, given?: string): Promise<ChatUser> {
+    const uid = given ?? this.uid ?? await this.#newUid()
     const old = this.session.room
     if (typeof old === 'string' && old !== room) await this.leaveGroup(old)
     await this.bindUid(uid)
@@ -115,12 +138,12 @@ export class ChatController extends Controller {
     const direct = /^(\d+):(.*)$/.exec(line)
     if (direct) {
       const to = direct[1]
-      const sent = await this.sendToUid(to, { type: 'say', from: me, text: cleanText(direct[2]), private: true } satisfies ChatEvent)
+      const sent = await this.sendToUid(to, { type: 'say', from: me, text: cleanText(direct[2]), private: true } satisfies ChatEvent, KEEP)
       return sent > 0 ? undefined : `uid ${to} is not online`
     }
     const text = cleanText(line)
     await this.#remember({ room: LOBBY, uid: me.uid, name: me.name, text })
-    await this.sendToGroup(LOBBY, { type: 'say', from: me, text, room: LOBBY } satisfies ChatEvent, { exclude: this.connectionId })
+    await this.sendToGroup(LOBBY, { type: 'say', from: me, text, room: LOBBY } satisfies ChatEvent, { ...KEEP, exclude: this.connectionId })
     return undefined
   }
 
@@ -134,12 +157,29 @@ export class ChatController extends Controller {
     }
   }
 
-  /** `{name, room?}` → binds a uid, joins the room; answers `{uid, name, room}`. */
-  async login (data: { name?: unknown, room?: unknown } | undefined): Promise<{ uid: string, name: string, room: string }> {
+  /**
+   * `{name, room?}` → binds a uid, joins the room; answers `{uid, name, room, token}`, the
+   * token for `/chat/resume` after a reconnect.
+   */
+  async login (data: { name?: unknown, room?: unknown } | undefined): Promise<LoginReply> {
     const name = cleanName(data?.name)
     const room = data?.room === undefined ? LOBBY : cleanName(data.room)
     const me = await this.#signIn(name, room)
-    return { ...me, room }
+    return { ...me, room, token: await chatStores.tokens.sign({ ...me, room }) }
+  }
+
+  /**
+   * `{token}` (from login or an earlier resume) → the same uid, name and room again, answered
+   * like login (with a fresh token); `CHAT_ERR_BAD_TOKEN` when the token is forged, expired or
+   * signed with another secret (a restarted server without a shared one): log in again then.
+   */
+  async resume (data: { token: string }): Promise<LoginReply> {
+    const claims = await chatStores.tokens.verify(data.token)
+    if (!claims) throw new AppError('CHAT_ERR_BAD_TOKEN', 'token is invalid or expired: call /chat/login')
+    const name = cleanName(claims.name)
+    const room = cleanName(claims.room)
+    const me = await this.#signIn(name, room, claims.uid)
+    return { ...me, room, token: await chatStores.tokens.sign({ ...me, room }) }
   }
 
   /**
@@ -162,12 +202,12 @@ export class ChatController extends Controller {
     const me = this.#me()
     const text = cleanText(data?.text)
     if (data?.to !== undefined && data.to !== null && data.to !== '') {
-      const delivered = await this.sendToUid(String(data.to), { type: 'say', from: me, text, private: true } satisfies ChatEvent)
+      const delivered = await this.sendToUid(String(data.to), { type: 'say', from: me, text, private: true } satisfies ChatEvent, KEEP)
       return { delivered, stored: false }
     }
     const room = typeof this.session.room === 'string' ? this.session.room : LOBBY
     const stored = await this.#remember({ room, uid: me.uid, name: me.name, text })
-    const delivered = await this.sendToGroup(room, { type: 'say', from: me, text, room } satisfies ChatEvent, { exclude: this.connectionId })
+    const delivered = await this.sendToGroup(room, { type: 'say', from: me, text, room } satisfies ChatEvent, { ...KEEP, exclude: this.connectionId })
     return { delivered, stored }
   }
 

@@ -1,19 +1,34 @@
-// The chat page: one reconnecting WebSocket to /ws (chat-socket.js). After a close it waits a
-// jittered, growing delay, reconnects, logs in again with the same name and room, and sends the
-// messages typed meanwhile (at most MAX_OUTBOX wait; past that the text stays in the box).
-import { ChatSocket, DISCONNECTED } from './chat-socket.js'
+// The chat page on the client SDK (/sd/client.js): one WebSocket to /ws that reconnects by
+// itself (jittered backoff). Login hands out a resume token, kept in sessionStorage (this tab
+// only): after a reconnect, or a reload of the page, `/chat/resume` gives the same uid and room
+// back, and the SDK then recovers what the room and this uid were sent meanwhile, shown marked
+// as missed. A token the server refuses (a restart without a shared secret) means a fresh
+// login with the same name. Messages typed while down wait in the outbox (at most MAX_OUTBOX).
+import { connect } from '/sd/client.js'
 
 const MAX_OUTBOX = 20
+const TOKEN = 'sd-chat-token'
+const WANTED = 'sd-chat-wanted'
+const DISCONNECTED = 'SD_ERR_CLIENT_DISCONNECTED'
 const $ = (id) => document.getElementById(id)
-const sock = new ChatSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`)
 
-let wanted = null // {name, room} once the user has asked to join; kept across reconnects
-let me = null // {uid, name, room} while logged in on the current connection
+let wanted = readWanted() // {name, room} once the user has asked to join; kept across reconnects and reloads
+let me = null // {uid, name, room} while signed in on the current connection
 let lastUid = null
 let online = null
-let lost = false // the connection dropped and has not been back since (reported once)
+let lostAt = 0 // when the connection dropped (0: up, or never was)
+let awayShown = false // the "while you were away" line of this reconnect is shown
 let countdown
-const outbox = [] // {to, text, li}: shown in the log, sent in order once logged in
+const outbox = [] // {to, text, li}: shown in the log, sent in order once signed in
+
+const sd = connect(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`, {
+  // on every reconnect, before the SDK recovers missed pushes and sends queued calls
+  onReconnect: ({ call }) => signIn(call),
+})
+
+function readWanted () {
+  try { return JSON.parse(sessionStorage.getItem(WANTED) ?? 'null') } catch { return null }
+}
 
 function show (text, cls) {
   const li = document.createElement('li')
@@ -24,82 +39,109 @@ function show (text, cls) {
   return li
 }
 
-function render (ev) {
+function render (ev, missed) {
+  const cls = missed ? 'missed' : ''
   if (ev.type === 'join') return show(`${ev.name}(${ev.uid}) joined ${ev.room}`, 'info')
   if (ev.type === 'leave') return show(`${ev.name}(${ev.uid}) left`, 'info')
   if (ev.type === 'online') { online = ev.count; return showStatus() }
-  if (ev.type === 'say') return show(`${ev.from.name}(${ev.from.uid}) says${ev.private ? ' to you' : ''}: ${ev.text}`, ev.private ? 'private' : '')
+  if (ev.type === 'say') return show(`${ev.from.name}(${ev.from.uid}) says${ev.private ? ' to you' : ''}: ${ev.text}`, `${ev.private ? 'private' : ''} ${cls}`.trim())
   show(JSON.stringify(ev), 'info')
 }
 
-// ---- state shown in the header: "connecting…", "reconnecting in 3 s…", "connected as …"
+// ---- state shown in the header: "connecting…", "reconnecting… (offline 3 s)", "connected as …"
 function showStatus () {
   const el = $('status')
-  el.dataset.state = sock.status
-  $('retry').hidden = sock.status !== 'waiting'
-  if (sock.status === 'connecting') el.textContent = lost ? 'reconnecting…' : 'connecting…'
-  else if (sock.status === 'waiting') el.textContent = `disconnected, reconnecting in ${Math.max(1, Math.ceil((sock.retryAt - Date.now()) / 1000))} s…`
+  el.dataset.state = sd.status
+  if (sd.status === 'connecting') el.textContent = 'connecting…'
+  else if (sd.status === 'reconnecting') el.textContent = `disconnected, reconnecting… (offline ${Math.max(1, Math.round((Date.now() - lostAt) / 1000))} s)`
+  else if (sd.status === 'closed') el.textContent = 'closed'
   else if (!me) el.textContent = wanted ? 'connected, logging in…' : 'connected'
   else el.textContent = `connected as ${me.name} (uid ${me.uid}) in ${me.room}${online === null ? '' : ` · ${online} online`}`
 }
 
-const retry = document.createElement('button')
-retry.id = 'retry'
-retry.type = 'button'
-retry.textContent = 'retry now'
-retry.hidden = true
-retry.onclick = () => sock.retryNow()
-$('status').after(retry)
-
-sock.on('status', (status, info) => {
+sd.on('status', (status) => {
   clearInterval(countdown)
-  if (status === 'waiting') {
-    if (!lost) show(`connection lost (code ${info.code}); reconnecting…`, 'info')
-    lost = true
+  if (status === 'reconnecting') {
+    if (!lostAt) {
+      lostAt = Date.now()
+      show('connection lost; reconnecting…', 'info')
+    }
     me = null
     online = null
+    awayShown = false
     countdown = setInterval(showStatus, 1000)
   }
-  showStatus()
-})
-sock.on('push', (data, error) => {
-  if (!error) return render(data)
-  // sent just before the 1001 close of a restart or `sd reload`: news, not a failure
-  if (error.code === 'SD_ERR_SHUTTING_DOWN') return show('the server is restarting…', 'info')
-  show(`${error.code}: ${error.message}`, 'error')
-})
-sock.on('open', () => { lost = false; void login() })
-
-// ---- login: first from the form, then again after every reconnect
-async function login () {
-  if (!wanted || sock.status !== 'connected') return showStatus()
-  showStatus()
-  let got
-  try {
-    got = await sock.call('/chat/login', wanted)
-  } catch (err) {
-    if (err.code === DISCONNECTED) return
-    show(`${err.code}: ${err.message}`, 'error')
-    wanted = null
-    $('login').hidden = false
-    $('say').hidden = true
-    return showStatus()
+  if (status === 'open') {
+    lostAt = 0
+    // first connect (or a reload): sign in with the stored token; reconnects did it in onReconnect
+    if (!me && wanted) void signIn((path, data) => sd.call(path, data)).catch(failed)
+    else if (me) void flush()
   }
-  me = got
-  if (lastUid === null) await firstHistory()
+  showStatus()
+})
+
+sd.on('push', (data, meta) => {
+  // an error pushed without a request (a server going away) carries no data: its close is news enough
+  if (data === undefined || data === null) return
+  if (meta.recovered && !awayShown) {
+    awayShown = true
+    show('while you were away:', 'info away')
+  }
+  render(data, meta.recovered)
+})
+sd.on('gap', ({ stream }) => {
+  const what = stream.startsWith('uid:') ? 'private messages' : `messages in ${stream.slice('group:'.length)}`
+  show(`some ${what} sent while you were away are no longer kept on the server and are missing here`, 'info gap')
+})
+
+// ---- sign in: resume with the token when there is one, else log in (first from the form)
+async function signIn (call) {
+  if (!wanted) return
+  const token = sessionStorage.getItem(TOKEN)
+  let got
+  let resumed = false
+  if (token) {
+    try {
+      got = await call('/chat/resume', { token })
+      resumed = true
+    } catch (err) {
+      if (err.code !== 'CHAT_ERR_BAD_TOKEN' && err.code !== 'SD_ERR_VALIDATION') throw err
+      sessionStorage.removeItem(TOKEN) // a restarted server without a shared secret: log in afresh
+    }
+  }
+  got ??= await call('/chat/login', wanted)
+  signedIn(got, resumed)
+}
+
+function signedIn (got, resumed) {
+  me = { uid: got.uid, name: got.name, room: got.room }
+  sessionStorage.setItem(TOKEN, got.token)
+  if (lastUid === null) {
+    show(`welcome ${me.name}, your uid is ${me.uid} (room ${me.room})`, 'info')
+    void firstHistory()
+  } else if (resumed && me.uid === lastUid) show(`reconnected as ${me.name}, uid ${me.uid} in ${me.room}`, 'info')
   else show(`reconnected: logged in again as ${me.name}, uid ${me.uid}${me.uid === lastUid ? '' : ` (was ${lastUid})`} in ${me.room}`, 'info')
-  if (lastUid === null) show(`welcome ${me.name}, your uid is ${me.uid} (room ${me.room})`, 'info')
   lastUid = me.uid
   $('login').hidden = true
   $('say').hidden = false
   $('text').focus()
   showStatus()
-  void flush()
+  if (sd.status === 'open') void flush()
+}
+
+function failed (err) {
+  if (err.code === DISCONNECTED) return
+  show(`${err.code}: ${err.message}`, 'error')
+  wanted = null
+  sessionStorage.removeItem(WANTED)
+  $('login').hidden = false
+  $('say').hidden = true
+  showStatus()
 }
 
 async function firstHistory () {
   try {
-    const history = await sock.call('/chat/history', { room: me.room, limit: 50 })
+    const history = await sd.call('/chat/history', { room: me.room, limit: 50 })
     if (history.length > 0) show(`last ${history.length} message${history.length === 1 ? '' : 's'} in ${me.room}:`, 'info')
     for (const m of history) show(`[${new Date(m.at).toLocaleTimeString()}] ${m.name}(${m.uid}): ${m.text}`, 'past')
   } catch (err) { show(`history: ${err.code}: ${err.message}`, 'error') }
@@ -108,7 +150,11 @@ async function firstHistory () {
 $('login').onsubmit = (e) => {
   e.preventDefault()
   wanted = { name: $('name').value, room: $('room').value || 'lobby' }
-  void login()
+  sessionStorage.setItem(WANTED, JSON.stringify(wanted))
+  sessionStorage.removeItem(TOKEN) // a new name or room: not the old token's
+  lastUid = null
+  if (sd.status === 'open') void signIn((path, data) => sd.call(path, data)).catch(failed)
+  showStatus()
 }
 
 // ---- sending: every message goes through the outbox, so one typed offline waits there
@@ -117,11 +163,11 @@ async function flush () {
   if (flushing) return
   flushing = true
   try {
-    while (outbox.length > 0 && me) {
+    while (outbox.length > 0 && me && sd.status === 'open') {
       const item = outbox[0]
       item.li.className = 'sending'
       try {
-        await sock.call('/chat/say', item.to ? { to: item.to, text: item.text } : { text: item.text })
+        await sd.call('/chat/say', item.to ? { to: item.to, text: item.text } : { text: item.text })
         item.li.className = ''
         item.li.textContent = label(item) + (item.waited ? ' (sent after reconnecting)' : '')
       } catch (err) {
@@ -133,7 +179,7 @@ async function flush () {
       outbox.shift()
     }
   } finally { flushing = false }
-  if (outbox.length > 0 && me) void flush()
+  if (outbox.length > 0 && me && sd.status === 'open') void flush()
 }
 
 const label = (item) => `me${item.to ? ` to ${item.to}` : ''}: ${item.text}`
@@ -152,7 +198,7 @@ $('say').onsubmit = (e) => {
   }
   const item = { to: $('to').value.trim(), text }
   item.li = show(label(item), 'sending')
-  if (!me) queued(item)
+  if (!me || sd.status !== 'open') queued(item)
   outbox.push(item)
   $('text').value = ''
   void flush()

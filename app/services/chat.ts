@@ -5,6 +5,7 @@
  * it is configured, else the last messages of each room in memory.
  */
 import type { RedisClient } from '../../framework/index.js'
+import { chatTokensFor, type ChatTokens, type TokenConfig } from './chat-token.js'
 
 /** The room everyone starts in (telnet users stay in it). */
 export const LOBBY = 'lobby'
@@ -160,17 +161,19 @@ export class MemoryHistory {
 }
 
 /** Where this process keeps chat state (set by `useChatStores` at boot). */
-export const chatStores: { users: UserStore, history: MemoryHistory, historyInMysql: boolean } = {
+export const chatStores: { users: UserStore, history: MemoryHistory, historyInMysql: boolean, tokens: ChatTokens } = {
   users: new MemoryUsers(),
   history: new MemoryHistory(),
   historyInMysql: false,
+  tokens: chatTokensFor(undefined, undefined),
 }
 
-/** Chooses the stores: Redis for users when given, MySQL for history when on. */
-export function useChatStores (options: { redis?: RedisClient, mysql: boolean }): void {
+/** Chooses the stores: Redis for users (and the token secret) when given, MySQL for history when on. */
+export function useChatStores (options: { redis?: RedisClient, mysql: boolean, chat?: TokenConfig }): void {
   chatStores.users = options.redis ? new RedisUsers(options.redis) : new MemoryUsers()
   chatStores.history = new MemoryHistory()
   chatStores.historyInMysql = options.mysql
+  chatStores.tokens = chatTokensFor(options.chat, options.redis)
 }
 
 /** Renders a chat event as one telnet line (the text port's `render`). */

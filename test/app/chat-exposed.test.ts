@@ -82,7 +82,7 @@ test('C0/C1 controls and bidi overrides are stripped from names and text, on Web
   await ws.request('/chat/say', { text: 'a\u001b]0;pwn\u0007b\u0085c\u202ed\u2067e\rf' })
   assert.equal(await telnet.next(), `evil(${me.uid}) says: a ]0;pwn b cde f`)
   telnet.send(`${me.uid}:x\u009by\u202ez`)
-  const pm = await ws.next((m) => m.id === undefined && (m.data as { type?: string }).type === 'say')
+  const pm = await ws.next((m) => m.id === undefined && (m.data as { type?: string } | undefined)?.type === 'say')
   assert.equal((pm.data as { text: string }).text, 'x yz')
   const tcp = await TcpClient.connect(portOf(app, 'tcp'))
   t.after(() => tcp.close())

@@ -1,8 +1,9 @@
 /**
- * The chat page in a real browser (Debian's chromium through playwright-core): login, forms
- * shown and hidden, a TCP user's message on the page, then a server restart on the same port:
- * the page reconnects and logs in again by itself, and the text typed meanwhile is sent.
- * Uids come from Redis, so the restarted server gives the page a new one, which it shows.
+ * The chat page in a real browser (Debian's chromium through playwright-core), on the client
+ * SDK: login, forms shown and hidden, a TCP user's message on the page, then a server restart
+ * on the same port: the page reconnects and resumes with its token by itself (the secret is
+ * kept in Redis, so the same uid), and the text typed meanwhile is sent. A restart without a
+ * shared secret: the page logs in afresh with the same name and shows the new uid.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -12,6 +13,7 @@ import type { Page } from 'playwright-core'
 import { openPage, skipWithoutChromium } from '../browser.js'
 import { startApp, portOf, TcpClient, http, waitUntil } from '../helpers.js'
 import { freePort } from '../free-port.js'
+import { startProxy } from '../proxy.js'
 import { deleteRedisKeys, redisUrl, testKeyPrefix } from '../stores.js'
 
 const skip = skipWithoutChromium
@@ -22,7 +24,7 @@ function display (page: Page, selector: string): Promise<string> {
   return page.$eval(selector, (el) => el.ownerDocument.defaultView?.getComputedStyle(el).display ?? "")
 }
 
-test('the chat page logs in, shows messages, and after a server restart reconnects, logs in again and sends what was typed meanwhile', { skip, timeout: 60_000 }, async (t) => {
+test('the chat page logs in, shows messages, and after a server restart reconnects, resumes as the same uid and sends what was typed meanwhile', { skip, timeout: 60_000 }, async (t) => {
   const port = await freePort()
   const keyPrefix = testKeyPrefix('chat-page')
   const config = { server: { http: { port } }, redis: { url: redisUrl, keyPrefix } }
@@ -36,7 +38,7 @@ test('the chat page logs in, shows messages, and after a server restart reconnec
   assert.match(icon.headers.get('content-type') ?? '', /icon/)
 
   await page.goto(`http://127.0.0.1:${port}/`)
-  await page.locator('#status[data-state="connected"]').waitFor(WAIT)
+  await page.locator('#status[data-state="open"]').waitFor(WAIT)
   assert.equal(await page.textContent('#status'), 'connected')
   assert.equal(await display(page, '#say'), 'none', 'the message form is hidden before login')
   assert.equal(await display(page, '#login'), 'flex')
@@ -66,28 +68,27 @@ test('the chat page logs in, shows messages, and after a server restart reconnec
   // the server goes away: the page says so and keeps what is typed meanwhile
   tom.close()
   await app.stop()
-  await page.locator('#status[data-state="waiting"]', { hasText: /^disconnected, reconnecting in \d+ s…$/ }).waitFor(WAIT)
-  await line(/^connection lost \(code 100[16]\); reconnecting…$/).waitFor(WAIT)
+  await page.locator('#status[data-state="reconnecting"]', { hasText: /^disconnected, reconnecting… \(offline \d+ s\)$/ }).waitFor(WAIT)
+  await line(/^connection lost; reconnecting…$/).waitFor(WAIT)
   assert.equal(await line('SD_ERR_').count(), 0, 'a restart is news, not an error')
-  assert.ok(await page.isVisible('#retry'))
   await page.fill('#text', 'typed while down')
   await page.press('#text', 'Enter')
   await line('typed while down').waitFor(WAIT)
   assert.equal(await page.$eval('#log li:last-child', (li) => li.className), 'queued')
   assert.match(await page.textContent('#log li:last-child') ?? '', /waiting for the connection/)
   assert.equal(await page.inputValue('#text'), '')
+  assert.ok(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem (k: string): string | null } }).sessionStorage.getItem('sd-chat-token')), 'the resume token is kept in sessionStorage')
   await page.screenshot({ path: join(tmpdir(), 'sd-chat-page-down.png') })
 
-  // the same port again: the page reconnects by itself, logs in again and sends the queued text
+  // the same port again: the page reconnects by itself, resumes (the token's secret is in Redis) and sends the queued text
   app = await startApp(config)
-  await line(new RegExp(`^reconnected: logged in again as pat, uid \\d+ \\(was ${firstUid}\\) in lobby$`)).waitFor(WAIT)
+  await line(`reconnected as pat, uid ${firstUid} in lobby`).waitFor(WAIT)
   const sam = await TcpClient.connect(portOf(app, 'tcp'))
   t.after(() => sam.close())
   const samUid = ((await sam.request('/chat/login', { name: 'sam', room: 'lobby' })).data as { uid: string }).uid
   const online = (await sam.request('/chat/online', { room: 'lobby' })).data as { users: Array<{ uid: string, name: string }> }
-  const pat = online.users.find((u) => u.name === 'pat')
-  assert.ok(pat, 'the page is in the lobby of the new server')
-  assert.match(await page.textContent('#status') ?? '', new RegExp(`^connected as pat \\(uid ${pat.uid}\\) in lobby`), 'the status shows the uid the new server gave')
+  assert.deepEqual(online.users.find((u) => u.name === 'pat'), { uid: firstUid, name: 'pat' }, 'the page is in the lobby of the new server, same uid')
+  await page.locator('#status', { hasText: new RegExp(`^connected as pat \\(uid ${firstUid}\\) in lobby`) }).waitFor(WAIT)
   await waitUntil(async () => {
     const history = (await sam.request('/chat/history', { room: 'lobby' })).data as Array<{ name: string, text: string }>
     return history.some((m) => m.name === 'pat' && m.text === 'typed while down')
@@ -97,6 +98,17 @@ test('the chat page logs in, shows messages, and after a server restart reconnec
   await line(`sam(${samUid}) says: welcome back`).waitFor(WAIT)
   assert.equal(await display(page, '#say'), 'flex')
 
+  // a restart that forgets the secret (Redis emptied): the token is refused, the page logs in
+  // afresh with the same name (the uid counter went too: the new uid follows the clock, "was …" when it differs)
+  sam.close()
+  await app.stop()
+  await page.locator('#status[data-state="reconnecting"]').waitFor(WAIT)
+  await deleteRedisKeys(keyPrefix)
+  app = await startApp(config)
+  const relogin = await line(new RegExp(`^reconnected: logged in again as pat, uid \\d+(?: \\(was ${firstUid}\\))? in lobby$`)).textContent(WAIT)
+  const newUid = /uid (\d+)/.exec(relogin ?? '')?.[1]
+  await page.locator('#status', { hasText: new RegExp(`^connected as pat \\(uid ${newUid}\\) in lobby`) }).waitFor(WAIT)
+
   // one file, overwritten by each run, to look at by eye
   const shot = join(tmpdir(), 'sd-chat-page.png')
   await page.screenshot({ path: shot })
@@ -104,14 +116,54 @@ test('the chat page logs in, shows messages, and after a server restart reconnec
   assert.deepEqual(errors, [], 'no script errors on the page')
 })
 
-test('the page waits 0.5 s doubling to at most 10 s between reconnects, each wait drawn in its upper half', async () => {
-  // a browser file without types: loaded by URL (it touches no browser global until a socket is made)
-  const url = new URL('../../app/public/chat-socket.js', import.meta.url).href
-  const { backoffMs } = await import(url) as { backoffMs: (n: number, random: () => number) => number }
-  const bounds = (n: number): [number, number] => [backoffMs(n, () => 0), backoffMs(n, () => 0.999999)]
-  assert.deepEqual(bounds(0), [250, 500])
-  assert.deepEqual(bounds(1), [500, 1000])
-  assert.deepEqual(bounds(4), [4000, 8000])
-  assert.deepEqual(bounds(5), [5000, 10_000], 'capped at 10 s')
-  assert.deepEqual(bounds(60), [5000, 10_000])
+test('the page shows what it missed while its link was down under "while you were away", in order, and notes a gap', { skip, timeout: 60_000 }, async (t) => {
+  const app = await startApp({ chat: { tokenSecret: 'page-test' }, recovery: { store: 'memory', maxCount: 3 } })
+  t.after(() => app.stop())
+  // the page is served through the proxy, so its WebSocket goes through it too
+  const proxy = await startProxy(portOf(app, 'http'))
+  t.after(() => proxy.close())
+  const { page, errors } = await openPage(t, 'sd-chat-missed-')
+  const line = (text: string | RegExp): ReturnType<Page['locator']> => page.locator('#log li', { hasText: text })
+  const tom = await TcpClient.connect(portOf(app, 'tcp'))
+  t.after(() => tom.close())
+  const tomUid = ((await tom.request('/chat/login', { name: 'tom' })).data as { uid: string }).uid
+
+  await page.goto(`http://127.0.0.1:${proxy.port}/`)
+  await page.fill('#name', 'pat')
+  await page.click('#login button')
+  await page.locator('#status', { hasText: /^connected as pat/ }).waitFor(WAIT)
+  const patUid = /uid (\d+)/.exec(await page.textContent('#status') ?? '')?.[1]
+  await tom.request('/chat/say', { text: 'live' })
+  await line(`tom(${tomUid}) says: live`).waitFor(WAIT)
+
+  proxy.refuse(true)
+  proxy.drop()
+  await page.locator('#status[data-state="reconnecting"]').waitFor(WAIT)
+  await tom.request('/chat/say', { text: 'away one' })
+  await tom.request('/chat/say', { text: 'away two' })
+  await tom.request('/chat/say', { to: patUid, text: 'away private' })
+  proxy.refuse(false)
+  await line(`reconnected as pat, uid ${patUid} in lobby`).waitFor(WAIT)
+  await line('away private').waitFor(WAIT)
+  await line('away two').waitFor(WAIT)
+  const texts = await page.$$eval('#log li', (lis) => lis.map((li) => [li.textContent, li.className]))
+  const away = texts.findIndex(([text]) => text === 'while you were away:')
+  assert.ok(away > 0, 'a "while you were away:" line')
+  const missed = texts.slice(away + 1).filter(([, cls]) => cls?.includes('missed')).map(([text]) => text)
+  assert.deepEqual(missed.filter((m) => !m?.includes('to you')), [`tom(${tomUid}) says: away one`, `tom(${tomUid}) says: away two`])
+  assert.ok(missed.includes(`tom(${tomUid}) says to you: away private`))
+  assert.equal(await line('live').count(), 1, 'nothing shown twice')
+
+  // more than the history keeps (3): the page says some are missing, and shows the last 3
+  proxy.refuse(true)
+  proxy.drop()
+  await page.locator('#status[data-state="reconnecting"]').waitFor(WAIT)
+  for (const n of [1, 2, 3, 4, 5]) await tom.request('/chat/say', { text: `burst ${n}` })
+  proxy.refuse(false)
+  await line(/messages in lobby sent while you were away are no longer kept/).waitFor(WAIT)
+  await line('burst 5').waitFor(WAIT)
+  assert.deepEqual(await page.$$eval('#log li.missed', (lis) => lis.map((li) => li.textContent).filter((x) => x?.includes('burst'))),
+    [`tom(${tomUid}) says: burst 3`, `tom(${tomUid}) says: burst 4`, `tom(${tomUid}) says: burst 5`])
+  await page.screenshot({ path: join(tmpdir(), 'sd-chat-page-missed.png') })
+  assert.deepEqual(errors, [], 'no script errors on the page')
 })

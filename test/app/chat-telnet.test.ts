@@ -38,7 +38,7 @@ test('no room traffic before a nickname; history on join; quit closes the sessio
   lurker.send('  quit ')
   assert.equal(await lurker.next(), 'bye')
   await lurker.waitClosed()
-  const left = await ws.next((m) => m.id === undefined && ['leave', 'say'].includes((m.data as { type: string }).type))
+  const left = await ws.next((m) => m.id === undefined && ['leave', 'say'].includes((m.data as { type?: string } | undefined)?.type ?? ''))
   assert.deepEqual(left.data, { type: 'leave', uid: lena, name: 'lena', room: 'lobby' }, 'quit was not said to the room')
 
   const early = await LineClient.connect(portOf(app, 'text'))

@@ -66,7 +66,7 @@ test('the chat skips a uid still online: a user who logs in after Redis lost the
   assert.notEqual(bob.uid, ann.uid)
   await c.request('/chat/login', { name: 'cy', room: 'elsewhere' })
   assert.deepEqual((await c.request('/chat/say', { to: ann.uid, text: 'for ann only' })).data, { delivered: 1, stored: false })
-  const got = await a.next((m) => m.id === undefined && (m.data as { type?: string }).type === 'say')
+  const got = await a.next((m) => m.id === undefined && (m.data as { type?: string } | undefined)?.type === 'say')
   assert.equal((got.data as { text: string }).text, 'for ann only')
   assert.deepEqual((await b.request('/chat/history', { room: 'nowhere' })).data, [])
   assert.equal(b.received.filter((m) => (m.data as { type?: string })?.type === 'say').length, 0, 'bob got no private message of ann')

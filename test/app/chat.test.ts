@@ -43,9 +43,11 @@ test('telnet chat: nickname, welcome, broadcast, private line, join and leave; T
   assert.equal(await bob.next(), `carol(${carol.uid}) says: hi from the browser`)
 
   alice.send('hi carol')
-  assert.deepEqual(await ws.next((m) => m.id === undefined), { data: { type: 'say', from: { uid: aliceUid, name: 'alice' }, text: 'hi carol', room: 'lobby' } })
+  // pushes with data (a recoverable push also carries its stream position; a sync message has no data)
+  const pushed = (m: { id?: unknown, data?: unknown }): boolean => m.id === undefined && m.data !== undefined
+  assert.deepEqual((await ws.next(pushed)).data, { type: 'say', from: { uid: aliceUid, name: 'alice' }, text: 'hi carol', room: 'lobby' })
   alice.send(`${carol.uid}:just you`)
-  assert.deepEqual(await ws.next((m) => m.id === undefined), { data: { type: 'say', from: { uid: aliceUid, name: 'alice' }, text: 'just you', private: true } })
+  assert.deepEqual((await ws.next(pushed)).data, { type: 'say', from: { uid: aliceUid, name: 'alice' }, text: 'just you', private: true })
   assert.equal(await bob.next(), `alice(${aliceUid}) says: hi carol`)
 
   const tcp = await TcpClient.connect(portOf(app, 'tcp'))
@@ -74,7 +76,7 @@ test('telnet chat: nickname, welcome, broadcast, private line, join and leave; T
   assert.deepEqual((await ws.next((m) => (m.data as { type?: string })?.type === 'leave')).data, { type: 'leave', uid: bobUid, name: 'bob', room: 'lobby' })
 })
 
-test('the chat page and /status are eta views; the page script is a static file that talks to /ws', async (t) => {
+test('the chat page and /status are eta views; the page script is a static file on the SDK served at /sd/client.js', async (t) => {
   const app = await startApp()
   t.after(() => app.stop())
   const port = portOf(app, 'http')
@@ -90,11 +92,13 @@ test('the chat page and /status are eta views; the page script is a static file 
   const js = await http(port, '/chat.js')
   assert.equal(js.status, 200)
   assert.match(js.headers.get('content-type') ?? '', /javascript/)
-  assert.match(js.text, /from '.\/chat-socket.js'/)
+  assert.match(js.text, /import \{ connect \} from '\/sd\/client.js'/, 'the page is on the client SDK')
   assert.match(js.text, /\/chat\/history/)
-  const socket = await http(port, '/chat-socket.js')
-  assert.equal(socket.status, 200)
-  assert.match(socket.text, /new WebSocket\(/)
+  assert.match(js.text, /\/chat\/resume/)
+  assert.equal((await http(port, '/chat-socket.js')).status, 404, 'the page\'s own socket client is gone')
+  const sdk = await http(port, '/sd/client.js')
+  assert.equal(sdk.status, 200)
+  assert.match(sdk.text, /export\s*\{[^}]*\bconnect\b/, 'the SDK bundle exports connect')
 
   const tcp = await TcpClient.connect(portOf(app, 'tcp'))
   t.after(() => tcp.close())

@@ -1,0 +1,67 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer, connect, type Socket, type AddressInfo } from 'node:net'
+import { once } from 'node:events'
+import { startProxy } from './proxy.js'
+import { waitUntil } from './helpers.js'
+
+/** A socket that collects what it reads and notes when it closes. */
+async function client (port: number): Promise<{ socket: Socket, text: () => string, closed: () => boolean }> {
+  const socket = connect(port, '127.0.0.1')
+  let got = ''
+  let closed = false
+  socket.setEncoding('utf8')
+  socket.on('data', (d: string) => { got += d })
+  socket.on('error', () => {})
+  socket.on('close', () => { closed = true })
+  await once(socket, 'connect')
+  return { socket, text: () => got, closed: () => closed }
+}
+
+test('the test proxy pipes both ways, drop() cuts every open pair, refuse() closes new connections at once', async (t) => {
+  const serverSide = new Set<Socket>()
+  const echo = createServer((s) => {
+    serverSide.add(s)
+    s.on('close', () => serverSide.delete(s))
+    s.on('error', () => {})
+    s.pipe(s)
+  })
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise<void>((resolve) => echo.close(() => resolve())))
+  const proxy = await startProxy((echo.address() as AddressInfo).port)
+  t.after(() => proxy.close())
+
+  const a = await client(proxy.port)
+  const b = await client(proxy.port)
+  t.after(() => { a.socket.destroy(); b.socket.destroy() })
+  a.socket.write('hello')
+  b.socket.write('world')
+  await waitUntil(() => a.text() === 'hello' && b.text() === 'world', 3000, 'echo through the proxy')
+  await waitUntil(() => proxy.open === 2 && serverSide.size === 2, 3000, 'two pairs')
+  assert.equal(proxy.accepted, 2)
+
+  assert.equal(proxy.drop(), 2)
+  await waitUntil(() => a.closed() && b.closed(), 3000, 'clients to see the drop')
+  await waitUntil(() => serverSide.size === 0, 3000, 'the server to see the drop')
+  assert.equal(proxy.open, 0)
+  assert.equal(proxy.dropped, 2)
+
+  proxy.refuse(true)
+  const c = await client(proxy.port)
+  t.after(() => c.socket.destroy())
+  await waitUntil(() => c.closed(), 3000, 'a refused connection to close')
+  assert.equal(proxy.refused, 1)
+  assert.equal(proxy.accepted, 2, 'a refused connection is not a pair')
+  assert.equal(serverSide.size, 0, 'nothing reached the server')
+
+  proxy.refuse(false)
+  const d = await client(proxy.port)
+  t.after(() => d.socket.destroy())
+  d.socket.write('again')
+  await waitUntil(() => d.text() === 'again', 3000, 'echo after refusing stops')
+  assert.equal(proxy.accepted, 3)
+
+  await proxy.close()
+  await waitUntil(() => d.closed(), 3000, 'close() to end open pairs')
+  assert.equal(proxy.open, 0)
+})
