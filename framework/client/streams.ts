@@ -25,12 +25,17 @@ export interface StreamsDeps {
   error (err: Error): void
 }
 
-interface Held { epoch: string, offset: number, data: unknown, ack?: string }
+/** A push waiting its turn; `skip`: an offset the connection was excluded from (nothing to deliver). */
+interface Held { epoch: string, offset: number, data: unknown, ack?: string, skip?: boolean }
 
 interface StreamState {
   epoch: string
   /** Last offset handed to delivery (delivered or on its way, in order). */
   offset: number
+  /** Highest offset a sync message said exists in this epoch: recovered up to it. */
+  known: number
+  /** A sync message arrived during a recovery that may predate it: ask once more after it. */
+  again?: boolean
   held: Held[]
   recovering: boolean
 }
@@ -68,14 +73,14 @@ export class Streams {
     const offset = env.offset as number
     const st = this.#streams.get(name)
     if (env.sync === true) {
-      if (st === undefined) this.#streams.set(name, { epoch: env.epoch, offset, held: [], recovering: false })
-      else if (st.epoch !== env.epoch) { st.epoch = env.epoch; st.offset = offset; st.held = st.held.filter(h => h.epoch === env.epoch); this.#release(name, st) }
-      else if (offset > st.offset) { st.offset = offset; this.#release(name, st) }
+      this.#sync(name, st, env.epoch, offset)
       return
     }
-    const item: Held = { epoch: env.epoch, offset, data: env.data, ack: typeof env.ack === 'string' ? env.ack : undefined }
+    const item: Held = env.skip === true
+      ? { epoch: env.epoch, offset, data: undefined, skip: true }
+      : { epoch: env.epoch, offset, data: env.data, ack: typeof env.ack === 'string' ? env.ack : undefined }
     if (st === undefined) {
-      this.#streams.set(name, { epoch: item.epoch, offset: item.offset, held: [], recovering: false })
+      this.#streams.set(name, { epoch: item.epoch, offset: item.offset, known: 0, held: [], recovering: false })
       this.#deliverItem(name, item, false)
       return
     }
@@ -97,6 +102,28 @@ export class Streams {
     }
     st.held.push(item)
     this.#recoverLive(name)
+  }
+
+  /**
+   * A sync message: where the stream stands. A new stream starts there. For a known one, a
+   * position ahead (a bind or join after a reconnect, before `/sd/recover` ran) or another epoch
+   * means pushes were missed: they are recovered, never skipped.
+   */
+  #sync (name: string, st: StreamState | undefined, epoch: string, offset: number): void {
+    if (st === undefined) {
+      this.#streams.set(name, { epoch, offset, known: offset, held: [], recovering: false })
+      return
+    }
+    if (epoch === st.epoch) {
+      if (offset <= st.offset) return
+      st.known = Math.max(st.known, offset)
+    } else if (st.offset === 0 && st.held.length === 0) {
+      st.epoch = epoch
+      st.offset = st.known = offset
+      return
+    }
+    if (!st.recovering) this.#recoverLive(name)
+    else st.again = true
   }
 
   /** A recovery started by a live push: a dropped link is not an error (the reconnect recovers). */
@@ -142,7 +169,7 @@ export class Streams {
         // not ours any more: forget the stream; what was held is delivered as it stands
         this.#streams.delete(n)
         const held = st.held.sort((a, b) => a.offset - b.offset)
-        for (const h of held) this.onPush({ stream: n, epoch: h.epoch, offset: h.offset, data: h.data, ack: h.ack })
+        for (const h of held) this.onPush(h.skip === true ? { stream: n, epoch: h.epoch, offset: h.offset, skip: true } : { stream: n, epoch: h.epoch, offset: h.offset, data: h.data, ack: h.ack })
         continue
       }
       const rs = reply.streams?.[n]
@@ -156,19 +183,26 @@ export class Streams {
   #merge (name: string, st: StreamState, rs: RecoveredStream): boolean {
     if (rs.epoch !== st.epoch) {
       st.epoch = rs.epoch
-      st.offset = 0
+      st.offset = st.known = 0
     }
     if (rs.gap) this.#deps.gap({ stream: name, epoch: rs.epoch, offset: rs.offset })
     const entries = Array.isArray(rs.entries) ? rs.entries : []
+    // offsets this connection was excluded from (held skips): passed over, not delivered
+    const skips = new Set(st.held.filter((h) => h.skip === true && h.epoch === st.epoch).map((h) => h.offset))
     for (const e of entries) {
       if (e.offset <= st.offset) { this.#duplicate({ epoch: st.epoch, offset: e.offset, data: e.data, ack: e.ack }); continue }
       st.offset = e.offset
-      this.#deliverItem(name, { epoch: st.epoch, offset: e.offset, data: e.data, ack: e.ack }, true)
+      this.#deliverItem(name, { epoch: st.epoch, offset: e.offset, data: e.data, ack: e.ack, skip: skips.has(e.offset) }, true)
     }
     st.held = st.held.filter(h => h.epoch === st.epoch)
     this.#release(name, st)
-    // the reply was cut short (the server's limit): ask again before filling holes
+    // the reply was cut short (the server's limit), or a sync said there is more: ask again before filling holes
     if (entries.length > 0 && st.offset < rs.offset) return true
+    if (st.again === true || st.offset < st.known) {
+      st.again = false
+      if (st.offset < st.known && rs.offset >= st.known) st.known = st.offset // the server has no more: not asked forever
+      else return true
+    }
     if (entries.length === 0 && rs.offset > st.offset) st.offset = rs.offset
     return this.#release(name, st, true)
   }
@@ -201,6 +235,7 @@ export class Streams {
   }
 
   #deliverItem (stream: string, item: Held, recovered: boolean): void {
+    if (item.skip === true) return
     this.#deliver(item.data, { stream, offset: item.offset, recovered, ack: item.ack })
   }
 

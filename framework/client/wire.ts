@@ -7,8 +7,9 @@
 
 /**
  * A push as it arrives. Recoverable pushes add `stream`, `epoch` and `offset`; a push that wants
- * an acknowledgement adds `ack`. A `sync` message has no data: it only tells the client where a
- * stream stands (after a bind or join, or to a connection a broadcast excluded).
+ * an acknowledgement adds `ack`. `sync` and `skip` messages have no data: a sync tells the
+ * client where a stream stands (after a bind or join), a skip that one offset was a group push
+ * the connection was excluded from.
  */
 export interface PushEnvelope {
   data?: unknown
@@ -20,8 +21,10 @@ export interface PushEnvelope {
   offset?: number
   /** Acknowledge with `/sd/ack {ack}` once handled. */
   ack?: string
-  /** No data: the stream's position only. */
+  /** No data: the stream's position only (after a bind or join); anything below it not seen was missed. */
   sync?: true
+  /** No data: this offset is a group push the connection was excluded from (its own, usually): move past it. */
+  skip?: true
 }
 
 /** Built-in paths the SDK calls (tcp and ws only). */

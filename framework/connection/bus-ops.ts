@@ -110,23 +110,25 @@ export function runPush (table: ConnectionTable, op: PushOp, data: unknown, json
     out ??= new Outgoing(data, json, meta)
     if (c.pushOutgoing(out)) n++
   })
-  if (meta !== undefined && op.o === 'group' && op.x !== undefined && op.x.length > 0) syncExcluded(table, op.g, op.x, meta)
+  if (meta !== undefined && op.o === 'group' && op.x !== undefined && op.x.length > 0) skipExcluded(table, op.g, op.x, meta)
   return n
 }
 
 /**
  * A recorded group push left out these connections: each of them that is in the group (here)
- * gets the stream's position instead (a sync message), so its client stays in step and does
- * not recover a push it left out on purpose (its own message, usually). Not counted.
+ * gets a skip message for that offset instead, so its client stays in step and does
+ * not recover a push it left out on purpose (its own message, usually). Not counted. Only
+ * connections of the SDK get it.
  */
-function syncExcluded (table: ConnectionTable, group: string, exclude: readonly string[], meta: PushMeta): void {
+function skipExcluded (table: ConnectionTable, group: string, exclude: readonly string[], meta: PushMeta): void {
   const members = table.byGroup(group)
-  let sync: Outgoing | undefined
+  let skip: Outgoing | undefined
   for (const id of new Set(exclude)) {
     const c = table.get(id)
-    if (c === undefined || !members.has(c)) continue
-    sync ??= new Outgoing(undefined, undefined, { s: meta.s, e: meta.e, o: meta.o, y: 1 })
-    c.pushOutgoing(sync)
+    // only SDK clients (`/sd/hello` set `$sd`) know skip messages; others would see an empty push
+    if (c === undefined || !members.has(c) || c.session.$sd === undefined) continue
+    skip ??= new Outgoing(undefined, undefined, { s: meta.s, e: meta.e, o: meta.o, y: 2 })
+    c.pushOutgoing(skip)
   }
 }
 

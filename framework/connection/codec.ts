@@ -6,15 +6,16 @@ import type { ErrorBody } from '../core/errors.js'
 
 /**
  * What a recoverable push carries besides its data (client/wire.ts's `PushEnvelope`, in short
- * names for the links): stream, epoch, offset, the ack id, and `y: 1` for a sync message (no
- * data: the stream's position only, for a connection that joined or that a broadcast excluded).
+ * names for the links): stream, epoch, offset, the ack id, and `y` for a message without data:
+ * 1 a sync (where the stream stands, after a bind or join), 2 a skip (this offset is a group push
+ * the connection was excluded from: its client moves past it instead of recovering it).
  */
 export interface PushMeta {
   s: string
   e: string
   o: number
   a?: string
-  y?: 1
+  y?: 1 | 2
 }
 
 /** Payload encoding: `json`, `text` (a line is the data) or `msgpack`. */
@@ -45,7 +46,7 @@ export interface Codec {
   error (id: MessageId | undefined | null, body: ErrorBody): string | Buffer
   /**
    * Payload of a push `{data}`; with `meta`, `{data, stream, epoch, offset, ack?}`, or for a
-   * sync meta (`y: 1`) `{stream, epoch, offset, sync: true}` without data (the text pack: '',
+   * meta without data (`y`) `{stream, epoch, offset, sync|skip: true}` (the text pack: '',
    * and the connection writes nothing).
    */
   push (data: unknown, meta?: PushMeta): string | Buffer

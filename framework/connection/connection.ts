@@ -18,7 +18,7 @@ export class Outgoing {
   #data: unknown
   /** The data as JSON text, when it arrived that way (from another server of a cluster). */
   readonly #json: string | undefined
-  /** Stream, epoch, offset (and ack id) the push carries; `y: 1`: a sync message (no data). */
+  /** Stream, epoch, offset (and ack id) the push carries; `y`: a message without data (1 sync, 2 skip). */
   readonly meta: PushMeta | undefined
   #codec: Codec | undefined
   #bytes: string | Buffer | undefined
@@ -56,7 +56,7 @@ export class Outgoing {
    */
   #encode (codec: Codec): string | Buffer {
     const meta = this.meta
-    const bytes = this.#json !== undefined && codec.pushJson ? codec.pushJson(this.#json, meta) : codec.push(meta?.y === 1 ? undefined : this.data, meta)
+    const bytes = this.#json !== undefined && codec.pushJson ? codec.pushJson(this.#json, meta) : codec.push(meta?.y !== undefined ? undefined : this.data, meta)
     return typeof bytes === 'string' && codec.pack !== 'text' ? Buffer.from(bytes) : bytes
   }
 
@@ -232,13 +232,13 @@ export abstract class Connection {
    */
   push (data: unknown, meta?: PushMeta): boolean {
     if (meta === undefined) return this.send(this.codec.push(data))
-    if (meta.y === 1 && this.codec.pack === 'text') return false
+    if (meta.y !== undefined && this.codec.pack === 'text') return false
     return this.send(this.codec.push(data, meta))
   }
 
-  /** Pushes a prepared broadcast (a sync message: nothing to a text client). */
+  /** Pushes a prepared broadcast (a sync or skip message: nothing to a text client). */
   pushOutgoing (out: Outgoing): boolean {
-    if (out.meta?.y === 1 && this.codec.pack === 'text') return false
+    if (out.meta?.y !== undefined && this.codec.pack === 'text') return false
     return this.send(out.bytesFor(this.codec))
   }
 

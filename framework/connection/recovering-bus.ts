@@ -22,8 +22,6 @@ export interface RecoveringBusOptions {
   ackTimeoutMs: number
   /** Ack sends waiting at once; past it the oldest settles with the acks it has. @default 10000 */
   maxWaiters?: number
-  /** Whether a connection of this process is in a group (undefined: not known here, e.g. on another node). @default unknown */
-  isMember?: (connectionId: string, group: string) => boolean | undefined
   /** Hears store failures that do not fail a call (a sync message after a bind). @default ignore */
   onError?: (err: unknown, what: string) => void
 }
@@ -40,12 +38,6 @@ interface Waiter {
 /** Sync message meta (no data): `y: 1`. */
 function syncMeta (stream: string, epoch: string, offset: number): PushMeta {
   return { s: stream, e: epoch, o: offset, y: 1 }
-}
-
-/** Connection ids of a send's `exclude`. */
-function excluded (exclude: PushOptions['exclude']): readonly string[] {
-  if (exclude === undefined) return []
-  return typeof exclude === 'string' ? [exclude] : exclude
 }
 
 /** The recovering decorator (see the file comment). */
@@ -93,11 +85,8 @@ export class RecoveringBus implements Bus {
     if (!(options?.recover ?? this.#groupRecoverable(group))) return this.#inner.sendToGroup(group, data, options)
     const stream = groupStream(group)
     const p = await this.#store.append(stream, data)
-    const reached = await this.#inner.sendToGroup(group, data, { ...options, meta: { s: stream, e: p.epoch, o: p.offset } })
-    // an excluded member's client must not see a hole where the push it left out is
-    const skipped = excluded(options?.exclude).filter((id) => this.#options.isMember?.(id, group) !== false)
-    if (skipped.length > 0) await Promise.all(skipped.map((id) => this.#inner.sendToConnection(id, undefined, { meta: syncMeta(stream, p.epoch, p.offset) })))
-    return reached
+    // excluded SDK members get a skip message where the connection is held (bus-ops.ts runPush)
+    return this.#inner.sendToGroup(group, data, { ...options, meta: { s: stream, e: p.epoch, o: p.offset } })
   }
 
   async #recordedUid (uid: string, data: unknown, options: PushOptions | undefined): Promise<number> {

@@ -67,7 +67,6 @@ export class Recovery implements SdPaths {
       uids: c.uids,
       groups: c.groups,
       ackTimeoutMs: c.ackTimeoutMs,
-      isMember: (id, group) => this.isMember(id, group),
       onError: (err, what) => app.log.warn({ err }, what),
     })
     // acks from other processes are heard from the first request on

@@ -159,10 +159,12 @@ export function escapeControls (line: string): string {
 
 /**
  * The envelope of a push with meta (client/wire.ts's `PushEnvelope`): data first, then stream,
- * epoch, offset and the ack id when set; a sync meta gives the position only, with `sync: true`.
+ * epoch, offset and the ack id when set; a sync meta gives the position only, with `sync: true`
+ * (where the stream stands) or `skip: true` (this offset is a push the connection was left out of).
  */
 function metaEnvelope (data: unknown, meta: PushMeta): Record<string, unknown> {
   if (meta.y === 1) return { stream: meta.s, epoch: meta.e, offset: meta.o, sync: true }
+  if (meta.y === 2) return { stream: meta.s, epoch: meta.e, offset: meta.o, skip: true }
   const env: Record<string, unknown> = { data: data === undefined ? null : data, stream: meta.s, epoch: meta.e, offset: meta.o }
   if (meta.a !== undefined) env.ack = meta.a
   return env
@@ -172,6 +174,7 @@ function metaEnvelope (data: unknown, meta: PushMeta): Record<string, unknown> {
 function jsonWithMeta (json: string, meta: PushMeta): string {
   const pos = `"stream":${JSON.stringify(meta.s)},"epoch":${JSON.stringify(meta.e)},"offset":${JSON.stringify(meta.o)}`
   if (meta.y === 1) return `{${pos},"sync":true}`
+  if (meta.y === 2) return `{${pos},"skip":true}`
   return meta.a === undefined ? `{"data":${json},${pos}}` : `{"data":${json},${pos},"ack":${JSON.stringify(meta.a)}}`
 }
 
@@ -218,8 +221,8 @@ export function createCodec (options: CodecOptions): Codec {
         // whatever the app renders, no control byte but the line ending reaches the socket
         reply: (_id, data) => escapeControls(render(data)),
         error: (_id, error) => escapeControls(`ERROR ${error.code}: ${error.message}`),
-        // a line of the data, meta or not; a sync message (no data) is nothing to a text client
-        push: (data, meta) => meta?.y === 1 ? '' : escapeControls(render(data)),
+        // a line of the data, meta or not; a sync or skip message (no data) is nothing to a text client
+        push: (data, meta) => meta?.y !== undefined ? '' : escapeControls(render(data)),
       }
     }
   }

@@ -78,7 +78,7 @@ test('a gap in the reply (other epoch) is reported and the new epoch adopted', a
   assert.deepEqual(h.streams.positions(), { 'uid:1': { epoch: 'e2', offset: 2 } })
 })
 
-test('sync sets the position (max): older pushes become duplicates, the next one is in order', async () => {
+test('a first sync sets the position: older pushes become duplicates, the next one is in order', async () => {
   const h = harness()
   h.streams.onPush({ stream: 'uid:1', epoch: 'e1', offset: 5, sync: true })
   h.streams.onPush({ stream: 'uid:1', epoch: 'e1', offset: 3, sync: true })
@@ -87,6 +87,48 @@ test('sync sets the position (max): older pushes become duplicates, the next one
   await h.streams.idle()
   assert.deepEqual(h.delivered.map(d => d.data), ['new'])
   assert.equal(h.requests.length, 0)
+})
+
+test('a sync ahead of a known position (a join after a reconnect) recovers what lies between, never skips it', async () => {
+  const h = harness(() => ({ streams: { 'uid:1': { epoch: 'e1', offset: 4, gap: false, entries: [{ offset: 2, data: 'b' }, { offset: 3, data: 'c' }, { offset: 4, data: 'd' }] } }, denied: [] }))
+  h.streams.onPush(push(1, 'a'))
+  h.streams.onPush({ stream: 'uid:1', epoch: 'e1', offset: 2, skip: true }) // the next offset, left out (its own push): passed over
+  h.streams.onPush({ stream: 'uid:1', epoch: 'e1', offset: 4, sync: true }) // 3 and 4 exist: recovered
+  await waitUntil(() => h.requests.length === 1)
+  assert.deepEqual(h.requests[0], { 'uid:1': { epoch: 'e1', offset: 2 } })
+  h.release()
+  await waitUntil(() => h.delivered.length === 3)
+  await h.streams.idle()
+  assert.deepEqual(h.delivered.map(d => d.data), ['a', 'c', 'd'])
+  assert.deepEqual(h.streams.positions(), { 'uid:1': { epoch: 'e1', offset: 4 } })
+  assert.deepEqual(h.gaps, [])
+})
+
+test('a skip inside a hole is held, and the recovered entry of that offset passed over, not delivered', async () => {
+  const h = harness(() => ({ streams: { 'uid:1': { epoch: 'e1', offset: 4, gap: false, entries: [{ offset: 2, data: 'b' }, { offset: 3, data: 'own' }, { offset: 4, data: 'd' }] } }, denied: [] }))
+  h.streams.onPush(push(1, 'a'))
+  h.streams.onPush({ stream: 'uid:1', epoch: 'e1', offset: 3, skip: true })
+  await waitUntil(() => h.requests.length === 1)
+  assert.deepEqual(h.requests[0], { 'uid:1': { epoch: 'e1', offset: 1 } })
+  h.streams.onPush(push(4, 'd'))
+  h.release()
+  await waitUntil(() => h.delivered.length === 3)
+  await h.streams.idle()
+  assert.deepEqual(h.delivered.map(d => d.data), ['a', 'b', 'd'])
+  assert.deepEqual(h.streams.positions(), { 'uid:1': { epoch: 'e1', offset: 4 } })
+})
+
+test('a sync of another epoch for a known stream is recovered (the server answers the gap)', async () => {
+  const h = harness(() => ({ streams: { 'uid:1': { epoch: 'e2', offset: 1, gap: true, entries: [{ offset: 1, data: 'new' }] } }, denied: [] }))
+  h.streams.onPush(push(3, 'a'))
+  h.streams.onPush({ stream: 'uid:1', epoch: 'e2', offset: 1, sync: true })
+  await waitUntil(() => h.requests.length === 1)
+  assert.deepEqual(h.requests[0], { 'uid:1': { epoch: 'e1', offset: 3 } })
+  h.release()
+  await waitUntil(() => h.delivered.length === 2)
+  assert.deepEqual(h.delivered.map(d => d.data), ['a', 'new'])
+  assert.equal(h.gaps.length, 1)
+  assert.deepEqual(h.streams.positions(), { 'uid:1': { epoch: 'e2', offset: 1 } })
 })
 
 test('held pushes are bounded: past MAX_HELD the hole is reported as a gap and the held pushes delivered', async () => {

@@ -287,7 +287,7 @@ test('replica reads: within the max lag of a notice, a replica answer that lacks
   assert.equal(c.uidReads, 2)
 })
 
-test('meta crosses servers: a uid push with meta goes as an op object (cached uid or not); the excluded member on the other server gets the sync message', async () => {
+test('meta crosses servers: a uid push with meta goes as an op object (cached uid or not); the excluded member on the other server gets the skip message', async () => {
   const meta = { s: 'uid:bob', e: 'ep', o: 4, a: 'own.2' }
   assert.equal(requestText({ o: 'uid', u: 'bob', m: meta }, 'x'), '{"o":"uid","u":"bob","m":{"s":"uid:bob","e":"ep","o":4,"a":"own.2"}}\n"x"')
   assert.deepEqual(parseOp('{"o":"uid","u":"bob","m":{"s":"uid:bob","e":"ep","o":4}}'), { o: 'uid', u: 'bob', m: { s: 'uid:bob', e: 'ep', o: 4 } })
@@ -297,6 +297,7 @@ test('meta crosses servers: a uid push with meta goes as an op object (cached ui
   const b = c.server('srv-b')
   const bob = conn(b)
   const other = conn(b)
+  bob.session.$sd = 1 // an SDK client: the one kind that gets skip messages
   await b.bus.bindUid(bob, 'bob')
   await b.bus.joinGroup(bob, 'room')
   await b.bus.joinGroup(other, 'room')
@@ -312,7 +313,7 @@ test('meta crosses servers: a uid push with meta goes as an op object (cached ui
   const bobAt = { stream: 'uid:bob', epoch: 'ep', offset: 4, ack: 'own.2' }
   const roomAt = { stream: 'group:room', epoch: 'ep', offset: 8 }
   assert.deepEqual(bob.envelopes, [
-    { data: 'cold', ...bobAt }, { data: 'plain' }, { data: 'cached', ...bobAt }, { data: 'many', ...bobAt }, { ...roomAt, sync: true },
+    { data: 'cold', ...bobAt }, { data: 'plain' }, { data: 'cached', ...bobAt }, { data: 'many', ...bobAt }, { ...roomAt, skip: true },
   ])
   assert.deepEqual(other.envelopes, [{ data: 'conn', ...roomAt }, { data: 'g', ...roomAt }])
 })

@@ -44,6 +44,8 @@ test('msgpack: the same keys; text: the line of the data, and nothing for a sync
   assert.deepEqual(decode(msgpack.push([1], meta) as Buffer), { data: [1], stream: 'group:lobby', epoch: 'k3x9', offset: 17 })
   assert.deepEqual(decode(msgpack.push('x', acked) as Buffer), { data: 'x', stream: 'uid:7', epoch: 'k3x9', offset: 2, ack: 'own.5' })
   assert.deepEqual(decode(msgpack.push('x', sync) as Buffer), { stream: 'group:lobby', epoch: 'k3x9', offset: 17, sync: true })
+  assert.deepEqual(decode(msgpack.push('x', { ...sync, y: 2 }) as Buffer), { stream: 'group:lobby', epoch: 'k3x9', offset: 17, skip: true })
+  assert.equal(json.push('x', { ...sync, y: 2 }), '{"stream":"group:lobby","epoch":"k3x9","offset":17,"skip":true}')
   assert.equal(text.push({ a: 1 }, acked), '{"a":1}')
   assert.equal(text.push('line', sync), '')
 })
@@ -80,7 +82,7 @@ test('a text connection gets the data of a push with meta, and nothing at all fo
   assert.deepEqual(conn.lines, ['a', 'b'])
 })
 
-test('LocalBus: meta reaches uid (one and several connections), uids, connection and group; excluded members get the sync message', async () => {
+test('LocalBus: meta reaches uid (one and several connections), uids, connection and group; excluded SDK members get a skip message', async () => {
   const table = new ConnectionTable()
   const bus = new LocalBus(table)
   const [a, b, c, d] = [attach(table, bus), attach(table, bus), attach(table, bus), attach(table, bus)]
@@ -88,6 +90,7 @@ test('LocalBus: meta reaches uid (one and several connections), uids, connection
   await bus.bindUid(b, 'bob')
   await bus.bindUid(c, 'bob')
   for (const conn of [a, b, c]) await bus.joinGroup(conn, 'lobby')
+  a.session.$sd = 1 // an SDK client (`/sd/hello`): only those get sync messages
 
   assert.equal(await bus.sendToUid('ann', 'one', { meta: acked }), 1)
   assert.equal(await bus.sendToUid('bob', 'two', { meta: acked }), 2)
@@ -97,11 +100,13 @@ test('LocalBus: meta reaches uid (one and several connections), uids, connection
   assert.equal(await bus.sendToGroup('lobby', 'five', { meta, exclude: [a.id, d.id] }), 2)
   assert.equal(await bus.sendToConnection(d.id, undefined, { meta: sync }), 1)
   assert.equal(await bus.sendToGroup('lobby', 'six', { exclude: [a.id] }), 2, 'no meta: no sync')
+  // b is not an SDK client: excluded, it gets nothing
+  assert.equal(await bus.sendToGroup('lobby', 'seven', { meta, exclude: [b.id] }), 2)
 
   const at = { stream: 'uid:7', epoch: 'k3x9', offset: 2, ack: 'own.5' }
   const lobby = { stream: 'group:lobby', epoch: 'k3x9', offset: 17 }
-  assert.deepEqual(a.envelopes, [{ data: 'one', ...at }, { data: 'three', ...lobby }, { ...lobby, sync: true }])
+  assert.deepEqual(a.envelopes, [{ data: 'one', ...at }, { data: 'three', ...lobby }, { ...lobby, skip: true }, { data: 'seven', ...lobby }])
   assert.deepEqual(b.envelopes, [{ data: 'two', ...at }, { data: 'five', ...lobby }, { data: 'six' }])
-  assert.deepEqual(c.envelopes, b.envelopes)
+  assert.deepEqual(c.envelopes, [...b.envelopes, { data: 'seven', ...lobby }])
   assert.deepEqual(d.envelopes, [{ data: 'four', ...lobby }, { ...lobby, sync: true }])
 })

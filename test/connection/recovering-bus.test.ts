@@ -15,7 +15,7 @@ function setup (options: Partial<RecoveringBusOptions> = {}): { table: Connectio
   const inner = new RecordingBus(table)
   const store = new MemoryHistory({ maxCount: 100, maxAgeMs: 60_000, maxStreams: 100 })
   stores.push(store)
-  const bus = new RecoveringBus(inner, store, { uids: false, groups: [], ackTimeoutMs: 5000, isMember: (id, g) => { const c = table.get(id); return c === undefined ? undefined : c.groups?.has(g) === true }, ...options })
+  const bus = new RecoveringBus(inner, store, { uids: false, groups: [], ackTimeoutMs: 5000, ...options })
   return { table, inner, store, bus }
 }
 
@@ -67,19 +67,22 @@ describe('RecoveringBus: recorded pushes', () => {
     assert.equal(store.size, 0)
   })
 
-  it('gives an excluded member of the group the sync message instead', async () => {
-    const { table, inner, bus } = setup({ groups: ['lobby'] })
+  it('gives an excluded SDK member of the group a skip message instead, and a plain client nothing', async () => {
+    const { table, bus } = setup({ groups: ['lobby'] })
     const sender = attach(table, bus)
+    sender.session.$sd = 1
+    const plain = attach(table, bus)
     const other = attach(table, bus)
     const outsider = attach(table, bus)
-    await bus.joinGroup(sender, 'lobby')
-    await bus.joinGroup(other, 'lobby')
-    assert.equal(await bus.sendToGroup('lobby', 'hello', { exclude: [sender.id, outsider.id] }), 1)
-    const syncs = inner.pushes.filter((p) => p.op === 'conn')
-    assert.equal(syncs.length, 1)
-    assert.equal(syncs[0].target, sender.id)
-    assert.equal(syncs[0].data, undefined)
-    assert.deepEqual(syncs[0].options?.meta, { ...inner.pushes[0].options?.meta, y: 1 })
+    outsider.session.$sd = 1
+    for (const c of [sender, plain, other]) await bus.joinGroup(c, 'lobby')
+    sender.envelopes.length = 0
+    assert.equal(await bus.sendToGroup('lobby', 'hello', { exclude: [sender.id, plain.id, outsider.id] }), 1)
+    const sent = other.envelopes.at(-1) as Record<string, unknown>
+    assert.equal(sent.data, 'hello')
+    assert.deepEqual(sender.envelopes, [{ stream: 'group:lobby', epoch: sent.epoch, offset: sent.offset, skip: true }])
+    assert.deepEqual(plain.envelopes, [])
+    assert.deepEqual(outsider.envelopes, [])
   })
 })
 

@@ -9,6 +9,7 @@ import { root, testOverrides } from '../helpers.js'
 class MetaController extends Controller {
   /** Binds `uid` when given and joins `room`; the process and the connection id. */
   async enter (data: { uid?: string }): Promise<{ pid: number, id: string }> {
+    this.session.$sd = 1 // as /sd/hello marks an SDK client: it gets skip messages
     if (data.uid !== undefined) await this.bindUid(data.uid)
     await this.joinGroup('room')
     return { pid: process.pid, id: this.connectionId ?? '' }

@@ -137,6 +137,7 @@ test('meta crosses workers on every push; a worker whose only group member was e
   const a = attach(w1.table, w1.bus)
   const b = attach(w2.table, w2.bus)
   const c = attach(w3.table, w3.bus)
+  c.session.$sd = 1 // an SDK client: the one kind that gets skip messages
   await w2.bus.bindUid(b, 'bob')
   await w2.bus.joinGroup(b, 'room')
   await w3.bus.joinGroup(c, 'room')
@@ -153,6 +154,6 @@ test('meta crosses workers on every push; a worker whose only group member was e
   const bobAt = { stream: 'uid:bob', epoch: 'ep', offset: 3, ack: 'own.1' }
   const roomAt = { stream: 'group:room', epoch: 'ep', offset: 9 }
   assert.deepEqual(b.envelopes, [{ data: 'u', ...bobAt }, { data: 'us', ...bobAt }, { data: 'g', ...roomAt }, { data: 'plain' }])
-  assert.deepEqual(c.envelopes, [{ data: 'c', ...roomAt }, { ...roomAt, sync: true }])
+  assert.deepEqual(c.envelopes, [{ data: 'c', ...roomAt }, { ...roomAt, skip: true }])
   assert.deepEqual(a.envelopes, [])
 })
