@@ -32,7 +32,7 @@ test('a browser user and a telnet user keep chatting through sd reload in split 
 
   // the browser user
   await page.goto(`http://127.0.0.1:${server.ports.http}/`)
-  await page.locator('#status[data-state="connected"]').waitFor(WAIT)
+  await page.locator('#status[data-state="open"]').waitFor(WAIT)
   await page.fill('#name', 'pat')
   await page.click('#login button')
   await page.locator('#status', { hasText: /^connected as pat \(uid \d+\) in lobby/ }).waitFor(WAIT)
