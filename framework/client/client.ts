@@ -291,6 +291,6 @@ export class SdClient {
   #sendAck (ack: string): void {
     try {
       this.#link?.send(this.#pack.encode({ path: ACK_PATH, data: { ack } }))
-    } catch { /* the link is going away: a recovery after the reconnect acks again */ }
+    } catch { /* the link is going away: this ack is lost (the push was delivered; recovery resumes after it) */ }
   }
 }
