@@ -170,9 +170,17 @@ test('the page shows what it missed while its link was down under "while you wer
   proxy.drop()
   await page.locator('#status[data-state="reconnecting"]').waitFor(WAIT)
   for (const n of [1, 2, 3, 4, 5]) await tom.request('/chat/say', { text: `burst ${n}` })
+  // the browser going offline and back online ends the wait too (the SDK hears 'online')
+  const onlineBefore = await waitUntil(async () => {
+    const at = Number(await page.getAttribute('#status', 'data-retry-at'))
+    return at - Date.now() > 1500 ? at : 0
+  }, 15_000, 'a wait of over 1.5 s')
   proxy.refuse(false)
+  await page.context().setOffline(true)
+  await page.context().setOffline(false)
   await line(/messages in lobby sent while you were away are no longer kept/).waitFor(WAIT)
   await line('burst 5').waitFor(WAIT)
+  assert.ok(Date.now() < onlineBefore, 'reconnected on the online event, before the wait was over')
   assert.deepEqual(await page.$$eval('#log li.missed', (lis) => lis.map((li) => li.textContent).filter((x) => x?.includes('burst'))),
     [`tom(${tomUid}) says: burst 3`, `tom(${tomUid}) says: burst 4`, `tom(${tomUid}) says: burst 5`])
   await page.screenshot({ path: join(tmpdir(), 'sd-chat-page-missed.png') })
