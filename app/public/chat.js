@@ -4,6 +4,8 @@
 // back, and the SDK then recovers what the room and this uid were sent meanwhile, shown marked
 // as missed. A token the server refuses (a restart without a shared secret) means a fresh
 // login with the same name. Messages typed while down wait in the outbox (at most MAX_OUTBOX).
+// While the SDK waits before its next attempt the header counts down to it, with a "retry now"
+// button (sd.retryNow()); the SDK itself retries at once when the browser comes back online.
 import { connect } from '/sd/client.js'
 
 const MAX_OUTBOX = 20
@@ -16,7 +18,7 @@ let wanted = readWanted() // {name, room} once the user has asked to join; kept 
 let me = null // {uid, name, room} while signed in on the current connection
 let lastUid = null
 let online = null
-let lostAt = 0 // when the connection dropped (0: up, or never was)
+let lost = false // the connection dropped and has not been back since (reported once)
 let awayShown = false // the "while you were away" line of this reconnect is shown
 let countdown
 const outbox = [] // {to, text, li}: shown in the log, sent in order once signed in
@@ -48,31 +50,46 @@ function render (ev, missed) {
   show(JSON.stringify(ev), 'info')
 }
 
-// ---- state shown in the header: "connecting…", "reconnecting… (offline 3 s)", "connected as …"
+// ---- state shown in the header: "connecting…", "disconnected, reconnecting in 3 s…" (with a
+// "retry now" button while the SDK waits), "connected as …"
+const retry = document.createElement('button')
+retry.id = 'retry'
+retry.type = 'button'
+retry.textContent = 'retry now'
+retry.hidden = true
+retry.onclick = () => { sd.retryNow(); showStatus() }
+$('status').after(retry)
+
 function showStatus () {
   const el = $('status')
   el.dataset.state = sd.status
-  if (sd.status === 'connecting') el.textContent = 'connecting…'
-  else if (sd.status === 'reconnecting') el.textContent = `disconnected, reconnecting… (offline ${Math.max(1, Math.round((Date.now() - lostAt) / 1000))} s)`
+  // when the next attempt starts (ms since the epoch), while the SDK waits for it
+  el.dataset.retryAt = String(sd.retryAt)
+  retry.hidden = sd.retryAt === 0
+  const wait = sd.retryAt === 0 ? '…' : ` in ${Math.max(1, Math.ceil((sd.retryAt - Date.now()) / 1000))} s…`
+  if (sd.status === 'connecting') el.textContent = sd.retryAt === 0 ? 'connecting…' : `cannot connect, retrying${wait}`
+  else if (sd.status === 'reconnecting') el.textContent = `disconnected, reconnecting${wait}`
   else if (sd.status === 'closed') el.textContent = 'closed'
   else if (!me) el.textContent = wanted ? 'connected, logging in…' : 'connected'
   else el.textContent = `connected as ${me.name} (uid ${me.uid}) in ${me.room}${online === null ? '' : ` · ${online} online`}`
 }
 
+// a status event comes with each change, and with each wait before another attempt
 sd.on('status', (status) => {
   clearInterval(countdown)
   if (status === 'reconnecting') {
-    if (!lostAt) {
-      lostAt = Date.now()
+    if (!lost) {
+      lost = true
       show('connection lost; reconnecting…', 'info')
     }
     me = null
     online = null
     awayShown = false
-    countdown = setInterval(showStatus, 1000)
   }
+  // the countdown to the next attempt, and "reconnecting…" once it runs
+  if (status === 'reconnecting' || status === 'connecting') countdown = setInterval(showStatus, 250)
   if (status === 'open') {
-    lostAt = 0
+    lost = false
     // first connect (or a reload): sign in with the stored token; reconnects did it in onReconnect
     if (!me && wanted) void signIn((path, data) => sd.call(path, data)).catch(failed)
     else if (me) void flush()

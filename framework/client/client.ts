@@ -1,7 +1,9 @@
 /**
  * The SdClient: one logical connection over links that reconnect. Every (re)connect: open the
  * link → `/sd/hello` → (reconnects only) `onReconnect` → `/sd/recover` of known streams →
- * 'open' → queued calls flushed.
+ * 'open' → queued calls flushed. Between attempts it waits (jittered backoff); the wait is
+ * visible (`retryAt`, the status event's RetryInfo) and can be cut short (`retryNow()`, a
+ * browser's `online` event).
  */
 import { Backoff } from './backoff.js'
 import { packOf, type Pack } from './pack.js'
@@ -10,7 +12,7 @@ import { Streams } from './streams.js'
 import type { Link, LinkFactory } from './link.js'
 import {
   SD_ERR_CLIENT_CLOSED, SD_ERR_CLIENT_DISCONNECTED, SD_ERR_CLIENT_QUEUE_FULL, SD_ERR_CLIENT_TIMEOUT,
-  SdClientError, type CallOptions, type ClientOptions, type PushMetaInfo, type SdClientEvents, type SdClientStatus,
+  SdClientError, type CallOptions, type ClientOptions, type PushMetaInfo, type RetryInfo, type SdClientEvents, type SdClientStatus,
 } from './types.js'
 import { ACK_PATH, HELLO_PATH, RECOVER_PATH, type HelloReply, type PushEnvelope, type RecoverReply, type StreamPosition } from './wire.js'
 
@@ -18,7 +20,17 @@ interface Pending { resolve (value: unknown): void, reject (err: Error): void }
 
 type Listeners = { [E in keyof SdClientEvents]: Set<SdClientEvents[E]> }
 
-/** A connection to an SD server that reconnects until `close()`; made by `connect()`. */
+/** What the client uses of a browser's global (window, worker): `online` events. */
+interface OnlineTarget {
+  addEventListener (type: 'online', listener: () => void): void
+  removeEventListener (type: 'online', listener: () => void): void
+}
+
+/**
+ * A connection to an SD server that reconnects until `close()`; made by `connect()`. In Node it
+ * keeps the process alive until `close()`, also while it waits to reconnect (its socket or its
+ * retry timer): a CLI whose server went away keeps trying instead of exiting.
+ */
 export class SdClient {
   readonly url: string
   #status: SdClientStatus = 'connecting'
@@ -37,7 +49,12 @@ export class SdClient {
   #nextId = 0
   #opened = false
   #retry: ReturnType<typeof setTimeout> | undefined
+  #retryAt = 0
+  /** Attempts since the last open (or since the start). */
+  #attempt = 0
   #hello: HelloReply | undefined
+  /** Removes the `online` listener (browsers only). */
+  #offOnline: (() => void) | undefined
 
   constructor (url: string, options: ClientOptions, links: LinkFactory) {
     this.url = url
@@ -56,11 +73,32 @@ export class SdClient {
       gap: (info) => { for (const l of this.#listeners.gap) l(info) },
       error: (err) => this.#emitError(err),
     })
+    const target = globalThis as Partial<OnlineTarget>
+    const { addEventListener: add, removeEventListener: remove } = target
+    if (typeof add === 'function' && typeof remove === 'function') {
+      // a browser back online retries at once instead of waiting out the backoff
+      const onOnline = (): void => { this.retryNow() }
+      add.call(target, 'online', onOnline)
+      this.#offOnline = () => remove.call(target, 'online', onOnline)
+    }
     queueMicrotask(() => { void this.#connect() })
   }
 
   /** Current status. */
   get status (): SdClientStatus { return this.#status }
+
+  /** When the next connect attempt starts (ms since the epoch); 0 when the client is not waiting for one. */
+  get retryAt (): number { return this.#retryAt }
+
+  /** Ends the wait before the next connect attempt and starts it now; false when the client was not waiting. */
+  retryNow (): boolean {
+    if (this.#retry === undefined || this.#isClosed()) return false
+    clearTimeout(this.#retry)
+    this.#retry = undefined
+    this.#retryAt = 0
+    void this.#connect()
+    return true
+  }
 
   /** The last `/sd/hello` reply (undefined before the first open). */
   get hello (): HelloReply | undefined { return this.#hello }
@@ -100,11 +138,14 @@ export class SdClient {
     return this
   }
 
-  /** Closes for good: calls in flight and queued fail with SD_ERR_CLIENT_CLOSED. */
+  /** Closes for good: calls in flight and queued fail with SD_ERR_CLIENT_CLOSED; lets Node exit. */
   close (): void {
     if (this.#isClosed()) return
     this.#setStatus('closed')
     clearTimeout(this.#retry)
+    this.#retry = undefined
+    this.#retryAt = 0
+    this.#offOnline?.()
     const err = new SdClientError(SD_ERR_CLIENT_CLOSED, 'client is closed')
     for (const q of this.#queue.drain()) { clearTimeout(q.timer); q.reject(err) }
     this.#failPending(err)
@@ -115,10 +156,11 @@ export class SdClient {
 
   #isClosed (): boolean { return this.#status === 'closed' }
 
-  #setStatus (status: SdClientStatus): void {
-    if (this.#status === status) return
+  /** Emits a change of status, and every wait (`retry`) even when the status stays. */
+  #setStatus (status: SdClientStatus, retry?: RetryInfo): void {
+    if (this.#status === status && retry === undefined) return
     this.#status = status
-    for (const l of this.#listeners.status) l(status)
+    for (const l of this.#listeners.status) l(status, retry)
   }
 
   #emitError (err: Error): void {
@@ -183,6 +225,7 @@ export class SdClient {
     }
     if (this.#isClosed() || this.#link !== link) return
     this.#opened = true
+    this.#attempt = 0
     this.#backoff.reset()
     this.#setStatus('open')
     const now = Date.now()
@@ -194,8 +237,11 @@ export class SdClient {
 
   #scheduleReconnect (): void {
     if (this.#isClosed() || this.#retry !== undefined) return
-    this.#setStatus(this.#opened ? 'reconnecting' : 'connecting')
-    this.#retry = setTimeout(() => { this.#retry = undefined; void this.#connect() }, this.#backoff.next())
+    const waitMs = Math.round(this.#backoff.next())
+    this.#retryAt = Date.now() + waitMs
+    // not unref'd: a client waiting to reconnect keeps Node alive (see the class)
+    this.#retry = setTimeout(() => { this.#retry = undefined; this.#retryAt = 0; void this.#connect() }, waitMs)
+    this.#setStatus(this.#opened ? 'reconnecting' : 'connecting', { attempt: ++this.#attempt, waitMs, retryAt: this.#retryAt })
   }
 
   #onLinkClose (link: Link | undefined, reason: Error | undefined): void {
@@ -245,6 +291,6 @@ export class SdClient {
   #sendAck (ack: string): void {
     try {
       this.#link?.send(this.#pack.encode({ path: ACK_PATH, data: { ack } }))
-    } catch { /* the link is going away: a recovery after the reconnect acks again */ }
+    } catch { /* the link is going away: this ack is lost (the push was delivered; recovery resumes after it) */ }
   }
 }

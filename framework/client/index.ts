@@ -18,7 +18,10 @@ const wsLink = wsLinks(async () => globalWebSocket() ?? (await import('ws')).Web
 const nodeLinks: LinkFactory = (url, handlers, opts) =>
   url.startsWith('tcp://') ? tcpLink(url, handlers, opts) : wsLink(url, handlers, opts)
 
-/** Connects to `url` (`tcp://host:port`, `ws://host:port/ws`, `wss://…`); reconnects until `close()`. */
+/**
+ * Connects to `url` (`tcp://host:port`, `ws://host:port/ws`, `wss://…`); reconnects until
+ * `close()`, and keeps the process alive until then (also while waiting to reconnect).
+ */
 export function connect (url: string, options: ClientOptions = {}): SdClient {
   if (!/^(tcp|wss?):\/\//.test(url)) throw new TypeError(`unsupported url ${url}: tcp://, ws:// or wss://`)
   return new SdClient(url, options, nodeLinks)

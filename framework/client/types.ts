@@ -75,10 +75,27 @@ export interface GapInfo {
   offset: number
 }
 
+/**
+ * The wait before the next connect attempt: given with a 'reconnecting' status (and a
+ * 'connecting' one when the first connect failed), once per wait.
+ */
+export interface RetryInfo {
+  /** 1 for the first attempt after the connection was lost (or the first connect failed), then 2, 3… until an open. */
+  attempt: number
+  /** How long the client waits before that attempt. */
+  waitMs: number
+  /** When the attempt starts (ms since the epoch, like `Date.now()`); `retryNow()` starts it at once. */
+  retryAt: number
+}
+
 /** Events and their listeners. */
 export interface SdClientEvents {
   push: (data: unknown, meta: PushMetaInfo) => void | Promise<void>
-  status: (status: SdClientStatus) => void
+  /**
+   * A new status; a status event with `retry` comes each time the client starts waiting
+   * before another attempt ('reconnecting', or 'connecting' before the first open).
+   */
+  status: (status: SdClientStatus, retry?: RetryInfo) => void
   gap: (gap: GapInfo) => void
   error: (err: Error) => void
 }

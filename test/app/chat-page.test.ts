@@ -68,7 +68,8 @@ test('the chat page logs in, shows messages, and after a server restart reconnec
   // the server goes away: the page says so and keeps what is typed meanwhile
   tom.close()
   await app.stop()
-  await page.locator('#status[data-state="reconnecting"]', { hasText: /^disconnected, reconnecting… \(offline \d+ s\)$/ }).waitFor(WAIT)
+  await page.locator('#status[data-state="reconnecting"]', { hasText: /^disconnected, reconnecting in \d+ s…$/ }).waitFor(WAIT)
+  await page.locator('#retry', { hasText: 'retry now' }).waitFor(WAIT)
   await line(/^connection lost; reconnecting…$/).waitFor(WAIT)
   assert.equal(await line('SD_ERR_').count(), 0, 'a restart is news, not an error')
   await page.fill('#text', 'typed while down')
@@ -89,6 +90,7 @@ test('the chat page logs in, shows messages, and after a server restart reconnec
   const online = (await sam.request('/chat/online', { room: 'lobby' })).data as { users: Array<{ uid: string, name: string }> }
   assert.deepEqual(online.users.find((u) => u.name === 'pat'), { uid: firstUid, name: 'pat' }, 'the page is in the lobby of the new server, same uid')
   await page.locator('#status', { hasText: new RegExp(`^connected as pat \\(uid ${firstUid}\\) in lobby`) }).waitFor(WAIT)
+  assert.equal(await page.isVisible('#retry'), false, 'no "retry now" while connected')
   await waitUntil(async () => {
     const history = (await sam.request('/chat/history', { room: 'lobby' })).data as Array<{ name: string, text: string }>
     return history.some((m) => m.name === 'pat' && m.text === 'typed while down')
@@ -142,8 +144,17 @@ test('the page shows what it missed while its link was down under "while you wer
   await tom.request('/chat/say', { text: 'away one' })
   await tom.request('/chat/say', { text: 'away two' })
   await tom.request('/chat/say', { to: patUid, text: 'away private' })
+  // "retry now" skips the wait: once the next attempt is over 1.5 s away, let the link through and click
+  const retryAt = await waitUntil(async () => {
+    const at = Number(await page.getAttribute('#status', 'data-retry-at'))
+    return at - Date.now() > 1500 ? at : 0
+  }, 15_000, 'a wait of over 1.5 s')
+  assert.match(await page.textContent('#status') ?? '', /^disconnected, reconnecting in \d+ s…$/)
   proxy.refuse(false)
+  await page.click('#retry')
   await line(`reconnected as pat, uid ${patUid} in lobby`).waitFor(WAIT)
+  assert.ok(Date.now() < retryAt, 'reconnected on "retry now", before the wait was over')
+  assert.equal(await page.isVisible('#retry'), false)
   await line('away private').waitFor(WAIT)
   await line('away two').waitFor(WAIT)
   const texts = await page.$$eval('#log li', (lis) => lis.map((li) => [li.textContent, li.className]))
@@ -159,9 +170,17 @@ test('the page shows what it missed while its link was down under "while you wer
   proxy.drop()
   await page.locator('#status[data-state="reconnecting"]').waitFor(WAIT)
   for (const n of [1, 2, 3, 4, 5]) await tom.request('/chat/say', { text: `burst ${n}` })
+  // the browser going offline and back online ends the wait too (the SDK hears 'online')
+  const onlineBefore = await waitUntil(async () => {
+    const at = Number(await page.getAttribute('#status', 'data-retry-at'))
+    return at - Date.now() > 1500 ? at : 0
+  }, 15_000, 'a wait of over 1.5 s')
   proxy.refuse(false)
+  await page.context().setOffline(true)
+  await page.context().setOffline(false)
   await line(/messages in lobby sent while you were away are no longer kept/).waitFor(WAIT)
   await line('burst 5').waitFor(WAIT)
+  assert.ok(Date.now() < onlineBefore, 'reconnected on the online event, before the wait was over')
   assert.deepEqual(await page.$$eval('#log li.missed', (lis) => lis.map((li) => li.textContent).filter((x) => x?.includes('burst'))),
     [`tom(${tomUid}) says: burst 3`, `tom(${tomUid}) says: burst 4`, `tom(${tomUid}) says: burst 5`])
   await page.screenshot({ path: join(tmpdir(), 'sd-chat-page-missed.png') })
