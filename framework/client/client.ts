@@ -14,7 +14,7 @@ import {
   SD_ERR_CLIENT_CLOSED, SD_ERR_CLIENT_DISCONNECTED, SD_ERR_CLIENT_QUEUE_FULL, SD_ERR_CLIENT_TIMEOUT,
   SdClientError, type CallOptions, type ClientOptions, type PushMetaInfo, type RetryInfo, type SdClientEvents, type SdClientStatus,
 } from './types.js'
-import { ACK_PATH, HELLO_PATH, RECOVER_PATH, type HelloReply, type PushEnvelope, type RecoverReply, type StreamPosition } from './wire.js'
+import { ACK_PATH, HELLO_PATH, PING_PATH, RECOVER_PATH, type HelloReply, type PushEnvelope, type RecoverReply, type StreamPosition } from './wire.js'
 
 interface Pending { resolve (value: unknown): void, reject (err: Error): void }
 
@@ -53,6 +53,10 @@ export class SdClient {
   /** Attempts since the last open (or since the start). */
   #attempt = 0
   #hello: HelloReply | undefined
+  readonly #heartbeatMs: number
+  /** When the client last sent a frame (the heartbeat sends only after a quiet `heartbeatMs`). */
+  #sentAt = 0
+  #heartbeat: ReturnType<typeof setInterval> | undefined
   /** Removes the `online` listener (browsers only). */
   #offOnline: (() => void) | undefined
 
@@ -63,6 +67,7 @@ export class SdClient {
     this.#timeoutMs = options.timeoutMs ?? 10000
     this.#maxFrameBytes = options.maxFrameBytes ?? 16 * 1024 * 1024
     this.#recover = options.recover ?? true
+    this.#heartbeatMs = options.heartbeatMs ?? 25000
     this.#onReconnect = options.onReconnect
     this.#backoff = new Backoff(options.backoff?.firstMs, options.backoff?.maxMs)
     this.#queue = new CallQueue(options.maxQueue ?? 1000)
@@ -151,6 +156,7 @@ export class SdClient {
     this.#failPending(err)
     const link = this.#link
     this.#link = undefined
+    this.#stopHeartbeat()
     link?.close()
   }
 
@@ -181,7 +187,7 @@ export class SdClient {
         reject: (e) => { clearTimeout(timer); reject(e) },
       })
       try {
-        link.send(this.#pack.encode(data === undefined ? { id, path } : { id, path, data }))
+        this.#send(link, this.#pack.encode(data === undefined ? { id, path } : { id, path, data }))
       } catch (err) {
         this.#pending.delete(id)
         clearTimeout(timer)
@@ -207,6 +213,7 @@ export class SdClient {
       }, { maxFrameBytes: this.#maxFrameBytes })
       if (this.#isClosed()) { link.close(); return }
       this.#link = link
+      this.#startHeartbeat(link)
       this.#hello = await this.#direct(HELLO_PATH, { v: 1 }, this.#timeoutMs).then(r => r as HelloReply, (err: unknown) => {
         // a server without the SDK paths: no recovery, calls and pushes still work
         if ((err as { code?: unknown }).code === 'SD_ERR_ROUTE_NOT_FOUND') return undefined
@@ -247,6 +254,7 @@ export class SdClient {
   #onLinkClose (link: Link | undefined, reason: Error | undefined): void {
     if (link !== undefined && this.#link !== link) return
     this.#link = undefined
+    this.#stopHeartbeat()
     this.#failPending(new SdClientError(SD_ERR_CLIENT_DISCONNECTED, `connection lost${reason ? `: ${reason.message}` : ''}`))
     if (reason !== undefined) this.#emitError(reason)
     this.#scheduleReconnect()
@@ -288,9 +296,34 @@ export class SdClient {
     if (meta.ack !== undefined) this.#sendAck(meta.ack)
   }
 
+  #send (link: Link, frame: string | Uint8Array): void {
+    this.#sentAt = Date.now()
+    link.send(frame)
+  }
+
+  /** While a link is up: a ping after `heartbeatMs` without sending (checked every half period). */
+  #startHeartbeat (link: Link): void {
+    this.#stopHeartbeat()
+    if (this.#heartbeatMs <= 0) return
+    this.#sentAt = Date.now()
+    this.#heartbeat = setInterval(() => {
+      if (this.#link !== link) { this.#stopHeartbeat(); return }
+      if (Date.now() - this.#sentAt < this.#heartbeatMs) return
+      try { this.#send(link, this.#pack.encode({ path: PING_PATH })) } catch { /* the link is going away: its close reconnects */ }
+    }, Math.max(10, Math.floor(this.#heartbeatMs / 2)))
+    // the socket, not the heartbeat, decides whether the client keeps Node alive
+    const t = this.#heartbeat as { unref?: () => void }
+    t.unref?.()
+  }
+
+  #stopHeartbeat (): void {
+    clearInterval(this.#heartbeat)
+    this.#heartbeat = undefined
+  }
+
   #sendAck (ack: string): void {
     try {
-      this.#link?.send(this.#pack.encode({ path: ACK_PATH, data: { ack } }))
+      if (this.#link !== undefined) this.#send(this.#link, this.#pack.encode({ path: ACK_PATH, data: { ack } }))
     } catch { /* the link is going away: this ack is lost (the push was delivered; recovery resumes after it) */ }
   }
 }

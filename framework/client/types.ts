@@ -51,6 +51,12 @@ export interface ClientOptions {
   onReconnect?: (ctx: ReconnectContext) => void | Promise<void>
   /** Largest frame accepted from the server over tcp. @default 16777216 */
   maxFrameBytes?: number
+  /**
+   * Sends `/sd/ping` (no reply) when the client has sent nothing for this long, so the server's
+   * idle check (`server.heartbeatIdleMs`, 60 s by default) does not close a quiet client; keep it
+   * below that. 0 disables. @default 25000
+   */
+  heartbeatMs?: number
 }
 
 /** Options of one call. */

@@ -31,6 +31,8 @@ export interface PushEnvelope {
 export const HELLO_PATH = '/sd/hello'
 export const RECOVER_PATH = '/sd/recover'
 export const ACK_PATH = '/sd/ack'
+/** Sent without id when the client has sent nothing for a while: keeps the server's idle check (`heartbeatIdleMs`) from closing it. */
+export const PING_PATH = '/sd/ping'
 
 /** `/sd/hello` data: the protocol version the client speaks. */
 export interface HelloRequest { v: 1 }

@@ -52,7 +52,7 @@ export interface SdPaths {
 /** The `/sd/*` controller of one application (a class per app: it reads that app's recovery). */
 export function sdController (recovery: SdPaths): ControllerClass {
   return class SdController extends Controller {
-    static transports = { hello: socketOnly, recover: socketOnly, ack: socketOnly }
+    static transports = { hello: socketOnly, recover: socketOnly, ack: socketOnly, ping: socketOnly }
     static schemas = {
       hello: { type: 'object', required: ['v'], properties: { v: { type: 'integer', minimum: 1 } } },
       recover: recoverSchema,
@@ -82,6 +82,9 @@ export function sdController (recovery: SdPaths): ControllerClass {
       // fromEntries defines own properties: a stream named __proto__ stays data
       return { streams: Object.fromEntries(answers.filter((a) => a !== undefined)), denied }
     }
+
+    /** The client's heartbeat (sent without id): the message itself is the activity the idle check looks for. */
+    ping (): void {}
 
     /** `{ack}` (sent without id): counts this connection's acknowledgement; malformed ones are ignored. */
     ack (): void {

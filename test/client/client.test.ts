@@ -87,3 +87,20 @@ test('/sd/client.js is an ESM bundle without node: imports, and it loads', async
   assert.equal(typeof mod.connect, 'function')
   assert.equal(typeof mod.SdClientError, 'function')
 })
+
+test('a quiet client stays open through the server idle check by its heartbeat (/sd/ping); without it, it is closed', async (t) => {
+  const app = await startApp({ server: { heartbeatIdleMs: 300 } }, { controllers: [EchoController] })
+  t.after(() => app.stop())
+  const url = `tcp://127.0.0.1:${portOf(app, 'tcp')}`
+  const quiet = connect(url, { heartbeatMs: 0, backoff: { firstMs: 10, maxMs: 20 } })
+  const beating = connect(url, { heartbeatMs: 80 })
+  t.after(() => { quiet.close(); beating.close() })
+  quiet.on('error', () => {})
+  const quietSeen = statuses(quiet)
+  const beatingSeen = statuses(beating)
+  await Promise.all([opened(quiet), opened(beating)])
+  // two idle closes of the quiet client: at least two idle periods went by
+  await waitUntil(() => quietSeen.filter((s) => s === 'reconnecting').length >= 2, 5000, 'the quiet client closed twice by the idle check')
+  assert.deepEqual(beatingSeen, ['open'], 'the beating client was never closed')
+  assert.equal(await beating.call('/echo/echo', 'still here'), 'still here')
+})
