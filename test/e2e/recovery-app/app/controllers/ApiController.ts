@@ -19,6 +19,11 @@ export class ApiController extends Controller {
     return this.sendToUid(data.uid, data.data, { ack: data.ack === true, timeoutMs: data.timeoutMs })
   }
 
+  /** Whether `uid` is online and a member of `room`, as this node sees it (cluster tests wait for it). */
+  async present (data: { uid: string, room: string }): Promise<boolean> {
+    return await this.isUidOnline(data.uid) && (await this.groupMembers(data.room)).includes(data.uid)
+  }
+
   /** The process and node that answered. */
   where (): { pid: number, node: string } {
     return { pid: process.pid, node: this.config.app.nodeName }
