@@ -68,9 +68,15 @@ test('the test proxy pipes both ways, drop() cuts every open pair, refuse() clos
 
 test('retarget(port): new connections go to the other server, open pairs stay where they are', async (t) => {
   const servers = await Promise.all(['one:', 'two:'].map(async (tag) => {
-    const s = createServer((c) => { c.on('error', () => {}); c.setEncoding('utf8'); c.on('data', (d: string) => c.write(tag + d)) })
+    const open = new Set<Socket>()
+    const s = createServer((c) => {
+      open.add(c)
+      c.on('error', () => {}).on('close', () => open.delete(c)).setEncoding('utf8')
+      c.on('data', (d: string) => c.write(tag + d))
+    })
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-    t.after(() => new Promise<void>((resolve) => s.close(() => resolve())))
+    // hooks run in order: this one ends the server's sockets itself, or close() would wait for them
+    t.after(() => new Promise<void>((resolve) => { s.close(() => resolve()); for (const c of open) c.destroy() }))
     return (s.address() as AddressInfo).port
   }))
   const proxy = await startProxy(servers[0])
