@@ -38,9 +38,10 @@ for (const via of ['tcp', 'ws'] as const) {
     const room = (u: typeof alice, data: string, self = true): Promise<unknown> => u.client.call('/api/toRoom', { room: 'room1', data, self })
     const priv = (data: string): Promise<unknown> => bob.client.call('/api/toUid', { uid: 'alice', data })
 
-    assert.equal(await room(alice, 'a1', false), 1, 'bob only')
     assert.equal(await room(bob, 'b1'), 2)
-    await waitUntil(() => alice.seen.length === 1, 3000, 'b1 at alice')
+    await waitUntil(() => alice.seen.length >= 1, 3000, 'b1 at alice')
+    // alice's own message, the last before the cut: her client passes over it (a skip message)
+    assert.equal(await room(alice, 'a1', false), 1, 'bob only')
 
     await cut(proxy, alice)
     await room(bob, 'b2')
@@ -48,7 +49,7 @@ for (const via of ['tcp', 'ws'] as const) {
     await room(bob, 'b3')
     await priv('p2')
     await restore(proxy, alice)
-    await waitUntil(() => alice.seen.length === 5, 5000, 'the missed messages at alice')
+    await waitUntil(() => alice.seen.length >= 5, 5000, 'the missed messages at alice')
 
     assert.equal(await room(alice, 'a2', false), 1)
     await room(bob, 'b4')
@@ -63,7 +64,7 @@ for (const via of ['tcp', 'ws'] as const) {
     assert.deepEqual(alice.of('uid:alice'), [['p1', true], ['p2', true], ['p3', false], ['p4', false]])
     assert.equal(alice.seen.length, 9, `nothing else: ${JSON.stringify(alice.seen)}`)
     assert.deepEqual(alice.gaps, [])
-    assert.deepEqual(bob.of('group:room1').map(([d]) => d), ['a1', 'b1', 'b2', 'b3', 'a2', 'b4', 'b5'])
+    assert.deepEqual(bob.of('group:room1').map(([d]) => d), ['b1', 'a1', 'b2', 'b3', 'a2', 'b4', 'b5'])
   })
 }
 
@@ -102,14 +103,14 @@ test('a trimmed history (maxCount 3): a gap event, then the last kept entries', 
   const bob = await user(direct, 'bob')
   t.after(() => bob.client.close())
   await bob.client.call('/api/toUid', { uid: 'alice', data: 't0' })
-  await waitUntil(() => alice.seen.length === 1, 3000, 't0')
+  await waitUntil(() => alice.seen.length >= 1, 3000, 't0')
   await cut(proxy, alice)
   for (const data of ['t1', 't2', 't3', 't4', 't5']) assert.equal(await bob.client.call('/api/toUid', { uid: 'alice', data }), 0)
   await restore(proxy, alice)
-  await waitUntil(() => alice.seen.length === 4, 5000, 'the kept entries')
+  await waitUntil(() => alice.seen.length >= 4, 5000, 'the kept entries')
   assert.deepEqual(alice.of('uid:alice'), [['t0', false], ['t3', true], ['t4', true], ['t5', true]])
   assert.deepEqual(alice.gaps.map((g) => g.stream), ['uid:alice'])
   await bob.client.call('/api/toUid', { uid: 'alice', data: 't6' })
-  await waitUntil(() => alice.seen.length === 5, 3000, 't6')
+  await waitUntil(() => alice.seen.length >= 5, 3000, 't6')
   assert.deepEqual(alice.seen[4], { data: 't6', stream: 'uid:alice', recovered: false })
 })
