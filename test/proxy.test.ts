@@ -65,3 +65,30 @@ test('the test proxy pipes both ways, drop() cuts every open pair, refuse() clos
   await waitUntil(() => d.closed(), 3000, 'close() to end open pairs')
   assert.equal(proxy.open, 0)
 })
+
+test('retarget(port): new connections go to the other server, open pairs stay where they are', async (t) => {
+  const servers = await Promise.all(['one:', 'two:'].map(async (tag) => {
+    const open = new Set<Socket>()
+    const s = createServer((c) => {
+      open.add(c)
+      c.on('error', () => {}).on('close', () => open.delete(c)).setEncoding('utf8')
+      c.on('data', (d: string) => c.write(tag + d))
+    })
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+    // hooks run in order: this one ends the server's sockets itself, or close() would wait for them
+    t.after(() => new Promise<void>((resolve) => { s.close(() => resolve()); for (const c of open) c.destroy() }))
+    return (s.address() as AddressInfo).port
+  }))
+  const proxy = await startProxy(servers[0])
+  t.after(() => proxy.close())
+  const a = await client(proxy.port)
+  t.after(() => a.socket.destroy())
+  a.socket.write('x')
+  await waitUntil(() => a.text() === 'one:x', 3000, 'the first server')
+  proxy.retarget(servers[1])
+  const b = await client(proxy.port)
+  t.after(() => b.socket.destroy())
+  b.socket.write('y')
+  a.socket.write('z')
+  await waitUntil(() => b.text() === 'two:y' && a.text() === 'one:xone:z', 3000, 'b on the second server, a still on the first')
+})

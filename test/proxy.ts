@@ -22,6 +22,8 @@ export interface TestProxy {
   drop (): number
   /** While on, new connections are closed at once (open pairs are kept). */
   refuse (on: boolean): void
+  /** New connections go to `port` (on the same host) from now on; open pairs are kept. */
+  retarget (port: number): void
   /** Stops listening and destroys every pair. */
   close (): Promise<void>
 }
@@ -31,6 +33,7 @@ export async function startProxy (target: number, host = '127.0.0.1'): Promise<T
   const pairs = new Set<[Socket, Socket]>()
   const counts = { accepted: 0, refused: 0, dropped: 0 }
   let refusing = false
+  let targetPort = target
   const server: Server = createServer((client) => {
     if (refusing) {
       counts.refused++
@@ -38,7 +41,7 @@ export async function startProxy (target: number, host = '127.0.0.1'): Promise<T
       return
     }
     counts.accepted++
-    const upstream = connect(target, host)
+    const upstream = connect(targetPort, host)
     const pair: [Socket, Socket] = [client, upstream]
     pairs.add(pair)
     const end = (): void => {
@@ -71,6 +74,7 @@ export async function startProxy (target: number, host = '127.0.0.1'): Promise<T
     get dropped () { return counts.dropped },
     drop,
     refuse (on) { refusing = on },
+    retarget (port) { targetPort = port },
     async close () {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       for (const [a, b] of pairs) { a.destroy(); b.destroy() }
