@@ -109,10 +109,10 @@ export class MemoryHistory implements HistoryStore {
     return { epoch: s.epoch, offset: s.top, gap: recoverGap(sameEpoch, since, s.top, entries), entries }
   }
 
-  sendAck (owner: string, ackId: string, connectionId: string): void {
+  sendAck (owner: string, ackId: string, connectionId: string, uid: string): void {
     // one process: an ack for another owner has nowhere to go
     if (owner !== this.owner) return
-    for (const fn of this.#listeners) fn(ackId, connectionId)
+    for (const fn of this.#listeners) fn(ackId, connectionId, uid)
   }
 
   onAck (listener: AckListener): void {

@@ -28,6 +28,8 @@ export interface RecoveringBusOptions {
 
 /** One `sendToUid(..., {ack: true})` waiting for its acknowledgements. */
 interface Waiter {
+  /** The uid the push went to: only its connections' acks count (ack ids are guessable). */
+  uid: string
   acks: Set<string>
   /** Connections the push was handed to; undefined until the push returned. */
   reached: number | undefined
@@ -56,7 +58,7 @@ export class RecoveringBus implements Bus {
     this.#options = options
     this.#groupRecoverable = groupMatcher(options.groups)
     this.#maxWaiters = options.maxWaiters ?? 10_000
-    store.onAck((ackId, connectionId) => this.acked(ackId, connectionId))
+    store.onAck((ackId, connectionId, uid) => this.acked(ackId, connectionId, uid))
   }
 
   /** The bus this one decorates. */
@@ -101,7 +103,7 @@ export class RecoveringBus implements Bus {
     const ackId = `${this.#store.owner}.${++this.#ackSeq}`
     const stream = uidStream(uid)
     // waiting before the push: an ack may arrive before the push call returns
-    const done = this.#wait(ackId, options.timeoutMs ?? this.#options.ackTimeoutMs)
+    const done = this.#wait(ackId, uid, options.timeoutMs ?? this.#options.ackTimeoutMs)
     try {
       const p = await this.#store.append(stream, data, ackId)
       const reached = await this.#inner.sendToUid(uid, data, { ...options, meta: { s: stream, e: p.epoch, o: p.offset, a: ackId } })
@@ -117,7 +119,7 @@ export class RecoveringBus implements Bus {
     return done
   }
 
-  #wait (ackId: string, timeoutMs: number): Promise<number> {
+  #wait (ackId: string, uid: string, timeoutMs: number): Promise<number> {
     if (this.#waiters.size >= this.#maxWaiters) {
       const oldest = this.#waiters.keys().next().value as string
       this.#settle(oldest)
@@ -125,14 +127,18 @@ export class RecoveringBus implements Bus {
     return new Promise((resolve) => {
       // not unref'd: a send waiting for acks is work in flight (stop settles them all)
       const timer = setTimeout(() => this.#settle(ackId), timeoutMs)
-      this.#waiters.set(ackId, { acks: new Set(), reached: undefined, timer, resolve })
+      this.#waiters.set(ackId, { uid, acks: new Set(), reached: undefined, timer, resolve })
     })
   }
 
-  /** An acknowledgement for a send of this process (from `/sd/ack` here, or another process through the store). */
-  acked (ackId: string, connectionId: string): void {
+  /**
+   * An acknowledgement for a send of this process (from `/sd/ack` here, or another process
+   * through the store) by `connectionId`, bound to `uid`: counted only when that is the uid the
+   * push went to, so a client that guesses another's ack id cannot settle it.
+   */
+  acked (ackId: string, connectionId: string, uid: string): void {
     const w = this.#waiters.get(ackId)
-    if (w === undefined) return
+    if (w === undefined || w.uid !== uid) return
     w.acks.add(connectionId)
     this.#check(ackId, w)
   }

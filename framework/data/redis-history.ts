@@ -124,12 +124,12 @@ export class RedisHistory implements HistoryStore {
     return { epoch, offset: top, gap: recoverGap(sameEpoch, since, top, entries), entries }
   }
 
-  sendAck (owner: string, ackId: string, connectionId: string): void {
+  sendAck (owner: string, ackId: string, connectionId: string, uid: string): void {
     if (owner === this.owner && this.#listeners.length > 0) {
-      for (const fn of this.#listeners) fn(ackId, connectionId)
+      for (const fn of this.#listeners) fn(ackId, connectionId, uid)
       return
     }
-    this.#options.redis.publish(this.#channel(owner), JSON.stringify([ackId, connectionId])).catch(() => {})
+    this.#options.redis.publish(this.#channel(owner), JSON.stringify([ackId, connectionId, uid])).catch(() => {})
   }
 
   onAck (listener: AckListener): void {
@@ -150,8 +150,8 @@ export class RedisHistory implements HistoryStore {
   #heard (message: string): void {
     let parsed: unknown
     try { parsed = JSON.parse(message) } catch { return }
-    if (!Array.isArray(parsed) || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') return
-    for (const fn of this.#listeners) fn(parsed[0], parsed[1])
+    if (!Array.isArray(parsed) || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string' || typeof parsed[2] !== 'string') return
+    for (const fn of this.#listeners) fn(parsed[0], parsed[1], parsed[2])
   }
 
   #channel (owner: string): string {

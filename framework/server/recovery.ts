@@ -86,15 +86,15 @@ export class Recovery implements SdPaths {
     return this.#store.recover(stream, since, this.config.maxCount)
   }
 
-  /** An acknowledgement from a client: settled here when this process sent it, else sent to its owner. */
-  ack (ackId: string, connectionId: string): void {
+  /** An acknowledgement from a client bound to `uid`: settled here when this process sent it, else sent to its owner. */
+  ack (ackId: string, connectionId: string, uid: string): void {
     const store = this.#store
     if (store === undefined) return
     const dot = ackId.indexOf('.')
     if (dot < 0) return
     const owner = ackId.slice(0, dot)
-    if (owner === store.owner) this.#bus?.acked(ackId, connectionId)
-    else if (OWNER.test(owner)) store.sendAck(owner, ackId, connectionId)
+    if (owner === store.owner) this.#bus?.acked(ackId, connectionId, uid)
+    else if (OWNER.test(owner)) store.sendAck(owner, ackId, connectionId, uid)
   }
 
   /** Settles waiting ack sends and closes the store. */

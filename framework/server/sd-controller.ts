@@ -43,8 +43,8 @@ export interface SdPaths {
   readonly active: boolean
   /** What `stream` holds after `since`. */
   recover (stream: string, since: StreamPosition): Promise<RecoveredStream>
-  /** Counts an acknowledgement (here, or at the process that sent the push). */
-  ack (ackId: string, connectionId: string): void
+  /** Counts an acknowledgement of a connection bound to `uid` (here, or at the process that sent the push). */
+  ack (ackId: string, connectionId: string, uid: string): void
   /** Whether a connection of this process is in `group`; undefined when it is not held here. */
   isMember (connectionId: string, group: string): boolean | undefined
 }
@@ -83,12 +83,16 @@ export function sdController (recovery: SdPaths): ControllerClass {
       return { streams: Object.fromEntries(answers.filter((a) => a !== undefined)), denied }
     }
 
-    /** `{ack}` (sent without id): counts this connection's acknowledgement; malformed ones are ignored. */
+    /**
+     * `{ack}` (sent without id): counts this connection's acknowledgement; malformed ones, and
+     * any from a connection bound to no uid (acks go with uid pushes only), are ignored.
+     */
     ack (): void {
       const data = this.data as { ack?: unknown } | null
       const ack = typeof data === 'object' && data !== null ? data.ack : undefined
-      if (typeof ack !== 'string' || ack.length > MAX_ACK_ID || this.connectionId === undefined) return
-      recovery.ack(ack, this.connectionId)
+      const uid = this.uid
+      if (typeof ack !== 'string' || ack.length > MAX_ACK_ID || this.connectionId === undefined || uid === undefined) return
+      recovery.ack(ack, this.connectionId, String(uid))
     }
 
     /** `uid:X` while bound to X; `group:G` while in G (a split worker sees no groups: members by uid). */

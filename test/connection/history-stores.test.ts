@@ -124,11 +124,11 @@ for (const [name, make] of [['memory', makeMemory], ['redis', makeRedis]] as con
     it('delivers an ack to its owner', async () => {
       const store = make({ maxCount: 10, maxAgeMs: 60_000 })
       const heard: string[][] = []
-      store.onAck((ackId, conn) => heard.push([ackId, conn]))
+      store.onAck((ackId, conn, uid) => heard.push([ackId, conn, uid]))
       if (store instanceof RedisHistory) await store.ready()
-      store.sendAck(store.owner, `${store.owner}.1`, 'c9')
+      store.sendAck(store.owner, `${store.owner}.1`, 'c9', 'u9')
       await waitUntil(() => heard.length > 0, 3000, 'the ack')
-      assert.deepEqual(heard, [[`${store.owner}.1`, 'c9']])
+      assert.deepEqual(heard, [[`${store.owner}.1`, 'c9', 'u9']])
       assert.match(store.owner, /^[0-9a-z]{12}$/)
     })
   })
@@ -155,8 +155,8 @@ describe('MemoryHistory', () => {
     stores.push(store)
     const heard: string[] = []
     store.onAck((ackId) => heard.push(ackId))
-    store.sendAck('someoneelse1', 'someoneelse1.1', 'c1')
-    store.sendAck(store.owner, `${store.owner}.2`, 'c1')
+    store.sendAck('someoneelse1', 'someoneelse1.1', 'c1', 'u1')
+    store.sendAck(store.owner, `${store.owner}.2`, 'c1', 'u1')
     assert.deepEqual(heard, [`${store.owner}.2`])
   })
 })
@@ -172,12 +172,12 @@ describe('RedisHistory across processes', () => {
     assert.deepEqual(r.entries, [{ offset: 1, data: 'from one', ack: `${one.owner}.1` }])
     const heardOne: string[] = []
     const heardTwo: string[] = []
-    one.onAck((id) => heardOne.push(id))
+    one.onAck((id, conn, uid) => heardOne.push(`${id} ${conn} ${uid}`))
     two.onAck((id) => heardTwo.push(id))
     await Promise.all([one.ready(), two.ready()])
-    two.sendAck(one.owner, `${one.owner}.1`, 'conn-x')
+    two.sendAck(one.owner, `${one.owner}.1`, 'conn-x', 'uid-x')
     await waitUntil(() => heardOne.length > 0, 3000, 'the ack at one')
-    assert.deepEqual(heardOne, [`${one.owner}.1`])
+    assert.deepEqual(heardOne, [`${one.owner}.1 conn-x uid-x`])
     assert.deepEqual(heardTwo, [])
   })
 

@@ -97,10 +97,11 @@ describe('RecoveringBus: acknowledgements', () => {
     await new Promise((resolve) => setImmediate(resolve))
     const meta = inner.pushes[0].options?.meta
     assert.match(meta?.a ?? '', new RegExp(`^${store.owner}\\.\\d+$`))
-    bus.acked(meta!.a!, a.id)
-    bus.acked(meta!.a!, a.id) // a duplicate counts once
+    bus.acked(meta!.a!, a.id, 'u')
+    bus.acked(meta!.a!, a.id, 'u') // a duplicate counts once
+    bus.acked(meta!.a!, 'intruder', 'v') // bound to another uid: not counted
     assert.equal(bus.waiting, 1)
-    store.sendAck(store.owner, meta!.a!, b.id) // through the store, as from another process
+    store.sendAck(store.owner, meta!.a!, b.id, 'u') // through the store, as from another process
     assert.equal(await sent, 2)
     assert.equal(bus.waiting, 0)
     const r = await store.recover('uid:u', { epoch: meta!.e, offset: 0 }, 10)
@@ -111,7 +112,7 @@ describe('RecoveringBus: acknowledgements', () => {
     const { inner, bus } = setup()
     const sent = bus.sendToUid('nobody', 'ping', { ack: true, timeoutMs: 200 })
     await new Promise((resolve) => setImmediate(resolve))
-    bus.acked(inner.pushes[0].options!.meta!.a!, 'recovered-later')
+    bus.acked(inner.pushes[0].options!.meta!.a!, 'recovered-later', 'nobody')
     assert.equal(bus.waiting, 1)
     assert.equal(await sent, 1)
   })

@@ -158,6 +158,25 @@ for (const kind of ['tcp', 'ws'] as const) {
       notify(target, '/sd/ack', { ack: entry.ack })
       assert.equal(ok(await sent), 1)
     })
+
+    it('/sd/ack counts only from a connection bound to the uid the push went to', async () => {
+      const app = await start()
+      const target = await client(app, kind)
+      ok(await target.request('/room/login', { uid: 'u1' }))
+      const other = await client(app, kind)
+      ok(await other.request('/room/login', { uid: 'u2' }))
+      const unbound = await client(app, kind)
+      const sender = await client(app, kind)
+      const sent = sender.request('/room/ping', { uid: 'u1', text: 'p', timeoutMs: 1500 })
+      const entry = await waitUntil(async () => {
+        const r = ok(await target.request('/sd/recover', { streams: { 'uid:u1': { epoch: '', offset: 0 } } })) as Recovered
+        return r.streams['uid:u1'].entries[0]
+      }, 3000, 'the recorded push')
+      // ack ids are guessable: others acking it must not count
+      notify(other, '/sd/ack', { ack: entry.ack })
+      notify(unbound, '/sd/ack', { ack: entry.ack })
+      assert.equal(ok(await sent), 0)
+    })
   })
 }
 
@@ -210,5 +229,22 @@ describe('recovery with Redis across two app instances', () => {
     assert.ok(entry.ack?.startsWith(`${one.recovery.store?.owner}.`))
     notify(reader, '/sd/ack', { ack: entry.ack })
     assert.equal(ok(await sent), 1)
+  })
+
+  it('does not count an ack forwarded from a connection bound to another uid', async () => {
+    const one = await start(shared)
+    const two = await start(shared)
+    const sender = await client(one, 'tcp')
+    const reader = await client(two, 'ws')
+    const intruder = await client(two, 'tcp')
+    ok(await reader.request('/room/login', { uid: 'far2' }))
+    ok(await intruder.request('/room/login', { uid: 'near2' }))
+    const sent = sender.request('/room/ping', { uid: 'far2', text: 'p', timeoutMs: 1500 })
+    const entry = await waitUntil(async () => {
+      const got = ok(await reader.request('/sd/recover', { streams: { 'uid:far2': { epoch: '', offset: 0 } } })) as Recovered
+      return got.streams['uid:far2'].entries[0]
+    }, 3000, 'the recorded push')
+    notify(intruder, '/sd/ack', { ack: entry.ack })
+    assert.equal(ok(await sent), 0)
   })
 })
