@@ -161,6 +161,8 @@ export class Streams {
       throw err
     }
     const again: string[] = []
+    // left out by the reply's size limit: asked for again (the server answers at least one stream each time)
+    const more = Array.isArray(reply.more) && Object.keys(reply.streams ?? {}).length > 0 ? reply.more : []
     for (const n of names) {
       const st = this.#streams.get(n)
       if (st === undefined) continue
@@ -173,7 +175,8 @@ export class Streams {
         continue
       }
       const rs = reply.streams?.[n]
-      if (rs === undefined) this.#release(n, st, true) // the server said nothing of it: held pushes go out
+      if (rs === undefined && more.includes(n)) again.push(n)
+      else if (rs === undefined) this.#release(n, st, true) // the server said nothing of it: held pushes go out
       else if (this.#merge(n, st, rs)) again.push(n)
     }
     if (again.length > 0) await this.recoverStreams(again)

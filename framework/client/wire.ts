@@ -74,10 +74,15 @@ export interface RecoveredStream {
   entries: RecoveredEntry[]
 }
 
-/** `/sd/recover` reply; `denied`: streams this connection may not read (not its uid, not a group it is in). */
+/**
+ * `/sd/recover` reply; `denied`: streams this connection may not read (not its uid, not a group
+ * it is in); `more`: streams left out because the reply reached its size limit (ask again for
+ * them; a stream answered with fewer entries than its `offset` says exist was cut short too).
+ */
 export interface RecoverReply {
   streams: Record<string, RecoveredStream>
   denied: string[]
+  more?: string[]
 }
 
 /** `/sd/ack` data (sent without id: no reply). */

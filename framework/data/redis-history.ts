@@ -101,7 +101,7 @@ export class RedisHistory implements HistoryStore {
     return { epoch, offset: Number(top) }
   }
 
-  async recover (stream: string, since: StreamPosition, limit: number): Promise<RecoveredStream> {
+  async recover (stream: string, since: StreamPosition, limit: number, maxBytes = Infinity): Promise<RecoveredStream> {
     // the position first: entries are read up to that top, so the two agree
     const { epoch, offset: top } = await this.position(stream)
     const sameEpoch = since.epoch === epoch
@@ -109,12 +109,15 @@ export class RedisHistory implements HistoryStore {
     if (!(sameEpoch && since.offset > top) && limit > 0) {
       const oldest = Date.now() - this.#options.maxAgeMs
       let from = (sameEpoch ? since.offset : 0) + 1
-      while (entries.length < limit && from <= top) {
+      let bytes = 0
+      read: while (entries.length < limit && from <= top) {
         const rows = await this.#options.redis.xrange(this.#prefix + 'h:' + stream, `${from}-0`, `${top}-0`, 'COUNT', READ_BATCH) as Array<[string, string[]]>
         for (const [id, fields] of rows) {
           const entry = toEntry(id, fields)
           from = entry.offset + 1
           if (entry.t < oldest) continue
+          bytes += entry.bytes
+          if (bytes > maxBytes && entries.length > 0) break read
           entries.push(entry.entry)
           if (entries.length >= limit) break
         }
@@ -167,7 +170,7 @@ export class RedisHistory implements HistoryStore {
   }
 }
 
-function toEntry (id: string, fields: string[]): { offset: number, t: number, entry: RecoveredEntry } {
+function toEntry (id: string, fields: string[]): { offset: number, t: number, bytes: number, entry: RecoveredEntry } {
   let t = 0
   let d = 'null'
   let a: string | undefined
@@ -178,5 +181,5 @@ function toEntry (id: string, fields: string[]): { offset: number, t: number, en
   }
   const offset = Number(id.slice(0, id.indexOf('-')))
   const entry: RecoveredEntry = a === undefined ? { offset, data: JSON.parse(d) as unknown } : { offset, data: JSON.parse(d) as unknown, ack: a }
-  return { offset, t, entry }
+  return { offset, t, bytes: d.length, entry }
 }

@@ -6,10 +6,15 @@
 import type { HelloReply, RecoverReply, RecoveredStream, RecoverRequest, StreamPosition } from '../client/wire.js'
 import type { TransportName } from '../core/contract.js'
 import type { ControllerClass } from '../core/controller.js'
+import { jsonLength } from '../connection/memory-history.js'
 import { Controller } from './controller.js'
 
 /** Most streams one `/sd/recover` may name. */
 export const MAX_RECOVER_STREAMS = 64
+/** Most entries one `/sd/recover` reply carries (64 streams × maxCount would be far more); the rest in later requests. */
+export const MAX_RECOVER_ENTRIES = 1000
+/** Data (JSON text) one `/sd/recover` reply carries at most, past its first entry; the rest in later requests. */
+export const MAX_RECOVER_BYTES = 1024 * 1024
 /** Longest ack id `/sd/ack` takes (longer ones are ignored). */
 export const MAX_ACK_ID = 128
 
@@ -41,8 +46,8 @@ const recoverSchema = {
 export interface SdPaths {
   /** This process keeps history. */
   readonly active: boolean
-  /** What `stream` holds after `since`. */
-  recover (stream: string, since: StreamPosition): Promise<RecoveredStream>
+  /** What `stream` holds after `since`: at most `limit` entries and, past the first, `maxBytes` of data. */
+  recover (stream: string, since: StreamPosition, limit: number, maxBytes: number): Promise<RecoveredStream>
   /** Counts an acknowledgement of a connection bound to `uid` (here, or at the process that sent the push). */
   ack (ackId: string, connectionId: string, uid: string): void
   /** Whether a connection of this process is in `group`; undefined when it is not held here. */
@@ -68,19 +73,37 @@ export function sdController (recovery: SdPaths): ControllerClass {
       return { v: 1, node, recovery: recovery.active }
     }
 
-    /** Missed pushes of the streams this connection may read; the others listed in `denied`. */
+    /**
+     * Missed pushes of the streams this connection may read; the others listed in `denied`. One
+     * reply carries at most MAX_RECOVER_ENTRIES entries and about MAX_RECOVER_BYTES of data
+     * (a tiny request must not make a huge reply): streams answered once it is full are listed
+     * in `more`, a stream reached mid-way is cut short; the client asks again for both.
+     */
     async recover (): Promise<RecoverReply> {
       const { streams } = this.data as RecoverRequest
+      const named = Object.entries(streams)
+      const readable = await Promise.all(named.map(([name]) => this.#mayRead(name)))
       const denied: string[] = []
-      const answers = await Promise.all(Object.entries(streams).map(async ([name, since]): Promise<[string, RecoveredStream] | undefined> => {
-        if (!await this.#mayRead(name)) {
-          denied.push(name)
-          return undefined
+      const more: string[] = []
+      const answers: Array<[string, RecoveredStream]> = []
+      let entries = MAX_RECOVER_ENTRIES
+      let bytes = MAX_RECOVER_BYTES
+      // one stream after the other: each takes what the ones before left of the budget
+      for (let i = 0; i < named.length; i++) {
+        const [name, since] = named[i]
+        if (!readable[i]) denied.push(name)
+        else if (entries <= 0 || bytes <= 0) more.push(name)
+        else {
+          const rs = await recovery.recover(name, since, entries, bytes)
+          entries -= rs.entries.length
+          for (const e of rs.entries) bytes -= jsonLength(e.data)
+          answers.push([name, rs])
         }
-        return [name, await recovery.recover(name, since)]
-      }))
+      }
       // fromEntries defines own properties: a stream named __proto__ stays data
-      return { streams: Object.fromEntries(answers.filter((a) => a !== undefined)), denied }
+      const reply: RecoverReply = { streams: Object.fromEntries(answers), denied }
+      if (more.length > 0) reply.more = more
+      return reply
     }
 
     /**

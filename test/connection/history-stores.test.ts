@@ -121,6 +121,20 @@ for (const [name, make] of [['memory', makeMemory], ['redis', makeRedis]] as con
       assert.equal(r.offset, 5)
     })
 
+    it('stops at maxBytes of data as JSON text, but always returns a first entry', async () => {
+      const store = make({ maxCount: 10, maxAgeMs: 60_000 })
+      const s = fresh()
+      const p = await store.append(s, 'x'.repeat(10)) // 12 characters as JSON
+      await store.append(s, 'y'.repeat(10))
+      await store.append(s, 'z'.repeat(10))
+      const since = { epoch: p.epoch, offset: 0 }
+      assert.deepEqual((await store.recover(s, since, 10, 25)).entries.map((e) => e.offset), [1, 2])
+      const one = await store.recover(s, since, 10, 1)
+      assert.deepEqual(one.entries.map((e) => e.offset), [1])
+      assert.equal(one.gap, false)
+      assert.equal((await store.recover(s, since, 10)).entries.length, 3)
+    })
+
     it('delivers an ack to its owner', async () => {
       const store = make({ maxCount: 10, maxAgeMs: 60_000 })
       const heard: string[][] = []

@@ -180,6 +180,41 @@ for (const kind of ['tcp', 'ws'] as const) {
   })
 }
 
+describe('recovery reply bounds', () => {
+  it('cuts a /sd/recover reply at about 1 MiB of data, listing the streams left out in more', async () => {
+    const app = await start()
+    const reader = await client(app, 'tcp')
+    const sender = await client(app, 'tcp')
+    const groups = ['b1', 'b2', 'b3']
+    const big = 'x'.repeat(200_000)
+    for (const g of groups) ok(await reader.request('/room/join', { group: g }))
+    for (const g of groups) for (let i = 1; i <= 8; i++) ok(await sender.request('/room/say', { group: g, text: `${g}.${i}.${big}` }))
+    const got: Record<string, Array<{ offset: number, data: unknown }>> = { 'group:b1': [], 'group:b2': [], 'group:b3': [] }
+    let asks = 0
+    let pending: Record<string, { epoch: string, offset: number }> = Object.fromEntries(groups.map((g) => [`group:${g}`, { epoch: '', offset: 0 }]))
+    while (Object.keys(pending).length > 0) {
+      assert.ok(++asks < 40, 'the reply makes progress')
+      const reply = await reader.request('/sd/recover', { streams: pending })
+      const r = ok(reply) as Recovered & { more?: string[] }
+      const bytes = Object.values(r.streams).reduce((n, s) => n + s.entries.reduce((m, e) => m + JSON.stringify(e.data).length, 0), 0)
+      assert.ok(bytes <= 1024 * 1024 + 200_100, `reply of ${bytes} bytes`)
+      const next: typeof pending = {}
+      for (const [name, s] of Object.entries(r.streams)) {
+        got[name].push(...s.entries)
+        assert.equal(s.gap, false)
+        if (got[name].length < 8) next[name] = { epoch: s.epoch, offset: got[name].at(-1)!.offset }
+      }
+      for (const name of r.more ?? []) next[name] = pending[name]
+      pending = next
+    }
+    assert.ok(asks > 1)
+    for (const [name, entries] of Object.entries(got)) {
+      assert.deepEqual(entries.map((e) => e.offset), [1, 2, 3, 4, 5, 6, 7, 8])
+      assert.ok(String(entries[7].data).startsWith(`${name.slice(6)}.8.`))
+    }
+  })
+})
+
 describe('recovery paths elsewhere', () => {
   it('answer SD_ERR_TRANSPORT_NOT_ALLOWED over HTTP', async () => {
     const app = await start()
