@@ -36,6 +36,8 @@ interface StreamState {
   known: number
   /** A sync message arrived during a recovery that may predate it: ask once more after it. */
   again?: boolean
+  /** Asked once more for a hole above the server's position in its last reply (see `#merge`). */
+  above?: boolean
   held: Held[]
   recovering: boolean
 }
@@ -207,6 +209,15 @@ export class Streams {
       else return true
     }
     if (entries.length === 0 && rs.offset > st.offset) st.offset = rs.offset
+    // a hole above where the server stood when it answered is no proof of loss: pushes appended
+    // by other processes can overtake each other on their way here. Asked once more (by then the
+    // server has every held offset) before it is taken for a gap.
+    const next = st.held.find((h) => h.offset > st.offset)
+    if (next !== undefined && next.offset > st.offset + 1 && st.offset >= rs.offset && st.above !== true) {
+      st.above = true
+      return true
+    }
+    st.above = false
     return this.#release(name, st, true)
   }
 
