@@ -9,7 +9,7 @@ import type { BindOptions, Uid } from '../core/contract.js'
 import type { Bus, PushOptions } from './bus.js'
 import type { PushMeta } from './bus-ops.js'
 import type { Connection } from './connection.js'
-import type { HistoryStore } from './history.js'
+import type { HistoryStore, StreamPosition } from './history.js'
 import { groupMatcher } from './recovery-options.js'
 
 /** What the recovering bus reads of the `recovery` config, plus its hooks into the process. */
@@ -163,19 +163,39 @@ export class RecoveringBus implements Bus {
 
   // ---- membership: a sync message to SDK clients -------------------------------------------
 
+  // The position is read before the bind or join takes effect: every push the connection gets
+  // once in is then above it. Read after, a push appended meanwhile by another process could
+  // reach the client after the sync and be dropped as a duplicate.
+
   async bindUid (conn: Connection, uid: Uid, options?: BindOptions): Promise<void> {
+    if (conn.session.$sd === undefined) return this.#inner.bindUid(conn, uid, options)
+    const stream = uidStream(uid)
+    const p = await this.#position(stream)
     await this.#inner.bindUid(conn, uid, options)
-    if (conn.session.$sd !== undefined) await this.#sync(conn.id, uidStream(uid))
+    await this.#sync(conn.id, stream, p)
   }
 
   async joinGroup (conn: Connection, group: string): Promise<void> {
+    if (conn.session.$sd === undefined) return this.#inner.joinGroup(conn, group)
+    const stream = groupStream(group)
+    const p = await this.#position(stream)
     await this.#inner.joinGroup(conn, group)
-    if (conn.session.$sd !== undefined) await this.#sync(conn.id, groupStream(group))
+    await this.#sync(conn.id, stream, p)
   }
 
-  async #sync (connectionId: string, stream: string): Promise<void> {
+  /** The stream's position; undefined when the store failed (the bind or join goes on without a sync). */
+  async #position (stream: string): Promise<StreamPosition | undefined> {
     try {
-      const p = await this.#store.position(stream)
+      return await this.#store.position(stream)
+    } catch (err) {
+      this.#options.onError?.(err, 'recovery: sync message')
+      return undefined
+    }
+  }
+
+  async #sync (connectionId: string, stream: string, p: StreamPosition | undefined): Promise<void> {
+    if (p === undefined) return
+    try {
       await this.#inner.sendToConnection(connectionId, undefined, { meta: syncMeta(stream, p.epoch, p.offset) })
     } catch (err) {
       // the bind or join itself succeeded; the client only lacks a starting position

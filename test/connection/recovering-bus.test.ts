@@ -149,4 +149,28 @@ describe('RecoveringBus: sync messages', () => {
       [sdk.id, undefined, { s: 'group:lobby', e: lobby.epoch, o: 1, y: 1 }],
     ])
   })
+
+  it('reads the position before the join: a push delivered once joined is above the sync, whatever order they arrive in', async () => {
+    const table = new ConnectionTable()
+    let bus: RecoveringBus | undefined
+    // a push from another process lands just as the join takes effect
+    class RacingBus extends RecordingBus {
+      override async joinGroup (conn: Parameters<RecordingBus['joinGroup']>[0], group: string): Promise<void> {
+        await super.joinGroup(conn, group)
+        await bus!.sendToGroup(group, 'racing')
+      }
+    }
+    const inner = new RacingBus(table)
+    const store = new MemoryHistory({ maxCount: 100, maxAgeMs: 60_000, maxStreams: 100 })
+    stores.push(store)
+    bus = new RecoveringBus(inner, store, { uids: false, groups: ['lobby'], ackTimeoutMs: 5000 })
+    const sdk = attach(table, bus)
+    sdk.session.$sd = 1
+    await bus.joinGroup(sdk, 'lobby')
+    const pushed = sdk.envelopes.find((e) => e.data === 'racing')
+    const sync = inner.pushes.find((p) => p.op === 'conn')?.options?.meta
+    assert.equal(pushed?.offset, 1)
+    // were the sync at 1, a client that got it before the push (two processes) would drop the push as a duplicate
+    assert.deepEqual(sync, { s: 'group:lobby', e: pushed?.epoch, o: 0, y: 1 })
+  })
 })
