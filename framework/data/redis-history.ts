@@ -38,18 +38,20 @@ redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return {epoch, top}
 `
 
-// KEYS: meta; ARGV: new epoch, meta ttl
+// KEYS: meta, entries; ARGV: new epoch, meta ttl. A new epoch drops entries left without their
+// meta (evicted under maxmemory): their ids would be above the new top and fail every XADD.
 const POSITION = `
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'top')
 if m[1] then return {m[1], tonumber(m[2])} end
 redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'top', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
 return {ARGV[1], 0}
 `
 
 type Commands = {
   sdHistoryAppend (entries: string, meta: string, ...args: Array<string | number>): Promise<[string, number]>
-  sdHistoryPosition (meta: string, ...args: Array<string | number>): Promise<[string, number]>
+  sdHistoryPosition (meta: string, entries: string, ...args: Array<string | number>): Promise<[string, number]>
 }
 
 /** Entries read per XRANGE while skipping those older than maxAgeMs. */
@@ -79,7 +81,7 @@ export class RedisHistory implements HistoryStore {
     this.#metaTtlMs = Math.max(options.maxAgeMs, META_MIN_TTL_MS)
     if (!('sdHistoryAppend' in redis)) {
       redis.defineCommand('sdHistoryAppend', { numberOfKeys: 2, lua: APPEND })
-      redis.defineCommand('sdHistoryPosition', { numberOfKeys: 1, lua: POSITION })
+      redis.defineCommand('sdHistoryPosition', { numberOfKeys: 2, lua: POSITION })
     }
     this.#redis = redis as RedisClient & Commands
   }
@@ -97,7 +99,7 @@ export class RedisHistory implements HistoryStore {
   }
 
   async position (stream: string): Promise<StreamPosition> {
-    const [epoch, top] = await this.#redis.sdHistoryPosition(this.#prefix + 'hm:' + stream, this.#newEpoch(), this.#metaTtlMs)
+    const [epoch, top] = await this.#redis.sdHistoryPosition(this.#prefix + 'hm:' + stream, this.#prefix + 'h:' + stream, this.#newEpoch(), this.#metaTtlMs)
     return { epoch, offset: Number(top) }
   }
 

@@ -206,4 +206,20 @@ describe('RedisHistory across processes', () => {
     assert.ok(ttl > 0 && ttl <= 60_000, `entries ttl ${ttl}`)
     assert.ok(metaTtl > 60_000, `meta ttl ${metaTtl}`)
   })
+
+  it('starts a new epoch cleanly when the meta key is gone but the entries are not (evicted)', async () => {
+    const store = makeRedis({ maxCount: 10, maxAgeMs: 60_000 })
+    const s = fresh()
+    const old = await store.append(s, 'a')
+    await store.append(s, 'b')
+    const raw = new Redis(redisUrl)
+    clients.push(raw)
+    // Redis under maxmemory (allkeys-*) may evict the meta hash and keep the stream
+    await raw.del(`${prefix}{c1}:hm:${s}`)
+    const p = await store.position(s)
+    assert.notEqual(p.epoch, old.epoch)
+    assert.deepEqual(await store.append(s, 'c'), { epoch: p.epoch, offset: 1 })
+    const r = await store.recover(s, { epoch: p.epoch, offset: 0 }, 10)
+    assert.deepEqual(r.entries.map((e) => e.data), ['c'])
+  })
 })
