@@ -90,6 +90,9 @@ export interface AckRequest {
   ack: string
 }
 
+/** Longest stream name `/sd/recover` takes (the server records no stream with a longer one). */
+export const MAX_STREAM_NAME = 256
+
 /** Stream of a uid's pushes. */
 export function uidStream (uid: string | number): string {
   return `uid:${uid}`

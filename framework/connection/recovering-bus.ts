@@ -4,7 +4,7 @@
  * on with their `meta`, waits for acknowledgements, and tells SDK clients where a stream stands
  * after they bind a uid or join a group (a sync message).
  */
-import { groupStream, uidStream } from '../client/wire.js'
+import { groupStream, MAX_STREAM_NAME, uidStream } from '../client/wire.js'
 import type { BindOptions, Uid } from '../core/contract.js'
 import type { Bus, PushOptions } from './bus.js'
 import type { PushMeta } from './bus-ops.js'
@@ -35,6 +35,14 @@ interface Waiter {
   reached: number | undefined
   timer: NodeJS.Timeout
   resolve: (acks: number) => void
+}
+
+/**
+ * Whether a stream can be recorded: its name fits `/sd/recover` (MAX_STREAM_NAME). A longer one
+ * would make the whole recover request of a client fail, and its reconnects with it.
+ */
+function recordable (stream: string): boolean {
+  return stream.length <= MAX_STREAM_NAME
 }
 
 /** Sync message meta (no data): `y: 1`. */
@@ -71,6 +79,8 @@ export class RecoveringBus implements Bus {
   // ---- recorded pushes ---------------------------------------------------------------------
 
   async sendToUid (uid: Uid, data: unknown, options?: PushOptions): Promise<number> {
+    // a uid too long for a stream name: a plain push (an ack send then has no ack to wait for)
+    if (!recordable(uidStream(uid))) return options?.ack === true ? this.#inner.sendToUid(uid, data).then(() => 0) : this.#inner.sendToUid(uid, data, options)
     if (options?.ack === true) return this.#sendWithAck(String(uid), data, options)
     if (!(options?.recover ?? this.#options.uids)) return this.#inner.sendToUid(uid, data, options)
     return this.#recordedUid(String(uid), data, options)
@@ -79,13 +89,13 @@ export class RecoveringBus implements Bus {
   async sendToUids (uids: readonly Uid[], data: unknown, options?: PushOptions): Promise<number> {
     if (!(options?.recover ?? this.#options.uids)) return this.#inner.sendToUids(uids, data, options)
     // one stream per uid: each gets its own offset
-    const counts = await Promise.all([...new Set(uids.map(String))].map((uid) => this.#recordedUid(uid, data, options)))
+    const counts = await Promise.all([...new Set(uids.map(String))].map((uid) => recordable(uidStream(uid)) ? this.#recordedUid(uid, data, options) : this.#inner.sendToUid(uid, data, options)))
     return counts.reduce((a, b) => a + b, 0)
   }
 
   async sendToGroup (group: string, data: unknown, options?: PushOptions): Promise<number> {
-    if (!(options?.recover ?? this.#groupRecoverable(group))) return this.#inner.sendToGroup(group, data, options)
     const stream = groupStream(group)
+    if (!(options?.recover ?? this.#groupRecoverable(group)) || !recordable(stream)) return this.#inner.sendToGroup(group, data, options)
     const p = await this.#store.append(stream, data)
     // excluded SDK members get a skip message where the connection is held (bus-ops.ts runPush)
     return this.#inner.sendToGroup(group, data, { ...options, meta: { s: stream, e: p.epoch, o: p.offset } })
@@ -168,16 +178,16 @@ export class RecoveringBus implements Bus {
   // reach the client after the sync and be dropped as a duplicate.
 
   async bindUid (conn: Connection, uid: Uid, options?: BindOptions): Promise<void> {
-    if (conn.session.$sd === undefined) return this.#inner.bindUid(conn, uid, options)
     const stream = uidStream(uid)
+    if (conn.session.$sd === undefined || !recordable(stream)) return this.#inner.bindUid(conn, uid, options)
     const p = await this.#position(stream)
     await this.#inner.bindUid(conn, uid, options)
     await this.#sync(conn.id, stream, p)
   }
 
   async joinGroup (conn: Connection, group: string): Promise<void> {
-    if (conn.session.$sd === undefined) return this.#inner.joinGroup(conn, group)
     const stream = groupStream(group)
+    if (conn.session.$sd === undefined || !recordable(stream)) return this.#inner.joinGroup(conn, group)
     const p = await this.#position(stream)
     await this.#inner.joinGroup(conn, group)
     await this.#sync(conn.id, stream, p)

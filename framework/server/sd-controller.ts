@@ -3,7 +3,7 @@
  * as an SDK client, `/sd/recover` answers missed pushes of the streams the connection may read,
  * `/sd/ack` acknowledges a push. TCP and WebSocket only.
  */
-import type { HelloReply, RecoverReply, RecoveredStream, RecoverRequest, StreamPosition } from '../client/wire.js'
+import { MAX_STREAM_NAME, type HelloReply, type RecoverReply, type RecoveredStream, type RecoverRequest, type StreamPosition } from '../client/wire.js'
 import type { TransportName } from '../core/contract.js'
 import type { ControllerClass } from '../core/controller.js'
 import { jsonLength } from '../connection/memory-history.js'
@@ -28,7 +28,7 @@ const recoverSchema = {
     streams: {
       type: 'object',
       maxProperties: MAX_RECOVER_STREAMS,
-      propertyNames: { maxLength: 256 },
+      propertyNames: { maxLength: MAX_STREAM_NAME },
       additionalProperties: {
         type: 'object',
         required: ['epoch', 'offset'],

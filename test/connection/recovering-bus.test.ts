@@ -58,6 +58,22 @@ describe('RecoveringBus: recorded pushes', () => {
     assert.equal((await store.position('uid:b')).offset, 1)
   })
 
+  it('does not record a stream whose name /sd/recover would refuse (over 256 characters)', async () => {
+    const { table, inner, store, bus } = setup({ uids: true, groups: ['*'] })
+    const long = 'g'.repeat(251) // group:<251> is 257 characters
+    const longUid = 'u'.repeat(253) // uid:<253> too
+    const c = attach(table, bus)
+    c.session.$sd = 1
+    await bus.joinGroup(c, long)
+    await bus.bindUid(c, longUid)
+    assert.equal(await bus.sendToGroup(long, 'x'), 1)
+    assert.equal(await bus.sendToUid(longUid, 'y'), 1)
+    assert.equal(await bus.sendToUid(longUid, 'z', { ack: true, timeoutMs: 60_000 }), 0)
+    await bus.sendToGroup('g'.repeat(250), 'kept')
+    assert.deepEqual(inner.pushes.filter((p) => p.op !== 'conn').map((p) => p.options?.meta?.s.length), [undefined, undefined, undefined, 256])
+    assert.equal(store.size, 1)
+  })
+
   it('never records sendToAll or sendToConnection', async () => {
     const { table, inner, store, bus } = setup({ uids: true, groups: ['*'] })
     const c = attach(table, bus)
