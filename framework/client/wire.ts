@@ -76,16 +76,24 @@ export interface RecoveredStream {
   entries: RecoveredEntry[]
 }
 
-/** `/sd/recover` reply; `denied`: streams this connection may not read (not its uid, not a group it is in). */
+/**
+ * `/sd/recover` reply; `denied`: streams this connection may not read (not its uid, not a group
+ * it is in); `more`: streams left out because the reply reached its size limit (ask again for
+ * them; a stream answered with fewer entries than its `offset` says exist was cut short too).
+ */
 export interface RecoverReply {
   streams: Record<string, RecoveredStream>
   denied: string[]
+  more?: string[]
 }
 
 /** `/sd/ack` data (sent without id: no reply). */
 export interface AckRequest {
   ack: string
 }
+
+/** Longest stream name `/sd/recover` takes (the server records no stream with a longer one). */
+export const MAX_STREAM_NAME = 256
 
 /** Stream of a uid's pushes. */
 export function uidStream (uid: string | number): string {

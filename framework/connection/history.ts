@@ -17,8 +17,11 @@ export interface HistoryLimits {
   maxAgeMs: number
 }
 
-/** Called with an acknowledgement that reached this store's owner. */
-export type AckListener = (ackId: string, connectionId: string) => void
+/**
+ * Called with an acknowledgement that reached this store's owner: the ack id, the acking
+ * connection and the uid it is bound to (an ack counts only from the uid the push went to).
+ */
+export type AckListener = (ackId: string, connectionId: string, uid: string) => void
 
 /** Where recoverable pushes are kept. */
 export interface HistoryStore {
@@ -28,10 +31,13 @@ export interface HistoryStore {
   append (stream: string, data: unknown, ack?: string): Promise<StreamPosition>
   /** Where `stream` stands now (offset 0: nothing appended yet in this epoch). */
   position (stream: string): Promise<StreamPosition>
-  /** What `stream` holds after `since` (see `RecoveredStream`), at most `limit` entries. */
-  recover (stream: string, since: StreamPosition, limit: number): Promise<RecoveredStream>
+  /**
+   * What `stream` holds after `since` (see `RecoveredStream`), at most `limit` entries and, past
+   * the first, no more than `maxBytes` of data as JSON text in all. @default maxBytes Infinity
+   */
+  recover (stream: string, since: StreamPosition, limit: number, maxBytes?: number): Promise<RecoveredStream>
   /** Delivers an acknowledgement to the process `owner` (this one or another sharing the store). */
-  sendAck (owner: string, ackId: string, connectionId: string): void
+  sendAck (owner: string, ackId: string, connectionId: string, uid: string): void
   /** Where acknowledgements addressed to this store's owner go. */
   onAck (listener: AckListener): void
   /** Releases timers and connections. */

@@ -92,27 +92,32 @@ export class MemoryHistory implements HistoryStore {
     return { epoch: s.epoch, offset: s.top }
   }
 
-  async recover (stream: string, since: StreamPosition, limit: number): Promise<RecoveredStream> {
+  async recover (stream: string, since: StreamPosition, limit: number, maxBytes = Infinity): Promise<RecoveredStream> {
     const now = Date.now()
     const s = this.#stream(stream, now)
     const oldest = now - this.#limits.maxAgeMs
     const sameEpoch = since.epoch === s.epoch
     const after = sameEpoch ? since.offset : 0
     const entries: RecoveredEntry[] = []
+    let bytes = 0
     if (!(sameEpoch && since.offset > s.top)) {
       for (const e of s.entries) {
         if (entries.length >= limit) break
         if (e.offset <= after || e.t < oldest) continue
+        if (maxBytes !== Infinity) {
+          bytes += jsonLength(e.data)
+          if (bytes > maxBytes && entries.length > 0) break
+        }
         entries.push(e.ack === undefined ? { offset: e.offset, data: e.data } : { offset: e.offset, data: e.data, ack: e.ack })
       }
     }
     return { epoch: s.epoch, offset: s.top, gap: recoverGap(sameEpoch, since, s.top, entries), entries }
   }
 
-  sendAck (owner: string, ackId: string, connectionId: string): void {
+  sendAck (owner: string, ackId: string, connectionId: string, uid: string): void {
     // one process: an ack for another owner has nowhere to go
     if (owner !== this.owner) return
-    for (const fn of this.#listeners) fn(ackId, connectionId)
+    for (const fn of this.#listeners) fn(ackId, connectionId, uid)
   }
 
   onAck (listener: AckListener): void {
@@ -129,6 +134,15 @@ export class MemoryHistory implements HistoryStore {
       if (now - s.writtenAt > this.#metaTtlMs) this.#streams.delete(name)
       else if (now - s.writtenAt > this.#limits.maxAgeMs) s.entries = []
     }
+  }
+}
+
+/** Length of `data` as JSON text (what a recovered entry weighs in a reply); 0 when it has none. */
+export function jsonLength (data: unknown): number {
+  try {
+    return JSON.stringify(data)?.length ?? 0
+  } catch {
+    return 0
   }
 }
 

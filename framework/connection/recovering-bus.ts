@@ -4,12 +4,12 @@
  * on with their `meta`, waits for acknowledgements, and tells SDK clients where a stream stands
  * after they bind a uid or join a group (a sync message).
  */
-import { groupStream, uidStream } from '../client/wire.js'
+import { groupStream, MAX_STREAM_NAME, uidStream } from '../client/wire.js'
 import type { BindOptions, Uid } from '../core/contract.js'
 import type { Bus, PushOptions } from './bus.js'
 import type { PushMeta } from './bus-ops.js'
 import type { Connection } from './connection.js'
-import type { HistoryStore } from './history.js'
+import type { HistoryStore, StreamPosition } from './history.js'
 import { groupMatcher } from './recovery-options.js'
 
 /** What the recovering bus reads of the `recovery` config, plus its hooks into the process. */
@@ -28,11 +28,21 @@ export interface RecoveringBusOptions {
 
 /** One `sendToUid(..., {ack: true})` waiting for its acknowledgements. */
 interface Waiter {
+  /** The uid the push went to: only its connections' acks count (ack ids are guessable). */
+  uid: string
   acks: Set<string>
   /** Connections the push was handed to; undefined until the push returned. */
   reached: number | undefined
   timer: NodeJS.Timeout
   resolve: (acks: number) => void
+}
+
+/**
+ * Whether a stream can be recorded: its name fits `/sd/recover` (MAX_STREAM_NAME). A longer one
+ * would make the whole recover request of a client fail, and its reconnects with it.
+ */
+function recordable (stream: string): boolean {
+  return stream.length <= MAX_STREAM_NAME
 }
 
 /** Sync message meta (no data): `y: 1`. */
@@ -56,7 +66,7 @@ export class RecoveringBus implements Bus {
     this.#options = options
     this.#groupRecoverable = groupMatcher(options.groups)
     this.#maxWaiters = options.maxWaiters ?? 10_000
-    store.onAck((ackId, connectionId) => this.acked(ackId, connectionId))
+    store.onAck((ackId, connectionId, uid) => this.acked(ackId, connectionId, uid))
   }
 
   /** The bus this one decorates. */
@@ -69,6 +79,8 @@ export class RecoveringBus implements Bus {
   // ---- recorded pushes ---------------------------------------------------------------------
 
   async sendToUid (uid: Uid, data: unknown, options?: PushOptions): Promise<number> {
+    // a uid too long for a stream name: a plain push (an ack send then has no ack to wait for)
+    if (!recordable(uidStream(uid))) return options?.ack === true ? this.#inner.sendToUid(uid, data).then(() => 0) : this.#inner.sendToUid(uid, data, options)
     if (options?.ack === true) return this.#sendWithAck(String(uid), data, options)
     if (!(options?.recover ?? this.#options.uids)) return this.#inner.sendToUid(uid, data, options)
     return this.#recordedUid(String(uid), data, options)
@@ -77,13 +89,13 @@ export class RecoveringBus implements Bus {
   async sendToUids (uids: readonly Uid[], data: unknown, options?: PushOptions): Promise<number> {
     if (!(options?.recover ?? this.#options.uids)) return this.#inner.sendToUids(uids, data, options)
     // one stream per uid: each gets its own offset
-    const counts = await Promise.all([...new Set(uids.map(String))].map((uid) => this.#recordedUid(uid, data, options)))
+    const counts = await Promise.all([...new Set(uids.map(String))].map((uid) => recordable(uidStream(uid)) ? this.#recordedUid(uid, data, options) : this.#inner.sendToUid(uid, data, options)))
     return counts.reduce((a, b) => a + b, 0)
   }
 
   async sendToGroup (group: string, data: unknown, options?: PushOptions): Promise<number> {
-    if (!(options?.recover ?? this.#groupRecoverable(group))) return this.#inner.sendToGroup(group, data, options)
     const stream = groupStream(group)
+    if (!(options?.recover ?? this.#groupRecoverable(group)) || !recordable(stream)) return this.#inner.sendToGroup(group, data, options)
     const p = await this.#store.append(stream, data)
     // excluded SDK members get a skip message where the connection is held (bus-ops.ts runPush)
     return this.#inner.sendToGroup(group, data, { ...options, meta: { s: stream, e: p.epoch, o: p.offset } })
@@ -101,7 +113,7 @@ export class RecoveringBus implements Bus {
     const ackId = `${this.#store.owner}.${++this.#ackSeq}`
     const stream = uidStream(uid)
     // waiting before the push: an ack may arrive before the push call returns
-    const done = this.#wait(ackId, options.timeoutMs ?? this.#options.ackTimeoutMs)
+    const done = this.#wait(ackId, uid, options.timeoutMs ?? this.#options.ackTimeoutMs)
     try {
       const p = await this.#store.append(stream, data, ackId)
       const reached = await this.#inner.sendToUid(uid, data, { ...options, meta: { s: stream, e: p.epoch, o: p.offset, a: ackId } })
@@ -117,7 +129,7 @@ export class RecoveringBus implements Bus {
     return done
   }
 
-  #wait (ackId: string, timeoutMs: number): Promise<number> {
+  #wait (ackId: string, uid: string, timeoutMs: number): Promise<number> {
     if (this.#waiters.size >= this.#maxWaiters) {
       const oldest = this.#waiters.keys().next().value as string
       this.#settle(oldest)
@@ -125,14 +137,18 @@ export class RecoveringBus implements Bus {
     return new Promise((resolve) => {
       // not unref'd: a send waiting for acks is work in flight (stop settles them all)
       const timer = setTimeout(() => this.#settle(ackId), timeoutMs)
-      this.#waiters.set(ackId, { acks: new Set(), reached: undefined, timer, resolve })
+      this.#waiters.set(ackId, { uid, acks: new Set(), reached: undefined, timer, resolve })
     })
   }
 
-  /** An acknowledgement for a send of this process (from `/sd/ack` here, or another process through the store). */
-  acked (ackId: string, connectionId: string): void {
+  /**
+   * An acknowledgement for a send of this process (from `/sd/ack` here, or another process
+   * through the store) by `connectionId`, bound to `uid`: counted only when that is the uid the
+   * push went to, so a client that guesses another's ack id cannot settle it.
+   */
+  acked (ackId: string, connectionId: string, uid: string): void {
     const w = this.#waiters.get(ackId)
-    if (w === undefined) return
+    if (w === undefined || w.uid !== uid) return
     w.acks.add(connectionId)
     this.#check(ackId, w)
   }
@@ -157,19 +173,39 @@ export class RecoveringBus implements Bus {
 
   // ---- membership: a sync message to SDK clients -------------------------------------------
 
+  // The position is read before the bind or join takes effect: every push the connection gets
+  // once in is then above it. Read after, a push appended meanwhile by another process could
+  // reach the client after the sync and be dropped as a duplicate.
+
   async bindUid (conn: Connection, uid: Uid, options?: BindOptions): Promise<void> {
+    const stream = uidStream(uid)
+    if (conn.session.$sd === undefined || !recordable(stream)) return this.#inner.bindUid(conn, uid, options)
+    const p = await this.#position(stream)
     await this.#inner.bindUid(conn, uid, options)
-    if (conn.session.$sd !== undefined) await this.#sync(conn.id, uidStream(uid))
+    await this.#sync(conn.id, stream, p)
   }
 
   async joinGroup (conn: Connection, group: string): Promise<void> {
+    const stream = groupStream(group)
+    if (conn.session.$sd === undefined || !recordable(stream)) return this.#inner.joinGroup(conn, group)
+    const p = await this.#position(stream)
     await this.#inner.joinGroup(conn, group)
-    if (conn.session.$sd !== undefined) await this.#sync(conn.id, groupStream(group))
+    await this.#sync(conn.id, stream, p)
   }
 
-  async #sync (connectionId: string, stream: string): Promise<void> {
+  /** The stream's position; undefined when the store failed (the bind or join goes on without a sync). */
+  async #position (stream: string): Promise<StreamPosition | undefined> {
     try {
-      const p = await this.#store.position(stream)
+      return await this.#store.position(stream)
+    } catch (err) {
+      this.#options.onError?.(err, 'recovery: sync message')
+      return undefined
+    }
+  }
+
+  async #sync (connectionId: string, stream: string, p: StreamPosition | undefined): Promise<void> {
+    if (p === undefined) return
+    try {
       await this.#inner.sendToConnection(connectionId, undefined, { meta: syncMeta(stream, p.epoch, p.offset) })
     } catch (err) {
       // the bind or join itself succeeded; the client only lacks a starting position

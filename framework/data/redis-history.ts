@@ -38,18 +38,20 @@ redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return {epoch, top}
 `
 
-// KEYS: meta; ARGV: new epoch, meta ttl
+// KEYS: meta, entries; ARGV: new epoch, meta ttl. A new epoch drops entries left without their
+// meta (evicted under maxmemory): their ids would be above the new top and fail every XADD.
 const POSITION = `
 local m = redis.call('HMGET', KEYS[1], 'epoch', 'top')
 if m[1] then return {m[1], tonumber(m[2])} end
 redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'top', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
 return {ARGV[1], 0}
 `
 
 type Commands = {
   sdHistoryAppend (entries: string, meta: string, ...args: Array<string | number>): Promise<[string, number]>
-  sdHistoryPosition (meta: string, ...args: Array<string | number>): Promise<[string, number]>
+  sdHistoryPosition (meta: string, entries: string, ...args: Array<string | number>): Promise<[string, number]>
 }
 
 /** Entries read per XRANGE while skipping those older than maxAgeMs. */
@@ -79,7 +81,7 @@ export class RedisHistory implements HistoryStore {
     this.#metaTtlMs = Math.max(options.maxAgeMs, META_MIN_TTL_MS)
     if (!('sdHistoryAppend' in redis)) {
       redis.defineCommand('sdHistoryAppend', { numberOfKeys: 2, lua: APPEND })
-      redis.defineCommand('sdHistoryPosition', { numberOfKeys: 1, lua: POSITION })
+      redis.defineCommand('sdHistoryPosition', { numberOfKeys: 2, lua: POSITION })
     }
     this.#redis = redis as RedisClient & Commands
   }
@@ -97,11 +99,11 @@ export class RedisHistory implements HistoryStore {
   }
 
   async position (stream: string): Promise<StreamPosition> {
-    const [epoch, top] = await this.#redis.sdHistoryPosition(this.#prefix + 'hm:' + stream, this.#newEpoch(), this.#metaTtlMs)
+    const [epoch, top] = await this.#redis.sdHistoryPosition(this.#prefix + 'hm:' + stream, this.#prefix + 'h:' + stream, this.#newEpoch(), this.#metaTtlMs)
     return { epoch, offset: Number(top) }
   }
 
-  async recover (stream: string, since: StreamPosition, limit: number): Promise<RecoveredStream> {
+  async recover (stream: string, since: StreamPosition, limit: number, maxBytes = Infinity): Promise<RecoveredStream> {
     // the position first: entries are read up to that top, so the two agree
     const { epoch, offset: top } = await this.position(stream)
     const sameEpoch = since.epoch === epoch
@@ -109,12 +111,15 @@ export class RedisHistory implements HistoryStore {
     if (!(sameEpoch && since.offset > top) && limit > 0) {
       const oldest = Date.now() - this.#options.maxAgeMs
       let from = (sameEpoch ? since.offset : 0) + 1
-      while (entries.length < limit && from <= top) {
+      let bytes = 0
+      read: while (entries.length < limit && from <= top) {
         const rows = await this.#options.redis.xrange(this.#prefix + 'h:' + stream, `${from}-0`, `${top}-0`, 'COUNT', READ_BATCH) as Array<[string, string[]]>
         for (const [id, fields] of rows) {
           const entry = toEntry(id, fields)
           from = entry.offset + 1
           if (entry.t < oldest) continue
+          bytes += entry.bytes
+          if (bytes > maxBytes && entries.length > 0) break read
           entries.push(entry.entry)
           if (entries.length >= limit) break
         }
@@ -124,12 +129,12 @@ export class RedisHistory implements HistoryStore {
     return { epoch, offset: top, gap: recoverGap(sameEpoch, since, top, entries), entries }
   }
 
-  sendAck (owner: string, ackId: string, connectionId: string): void {
+  sendAck (owner: string, ackId: string, connectionId: string, uid: string): void {
     if (owner === this.owner && this.#listeners.length > 0) {
-      for (const fn of this.#listeners) fn(ackId, connectionId)
+      for (const fn of this.#listeners) fn(ackId, connectionId, uid)
       return
     }
-    this.#options.redis.publish(this.#channel(owner), JSON.stringify([ackId, connectionId])).catch(() => {})
+    this.#options.redis.publish(this.#channel(owner), JSON.stringify([ackId, connectionId, uid])).catch(() => {})
   }
 
   onAck (listener: AckListener): void {
@@ -150,8 +155,8 @@ export class RedisHistory implements HistoryStore {
   #heard (message: string): void {
     let parsed: unknown
     try { parsed = JSON.parse(message) } catch { return }
-    if (!Array.isArray(parsed) || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') return
-    for (const fn of this.#listeners) fn(parsed[0], parsed[1])
+    if (!Array.isArray(parsed) || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string' || typeof parsed[2] !== 'string') return
+    for (const fn of this.#listeners) fn(parsed[0], parsed[1], parsed[2])
   }
 
   #channel (owner: string): string {
@@ -167,7 +172,7 @@ export class RedisHistory implements HistoryStore {
   }
 }
 
-function toEntry (id: string, fields: string[]): { offset: number, t: number, entry: RecoveredEntry } {
+function toEntry (id: string, fields: string[]): { offset: number, t: number, bytes: number, entry: RecoveredEntry } {
   let t = 0
   let d = 'null'
   let a: string | undefined
@@ -178,5 +183,5 @@ function toEntry (id: string, fields: string[]): { offset: number, t: number, en
   }
   const offset = Number(id.slice(0, id.indexOf('-')))
   const entry: RecoveredEntry = a === undefined ? { offset, data: JSON.parse(d) as unknown } : { offset, data: JSON.parse(d) as unknown, ack: a }
-  return { offset, t, entry }
+  return { offset, t, bytes: d.length, entry }
 }

@@ -80,21 +80,24 @@ export class Recovery implements SdPaths {
     return conn === undefined ? undefined : conn.groups?.has(group) === true
   }
 
-  /** What `stream` holds after `since` (a gap and nothing when this process keeps no history). */
-  recover (stream: string, since: StreamPosition): Promise<RecoveredStream> {
+  /**
+   * What `stream` holds after `since`, at most `limit` entries (and `recovery.maxCount`) and,
+   * past the first, `maxBytes` of data (a gap and nothing when this process keeps no history).
+   */
+  recover (stream: string, since: StreamPosition, limit = Infinity, maxBytes = Infinity): Promise<RecoveredStream> {
     if (this.#store === undefined) return Promise.resolve({ epoch: '', offset: 0, gap: since.offset > 0, entries: [] })
-    return this.#store.recover(stream, since, this.config.maxCount)
+    return this.#store.recover(stream, since, Math.min(limit, this.config.maxCount), maxBytes)
   }
 
-  /** An acknowledgement from a client: settled here when this process sent it, else sent to its owner. */
-  ack (ackId: string, connectionId: string): void {
+  /** An acknowledgement from a client bound to `uid`: settled here when this process sent it, else sent to its owner. */
+  ack (ackId: string, connectionId: string, uid: string): void {
     const store = this.#store
     if (store === undefined) return
     const dot = ackId.indexOf('.')
     if (dot < 0) return
     const owner = ackId.slice(0, dot)
-    if (owner === store.owner) this.#bus?.acked(ackId, connectionId)
-    else if (OWNER.test(owner)) store.sendAck(owner, ackId, connectionId)
+    if (owner === store.owner) this.#bus?.acked(ackId, connectionId, uid)
+    else if (OWNER.test(owner)) store.sendAck(owner, ackId, connectionId, uid)
   }
 
   /** Settles waiting ack sends and closes the store. */

@@ -3,13 +3,18 @@
  * as an SDK client, `/sd/recover` answers missed pushes of the streams the connection may read,
  * `/sd/ack` acknowledges a push. TCP and WebSocket only.
  */
-import type { HelloReply, RecoverReply, RecoveredStream, RecoverRequest, StreamPosition } from '../client/wire.js'
+import { MAX_STREAM_NAME, type HelloReply, type RecoverReply, type RecoveredStream, type RecoverRequest, type StreamPosition } from '../client/wire.js'
 import type { TransportName } from '../core/contract.js'
 import type { ControllerClass } from '../core/controller.js'
+import { jsonLength } from '../connection/memory-history.js'
 import { Controller } from './controller.js'
 
 /** Most streams one `/sd/recover` may name. */
 export const MAX_RECOVER_STREAMS = 64
+/** Most entries one `/sd/recover` reply carries (64 streams × maxCount would be far more); the rest in later requests. */
+export const MAX_RECOVER_ENTRIES = 1000
+/** Data (JSON text) one `/sd/recover` reply carries at most, past its first entry; the rest in later requests. */
+export const MAX_RECOVER_BYTES = 1024 * 1024
 /** Longest ack id `/sd/ack` takes (longer ones are ignored). */
 export const MAX_ACK_ID = 128
 
@@ -23,7 +28,7 @@ const recoverSchema = {
     streams: {
       type: 'object',
       maxProperties: MAX_RECOVER_STREAMS,
-      propertyNames: { maxLength: 256 },
+      propertyNames: { maxLength: MAX_STREAM_NAME },
       additionalProperties: {
         type: 'object',
         required: ['epoch', 'offset'],
@@ -41,10 +46,10 @@ const recoverSchema = {
 export interface SdPaths {
   /** This process keeps history. */
   readonly active: boolean
-  /** What `stream` holds after `since`. */
-  recover (stream: string, since: StreamPosition): Promise<RecoveredStream>
-  /** Counts an acknowledgement (here, or at the process that sent the push). */
-  ack (ackId: string, connectionId: string): void
+  /** What `stream` holds after `since`: at most `limit` entries and, past the first, `maxBytes` of data. */
+  recover (stream: string, since: StreamPosition, limit: number, maxBytes: number): Promise<RecoveredStream>
+  /** Counts an acknowledgement of a connection bound to `uid` (here, or at the process that sent the push). */
+  ack (ackId: string, connectionId: string, uid: string): void
   /** Whether a connection of this process is in `group`; undefined when it is not held here. */
   isMember (connectionId: string, group: string): boolean | undefined
 }
@@ -68,30 +73,52 @@ export function sdController (recovery: SdPaths): ControllerClass {
       return { v: 1, node, recovery: recovery.active }
     }
 
-    /** Missed pushes of the streams this connection may read; the others listed in `denied`. */
+    /**
+     * Missed pushes of the streams this connection may read; the others listed in `denied`. One
+     * reply carries at most MAX_RECOVER_ENTRIES entries and about MAX_RECOVER_BYTES of data
+     * (a tiny request must not make a huge reply): streams answered once it is full are listed
+     * in `more`, a stream reached mid-way is cut short; the client asks again for both.
+     */
     async recover (): Promise<RecoverReply> {
       const { streams } = this.data as RecoverRequest
+      const named = Object.entries(streams)
+      const readable = await Promise.all(named.map(([name]) => this.#mayRead(name)))
       const denied: string[] = []
-      const answers = await Promise.all(Object.entries(streams).map(async ([name, since]): Promise<[string, RecoveredStream] | undefined> => {
-        if (!await this.#mayRead(name)) {
-          denied.push(name)
-          return undefined
+      const more: string[] = []
+      const answers: Array<[string, RecoveredStream]> = []
+      let entries = MAX_RECOVER_ENTRIES
+      let bytes = MAX_RECOVER_BYTES
+      // one stream after the other: each takes what the ones before left of the budget
+      for (let i = 0; i < named.length; i++) {
+        const [name, since] = named[i]
+        if (!readable[i]) denied.push(name)
+        else if (entries <= 0 || bytes <= 0) more.push(name)
+        else {
+          const rs = await recovery.recover(name, since, entries, bytes)
+          entries -= rs.entries.length
+          for (const e of rs.entries) bytes -= jsonLength(e.data)
+          answers.push([name, rs])
         }
-        return [name, await recovery.recover(name, since)]
-      }))
+      }
       // fromEntries defines own properties: a stream named __proto__ stays data
-      return { streams: Object.fromEntries(answers.filter((a) => a !== undefined)), denied }
+      const reply: RecoverReply = { streams: Object.fromEntries(answers), denied }
+      if (more.length > 0) reply.more = more
+      return reply
     }
 
     /** The client's heartbeat (sent without id): the message itself is the activity the idle check looks for. */
     ping (): void {}
 
-    /** `{ack}` (sent without id): counts this connection's acknowledgement; malformed ones are ignored. */
+    /**
+     * `{ack}` (sent without id): counts this connection's acknowledgement; malformed ones, and
+     * any from a connection bound to no uid (acks go with uid pushes only), are ignored.
+     */
     ack (): void {
       const data = this.data as { ack?: unknown } | null
       const ack = typeof data === 'object' && data !== null ? data.ack : undefined
-      if (typeof ack !== 'string' || ack.length > MAX_ACK_ID || this.connectionId === undefined) return
-      recovery.ack(ack, this.connectionId)
+      const uid = this.uid
+      if (typeof ack !== 'string' || ack.length > MAX_ACK_ID || this.connectionId === undefined || uid === undefined) return
+      recovery.ack(ack, this.connectionId, String(uid))
     }
 
     /** `uid:X` while bound to X; `group:G` while in G (a split worker sees no groups: members by uid). */

@@ -152,3 +152,42 @@ test('a denied stream is forgotten and what was held delivered', async () => {
   assert.deepEqual(h.delivered.map(d => d.data), ['a', 'c'])
   assert.deepEqual(h.streams.positions(), { 'uid:1': { epoch: 'e1', offset: 3 } })
 })
+
+test('streams a reply leaves out (more: its size limit) are asked for again, not taken for gaps', async () => {
+  const h = harness((req): RecoverReply => 'group:g' in req
+    ? { streams: { 'group:g': { epoch: 'g1', offset: 2, gap: false, entries: [{ offset: 2, data: 'g2' }] } }, denied: [], more: ['uid:1'] }
+    : { streams: { 'uid:1': { epoch: 'e1', offset: 3, gap: false, entries: [{ offset: 2, data: 'b' }, { offset: 3, data: 'c' }] } }, denied: [] })
+  h.streams.onPush(push(1, 'a'))
+  h.streams.onPush({ stream: 'group:g', epoch: 'g1', offset: 1, data: 'g1' })
+  const done = h.streams.recoverStreams()
+  await waitUntil(() => h.requests.length === 1)
+  h.streams.onPush(push(4, 'd'))
+  h.release()
+  await waitUntil(() => h.requests.length === 2)
+  assert.deepEqual(h.requests[1], { 'uid:1': { epoch: 'e1', offset: 1 } })
+  h.release()
+  await done
+  await h.streams.idle()
+  assert.deepEqual(h.delivered.map(d => d.data), ['a', 'g1', 'g2', 'b', 'c', 'd'])
+  assert.deepEqual(h.gaps, [])
+})
+
+test('a hole above where the server stood when it answered is asked for again, not taken for a gap', async () => {
+  // pushes 4 and 5 come from two processes: 5 overtakes 4, and arrives after the server read its position (3)
+  const h = harness((req): RecoverReply => req['uid:1'].offset === 1
+    ? { streams: { 'uid:1': { epoch: 'e1', offset: 3, gap: false, entries: [{ offset: 2, data: 'b' }, { offset: 3, data: 'c' }] } }, denied: [] }
+    : { streams: { 'uid:1': { epoch: 'e1', offset: 5, gap: false, entries: [{ offset: 4, data: 'd' }, { offset: 5, data: 'e' }] } }, denied: [] })
+  h.streams.onPush(push(1, 'a'))
+  h.streams.onPush(push(3, 'c'))
+  await waitUntil(() => h.requests.length === 1)
+  h.streams.onPush(push(5, 'e'))
+  h.release()
+  await waitUntil(() => h.requests.length === 2)
+  assert.deepEqual(h.requests[1], { 'uid:1': { epoch: 'e1', offset: 3 } })
+  h.streams.onPush(push(4, 'd'))
+  h.release()
+  await waitUntil(() => h.delivered.length === 5)
+  await h.streams.idle()
+  assert.deepEqual(h.delivered.map(d => d.data), ['a', 'b', 'c', 'd', 'e'])
+  assert.deepEqual(h.gaps, [])
+})

@@ -121,14 +121,28 @@ for (const [name, make] of [['memory', makeMemory], ['redis', makeRedis]] as con
       assert.equal(r.offset, 5)
     })
 
+    it('stops at maxBytes of data as JSON text, but always returns a first entry', async () => {
+      const store = make({ maxCount: 10, maxAgeMs: 60_000 })
+      const s = fresh()
+      const p = await store.append(s, 'x'.repeat(10)) // 12 characters as JSON
+      await store.append(s, 'y'.repeat(10))
+      await store.append(s, 'z'.repeat(10))
+      const since = { epoch: p.epoch, offset: 0 }
+      assert.deepEqual((await store.recover(s, since, 10, 25)).entries.map((e) => e.offset), [1, 2])
+      const one = await store.recover(s, since, 10, 1)
+      assert.deepEqual(one.entries.map((e) => e.offset), [1])
+      assert.equal(one.gap, false)
+      assert.equal((await store.recover(s, since, 10)).entries.length, 3)
+    })
+
     it('delivers an ack to its owner', async () => {
       const store = make({ maxCount: 10, maxAgeMs: 60_000 })
       const heard: string[][] = []
-      store.onAck((ackId, conn) => heard.push([ackId, conn]))
+      store.onAck((ackId, conn, uid) => heard.push([ackId, conn, uid]))
       if (store instanceof RedisHistory) await store.ready()
-      store.sendAck(store.owner, `${store.owner}.1`, 'c9')
+      store.sendAck(store.owner, `${store.owner}.1`, 'c9', 'u9')
       await waitUntil(() => heard.length > 0, 3000, 'the ack')
-      assert.deepEqual(heard, [[`${store.owner}.1`, 'c9']])
+      assert.deepEqual(heard, [[`${store.owner}.1`, 'c9', 'u9']])
       assert.match(store.owner, /^[0-9a-z]{12}$/)
     })
   })
@@ -155,8 +169,8 @@ describe('MemoryHistory', () => {
     stores.push(store)
     const heard: string[] = []
     store.onAck((ackId) => heard.push(ackId))
-    store.sendAck('someoneelse1', 'someoneelse1.1', 'c1')
-    store.sendAck(store.owner, `${store.owner}.2`, 'c1')
+    store.sendAck('someoneelse1', 'someoneelse1.1', 'c1', 'u1')
+    store.sendAck(store.owner, `${store.owner}.2`, 'c1', 'u1')
     assert.deepEqual(heard, [`${store.owner}.2`])
   })
 })
@@ -172,12 +186,12 @@ describe('RedisHistory across processes', () => {
     assert.deepEqual(r.entries, [{ offset: 1, data: 'from one', ack: `${one.owner}.1` }])
     const heardOne: string[] = []
     const heardTwo: string[] = []
-    one.onAck((id) => heardOne.push(id))
+    one.onAck((id, conn, uid) => heardOne.push(`${id} ${conn} ${uid}`))
     two.onAck((id) => heardTwo.push(id))
     await Promise.all([one.ready(), two.ready()])
-    two.sendAck(one.owner, `${one.owner}.1`, 'conn-x')
+    two.sendAck(one.owner, `${one.owner}.1`, 'conn-x', 'uid-x')
     await waitUntil(() => heardOne.length > 0, 3000, 'the ack at one')
-    assert.deepEqual(heardOne, [`${one.owner}.1`])
+    assert.deepEqual(heardOne, [`${one.owner}.1 conn-x uid-x`])
     assert.deepEqual(heardTwo, [])
   })
 
@@ -191,5 +205,21 @@ describe('RedisHistory across processes', () => {
     const metaTtl = await raw.pttl(`${prefix}{c1}:hm:${s}`)
     assert.ok(ttl > 0 && ttl <= 60_000, `entries ttl ${ttl}`)
     assert.ok(metaTtl > 60_000, `meta ttl ${metaTtl}`)
+  })
+
+  it('starts a new epoch cleanly when the meta key is gone but the entries are not (evicted)', async () => {
+    const store = makeRedis({ maxCount: 10, maxAgeMs: 60_000 })
+    const s = fresh()
+    const old = await store.append(s, 'a')
+    await store.append(s, 'b')
+    const raw = new Redis(redisUrl)
+    clients.push(raw)
+    // Redis under maxmemory (allkeys-*) may evict the meta hash and keep the stream
+    await raw.del(`${prefix}{c1}:hm:${s}`)
+    const p = await store.position(s)
+    assert.notEqual(p.epoch, old.epoch)
+    assert.deepEqual(await store.append(s, 'c'), { epoch: p.epoch, offset: 1 })
+    const r = await store.recover(s, { epoch: p.epoch, offset: 0 }, 10)
+    assert.deepEqual(r.entries.map((e) => e.data), ['c'])
   })
 })

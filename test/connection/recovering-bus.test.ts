@@ -58,6 +58,22 @@ describe('RecoveringBus: recorded pushes', () => {
     assert.equal((await store.position('uid:b')).offset, 1)
   })
 
+  it('does not record a stream whose name /sd/recover would refuse (over 256 characters)', async () => {
+    const { table, inner, store, bus } = setup({ uids: true, groups: ['*'] })
+    const long = 'g'.repeat(251) // group:<251> is 257 characters
+    const longUid = 'u'.repeat(253) // uid:<253> too
+    const c = attach(table, bus)
+    c.session.$sd = 1
+    await bus.joinGroup(c, long)
+    await bus.bindUid(c, longUid)
+    assert.equal(await bus.sendToGroup(long, 'x'), 1)
+    assert.equal(await bus.sendToUid(longUid, 'y'), 1)
+    assert.equal(await bus.sendToUid(longUid, 'z', { ack: true, timeoutMs: 60_000 }), 0)
+    await bus.sendToGroup('g'.repeat(250), 'kept')
+    assert.deepEqual(inner.pushes.filter((p) => p.op !== 'conn').map((p) => p.options?.meta?.s.length), [undefined, undefined, undefined, 256])
+    assert.equal(store.size, 1)
+  })
+
   it('never records sendToAll or sendToConnection', async () => {
     const { table, inner, store, bus } = setup({ uids: true, groups: ['*'] })
     const c = attach(table, bus)
@@ -97,10 +113,11 @@ describe('RecoveringBus: acknowledgements', () => {
     await new Promise((resolve) => setImmediate(resolve))
     const meta = inner.pushes[0].options?.meta
     assert.match(meta?.a ?? '', new RegExp(`^${store.owner}\\.\\d+$`))
-    bus.acked(meta!.a!, a.id)
-    bus.acked(meta!.a!, a.id) // a duplicate counts once
+    bus.acked(meta!.a!, a.id, 'u')
+    bus.acked(meta!.a!, a.id, 'u') // a duplicate counts once
+    bus.acked(meta!.a!, 'intruder', 'v') // bound to another uid: not counted
     assert.equal(bus.waiting, 1)
-    store.sendAck(store.owner, meta!.a!, b.id) // through the store, as from another process
+    store.sendAck(store.owner, meta!.a!, b.id, 'u') // through the store, as from another process
     assert.equal(await sent, 2)
     assert.equal(bus.waiting, 0)
     const r = await store.recover('uid:u', { epoch: meta!.e, offset: 0 }, 10)
@@ -111,7 +128,7 @@ describe('RecoveringBus: acknowledgements', () => {
     const { inner, bus } = setup()
     const sent = bus.sendToUid('nobody', 'ping', { ack: true, timeoutMs: 200 })
     await new Promise((resolve) => setImmediate(resolve))
-    bus.acked(inner.pushes[0].options!.meta!.a!, 'recovered-later')
+    bus.acked(inner.pushes[0].options!.meta!.a!, 'recovered-later', 'nobody')
     assert.equal(bus.waiting, 1)
     assert.equal(await sent, 1)
   })
@@ -147,5 +164,29 @@ describe('RecoveringBus: sync messages', () => {
       [sdk.id, undefined, { s: 'uid:7', e: uid.epoch, o: 0, y: 1 }],
       [sdk.id, undefined, { s: 'group:lobby', e: lobby.epoch, o: 1, y: 1 }],
     ])
+  })
+
+  it('reads the position before the join: a push delivered once joined is above the sync, whatever order they arrive in', async () => {
+    const table = new ConnectionTable()
+    let bus: RecoveringBus | undefined
+    // a push from another process lands just as the join takes effect
+    class RacingBus extends RecordingBus {
+      override async joinGroup (conn: Parameters<RecordingBus['joinGroup']>[0], group: string): Promise<void> {
+        await super.joinGroup(conn, group)
+        await bus!.sendToGroup(group, 'racing')
+      }
+    }
+    const inner = new RacingBus(table)
+    const store = new MemoryHistory({ maxCount: 100, maxAgeMs: 60_000, maxStreams: 100 })
+    stores.push(store)
+    bus = new RecoveringBus(inner, store, { uids: false, groups: ['lobby'], ackTimeoutMs: 5000 })
+    const sdk = attach(table, bus)
+    sdk.session.$sd = 1
+    await bus.joinGroup(sdk, 'lobby')
+    const pushed = sdk.envelopes.find((e) => e.data === 'racing')
+    const sync = inner.pushes.find((p) => p.op === 'conn')?.options?.meta
+    assert.equal(pushed?.offset, 1)
+    // were the sync at 1, a client that got it before the push (two processes) would drop the push as a duplicate
+    assert.deepEqual(sync, { s: 'group:lobby', e: pushed?.epoch, o: 0, y: 1 })
   })
 })

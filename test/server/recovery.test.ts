@@ -158,8 +158,62 @@ for (const kind of ['tcp', 'ws'] as const) {
       notify(target, '/sd/ack', { ack: entry.ack })
       assert.equal(ok(await sent), 1)
     })
+
+    it('/sd/ack counts only from a connection bound to the uid the push went to', async () => {
+      const app = await start()
+      const target = await client(app, kind)
+      ok(await target.request('/room/login', { uid: 'u1' }))
+      const other = await client(app, kind)
+      ok(await other.request('/room/login', { uid: 'u2' }))
+      const unbound = await client(app, kind)
+      const sender = await client(app, kind)
+      const sent = sender.request('/room/ping', { uid: 'u1', text: 'p', timeoutMs: 1500 })
+      const entry = await waitUntil(async () => {
+        const r = ok(await target.request('/sd/recover', { streams: { 'uid:u1': { epoch: '', offset: 0 } } })) as Recovered
+        return r.streams['uid:u1'].entries[0]
+      }, 3000, 'the recorded push')
+      // ack ids are guessable: others acking it must not count
+      notify(other, '/sd/ack', { ack: entry.ack })
+      notify(unbound, '/sd/ack', { ack: entry.ack })
+      assert.equal(ok(await sent), 0)
+    })
   })
 }
+
+describe('recovery reply bounds', () => {
+  it('cuts a /sd/recover reply at about 1 MiB of data, listing the streams left out in more', async () => {
+    const app = await start()
+    const reader = await client(app, 'tcp')
+    const sender = await client(app, 'tcp')
+    const groups = ['b1', 'b2', 'b3']
+    const big = 'x'.repeat(200_000)
+    for (const g of groups) ok(await reader.request('/room/join', { group: g }))
+    for (const g of groups) for (let i = 1; i <= 8; i++) ok(await sender.request('/room/say', { group: g, text: `${g}.${i}.${big}` }))
+    const got: Record<string, Array<{ offset: number, data: unknown }>> = { 'group:b1': [], 'group:b2': [], 'group:b3': [] }
+    let asks = 0
+    let pending: Record<string, { epoch: string, offset: number }> = Object.fromEntries(groups.map((g) => [`group:${g}`, { epoch: '', offset: 0 }]))
+    while (Object.keys(pending).length > 0) {
+      assert.ok(++asks < 40, 'the reply makes progress')
+      const reply = await reader.request('/sd/recover', { streams: pending })
+      const r = ok(reply) as Recovered & { more?: string[] }
+      const bytes = Object.values(r.streams).reduce((n, s) => n + s.entries.reduce((m, e) => m + JSON.stringify(e.data).length, 0), 0)
+      assert.ok(bytes <= 1024 * 1024 + 200_100, `reply of ${bytes} bytes`)
+      const next: typeof pending = {}
+      for (const [name, s] of Object.entries(r.streams)) {
+        got[name].push(...s.entries)
+        assert.equal(s.gap, false)
+        if (got[name].length < 8) next[name] = { epoch: s.epoch, offset: got[name].at(-1)!.offset }
+      }
+      for (const name of r.more ?? []) next[name] = pending[name]
+      pending = next
+    }
+    assert.ok(asks > 1)
+    for (const [name, entries] of Object.entries(got)) {
+      assert.deepEqual(entries.map((e) => e.offset), [1, 2, 3, 4, 5, 6, 7, 8])
+      assert.ok(String(entries[7].data).startsWith(`${name.slice(6)}.8.`))
+    }
+  })
+})
 
 describe('recovery paths elsewhere', () => {
   it('answer SD_ERR_TRANSPORT_NOT_ALLOWED over HTTP', async () => {
@@ -210,5 +264,22 @@ describe('recovery with Redis across two app instances', () => {
     assert.ok(entry.ack?.startsWith(`${one.recovery.store?.owner}.`))
     notify(reader, '/sd/ack', { ack: entry.ack })
     assert.equal(ok(await sent), 1)
+  })
+
+  it('does not count an ack forwarded from a connection bound to another uid', async () => {
+    const one = await start(shared)
+    const two = await start(shared)
+    const sender = await client(one, 'tcp')
+    const reader = await client(two, 'ws')
+    const intruder = await client(two, 'tcp')
+    ok(await reader.request('/room/login', { uid: 'far2' }))
+    ok(await intruder.request('/room/login', { uid: 'near2' }))
+    const sent = sender.request('/room/ping', { uid: 'far2', text: 'p', timeoutMs: 1500 })
+    const entry = await waitUntil(async () => {
+      const got = ok(await reader.request('/sd/recover', { streams: { 'uid:far2': { epoch: '', offset: 0 } } })) as Recovered
+      return got.streams['uid:far2'].entries[0]
+    }, 3000, 'the recorded push')
+    notify(intruder, '/sd/ack', { ack: entry.ack })
+    assert.equal(ok(await sent), 0)
   })
 })
