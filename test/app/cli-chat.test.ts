@@ -3,13 +3,13 @@
  * in, shows room and private messages, sends with `/to`, resumes as the same uid after the drop,
  * and `/quit` closes it.
  */
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { PassThrough } from 'node:stream'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { startApp, portOf, TcpClient, waitUntil, root } from '../helpers.js'
-import { startProxy } from '../proxy.js'
+import { startProxy, type TestProxy } from '../proxy.js'
 import { parseArgs, runCliChat } from '../../app/cli-chat.js'
 
 /** The CLI's output, line by line. */
@@ -28,20 +28,25 @@ function terminal (): { input: PassThrough, output: PassThrough, lines: string[]
   return { input, output, lines, line }
 }
 
-test('the terminal chat logs in, chats, resumes as the same uid after its link drops, and quits', async (t) => {
-  const app = await startApp({ chat: { tokenSecret: 'cli-test' } })
+/** An app, a dropping proxy to its TCP port, ann logged in directly, and the CLI through the proxy, signed in as `cli`. */
+async function chatWithCli (t: TestContext, config: Record<string, unknown>): Promise<{ proxy: TestProxy, ann: TcpClient, annUid: string, term: ReturnType<typeof terminal>, done: Promise<void>, uid: string }> {
+  const app = await startApp({ chat: { tokenSecret: 'cli-test' }, ...config })
   t.after(() => app.stop())
   const proxy = await startProxy(portOf(app, 'tcp'))
   t.after(() => proxy.close())
   const ann = await TcpClient.connect(portOf(app, 'tcp'))
   t.after(() => ann.close())
   const annUid = ((await ann.request('/chat/login', { name: 'ann' })).data as { uid: string }).uid
-
   const term = terminal()
   const done = runCliChat({ url: `tcp://127.0.0.1:${proxy.port}`, name: 'cli', input: term.input, output: term.output })
   t.after(async () => { term.input.end(); await done })
   const uid = /uid is (\d+)/.exec(await term.line(/^welcome cli, your uid is \d+ \(room lobby\)/))?.[1]
   assert.ok(uid)
+  return { proxy, ann, annUid, term, done, uid }
+}
+
+test('the terminal chat logs in, chats, resumes as the same uid after its link drops, and quits', async (t) => {
+  const { proxy, ann, annUid, term, done, uid } = await chatWithCli(t, {})
   await ann.next((m) => (m.data as { type?: string })?.type === 'join')
 
   await ann.request('/chat/say', { text: 'hi cli' })
@@ -71,19 +76,7 @@ test('the terminal chat logs in, chats, resumes as the same uid after its link d
 })
 
 test('the terminal chat prints, marked and in order, what the room and its uid were sent while its link was down; a gap is noted', async (t) => {
-  const app = await startApp({ chat: { tokenSecret: 'cli-test' }, recovery: { store: 'memory', maxCount: 3 } })
-  t.after(() => app.stop())
-  const proxy = await startProxy(portOf(app, 'tcp'))
-  t.after(() => proxy.close())
-  const ann = await TcpClient.connect(portOf(app, 'tcp'))
-  t.after(() => ann.close())
-  const annUid = ((await ann.request('/chat/login', { name: 'ann' })).data as { uid: string }).uid
-
-  const term = terminal()
-  const done = runCliChat({ url: `tcp://127.0.0.1:${proxy.port}`, name: 'cli', input: term.input, output: term.output })
-  t.after(async () => { term.input.end(); await done })
-  const uid = /uid is (\d+)/.exec(await term.line(/^welcome cli/))?.[1]
-  assert.ok(uid)
+  const { proxy, ann, annUid, term, uid } = await chatWithCli(t, { recovery: { store: 'memory', maxCount: 3 } })
   await ann.request('/chat/say', { text: 'live one' })
   await term.line(/says: live one$/)
 
