@@ -3,7 +3,9 @@
  * SDK: login, forms shown and hidden, a TCP user's message on the page, then a server restart
  * on the same port: the page reconnects and resumes with its token by itself (the secret is
  * kept in Redis, so the same uid), and the text typed meanwhile is sent. A restart without a
- * shared secret: the page logs in afresh with the same name and shows the new uid.
+ * shared secret: the page logs in afresh with the same name and shows the new uid. Through a
+ * proxy that cuts the page off: what it missed is shown under "while you were away", in order,
+ * with a gap noted when the history was trimmed; with Redis, across a server restart too.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -184,5 +186,55 @@ test('the page shows what it missed while its link was down under "while you wer
   assert.deepEqual(await page.$$eval('#log li.missed', (lis) => lis.map((li) => li.textContent).filter((x) => x?.includes('burst'))),
     [`tom(${tomUid}) says: burst 3`, `tom(${tomUid}) says: burst 4`, `tom(${tomUid}) says: burst 5`])
   await page.screenshot({ path: join(tmpdir(), 'sd-chat-page-missed.png') })
+  assert.deepEqual(errors, [], 'no script errors on the page')
+})
+
+test('with Redis the page survives a server restart without a reload and shows, in order, what was sent before and after the restart while it was away', { skip, timeout: 60_000 }, async (t) => {
+  const port = await freePort()
+  const keyPrefix = testKeyPrefix('chat-page-restart')
+  const config = { server: { http: { port } }, redis: { url: redisUrl, keyPrefix }, chat: { tokenSecret: 'page-restart' }, recovery: { store: 'redis' } }
+  let app = await startApp(config)
+  t.after(async () => { await app.stop(); await deleteRedisKeys(keyPrefix) })
+  const proxy = await startProxy(port)
+  t.after(() => proxy.close())
+  const { page, errors } = await openPage(t, 'sd-chat-restart-')
+  const line = (text: string | RegExp): ReturnType<Page['locator']> => page.locator('#log li', { hasText: text })
+  await page.goto(`http://127.0.0.1:${proxy.port}/`)
+  await page.fill('#name', 'pat')
+  await page.click('#login button')
+  await page.locator('#status', { hasText: /^connected as pat/ }).waitFor(WAIT)
+  const patUid = /uid (\d+)/.exec(await page.textContent('#status') ?? '')?.[1]
+  let tom = await TcpClient.connect(portOf(app, 'tcp'))
+  const tomUid = ((await tom.request('/chat/login', { name: 'tom' })).data as { uid: string }).uid
+  await tom.request('/chat/say', { text: 'live before' })
+  await line(`tom(${tomUid}) says: live before`).waitFor(WAIT)
+
+  // the page is cut off; one message before the restart, the server restarts, two after it
+  proxy.refuse(true)
+  proxy.drop()
+  await page.locator('#status[data-state="reconnecting"]').waitFor(WAIT)
+  await tom.request('/chat/say', { text: 'away before the restart' })
+  tom.close()
+  await app.stop()
+  app = await startApp(config)
+  tom = await TcpClient.connect(portOf(app, 'tcp'))
+  t.after(() => tom.close())
+  const tom2Uid = ((await tom.request('/chat/login', { name: 'tom' })).data as { uid: string }).uid
+  await tom.request('/chat/say', { text: 'away after the restart' })
+  await tom.request('/chat/say', { to: patUid, text: 'away private after the restart' })
+  proxy.refuse(false)
+  await page.click('#retry')
+  await line(`reconnected as pat, uid ${patUid} in lobby`).waitFor(WAIT)
+  await line('away private after the restart').waitFor(WAIT)
+  await line('away after the restart').waitFor(WAIT)
+  const texts = await page.$$eval('#log li', (lis) => lis.map((li) => [li.textContent, li.className]))
+  const away = texts.findIndex(([text]) => text === 'while you were away:')
+  assert.ok(away > 0, 'a "while you were away:" line')
+  const missed = texts.slice(away + 1).filter(([, cls]) => cls?.includes('missed')).map(([text]) => text)
+  assert.deepEqual(missed.filter((m) => m?.includes('says:')), [`tom(${tomUid}) says: away before the restart`, `tom(${tom2Uid}) says: away after the restart`])
+  assert.ok(missed.includes(`tom(${tom2Uid}) says to you: away private after the restart`))
+  assert.equal(await line(/no longer kept/).count(), 0, 'Redis kept the history: no gap')
+  assert.equal(await line('live before').count(), 1, 'nothing shown twice')
+  await page.screenshot({ path: join(tmpdir(), 'sd-chat-page-restart.png') })
   assert.deepEqual(errors, [], 'no script errors on the page')
 })
