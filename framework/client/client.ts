@@ -14,7 +14,8 @@ import {
 } from './types.js'
 import { ACK_PATH, HELLO_PATH, RECOVER_PATH, type HelloReply, type PushEnvelope, type RecoverReply, type StreamPosition } from './wire.js'
 
-interface Pending { resolve (value: unknown): void, reject (err: Error): void }
+/** A call in flight: settled by its reply, its timeout, or the link dropping (each clears the timer). */
+interface Pending { resolve (value: unknown): void, reject (err: Error): void, timer: ReturnType<typeof setTimeout> }
 
 type Listeners = { [E in keyof SdClientEvents]: Set<SdClientEvents[E]> }
 
@@ -130,28 +131,44 @@ export class SdClient {
     const link = this.#link
     if (link === undefined) return Promise.reject(new SdClientError(SD_ERR_CLIENT_DISCONNECTED, `${path}: not connected`))
     const id = ++this.#nextId
+    let frame: string | Uint8Array
+    try {
+      frame = this.#pack.encode(data === undefined ? { id, path } : { id, path, data })
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
+    // the hot path: no closure per call besides the executor (the timer gets id and path as arguments)
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.#pending.delete(id)) reject(new SdClientError(SD_ERR_CLIENT_TIMEOUT, `${path}: no reply within ${timeoutMs} ms`))
-      }, timeoutMs)
-      this.#pending.set(id, {
-        resolve: (v) => { clearTimeout(timer); resolve(v) },
-        reject: (e) => { clearTimeout(timer); reject(e) },
-      })
+      this.#pending.set(id, { resolve, reject, timer: setTimeout(this.#timedOut, timeoutMs, id, path, timeoutMs) })
       try {
-        link.send(this.#pack.encode(data === undefined ? { id, path } : { id, path, data }))
+        link.send(frame)
       } catch (err) {
-        this.#pending.delete(id)
-        clearTimeout(timer)
-        reject(err instanceof Error ? err : new Error(String(err)))
+        this.#settle(id)?.reject(err instanceof Error ? err : new Error(String(err)))
       }
     })
+  }
+
+  /** A call's timer fired. */
+  readonly #timedOut = (id: number, path: string, timeoutMs: number): void => {
+    const p = this.#pending.get(id)
+    if (p === undefined) return
+    this.#pending.delete(id)
+    p.reject(new SdClientError(SD_ERR_CLIENT_TIMEOUT, `${path}: no reply within ${timeoutMs} ms`))
+  }
+
+  /** Takes a call out of the pending map and stops its timer. */
+  #settle (id: number): Pending | undefined {
+    const p = this.#pending.get(id)
+    if (p === undefined) return undefined
+    this.#pending.delete(id)
+    clearTimeout(p.timer)
+    return p
   }
 
   #failPending (err: Error): void {
     const all = [...this.#pending.values()]
     this.#pending.clear()
-    for (const p of all) p.reject(err)
+    for (const p of all) { clearTimeout(p.timer); p.reject(err) }
   }
 
   async #connect (): Promise<void> {
@@ -162,7 +179,7 @@ export class SdClient {
       link = await this.#links(this.url, {
         onFrame: (frame) => this.#onFrame(frame),
         onClose: (reason) => this.#onLinkClose(link, reason),
-      }, { maxFrameBytes: this.#maxFrameBytes })
+      }, { maxFrameBytes: this.#maxFrameBytes, text: this.#pack.text })
       if (this.#isClosed()) { link.close(); return }
       this.#link = link
       this.#hello = await this.#direct(HELLO_PATH, { v: 1 }, this.#timeoutMs).then(r => r as HelloReply, (err: unknown) => {
@@ -217,9 +234,8 @@ export class SdClient {
     if (typeof msg !== 'object' || msg === null) return
     const m = msg as { id?: unknown, data?: unknown, error?: { code?: unknown, message?: unknown } }
     if (typeof m.id === 'number' || typeof m.id === 'string') {
-      const p = this.#pending.get(Number(m.id))
+      const p = this.#settle(typeof m.id === 'number' ? m.id : Number(m.id))
       if (p === undefined) return
-      this.#pending.delete(Number(m.id))
       if (m.error !== undefined && m.error !== null) p.reject(new SdClientError(String(m.error.code ?? 'SD_ERR_INTERNAL'), String(m.error.message ?? '')))
       else p.resolve(m.data)
       return
