@@ -5,8 +5,8 @@ import { Controller } from '../../framework/index.js'
  * internals: registered by `app/boot.ts` only when `SD_BENCH=1` (this folder is not
  * `app/controllers`, so the router does not load it by convention). Without it a server exposed
  * to the world offers only `/bench/echo` and `/bench/page`. `/bench/bind` + `/bench/push`,
- * `/bench/burst` and `/bench/join` + `/bench/group` push between connections; `/bench/where`
- * names the process.
+ * `/bench/burst` and `/bench/join` + `/bench/group` push between connections (`recover`: the
+ * send's option, for bench/recovery.ts); `/bench/where` names the process.
  */
 export class BenchLoadController extends Controller {
   /** Which process answered: node name, pid and connection id (the multi-core tests and benchmarks use it). */
@@ -20,9 +20,9 @@ export class BenchLoadController extends Controller {
     return true
   }
 
-  /** `sendToUid(to, data)`; answers how many connections it reached. */
-  push (data: { to: string, data: unknown }): Promise<number> {
-    return this.sendToUid(data.to, data.data)
+  /** `sendToUid(to, data, {recover})`; answers how many connections it reached. */
+  push (data: { to: string, data: unknown, recover?: boolean }): Promise<number> {
+    return this.sendToUid(data.to, data.data, { recover: recoverOption(data.recover) })
   }
 
   /**
@@ -44,8 +44,13 @@ export class BenchLoadController extends Controller {
     return true
   }
 
-  /** `sendToGroup(group, data)`; answers how many connections it reached. */
-  group (data: { group: string, data: unknown }): Promise<number> {
-    return this.sendToGroup(data.group, data.data)
+  /** `sendToGroup(group, data, {recover})`; answers how many connections it reached. */
+  group (data: { group: string, data: unknown, recover?: boolean }): Promise<number> {
+    return this.sendToGroup(data.group, data.data, { recover: recoverOption(data.recover) })
   }
+}
+
+/** A send's `recover` option from the request: true or false, else undefined (the config decides). */
+function recoverOption (value: unknown): boolean | undefined {
+  return typeof value === 'boolean' ? value : undefined
 }

@@ -31,6 +31,8 @@ export class Client {
   errors = 0
   /** Called with the data of each push. */
   onPush: ((data: unknown) => void) | undefined
+  /** Every frame counts as a push, unparsed (a receiver that makes no more requests). */
+  #countOnly = false
 
   private constructor (socket: Socket) {
     this.socket = socket
@@ -49,12 +51,26 @@ export class Client {
     return new Client(socket)
   }
 
+  /**
+   * From now on every frame counts as a push without being parsed (nor handed to `onPush`):
+   * a cheap receiver for benchmarks that push at high rates. No request may be in flight.
+   */
+  countPushesOnly (): void {
+    if (this.#waiting.size > 0) throw new Error('countPushesOnly with requests in flight')
+    this.#countOnly = true
+  }
+
   #read (chunk: Buffer): void {
     this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk
     let off = 0
     while (this.#buf.length - off >= 4) {
       const end = off + 4 + this.#buf.readUInt32BE(off)
       if (end > this.#buf.length) break
+      if (this.#countOnly) {
+        this.pushes++
+        off = end
+        continue
+      }
       const msg = JSON.parse(this.#buf.toString('utf8', off + 4, end)) as Frame
       off = end
       if (msg.id === undefined) {

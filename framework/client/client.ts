@@ -16,7 +16,8 @@ import {
 } from './types.js'
 import { ACK_PATH, HELLO_PATH, PING_PATH, RECOVER_PATH, type HelloReply, type PushEnvelope, type RecoverReply, type StreamPosition } from './wire.js'
 
-interface Pending { resolve (value: unknown): void, reject (err: Error): void }
+/** A call in flight: settled by its reply, its timeout, or the link dropping (each clears the timer). */
+interface Pending { resolve (value: unknown): void, reject (err: Error): void, timer: ReturnType<typeof setTimeout> }
 
 type Listeners = { [E in keyof SdClientEvents]: Set<SdClientEvents[E]> }
 
@@ -54,8 +55,8 @@ export class SdClient {
   #attempt = 0
   #hello: HelloReply | undefined
   readonly #heartbeatMs: number
-  /** When the client last sent a frame (the heartbeat sends only after a quiet `heartbeatMs`). */
-  #sentAt = 0
+  /** A frame went out since the heartbeat's last tick (a flag, not a clock read per call). */
+  #sent = false
   #heartbeat: ReturnType<typeof setInterval> | undefined
   /** Removes the `online` listener (browsers only). */
   #offOnline: (() => void) | undefined
@@ -178,28 +179,44 @@ export class SdClient {
     const link = this.#link
     if (link === undefined) return Promise.reject(new SdClientError(SD_ERR_CLIENT_DISCONNECTED, `${path}: not connected`))
     const id = ++this.#nextId
+    let frame: string | Uint8Array
+    try {
+      frame = this.#pack.encode(data === undefined ? { id, path } : { id, path, data })
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
+    // the hot path: no closure per call besides the executor (the timer gets id and path as arguments)
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.#pending.delete(id)) reject(new SdClientError(SD_ERR_CLIENT_TIMEOUT, `${path}: no reply within ${timeoutMs} ms`))
-      }, timeoutMs)
-      this.#pending.set(id, {
-        resolve: (v) => { clearTimeout(timer); resolve(v) },
-        reject: (e) => { clearTimeout(timer); reject(e) },
-      })
+      this.#pending.set(id, { resolve, reject, timer: setTimeout(this.#timedOut, timeoutMs, id, path, timeoutMs) })
       try {
-        this.#send(link, this.#pack.encode(data === undefined ? { id, path } : { id, path, data }))
+        this.#send(link, frame)
       } catch (err) {
-        this.#pending.delete(id)
-        clearTimeout(timer)
-        reject(err instanceof Error ? err : new Error(String(err)))
+        this.#settle(id)?.reject(err instanceof Error ? err : new Error(String(err)))
       }
     })
+  }
+
+  /** A call's timer fired. */
+  readonly #timedOut = (id: number, path: string, timeoutMs: number): void => {
+    const p = this.#pending.get(id)
+    if (p === undefined) return
+    this.#pending.delete(id)
+    p.reject(new SdClientError(SD_ERR_CLIENT_TIMEOUT, `${path}: no reply within ${timeoutMs} ms`))
+  }
+
+  /** Takes a call out of the pending map and stops its timer. */
+  #settle (id: number): Pending | undefined {
+    const p = this.#pending.get(id)
+    if (p === undefined) return undefined
+    this.#pending.delete(id)
+    clearTimeout(p.timer)
+    return p
   }
 
   #failPending (err: Error): void {
     const all = [...this.#pending.values()]
     this.#pending.clear()
-    for (const p of all) p.reject(err)
+    for (const p of all) { clearTimeout(p.timer); p.reject(err) }
   }
 
   async #connect (): Promise<void> {
@@ -210,7 +227,7 @@ export class SdClient {
       link = await this.#links(this.url, {
         onFrame: (frame) => this.#onFrame(frame),
         onClose: (reason) => this.#onLinkClose(link, reason),
-      }, { maxFrameBytes: this.#maxFrameBytes })
+      }, { maxFrameBytes: this.#maxFrameBytes, text: this.#pack.text })
       if (this.#isClosed()) { link.close(); return }
       this.#link = link
       this.#startHeartbeat(link)
@@ -271,9 +288,8 @@ export class SdClient {
     if (typeof msg !== 'object' || msg === null) return
     const m = msg as { id?: unknown, data?: unknown, error?: { code?: unknown, message?: unknown } }
     if (typeof m.id === 'number' || typeof m.id === 'string') {
-      const p = this.#pending.get(Number(m.id))
+      const p = this.#settle(typeof m.id === 'number' ? m.id : Number(m.id))
       if (p === undefined) return
-      this.#pending.delete(Number(m.id))
       if (m.error !== undefined && m.error !== null) p.reject(new SdClientError(String(m.error.code ?? 'SD_ERR_INTERNAL'), String(m.error.message ?? '')))
       else p.resolve(m.data)
       return
@@ -297,7 +313,7 @@ export class SdClient {
   }
 
   #send (link: Link, frame: string | Uint8Array): void {
-    this.#sentAt = Date.now()
+    this.#sent = true
     link.send(frame)
   }
 
@@ -305,10 +321,12 @@ export class SdClient {
   #startHeartbeat (link: Link): void {
     this.#stopHeartbeat()
     if (this.#heartbeatMs <= 0) return
-    this.#sentAt = Date.now()
+    this.#sent = true
+    // ticks every half period: a ping when nothing went out during a whole tick, so at most
+    // about `heartbeatMs` passes without a frame
     this.#heartbeat = setInterval(() => {
       if (this.#link !== link) { this.#stopHeartbeat(); return }
-      if (Date.now() - this.#sentAt < this.#heartbeatMs) return
+      if (this.#sent) { this.#sent = false; return }
       try { this.#send(link, this.#pack.encode({ path: PING_PATH })) } catch { /* the link is going away: its close reconnects */ }
     }, Math.max(10, Math.floor(this.#heartbeatMs / 2)))
     // the socket, not the heartbeat, decides whether the client keeps Node alive

@@ -1,5 +1,5 @@
 /** WebSocket link: the global WebSocket (browsers, Node 22+) or one the entry provides (`ws` in Node). */
-import type { Link, LinkFactory, LinkHandlers } from './link.js'
+import type { Link, LinkFactory, LinkHandlers, LinkOptions } from './link.js'
 
 /** What the link uses of a WebSocket (the DOM's and the `ws` package's share it). */
 export interface WebSocketLike {
@@ -17,7 +17,7 @@ export type WebSocketCtor = new (url: string, protocols?: string | string[], opt
 
 /** A ws link factory over the constructor `getCtor` resolves. */
 export function wsLinks (getCtor: () => WebSocketCtor | Promise<WebSocketCtor>): LinkFactory {
-  return async (url: string, handlers: LinkHandlers, opts: { maxFrameBytes: number }): Promise<Link> => {
+  return async (url: string, handlers: LinkHandlers, opts: LinkOptions): Promise<Link> => {
     const Ctor = await getCtor()
     const ws = new Ctor(url, undefined, { maxPayload: opts.maxFrameBytes })
     ws.binaryType = 'arraybuffer'

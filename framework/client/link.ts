@@ -12,5 +12,13 @@ export interface LinkHandlers {
   onClose (reason: Error | undefined): void
 }
 
+/** How a link is opened. */
+export interface LinkOptions {
+  /** Largest frame accepted from the server. */
+  maxFrameBytes: number
+  /** The pack is text (json): a link that reads bytes may hand frames over as strings. @default false */
+  text?: boolean
+}
+
 /** Opens a link to a url; resolves once open, rejects when it cannot. */
-export type LinkFactory = (url: string, handlers: LinkHandlers, opts: { maxFrameBytes: number }) => Promise<Link>
+export type LinkFactory = (url: string, handlers: LinkHandlers, opts: LinkOptions) => Promise<Link>

@@ -4,6 +4,8 @@ import type { SdPack } from './types.js'
 
 /** Turns envelopes into frames and back. */
 export interface Pack {
+  /** Frames are text (json). */
+  readonly text: boolean
   encode (value: unknown): string | Uint8Array
   decode (frame: string | Uint8Array): unknown
 }
@@ -11,11 +13,13 @@ export interface Pack {
 const utf8 = new TextDecoder()
 
 const jsonPack: Pack = {
+  text: true,
   encode: (value) => JSON.stringify(value),
   decode: (frame) => JSON.parse(typeof frame === 'string' ? frame : utf8.decode(frame)) as unknown,
 }
 
 const msgpackPack: Pack = {
+  text: false,
   encode: (value) => encode(value),
   decode: (frame) => decode(typeof frame === 'string' ? new TextEncoder().encode(frame) : frame),
 }

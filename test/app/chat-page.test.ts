@@ -192,7 +192,7 @@ test('the page shows what it missed while its link was down under "while you wer
 test('with Redis the page survives a server restart without a reload and shows, in order, what was sent before and after the restart while it was away', { skip, timeout: 60_000 }, async (t) => {
   const port = await freePort()
   const keyPrefix = testKeyPrefix('chat-page-restart')
-  const config = { server: { http: { port } }, redis: { url: redisUrl, keyPrefix }, chat: { tokenSecret: 'page-restart' }, recovery: { store: 'redis' } }
+  const config = { server: { http: { port } }, redis: { url: redisUrl, keyPrefix }, chat: { tokenSecret: 'page-restart' }, recovery: { store: 'redis' as const } }
   let app = await startApp(config)
   t.after(async () => { await app.stop(); await deleteRedisKeys(keyPrefix) })
   const proxy = await startProxy(port)

@@ -195,6 +195,36 @@ describe('RedisHistory across processes', () => {
     assert.deepEqual(heardTwo, [])
   })
 
+  it('writes the appends of one turn as one entry per stream, in order, and reads them back one by one', async () => {
+    const store = makeRedis({ maxCount: 4, maxAgeMs: 60_000 })
+    const a = fresh()
+    const b = fresh()
+    // one turn: interleaved streams, an ack in the middle
+    const ps = await Promise.all([
+      store.append(a, 'a1'), store.append(b, 'b1'), store.append(a, 'a2', `${store.owner}.9`),
+      store.append(a, 'a3'), store.append(b, 'b2'), store.append(a, 'a4'), store.append(a, 'a5'),
+    ])
+    assert.deepEqual(ps.map((p) => p.offset), [1, 1, 2, 3, 2, 4, 5])
+    assert.equal(new Set(ps.map((p) => p.epoch)).size, 1)
+    const raw = new Redis(redisUrl)
+    clients.push(raw)
+    assert.equal(await raw.xlen(`${prefix}{c1}:h:${a}`), 1, 'one stream entry for the five appends of a')
+    // a recover from inside the entry; maxCount 4 keeps offsets 2..5 only
+    const r = await store.recover(a, { epoch: ps[0].epoch, offset: 2 }, 10)
+    assert.deepEqual(r.entries, [{ offset: 3, data: 'a3' }, { offset: 4, data: 'a4' }, { offset: 5, data: 'a5' }])
+    assert.equal(r.gap, false)
+    const all = await store.recover(a, { epoch: ps[0].epoch, offset: 0 }, 10)
+    assert.deepEqual(all.entries, [{ offset: 2, data: 'a2', ack: `${store.owner}.9` }, { offset: 3, data: 'a3' }, { offset: 4, data: 'a4' }, { offset: 5, data: 'a5' }])
+    assert.equal(all.gap, true)
+    const limited = await store.recover(a, { epoch: ps[0].epoch, offset: 2 }, 2)
+    assert.deepEqual(limited.entries.map((e) => e.offset), [3, 4])
+    // the next turn is a new entry after it
+    assert.deepEqual(await store.append(a, 'a6'), { epoch: ps[0].epoch, offset: 6 })
+    const after = await store.recover(a, { epoch: ps[0].epoch, offset: 4 }, 10)
+    assert.deepEqual(after.entries.map((e) => e.data), ['a5', 'a6'])
+    assert.deepEqual((await store.recover(b, { epoch: ps[1].epoch, offset: 0 }, 10)).entries.map((e) => e.data), ['b1', 'b2'])
+  })
+
   it('keeps keys under sd-like {cluster} tags and expires them', async () => {
     const store = makeRedis({ maxCount: 10, maxAgeMs: 60_000 })
     const s = fresh()
