@@ -222,6 +222,8 @@ test('with Redis the page survives a server restart without a reload and shows, 
   const tom2Uid = ((await tom.request('/chat/login', { name: 'tom' })).data as { uid: string }).uid
   await tom.request('/chat/say', { text: 'away after the restart' })
   await tom.request('/chat/say', { to: patUid, text: 'away private after the restart' })
+  // a wait is scheduled (the button shows only then): let the link through and skip the wait
+  await waitUntil(async () => Number(await page.getAttribute('#status', 'data-retry-at')) - Date.now() > 1000, 15_000, 'a scheduled wait')
   proxy.refuse(false)
   await page.click('#retry')
   await line(`reconnected as pat, uid ${patUid} in lobby`).waitFor(WAIT)
