@@ -25,7 +25,7 @@ export function wsLinks (getCtor: () => WebSocketCtor | Promise<WebSocketCtor>):
       let open = false
       ws.onopen = () => {
         open = true
-        resolve({ send: (frame) => ws.send(frame), close: () => ws.close() })
+        resolve({ send: corkedSend(ws), close: () => ws.close() })
       }
       ws.onerror = () => {
         if (!open) reject(new Error(`cannot connect to ${url}`))
@@ -41,6 +41,28 @@ export function wsLinks (getCtor: () => WebSocketCtor | Promise<WebSocketCtor>):
         else if (ArrayBuffer.isView(d)) handlers.onFrame(new Uint8Array(d.buffer, d.byteOffset, d.byteLength))
       }
     })
+  }
+}
+
+/** The socket under a `ws` package WebSocket (Node): corked per turn so a turn's frames go in one write. */
+interface Corkable { cork (): void, uncork (): void }
+
+/**
+ * `ws.send`, with the frames of one turn of the event loop written together where the socket
+ * can be corked (the `ws` package in Node: its `_socket`, stable across ws 8); browsers batch
+ * on their own. A call per frame would otherwise be a syscall per call.
+ */
+function corkedSend (ws: WebSocketLike): (frame: string | Uint8Array) => void {
+  const sock = (ws as { _socket?: Partial<Corkable> })._socket
+  if (typeof sock?.cork !== 'function' || typeof sock.uncork !== 'function') return (frame) => ws.send(frame)
+  const s = sock as Corkable
+  // Node's nextTick runs after the promise jobs of this turn: calls made in reply handlers join the batch
+  const nextTick = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process?.nextTick ?? queueMicrotask
+  let corked = false
+  const uncork = (): void => { corked = false; s.uncork() }
+  return (frame) => {
+    if (!corked) { corked = true; s.cork(); nextTick(uncork) }
+    ws.send(frame)
   }
 }
 
