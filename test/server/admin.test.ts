@@ -72,7 +72,8 @@ test('demo /status: 200 from loopback with no token set; with admin.token, 403 S
   const locked = await startApp({ admin: { token: TOKEN } })
   t.after(() => locked.stop())
   const port = portOf(locked, 'http')
-  for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: TOKEN }]) {
+  const tries: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: TOKEN }]
+  for (const headers of tries) {
     const res = await http(port, '/status', { headers })
     assert.equal(res.status, 403, JSON.stringify(headers))
     assert.equal((res.body as { error: { code: string } }).error.code, 'SD_ERR_FORBIDDEN')
