@@ -157,7 +157,7 @@ export class Pipeline<C extends BaseController = BaseController> {
         this.#refuse(sink, id, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', path))
         return false
       }
-      if (route.admin) {
+      if (route.isAdmin) {
         const refused = this.#host.admin === undefined ? new SdError('SD_ERR_FORBIDDEN', 'admin actions need an admin guard') : this.#host.admin.check(conn, http)
         if (refused !== undefined) {
           this.#refuse(sink, id, refused)

@@ -29,8 +29,8 @@ export interface Route {
   readonly transports: ReadonlySet<TransportName> | null
   /** Checks the data against the action's schema (`static schemas`); `null`: no schema. */
   readonly validate: ActionValidator | null
-  /** An admin action (`static admin`): the pipeline asks the host's admin guard first. */
-  readonly admin: boolean
+  /** Marked `static admin`: the pipeline asks the host's admin guard first. */
+  readonly isAdmin: boolean
 }
 
 /** A route with the params its path pattern captured. */
@@ -91,9 +91,9 @@ function validatorOf (controller: ControllerClass, method: string, name: string)
 /** The actions `static admin` marks (`true`: all); throws when it names no public method (a typo would leave it open). */
 function adminActions (controller: ControllerClass, className: string, actions: readonly string[]): ReadonlySet<string> {
   const mark = controller.admin
-  if (mark === undefined) return new Set()
+  if (mark === undefined || mark === false) return new Set()
   if (mark === true) return new Set(actions)
-  if (!Array.isArray(mark)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.admin must be an array of action names or true`)
+  if (!Array.isArray(mark)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.admin must be true or a list of actions`)
   for (const key of mark) {
     if (typeof key !== 'string' || !actions.includes(key)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.admin names ${String(key)}, which is no public method`)
   }
@@ -124,7 +124,7 @@ export class Router {
     for (const method of actions) {
       const list = restrict[method]
       const routeName = `${className}.${method}`
-      const route: Route = { name: routeName, controller, method, transports: list ? new Set(list) : null, validate: validatorOf(controller, method, routeName), admin: admin.has(method) }
+      const route: Route = { name: routeName, controller, method, transports: list ? new Set(list) : null, validate: validatorOf(controller, method, routeName), isAdmin: admin.has(method) }
       this.#exact.set(`/${name}/${method}`, { match: { route, params: noParams }, anyVerb: false })
     }
   }
@@ -141,8 +141,8 @@ export class Router {
       }
       const restrict = transports ?? controller.transports?.[method]
       const name = `${controller.name}.${method}`
-      const admin = adminActions(controller, controller.name, actionNames(controller)).has(method)
-      const route: Route = { name, controller, method, transports: restrict ? new Set(restrict) : null, validate: validatorOf(controller, method, name), admin }
+      const isAdmin = adminActions(controller, controller.name, actionNames(controller)).has(method)
+      const route: Route = { name, controller, method, transports: restrict ? new Set(restrict) : null, validate: validatorOf(controller, method, name), isAdmin }
       const m = /^(?:([A-Z|]+)\s+)?(\/\S*)$/.exec(key.trim())
       if (!m) throw new SdError('SD_ERR_CONFIG_INVALID', `routes['${key}'] must look like 'GET /path' or '/path/:param'`)
       const methods = m[1] ? m[1].split('|') : null
