@@ -51,8 +51,10 @@ export function checkStartMode (mode: PrimaryMode, config: Config, env: Record<s
     }
   }
   const secret = configuredGatewaySecret(config, env)
-  if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+  // one secret, or `new,old` while rotating: each at least MIN_SECRET_BYTES
+  const parts = secret.split(',')
+  if (parts.length > 2 || parts.some((p) => Buffer.byteLength(p) < MIN_SECRET_BYTES)) {
     const why = mode === 'worker' ? 'the gateways it links to' : 'its workers, started by another sd start --worker'
-    throw new StartUsageError(`${flag} needs the link secret it shares with ${why}: set SD_GATEWAY_SECRET (or SD_CLUSTER_SECRET), at least ${MIN_SECRET_BYTES} bytes, the same on every gateway and worker`)
+    throw new StartUsageError(`${flag} needs the link secret it shares with ${why}: set SD_GATEWAY_SECRET (or SD_CLUSTER_SECRET), at least ${MIN_SECRET_BYTES} bytes, the same on every gateway and worker (or new,old while rotating)`)
   }
 }

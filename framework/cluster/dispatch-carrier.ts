@@ -5,6 +5,7 @@
  * keeps it while its link lives, so its frames to a node keep their order. A dispatcher's "not
  * linked" ACK entries become `missed`.
  */
+import type { LinkSecret } from './link-auth.js'
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { Carrier, CarrierEvents, CarrierRoute, DataHandler, RouteInfo } from './carrier.js'
@@ -16,7 +17,7 @@ import type { RegistryView } from './registry-reads.js'
 export interface DispatchCarrierOptions {
   /** This node's name. */
   name: string
-  secret: Buffer
+  secret: LinkSecret
   /** Link settings (timeouts, buffer limits) for every dispatcher link. */
   link?: Omit<LinkClientOptions, 'host' | 'port' | 'path' | 'name' | 'secret' | 'role'>
   /** Where `start()` finds the dispatchers (their records). @default none: `addDispatcher` only */

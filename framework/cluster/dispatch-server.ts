@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events'
 import { chmod } from 'node:fs/promises'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { Logger } from 'pino'
-import { acceptHandshake, isValidNodeName, type LinkRole } from './link-auth.js'
+import { acceptHandshake, isValidNodeName, type LinkRole, type LinkSecret } from './link-auth.js'
 import { dataSourceIs, type DataMessage } from './link-frames.js'
 import { Link, type LinkOptions, type LinkStats, type PeerInfo } from './link.js'
 import { RefusalLog } from './refusal-log.js'
@@ -24,7 +24,7 @@ export interface DispatcherOptions extends LinkOptions {
   /** This dispatcher's node name (unique in the cluster). */
   name: string
   /** The cluster secret (see `clusterSecret()`). */
-  secret: Buffer
+  secret: LinkSecret
   /** Interface to listen on. @default '0.0.0.0' */
   host?: string
   /** Link port; 0 picks a free one; env `SD_DISPATCH_PORT` is read by the CLI, not here. @default 9991 */

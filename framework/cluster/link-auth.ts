@@ -10,6 +10,11 @@
  *     proofC = HMAC-SHA256(secret, nonceA ‖ 0x00 ‖ connecting name ‖ 0x00 ‖ connecting role)
  *     proofA = HMAC-SHA256(secret, nonceC ‖ 0x00 ‖ accepting name  ‖ 0x00 ‖ accepting role)
  *
+ * Rotation: a node may hold two secrets (`new,old`). It proves with each it holds (an answer
+ * HELLO then carries a second proof after the name) and accepts a proof made with either; the
+ * accepting side's WELCOME uses the secret that matched. So a node with `new,old` links with
+ * nodes holding `old`, `new` or `new,old`: deploy `new,old` everywhere, then `new`.
+ *
  * Proofs are compared with `crypto.timingSafeEqual`. Before success only the expected
  * handshake frame is accepted, with a small frame limit: any other frame, a malformed one or
  * silence past the timeout closes that socket (no DENY: the peer may not even speak the
@@ -50,16 +55,28 @@ export class LinkHandshakeError extends Error {
   }
 }
 
+/** The secrets of a link end: one, or two during a rotation (`[new, old]`: proves with both, accepts either). */
+export type LinkSecret = Buffer | readonly Buffer[]
+
+/** Most secrets a node holds at once (`new,old`). */
+export const MAX_SECRETS = 2
+
 /**
- * The cluster secret as bytes: `value` (default env `SD_CLUSTER_SECRET`). Throws
- * `SD_ERR_CONFIG_INVALID` when it is missing or shorter than 16 bytes.
+ * The cluster secrets as bytes: `value` (default env `SD_CLUSTER_SECRET`), one secret or two
+ * separated by a comma during a rotation (`new,old`). Throws `SD_ERR_CONFIG_INVALID` when it is
+ * missing, holds more than two, or one is shorter than 16 bytes.
  */
-export function clusterSecret (value: string | Buffer | undefined = process.env.SD_CLUSTER_SECRET): Buffer {
-  const secret = typeof value === 'string' ? Buffer.from(value, 'utf8') : value
-  if (!secret || secret.length < MIN_SECRET_BYTES) {
-    throw new SdError('SD_ERR_CONFIG_INVALID', `SD_CLUSTER_SECRET must be set to at least ${MIN_SECRET_BYTES} bytes (the same on every node of the cluster)`)
+export function clusterSecret (value: string | Buffer | undefined = process.env.SD_CLUSTER_SECRET): readonly Buffer[] {
+  const parts = typeof value === 'string' ? value.split(',').map((p) => Buffer.from(p, 'utf8')) : value === undefined ? [] : [value]
+  if (parts.length === 0 || parts.length > MAX_SECRETS || parts.some((p) => p.length < MIN_SECRET_BYTES)) {
+    throw new SdError('SD_ERR_CONFIG_INVALID', `SD_CLUSTER_SECRET must be set to at least ${MIN_SECRET_BYTES} bytes (the same on every node of the cluster), or to two such secrets separated by a comma while rotating (new,old)`)
   }
-  return secret
+  return parts
+}
+
+/** The secrets of `secret` as a list (first: the newest). */
+function secretList (secret: LinkSecret): readonly Buffer[] {
+  return Buffer.isBuffer(secret) ? [secret] : secret as readonly Buffer[]
 }
 
 /** True for a name a node may use: 1–255 UTF-8 bytes, no whitespace or control characters. */
@@ -76,6 +93,15 @@ function proofMatches (expected: Buffer, got: Buffer): boolean {
   return got.length === expected.length && timingSafeEqual(expected, got)
 }
 
+/** The first of `secrets` with which one of `proofs` was made, else undefined. */
+function matchingSecret (secrets: readonly Buffer[], proofs: readonly Buffer[], make: (secret: Buffer) => Buffer): Buffer | undefined {
+  for (const secret of secrets) {
+    const expected = make(secret)
+    for (const proof of proofs) if (proofMatches(expected, proof)) return secret
+  }
+  return undefined
+}
+
 // ---- handshake frames ------------------------------------------------------------------
 
 /** The accepting side's HELLO (challenge) or the connecting side's HELLO (answer, with `proof`). */
@@ -85,13 +111,15 @@ export interface Hello {
   nonce: Buffer
   name: string
   proof?: Buffer
+  /** An answer's proof made with the connecting side's second secret (rotation), after the name. */
+  altProof?: Buffer
 }
 
-/** HELLO payload: uint8 version, uint8 role, nonce[32], [proof[32] in an answer], uint8 name length, name. */
+/** HELLO payload: uint8 version, uint8 role, nonce[32], [proof[32] in an answer], uint8 name length, name, [second proof[32] in an answer, while rotating]. */
 export function encodeHello (h: Hello): Buffer {
   const name = Buffer.from(h.name, 'utf8')
   const proof = h.proof ?? Buffer.alloc(0)
-  return Buffer.concat([Buffer.from([h.version, roleCodes[h.role]]), h.nonce, proof, Buffer.from([name.length]), name])
+  return Buffer.concat([Buffer.from([h.version, roleCodes[h.role]]), h.nonce, proof, Buffer.from([name.length]), name, h.altProof ?? Buffer.alloc(0)])
 }
 
 /** Decodes a HELLO (`answer`: with a proof); undefined when malformed. */
@@ -101,24 +129,28 @@ export function decodeHello (body: Buffer, answer: boolean): Hello | undefined {
   const role = roleOf(body[1])
   if (!role) return undefined
   const nameLen = body[fixed]
-  if (body.length !== fixed + 1 + nameLen) return undefined
-  const name = body.toString('utf8', fixed + 1)
+  const nameEnd = fixed + 1 + nameLen
+  const alt = answer && body.length === nameEnd + PROOF_BYTES
+  if (body.length !== nameEnd && !alt) return undefined
+  const name = body.toString('utf8', fixed + 1, nameEnd)
   if (!isValidNodeName(name)) return undefined
-  return {
+  const hello: Hello = {
     version: body[0],
     role,
     nonce: Buffer.from(body.subarray(2, 2 + NONCE_BYTES)),
     proof: answer ? Buffer.from(body.subarray(2 + NONCE_BYTES, fixed)) : undefined,
     name,
   }
+  if (alt) hello.altProof = Buffer.from(body.subarray(nameEnd))
+  return hello
 }
 
 // ---- the two sides ---------------------------------------------------------------------
 
 /** This end of a handshake. */
 export interface HandshakeOptions {
-  /** The cluster secret (see `clusterSecret()`). */
-  secret: Buffer
+  /** The cluster secret, or `[new, old]` while rotating (see `clusterSecret()`). */
+  secret: LinkSecret
   /** This node's name. */
   name: string
   /** This node's role. */
@@ -139,7 +171,8 @@ export interface AcceptOptions extends HandshakeOptions {
  * `LinkHandshakeError` after closing the link.
  */
 export function acceptHandshake (link: Link, options: AcceptOptions): Promise<PeerInfo> {
-  const { secret, name, role } = options
+  const { name, role } = options
+  const secrets = secretList(options.secret)
   const allow = options.allowRoles ?? ['server']
   const nonce = randomBytes(NONCE_BYTES)
   return handshake(link, options.timeoutMs ?? 2000, (type, body, done) => {
@@ -148,8 +181,11 @@ export function acceptHandshake (link: Link, options: AcceptOptions): Promise<Pe
     if (!answer) return done.destroy('protocol', 'malformed HELLO')
     if (answer.version !== LINK_PROTOCOL_VERSION) return done.deny(`link protocol ${answer.version} is not supported (this node speaks ${LINK_PROTOCOL_VERSION})`)
     // the proof is checked before anything about the peer is revealed in a DENY
-    if (!proofMatches(linkProof(secret, nonce, answer.name, answer.role), answer.proof ?? Buffer.alloc(0))) return done.deny('authentication failed')
+    const proofs = answer.altProof === undefined ? [answer.proof ?? Buffer.alloc(0)] : [answer.proof ?? Buffer.alloc(0), answer.altProof]
+    const secret = matchingSecret(secrets, proofs, (s) => linkProof(s, nonce, answer.name, answer.role))
+    if (secret === undefined) return done.deny('authentication failed')
     if (!allow.includes(answer.role)) return done.deny(`role ${answer.role} is not accepted here`)
+    // proven with the secret both hold, so a peer that has only that one can check it
     link.sendFrame(FrameType.WELCOME, linkProof(secret, answer.nonce, name, role))
     done.ok({ name: answer.name, role: answer.role })
   }, () => link.sendFrame(FrameType.HELLO, encodeHello({ version: LINK_PROTOCOL_VERSION, role, nonce, name })))
@@ -167,7 +203,8 @@ export interface ConnectOptions extends HandshakeOptions {
  * `LinkHandshakeError` (`denied` carries the peer's reason) after closing the link.
  */
 export function connectHandshake (link: Link, options: ConnectOptions): Promise<PeerInfo> {
-  const { secret, name, role } = options
+  const { name, role } = options
+  const secrets = secretList(options.secret)
   const expectRole = options.expectRole ?? 'dispatch'
   const nonce = randomBytes(NONCE_BYTES)
   let challenge: Hello | undefined
@@ -178,12 +215,14 @@ export function connectHandshake (link: Link, options: ConnectOptions): Promise<
       if (!challenge) return done.destroy('protocol', 'malformed HELLO')
       if (challenge.version !== LINK_PROTOCOL_VERSION) return done.destroy('protocol', `peer speaks link protocol ${challenge.version}, this node ${LINK_PROTOCOL_VERSION}`)
       if (challenge.role !== expectRole) return done.destroy('protocol', `peer is a ${challenge.role}, expected a ${expectRole}`)
-      link.sendFrame(FrameType.HELLO, encodeHello({ version: LINK_PROTOCOL_VERSION, role, nonce, name, proof: linkProof(secret, challenge.nonce, name, role) }))
+      const [proof, altProof] = secrets.map((s) => linkProof(s, (challenge as Hello).nonce, name, role))
+      link.sendFrame(FrameType.HELLO, encodeHello({ version: LINK_PROTOCOL_VERSION, role, nonce, name, proof, altProof }))
       return
     }
     if (type === FrameType.DENY) return done.destroy('denied', body.toString('utf8'))
     if (type !== FrameType.WELCOME) return done.destroy('protocol', `expected WELCOME, got ${frameTypeName[type]}`)
-    if (!proofMatches(linkProof(secret, nonce, challenge.name, challenge.role), body)) return done.destroy('bad-peer-proof', `peer ${challenge.name} could not prove it knows the cluster secret`)
+    const peer = challenge
+    if (matchingSecret(secrets, [body], (s) => linkProof(s, nonce, peer.name, peer.role)) === undefined) return done.destroy('bad-peer-proof', `peer ${challenge.name} could not prove it knows the cluster secret`)
     done.ok({ name: challenge.name, role: challenge.role })
   })
 }

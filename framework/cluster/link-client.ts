@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import type { Logger } from 'pino'
-import { connectHandshake, type LinkHandshakeError, type LinkRole } from './link-auth.js'
+import { connectHandshake, type LinkHandshakeError, type LinkRole, type LinkSecret } from './link-auth.js'
 import type { AckEntry, DataMessage } from './link-frames.js'
 import { Link, type LinkOptions, type PeerInfo, type WrittenCallback } from './link.js'
 
@@ -28,7 +28,7 @@ export interface LinkClientOptions extends LinkOptions {
   /** Role the peer must have. @default 'dispatch' */
   expectRole?: LinkRole
   /** The cluster secret (see `clusterSecret()`). */
-  secret: Buffer
+  secret: LinkSecret
   /** Time allowed to connect. @default 2000 */
   connectTimeoutMs?: number
   /** Time allowed for the handshake. @default 2000 */

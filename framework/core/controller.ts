@@ -24,6 +24,8 @@ export type ControllerClass<C extends BaseController = BaseController> = (new (.
   transports?: Partial<Record<string, TransportName[]>>
   /** JSON schema (or TypeBox schema) of an action's data, e.g. `{ login: {...} }`; checked on every transport. */
   schemas?: Partial<Record<string, Schema>>
+  /** Admin actions (`['status']`, or `true` for all): the admin guard decides who runs them (config `admin`), not client auth. */
+  admin?: boolean | readonly string[]
 }
 
 // the BusCalls methods, put on the prototype by forwardBusCalls below

@@ -8,7 +8,7 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { Logger } from 'pino'
-import { acceptHandshake } from '../cluster/link-auth.js'
+import { acceptHandshake, type LinkSecret } from '../cluster/link-auth.js'
 import { Link, type PeerInfo } from '../cluster/link.js'
 import { PendingHandshakes } from '../cluster/pending-handshakes.js'
 import { RefusalLog } from '../cluster/refusal-log.js'
@@ -20,7 +20,7 @@ export interface GatewayLinkServerOptions {
   port: number
   /** This gateway's node name. */
   name: string
-  secret: Buffer
+  secret: LinkSecret
   log: Logger
   /** A worker link passed the handshake. */
   onLink: (link: Link, peer: PeerInfo) => void

@@ -8,6 +8,7 @@
  * pushes, closes, membership calls) is dropped rather than sent on the next session, where a
  * restarted gateway numbers its requests and connections from 1 again.
  */
+import type { LinkSecret } from '../cluster/link-auth.js'
 import type { Logger } from 'pino'
 import { LinkClient } from '../cluster/link-client.js'
 import type { GatewayAddress } from './options.js'
@@ -25,7 +26,7 @@ export interface WorkerLinkOptions {
   address: GatewayAddress
   /** This worker's node name. */
   name: string
-  secret: Buffer
+  secret: LinkSecret
   log: Logger
   /** The hooks it tells the gateway about in its hello. */
   hello: { onConnect: boolean, onClose: boolean }

@@ -6,6 +6,7 @@
  * at least one discovered gateway. `drain()` tells every gateway to stop routing here and waits
  * for each acknowledgement.
  */
+import type { LinkSecret } from '../cluster/link-auth.js'
 import type { Logger } from 'pino'
 import type { Codec } from '../connection/codec.js'
 import { SdError } from '../core/errors.js'
@@ -37,7 +38,7 @@ export interface GatewayWorkerOptions {
   directory: GatewayDirectory
   /** True: `start()` waits for every listed gateway (a static list); false: for one. */
   waitForAll: boolean
-  secret: Buffer
+  secret: LinkSecret
   discoveryIntervalMs: number
   /** The codecs of the transports whose messages gateways relay raw (relay-codecs.ts). */
   codecs: { get (transport: string, pack: string | undefined): Codec | undefined }

@@ -6,7 +6,7 @@
  */
 import { hostname, networkInterfaces } from 'node:os'
 import type { Logger } from 'pino'
-import { clusterSecret } from '../cluster/link-auth.js'
+import { clusterSecret, type LinkSecret } from '../cluster/link-auth.js'
 import type { Bus } from '../connection/bus.js'
 import type { ConnectionTable } from '../connection/table.js'
 import type { NodeStats } from '../core/contract.js'
@@ -30,11 +30,11 @@ export interface ConnectionHookLists {
 }
 
 /** The links' secret: `gateway.secret`, else `cluster.secret`, else env `SD_CLUSTER_SECRET`. */
-export function gatewaySecret (config: Config): Buffer {
+export function gatewaySecret (config: Config): LinkSecret {
   try {
     return clusterSecret(config.gateway.secret || config.cluster.secret || undefined)
   } catch {
-    throw new SdError('SD_ERR_CONFIG_INVALID', `gateway.secret (SD_GATEWAY_SECRET, else SD_CLUSTER_SECRET) must be set to at least 16 bytes, the same on gateways and workers, in role ${config.gateway.role}`)
+    throw new SdError('SD_ERR_CONFIG_INVALID', `gateway.secret (SD_GATEWAY_SECRET, else SD_CLUSTER_SECRET) must be set to at least 16 bytes, the same on gateways and workers (or new,old while rotating), in role ${config.gateway.role}`)
   }
 }
 

@@ -188,5 +188,5 @@ test('acceptHandshake and connectHandshake agree on a bare socket pair; proofs d
 test('clusterSecret() refuses a missing or short secret', () => {
   assert.throws(() => clusterSecret(undefined), /SD_CLUSTER_SECRET/)
   assert.throws(() => clusterSecret('short'), /at least 16/)
-  assert.equal(clusterSecret('0123456789abcdef').length, 16)
+  assert.deepEqual(clusterSecret('0123456789abcdef'), [Buffer.from('0123456789abcdef')])
 })

@@ -8,6 +8,7 @@ import { lstatSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { Dispatcher, type DispatcherOptions } from '../../framework/cluster/dispatch-server.js'
+import type { LinkSecret } from '../../framework/cluster/link-auth.js'
 import { LinkClient, type LinkClientOptions } from '../../framework/cluster/link-client.js'
 import { LinkFrameDecoder, type AckEntry, type DataMessage, type FrameTypeValue } from '../../framework/cluster/link-frames.js'
 import { waitUntil } from '../helpers.js'
@@ -18,7 +19,7 @@ export function newSecret (): Buffer {
 }
 
 /** A dispatcher on 127.0.0.1 (a free port unless given), listening. */
-export async function startDispatcher (options: Partial<DispatcherOptions> & { secret: Buffer }): Promise<{ dispatcher: Dispatcher, port: number }> {
+export async function startDispatcher (options: Partial<DispatcherOptions> & { secret: LinkSecret }): Promise<{ dispatcher: Dispatcher, port: number }> {
   const dispatcher = new Dispatcher({ name: 'dispatch-1', host: '127.0.0.1', port: 0, handshakeTimeoutMs: 1000, ...options })
   const { port } = await dispatcher.listen()
   return { dispatcher, port }
@@ -40,7 +41,7 @@ export interface Inbox {
 }
 
 /** A started link client with an inbox (payloads kept as UTF-8 strings); to a port of 127.0.0.1, or a unix socket `path`. */
-export function startClient (options: Partial<LinkClientOptions> & { name: string, secret: Buffer } & ({ port: number } | { path: string })): { client: LinkClient, inbox: Inbox } {
+export function startClient (options: Partial<LinkClientOptions> & { name: string, secret: LinkSecret } & ({ port: number } | { path: string })): { client: LinkClient, inbox: Inbox } {
   const client = new LinkClient({ host: '127.0.0.1', reconnectMinMs: 20, reconnectMaxMs: 200, handshakeTimeoutMs: 1000, ...options })
   const inbox: Inbox = { data: [], acks: [], denied: [], down: [] }
   client.on('data', (msg) => inbox.data.push({ msg, payload: msg.payload.toString('utf8') }))
