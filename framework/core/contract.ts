@@ -76,6 +76,8 @@ export interface ConnectionRef {
   readonly uid: string | undefined
   /** Per-connection session object. */
   readonly session: Record<string, unknown>
+  /** The session without making one or marking it read (guards look, actions use `session`). */
+  peekSession? (): Record<string, unknown> | undefined
   /** Pushes data to this connection; false when it was dropped. */
   push (data: unknown): boolean
   /** Closes it after what is already queued is sent. */
