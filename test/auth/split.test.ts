@@ -1,5 +1,7 @@
 /** Authentication in the gateway split: the worker checks and sets `$auth`, it travels in the session, the gateway's sweep enforces it. */
 import { test, type TestContext } from 'node:test'
+import { once } from 'node:events'
+import { WebSocket } from 'ws'
 import assert from 'node:assert/strict'
 import { Controller, type Application, type ConfigInput } from '../../framework/index.js'
 import { http, portOf, TcpClient, waitUntil } from '../helpers.js'
@@ -34,6 +36,13 @@ test('split: /sd/auth runs at the worker, $auth travels in the session, the uid 
   assert.equal(held.uid, 'gwu', 'bound at the gateway')
   assert.equal((held.session.$auth as { uid: string }).uid, 'gwu', 'the session at the gateway holds $auth')
   const port = portOf(gw, 'http')
+  // a WebSocket authenticated at its upgrade, at the gateway: the worker sees $auth and the uid
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${await hs256({ sub: 'wsu' })}`)
+  t.after(() => ws.terminate())
+  await once(ws, 'open')
+  ws.send(JSON.stringify({ id: 1, path: '/split/whoami' }))
+  const [frame] = await once(ws, 'message') as [Buffer]
+  assert.deepEqual((JSON.parse(String(frame)) as { data: { uid: string } }).data.uid, 'wsu')
   assert.equal((await http(port, '/split/whoami')).status, 401)
   const ok = await http(port, '/split/whoami', { headers: { authorization: `Bearer ${await hs256({ sub: 'web' })}` } })
   assert.equal((ok.body as { uid: string }).uid, 'web')
@@ -43,12 +52,19 @@ test('split: the gateway\'s sweep closes unauthenticated connections and pushes 
   const { gw } = await split(t, { jwt: { secret, clockSkewMs: 0 }, timeoutMs: 400, expiryGraceMs: 300 })
   const idle = await TcpClient.connect(portOf(gw, 'tcp'))
   const expiring = await TcpClient.connect(portOf(gw, 'tcp'))
-  t.after(() => { idle.close(); expiring.close() })
+  const refresher = await TcpClient.connect(portOf(gw, 'tcp'))
+  t.after(() => { idle.close(); expiring.close(); refresher.close() })
   await expiring.request('/sd/auth', { token: await hs256({ sub: 'exp', ttlS: 1 }) })
+  await refresher.request('/sd/auth', { token: await hs256({ sub: 'ref', ttlS: 1 }) })
   assert.equal((await idle.next((m) => m.error !== undefined, 3000)).error?.code, 'SD_ERR_AUTH_TIMEOUT')
   await idle.waitClosed()
   assert.equal(expiring.closed, false)
   assert.equal((await expiring.next((m) => m.error !== undefined && m.id === undefined, 4000)).error?.code, 'SD_ERR_TOKEN_EXPIRED')
   assert.equal((await expiring.request('/split/whoami')).error?.code, 'SD_ERR_TOKEN_EXPIRED', 'the worker refuses too')
+  // refreshed through the worker: the gateway's sweep sees the new exp and keeps the connection
+  assert.equal((await refresher.next((m) => m.error !== undefined && m.id === undefined, 4000)).error?.code, 'SD_ERR_TOKEN_EXPIRED')
+  assert.equal(((await refresher.request('/sd/auth', { token: await hs256({ sub: 'ref', ttlS: 60 }) })).data as { uid: string }).uid, 'ref')
   await expiring.waitClosed(3000)
+  assert.equal(((await refresher.request('/split/whoami')).data as { uid: string }).uid, 'ref')
+  assert.equal(refresher.closed, false)
 })
