@@ -5,6 +5,7 @@
  * Made only when auth is on; core sees it through its `AuthGuard` contract.
  */
 import type { IncomingMessage } from 'node:http'
+import type { AuthReply } from '../client/wire.js'
 import type { Logger } from 'pino'
 import { authEnabled, checkAuth, type AuthConfig, type AuthInfo } from '../connection/auth-options.js'
 import { AUTH_KEY, authStateOf, startAuthSweep, type AuthState } from '../connection/auth-sweep.js'
@@ -35,9 +36,6 @@ export function bearerToken (header: string | string[] | undefined): string | un
   const token = h.slice(7).trim()
   return token === '' ? undefined : token
 }
-
-/** The reply of `/sd/auth`. */
-export interface AuthReplyData { uid: string, exp: number | null }
 
 /** The application's auth: made by `makeAuth` when `config.auth` turns it on. */
 export class Auth implements AuthGuard {
@@ -102,7 +100,7 @@ export class Auth implements AuthGuard {
    * `/sd/auth`: verifies the token, keeps the state in the session and binds its uid. A
    * connection keeps its uid: a token for another one is refused.
    */
-  async authenticate (token: unknown, conn: { session: Record<string, unknown>, uid: string | undefined, transport: string, remoteAddress?: string }, bind: (uid: string) => Promise<void>): Promise<AuthReplyData> {
+  async authenticate (token: unknown, conn: { session: Record<string, unknown>, uid: string | undefined, transport: string, remoteAddress?: string }, bind: (uid: string) => Promise<void>): Promise<AuthReply> {
     const state = await this.#verify(token as string, { transport: conn.transport, remoteAddress: conn.remoteAddress ?? '' })
     const before = authStateOf(conn.session)
     if (before !== undefined && before.uid !== state.uid) throw new SdError('SD_ERR_UNAUTHENTICATED', 'this connection is authenticated as another uid')

@@ -4,12 +4,12 @@
  * `/sd/ack` acknowledges a push, `/sd/auth` authenticates the connection (auth.ts). TCP and
  * WebSocket only (`/sd/auth` also on the text port, as a line `/sd/auth <token>`).
  */
-import { MAX_STREAM_NAME, type HelloReply, type RecoverReply, type RecoveredStream, type RecoverRequest, type StreamPosition } from '../client/wire.js'
+import { MAX_STREAM_NAME, type AuthReply, type HelloReply, type RecoverReply, type RecoveredStream, type RecoverRequest, type StreamPosition } from '../client/wire.js'
 import type { TransportName } from '../core/contract.js'
 import type { ControllerClass } from '../core/controller.js'
 import { jsonLength } from '../connection/memory-history.js'
 import { SdError } from '../core/errors.js'
-import type { Auth, AuthReplyData } from './auth.js'
+import type { Auth } from './auth.js'
 import { Controller } from './controller.js'
 
 /** Most streams one `/sd/recover` may name. */
@@ -118,7 +118,7 @@ export function sdController (recovery: SdPaths, auth?: Auth): ControllerClass {
     }
 
     /** `{token}` → `{uid, exp}` (exp: ms since the epoch, or null): authenticates this connection, or refreshes an expired token. */
-    async auth (): Promise<AuthReplyData> {
+    async auth (): Promise<AuthReply> {
       if (auth === undefined) throw new SdError('SD_ERR_ROUTE_NOT_FOUND', '/sd/auth (authentication is off)')
       const conn = { session: this.session, uid: this.uid, transport: this.transport }
       return await auth.authenticate(tokenOf(this.data), conn, (uid) => this.bindUid(uid))
