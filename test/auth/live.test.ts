@@ -88,7 +88,7 @@ test('ws: the upgrade authenticates by Authorization: Bearer or ?token=; a bad t
 })
 
 test('a connection not authenticated within timeoutMs is closed with SD_ERR_AUTH_TIMEOUT; an authenticated one stays', async (t) => {
-  const app = await authApp({ jwt: { secret }, timeoutMs: 300 })
+  const app = await authApp({ jwt: { secret }, timeoutMs: 800 })
   t.after(() => app.stop())
   const idle = await TcpClient.connect(portOf(app, 'tcp'))
   const authed = await TcpClient.connect(portOf(app, 'tcp'))
@@ -105,20 +105,20 @@ test('a connection not authenticated within timeoutMs is closed with SD_ERR_AUTH
 })
 
 test('expiry on a live connection: SD_ERR_TOKEN_EXPIRED pushed, calls refused, /sd/auth refreshes without reconnecting; otherwise closed after the grace', async (t) => {
-  const app = await authApp({ jwt: { secret, clockSkewMs: 0 }, expiryGraceMs: 300 })
+  const app = await authApp({ jwt: { secret, clockSkewMs: 0 }, expiryGraceMs: 1000 })
   t.after(() => app.stop())
   const refresher = await TcpClient.connect(portOf(app, 'tcp'))
   const lazy = await TcpClient.connect(portOf(app, 'tcp'))
   t.after(() => { refresher.close(); lazy.close() })
-  await refresher.request('/sd/auth', { token: await hs256({ sub: 'ref', ttlS: 1 }) })
-  await lazy.request('/sd/auth', { token: await hs256({ sub: 'laz', ttlS: 1 }) })
-  const pushed = await refresher.next((m) => m.error !== undefined && m.id === undefined, 4000)
+  await refresher.request('/sd/auth', { token: await hs256({ sub: 'ref', ttlS: 2 }) })
+  await lazy.request('/sd/auth', { token: await hs256({ sub: 'laz', ttlS: 2 }) })
+  const pushed = await refresher.next((m) => m.error !== undefined && m.id === undefined, 6000)
   assert.equal(pushed.error?.code, 'SD_ERR_TOKEN_EXPIRED')
   assert.equal((await refresher.request('/note/whoami')).error?.code, 'SD_ERR_TOKEN_EXPIRED')
   const fresh = await refresher.request('/sd/auth', { token: await hs256({ sub: 'ref', ttlS: 60 }) })
   assert.equal((fresh.data as { uid: string }).uid, 'ref')
   assert.equal((await refresher.request('/note/whoami')).data, 'ref')
-  assert.equal((await lazy.next((m) => m.error !== undefined && m.id === undefined, 4000)).error?.code, 'SD_ERR_TOKEN_EXPIRED')
+  assert.equal((await lazy.next((m) => m.error !== undefined && m.id === undefined, 6000)).error?.code, 'SD_ERR_TOKEN_EXPIRED')
   await lazy.waitClosed(3000)
   assert.equal(refresher.closed, false)
   assert.equal(refresher.received.filter((m) => m.error?.code === 'SD_ERR_TOKEN_EXPIRED').length, 0, 'told once')
@@ -160,7 +160,7 @@ test('SDK: token (string) authenticates on every connect; a token function is as
   await waitUntil(() => fixed.status !== 'open', 3000, 'dropped')
   assert.equal(await fixed.call('/note/whoami'), 'sdk')
   let asked = 0
-  const refreshing = connect(`ws://127.0.0.1:${portOf(app, 'http')}/ws`, { token: async () => { asked++; return hs256({ sub: 'fn', ttlS: asked === 1 ? 1 : 60 }) } })
+  const refreshing = connect(`ws://127.0.0.1:${portOf(app, 'http')}/ws`, { token: async () => { asked++; return hs256({ sub: 'fn', ttlS: asked === 1 ? 2 : 60 }) } })
   t.after(() => refreshing.close())
   const errors: string[] = []
   refreshing.on('error', (e) => errors.push((e as { code?: string }).code ?? e.message))
@@ -168,7 +168,7 @@ test('SDK: token (string) authenticates on every connect; a token function is as
   const statuses: string[] = []
   refreshing.on('status', (s) => statuses.push(s))
   assert.equal(await refreshing.call('/note/whoami'), 'fn')
-  await waitUntil(() => asked === 2 && refreshing.auth !== undefined && refreshing.auth.exp !== null && refreshing.auth.exp > Date.now() + 30_000, 5000, 'a refresh')
+  await waitUntil(() => asked === 2 && refreshing.auth !== undefined && refreshing.auth.exp !== null && refreshing.auth.exp > Date.now() + 30_000, 8000, 'a refresh')
   assert.equal(await refreshing.call('/note/whoami'), 'fn')
   assert.deepEqual(errors, ['SD_ERR_TOKEN_EXPIRED'])
   assert.deepEqual(statuses, [], 'no reconnect')
