@@ -1,6 +1,6 @@
 /**
  * The SdClient: one logical connection over links that reconnect. Every (re)connect: open the
- * link → `/sd/hello` → (reconnects only) `onReconnect` → `/sd/recover` of known streams →
+ * link → `/sd/hello` → (with `token`) `/sd/auth` → (reconnects only) `onReconnect` → `/sd/recover` of known streams →
  * 'open' → queued calls flushed. Between attempts it waits (jittered backoff); the wait is
  * visible (`retryAt`, the status event's RetryInfo) and can be cut short (`retryNow()`, a
  * browser's `online` event).
@@ -14,7 +14,7 @@ import {
   SD_ERR_CLIENT_CLOSED, SD_ERR_CLIENT_DISCONNECTED, SD_ERR_CLIENT_QUEUE_FULL, SD_ERR_CLIENT_TIMEOUT,
   SdClientError, type CallOptions, type ClientOptions, type PushMetaInfo, type RetryInfo, type SdClientEvents, type SdClientStatus,
 } from './types.js'
-import { ACK_PATH, HELLO_PATH, PING_PATH, RECOVER_PATH, type HelloReply, type PushEnvelope, type RecoverReply, type StreamPosition } from './wire.js'
+import { ACK_PATH, AUTH_PATH, HELLO_PATH, PING_PATH, RECOVER_PATH, TOKEN_EXPIRED, type AuthReply, type HelloReply, type PushEnvelope, type RecoverReply, type StreamPosition } from './wire.js'
 
 /** A call in flight: settled by its reply, its timeout, or the link dropping (each clears the timer). */
 interface Pending { resolve (value: unknown): void, reject (err: Error): void, timer: ReturnType<typeof setTimeout> }
@@ -41,6 +41,10 @@ export class SdClient {
   readonly #maxFrameBytes: number
   readonly #recover: boolean
   readonly #onReconnect: ClientOptions['onReconnect']
+  readonly #token: ClientOptions['token']
+  #auth: AuthReply | undefined
+  /** A refresh after SD_ERR_TOKEN_EXPIRED in progress (one at a time). */
+  #refreshing = false
   readonly #backoff: Backoff
   readonly #queue: CallQueue
   readonly #streams: Streams
@@ -70,6 +74,7 @@ export class SdClient {
     this.#recover = options.recover ?? true
     this.#heartbeatMs = options.heartbeatMs ?? 25000
     this.#onReconnect = options.onReconnect
+    this.#token = options.token
     this.#backoff = new Backoff(options.backoff?.firstMs, options.backoff?.maxMs)
     this.#queue = new CallQueue(options.maxQueue ?? 1000)
     this.#streams = new Streams({
@@ -108,6 +113,9 @@ export class SdClient {
 
   /** The last `/sd/hello` reply (undefined before the first open). */
   get hello (): HelloReply | undefined { return this.#hello }
+
+  /** The last `/sd/auth` reply (`{uid, exp}`), with the `token` option. */
+  get auth (): AuthReply | undefined { return this.#auth }
 
   /** Positions of the streams the client follows. */
   get positions (): Record<string, StreamPosition> { return this.#streams.positions() }
@@ -236,6 +244,7 @@ export class SdClient {
         if ((err as { code?: unknown }).code === 'SD_ERR_ROUTE_NOT_FOUND') return undefined
         throw err
       })
+      if (this.#token !== undefined) await this.#authenticate()
       if (this.#opened && this.#onReconnect !== undefined) {
         await this.#onReconnect({ call: (path, data, options) => this.#direct(path, data, options?.timeoutMs ?? this.#timeoutMs) })
       }
@@ -295,10 +304,30 @@ export class SdClient {
       return
     }
     if (m.error !== undefined && m.error !== null) {
-      this.#emitError(new SdClientError(String(m.error.code ?? 'SD_ERR_INTERNAL'), String(m.error.message ?? '')))
+      const code = String(m.error.code ?? 'SD_ERR_INTERNAL')
+      this.#emitError(new SdClientError(code, String(m.error.message ?? '')))
+      if (code === TOKEN_EXPIRED) this.#refresh()
       return
     }
     this.#streams.onPush(msg as PushEnvelope)
+  }
+
+  /** `/sd/auth` with a token from the `token` option (asked anew each time). */
+  async #authenticate (): Promise<void> {
+    const option = this.#token
+    const token = typeof option === 'function' ? await option() : option
+    this.#auth = await this.#direct(AUTH_PATH, { token }, this.#timeoutMs).then((r) => r as AuthReply, (err: unknown) => {
+      // a server without authentication: nothing to do
+      if ((err as { code?: unknown }).code === 'SD_ERR_ROUTE_NOT_FOUND') return undefined
+      throw err
+    })
+  }
+
+  /** The server said the token expired: a new one, on the same connection (a failure is an error event; the server closes after its grace). */
+  #refresh (): void {
+    if (this.#token === undefined || this.#refreshing || this.#link === undefined) return
+    this.#refreshing = true
+    this.#authenticate().catch((err: unknown) => this.#emitError(err instanceof Error ? err : new Error(String(err)))).finally(() => { this.#refreshing = false })
   }
 
   async #deliver (data: unknown, meta: PushMetaInfo): Promise<void> {

@@ -57,6 +57,12 @@ export interface ClientOptions {
    * below that. 0 disables. @default 25000
    */
   heartbeatMs?: number
+  /**
+   * A token (or a function giving one): sent with `/sd/auth` after `/sd/hello` on every
+   * (re)connect, and again (asked anew) when the server says it expired, without reconnecting.
+   * @default undefined (no authentication)
+   */
+  token?: string | (() => string | Promise<string>)
 }
 
 /** Options of one call. */

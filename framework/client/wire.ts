@@ -33,6 +33,10 @@ export const RECOVER_PATH = '/sd/recover'
 export const ACK_PATH = '/sd/ack'
 /** Sent without id when the client has sent nothing for a while: keeps the server's idle check (`heartbeatIdleMs`) from closing it. */
 export const PING_PATH = '/sd/ping'
+/** Authenticates the connection: `{token}` → `AuthReply` (text port: a line `/sd/auth <token>`). */
+export const AUTH_PATH = '/sd/auth'
+/** The server's error code pushed (no id) when the connection's token expired. */
+export const TOKEN_EXPIRED = 'SD_ERR_TOKEN_EXPIRED'
 
 /** `/sd/hello` data: the protocol version the client speaks. */
 export interface HelloRequest { v: 1 }
@@ -104,3 +108,9 @@ export function uidStream (uid: string | number): string {
 export function groupStream (group: string): string {
   return `group:${group}`
 }
+
+/** `/sd/auth` data. */
+export interface AuthRequest { token: string }
+
+/** `/sd/auth` reply: the connection's uid, and when its authentication expires (ms since the epoch; null: never). */
+export interface AuthReply { uid: string, exp: number | null }

@@ -110,6 +110,8 @@ export abstract class Connection {
   groups: Set<string> | undefined = undefined
   /** Time of the last complete message (ms since epoch), for the idle check. */
   lastActiveMs: number
+  /** When it opened (ms since epoch), for the auth timeout. */
+  readonly openedAtMs: number
   /** Requests of this connection still running. */
   pending = 0
   /** Rate limit bucket (transport/rate-limit.ts): tokens left, as of `tokensAtMs` (0: never filled). */
@@ -146,8 +148,13 @@ export abstract class Connection {
     this.remoteAddress = remoteAddress
     this.codec = codec
     this.limits = limits
-    this.lastActiveMs = Date.now()
+    this.lastActiveMs = this.openedAtMs = Date.now()
     this.#onClose = onClose
+  }
+
+  /** The session if one was made, without making one. */
+  peekSession (): Record<string, unknown> | undefined {
+    return this.#session
   }
 
   /** Per-connection data kept while it lives (GatewayWorker's `$_SESSION`). */

@@ -78,6 +78,8 @@ export interface ConnectionRef {
   readonly session: Record<string, unknown>
   /** The client's address (as the socket saw it), when the connection knows it. */
   readonly remoteAddress?: string
+  /** The session without making one or marking it read (guards look, actions use `session`). */
+  peekSession? (): Record<string, unknown> | undefined
   /** Pushes data to this connection; false when it was dropped. */
   push (data: unknown): boolean
   /** Closes it after what is already queued is sent. */

@@ -24,6 +24,8 @@ export type ControllerClass<C extends BaseController = BaseController> = (new (.
   transports?: Partial<Record<string, TransportName[]>>
   /** JSON schema (or TypeBox schema) of an action's data, e.g. `{ login: {...} }`; checked on every transport. */
   schemas?: Partial<Record<string, Schema>>
+  /** Actions callable without authentication once auth is on (`['login']`, or `true` for all). */
+  public?: boolean | readonly string[]
   /** Admin actions (`['status']`, or `true` for all): the admin guard decides who runs them (config `admin`), not client auth. */
   admin?: boolean | readonly string[]
 }
@@ -72,9 +74,11 @@ export class BaseController {
     return this.#conn?.id
   }
 
-  /** Uid bound to the caller's connection, if any. */
+  /** Uid bound to the caller's connection, if any; on HTTP, the uid its `Authorization: Bearer` token authenticated. */
   get uid (): string | undefined {
-    return this.#conn?.uid
+    if (this.#conn !== null) return this.#conn.uid
+    const auth = this.#http?.session.$auth as { uid?: unknown } | undefined
+    return typeof auth?.uid === 'string' ? auth.uid : undefined
   }
 
   /** Per-connection session object (a fresh empty object per request on HTTP). */

@@ -48,6 +48,9 @@ export const errorCodes = {
   SD_ERR_CLIENT_CLOSED: { status: 499, message: 'client is closed: %s' },
   SD_ERR_CLIENT_QUEUE_FULL: { status: 503, message: 'client queue is full: %s' },
   SD_ERR_CLIENT_DISCONNECTED: { status: 503, message: 'connection lost during the call: %s' },
+  SD_ERR_UNAUTHENTICATED: { status: 401, message: 'not authenticated: %s' },
+  SD_ERR_TOKEN_EXPIRED: { status: 401, message: 'token expired: %s' },
+  SD_ERR_AUTH_TIMEOUT: { status: 408, message: 'not authenticated within %s ms' },
   SD_ERR_FORBIDDEN: { status: 403, message: 'forbidden: %s' },
 } as const satisfies Record<string, ErrorSpec>
 

@@ -1,6 +1,6 @@
 /**
  * The one path of a request, for socket messages and HTTP requests alike:
- * route → transport guard → admin guard → shutdown guard → validate → controller → middleware and action →
+ * route → transport guard → admin guard → shutdown guard → auth guard → validate → controller → middleware and action →
  * settle → reply. Where the answer goes is a `ReplySink`: a socket connection is its own sink
  * (it replies by message id); an HTTP request has one sink that writes the response. Nothing a
  * client sends makes it throw: every failure becomes an error reply.
@@ -10,7 +10,7 @@ import type { BaseController, ControllerClass, ControllerHost } from './controll
 import { isPublicError, SdError, type ErrorBody } from './errors.js'
 import { runMiddleware, type Middleware } from './hooks.js'
 import type { HttpExchange } from './http-exchange.js'
-import type { Router } from './router.js'
+import type { Route, RouteMatch, Router } from './router.js'
 
 /** A client's request id (`{"id":7,…}`). */
 export type RequestId = number | string
@@ -62,11 +62,22 @@ export interface AdminCheck {
   check (conn: ConnectionRef | null, http: HttpExchange | null): SdError | undefined
 }
 
+/**
+ * The auth guard: asked before every route once client authentication is on (server/auth.ts
+ * implements it; core knows no tokens). `undefined` lets the request go on, an `SdError`
+ * refuses it; a promise of either (an HTTP token checked the first time) is waited for.
+ */
+export interface AuthGuard {
+  check (route: Route, path: string, conn: PipelineConnection | null, http: HttpExchange | null): SdError | undefined | Promise<SdError | undefined>
+}
+
 /** What the pipeline needs from the application. */
 export interface PipelineHost extends ControllerHost {
   readonly router: Router
   /** The admin guard; without one, admin actions are refused (`SD_ERR_FORBIDDEN`). */
   readonly admin?: AdminCheck
+  /** The auth guard (undefined: authentication is off). */
+  readonly auth?: AuthGuard | undefined
   readonly config: ControllerHost['config'] & { readonly server: { readonly maxPendingPerConnection: number } }
 }
 
@@ -145,8 +156,9 @@ export class Pipeline<C extends BaseController = BaseController> {
   /** Runs the request up to its action; true when the action went async (its end calls `done` itself). */
   #start (sink: ReplySink, conn: PipelineConnection | null, transport: TransportName, id: RequestId | undefined | null, path: string, verb: string | undefined, data: unknown, http: HttpExchange | null): boolean {
     let name = path
+    let match: RouteMatch | undefined
     try {
-      const match = this.#host.router.match(path, verb)
+      match = this.#host.router.match(path, verb)
       if (match === undefined) {
         this.#refuse(sink, id, new SdError('SD_ERR_ROUTE_NOT_FOUND', verb === undefined ? path : `${verb} ${path}`))
         return false
@@ -168,6 +180,39 @@ export class Pipeline<C extends BaseController = BaseController> {
         this.#refuse(sink, id, new SdError('SD_ERR_SHUTTING_DOWN'))
         return false
       }
+      const denied = this.#host.auth?.check(route, path, conn, http)
+      if (denied !== undefined) {
+        if (!isThenable(denied)) {
+          this.#refuse(sink, id, denied)
+          return false
+        }
+        // counted as running while the guard waits (shutdown drains it, the connection's pending holds)
+        this.#began(conn)
+        const matched = match
+        denied.then((err) => {
+          this.#settled(conn)
+          if (err !== undefined) this.#refuse(sink, id, err)
+          else if (this.#proceed(sink, conn, transport, id, path, data, http, matched)) return
+          sink.done?.()
+        }, (err: unknown) => {
+          this.#settled(conn)
+          this.#fail(sink, conn, id, err, name)
+          sink.done?.()
+        })
+        return true
+      }
+    } catch (err) {
+      this.#fail(sink, conn, id, err, name)
+      return false
+    }
+    return this.#proceed(sink, conn, transport, id, path, data, http, match)
+  }
+
+  /** Validates and runs the matched action; true when it went async. */
+  #proceed (sink: ReplySink, conn: PipelineConnection | null, transport: TransportName, id: RequestId | undefined | null, path: string, data: unknown, http: HttpExchange | null, match: RouteMatch): boolean {
+    const route = match.route
+    const name = route.name
+    try {
       if (route.validate !== null) {
         const invalid = route.validate(data, transport)
         if (invalid !== undefined) {
@@ -178,8 +223,7 @@ export class Pipeline<C extends BaseController = BaseController> {
       const ctrl = new route.controller(this.#host, conn, transport, path, data, match.params, http)
       const result = this.#invoke(ctrl, route.method)
       if (isThenable(result)) {
-        this.#inflight++
-        if (conn !== null && ++conn.pending === this.#host.config.server.maxPendingPerConnection) conn.hold()
+        this.#began(conn)
         Promise.resolve(result).then((value) => {
           this.#settled(conn)
           this.#reply(sink, conn, id, value, name)
@@ -196,6 +240,11 @@ export class Pipeline<C extends BaseController = BaseController> {
       this.#fail(sink, conn, id, err, name)
     }
     return false
+  }
+
+  #began (conn: PipelineConnection | null): void {
+    this.#inflight++
+    if (conn !== null && ++conn.pending === this.#host.config.server.maxPendingPerConnection) conn.hold()
   }
 
   #invoke (ctrl: InstanceType<ControllerClass>, method: string): unknown {

@@ -29,7 +29,9 @@ export interface Route {
   readonly transports: ReadonlySet<TransportName> | null
   /** Checks the data against the action's schema (`static schemas`); `null`: no schema. */
   readonly validate: ActionValidator | null
-  /** Marked `static admin`: the pipeline asks the host's admin guard first. */
+  /** Marked `static public`: callable without authentication. */
+  readonly isPublic: boolean
+  /** Marked `static admin`: the admin guard decides who may call it. */
   readonly isAdmin: boolean
 }
 
@@ -88,16 +90,20 @@ function validatorOf (controller: ControllerClass, method: string, name: string)
   return schema ? compileValidator(schema, name) : null
 }
 
-/** The actions `static admin` marks (`true`: all); throws when it names no public method (a typo would leave it open). */
-function adminActions (controller: ControllerClass, className: string, actions: readonly string[]): ReadonlySet<string> {
-  const mark = controller.admin
-  if (mark === undefined || mark === false) return new Set()
-  if (mark === true) return new Set(actions)
-  if (!Array.isArray(mark)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.admin must be true or a list of actions`)
-  for (const key of mark) {
-    if (typeof key !== 'string' || !actions.includes(key)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.admin names ${String(key)}, which is no public method`)
+/** Whether a `static public` / `static admin` mark (`true` or a list of actions) names `method`. */
+function marked (mark: boolean | readonly string[] | undefined, method: string): boolean {
+  return mark === true || (Array.isArray(mark) && mark.includes(method))
+}
+
+/** A route of `controller.method`, with its marks, transports and validator. */
+function makeRoute (controller: ControllerClass, method: string, name: string, transports: readonly TransportName[] | undefined): Route {
+  return {
+    name, controller, method,
+    transports: transports ? new Set(transports) : null,
+    validate: validatorOf(controller, method, name),
+    isPublic: marked(controller.public, method),
+    isAdmin: marked(controller.admin, method),
   }
-  return new Set(mark)
 }
 
 /** Maps paths to actions; built once at boot, read on every message. */
@@ -120,11 +126,18 @@ export class Router {
     for (const key of Object.keys(controller.schemas ?? {})) {
       if (!actions.includes(key)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.schemas.${key} names no public method`)
     }
-    const admin = adminActions(controller, className, actions)
+    for (const mark of ['public', 'admin'] as const) {
+      const list = controller[mark]
+      if (list === undefined || typeof list === 'boolean') continue
+      if (!Array.isArray(list)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.${mark} must be true or a list of actions`)
+      for (const key of list as readonly string[]) {
+        if (!actions.includes(key)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.${mark} names ${key}, which is no public method`)
+      }
+    }
     for (const method of actions) {
       const list = restrict[method]
       const routeName = `${className}.${method}`
-      const route: Route = { name: routeName, controller, method, transports: list ? new Set(list) : null, validate: validatorOf(controller, method, routeName), isAdmin: admin.has(method) }
+      const route = makeRoute(controller, method, routeName, list)
       this.#exact.set(`/${name}/${method}`, { match: { route, params: noParams }, anyVerb: false })
     }
   }
@@ -141,8 +154,7 @@ export class Router {
       }
       const restrict = transports ?? controller.transports?.[method]
       const name = `${controller.name}.${method}`
-      const isAdmin = adminActions(controller, controller.name, actionNames(controller)).has(method)
-      const route: Route = { name, controller, method, transports: restrict ? new Set(restrict) : null, validate: validatorOf(controller, method, name), isAdmin }
+      const route = makeRoute(controller, method, name, restrict)
       const m = /^(?:([A-Z|]+)\s+)?(\/\S*)$/.exec(key.trim())
       if (!m) throw new SdError('SD_ERR_CONFIG_INVALID', `routes['${key}'] must look like 'GET /path' or '/path/:param'`)
       const methods = m[1] ? m[1].split('|') : null

@@ -92,6 +92,11 @@ export class WorkerConnection implements ReplySink {
     return this.#session
   }
 
+  /** The session as it came, without taking the snapshot `session` takes (a read-only look). */
+  peekSession (): SessionData {
+    return this.#session
+  }
+
   /** The session when the action changed it, else undefined. */
   changedSession (): SessionData | undefined {
     if (this.#snapshot === undefined) return undefined

@@ -43,6 +43,7 @@ import { noParams, Router } from '../core/router.js'
 import { memory } from './memory.js'
 import { Recovery } from './recovery.js'
 import { AdminGuard } from './admin.js'
+import { makeAuth, type Auth } from './auth.js'
 import { announceGateway, makeGateway, makeWorker, registryDirectory } from './roles.js'
 import type { GatewayRegistry } from '../gateway/registry.js'
 
@@ -89,6 +90,11 @@ export class Application implements TransportHost, ServerHost, AppContract {
   readonly recovery: Recovery
   /** Who may call admin actions (`static admin`): loopback, or `admin.token` (`config.admin`). */
   readonly admin: AdminGuard
+  /** Client authentication (`config.auth`), the pipeline's auth guard; undefined when off. */
+  readonly auth: Auth | undefined
+  /** Asked about each WebSocket upgrade when auth is on (its token, header or query). */
+  readonly upgradeAuth: Auth['upgrade'] | undefined
+  #stopAuth: (() => void) | undefined
   #status: AppStatus = 'created'
   readonly #transports: Transport[] = []
   /** Library errors behind SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE replies, logged at most once per 10 s per code. */
@@ -147,6 +153,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
     this.views = new Views(config.views, root, this.log)
     this.timers = new Timers(this, root)
     this.tasks = new Tasks(config, this.log)
+    this.auth = makeAuth(this)
+    this.upgradeAuth = this.auth && ((request) => (this.auth as Auth).upgrade(request))
     this.recovery = new Recovery(this)
   }
 
@@ -238,6 +246,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
     conn.useBudget(this.sendBudget)
     this.connections.add(conn)
     this.bus.opened?.(conn)
+    this.auth?.opened(conn)
     if (this.#gateway) this.#gateway.opened(conn)
     else if (this.#hooks.onConnect.length > 0) this.#runConnHooks('onConnect', conn)
   }
@@ -334,6 +343,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
       throw err
     }
     this.#stopHeartbeat = startHeartbeat(this.connections, server)
+    if (!this.#worker) this.#stopAuth = this.auth?.sweep(this.connections)
     this.#setStatus('running')
     for (const t of this.#transports) {
       const addr = t.address()
@@ -414,6 +424,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
     if (this.#gateway && !await this.#gateway.drain(timeoutMs)) this.log.warn({ inflight: this.#gateway.inflight, timeoutMs }, 'shutdown timeout: closing with requests still at workers')
     await this.#worker?.close()
     this.#stopHeartbeat?.()
+    this.#stopAuth?.()
     await Promise.all(this.#transports.map((t) => t.close()))
     await this.#gateway?.close()
     for (const fn of this.#hooks.onStop) {

@@ -17,12 +17,13 @@ export interface ConfigSections {
   cluster: DeepPartial<Config['cluster']>
   gateway: DeepPartial<Config['gateway']>
   recovery: DeepPartial<Config['recovery']>
+  auth: DeepPartial<Config['auth']>
   routes: Config['routes']
   timers: Config['timers']
 }
 
 /** Names of the SD sections (the files SD reads itself). */
-export const sdSections: ReadonlyArray<keyof ConfigSections> = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'routes', 'timers']
+export const sdSections: ReadonlyArray<keyof ConfigSections> = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'auth', 'routes', 'timers']
 
 /** `S` when it is not an SD section's name (an app's own section), else never. */
 type AppSection<S extends string> = S extends keyof ConfigSections ? never : S

@@ -3,6 +3,7 @@
  * config.ts (loading and checking) so config-files.ts can name them without a cycle.
  */
 import type { ClusterConfig } from '../cluster/options.js'
+import type { AuthConfig } from '../connection/auth-options.js'
 import type { ConnectionOptions } from '../connection/options.js'
 import type { RecoveryConfig } from '../connection/recovery-options.js'
 import type { RoutesConfig } from '../core/router.js'
@@ -37,12 +38,14 @@ export interface Config {
   recovery: RecoveryConfig
   /** `config/admin.ts`: who may call admin actions (docs/security.md). */
   admin: AdminConfig
+  /** `config/auth.ts`: client authentication (JWT or a hook), public routes, timeout and expiry (docs/security.md). */
+  auth: AuthConfig
   /** Sections SD does not know are kept for the app (e.g. `config/chat.ts`). */
   [section: string]: unknown
 }
 
 /** Sections whose keys are checked against the defaults. */
-export const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'admin'] as const
+export const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'admin', 'auth'] as const
 type CheckedSection = typeof checkedSections[number]
 
 /** Deep partial, for config files and overrides. */

@@ -10,6 +10,7 @@ import { SdError } from '../core/errors.js'
 import type { RoutesConfig } from '../core/router.js'
 import { carrierNames } from '../cluster/carriers.js'
 import { clusterDefaults } from '../cluster/options.js'
+import { authDefaults, authOptionalKeys } from '../connection/auth-options.js'
 import { connectionDefaults } from '../connection/options.js'
 import { recoveryDefaults, recoveryEnums } from '../connection/recovery-options.js'
 import { mysqlDefaults, redisDefaults } from '../data/options.js'
@@ -33,6 +34,7 @@ export type { ClusterConfig } from '../cluster/options.js'
 export type { GatewayConfig } from '../gateway/options.js'
 export type { RecoveryConfig } from '../connection/recovery-options.js'
 export type { AdminConfig } from './admin.js'
+export type { AuthConfig, AuthJwtConfig, AuthenticateHook, AuthInfo, AuthResult } from '../connection/auth-options.js'
 export type { RouteSpec, RoutesConfig } from '../core/router.js'
 export type { TransportName } from '../core/contract.js'
 
@@ -60,6 +62,7 @@ export function defaultConfig (): Config {
     gateway: gatewayDefaults(),
     recovery: recoveryDefaults(),
     admin: adminDefaults(),
+    auth: authDefaults(),
   }
 }
 
@@ -75,7 +78,7 @@ const enums = (): Record<string, readonly string[]> => ({
 })
 /** Keys, by path, that may be absent from the defaults and hold any value of the given type (the transports add theirs). */
 function optionalKeys (): Record<string, string> {
-  const keys: Record<string, string> = { 'server.pingData': 'any' }
+  const keys: Record<string, string> = { 'server.pingData': 'any', ...authOptionalKeys }
   for (const entry of transportEntries()) {
     for (const [key, type] of Object.entries(entry.optionalKeys ?? {})) keys[`server.${entry.key}.${key}`] = type
   }
@@ -211,6 +214,7 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
   if (env.SD_NODE_NAME) config.app.nodeName = env.SD_NODE_NAME
   applyGatewayEnv(config, env)
   if (env.SD_ADMIN_TOKEN) config.admin.token = env.SD_ADMIN_TOKEN
+  if (env.SD_AUTH_JWT_SECRET) config.auth.jwt.secret = env.SD_AUTH_JWT_SECRET
   if (env.MYSQL_URL) config.mysql.url = env.MYSQL_URL
   if (env.REDIS_URL) config.redis.url = env.REDIS_URL
 }

@@ -17,6 +17,7 @@ import type { DataServices } from '../data/model.js'
 import type { Logger } from 'pino'
 import { clusterName, type Config } from './config.js'
 import { sdController, type SdPaths } from './sd-controller.js'
+import type { Auth } from './auth.js'
 
 /** Ack ids are `<owner>.<n>`; owners are 12 characters [0-9a-z]. */
 const OWNER = /^[0-9a-z]{12}$/
@@ -28,6 +29,8 @@ export interface RecoveryHost {
   readonly connections: ConnectionTable
   readonly log: Logger
   addController (controller: ControllerClass, name?: string): unknown
+  /** Client authentication, when on (`/sd/auth` answers with it). */
+  readonly auth?: Auth | undefined
 }
 
 /** The recovery side of one application. */
@@ -47,7 +50,7 @@ export class Recovery implements SdPaths {
     const redis = app.data.redis.configured
     if (this.config.store === 'redis' && !redis) throw new SdError('SD_ERR_CONFIG_INVALID', 'recovery.store is \'redis\' but Redis is not configured (REDIS_URL or config/redis.ts)')
     this.storeKind = this.config.store === 'memory' || !redis ? 'memory' : 'redis'
-    app.addController(sdController(this), 'SdController')
+    app.addController(sdController(this, app.auth), 'SdController')
   }
 
   /** True when this process keeps history (enabled, and not a gateway). */

@@ -1,12 +1,15 @@
 /**
  * The built-in controller of the SDK's paths (client/wire.ts): `/sd/hello` marks the connection
  * as an SDK client, `/sd/recover` answers missed pushes of the streams the connection may read,
- * `/sd/ack` acknowledges a push. TCP and WebSocket only.
+ * `/sd/ack` acknowledges a push, `/sd/auth` authenticates the connection (auth.ts). TCP and
+ * WebSocket only (`/sd/auth` also on the text port, as a line `/sd/auth <token>`).
  */
-import { MAX_STREAM_NAME, type HelloReply, type RecoverReply, type RecoveredStream, type RecoverRequest, type StreamPosition } from '../client/wire.js'
+import { MAX_STREAM_NAME, type AuthReply, type HelloReply, type RecoverReply, type RecoveredStream, type RecoverRequest, type StreamPosition } from '../client/wire.js'
 import type { TransportName } from '../core/contract.js'
 import type { ControllerClass } from '../core/controller.js'
 import { jsonLength } from '../connection/memory-history.js'
+import { SdError } from '../core/errors.js'
+import type { Auth } from './auth.js'
 import { Controller } from './controller.js'
 
 /** Most streams one `/sd/recover` may name. */
@@ -54,10 +57,18 @@ export interface SdPaths {
   isMember (connectionId: string, group: string): boolean | undefined
 }
 
-/** The `/sd/*` controller of one application (a class per app: it reads that app's recovery). */
-export function sdController (recovery: SdPaths): ControllerClass {
+/** The token of `/sd/auth`'s data: `{token}` (tcp, ws) or the line's text (text port). */
+function tokenOf (data: unknown): unknown {
+  if (typeof data === 'string') return data.trim()
+  return typeof data === 'object' && data !== null ? (data as { token?: unknown }).token : undefined
+}
+
+/** The `/sd/*` controller of one application (a class per app: it reads that app's recovery and auth). */
+export function sdController (recovery: SdPaths, auth?: Auth): ControllerClass {
   return class SdController extends Controller {
-    static transports = { hello: socketOnly, recover: socketOnly, ack: socketOnly, ping: socketOnly }
+    static transports = { hello: socketOnly, recover: socketOnly, ack: socketOnly, ping: socketOnly, auth: ['tcp', 'ws', 'text'] as TransportName[] }
+    /** Callable before authentication once auth is on. */
+    static public = ['hello', 'auth', 'ping']
     static schemas = {
       hello: { type: 'object', required: ['v'], properties: { v: { type: 'integer', minimum: 1 } } },
       recover: recoverSchema,
@@ -104,6 +115,13 @@ export function sdController (recovery: SdPaths): ControllerClass {
       const reply: RecoverReply = { streams: Object.fromEntries(answers), denied }
       if (more.length > 0) reply.more = more
       return reply
+    }
+
+    /** `{token}` → `{uid, exp}` (exp: ms since the epoch, or null): authenticates this connection, or refreshes an expired token. */
+    async auth (): Promise<AuthReply> {
+      if (auth === undefined) throw new SdError('SD_ERR_ROUTE_NOT_FOUND', '/sd/auth (authentication is off)')
+      const conn = { session: this.session, uid: this.uid, transport: this.transport }
+      return await auth.authenticate(tokenOf(this.data), conn, (uid) => this.bindUid(uid))
     }
 
     /** The client's heartbeat (sent without id): the message itself is the activity the idle check looks for. */

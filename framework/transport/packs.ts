@@ -178,6 +178,9 @@ function jsonWithMeta (json: string, meta: PushMeta): string {
   return meta.a === undefined ? `{"data":${json},${pos}}` : `{"data":${json},${pos},"ack":${JSON.stringify(meta.a)}}`
 }
 
+/** A text line starting with this authenticates the connection (`/sd/auth <token>`). */
+const AUTH_LINE = '/sd/auth '
+
 /** Options of `createCodec`. */
 export interface CodecOptions {
   pack: PackName
@@ -215,8 +218,11 @@ export function createCodec (options: CodecOptions): Codec {
         pack: 'text',
         decode (payload) {
           if (!isUtf8(payload)) throw new BadMessageError('line is not valid UTF-8')
+          const line = payload.toString('utf8')
+          // the one built-in line: `/sd/auth <token>` authenticates the connection
+          if (line.startsWith(AUTH_LINE)) return { id: null, path: '/sd/auth', data: line.slice(AUTH_LINE.length).trim() }
           if (!route) throw new BadMessageError('this port has no route configured for its lines')
-          return { id: null, path: route, data: payload.toString('utf8') }
+          return { id: null, path: route, data: line }
         },
         // whatever the app renders, no control byte but the line ending reaches the socket
         reply: (_id, data) => escapeControls(render(data)),

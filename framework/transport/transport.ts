@@ -3,6 +3,7 @@
  * application. Transports turn bytes into messages and hand them to `dispatch`; they never
  * see the router's routes or a controller.
  */
+import type { IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { TransportName } from '../core/contract.js'
@@ -40,6 +41,12 @@ export interface TransportHost {
    * calling `dispatch`: a gateway relays client bytes to a worker. `isText`: UTF-8 already checked.
    */
   readonly dispatchRaw?: (conn: Connection, payload: Buffer, isText: boolean) => void
+  /**
+   * When present (client auth is on), asked about each WebSocket upgrade: undefined lets it open
+   * unauthenticated; else a promise of what to do with the connection before it opens, rejected
+   * with an SdError to refuse the upgrade (answered with the error's HTTP status, no socket).
+   */
+  readonly upgradeAuth?: ((request: IncomingMessage) => Promise<(conn: Connection) => void> | undefined) | undefined
   /** Routes one HTTP request through the shared router, runs its action and replies. */
   dispatchHttp (request: FastifyRequest, reply: FastifyReply): void
 }

@@ -150,11 +150,25 @@ export class WsTransport implements Transport {
         ;(socket as Socket).destroySoon()
         return
       }
-      wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request.socket.remoteAddress ?? ''))
+      const auth = this.#host.upgradeAuth?.(request)
+      if (auth === undefined) {
+        wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request.socket.remoteAddress ?? ''))
+        return
+      }
+      auth.then((before) => {
+        if (socket.destroyed || this.#closing) { socket.destroy(); return }
+        wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request.socket.remoteAddress ?? '', before))
+      }, (err: unknown) => {
+        const refused = err instanceof SdError ? err : new SdError('SD_ERR_UNAUTHENTICATED', 'token refused')
+        const body = JSON.stringify({ error: refused.toJSON() })
+        socket.end(`HTTP/1.1 ${refused.status} ${refused.status === 401 ? 'Unauthorized' : 'Refused'}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+        ;(socket as Socket).destroySoon()
+      })
     })
   }
 
-  #accept (socket: WebSocket, remoteAddress: string): void {
+  /** `before`: run on the connection before it opens (the upgrade's authentication). */
+  #accept (socket: WebSocket, remoteAddress: string, before?: (conn: WsConnection) => void): void {
     const host = this.#host
     const conn = new WsConnection(host.newConnectionId(), socket, remoteAddress, this.#codec, host.config.server, (c) => {
       this.#conns.delete(c as WsConnection)
@@ -165,6 +179,7 @@ export class WsTransport implements Transport {
     socket.on('error', (err) => host.log.debug({ err, connectionId: conn.id }, 'websocket error'))
     socket.on('close', () => conn.closed())
     this.#conns.add(conn)
+    before?.(conn)
     host.connectionOpened(conn)
   }
 
