@@ -23,7 +23,7 @@ export interface ConfigSections {
 }
 
 /** Names of the SD sections (the files SD reads itself). */
-export const sdSections: ReadonlyArray<keyof ConfigSections> = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'auth', 'routes', 'timers']
+export const sdSections: ReadonlyArray<keyof ConfigSections> = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'admin', 'auth', 'routes', 'timers']
 
 /** `S` when it is not an SD section's name (an app's own section), else never. */
 type AppSection<S extends string> = S extends keyof ConfigSections ? never : S
