@@ -17,6 +17,7 @@ export interface ConfigSections {
   cluster: DeepPartial<Config['cluster']>
   gateway: DeepPartial<Config['gateway']>
   recovery: DeepPartial<Config['recovery']>
+  admin: DeepPartial<Config['admin']>
   auth: DeepPartial<Config['auth']>
   routes: Config['routes']
   timers: Config['timers']
