@@ -12,7 +12,7 @@ import type { Logger } from 'pino'
 import type { HttpConfig } from './options.js'
 import type { SdError } from '../core/errors.js'
 import type { Admission } from './admission.js'
-import { TLS_HANDSHAKE_TIMEOUT_MS, type TlsFiles } from './tls.js'
+import type { TlsFiles } from './tls.js'
 
 /** Sockets refused by admission: a request parsed before they close is not handed on. */
 const refused = new WeakSet<Duplex>()
@@ -37,6 +37,9 @@ function checkingIntervalMs (headersMs: number, requestMs: number): number {
   return Math.max(10, Math.min(1000, Math.floor(shortest / 2)))
 }
 
+/** The handshake timer of an accepted HTTPS socket (cleared once its handshake is done). */
+const kHandshakeTimer = Symbol('sd.tlsHandshakeTimer')
+
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
 /**
@@ -60,13 +63,25 @@ export function httpServerFactory (config: HttpConfig, admission: Admission, log
     }
     const server: Server = tls === undefined
       ? createServer(options, onRequest)
-      : createHttpsServer({ ...options, ...tls.contents(), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onRequest) as unknown as Server
+      : createHttpsServer({ ...options, ...tls.contents(), handshakeTimeout: tls.handshakeTimeoutMs }, onRequest) as unknown as Server
     server.keepAliveTimeout = config.keepAliveTimeoutMs
-    server.prependListener('connection', (socket: Socket) => {
+    if (tls !== undefined) {
+      // node's own handshakeTimeout does not close a socket that sends nothing: a timer per
+      // socket until its handshake is done, so a silent one never holds its slot for long
+      server.on('secureConnection', (secure: Socket & { _parent?: Socket }) => {
+        const raw = secure._parent as (Socket & { [kHandshakeTimer]?: NodeJS.Timeout }) | undefined
+        if (raw !== undefined) clearTimeout(raw[kHandshakeTimer])
+      })
+    }
+    server.prependListener('connection', (socket: Socket & { [kHandshakeTimer]?: NodeJS.Timeout }) => {
       const address = socket.remoteAddress
       const refusal = admission.admit(address)
       if (refusal === undefined) {
         socket.once('close', () => admission.release(address))
+        if (tls !== undefined) {
+          const timer = socket[kHandshakeTimer] = setTimeout(() => socket.destroy(), tls.handshakeTimeoutMs)
+          socket.once('close', () => clearTimeout(timer))
+        }
         return
       }
       refused.add(socket)

@@ -249,7 +249,7 @@ export class TcpTransport implements Transport {
       opened = true
       this.#handshaking.delete(tls)
       this.#open(secure, address, telnet)
-    })
+    }, this.#tls.handshakeTimeoutMs)
     this.#handshaking.add(tls)
     tls.on('error', (err) => host.log.debug({ err, transport: this.name }, 'tls socket error'))
     tls.once('close', () => {

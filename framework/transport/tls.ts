@@ -17,6 +17,8 @@ export interface TlsConfig {
   cert: string
   /** CA certificates (PEM) trusted for peers that show one (clients, links). @default none */
   ca?: string
+  /** A socket whose TLS handshake is not done after this long is closed (it holds an admission slot meanwhile). @default 10000 */
+  handshakeTimeoutMs?: number
 }
 
 /** TLS of the cluster's links (dispatch links, gateway links). */
@@ -36,10 +38,12 @@ function invalid (key: string, why: string): SdError {
 export function checkTlsConfig (key: string, value: unknown, link = false): TlsConfig | LinkTlsConfig | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(key, 'must be an object { key, cert, ca? }')
-  const allowed = link ? ['key', 'cert', 'ca', 'rejectUnauthorized'] : ['key', 'cert', 'ca']
+  const allowed = link ? ['key', 'cert', 'ca', 'handshakeTimeoutMs', 'rejectUnauthorized'] : ['key', 'cert', 'ca', 'handshakeTimeoutMs']
   for (const [k, v] of Object.entries(value)) {
     if (!allowed.includes(k)) throw invalid(`${key}.${k}`, 'is not a known option')
-    if (k === 'rejectUnauthorized') {
+    if (k === 'handshakeTimeoutMs') {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw invalid(`${key}.${k}`, 'must be a positive integer (ms)')
+    } else if (k === 'rejectUnauthorized') {
       if (typeof v !== 'boolean') throw invalid(`${key}.${k}`, 'must be a boolean')
     } else if (v !== undefined && (typeof v !== 'string' || v === '')) {
       throw invalid(`${key}.${k}`, 'must be a file path')
@@ -82,6 +86,11 @@ export class TlsFiles {
   /** The context new connections get. */
   get context (): SecureContext {
     return this.#context
+  }
+
+  /** Time a handshake may take. */
+  get handshakeTimeoutMs (): number {
+    return this.#config.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS
   }
 
   /** The files' PEM contents (for servers that take options, e.g. https). */
