@@ -53,7 +53,7 @@ export class GatewayLinkServer {
       // a plain or stalled client never gets past the TLS handshake
       let done = false
       const secure = acceptTls(socket, tls.context, (s) => { done = true; this.#accept(s) }, options.handshakeTimeoutMs ?? 2000)
-      secure.on('error', (err) => { if (!done) this.#refusals.note(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, `tls handshake failed: ${err.message}`) })
+      secure.on('error', () => { if (!done) this.#refusals.note(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, 'tls handshake failed') })
     })
   }
 

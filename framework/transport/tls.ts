@@ -120,7 +120,7 @@ export class TlsFiles {
  */
 export function acceptTls (socket: Socket, context: SecureContext, onSecure: (tls: TLSSocket) => void, timeoutMs = TLS_HANDSHAKE_TIMEOUT_MS): TLSSocket {
   const tls = new TLSSocket(socket, { isServer: true, secureContext: context })
-  const timer = setTimeout(() => tls.destroy(), timeoutMs)
+  const timer = setTimeout(() => tls.destroy(new Error('tls handshake timeout')), timeoutMs)
   tls.once('secure', () => {
     clearTimeout(timer)
     onSecure(tls)
