@@ -2,16 +2,17 @@
  * `sd reload` reads the TLS files again (issue 20), real processes: with workers (new processes
  * read the files at start) and in split mode (the kept gateway reads them again and calls
  * setSecureContext; its open TLS connections stay). The served certificate's fingerprint changes.
+ * The split run also links its worker to the gateway over TLS (`cluster.tls`).
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type TLSSocket } from 'node:tls'
 import { TcpClient } from '../helpers.js'
-import { makeCert, type TestCert } from '../tls-certs.js'
+import { makeCert, testCert, type TestCert } from '../tls-certs.js'
 import { startSd } from './sd-process.js'
 import { copyApp, reload, startGatewayRun, type SdServer } from './gateway-procs.js'
 
@@ -38,7 +39,13 @@ for (const mode of ['workers', 'split'] as const) {
         server = await startSd(['--workers', '2'], env)
       } else {
         app = await copyApp()
+        // worker ↔ gateway links over TLS, with a certificate of their own
+        const link = testCert()
+        writeFileSync(join(app.dir, 'config', 'cluster.ts'), `export default { name: 'sd-tls-reload', tls: ${JSON.stringify({ key: link.key, cert: link.cert, ca: link.cert })} }\n`)
         server = await startGatewayRun(app.dir, ['--split', '--workers', '1'], env)
+        const linkPort = (server.ports as { gateway?: number }).gateway
+        assert.ok(linkPort !== undefined, 'the gateway link port is in state.json')
+        assert.equal(await servedFingerprint(linkPort), link.fingerprint, 'the link port serves TLS')
       }
     })
     after(async () => {
