@@ -131,6 +131,32 @@ describe('TLS on the client ports', () => {
   })
 })
 
+describe('TLS ports and admission', () => {
+  const cert = testCert()
+
+  test('a socket over maxConnections on a TLS port is closed at once (no handshake); the port keeps serving', async () => {
+    const tls = { key: cert.key, cert: cert.cert }
+    const app = await startApp({ server: { tcp: { tls }, http: { tls }, maxConnections: 1 } })
+    try {
+      const held = await TcpClient.connectTls(portOf(app, 'tcp'), cert.pem)
+      for (const port of [portOf(app, 'tcp'), portOf(app, 'http')]) {
+        const s = connectTls({ port, host: '127.0.0.1', ca: cert.pem })
+        let failed: Error | undefined
+        s.on('error', (err) => { failed = err })
+        await new Promise((resolve) => s.once('close', resolve))
+        assert.equal(s.authorized, false, 'no handshake was done')
+        assert.ok(failed !== undefined, 'the client sees the socket end before any handshake')
+      }
+      assert.deepEqual((await held.request('/bench/echo', 'held')).data, 'held')
+      held.close()
+      await waitUntil(() => app.admission.open === 0, 3000, 'the slot to be freed')
+      const again = await TcpClient.connectTls(portOf(app, 'tcp'), cert.pem)
+      assert.deepEqual((await again.request('/bench/echo', 'again')).data, 'again')
+      again.close()
+    } finally { await app.stop() }
+  })
+})
+
 describe('TLS options', () => {
   const cert = testCert()
 
