@@ -67,6 +67,8 @@ export class HttpTransport implements Transport {
   #app: FastifyInstance | undefined
   /** Open HTTP connections (upgraded WebSocket ones leave: the WebSocket transport owns them). */
   readonly #sockets = new Set<Socket>()
+  /** HTTPS sockets still in their TLS handshake (closed at once on stop). */
+  readonly #handshaking = new Set<Socket>()
 
   /** `staticRoot`: absolute folder of static files, if any; `tls`: the certificate when it serves HTTPS (and wss). */
   constructor (host: TransportHost, config: HttpConfig, staticRoot?: string, tls?: TlsFiles) {
@@ -95,6 +97,13 @@ export class HttpTransport implements Transport {
       this.#sockets.add(socket)
       socket.once('close', () => this.#sockets.delete(socket))
     })
+    if (this.#tls !== undefined) {
+      app.server.on('connection', (raw: Socket) => {
+        this.#handshaking.add(raw)
+        raw.once('close', () => this.#handshaking.delete(raw))
+      })
+      app.server.on('secureConnection', (secure: Socket & { _parent?: Socket }) => { if (secure._parent) this.#handshaking.delete(secure._parent) })
+    }
     if (this.ws) app.server.on('upgrade', (_request, socket: Socket) => this.#sockets.delete(socket))
     this.ws?.attach(app.server, () => this.address())
     await app.register(formbody)
@@ -162,6 +171,7 @@ export class HttpTransport implements Transport {
    * TCP client would hold the server open until its headers timeout.
    */
   #closeQuietConnections (): void {
+    for (const raw of this.#handshaking) raw.destroy()
     for (const socket of this.#sockets) {
       // the response being written on this socket (Node's own field; null between requests)
       const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
