@@ -31,7 +31,8 @@ export interface ThroughputSettings {
 }
 
 interface Scenario { name: string, connections: number, pipelining: number }
-interface TransportCase { transport: LoadTransport, baseline: ServerSpec, target: number }
+/** One transport against its baseline, with the ratio it must reach. */
+export interface TransportCase { transport: LoadTransport, baseline: ServerSpec, target: number }
 
 const scenarios: Scenario[] = [
   { name: '8 conn x 32 pipelined', connections: 8, pipelining: 32 },
@@ -77,7 +78,7 @@ function alternate (perSide: number): number[] {
 async function measure (servers: [RunningServer, RunningServer], tc: TransportCase, scenario: Scenario, settings: ThroughputSettings, round: number): Promise<ThroughputRow> {
   const plan: LoadPlan = {
     transport: tc.transport,
-    ports: servers.map((s) => portOf(s, tc.transport)),
+    ports: servers.map((s) => portOf(s, tc.transport === 'tls' ? 'tcp' : tc.transport)),
     connections: scenario.connections,
     pipelining: scenario.pipelining,
     warmupMs: settings.warmupMs,
@@ -119,13 +120,13 @@ async function measure (servers: [RunningServer, RunningServer], tc: TransportCa
   return row
 }
 
-/** Runs every transport and scenario, `rounds` times with fresh servers; logs each segment to stderr. */
-export async function runThroughput (settings: ThroughputSettings): Promise<ThroughputRow[]> {
+/** Runs every transport (of `only`: the default cases) and scenario, `rounds` times with fresh servers; logs each segment to stderr. */
+export async function runThroughput (settings: ThroughputSettings, transports: TransportCase[] = cases): Promise<ThroughputRow[]> {
   const rows: ThroughputRow[] = []
   const only = process.env.BENCH_TRANSPORTS?.split(',')
   for (let round = 0; round < settings.rounds; round++) {
     console.error(`round ${round + 1} of ${settings.rounds} (fresh server processes)`)
-    for (const tc of cases) {
+    for (const tc of transports) {
       if (only && !only.includes(tc.transport)) continue
       // Both sides get a fresh process per transport: a process that already served another
       // transport's load runs the next one slower (see docs/benchmarks.md), and the baselines

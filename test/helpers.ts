@@ -3,6 +3,7 @@
  * transport written from DESIGN.md's wire protocol (not from the framework's code).
  */
 import { connect, type Socket } from 'node:net'
+import { connect as connectTls } from 'node:tls'
 import { once } from 'node:events'
 import { StringDecoder } from 'node:string_decoder'
 import { WebSocket } from 'ws'
@@ -122,6 +123,13 @@ export class TcpClient extends Inbox<Envelope> {
     return new TcpClient(socket)
   }
 
+  /** Connects over TLS, trusting `ca` (PEM). */
+  static async connectTls (port: number, ca: string | Buffer): Promise<TcpClient> {
+    const socket = connectTls({ port, host: '127.0.0.1', ca })
+    await once(socket, 'secureConnect')
+    return new TcpClient(socket)
+  }
+
   /** Writes raw bytes. */
   raw (bytes: Buffer | string): void {
     this.socket.write(bytes)
@@ -223,6 +231,13 @@ export class LineClient extends Inbox<string> {
     return new LineClient(socket)
   }
 
+  /** Connects over TLS, trusting `ca` (PEM). */
+  static async connectTls (port: number, ca: string | Buffer): Promise<LineClient> {
+    const socket = connectTls({ port, host: '127.0.0.1', ca })
+    await once(socket, 'secureConnect')
+    return new LineClient(socket)
+  }
+
   send (line: string): void {
     this.socket.write(line + '\n')
   }
@@ -253,6 +268,13 @@ export class WsClient extends Inbox<Envelope> {
 
   static async connect (port: number, path = '/ws'): Promise<WsClient> {
     const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`)
+    await once(ws, 'open')
+    return new WsClient(ws)
+  }
+
+  /** Connects with `wss://`, trusting `ca` (PEM). */
+  static async connectTls (port: number, ca: string | Buffer, path = '/ws'): Promise<WsClient> {
+    const ws = new WebSocket(`wss://127.0.0.1:${port}${path}`, { ca })
     await once(ws, 'open')
     return new WsClient(ws)
   }

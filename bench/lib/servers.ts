@@ -16,6 +16,8 @@ export interface ServerSpec {
 export const sdServer: ServerSpec = { name: 'sd', script: 'servers/sd.ts' }
 /** Hand-written node:net server with SD's TCP framing. */
 export const tcpMinimal: ServerSpec = { name: 'tcp-minimal', script: 'baselines/tcp-minimal.ts' }
+/** Hand-written node:tls server with SD's TCP framing (key and certificate from SD_TLS_KEY / SD_TLS_CERT). */
+export const tlsMinimal: ServerSpec = { name: 'tls-minimal', script: 'baselines/tls-minimal.ts' }
 /** Raw ws WebSocketServer. */
 export const wsRaw: ServerSpec = { name: 'ws-raw', script: 'baselines/ws-raw.ts' }
 /** Bare fastify. */

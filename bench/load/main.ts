@@ -10,8 +10,8 @@ import { runPipelined, type LoadOptions, type LoadResult } from './pipelined-cli
 import { tcpWire } from './tcp-wire.js'
 import { wsWire } from './ws-wire.js'
 
-/** Transports the load generator speaks. */
-export type LoadTransport = 'tcp' | 'ws' | 'http'
+/** Transports the load generator speaks (`tls`: the TCP framing over TLS, on the tcp port). */
+export type LoadTransport = 'tcp' | 'tls' | 'ws' | 'http'
 
 /** What the parent asks for. */
 export interface LoadPlan {
@@ -42,6 +42,7 @@ const WARMUP_PASSES = 2
 function run (transport: LoadTransport, options: LoadOptions): Promise<LoadResult> {
   switch (transport) {
     case 'tcp': return runPipelined(tcpWire, options)
+    case 'tls': return runPipelined(tcpWire, { ...options, tls: true })
     case 'ws': return runPipelined(wsWire, options)
     case 'http': return runHttp(options)
   }

@@ -5,6 +5,7 @@
  * window that opens `settleMs` after the connections are up; then the connections are closed.
  */
 import { connect, type Socket } from 'node:net'
+import { connect as connectTls } from 'node:tls'
 import { once } from 'node:events'
 import { replyId } from './payload.js'
 
@@ -34,6 +35,8 @@ export interface LoadOptions {
   durationMs: number
   /** Called when the measuring window opens. */
   onWindowStart: () => void
+  /** Connect over TLS (any certificate accepted: a loopback benchmark). @default false */
+  tls?: boolean
 }
 
 /** Outcome of a load run. */
@@ -54,9 +57,10 @@ interface Counters {
   mismatches: number
 }
 
-async function open (wire: Wire, port: number): Promise<{ socket: Socket, rest: Buffer }> {
-  const socket = connect({ host: '127.0.0.1', port, noDelay: true })
-  await once(socket, 'connect')
+async function open (wire: Wire, port: number, tls = false): Promise<{ socket: Socket, rest: Buffer }> {
+  const socket: Socket = tls ? connectTls({ host: '127.0.0.1', port, rejectUnauthorized: false }) : connect({ host: '127.0.0.1', port, noDelay: true })
+  if (tls) socket.setNoDelay(true)
+  await once(socket, tls ? 'secureConnect' : 'connect')
   const rest = wire.handshake ? await wire.handshake(socket) : Buffer.alloc(0)
   return { socket, rest }
 }
@@ -112,7 +116,7 @@ function sleep (ms: number): Promise<void> {
 
 /** Runs the load and returns what the window counted. */
 export async function runPipelined (wire: Wire, options: LoadOptions): Promise<LoadResult> {
-  const sockets = await Promise.all(Array.from({ length: options.connections }, () => open(wire, options.port)))
+  const sockets = await Promise.all(Array.from({ length: options.connections }, () => open(wire, options.port, options.tls)))
   const counters: Counters = { running: true, completed: 0, errors: 0, mismatches: 0 }
   for (const { socket, rest } of sockets) drive(wire, socket, rest, options.pipelining, counters)
   await sleep(options.settleMs)

@@ -12,12 +12,22 @@ export interface LinkHandlers {
   onClose (reason: Error | undefined): void
 }
 
+/** TLS settings of `tls://` and `wss://` links in Node (browsers use their own trust store). */
+export interface LinkTls {
+  /** CA certificate(s) (PEM) to trust besides the system's, e.g. a self-signed server's. @default the system's CAs */
+  ca?: string | Uint8Array
+  /** Refuse a server whose certificate is not vouched for. @default true */
+  rejectUnauthorized?: boolean
+}
+
 /** How a link is opened. */
 export interface LinkOptions {
   /** Largest frame accepted from the server. */
   maxFrameBytes: number
   /** The pack is text (json): a link that reads bytes may hand frames over as strings. @default false */
   text?: boolean
+  /** TLS settings (Node). @default none */
+  tls?: LinkTls
 }
 
 /** Opens a link to a url; resolves once open, rejects when it cannot. */

@@ -1,4 +1,5 @@
 /** Public types of the SDK: options, events, errors. */
+import type { LinkTls } from './link.js'
 
 /** Where the client stands: 'connecting' (first connect), 'open', 'reconnecting', 'closed'. */
 export type SdClientStatus = 'connecting' | 'open' | 'reconnecting' | 'closed'
@@ -63,6 +64,8 @@ export interface ClientOptions {
    * @default undefined (no authentication)
    */
   token?: string | (() => string | Promise<string>)
+  /** TLS of `tls://` and `wss://` urls in Node (`ca` of a self-signed server); browsers ignore it. @default the system's CAs */
+  tls?: LinkTls
 }
 
 /** Options of one call. */

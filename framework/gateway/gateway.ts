@@ -8,6 +8,7 @@
  * connection stays open in both cases.
  */
 import type { LinkSecret } from '../cluster/link-auth.js'
+import type { TlsFiles } from '../transport/tls.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Link, PeerInfo } from '../cluster/link.js'
@@ -66,10 +67,11 @@ export class Gateway {
   /** Set by `refuseWaiting()` when the gateway stops: new requests get `SD_ERR_SHUTTING_DOWN`. */
   #refusing = false
 
-  constructor (host: GatewayHost, config: GatewayConfig, secret: LinkSecret) {
+  /** `tls`: the link port's certificate (`cluster.tls`), when links use TLS. */
+  constructor (host: GatewayHost, config: GatewayConfig, secret: LinkSecret, tls?: TlsFiles) {
     this.#host = host
     this.#config = config
-    this.#server = new GatewayLinkServer({ host: config.host, port: config.port, name: host.nodeName, secret, log: host.log, onLink: (link, peer) => this.#adopt(link, peer) })
+    this.#server = new GatewayLinkServer({ host: config.host, port: config.port, name: host.nodeName, secret, log: host.log, onLink: (link, peer) => this.#adopt(link, peer), tls })
   }
 
   /** Starts the link port; resolves to its port. */

@@ -7,6 +7,7 @@
  * for each acknowledgement.
  */
 import type { LinkSecret } from '../cluster/link-auth.js'
+import type { LinkTlsClient } from '../transport/tls.js'
 import type { Logger } from 'pino'
 import type { Codec } from '../connection/codec.js'
 import { SdError } from '../core/errors.js'
@@ -39,6 +40,8 @@ export interface GatewayWorkerOptions {
   /** True: `start()` waits for every listed gateway (a static list); false: for one. */
   waitForAll: boolean
   secret: LinkSecret
+  /** Links over TLS (`cluster.tls`). @default plain */
+  tls?: LinkTlsClient
   discoveryIntervalMs: number
   /** The codecs of the transports whose messages gateways relay raw (relay-codecs.ts). */
   codecs: { get (transport: string, pack: string | undefined): Codec | undefined }
@@ -110,6 +113,7 @@ export class GatewayWorker {
       address,
       name: this.#host.nodeName,
       secret: this.#o.secret,
+      tls: this.#o.tls,
       log: this.#host.log,
       hello: this.#host.hooks(),
       onMessage: (l, msg) => this.#onMessage(l, msg),

@@ -19,6 +19,7 @@ import type { ListenAddress, Transport, TransportHost } from './transport.js'
 import { WsTransport } from './ws-transport.js'
 import { httpServerFactory } from './http-server.js'
 import { isClientJs, sendClientJs } from './client-bundle.js'
+import type { TlsFiles } from './tls.js'
 
 /** Methods the catch-all route answers; the router decides which ones an action accepts. */
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -61,16 +62,20 @@ export class HttpTransport implements Transport {
   readonly #host: TransportHost
   readonly #config: HttpConfig
   readonly #staticRoot: string | undefined
+  readonly #tls: TlsFiles | undefined
   readonly ws: WsTransport | undefined
   #app: FastifyInstance | undefined
   /** Open HTTP connections (upgraded WebSocket ones leave: the WebSocket transport owns them). */
   readonly #sockets = new Set<Socket>()
+  /** HTTPS sockets still in their TLS handshake (closed at once on stop). */
+  readonly #handshaking = new Set<Socket>()
 
-  /** `staticRoot`: absolute folder of static files, if any. */
-  constructor (host: TransportHost, config: HttpConfig, staticRoot?: string) {
+  /** `staticRoot`: absolute folder of static files, if any; `tls`: the certificate when it serves HTTPS (and wss). */
+  constructor (host: TransportHost, config: HttpConfig, staticRoot?: string, tls?: TlsFiles) {
     this.#host = host
     this.#config = config
     this.#staticRoot = staticRoot
+    this.#tls = tls
     this.ws = config.ws.enabled ? new WsTransport(host, config.ws) : undefined
   }
 
@@ -81,16 +86,24 @@ export class HttpTransport implements Transport {
       bodyLimit: this.#config.bodyLimitBytes,
       logger: false,
       return503OnClosing: true,
-      serverFactory: httpServerFactory(this.#config, host.admission, host.log),
+      serverFactory: httpServerFactory(this.#config, host.admission, host.log, this.#tls),
       frameworkErrors: frameworkErrors(host.log),
       clientErrorHandler,
     })
     this.#app = app
     installHttpErrors(app, host.log)
-    app.server.on('connection', (socket: Socket) => {
+    // HTTPS: the TLS socket (the one requests and upgrades arrive on) once its handshake is done
+    app.server.on(this.#tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
       this.#sockets.add(socket)
       socket.once('close', () => this.#sockets.delete(socket))
     })
+    if (this.#tls !== undefined) {
+      app.server.on('connection', (raw: Socket) => {
+        this.#handshaking.add(raw)
+        raw.once('close', () => this.#handshaking.delete(raw))
+      })
+      app.server.on('secureConnection', (secure: Socket & { _parent?: Socket }) => { if (secure._parent) this.#handshaking.delete(secure._parent) })
+    }
     if (this.ws) app.server.on('upgrade', (_request, socket: Socket) => this.#sockets.delete(socket))
     this.ws?.attach(app.server, () => this.address())
     await app.register(formbody)
@@ -127,6 +140,14 @@ export class HttpTransport implements Transport {
     await app.listen({ port: this.#config.port, host: this.#config.host })
   }
 
+  /** Reads the certificate files again (`sd reload` at a kept gateway); new connections get them. */
+  reloadTls (): void {
+    const tls = this.#tls
+    if (tls === undefined || this.#app === undefined) return
+    tls.reload() // throws on bad files, before the server's context is touched
+    ;(this.#app.server as unknown as { setSecureContext: (o: object) => void }).setSecureContext(tls.contents())
+  }
+
   address (): ListenAddress | undefined {
     const addr = this.#app?.server.address()
     return addr && typeof addr === 'object' ? { host: addr.address, port: addr.port } : undefined
@@ -150,6 +171,7 @@ export class HttpTransport implements Transport {
    * TCP client would hold the server open until its headers timeout.
    */
   #closeQuietConnections (): void {
+    for (const raw of this.#handshaking) raw.destroy()
     for (const socket of this.#sockets) {
       // the response being written on this socket (Node's own field; null between requests)
       const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
