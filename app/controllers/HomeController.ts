@@ -3,6 +3,8 @@ import { Controller, type Html } from '../../framework/index.js'
 /** The chat web page (`GET /`) and a status page (`GET /status`), both eta views. */
 export class HomeController extends Controller {
   static transports = { index: ['http' as const], status: ['http' as const] }
+  /** The page itself is open when auth is on: it authenticates its WebSocket with `?token=`. */
+  static public = ['index']
 
   index (): Html {
     const { room } = this.request.query as { room?: string }
