@@ -1,8 +1,13 @@
 import { Controller, type Html } from '../../framework/index.js'
 
-/** The chat web page (`GET /`) and a status page (`GET /status`), both eta views. */
+/**
+ * The chat web page (`GET /`) and a status page (`GET /status`), both eta views. The status
+ * page shows internals (node names, pids, memory): an admin action, for loopback callers only,
+ * or for anyone with `Authorization: Bearer $SD_ADMIN_TOKEN` when that is set.
+ */
 export class HomeController extends Controller {
   static transports = { index: ['http' as const], status: ['http' as const] }
+  static admin = ['status']
   /** The page itself is open when auth is on: it authenticates its WebSocket with `?token=`. */
   static public = ['index']
 

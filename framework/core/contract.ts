@@ -76,6 +76,8 @@ export interface ConnectionRef {
   readonly uid: string | undefined
   /** Per-connection session object. */
   readonly session: Record<string, unknown>
+  /** The client's address (as the socket saw it), when the connection knows it. */
+  readonly remoteAddress?: string
   /** Pushes data to this connection; false when it was dropped. */
   push (data: unknown): boolean
   /** Closes it after what is already queued is sent. */

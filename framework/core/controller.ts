@@ -24,6 +24,8 @@ export type ControllerClass<C extends BaseController = BaseController> = (new (.
   transports?: Partial<Record<string, TransportName[]>>
   /** JSON schema (or TypeBox schema) of an action's data, e.g. `{ login: {...} }`; checked on every transport. */
   schemas?: Partial<Record<string, Schema>>
+  /** Admin actions (`['status']`, or `true` for all): only callers the admin guard allows run them (config `admin`). */
+  admin?: readonly string[] | true
 }
 
 // the BusCalls methods, put on the prototype by forwardBusCalls below

@@ -48,6 +48,7 @@ export const errorCodes = {
   SD_ERR_CLIENT_CLOSED: { status: 499, message: 'client is closed: %s' },
   SD_ERR_CLIENT_QUEUE_FULL: { status: 503, message: 'client queue is full: %s' },
   SD_ERR_CLIENT_DISCONNECTED: { status: 503, message: 'connection lost during the call: %s' },
+  SD_ERR_FORBIDDEN: { status: 403, message: 'forbidden: %s' },
 } as const satisfies Record<string, ErrorSpec>
 
 /** A registered error code. */

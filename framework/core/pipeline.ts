@@ -1,10 +1,11 @@
 /**
  * The one path of a request, for socket messages and HTTP requests alike:
- * route → transport guard → shutdown guard → validate → controller → middleware and action →
+ * route → transport guard → admin guard → shutdown guard → validate → controller → middleware and action →
  * settle → reply. Where the answer goes is a `ReplySink`: a socket connection is its own sink
  * (it replies by message id); an HTTP request has one sink that writes the response. Nothing a
  * client sends makes it throw: every failure becomes an error reply.
  */
+import type { ConnectionRef } from './contract.js'
 import type { BaseController, ControllerClass, ControllerHost } from './controller.js'
 import { isPublicError, SdError, type ErrorBody } from './errors.js'
 import { runMiddleware, type Middleware } from './hooks.js'
@@ -53,9 +54,19 @@ export type PipelineConnection = NonNullable<ConstructorParameters<ControllerCla
   release (): void
 }
 
+/**
+ * Decides whether a caller may run an admin action (`static admin`): `undefined` lets it run,
+ * an error refuses it. `conn` for socket and WebSocket messages, `http` for HTTP requests.
+ */
+export interface AdminCheck {
+  check (conn: ConnectionRef | null, http: HttpExchange | null): SdError | undefined
+}
+
 /** What the pipeline needs from the application. */
 export interface PipelineHost extends ControllerHost {
   readonly router: Router
+  /** The admin guard; without one, admin actions are refused (`SD_ERR_FORBIDDEN`). */
+  readonly admin?: AdminCheck
   readonly config: ControllerHost['config'] & { readonly server: { readonly maxPendingPerConnection: number } }
 }
 
@@ -145,6 +156,13 @@ export class Pipeline<C extends BaseController = BaseController> {
       if (route.transports !== null && !route.transports.has(transport)) {
         this.#refuse(sink, id, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', path))
         return false
+      }
+      if (route.admin) {
+        const refused = this.#host.admin === undefined ? new SdError('SD_ERR_FORBIDDEN', 'admin actions need an admin guard') : this.#host.admin.check(conn, http)
+        if (refused !== undefined) {
+          this.#refuse(sink, id, refused)
+          return false
+        }
       }
       if (this.refusing) {
         this.#refuse(sink, id, new SdError('SD_ERR_SHUTTING_DOWN'))

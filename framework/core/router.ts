@@ -29,6 +29,8 @@ export interface Route {
   readonly transports: ReadonlySet<TransportName> | null
   /** Checks the data against the action's schema (`static schemas`); `null`: no schema. */
   readonly validate: ActionValidator | null
+  /** An admin action (`static admin`): the pipeline asks the host's admin guard first. */
+  readonly admin: boolean
 }
 
 /** A route with the params its path pattern captured. */
@@ -86,6 +88,18 @@ function validatorOf (controller: ControllerClass, method: string, name: string)
   return schema ? compileValidator(schema, name) : null
 }
 
+/** The actions `static admin` marks (`true`: all); throws when it names no public method (a typo would leave it open). */
+function adminActions (controller: ControllerClass, className: string, actions: readonly string[]): ReadonlySet<string> {
+  const mark = controller.admin
+  if (mark === undefined) return new Set()
+  if (mark === true) return new Set(actions)
+  if (!Array.isArray(mark)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.admin must be an array of action names or true`)
+  for (const key of mark) {
+    if (typeof key !== 'string' || !actions.includes(key)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.admin names ${String(key)}, which is no public method`)
+  }
+  return new Set(mark)
+}
+
 /** Maps paths to actions; built once at boot, read on every message. */
 export class Router {
   /** Exact paths, with the match object prebuilt so a lookup allocates nothing. */
@@ -106,10 +120,11 @@ export class Router {
     for (const key of Object.keys(controller.schemas ?? {})) {
       if (!actions.includes(key)) throw new SdError('SD_ERR_CONTROLLER_INVALID', `${className}.schemas.${key} names no public method`)
     }
+    const admin = adminActions(controller, className, actions)
     for (const method of actions) {
       const list = restrict[method]
       const routeName = `${className}.${method}`
-      const route: Route = { name: routeName, controller, method, transports: list ? new Set(list) : null, validate: validatorOf(controller, method, routeName) }
+      const route: Route = { name: routeName, controller, method, transports: list ? new Set(list) : null, validate: validatorOf(controller, method, routeName), admin: admin.has(method) }
       this.#exact.set(`/${name}/${method}`, { match: { route, params: noParams }, anyVerb: false })
     }
   }
@@ -126,7 +141,8 @@ export class Router {
       }
       const restrict = transports ?? controller.transports?.[method]
       const name = `${controller.name}.${method}`
-      const route: Route = { name, controller, method, transports: restrict ? new Set(restrict) : null, validate: validatorOf(controller, method, name) }
+      const admin = adminActions(controller, controller.name, actionNames(controller)).has(method)
+      const route: Route = { name, controller, method, transports: restrict ? new Set(restrict) : null, validate: validatorOf(controller, method, name), admin }
       const m = /^(?:([A-Z|]+)\s+)?(\/\S*)$/.exec(key.trim())
       if (!m) throw new SdError('SD_ERR_CONFIG_INVALID', `routes['${key}'] must look like 'GET /path' or '/path/:param'`)
       const methods = m[1] ? m[1].split('|') : null

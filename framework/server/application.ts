@@ -42,6 +42,7 @@ import { loadClasses } from '../core/modules.js'
 import { noParams, Router } from '../core/router.js'
 import { memory } from './memory.js'
 import { Recovery } from './recovery.js'
+import { AdminGuard } from './admin.js'
 import { announceGateway, makeGateway, makeWorker, registryDirectory } from './roles.js'
 import type { GatewayRegistry } from '../gateway/registry.js'
 
@@ -86,6 +87,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
   readonly admission: Admission
   /** History of recoverable pushes, acks and the built-in `/sd/*` paths (`config.recovery`). */
   readonly recovery: Recovery
+  /** Who may call admin actions (`static admin`): loopback, or `admin.token` (`config.admin`). */
+  readonly admin: AdminGuard
   #status: AppStatus = 'created'
   readonly #transports: Transport[] = []
   /** Library errors behind SD_ERR_DB_* / SD_ERR_REDIS_UNAVAILABLE replies, logged at most once per 10 s per code. */
@@ -108,6 +111,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
   /** `connectionIdPrefix` keeps connection ids unique across the workers of one server. */
   constructor (config: Config, root: string, logger?: Logger, connectionIdPrefix = '') {
     this.config = config
+    this.admin = new AdminGuard(config.admin)
     this.root = root
     if (!config.app.nodeName) config.app.nodeName = `${hostname()}-${process.pid}`
     this.log = logger ?? pino({ name: config.app.name, level: config.app.logLevel, base: { node: config.app.nodeName } })

@@ -14,6 +14,7 @@ import type { TimersConfig } from '../timer/spec.js'
 import type { TransportOptions, TransportPortOptions } from '../transport/options.js'
 import type { ViewsConfig } from '../view/options.js'
 import type { AppConfig, ServerOwnOptions } from './options.js'
+import type { AdminConfig } from './admin.js'
 
 /** `config/server.ts`: ports (one key per registered transport), heartbeats and limits. */
 export interface ServerConfig extends TransportPortOptions, TransportOptions, ConnectionOptions, ServerOwnOptions {}
@@ -34,12 +35,14 @@ export interface Config {
   gateway: GatewayConfig
   /** `config/recovery.ts`: history of recoverable pushes, acknowledgements (docs/configuration.md). */
   recovery: RecoveryConfig
+  /** `config/admin.ts`: who may call admin actions (docs/security.md). */
+  admin: AdminConfig
   /** Sections SD does not know are kept for the app (e.g. `config/chat.ts`). */
   [section: string]: unknown
 }
 
 /** Sections whose keys are checked against the defaults. */
-export const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery'] as const
+export const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'admin'] as const
 type CheckedSection = typeof checkedSections[number]
 
 /** Deep partial, for config files and overrides. */

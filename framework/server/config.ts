@@ -22,6 +22,7 @@ import { viewsDefaults } from '../view/options.js'
 import { configFileWarning } from './config-files.js'
 import { checkedSections, type Config, type ConfigInput } from './config-types.js'
 import { appDefaults, serverOwnDefaults } from './options.js'
+import { adminDefaults } from './admin.js'
 
 export type { Config, ConfigInput, DeepPartial, ServerConfig } from './config-types.js'
 export type { Framing, PackName, SocketPortConfig, WsConfig, HttpConfig, RateLimitConfig } from '../transport/options.js'
@@ -31,6 +32,7 @@ export type { ViewsConfig } from '../view/options.js'
 export type { ClusterConfig } from '../cluster/options.js'
 export type { GatewayConfig } from '../gateway/options.js'
 export type { RecoveryConfig } from '../connection/recovery-options.js'
+export type { AdminConfig } from './admin.js'
 export type { RouteSpec, RoutesConfig } from '../core/router.js'
 export type { TransportName } from '../core/contract.js'
 
@@ -57,6 +59,7 @@ export function defaultConfig (): Config {
     cluster: clusterDefaults(),
     gateway: gatewayDefaults(),
     recovery: recoveryDefaults(),
+    admin: adminDefaults(),
   }
 }
 
@@ -207,6 +210,7 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
   if (env.SD_REGISTRY_REPLICAS !== undefined) config.cluster.registryReplicas = env.SD_REGISTRY_REPLICAS.split(',').map((s) => s.trim()).filter((s) => s !== '')
   if (env.SD_NODE_NAME) config.app.nodeName = env.SD_NODE_NAME
   applyGatewayEnv(config, env)
+  if (env.SD_ADMIN_TOKEN) config.admin.token = env.SD_ADMIN_TOKEN
   if (env.MYSQL_URL) config.mysql.url = env.MYSQL_URL
   if (env.REDIS_URL) config.redis.url = env.REDIS_URL
 }
