@@ -6,6 +6,7 @@
  * nodes with each heartbeat, and stops on SIGTERM / SIGINT / `sd stop --dispatch`. Run folder:
  * `.sd/dispatch/` (or `$SD_RUN_DIR/dispatch/`).
  */
+import { TlsFiles } from '../transport/tls.js'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import type { AddressInfo, Server } from 'node:net'
@@ -70,7 +71,8 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
   await claimRunFolder(paths, `a dispatch server runs from ${paths.dir}: sd stop --dispatch, or set SD_RUN_DIR to run another`, (pid) => log.warn({ pid }, 'removed a stale pid file: that dispatch server is not running'))
 
   const socketPath = c.dispatchPath === '' ? undefined : resolve(root, c.dispatchPath)
-  const dispatcher = new Dispatcher({ name, secret, host: c.dispatchHost, port: c.dispatchPort, path: socketPath, log })
+  const tls = c.tls === undefined ? undefined : new TlsFiles('cluster.tls', c.tls, root)
+  const dispatcher = new Dispatcher({ name, secret, host: c.dispatchHost, port: c.dispatchPort, path: socketPath, log, tls })
   const startedAt = Date.now()
   let registry: RedisRegistry | undefined
   let control: Server | undefined

@@ -10,6 +10,7 @@ import { DispatchCarrier } from './dispatch-carrier.js'
 import { clusterSecret } from './link-auth.js'
 import type { ClusterConfig } from './options.js'
 import { RedisCarrier } from './redis-carrier.js'
+import { linkTlsClient } from '../transport/tls.js'
 import type { RegistryView } from './registry-reads.js'
 
 /** What a carrier is built from (one server's cluster membership). */
@@ -50,5 +51,12 @@ export function createCarrier (name: string, context: CarrierContext): Carrier {
   return make(context)
 }
 
-registerCarrier('dispatch', (c) => new DispatchCarrier({ name: c.name, secret: clusterSecret(c.config.secret || undefined), view: c.view, dispatchers: c.config.dispatchers, log: c.log }))
+registerCarrier('dispatch', (c) => new DispatchCarrier({
+  name: c.name,
+  secret: clusterSecret(c.config.secret || undefined),
+  view: c.view,
+  dispatchers: c.config.dispatchers,
+  log: c.log,
+  link: c.config.tls === undefined ? undefined : { tls: linkTlsClient(c.config.tls) },
+}))
 registerCarrier('redis', (c) => new RedisCarrier({ name: c.name, cluster: c.cluster, redis: c.redis, connect: c.connectRedis, log: c.log }))

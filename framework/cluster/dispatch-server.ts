@@ -18,6 +18,7 @@ import { Link, type LinkOptions, type LinkStats, type PeerInfo } from './link.js
 import { RefusalLog } from './refusal-log.js'
 import { PendingHandshakes } from './pending-handshakes.js'
 import { claimSocketPath } from './socket-path.js'
+import { acceptTls, type TlsFiles } from '../transport/tls.js'
 
 /** Options of `Dispatcher`. */
 export interface DispatcherOptions extends LinkOptions {
@@ -27,6 +28,8 @@ export interface DispatcherOptions extends LinkOptions {
   secret: Buffer
   /** Interface to listen on. @default '0.0.0.0' */
   host?: string
+  /** Serve the TCP port over TLS with this certificate (the unix socket stays plain). @default plain */
+  tls?: TlsFiles
   /** Link port; 0 picks a free one; env `SD_DISPATCH_PORT` is read by the CLI, not here. @default 9991 */
   port?: number
   /**
@@ -94,7 +97,15 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.#options = options
     this.#refusals = new RefusalLog(options.log, options.refusalLogIntervalMs ?? 10_000)
     this.#pending = new PendingHandshakes(options.maxPendingHandshakes ?? 64)
-    this.#server = createServer((socket) => this.#accept(socket, `${socket.remoteAddress}:${socket.remotePort}`))
+    const tls = options.tls
+    this.#server = createServer((socket) => {
+      const remote = `${socket.remoteAddress}:${socket.remotePort}`
+      if (tls === undefined) return this.#accept(socket, remote)
+      // a plain (or stalled) client never gets past the handshake: counted as refused
+      let done = false
+      const secure = acceptTls(socket, tls.context, (s) => { done = true; this.#accept(s, remote) }, options.handshakeTimeoutMs ?? 2000)
+      secure.on('error', (err) => { if (!done) this.#refused(remote, 'tls handshake failed', err.message) })
+    })
     const path = options.path
     this.#unix = path === undefined ? undefined : createServer((socket) => this.#accept(socket, `unix:${path}`))
   }

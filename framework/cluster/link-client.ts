@@ -4,7 +4,9 @@
  * authenticating again on every new connection.
  */
 import { EventEmitter } from 'node:events'
-import { connect, type Socket } from 'node:net'
+import { connect, isIP, type Socket } from 'node:net'
+import { connect as connectTls } from 'node:tls'
+import type { LinkTlsClient } from '../transport/tls.js'
 import type { Logger } from 'pino'
 import { connectHandshake, type LinkHandshakeError, type LinkRole } from './link-auth.js'
 import type { AckEntry, DataMessage } from './link-frames.js'
@@ -39,6 +41,8 @@ export interface LinkClientOptions extends LinkOptions {
   reconnectMaxMs?: number
   /** Logs each status change at debug. @default none */
   log?: Logger
+  /** Link over TLS (host:port only; a unix socket stays plain), the peer checked with `ca`. @default plain */
+  tls?: LinkTlsClient
 }
 
 /** Events of a link client. */
@@ -109,7 +113,12 @@ export class LinkClient extends EventEmitter<LinkClientEvents> {
     const o = this.#options
     this.connects++
     this.#setStatus('connecting')
-    const socket = o.path !== undefined ? connect({ path: o.path }) : connect({ host: o.host, port: o.port ?? 9991 })
+    const secure = o.tls !== undefined && o.path === undefined
+    const socket: Socket = o.path !== undefined
+      ? connect({ path: o.path })
+      : o.tls !== undefined
+        ? connectTls({ host: o.host, port: o.port ?? 9991, ...o.tls, servername: isIP(o.host) === 0 ? o.host : undefined })
+        : connect({ host: o.host, port: o.port ?? 9991 })
     this.#socket = socket
     let failed = false
     const fail = (why: string): void => {
@@ -122,7 +131,8 @@ export class LinkClient extends EventEmitter<LinkClientEvents> {
     }
     socket.setTimeout(o.connectTimeoutMs ?? 2000, () => fail('connect timeout'))
     socket.once('error', (err) => fail(err.message))
-    socket.once('connect', () => {
+    // over TLS the link starts once the handshake is done (a bad certificate is an 'error')
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
       socket.setTimeout(0)
       socket.removeAllListeners('error')
       const link = new Link(socket, o)

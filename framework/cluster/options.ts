@@ -1,4 +1,5 @@
 /** Options of the dispatch cluster (`config/cluster.ts`), with their defaults. */
+import type { LinkTlsConfig } from '../transport/tls.js'
 
 /** `config/cluster.ts`: the dispatch cluster (`sd start --cluster` / `--dispatch`; docs/cluster.md). */
 export interface ClusterConfig {
@@ -45,6 +46,12 @@ export interface ClusterConfig {
   registryReplicas: string[]
   /** A replica lagging more than this behind the primary is skipped (lag measured by stamps every quarter of it). @default 1000 */
   registryReplicaMaxLagMs: number
+  /**
+   * TLS of the links: dispatch links (a dispatch server serves it, servers connect with it) and
+   * the gateway's link port and its workers' links. PEM file paths (relative to the app root);
+   * `ca` checks the peer's certificate. Unix-socket links stay plain. @default undefined (plain)
+   */
+  tls?: LinkTlsConfig
 }
 
 /** Defaults of `config.cluster`. */

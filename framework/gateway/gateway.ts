@@ -7,6 +7,7 @@
  * worker whose link closes leaves its in-flight requests answered `SD_ERR_WORKER_LOST`. The
  * connection stays open in both cases.
  */
+import type { TlsFiles } from '../transport/tls.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Link, PeerInfo } from '../cluster/link.js'
@@ -65,10 +66,11 @@ export class Gateway {
   /** Set by `refuseWaiting()` when the gateway stops: new requests get `SD_ERR_SHUTTING_DOWN`. */
   #refusing = false
 
-  constructor (host: GatewayHost, config: GatewayConfig, secret: Buffer) {
+  /** `tls`: the link port's certificate (`cluster.tls`), when links use TLS. */
+  constructor (host: GatewayHost, config: GatewayConfig, secret: Buffer, tls?: TlsFiles) {
     this.#host = host
     this.#config = config
-    this.#server = new GatewayLinkServer({ host: config.host, port: config.port, name: host.nodeName, secret, log: host.log, onLink: (link, peer) => this.#adopt(link, peer) })
+    this.#server = new GatewayLinkServer({ host: config.host, port: config.port, name: host.nodeName, secret, log: host.log, onLink: (link, peer) => this.#adopt(link, peer), tls })
   }
 
   /** Starts the link port; resolves to its port. */

@@ -13,6 +13,7 @@ import { Link, type PeerInfo } from '../cluster/link.js'
 import { PendingHandshakes } from '../cluster/pending-handshakes.js'
 import { RefusalLog } from '../cluster/refusal-log.js'
 import { MAX_MESSAGE_BYTES } from './protocol.js'
+import { acceptTls, type TlsFiles } from '../transport/tls.js'
 
 /** Options of `GatewayLinkServer`. */
 export interface GatewayLinkServerOptions {
@@ -28,6 +29,8 @@ export interface GatewayLinkServerOptions {
   handshakeTimeoutMs?: number
   /** Connections handshaking at once; a new one beyond this closes the oldest of them. @default 64 */
   maxPendingHandshakes?: number
+  /** Serve the link port over TLS (`cluster.tls`). @default plain */
+  tls?: TlsFiles
 }
 
 /** The listening side of gateway ↔ worker links. */
@@ -44,7 +47,14 @@ export class GatewayLinkServer {
     this.#o = options
     this.#refusals = new RefusalLog(options.log, 10_000)
     this.#pending = new PendingHandshakes(options.maxPendingHandshakes ?? 64)
-    this.#server = createServer((socket) => this.#accept(socket))
+    const tls = options.tls
+    this.#server = createServer((socket) => {
+      if (tls === undefined) return this.#accept(socket)
+      // a plain or stalled client never gets past the TLS handshake
+      let done = false
+      const secure = acceptTls(socket, tls.context, (s) => { done = true; this.#accept(s) }, options.handshakeTimeoutMs ?? 2000)
+      secure.on('error', (err) => { if (!done) this.#refusals.note(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, `tls handshake failed: ${err.message}`) })
+    })
   }
 
   /** Listens; resolves to the port. */

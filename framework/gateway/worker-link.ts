@@ -8,6 +8,7 @@
  * pushes, closes, membership calls) is dropped rather than sent on the next session, where a
  * restarted gateway numbers its requests and connections from 1 again.
  */
+import type { LinkTlsClient } from '../transport/tls.js'
 import type { Logger } from 'pino'
 import { LinkClient } from '../cluster/link-client.js'
 import type { GatewayAddress } from './options.js'
@@ -26,6 +27,8 @@ export interface WorkerLinkOptions {
   /** This worker's node name. */
   name: string
   secret: Buffer
+  /** Link over TLS (`cluster.tls`). @default plain */
+  tls?: LinkTlsClient
   log: Logger
   /** The hooks it tells the gateway about in its hello. */
   hello: { onConnect: boolean, onClose: boolean }
@@ -56,7 +59,7 @@ export class WorkerLink {
   constructor (options: WorkerLinkOptions) {
     this.#o = options
     this.address = options.address
-    this.#client = new LinkClient({ host: options.address.host, port: options.address.port, name: options.name, role: 'worker', expectRole: 'gateway', secret: options.secret, log: options.log, maxFrameBytes: MAX_MESSAGE_BYTES })
+    this.#client = new LinkClient({ host: options.address.host, port: options.address.port, name: options.name, role: 'worker', expectRole: 'gateway', secret: options.secret, log: options.log, maxFrameBytes: MAX_MESSAGE_BYTES, tls: options.tls })
     this.#client.on('msg', (body) => {
       const msg = decodeMessage<ToWorker>(body, this.#heads)
       if (msg === undefined) { this.#client.link?.destroy('protocol error: malformed gateway message'); return }

@@ -6,6 +6,7 @@
  * at least one discovered gateway. `drain()` tells every gateway to stop routing here and waits
  * for each acknowledgement.
  */
+import type { LinkTlsClient } from '../transport/tls.js'
 import type { Logger } from 'pino'
 import type { Codec } from '../connection/codec.js'
 import { SdError } from '../core/errors.js'
@@ -38,6 +39,8 @@ export interface GatewayWorkerOptions {
   /** True: `start()` waits for every listed gateway (a static list); false: for one. */
   waitForAll: boolean
   secret: Buffer
+  /** Links over TLS (`cluster.tls`). @default plain */
+  tls?: LinkTlsClient
   discoveryIntervalMs: number
   /** The codecs of the transports whose messages gateways relay raw (relay-codecs.ts). */
   codecs: { get (transport: string, pack: string | undefined): Codec | undefined }
@@ -109,6 +112,7 @@ export class GatewayWorker {
       address,
       name: this.#host.nodeName,
       secret: this.#o.secret,
+      tls: this.#o.tls,
       log: this.#host.log,
       hello: this.#host.hooks(),
       onMessage: (l, msg) => this.#onMessage(l, msg),

@@ -49,6 +49,8 @@ export type ToWorker =
   | { t: 'result', r: number, v: unknown }
   | { t: 'stats', r: number }
   | { t: 'stop' }
+  /** Read the TLS certificate files again (`sd reload` at a kept gateway). */
+  | { t: 'tls' }
 
 /** True for an object with a string `t` (anything else on the channel is not ours). */
 export function isProtocolMessage (m: unknown): m is { t: string } {

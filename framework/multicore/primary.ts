@@ -348,6 +348,8 @@ export class Primary {
 
   async #reload (): Promise<void> {
     if (this.#status !== 'running') throw new Error(`cannot reload while ${this.#status}`)
+    // a kept gateway reads its TLS certificates again (its clients stay; new ones get the new files)
+    for (const [, state] of this.#slots) if (state.role === 'gateway') this.#send(state.current, { t: 'tls' })
     const replaced = [...this.#slots].filter(([, state]) => state.role !== 'gateway')
     if (replaced.length === 0) throw new Error('nothing to reload: a gateway runs no application code; run sd reload where its workers run')
     this.#setStatus('reloading')

@@ -30,6 +30,8 @@ export interface WorkerApp {
   stats (): WorkerStats
   /** Port of each listening transport (the transport registry's names). */
   ports (): Ports
+  /** Reads the TLS certificate files again (a kept gateway on `sd reload`). */
+  reloadTls? (): void
 }
 
 /** Builds the application of a worker (server/create-app's `createApp`). */
@@ -70,9 +72,18 @@ export async function runWorker<A extends WorkerApp> (createApp: WorkerAppFactor
       process.exit(1)
     })
   }
+  const reloadTls = (): void => {
+    try {
+      app?.reloadTls?.()
+      app?.log.info('tls certificates read again')
+    } catch (err) {
+      app?.log.error({ err }, 'tls reload failed: the old certificates stay')
+    }
+  }
   const handle = (msg: ToWorker): void => {
     if (msg.t === 'stop') stop('asked by the primary')
     else if (msg.t === 'stats') { if (app) send({ t: 'stats', r: msg.r, stats: app.stats() }) }
+    else if (msg.t === 'tls') reloadTls()
     else bus?.receive(msg)
   }
   // handlers first: a stop that arrives while the app boots must not be lost

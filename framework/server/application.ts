@@ -228,6 +228,11 @@ export class Application implements TransportHost, ServerHost, AppContract {
     return this.#transports.find((t) => t.name === name)?.address()
   }
 
+  /** Reads every TLS port's certificate files again (a kept gateway on `sd reload`); throws, keeping the old ones, when a file is bad. */
+  reloadTls (): void {
+    for (const t of this.#transports) t.reloadTls?.()
+  }
+
   // ---- TransportHost -------------------------------------------------------------------
 
   newConnectionId (): string {

@@ -18,6 +18,7 @@ import { tasksDefaults } from '../task/options.js'
 import { checkTimers } from '../timer/spec.js'
 import { transportDefaults, type PortOptions, type TransportPortOptions } from '../transport/options.js'
 import { transportEntries } from '../transport/registry.js'
+import { checkTlsConfig } from '../transport/tls.js'
 import { viewsDefaults } from '../view/options.js'
 import { configFileWarning } from './config-files.js'
 import { checkedSections, type Config, type ConfigInput } from './config-types.js'
@@ -75,7 +76,7 @@ const enums = (): Record<string, readonly string[]> => ({
 })
 /** Keys, by path, that may be absent from the defaults and hold any value of the given type (the transports add theirs). */
 function optionalKeys (): Record<string, string> {
-  const keys: Record<string, string> = { 'server.pingData': 'any' }
+  const keys: Record<string, string> = { 'server.pingData': 'any', 'cluster.tls': 'object' }
   for (const entry of transportEntries()) {
     for (const [key, type] of Object.entries(entry.optionalKeys ?? {})) keys[`server.${entry.key}.${key}`] = type
   }
@@ -199,6 +200,7 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
     for (const [, port] of transportPorts(config)) port.host = env.SD_HOST
     config.cluster.dispatchHost = env.SD_HOST
   }
+  applyTlsEnv(config, env)
   if (env.SD_CLUSTER !== undefined && env.SD_CLUSTER !== '') config.cluster.enabled = env.SD_CLUSTER === '1' || env.SD_CLUSTER === 'true'
   if (env.SD_CLUSTER_SECRET) config.cluster.secret = env.SD_CLUSTER_SECRET
   if (env.SD_DISPATCH_PATH) config.cluster.dispatchPath = env.SD_DISPATCH_PATH
@@ -213,6 +215,19 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
   if (env.SD_ADMIN_TOKEN) config.admin.token = env.SD_ADMIN_TOKEN
   if (env.MYSQL_URL) config.mysql.url = env.MYSQL_URL
   if (env.REDIS_URL) config.redis.url = env.REDIS_URL
+}
+
+/** `SD_TLS_KEY` + `SD_TLS_CERT` (and `SD_TLS_CA`): TLS on every client port that has none of its own. */
+function applyTlsEnv (config: Config, env: NodeJS.ProcessEnv): void {
+  const key = env.SD_TLS_KEY
+  const cert = env.SD_TLS_CERT
+  if (!key && !cert) return
+  if (!key || !cert) throw invalid(key ? 'SD_TLS_CERT' : 'SD_TLS_KEY', 'must be set too (TLS needs a key and a certificate)')
+  const tls = env.SD_TLS_CA ? { key, cert, ca: env.SD_TLS_CA } : { key, cert }
+  for (const [, port] of transportPorts(config)) {
+    const p = port as PortOptions & { tls?: unknown }
+    if (p.tls === undefined) p.tls = { ...tls }
+  }
 }
 
 /** The split's variables: SD_ROLE, SD_GATEWAY_HOST, SD_GATEWAYS, SD_GATEWAY_SECRET, SD_GATEWAY_ANNOUNCE (SD_GATEWAY_PORT is with the ports). */
@@ -286,6 +301,12 @@ export async function loadConfig (options: LoadConfigOptions = {}): Promise<Conf
   }
   applyEnv(config, env)
   if (options.overrides) applyConfig(config, options.overrides as Record<string, unknown>, 'overrides')
+  for (const [key, port] of transportPorts(config)) checkTlsConfig(`server.${key}.tls`, (port as PortOptions & { tls?: unknown }).tls)
+  const linkTls = checkTlsConfig('cluster.tls', config.cluster.tls, true)
+  // absolute paths: the links are made where the app root is not known
+  if (linkTls !== undefined) {
+    config.cluster.tls = { ...linkTls, key: resolve(root, linkTls.key), cert: resolve(root, linkTls.cert), ...(linkTls.ca === undefined ? {} : { ca: resolve(root, linkTls.ca) }) }
+  }
   return config
 }
 

@@ -4,6 +4,7 @@
  * own pipeline; a worker runs the requests its gateways send through the pipeline and hooks
  * (gateway/worker.ts). `direct` uses neither.
  */
+import { linkTlsClient, TlsFiles } from '../transport/tls.js'
 import { hostname, networkInterfaces } from 'node:os'
 import type { Logger } from 'pino'
 import { clusterSecret } from '../cluster/link-auth.js'
@@ -62,7 +63,7 @@ export function makeGateway (app: GatewayApp): Gateway {
       for (const [k, n] of Object.entries(app.stats().connections)) out[k] = n ?? 0
       return out
     },
-  }, config.gateway, gatewaySecret(config))
+  }, config.gateway, gatewaySecret(config), config.cluster.tls === undefined ? undefined : new TlsFiles('cluster.tls', config.cluster.tls, '/'))
 }
 
 /** The worker side of an application in role worker; `directory`: where gateways are listed (default: `gateway.addresses`). */
@@ -82,6 +83,7 @@ export function makeWorker (app: ServerHost & { readonly config: Config }, pipel
     directory: directory ?? staticDirectory(config.gateway.addresses),
     waitForAll: directory === undefined,
     secret: gatewaySecret(config),
+    tls: config.cluster.tls === undefined ? undefined : linkTlsClient(config.cluster.tls),
     discoveryIntervalMs: config.gateway.discoveryIntervalMs,
     codecs: new RelayCodecs(config.server),
   })

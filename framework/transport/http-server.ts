@@ -5,12 +5,14 @@
  * upgrade arrives on an HTTP socket, so it is refused the same way.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import type { HttpConfig } from './options.js'
 import type { SdError } from '../core/errors.js'
 import type { Admission } from './admission.js'
+import { TLS_HANDSHAKE_TIMEOUT_MS, type TlsFiles } from './tls.js'
 
 /** Sockets refused by admission: a request parsed before they close is not handed on. */
 const refused = new WeakSet<Duplex>()
@@ -37,20 +39,28 @@ function checkingIntervalMs (headersMs: number, requestMs: number): number {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
-/** A fastify `serverFactory` for `config`, counting sockets through `admission`. */
-export function httpServerFactory (config: HttpConfig, admission: Admission, log: Logger): (handler: Handler) => Server {
+/**
+ * A fastify `serverFactory` for `config`, counting sockets through `admission`; HTTPS with
+ * `tls` (a socket refused by admission is then closed at once: nothing readable can be sent
+ * before a handshake; a handshake not done in 10 s closes the socket).
+ */
+export function httpServerFactory (config: HttpConfig, admission: Admission, log: Logger, tls?: TlsFiles): (handler: Handler) => Server {
   return (handler) => {
     const requestMs = config.requestTimeoutMs
     // node refuses a headers timeout above the request timeout
     const headersMs = requestMs > 0 ? Math.min(config.headersTimeoutMs, requestMs) : config.headersTimeoutMs
-    const server = createServer({
+    const options = {
       headersTimeout: headersMs,
       requestTimeout: requestMs,
       connectionsCheckingInterval: checkingIntervalMs(headersMs, requestMs),
-    }, (req, res) => {
+    }
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       if (refused.has(req.socket)) return
       handler(req, res)
-    })
+    }
+    const server: Server = tls === undefined
+      ? createServer(options, onRequest)
+      : createHttpsServer({ ...options, ...tls.contents(), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onRequest) as unknown as Server
     server.keepAliveTimeout = config.keepAliveTimeoutMs
     server.prependListener('connection', (socket: Socket) => {
       const address = socket.remoteAddress
@@ -61,6 +71,10 @@ export function httpServerFactory (config: HttpConfig, admission: Admission, log
       }
       refused.add(socket)
       socket.on('error', () => {})
+      if (tls !== undefined) {
+        socket.destroy()
+        return
+      }
       socket.end(refusalResponse(refusal))
       socket.destroySoon()
     })

@@ -19,6 +19,7 @@ import type { ListenAddress, Transport, TransportHost } from './transport.js'
 import { WsTransport } from './ws-transport.js'
 import { httpServerFactory } from './http-server.js'
 import { isClientJs, sendClientJs } from './client-bundle.js'
+import type { TlsFiles } from './tls.js'
 
 /** Methods the catch-all route answers; the router decides which ones an action accepts. */
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -61,16 +62,18 @@ export class HttpTransport implements Transport {
   readonly #host: TransportHost
   readonly #config: HttpConfig
   readonly #staticRoot: string | undefined
+  readonly #tls: TlsFiles | undefined
   readonly ws: WsTransport | undefined
   #app: FastifyInstance | undefined
   /** Open HTTP connections (upgraded WebSocket ones leave: the WebSocket transport owns them). */
   readonly #sockets = new Set<Socket>()
 
-  /** `staticRoot`: absolute folder of static files, if any. */
-  constructor (host: TransportHost, config: HttpConfig, staticRoot?: string) {
+  /** `staticRoot`: absolute folder of static files, if any; `tls`: the certificate when it serves HTTPS (and wss). */
+  constructor (host: TransportHost, config: HttpConfig, staticRoot?: string, tls?: TlsFiles) {
     this.#host = host
     this.#config = config
     this.#staticRoot = staticRoot
+    this.#tls = tls
     this.ws = config.ws.enabled ? new WsTransport(host, config.ws) : undefined
   }
 
@@ -81,13 +84,14 @@ export class HttpTransport implements Transport {
       bodyLimit: this.#config.bodyLimitBytes,
       logger: false,
       return503OnClosing: true,
-      serverFactory: httpServerFactory(this.#config, host.admission, host.log),
+      serverFactory: httpServerFactory(this.#config, host.admission, host.log, this.#tls),
       frameworkErrors: frameworkErrors(host.log),
       clientErrorHandler,
     })
     this.#app = app
     installHttpErrors(app, host.log)
-    app.server.on('connection', (socket: Socket) => {
+    // HTTPS: the TLS socket (the one requests and upgrades arrive on) once its handshake is done
+    app.server.on(this.#tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
       this.#sockets.add(socket)
       socket.once('close', () => this.#sockets.delete(socket))
     })
@@ -125,6 +129,14 @@ export class HttpTransport implements Transport {
       errorHandler: (error, _request, reply) => replyHttpError(host.log, error, reply),
     })
     await app.listen({ port: this.#config.port, host: this.#config.host })
+  }
+
+  /** Reads the certificate files again (`sd reload` at a kept gateway); new connections get them. */
+  reloadTls (): void {
+    const tls = this.#tls
+    if (tls === undefined || this.#app === undefined) return
+    tls.reload() // throws on bad files, before the server's context is touched
+    ;(this.#app.server as unknown as { setSecureContext: (o: object) => void }).setSecureContext(tls.contents())
   }
 
   address (): ListenAddress | undefined {

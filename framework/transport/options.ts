@@ -4,6 +4,7 @@
  * the admission limits. server/config.ts combines them into `config.server`.
  */
 import type { PackName } from '../connection/codec.js'
+import type { TlsConfig } from './tls.js'
 
 /** Framing of a socket port: `length` (uint32 BE + payload) or `eof` (one line per message). */
 export type Framing = 'length' | 'eof'
@@ -33,6 +34,8 @@ export interface SocketPortConfig {
    * Plain `nc` clients work either way. @default true (text), false (tcp)
    */
   telnet: boolean
+  /** Serve TLS with these PEM files (read at start and on `sd reload`); env `SD_TLS_KEY` + `SD_TLS_CERT` for every port without its own. @default undefined (plain) */
+  tls?: TlsConfig
 }
 
 /** The WebSocket endpoint on the HTTP port. */
@@ -67,6 +70,8 @@ export interface HttpConfig {
   keepAliveTimeoutMs: number
   /** WebSocket endpoint. */
   ws: WsConfig
+  /** Serve HTTPS (and wss) with these PEM files (read at start and on `sd reload`); env `SD_TLS_KEY` + `SD_TLS_CERT`. @default undefined (plain) */
+  tls?: TlsConfig
 }
 
 /**

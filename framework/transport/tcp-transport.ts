@@ -14,6 +14,7 @@ import { createCodec, type Codec } from './packs.js'
 import { receive } from './receive.js'
 import { TelnetFilter } from './telnet.js'
 import type { ListenAddress, Transport, TransportHost } from './transport.js'
+import { acceptTls, type TlsFiles } from './tls.js'
 
 /** Unsent bytes above which a connection stops being read until the client catches up. */
 const READ_PAUSE_BYTES = 1024 * 1024
@@ -180,12 +181,17 @@ export class TcpTransport implements Transport {
   readonly #config: SocketPortConfig
   readonly #codec: Codec
   readonly #conns = new Set<SocketConnection>()
+  /** TLS sockets still in their handshake (each holds an admission slot). */
+  readonly #handshaking = new Set<Socket>()
+  readonly #tls: TlsFiles | undefined
   #server: Server | undefined
 
-  constructor (host: TransportHost, name: TransportName, config: SocketPortConfig) {
+  /** `tls`: the port's certificate when it serves TLS. */
+  constructor (host: TransportHost, name: TransportName, config: SocketPortConfig, tls?: TlsFiles) {
     this.name = name
     this.#host = host
     this.#config = config
+    this.#tls = tls
     this.#codec = createCodec({ pack: config.pack, route: config.route, render: config.render })
   }
 
@@ -210,11 +216,22 @@ export class TcpTransport implements Transport {
     return addr && typeof addr === 'object' ? { host: addr.address, port: addr.port } : undefined
   }
 
+  /** Reads the certificate files again (`sd reload` at a kept gateway); new connections get them. */
+  reloadTls (): void {
+    this.#tls?.reload()
+  }
+
   #accept (socket: Socket): void {
     const host = this.#host
     const address = socket.remoteAddress
     const telnet = this.#config.framing === 'eof' && this.#config.telnet
     const refusal = host.admission.admit(address)
+    if (refusal !== undefined && this.#tls !== undefined) {
+      // nothing readable can be said before a handshake: closed at once
+      socket.on('error', () => {})
+      socket.destroy()
+      return
+    }
     if (refusal !== undefined) {
       // refused before anything is read: the error frame (or line), FIN, then the descriptor is freed
       socket.on('error', () => {})
@@ -222,6 +239,27 @@ export class TcpTransport implements Transport {
       socket.destroySoon()
       return
     }
+    if (this.#tls === undefined) {
+      this.#open(socket, address, telnet)
+      return
+    }
+    // the slot is held through the handshake; a plain client or a stalled one is closed
+    let opened = false
+    const tls = acceptTls(socket, this.#tls.context, (secure) => {
+      opened = true
+      this.#handshaking.delete(tls)
+      this.#open(secure, address, telnet)
+    })
+    this.#handshaking.add(tls)
+    tls.on('error', (err) => host.log.debug({ err, transport: this.name }, 'tls socket error'))
+    tls.once('close', () => {
+      this.#handshaking.delete(tls)
+      if (!opened) host.admission.release(address)
+    })
+  }
+
+  #open (socket: Socket, address: string | undefined, telnet: boolean): void {
+    const host = this.#host
     const limits = host.config.server
     // runs once, when the socket has closed: its admission slot is freed with it
     const conn = new SocketConnection(host.newConnectionId(), this.name, socket, this.#config.framing, this.#codec, limits, (c) => {
@@ -262,6 +300,7 @@ export class TcpTransport implements Transport {
 
   async close (): Promise<void> {
     await this.stopAccepting()
+    for (const s of this.#handshaking) s.destroy()
     await Promise.all([...this.#conns].map((conn) => conn.shutdown(new SdError('SD_ERR_SHUTTING_DOWN'))))
   }
 }

@@ -8,8 +8,9 @@
 import type { SocketPortConfig } from './options.js'
 import { TcpTransport } from './tcp-transport.js'
 import type { TransportHost } from './transport.js'
+import type { TlsFiles } from './tls.js'
 
-/** Creates the text port's transport. */
-export function createTextTransport (host: TransportHost, config: SocketPortConfig): TcpTransport {
-  return new TcpTransport(host, 'text', config)
+/** Creates the text port's transport (`tls`: its certificate when it serves TLS). */
+export function createTextTransport (host: TransportHost, config: SocketPortConfig, tls?: TlsFiles): TcpTransport {
+  return new TcpTransport(host, 'text', config, tls)
 }

@@ -55,6 +55,8 @@ export interface Transport {
   stopAccepting (): Promise<void>
   /** Closes the remaining connections and releases the port. */
   close (): Promise<void>
+  /** Reads its TLS certificate files again, for connections made from now on (TLS ports only). */
+  reloadTls? (): void
 }
 
 /** One registered transport. `O` is its options (`config.server[key]`). */
