@@ -112,8 +112,13 @@ try {
   // warm-up: every case once, briefly (JIT, and the auth path actually refusing nothing)
   for (const c of cases) await measure(c, tokens, ca, 500)
   const rates = new Map<string, number[]>(cases.map((c) => [c.name, []]))
+  // pairs side by side (tcp plain, tcp auth, ws plain, …), the pair's order swapped every round
+  const order = [...cases].sort((a, b) => a.name.split(' ')[0].localeCompare(b.name.split(' ')[0]) || Number(a.auth) - Number(b.auth))
   for (let r = 0; r < ROUNDS; r++) {
-    for (const c of cases) rates.get(c.name)?.push(await measure(c, tokens, ca, DURATION_MS))
+    for (let i = 0; i < order.length; i += 2) {
+      const pair = r % 2 === 0 ? [order[i], order[i + 1]] : [order[i + 1], order[i]]
+      for (const c of pair) rates.get(c.name)?.push(await measure(c, tokens, ca, DURATION_MS))
+    }
   }
   const rate = (name: string): number => median(rates.get(name) ?? [0])
   const rows: string[][] = []
