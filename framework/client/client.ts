@@ -38,6 +38,7 @@ export class SdClient {
   readonly #pack: Pack
   readonly #timeoutMs: number
   readonly #maxFrameBytes: number
+  readonly #tls: ClientOptions['tls']
   readonly #recover: boolean
   readonly #onReconnect: ClientOptions['onReconnect']
   readonly #backoff: Backoff
@@ -66,6 +67,7 @@ export class SdClient {
     this.#pack = packOf(options.pack ?? 'json')
     this.#timeoutMs = options.timeoutMs ?? 10000
     this.#maxFrameBytes = options.maxFrameBytes ?? 16 * 1024 * 1024
+    this.#tls = options.tls
     this.#recover = options.recover ?? true
     this.#heartbeatMs = options.heartbeatMs ?? 25000
     this.#onReconnect = options.onReconnect
@@ -210,7 +212,7 @@ export class SdClient {
       link = await this.#links(this.url, {
         onFrame: (frame) => this.#onFrame(frame),
         onClose: (reason) => this.#onLinkClose(link, reason),
-      }, { maxFrameBytes: this.#maxFrameBytes })
+      }, { maxFrameBytes: this.#maxFrameBytes, tls: this.#tls })
       if (this.#isClosed()) { link.close(); return }
       this.#link = link
       this.#startHeartbeat(link)

@@ -1,16 +1,26 @@
-/** TCP link (Node only): node:net loaded dynamically, frames prefixed by a uint32 BE length. */
-import type { Link, LinkHandlers } from './link.js'
+/** TCP link (Node only): node:net (node:tls for `tls://`) loaded dynamically, frames prefixed by a uint32 BE length. */
+import type { Link, LinkHandlers, LinkOptions } from './link.js'
 
-/** Opens `tcp://host:port`; frames over `maxFrameBytes` close the link with an error. */
-export async function tcpLink (url: string, handlers: LinkHandlers, opts: { maxFrameBytes: number }): Promise<Link> {
-  const { connect } = await import('node:net')
+/** Opens `tcp://host:port` or `tls://host:port`; frames over `maxFrameBytes` close the link with an error. */
+export async function tcpLink (url: string, handlers: LinkHandlers, opts: LinkOptions): Promise<Link> {
   const u = new URL(url)
   const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1'
   const port = Number(u.port)
-  const socket = connect({ host, port })
+  const secure = u.protocol === 'tls:'
+  let socket: import('node:net').Socket
+  if (secure) {
+    const { connect } = await import('node:tls')
+    const { isIP } = await import('node:net')
+    const tls = opts.tls ?? {}
+    socket = connect({ host, port, ca: tls.ca as string | Buffer | undefined, rejectUnauthorized: tls.rejectUnauthorized ?? true, servername: isIP(host) === 0 ? host : undefined })
+  } else {
+    const { connect } = await import('node:net')
+    socket = connect({ host, port })
+  }
   socket.setNoDelay(true)
   await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => { socket.off('error', reject); resolve() })
+    // over TLS: open once the handshake is done (a refused certificate is an 'error')
+    socket.once(secure ? 'secureConnect' : 'connect', () => { socket.off('error', reject); resolve() })
     socket.once('error', reject)
   })
   let buf: Buffer = Buffer.alloc(0)

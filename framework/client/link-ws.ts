@@ -1,5 +1,5 @@
 /** WebSocket link: the global WebSocket (browsers, Node 22+) or one the entry provides (`ws` in Node). */
-import type { Link, LinkFactory, LinkHandlers } from './link.js'
+import type { Link, LinkFactory, LinkHandlers, LinkOptions, LinkTls } from './link.js'
 
 /** What the link uses of a WebSocket (the DOM's and the `ws` package's share it). */
 export interface WebSocketLike {
@@ -13,13 +13,13 @@ export interface WebSocketLike {
 }
 
 /** A WebSocket constructor (`options` reach the `ws` package only). */
-export type WebSocketCtor = new (url: string, protocols?: string | string[], options?: { maxPayload?: number }) => WebSocketLike
+export type WebSocketCtor = new (url: string, protocols?: string | string[], options?: { maxPayload?: number } & LinkTls) => WebSocketLike
 
-/** A ws link factory over the constructor `getCtor` resolves. */
-export function wsLinks (getCtor: () => WebSocketCtor | Promise<WebSocketCtor>): LinkFactory {
-  return async (url: string, handlers: LinkHandlers, opts: { maxFrameBytes: number }): Promise<Link> => {
-    const Ctor = await getCtor()
-    const ws = new Ctor(url, undefined, { maxPayload: opts.maxFrameBytes })
+/** A ws link factory over the constructor `getCtor` resolves (given the link's TLS settings: Node picks `ws` for them). */
+export function wsLinks (getCtor: (tls: LinkTls | undefined) => WebSocketCtor | Promise<WebSocketCtor>): LinkFactory {
+  return async (url: string, handlers: LinkHandlers, opts: LinkOptions): Promise<Link> => {
+    const Ctor = await getCtor(opts.tls)
+    const ws = new Ctor(url, undefined, { maxPayload: opts.maxFrameBytes, ...opts.tls })
     ws.binaryType = 'arraybuffer'
     return await new Promise<Link>((resolve, reject) => {
       let open = false

@@ -1,4 +1,5 @@
 /** Public types of the SDK: options, events, errors. */
+import type { LinkTls } from './link.js'
 
 /** Where the client stands: 'connecting' (first connect), 'open', 'reconnecting', 'closed'. */
 export type SdClientStatus = 'connecting' | 'open' | 'reconnecting' | 'closed'
@@ -57,6 +58,8 @@ export interface ClientOptions {
    * below that. 0 disables. @default 25000
    */
   heartbeatMs?: number
+  /** TLS of `tls://` and `wss://` urls in Node (`ca` of a self-signed server); browsers ignore it. @default the system's CAs */
+  tls?: LinkTls
 }
 
 /** Options of one call. */
