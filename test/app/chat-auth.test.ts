@@ -52,7 +52,7 @@ test('auth on: the telnet greeting asks for /sd/auth <token> first', { timeout: 
   assert.match(await line.next(), /^SD chat\. Sign in first: \/sd\/auth <token>/)
 })
 
-test('the page opened with ?token= logs in as the token\'s sub (the token leaves the address bar); without a token it says a token is required and stops', { skip: skipWithoutChromium, timeout: 60_000 }, async (t) => {
+test('the page opened with ?token= logs in as the token\'s sub (the token leaves the address bar); without a token it says a token is required and stops; with a forged one it shows the refusal and stops', { skip: skipWithoutChromium, timeout: 60_000 }, async (t) => {
   const app = await startApp(authConfig)
   t.after(() => app.stop())
   const port = portOf(app, 'http')
@@ -76,4 +76,11 @@ test('the page opened with ?token= logs in as the token\'s sub (the token leaves
   await bare.page.locator('#status[data-state="closed"]').waitFor(WAIT)
   assert.equal(await bare.page.locator('#status', { hasText: 'connected as' }).count(), 0)
   assert.deepEqual(bare.errors, [])
+
+  // a token signed with another secret: the SDK's /sd/auth is refused, the page says so and stops
+  const forged = await openPage(t, 'sd-chat-badauth-')
+  await forged.page.goto(`http://127.0.0.1:${port}/?token=${await makeToken({ sub: 'mallory', secret: 'not-the-secret' })}`)
+  await forged.page.locator('#log li.auth', { hasText: /^SD_ERR_UNAUTHENTICATED: .*\(open this page with a fresh \?token=\)$/ }).waitFor(WAIT)
+  await forged.page.locator('#status[data-state="closed"]').waitFor(WAIT)
+  assert.deepEqual(forged.errors, [])
 })
