@@ -34,8 +34,26 @@ interface Case {
   tls: boolean
 }
 
-/** Connections per second over `ms`: each loop connects, calls once, closes, again. */
-async function measure (c: Case, tokens: string[], ca: string | undefined, ms: number): Promise<number> {
+/** The server's CPU time so far (µs). */
+function serverCpu (server: RunningServer): Promise<number> {
+  const answer = server.child.message((m) => {
+    const msg = m as { type?: unknown, us?: unknown } | null
+    return msg?.type === 'cpu' && typeof msg.us === 'number' ? msg.us : undefined
+  }, 10_000)
+  server.child.send({ type: 'cpu' })
+  return answer
+}
+
+/** What one case measured over one stretch. */
+interface Sample {
+  /** Connections per second. */
+  rate: number
+  /** Server CPU per connection (µs). */
+  cpuUs: number
+}
+
+/** Connections per second over `ms` (each loop connects, calls once, closes, again), and the server's CPU per connection. */
+async function measure (c: Case, tokens: string[], ca: string | undefined, ms: number): Promise<Sample> {
   let done = 0
   let next = 0
   const until = performance.now() + ms
@@ -52,6 +70,7 @@ async function measure (c: Case, tokens: string[], ca: string | undefined, ms: n
       client.close()
     }
   }
+  const cpuBefore = await serverCpu(c.server)
   const started = performance.now()
   await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
     while (performance.now() < until) {
@@ -59,7 +78,10 @@ async function measure (c: Case, tokens: string[], ca: string | undefined, ms: n
       done++
     }
   }))
-  return done / ((performance.now() - started) / 1000)
+  const rate = done / ((performance.now() - started) / 1000)
+  // closes still draining are charged to this stretch: the next starts after this read
+  const cpuUs = (await serverCpu(c.server) - cpuBefore) / Math.max(1, done)
+  return { rate, cpuUs }
 }
 
 function median (xs: number[]): number {
@@ -101,7 +123,7 @@ try {
   const ca = certs ? readFileSync(certs.cert, 'utf8') : undefined
   // warm-up: every case once, briefly (JIT, and the auth path actually refusing nothing)
   for (const c of cases) await measure(c, tokens, ca, 500)
-  const rates = new Map<string, number[]>(cases.map((c) => [c.name, []]))
+  const rates = new Map<string, Sample[]>(cases.map((c) => [c.name, []]))
   // pairs side by side (tcp plain, tcp auth, ws plain, …), the pair's order swapped every round
   const order = [...cases].sort((a, b) => a.name.split(' ')[0].localeCompare(b.name.split(' ')[0]) || Number(a.auth) - Number(b.auth))
   for (let r = 0; r < ROUNDS; r++) {
@@ -110,15 +132,18 @@ try {
       for (const c of pair) rates.get(c.name)?.push(await measure(c, tokens, ca, DURATION_MS))
     }
   }
-  const rate = (name: string): number => median(rates.get(name) ?? [0])
+  const rate = (name: string): number => median((rates.get(name) ?? []).map((x) => x.rate))
+  const cpu = (name: string): number => median((rates.get(name) ?? []).map((x) => x.cpuUs))
   const rows: string[][] = []
   for (const t of ['tcp', 'ws', 'tls', 'wss'].filter((t) => rates.has(`${t} plain`))) {
     const p = rate(`${t} plain`)
     const a = rate(`${t} auth`)
-    rows.push([t, int(p), int(a), (a / p).toFixed(2), `${((1000 / a - 1000 / p) * IN_FLIGHT).toFixed(2)} ms`])
+    const pc = cpu(`${t} plain`)
+    const ac = cpu(`${t} auth`)
+    rows.push([t, int(p), int(a), (a / p).toFixed(2), int(pc), int(ac), `${int(ac - pc)} (${(pc / ac).toFixed(2)})`])
   }
-  console.log(`connect + first call + close, ${IN_FLIGHT} in flight, ${ROUNDS} rounds of ${DURATION_MS} ms per case (median), HS256 tokens, one per sub`)
-  console.log(table(['transport', 'plain conn/s', 'auth conn/s', 'auth/plain', 'added per connection'], rows, new Set([1, 2, 3, 4])))
+  console.log(`connect + first call + close, ${IN_FLIGHT} in flight, ${ROUNDS} rounds of ${DURATION_MS} ms per case (medians), HS256 tokens, one per sub`)
+  console.log(table(['transport', 'plain conn/s', 'auth conn/s', 'auth/plain', 'plain server µs/conn', 'auth server µs/conn', 'auth adds µs (plain/auth)'], rows, new Set([1, 2, 3, 4, 5, 6])))
 } finally {
   await Promise.all(servers.map((s) => s.child.stop()))
   if (certs) rmSync(certs.dir, { recursive: true, force: true })

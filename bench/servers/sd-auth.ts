@@ -2,7 +2,8 @@
  * The SD demo app for bench/auth.ts: like servers/sd.ts (free loopback ports, silent, idle
  * check off, limits out of reach), with authentication on (`--auth-secret=S`: HS256, as
  * SD_AUTH_JWT_SECRET sets it) or off (no flag), and TLS on every port with `--tls-key=F
- * --tls-cert=F` (as SD_TLS_KEY / SD_TLS_CERT).
+ * --tls-cert=F` (as SD_TLS_KEY / SD_TLS_CERT). Answers `{type: 'cpu'}` with its CPU time
+ * so far (`process.cpuUsage()`, µs), so the bench can charge each connection its server CPU.
  */
 import { createApp, type ConfigInput } from '../../framework/index.js'
 import { serve } from '../lib/server-child.js'
@@ -45,4 +46,11 @@ serve({
   ports: { tcp: port('tcp'), ws: port('http'), http: port('http') },
   connections: () => app.connections.size,
   stop: () => app.stop(),
+})
+
+// the server's CPU time, user + system, in µs: what one connection costs here, whatever else runs on the machine
+process.on('message', (msg: unknown) => {
+  if ((msg as { type?: unknown } | null)?.type !== 'cpu') return
+  const cpu = process.cpuUsage()
+  process.send?.({ type: 'cpu', us: cpu.user + cpu.system })
 })
