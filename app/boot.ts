@@ -17,8 +17,11 @@ export default function boot (app: Application): void {
 
   // the chat asks telnet users for a nickname (when the text port's lines go to the chat)
   const chatOnText = app.config.server.text.route === '/chat/text'
+  // auth on (SD_AUTH_JWT_SECRET): a telnet user sends `/sd/auth <token>` before the nickname
+  const authOn = (app as { auth?: unknown }).auth !== undefined
+  const greeting = `SD chat. ${authOn ? 'Sign in first: /sd/auth <token> (make one with: npx sd token --sub <uid>). Then your nickname?' : 'Your nickname?'} (then: text for the lobby, <uid>:text for one user, quit to leave)`
   app.addHook('onConnect', (ctx) => {
-    if (chatOnText && ctx.transport === 'text') ctx.send('SD chat. Your nickname? (then: text for the lobby, <uid>:text for one user, quit to leave)')
+    if (chatOnText && ctx.transport === 'text') ctx.send(greeting)
   })
 
   app.addHook('onClose', async (ctx) => {

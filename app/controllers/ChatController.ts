@@ -56,8 +56,16 @@ function historyLine (m: ChatMessage): string {
  * (`login`, `say`, `rooms`, `online`, `history`, `stats`), all in the same chat. Actions that
  * speak for a user (`login`, `say`) need a connection that logged in, so HTTP offers only the
  * read-only ones (`history`, `rooms`, `online`, `stats`).
+ *
+ * With authentication on (SD_AUTH_JWT_SECRET set), `login`, `resume`, `say` and `text` are
+ * private: the connection authenticates first (the page's `?token=`, `/sd/auth`, or a telnet
+ * line `/sd/auth <token>`) and its uid is the token's `sub`; the name still comes from login.
+ * The read-only actions stay public.
  */
 export class ChatController extends Controller {
+  /** Open to unauthenticated callers when auth is on (the rest needs a token). */
+  static public = ['history', 'rooms', 'online', 'stats']
+
   static transports = {
     text: ['text' as const],
     login: ['tcp' as const, 'ws' as const],
@@ -98,8 +106,19 @@ export class ChatController extends Controller {
     }
   }
 
+  /** The uid the connection authenticated as (auth on: the token's sub), else undefined. */
+  #authUid (): string | undefined {
+    const auth = this.session.$auth as { uid?: unknown } | undefined
+    return typeof auth?.uid === 'string' ? auth.uid : undefined
+  }
+
   async #signIn (name: string, room: string, given?: string): Promise<ChatUser> {
-    const uid = given ?? this.uid ?? await this.#newUid()
+    const authUid = this.#authUid()
+    // authenticated: the token's sub, never a uid from elsewhere (a resume token of another user)
+    if (authUid !== undefined && given !== undefined && given !== authUid) {
+      throw new AppError('CHAT_ERR_BAD_TOKEN', 'the resume token is for another uid than this connection authenticated as: call /chat/login')
+    }
+    const uid = authUid ?? given ?? this.uid ?? await this.#newUid()
     const old = this.session.room
     if (typeof old === 'string' && old !== room) await this.leaveGroup(old)
     await this.bindUid(uid)

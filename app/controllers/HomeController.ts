@@ -8,6 +8,8 @@ import { Controller, type Html } from '../../framework/index.js'
 export class HomeController extends Controller {
   static transports = { index: ['http' as const], status: ['http' as const] }
   static admin = ['status']
+  /** The page itself is open when auth is on: it authenticates its WebSocket with `?token=`. */
+  static public = ['index']
 
   index (): Html {
     const { room } = this.request.query as { room?: string }

@@ -6,13 +6,20 @@
 // login with the same name. Messages typed while down wait in the outbox (at most MAX_OUTBOX).
 // While the SDK waits before its next attempt the header counts down to it, with a "retry now"
 // button (sd.retryNow()); the SDK itself retries at once when the browser comes back online.
+// A server with authentication on (SD_AUTH_JWT_SECRET) wants a JWT: open the page with
+// `?token=<jwt>` (`npx sd token --sub alice`); the SDK sends it with `/sd/auth` on every
+// (re)connect and the uid is the token's sub. The token leaves the address bar at once and is
+// kept in sessionStorage (this tab only) for reloads.
 import { connect } from '/sd/client.js'
 
 const MAX_OUTBOX = 20
 const TOKEN = 'sd-chat-token'
 const WANTED = 'sd-chat-wanted'
+const AUTH_TOKEN = 'sd-auth-token'
 const DISCONNECTED = 'SD_ERR_CLIENT_DISCONNECTED'
+const AUTH_ERRORS = ['SD_ERR_UNAUTHENTICATED', 'SD_ERR_TOKEN_EXPIRED', 'SD_ERR_AUTH_TIMEOUT']
 const $ = (id) => document.getElementById(id)
+const authToken = readAuthToken()
 
 let wanted = readWanted() // {name, room} once the user has asked to join; kept across reconnects and reloads
 let me = null // {uid, name, room} while signed in on the current connection
@@ -23,13 +30,41 @@ let awayShown = false // the "while you were away" line of this reconnect is sho
 let countdown
 const outbox = [] // {to, text, li}: shown in the log, sent in order once signed in
 
+// wss: when the page came over https (TLS on the HTTP port)
 const sd = connect(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`, {
   // on every reconnect, before the SDK recovers missed pushes and sends queued calls
   onReconnect: ({ call }) => signIn(call),
+  ...(authToken ? { token: authToken } : {}),
 })
 
 function readWanted () {
   try { return JSON.parse(sessionStorage.getItem(WANTED) ?? 'null') } catch { return null }
+}
+
+// `?token=` from the address (then removed from it), else the one an earlier load of this tab kept
+function readAuthToken () {
+  const url = new URL(location.href)
+  const given = url.searchParams.get('token')
+  if (given === null) return sessionStorage.getItem(AUTH_TOKEN)
+  sessionStorage.setItem(AUTH_TOKEN, given)
+  url.searchParams.delete('token')
+  history.replaceState(null, '', url)
+  return given
+}
+
+// the server wants a token this page has not got (or it was refused, or expired): say why, and
+// stop reconnecting (a new attempt would be refused the same way)
+let authStopped = false
+function authFailed (err) {
+  if (authStopped) return
+  authStopped = true
+  if (!authToken && err.code === 'SD_ERR_UNAUTHENTICATED') {
+    show('this server requires a token: open this page with ?token=<jwt> (make one with: npx sd token --sub <uid>)', 'error auth')
+  } else {
+    show(`${err.code}: ${err.message}${authToken ? ' (open this page with a fresh ?token=)' : ''}`, 'error auth')
+  }
+  sessionStorage.removeItem(AUTH_TOKEN)
+  sd.close()
 }
 
 function show (text, cls) {
@@ -106,6 +141,8 @@ sd.on('push', (data, meta) => {
   }
   render(data, meta.recovered)
 })
+// a refused /sd/auth, or a token that expired with no new one to send
+sd.on('error', (err) => { if (AUTH_ERRORS.includes(err.code)) authFailed(err) })
 sd.on('gap', ({ stream }) => {
   const what = stream.startsWith('uid:') ? 'private messages' : `messages in ${stream.slice('group:'.length)}`
   show(`some ${what} sent while you were away are no longer kept on the server and are missing here`, 'info gap')
@@ -148,6 +185,7 @@ function signedIn (got, resumed) {
 
 function failed (err) {
   if (err.code === DISCONNECTED) return
+  if (AUTH_ERRORS.includes(err.code)) return authFailed(err)
   show(`${err.code}: ${err.message}`, 'error')
   wanted = null
   sessionStorage.removeItem(WANTED)

@@ -11,6 +11,7 @@ import Seed from './commands/seed.js'
 import Start from './commands/start.js'
 import Status from './commands/status.js'
 import Stop from './commands/stop.js'
+import Token from './commands/token.js'
 
 export default {
   build: Build,
@@ -25,4 +26,5 @@ export default {
   start: Start,
   status: Status,
   stop: Stop,
+  token: Token,
 }
