@@ -10,9 +10,7 @@ import { once } from 'node:events'
 import WebSocket from 'ws'
 import { ECHO_DATA, ECHO_PATH } from './payload.js'
 import type { LoadResult } from './pipelined-client.js'
-import type { SdkLoadOptions } from './sdk-client.js'
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+import { runCallLoops, type SdkLoadOptions } from './sdk-client.js'
 
 interface Waiter { resolve (v: unknown): void, reject (e: Error): void }
 
@@ -96,31 +94,5 @@ async function wsConn (url: string): Promise<JsonConn> {
 export async function runJsonCalls (options: SdkLoadOptions): Promise<LoadResult> {
   const u = new URL(options.url)
   const conns = await Promise.all(Array.from({ length: options.connections }, () => u.protocol === 'tcp:' ? tcpConn(Number(u.port)) : wsConn(options.url)))
-  let running = true
-  let completed = 0
-  let errors = 0
-  let mismatches = 0
-  const loop = async (c: JsonConn): Promise<void> => {
-    while (running) {
-      try {
-        const reply = await c.call(ECHO_PATH, ECHO_DATA) as { msg?: unknown, n?: unknown } | null
-        if (reply?.msg === ECHO_DATA.msg && reply.n === ECHO_DATA.n) completed++
-        else mismatches++
-      } catch {
-        if (running) errors++
-        return
-      }
-    }
-  }
-  const loops = conns.flatMap((c) => Array.from({ length: options.inflight }, () => loop(c)))
-  await sleep(options.settleMs)
-  const base = { completed, errors, mismatches }
-  const t0 = process.hrtime.bigint()
-  await sleep(options.durationMs)
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
-  const result: LoadResult = { requests: completed - base.completed, seconds, errors: errors - base.errors, mismatches: mismatches - base.mismatches }
-  running = false
-  for (const c of conns) c.close()
-  await Promise.all(loops)
-  return result
+  return runCallLoops(conns, (c) => c.call(ECHO_PATH, ECHO_DATA), (c) => c.close(), options)
 }

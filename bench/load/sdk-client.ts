@@ -31,17 +31,20 @@ async function open (url: string): Promise<SdClient> {
   return client
 }
 
-/** Runs the load and returns what the window counted (`mismatches`: replies that were not the echo). */
-export async function runSdkCalls (options: SdkLoadOptions): Promise<LoadResult> {
-  const clients = await Promise.all(Array.from({ length: options.connections }, () => open(options.url)))
+/**
+ * Keeps `inflight` calls of `call` in flight per client and counts valid echoes over the window
+ * (`settleMs` after the start, `durationMs` long); then closes the clients. Shared by the SDK and
+ * the hand-written JSON client (json-client.ts), so the two differ only in the client.
+ */
+export async function runCallLoops<C> (clients: C[], call: (c: C) => Promise<unknown>, close: (c: C) => void, options: SdkLoadOptions): Promise<LoadResult> {
   let running = true
   let completed = 0
   let errors = 0
   let mismatches = 0
-  const loop = async (client: SdClient): Promise<void> => {
+  const loop = async (client: C): Promise<void> => {
     while (running) {
       try {
-        const reply = await client.call(ECHO_PATH, ECHO_DATA) as { msg?: unknown, n?: unknown } | null
+        const reply = await call(client) as { msg?: unknown, n?: unknown } | null
         if (reply?.msg === ECHO_DATA.msg && reply.n === ECHO_DATA.n) completed++
         else mismatches++
       } catch {
@@ -58,7 +61,13 @@ export async function runSdkCalls (options: SdkLoadOptions): Promise<LoadResult>
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
   const result: LoadResult = { requests: completed - base.completed, seconds, errors: errors - base.errors, mismatches: mismatches - base.mismatches }
   running = false
-  for (const c of clients) c.close()
+  for (const c of clients) close(c)
   await Promise.all(loops)
   return result
+}
+
+/** Runs the load and returns what the window counted (`mismatches`: replies that were not the echo). */
+export async function runSdkCalls (options: SdkLoadOptions): Promise<LoadResult> {
+  const clients = await Promise.all(Array.from({ length: options.connections }, () => open(options.url)))
+  return runCallLoops(clients, (c) => c.call(ECHO_PATH, ECHO_DATA), (c) => c.close(), options)
 }
