@@ -27,6 +27,21 @@ export function authStateOf (session: Record<string, unknown> | undefined): Auth
   return a.exp === undefined || typeof a.exp === 'number' ? a as AuthState : undefined
 }
 
+/**
+ * Replaces a connection's session with one a worker sent back (gateway split), keeping the
+ * newer `$auth`: a request that began before `/sd/auth` (or before a refresh) carries the older
+ * state back, and its result, arriving last, must not undo an authentication it knew nothing of.
+ * Newer = a later expiry (none: never expires); a connection's uid never changes.
+ */
+export function adoptSession (conn: { session: Record<string, unknown> }, next: Record<string, unknown>): void {
+  const kept = authStateOf(conn.session)
+  if (kept !== undefined) {
+    const incoming = authStateOf(next)
+    if (incoming === undefined || (incoming.exp ?? Infinity) < (kept.exp ?? Infinity)) next[AUTH_KEY] = conn.session[AUTH_KEY]
+  }
+  conn.session = next
+}
+
 /** What the sweep enforces. */
 export interface AuthSweepOptions {
   timeoutMs: number

@@ -7,6 +7,7 @@
 import type { FastifyReply } from 'fastify'
 import type { Logger } from 'pino'
 import type { Connection } from '../connection/connection.js'
+import { adoptSession } from '../connection/auth-sweep.js'
 import { SdError } from '../core/errors.js'
 import { HttpReply } from '../core/http-exchange.js'
 import { Html } from '../core/html.js'
@@ -74,7 +75,7 @@ export function deliverResult (req: PendingRequest, res: ToGateway & { t: 'res' 
     }
     const conn = req.conn
     if (conn === undefined) return
-    if (res.s !== undefined) conn.session = res.s
+    if (res.s !== undefined) adoptSession(conn, res.s)
     if (o.k === 'ok') {
       try {
         conn.reply(req.id ?? null, o.html ? new Html(o.v as string) : o.v)
@@ -91,7 +92,7 @@ export function deliverResult (req: PendingRequest, res: ToGateway & { t: 'res' 
 export function deliverRaw (req: PendingRequest, res: RawResult): void {
     const conn = req.conn
     if (conn === undefined) return
-    if (res.s !== undefined) conn.session = JSON.parse(res.s) as Record<string, unknown>
+    if (res.s !== undefined) adoptSession(conn, JSON.parse(res.s) as Record<string, unknown>)
     // a text port frames strings faster (line framing joins them)
     if (res.b !== undefined) conn.send(conn.codec.pack === 'text' ? res.b.toString('utf8') : res.b)
 }

@@ -14,6 +14,7 @@ import type { Logger } from 'pino'
 import type { Link, PeerInfo } from '../cluster/link.js'
 import type { Bus } from '../connection/bus.js'
 import type { Connection } from '../connection/connection.js'
+import { adoptSession } from '../connection/auth-sweep.js'
 import type { ConnectionTable } from '../connection/table.js'
 import { SdError } from '../core/errors.js'
 import { httpData, httpPath, toHttpRequest } from '../transport/http-sink.js'
@@ -301,7 +302,7 @@ export class Gateway {
         const opening = worker.opening.get(msg.c)
         if (opening !== undefined) { worker.opening.delete(msg.c); opening.release() }
         const conn = host.connections.get(msg.c)
-        if (conn !== undefined && msg.s !== undefined) conn.session = msg.s
+        if (conn !== undefined && msg.s !== undefined) adoptSession(conn, msg.s)
         return
       }
       case 'send': {

@@ -68,3 +68,37 @@ test('split: the gateway\'s sweep closes unauthenticated connections and pushes 
   assert.equal(((await refresher.request('/split/whoami')).data as { uid: string }).uid, 'ref')
   assert.equal(refresher.closed, false)
 })
+
+/** Lets the test decide when `RaceController.slow` finishes (no timed wait). */
+let releaseSlow: () => void = () => {}
+
+class RaceController extends Controller {
+  static public = ['slow']
+  async slow (): Promise<string> {
+    await new Promise<void>((resolve) => { releaseSlow = resolve })
+    this.session.room = 'lobby'
+    return 'ok'
+  }
+
+  whoami (): unknown { return { uid: this.uid ?? null, auth: this.session.$auth ?? null } }
+}
+
+test('split: a request that began before /sd/auth and writes the session does not undo the authentication when it ends', async (t) => {
+  const auth = { jwt: { secret } }
+  const gw = await startGateway({}, { auth })
+  const w = await startWorker(gw, `wr-${process.pid}`, [RaceController], { extra: { auth } })
+  t.after(async () => { await w.stop(); await gw.stop() })
+  await waitUntil(() => gw.gateway?.status().workers.filter((x) => x.state === 'ready').length === 1, 3000, 'the worker ready at the gateway')
+  const c = await TcpClient.connect(portOf(gw, 'tcp'))
+  t.after(() => c.close())
+  const started = releaseSlow
+  const slow = c.request('/race/slow')
+  await waitUntil(() => releaseSlow !== started, 3000, 'the slow action running')
+  assert.equal(((await c.request('/sd/auth', { token: await hs256({ sub: 'u1', ttlS: 60 }) })).data as { uid: string }).uid, 'u1')
+  releaseSlow()
+  assert.equal((await slow).data, 'ok')
+  const held = [...gw.connections.all()][0]
+  assert.equal(held.session.room, 'lobby', 'the slow action\'s own change is kept')
+  assert.equal((held.session.$auth as { uid: string } | undefined)?.uid, 'u1', 'the authentication is kept')
+  assert.equal(((await c.request('/race/whoami')).data as { uid: string }).uid, 'u1')
+})
