@@ -101,7 +101,7 @@ function selfSigned (): { dir: string, key: string, cert: string } {
 
 const tokens = await Promise.all(Array.from({ length: TOKENS }, (_, i) => makeToken({ sub: `u${i}`, secret: SECRET, ttlMs: 3600_000 })))
 const certs = WITH_TLS ? selfSigned() : undefined
-const spec = { name: 'sd', script: 'servers/sd-auth.ts' }
+const spec = { name: 'sd', script: 'servers/sd.ts' }
 const tlsArgs = certs ? [`--tls-key=${certs.key}`, `--tls-cert=${certs.cert}`] : []
 const servers: RunningServer[] = []
 try {

@@ -10,15 +10,9 @@
 import { availableParallelism, cpus } from 'node:os'
 import { benchRuntime, pinning } from './lib/child.js'
 import { formatMemory, runMemory } from './memory.js'
-import { formatCpu, formatThroughput, runThroughput, type ThroughputSettings } from './throughput.js'
+import { formatCpu, formatThroughput, runThroughput, throughputSettingsFromEnv } from './throughput.js'
 
-const settings: ThroughputSettings = {
-  rounds: Number(process.env.BENCH_ROUNDS ?? 3),
-  segments: Number(process.env.BENCH_SEGMENTS ?? 4),
-  segmentMs: Number(process.env.BENCH_SEGMENT_MS ?? 1000),
-  warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 1500),
-  settleMs: Number(process.env.BENCH_SETTLE_MS ?? 150),
-}
+const settings = throughputSettingsFromEnv()
 
 const started = Date.now()
 console.log(`SD benchmarks: node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), ` +

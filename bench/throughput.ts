@@ -241,3 +241,14 @@ export function formatCpu (perRound: ThroughputRow[]): string {
     'and requests per second of server CPU (what each server would do with its core saturated):\n' +
     table(header, body, new Set([5, 6, 7])) + warning
 }
+
+/** Throughput settings from the environment (BENCH_ROUNDS, BENCH_SEGMENTS, BENCH_SEGMENT_MS, BENCH_WARMUP_MS, BENCH_SETTLE_MS), as every throughput bench reads them. */
+export function throughputSettingsFromEnv (): ThroughputSettings {
+  return {
+    rounds: Number(process.env.BENCH_ROUNDS ?? 3),
+    segments: Number(process.env.BENCH_SEGMENTS ?? 4),
+    segmentMs: Number(process.env.BENCH_SEGMENT_MS ?? 1000),
+    warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 1500),
+    settleMs: Number(process.env.BENCH_SETTLE_MS ?? 150),
+  }
+}

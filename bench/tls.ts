@@ -12,15 +12,9 @@ import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { benchRuntime, pinning } from './lib/child.js'
 import { tlsMinimal } from './lib/servers.js'
-import { formatCpu, formatThroughput, runThroughput, type ThroughputSettings } from './throughput.js'
+import { formatCpu, formatThroughput, runThroughput, throughputSettingsFromEnv } from './throughput.js'
 
-const settings: ThroughputSettings = {
-  rounds: Number(process.env.BENCH_ROUNDS ?? 3),
-  segments: Number(process.env.BENCH_SEGMENTS ?? 4),
-  segmentMs: Number(process.env.BENCH_SEGMENT_MS ?? 1000),
-  warmupMs: Number(process.env.BENCH_WARMUP_MS ?? 1500),
-  settleMs: Number(process.env.BENCH_SETTLE_MS ?? 150),
-}
+const settings = throughputSettingsFromEnv()
 
 const dir = mkdtempSync(join(tmpdir(), 'sd-bench-tls-'))
 try {

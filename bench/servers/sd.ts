@@ -5,28 +5,40 @@
  * limits out of reach (bench:connections holds up to 12,500 from one source address), and the
  * per-connection rate limit raised out of reach: one pipelined TCP connection here runs faster
  * (≈70k req/s) than the default 50k/s allows, and the bucket still runs on every message, so
- * its cost is measured.
+ * its cost is measured. For bench/auth.ts: `--auth-secret=S` turns authentication on (HS256, as
+ * SD_AUTH_JWT_SECRET does), `--tls-key=F --tls-cert=F` TLS on the tcp and http ports; and it
+ * answers `{type: 'cpu'}` with its CPU time so far (µs), so a bench can charge each connection
+ * its server CPU.
  */
-import { createApp } from '../../framework/index.js'
+import { createApp, type ConfigInput } from '../../framework/index.js'
 import { serve } from '../lib/server-child.js'
 
 const root = new URL('../..', import.meta.url).pathname
-const idleArg = process.argv.slice(2).find((a) => a.startsWith('--heartbeat-idle-ms='))
-const heartbeatIdleMs = idleArg === undefined ? 0 : Number(idleArg.slice(idleArg.indexOf('=') + 1))
+const arg = (name: string): string | undefined => {
+  const found = process.argv.slice(2).find((a) => a.startsWith(`--${name}=`))
+  return found === undefined ? undefined : found.slice(name.length + 3)
+}
+const idleArg = arg('heartbeat-idle-ms')
+const heartbeatIdleMs = idleArg === undefined ? 0 : Number(idleArg)
+const secret = arg('auth-secret')
+const key = arg('tls-key')
+const cert = arg('tls-cert')
+const tls = key && cert ? { tls: { key, cert } } : {}
 const app = await createApp({
   root,
   overrides: {
     app: { logLevel: 'silent' },
     server: {
-      tcp: { host: '127.0.0.1', port: 0 },
+      tcp: { host: '127.0.0.1', port: 0, ...tls },
       text: { host: '127.0.0.1', port: 0 },
-      http: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0, ...tls },
       heartbeatIdleMs,
       rateLimit: { messagesPerSecond: 1_000_000_000, burst: 1_000_000_000 },
       maxConnections: 1_000_000,
       maxConnectionsPerIp: 1_000_000,
     },
-  },
+    ...(secret ? { auth: { jwt: { secret } } } : {}),
+  } as ConfigInput,
 })
 await app.start()
 
@@ -40,4 +52,11 @@ serve({
   ports: { tcp: port('tcp'), ws: port('http'), http: port('http') },
   connections: () => app.connections.size,
   stop: () => app.stop(),
+})
+
+// the server's CPU time, user + system, in µs: what one connection costs here, whatever else runs on the machine
+process.on('message', (msg: unknown) => {
+  if ((msg as { type?: unknown } | null)?.type !== 'cpu') return
+  const cpu = process.cpuUsage()
+  process.send?.({ type: 'cpu', us: cpu.user + cpu.system })
 })

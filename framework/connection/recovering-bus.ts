@@ -79,11 +79,12 @@ export class RecoveringBus implements Bus {
   // ---- recorded pushes ---------------------------------------------------------------------
 
   async sendToUid (uid: Uid, data: unknown, options?: PushOptions): Promise<number> {
+    const ack = options?.ack === true
+    // the hot path first: a send that records nothing builds no stream name
+    if (!ack && !(options?.recover ?? this.#options.uids)) return this.#inner.sendToUid(uid, data, options)
     // a uid too long for a stream name: a plain push (an ack send then has no ack to wait for)
-    if (!recordable(uidStream(uid))) return options?.ack === true ? this.#inner.sendToUid(uid, data).then(() => 0) : this.#inner.sendToUid(uid, data, options)
-    if (options?.ack === true) return this.#sendWithAck(String(uid), data, options)
-    if (!(options?.recover ?? this.#options.uids)) return this.#inner.sendToUid(uid, data, options)
-    return this.#recordedUid(String(uid), data, options)
+    if (!recordable(uidStream(uid))) return ack ? this.#inner.sendToUid(uid, data).then(() => 0) : this.#inner.sendToUid(uid, data, options)
+    return ack ? this.#sendWithAck(String(uid), data, options as PushOptions) : this.#recordedUid(String(uid), data, options)
   }
 
   async sendToUids (uids: readonly Uid[], data: unknown, options?: PushOptions): Promise<number> {
@@ -94,8 +95,9 @@ export class RecoveringBus implements Bus {
   }
 
   async sendToGroup (group: string, data: unknown, options?: PushOptions): Promise<number> {
+    if (!(options?.recover ?? this.#groupRecoverable(group))) return this.#inner.sendToGroup(group, data, options)
     const stream = groupStream(group)
-    if (!(options?.recover ?? this.#groupRecoverable(group)) || !recordable(stream)) return this.#inner.sendToGroup(group, data, options)
+    if (!recordable(stream)) return this.#inner.sendToGroup(group, data, options)
     const p = await this.#store.append(stream, data)
     // excluded SDK members get a skip message where the connection is held (bus-ops.ts runPush)
     return this.#inner.sendToGroup(group, data, { ...options, meta: { s: stream, e: p.epoch, o: p.offset } })

@@ -74,13 +74,16 @@ export class TlsFiles {
   readonly #config: TlsConfig
   readonly #root: string
   #context: SecureContext
+  /** The PEM the context was made from (read once per load: what https gets is what was checked). */
+  #pem: { key: Buffer, cert: Buffer, ca?: Buffer }
 
   /** `key`: the options' path, for messages (`server.tcp.tls`). Throws SD_ERR_CONFIG_INVALID when a file cannot be read or used. */
   constructor (key: string, config: TlsConfig, root: string) {
     this.#key = key
     this.#config = config
     this.#root = root
-    this.#context = this.#make()
+    this.#pem = readTlsFiles(key, config, root)
+    this.#context = this.#make(this.#pem)
   }
 
   /** The context new connections get. */
@@ -93,18 +96,19 @@ export class TlsFiles {
     return this.#config.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS
   }
 
-  /** The files' PEM contents (for servers that take options, e.g. https). */
+  /** The files' PEM contents as last loaded (for servers that take options, e.g. https). */
   contents (): { key: Buffer, cert: Buffer, ca?: Buffer } {
-    return readTlsFiles(this.#key, this.#config, this.#root)
+    return this.#pem
   }
 
   /** Reads the files again; connections made from now on get the new certificate. Throws (keeping the old one) when they are bad. */
   reload (): void {
-    this.#context = this.#make()
+    const pem = readTlsFiles(this.#key, this.#config, this.#root)
+    this.#context = this.#make(pem)
+    this.#pem = pem
   }
 
-  #make (): SecureContext {
-    const pem = this.contents()
+  #make (pem: { key: Buffer, cert: Buffer, ca?: Buffer }): SecureContext {
     try {
       return createSecureContext(pem)
     } catch (err) {
