@@ -15,6 +15,8 @@ export const layers = [
   { folder: 'cluster', what: 'the dispatch cluster: links, dispatch server, registry, messenger, carriers, cluster bus' },
   { folder: 'multicore', what: 'node:cluster multi-core: primary, worker processes, ipc protocol, membership' },
   { folder: 'gateway', what: 'gateway/worker split: the gateway\'s link server and routing, the worker\'s links and bus, the gateway registry' },
+  { folder: 'metrics', what: 'Prometheus metrics (prom-client), the per-process snapshot, merging across processes, the sampled series' },
+  { folder: 'admin', what: 'the admin listener: /metrics, the dashboard, POST /sd/publish, the admin token guard' },
   { folder: 'server', what: 'composition: config, Application, createApp' },
   { folder: 'cli', what: 'oclif commands' },
 ]

@@ -15,7 +15,7 @@ import type { TimersConfig } from '../timer/spec.js'
 import type { TransportOptions, TransportPortOptions } from '../transport/options.js'
 import type { ViewsConfig } from '../view/options.js'
 import type { AppConfig, ServerOwnOptions } from './options.js'
-import type { AdminConfig } from './admin.js'
+import type { AdminConfig } from '../admin/guard.js'
 
 /** `config/server.ts`: ports (one key per registered transport), heartbeats and limits. */
 export interface ServerConfig extends TransportPortOptions, TransportOptions, ConnectionOptions, ServerOwnOptions {}

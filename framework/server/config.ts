@@ -24,7 +24,7 @@ import { viewsDefaults } from '../view/options.js'
 import { configFileWarning } from './config-files.js'
 import { checkedSections, type Config, type ConfigInput } from './config-types.js'
 import { appDefaults, serverOwnDefaults } from './options.js'
-import { adminDefaults } from './admin.js'
+import { adminDefaults } from '../admin/guard.js'
 
 export type { Config, ConfigInput, DeepPartial, ServerConfig } from './config-types.js'
 export type { Framing, PackName, SocketPortConfig, WsConfig, HttpConfig, RateLimitConfig } from '../transport/options.js'
@@ -34,7 +34,7 @@ export type { ViewsConfig } from '../view/options.js'
 export type { ClusterConfig } from '../cluster/options.js'
 export type { GatewayConfig } from '../gateway/options.js'
 export type { RecoveryConfig } from '../connection/recovery-options.js'
-export type { AdminConfig } from './admin.js'
+export type { AdminConfig } from '../admin/guard.js'
 export type { AuthConfig, AuthJwtConfig, AuthenticateHook, AuthInfo, AuthResult } from '../connection/auth-options.js'
 export type { RouteSpec, RoutesConfig } from '../core/router.js'
 export type { TransportName } from '../core/contract.js'
@@ -185,6 +185,8 @@ function envPorts (): Array<[string, (c: Config, port: number) => void]> {
     [entry.envPort, (c, p) => { (c.server as unknown as Record<string, PortOptions>)[entry.key].port = p }])
   ports.push(['SD_DISPATCH_PORT', (c, p) => { c.cluster.dispatchPort = p }])
   ports.push(['SD_GATEWAY_PORT', (c, p) => { c.gateway.port = p }])
+  // a port for the admin listener is the wish to run it
+  ports.push(['SD_ADMIN_PORT', (c, p) => { c.admin.port = p; c.admin.enabled = true }])
   return ports
 }
 
@@ -216,6 +218,7 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
   if (env.SD_NODE_NAME) config.app.nodeName = env.SD_NODE_NAME
   applyGatewayEnv(config, env)
   if (env.SD_ADMIN_TOKEN) config.admin.token = env.SD_ADMIN_TOKEN
+  if (env.SD_ADMIN_HOST) config.admin.host = env.SD_ADMIN_HOST
   if (env.SD_AUTH_JWT_SECRET) config.auth.jwt.secret = env.SD_AUTH_JWT_SECRET
   if (env.MYSQL_URL) config.mysql.url = env.MYSQL_URL
   if (env.REDIS_URL) config.redis.url = env.REDIS_URL

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { networkInterfaces } from 'node:os'
 import { Controller, loadConfig, SdError } from '../../framework/index.js'
-import { adminAllows, isLoopback } from '../../framework/server/admin.js'
+import { adminAllows, isLoopback } from '../../framework/admin/guard.js'
 import { Router } from '../../framework/core/router.js'
 import { http, portOf, startApp, TcpClient } from '../helpers.js'
 

@@ -1,0 +1,48 @@
+/**
+ * What the admin listener serves, as the process that runs it provides it: an in-process
+ * application (createApp) answers from itself; the primary of `sd start` asks its worker
+ * processes over IPC and merges. The listener knows neither.
+ */
+import type { ProcessSnapshot } from '../metrics/snapshot.js'
+
+/** Who a publish reaches: exactly one of the four. */
+export type PublishTarget =
+  | { uid: string }
+  | { uids: string[] }
+  | { group: string }
+  | { all: true }
+
+/** A checked `POST /sd/publish` body. */
+export interface PublishRequest {
+  to: PublishTarget
+  data: unknown
+  /** Record it for recovery (the send option `recover`). @default the server's recovery config */
+  recover?: boolean
+}
+
+/** One cluster node's latest figures, as its heartbeat published them (`nodes()`). */
+export interface NodeFigures {
+  node: string
+  role: 'server' | 'dispatch'
+  /** Open connections (all transports). */
+  connections: number
+  messagesInPerSec?: number
+  messagesOutPerSec?: number
+  p50Ms?: number
+  p99Ms?: number
+  links: Array<{ peer: string, state: string, rttMs?: number }>
+}
+
+/** The admin listener's view of the server it belongs to. */
+export interface AdminSources {
+  /** This server's node name (the dashboard's title). */
+  readonly node: string
+  /** Prometheus text of the whole server (every process). */
+  metrics (): Promise<string>
+  /** This server's figures now, summed over its processes. */
+  snapshot (): Promise<ProcessSnapshot>
+  /** Every live node of its cluster with its latest figures; undefined when not clustered. */
+  nodes? (): Promise<NodeFigures[]>
+  /** Pushes `data` cluster-wide; resolves to the number of connections it reached. */
+  publish (request: PublishRequest): Promise<number>
+}
