@@ -3,7 +3,9 @@
  * application (createApp) answers from itself; the primary of `sd start` asks its worker
  * processes over IPC and merges. The listener knows neither.
  */
-import type { ProcessSnapshot } from '../metrics/snapshot.js'
+import type { NodeFigures, ProcessSnapshot } from '../metrics/snapshot.js'
+
+export type { NodeFigures, ProcessSnapshot } from '../metrics/snapshot.js'
 
 /** Who a publish reaches: exactly one of the four. */
 export type PublishTarget =
@@ -18,19 +20,6 @@ export interface PublishRequest {
   data: unknown
   /** Record it for recovery (the send option `recover`). @default the server's recovery config */
   recover?: boolean
-}
-
-/** One cluster node's latest figures, as its heartbeat published them (`nodes()`). */
-export interface NodeFigures {
-  node: string
-  role: 'server' | 'dispatch'
-  /** Open connections (all transports). */
-  connections: number
-  messagesInPerSec?: number
-  messagesOutPerSec?: number
-  p50Ms?: number
-  p99Ms?: number
-  links: Array<{ peer: string, state: string, rttMs?: number }>
 }
 
 /** The admin listener's view of the server it belongs to. */

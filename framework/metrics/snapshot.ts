@@ -44,6 +44,19 @@ export interface ProcessSnapshot {
   links: LinkFigure[]
 }
 
+/** One cluster node's latest figures, as its heartbeat published them (`nodes()`). */
+export interface NodeFigures {
+  node: string
+  role: 'server' | 'dispatch'
+  /** Open connections (all transports). */
+  connections: number
+  messagesInPerSec?: number
+  messagesOutPerSec?: number
+  p50Ms?: number
+  p99Ms?: number
+  links: Array<{ peer: string, state: string, rttMs?: number }>
+}
+
 /** An empty latency histogram. */
 export function emptyLatency (): LatencyCounts {
   return { count: 0, sumMs: 0, buckets: new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0) }

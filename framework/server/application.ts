@@ -43,6 +43,8 @@ import { noParams, Router } from '../core/router.js'
 import { memory } from './memory.js'
 import { Recovery } from './recovery.js'
 import { AdminGuard } from './admin.js'
+import { AppMetrics } from './app-metrics.js'
+import { Ops } from './ops.js'
 import { makeAuth, type Auth } from './auth.js'
 import { announceGateway, makeGateway, makeWorker, registryDirectory } from './roles.js'
 import type { GatewayRegistry } from '../gateway/registry.js'
@@ -94,6 +96,10 @@ export class Application implements TransportHost, ServerHost, AppContract {
   readonly auth: Auth | undefined
   /** Asked about each WebSocket upgrade when auth is on (its token, header or query). */
   readonly upgradeAuth: Auth['upgrade'] | undefined
+  /** Prometheus registry and snapshot of this process (`config.metrics`). */
+  readonly metrics: AppMetrics
+  /** The admin listener when this process runs it (`config.admin.enabled`, not a worker of `sd start`). */
+  readonly ops: Ops
   #stopAuth: (() => void) | undefined
   #status: AppStatus = 'created'
   readonly #transports: Transport[] = []
@@ -156,6 +162,8 @@ export class Application implements TransportHost, ServerHost, AppContract {
     this.auth = makeAuth(this)
     this.upgradeAuth = this.auth && ((request) => (this.auth as Auth).upgrade(request))
     this.recovery = new Recovery(this)
+    this.metrics = new AppMetrics(this)
+    this.ops = new Ops(this)
   }
 
   get status (): AppStatus {
@@ -337,7 +345,9 @@ export class Application implements TransportHost, ServerHost, AppContract {
         await t.start().catch((err: unknown) => { throw port ? listenError(err, port.key, port.options.host, port.options.port, port.setting) : err })
       }
       await this.#worker?.start()
+      await this.ops.start()
     } catch (err) {
+      await this.ops.stop()
       await Promise.allSettled(this.#transports.map((t) => t.close()))
       await this.#registry?.close()
       await this.#gateway?.close()
@@ -432,6 +442,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
     this.#stopAuth?.()
     await Promise.all(this.#transports.map((t) => t.close()))
     await this.#gateway?.close()
+    await this.ops.stop()
     for (const fn of this.#hooks.onStop) {
       try { await fn(this) } catch (err) { this.log.error({ err, hook: 'onStop' }, 'hook failed') }
     }
