@@ -124,6 +124,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   onNotice: NoticeHandler = () => {}
   /** Requests sent again after a route failed or missed a target (status, tests). */
   resent = 0
+  /** Requests received again (a re-send or a late copy) and answered without running twice. */
+  deduped = 0
 
   /** Largest request body a frame can carry. */
   readonly #maxBody: number
@@ -436,8 +438,10 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     forEachRequest(payload, (id, body) => {
       let value: unknown
       if (replies.has(id)) {
+        this.deduped++
         value = replies.get(id) // a re-send: answer again, do not run it twice
       } else if (id < floor) {
+        this.deduped++
         return // a late copy of a request the source no longer waits for: it ran already
       } else {
         try {

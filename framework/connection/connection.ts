@@ -6,6 +6,7 @@ import type { TransportName } from '../core/contract.js'
 import { SdError, type ErrorBody } from '../core/errors.js'
 import type { Codec, MessageId, PushMeta } from './codec.js'
 import { unlimitedBudget, type SendBudget } from './send-budget.js'
+import { DISCARDED_TRAFFIC, type TransportTraffic } from './traffic.js'
 
 /** Lifecycle of a connection. */
 export type ConnectionStatus = 'open' | 'closing' | 'closed'
@@ -122,6 +123,8 @@ export abstract class Connection {
   /** Task calls made for this connection's requests and not settled (task/pool.ts). */
   taskCalls = 0
   status: ConnectionStatus = 'open'
+  /** Where its messages and bytes are counted (transport/receive.ts counts input here too). */
+  traffic: TransportTraffic = DISCARDED_TRAFFIC
   /** Why the server closed it (undefined: closed by the client, or without a reason). */
   closeError: SdError | undefined = undefined
   readonly codec: Codec
@@ -209,6 +212,12 @@ export abstract class Connection {
     this.#budget = budget
   }
 
+  /** Counts this connection (open now, its messages, its close) in `traffic`. */
+  useTraffic (traffic: TransportTraffic): void {
+    this.traffic = traffic
+    if (this.status !== 'closed') traffic.opened++
+  }
+
   /** Sets what this connection counts in its budget to its exact unsent bytes (0 once not open); returns it. */
   recount (): number {
     const bytes = this.status === 'open' ? this.bufferedBytes : 0
@@ -227,6 +236,9 @@ export abstract class Connection {
     }
     const budget = this.#budget
     const n = bytes.length + this.#frameOverhead
+    const traffic = this.traffic
+    traffic.messagesOut++
+    traffic.bytesOut += n
     this.#counted += n
     if ((budget.total += n) > budget.checkAt) budget.check()
     this.write(bytes)
@@ -283,6 +295,7 @@ export abstract class Connection {
   closed (): void {
     if (this.status === 'closed') return
     this.status = 'closed'
+    this.traffic.closed++
     clearTimeout(this.#graceTimer)
     this.#budget.total -= this.#counted
     this.#counted = 0

@@ -52,6 +52,7 @@ export const errorCodes = {
   SD_ERR_TOKEN_EXPIRED: { status: 401, message: 'token expired: %s' },
   SD_ERR_AUTH_TIMEOUT: { status: 408, message: 'not authenticated within %s ms' },
   SD_ERR_FORBIDDEN: { status: 403, message: 'forbidden: %s' },
+  SD_ERR_METRICS_DISABLED: { status: 404, message: 'metrics are off: %s' },
 } as const satisfies Record<string, ErrorSpec>
 
 /** A registered error code. */

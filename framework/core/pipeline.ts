@@ -10,6 +10,7 @@ import type { BaseController, ControllerClass, ControllerHost } from './controll
 import { isPublicError, SdError, type ErrorBody } from './errors.js'
 import { runMiddleware, type Middleware } from './hooks.js'
 import type { HttpExchange } from './http-exchange.js'
+import { NOT_FOUND_ROUTE, type ActionMeter } from './meter.js'
 import type { Route, RouteMatch, Router } from './router.js'
 
 /** A client's request id (`{"id":7,…}`). */
@@ -79,6 +80,8 @@ export interface PipelineHost extends ControllerHost {
   /** The auth guard (undefined: authentication is off). */
   readonly auth?: AuthGuard | undefined
   readonly config: ControllerHost['config'] & { readonly server: { readonly maxPendingPerConnection: number } }
+  /** Counts each request's latency by route and each error by code (undefined: metrics off). */
+  readonly meter?: ActionMeter | undefined
 }
 
 /**
@@ -114,6 +117,8 @@ export class Pipeline<C extends BaseController = BaseController> {
   readonly #middleware: ReadonlyArray<Middleware<C>>
   readonly #mapError: ErrorMapper
   #inflight = 0
+  /** The route label of the request `#start` just ran synchronously (read by `#run` right after). */
+  #route = NOT_FOUND_ROUTE
 
   /** `middleware`: the application's list, read on every request (so later `use()` calls count). */
   constructor (host: PipelineHost, middleware: ReadonlyArray<Middleware<C>>, mapError: ErrorMapper = asThrown) {
@@ -150,13 +155,21 @@ export class Pipeline<C extends BaseController = BaseController> {
   }
 
   #run (sink: ReplySink, conn: PipelineConnection | null, transport: TransportName, id: RequestId | undefined | null, path: string, verb: string | undefined, data: unknown, http: HttpExchange | null): void {
-    if (!this.#start(sink, conn, transport, id, path, verb, data, http)) sink.done?.()
+    const t0 = this.#host.meter === undefined ? 0 : performance.now()
+    if (!this.#start(sink, conn, transport, id, path, verb, data, http, t0)) this.#end(sink, this.#route, t0)
+  }
+
+  /** The request is over: its latency is counted (metrics on: `t0` > 0), its sink told. */
+  #end (sink: ReplySink, route: string, t0: number): void {
+    if (t0 !== 0) this.#host.meter?.observe(route, t0)
+    sink.done?.()
   }
 
   /** Runs the request up to its action; true when the action went async (its end calls `done` itself). */
-  #start (sink: ReplySink, conn: PipelineConnection | null, transport: TransportName, id: RequestId | undefined | null, path: string, verb: string | undefined, data: unknown, http: HttpExchange | null): boolean {
+  #start (sink: ReplySink, conn: PipelineConnection | null, transport: TransportName, id: RequestId | undefined | null, path: string, verb: string | undefined, data: unknown, http: HttpExchange | null, t0: number): boolean {
     let name = path
     let match: RouteMatch | undefined
+    this.#route = NOT_FOUND_ROUTE
     try {
       match = this.#host.router.match(path, verb)
       if (match === undefined) {
@@ -164,7 +177,7 @@ export class Pipeline<C extends BaseController = BaseController> {
         return false
       }
       const route = match.route
-      name = route.name
+      name = this.#route = route.name
       if (route.transports !== null && !route.transports.has(transport)) {
         this.#refuse(sink, id, new SdError('SD_ERR_TRANSPORT_NOT_ALLOWED', path))
         return false
@@ -192,12 +205,12 @@ export class Pipeline<C extends BaseController = BaseController> {
         denied.then((err) => {
           this.#settled(conn)
           if (err !== undefined) this.#refuse(sink, id, err)
-          else if (this.#proceed(sink, conn, transport, id, path, data, http, matched)) return
-          sink.done?.()
+          else if (this.#proceed(sink, conn, transport, id, path, data, http, matched, t0)) return
+          this.#end(sink, name, t0)
         }, (err: unknown) => {
           this.#settled(conn)
           this.#fail(sink, conn, id, err, name)
-          sink.done?.()
+          this.#end(sink, name, t0)
         })
         return true
       }
@@ -205,11 +218,11 @@ export class Pipeline<C extends BaseController = BaseController> {
       this.#fail(sink, conn, id, err, name)
       return false
     }
-    return this.#proceed(sink, conn, transport, id, path, data, http, match)
+    return this.#proceed(sink, conn, transport, id, path, data, http, match, t0)
   }
 
   /** Validates and runs the matched action; true when it went async. */
-  #proceed (sink: ReplySink, conn: PipelineConnection | null, transport: TransportName, id: RequestId | undefined | null, path: string, data: unknown, http: HttpExchange | null, match: RouteMatch): boolean {
+  #proceed (sink: ReplySink, conn: PipelineConnection | null, transport: TransportName, id: RequestId | undefined | null, path: string, data: unknown, http: HttpExchange | null, match: RouteMatch, t0: number): boolean {
     const route = match.route
     const name = route.name
     try {
@@ -227,11 +240,11 @@ export class Pipeline<C extends BaseController = BaseController> {
         Promise.resolve(result).then((value) => {
           this.#settled(conn)
           this.#reply(sink, conn, id, value, name)
-          sink.done?.()
+          this.#end(sink, name, t0)
         }, (err: unknown) => {
           this.#settled(conn)
           this.#fail(sink, conn, id, err, name)
-          sink.done?.()
+          this.#end(sink, name, t0)
         })
         return true
       }
@@ -276,6 +289,7 @@ export class Pipeline<C extends BaseController = BaseController> {
 
   /** A request refused before its action ran. */
   #refuse (sink: ReplySink, id: RequestId | undefined | null, err: SdError): void {
+    this.#host.meter?.error(err.code)
     sink.replyError(id, err.toJSON(), err.status)
   }
 
@@ -283,6 +297,7 @@ export class Pipeline<C extends BaseController = BaseController> {
     const err = this.#mapError(thrown, action)
     if (!isPublicError(err)) this.#host.log.error(conn === null ? { err, action } : { err, action, connectionId: conn.id }, 'action threw')
     const { status, body } = errorBody(err)
+    this.#host.meter?.error(body.code)
     sink.replyError(id, body, status)
   }
 }

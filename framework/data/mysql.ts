@@ -99,6 +99,18 @@ export function toDbError (err: unknown, lastConnectFailure = 0): unknown {
   return err
 }
 
+/** What tarn (knex's pool) tells of itself. */
+interface TarnCounts { numUsed (): number, numFree (): number, numPendingAcquires (): number }
+
+/** One MySQL pool at one instant (metrics). */
+export interface MysqlPoolState {
+  role: 'primary' | 'replica'
+  /** Connections lent out, idle, and acquires waiting for one. */
+  used: number
+  free: number
+  pending: number
+}
+
 /** The MySQL pools of one process. */
 export class Mysql {
   readonly #config: MysqlConfig
@@ -135,6 +147,18 @@ export class Mysql {
   mapError (err: unknown): unknown {
     const pools = [this.#primary, ...(this.#replicas ?? [])]
     return toDbError(err, Math.max(0, ...pools.map((p) => p?.lastConnectFailure ?? 0)))
+  }
+
+  /** State of the pools made so far (none is made for this: a pool opens on first use). */
+  pools (): MysqlPoolState[] {
+    const out: MysqlPoolState[] = []
+    const add = (pool: Pool | undefined, role: MysqlPoolState['role']): void => {
+      const tarn = (pool?.knex.client as { pool?: TarnCounts } | undefined)?.pool
+      if (tarn) out.push({ role, used: tarn.numUsed(), free: tarn.numFree(), pending: tarn.numPendingAcquires() })
+    }
+    add(this.#primary, 'primary')
+    for (const replica of this.#replicas ?? []) add(replica, 'replica')
+    return out
   }
 
   /** Closes every pool (on shutdown). */

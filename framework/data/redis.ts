@@ -128,6 +128,14 @@ export class RedisConnections {
     return client
   }
 
+  /** Status of each connection made so far (ioredis' `status`: `ready`, `connecting`, `reconnecting`, `end`…); none is made for this. */
+  clients (): Array<{ role: 'shared' | 'dedicated', status: string }> {
+    const out: Array<{ role: 'shared' | 'dedicated', status: string }> = []
+    if (this.#shared) out.push({ role: 'shared', status: this.#shared.status })
+    for (const c of this.#dedicated) out.push({ role: 'dedicated', status: c.status })
+    return out
+  }
+
   async close (): Promise<void> {
     const all = [this.#shared, ...this.#dedicated].filter((c): c is RedisClient => c !== undefined)
     this.#shared = undefined

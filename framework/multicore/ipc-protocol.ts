@@ -8,6 +8,7 @@ import type { MembershipChange, PushOp, QueryOp } from '../connection/bus-ops.js
 import type { NodeStats } from '../core/contract.js'
 import { errorCodes, SdError, type ErrorCode } from '../core/errors.js'
 import type { Ports } from './ports.js'
+import type { ProcessMetrics } from './metrics-merge.js'
 
 /** What a worker reports of itself (its application's `stats()`). */
 export type WorkerStats = NodeStats
@@ -42,12 +43,15 @@ export type FromWorker =
   | { t: 'send', r: number, to: PushOp, d?: unknown }
   | { t: 'query', r: number, q: QueryOp }
   | { t: 'stats', r: number, stats: WorkerStats }
+  /** Its metrics (undefined: it has no application yet, or they could not be read). */
+  | { t: 'metrics', r: number, m: ProcessMetrics | undefined }
 
 /** Primary → worker. */
 export type ToWorker =
   | { t: 'deliver', to: PushOp, d?: unknown }
   | { t: 'result', r: number, v: unknown }
   | { t: 'stats', r: number }
+  | { t: 'metrics', r: number }
   | { t: 'stop' }
   /** Read the TLS certificate files again (`sd reload` at a kept gateway). */
   | { t: 'tls' }

@@ -15,6 +15,8 @@ import type { Ports } from './ports.js'
 import { PendingRequests } from '../connection/remote-bus.js'
 import { MembershipMirror } from './membership.js'
 import { Batcher, isBatch } from './batch.js'
+import { mergeProcessMetrics, type ProcessMetrics } from './metrics-merge.js'
+import type { ProcessSnapshot } from '../core/snapshot.js'
 import { GATEWAY_SLOT, roleEnv, runSecret, slotRoles, type PrimaryMode, type SlotRole } from './roles.js'
 
 export type { PrimaryMode, SlotRole } from './roles.js'
@@ -109,6 +111,8 @@ export class Primary {
   readonly #readyWaiters = new Map<number, { resolve: (ports: Ports) => void, reject: (err: Error) => void }>()
   /** `stats` requests to the workers (a worker that does not answer in time shows no stats). */
   readonly #statsRequests = new PendingRequests()
+  /** `metrics` requests to every process (one that does not answer in 2 s is left out). */
+  readonly #metricsRequests = new PendingRequests()
   #status: PrimaryStatus = 'starting'
   #ports: Ports = {}
   readonly #startedAt = Date.now()
@@ -269,6 +273,9 @@ export class Primary {
       case 'stats':
         this.#statsRequests.settle(msg.r, msg.stats)
         return
+      case 'metrics':
+        this.#metricsRequests.settle(msg.r, msg.m)
+        return
       default:
         this.#membership.apply(id, msg)
     }
@@ -397,6 +404,21 @@ export class Primary {
     const connections: Record<string, number> = {}
     for (const w of workers) for (const [t, n] of Object.entries(w.stats?.connections ?? {})) connections[t] = (connections[t] ?? 0) + n
     return { pid: process.pid, status: this.#status, mode: this.#options.mode, uptimeMs: Date.now() - this.#startedAt, ports: this.#ports, workers, connections }
+  }
+
+  /** Prometheus text of the whole server: every process's registry (the gateway's too) merged; docs/metrics.md. */
+  async metrics (): Promise<string> {
+    return await (await this.#metrics()).text()
+  }
+
+  /** The whole server's figures now, summed over its processes. */
+  async snapshot (): Promise<ProcessSnapshot> {
+    return (await this.#metrics()).snapshot
+  }
+
+  async #metrics (): ReturnType<typeof mergeProcessMetrics> {
+    const slots = [...this.#slots.values()].map((s) => s.current).filter((s): s is Slot => s !== undefined && s.ready && s.worker.isConnected())
+    return await mergeProcessMetrics(await Promise.all(slots.map((slot) => this.#metricsRequests.start((r) => { this.#send(slot, { t: 'metrics', r }); return true }, undefined as ProcessMetrics | undefined, 2000))))
   }
 
   #stats (slot: Slot): Promise<WorkerStats | undefined> {

@@ -16,6 +16,8 @@ import { isProtocolMessage, type FromWorker, type ToWorker, type WorkerStats } f
 import { MulticoreBus } from './multicore-bus.js'
 import { Batcher, isBatch } from './batch.js'
 import { processNodeName } from './roles.js'
+import { processMetrics } from './metrics-merge.js'
+import type { ProcessSnapshot } from '../core/snapshot.js'
 import type { Ports } from './ports.js'
 
 /** What a worker process uses of the application it runs (server/'s `Application` is one). */
@@ -32,6 +34,8 @@ export interface WorkerApp {
   ports (): Ports
   /** Reads the TLS certificate files again (a kept gateway on `sd reload`). */
   reloadTls? (): void
+  /** Its metrics, for the primary's whole-server `/metrics` (server/app-metrics.ts). */
+  readonly metrics?: { json (): Promise<unknown[]>, snapshot (): ProcessSnapshot }
 }
 
 /** Builds the application of a worker (server/create-app's `createApp`). */
@@ -83,6 +87,12 @@ export async function runWorker<A extends WorkerApp> (createApp: WorkerAppFactor
   const handle = (msg: ToWorker): void => {
     if (msg.t === 'stop') stop('asked by the primary')
     else if (msg.t === 'stats') { if (app) send({ t: 'stats', r: msg.r, stats: app.stats() }) }
+    else if (msg.t === 'metrics') {
+      const metrics = app?.metrics
+      const answer = (m: Awaited<ReturnType<typeof processMetrics>> | undefined): void => { send({ t: 'metrics', r: msg.r, m }) }
+      if (metrics) processMetrics(metrics).then(answer, () => answer(undefined))
+      else answer(undefined)
+    }
     else if (msg.t === 'tls') reloadTls()
     else bus?.receive(msg)
   }

@@ -174,6 +174,9 @@ export class Application implements TransportHost, ServerHost, AppContract {
   get gateway (): Gateway | undefined { return this.#gateway }
   /** Role worker: the links to its gateways; else undefined. */
   get gatewayWorker (): GatewayWorker | undefined { return this.#worker }
+  /** Where the transports and the pipeline count (undefined: `metrics.enabled` false). */
+  get traffic (): AppMetrics['traffic'] { return this.metrics?.traffic }
+  get meter (): AppMetrics['actions'] { return this.metrics?.actions }
 
   #setStatus (status: AppStatus): void {
     this.#status = status
@@ -257,6 +260,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
 
   connectionOpened (conn: Connection): void {
     conn.useBudget(this.sendBudget)
+    this.metrics.opened(conn)
     this.connections.add(conn)
     this.bus.opened?.(conn)
     this.auth?.opened(conn)

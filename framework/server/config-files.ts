@@ -19,12 +19,13 @@ export interface ConfigSections {
   recovery: DeepPartial<Config['recovery']>
   admin: DeepPartial<Config['admin']>
   auth: DeepPartial<Config['auth']>
+  metrics: DeepPartial<Config['metrics']>
   routes: Config['routes']
   timers: Config['timers']
 }
 
 /** Names of the SD sections (the files SD reads itself). */
-export const sdSections: ReadonlyArray<keyof ConfigSections> = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'admin', 'auth', 'routes', 'timers']
+export const sdSections: ReadonlyArray<keyof ConfigSections> = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'admin', 'auth', 'metrics', 'routes', 'timers']
 
 /** `S` when it is not an SD section's name (an app's own section), else never. */
 type AppSection<S extends string> = S extends keyof ConfigSections ? never : S

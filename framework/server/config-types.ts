@@ -16,6 +16,7 @@ import type { TransportOptions, TransportPortOptions } from '../transport/option
 import type { ViewsConfig } from '../view/options.js'
 import type { AppConfig, ServerOwnOptions } from './options.js'
 import type { AdminConfig } from '../admin/guard.js'
+import type { MetricsConfig } from '../metrics/options.js'
 
 /** `config/server.ts`: ports (one key per registered transport), heartbeats and limits. */
 export interface ServerConfig extends TransportPortOptions, TransportOptions, ConnectionOptions, ServerOwnOptions {}
@@ -40,12 +41,14 @@ export interface Config {
   admin: AdminConfig
   /** `config/auth.ts`: client authentication (JWT or a hook), public routes, timeout and expiry (docs/security.md). */
   auth: AuthConfig
+  /** `config/metrics.ts`: Prometheus metrics on or off (docs/metrics.md). */
+  metrics: MetricsConfig
   /** Sections SD does not know are kept for the app (e.g. `config/chat.ts`). */
   [section: string]: unknown
 }
 
 /** Sections whose keys are checked against the defaults. */
-export const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'admin', 'auth'] as const
+export const checkedSections = ['app', 'server', 'mysql', 'redis', 'tasks', 'views', 'cluster', 'gateway', 'recovery', 'admin', 'auth', 'metrics'] as const
 type CheckedSection = typeof checkedSections[number]
 
 /** Deep partial, for config files and overrides. */

@@ -25,6 +25,7 @@ import { configFileWarning } from './config-files.js'
 import { checkedSections, type Config, type ConfigInput } from './config-types.js'
 import { appDefaults, serverOwnDefaults } from './options.js'
 import { adminDefaults } from '../admin/guard.js'
+import { metricsDefaults } from '../metrics/options.js'
 
 export type { Config, ConfigInput, DeepPartial, ServerConfig } from './config-types.js'
 export type { Framing, PackName, SocketPortConfig, WsConfig, HttpConfig, RateLimitConfig } from '../transport/options.js'
@@ -64,6 +65,7 @@ export function defaultConfig (): Config {
     recovery: recoveryDefaults(),
     admin: adminDefaults(),
     auth: authDefaults(),
+    metrics: metricsDefaults(),
   }
 }
 

@@ -146,6 +146,15 @@ export class TaskPool extends EventEmitter<TaskPoolEvents> {
     return this.#pending
   }
 
+  /** Calls waiting for a thread. */
+  get queued (): number {
+    return this.#queue.length
+  }
+
+  /** Calls settled since the pool was made: answered (`completed`) or failed (error, timeout, crash, refused once queued). */
+  completed = 0
+  failed = 0
+
   /**
    * Runs one call in a worker; resolves to the method's result. `name` (the class) is for
    * errors and logs; `timeoutMs` 0 means no timeout. A call made for a connection (`owner`)
@@ -270,6 +279,7 @@ export class TaskPool extends EventEmitter<TaskPoolEvents> {
   }
 
   #fail (pc: PendingCall, err: Error): void {
+    this.failed++
     this.#settle(pc)
     pc.reject(err)
   }
@@ -291,8 +301,13 @@ export class TaskPool extends EventEmitter<TaskPoolEvents> {
     // a settled call: it timed out and the worker skipped it, or its answer came too late
     if (!pc.settled) {
       this.#settle(pc)
-      if (msg.ok) pc.resolve(msg.value)
-      else pc.reject(callerError(msg.error, pc.what, this.#options.log))
+      if (msg.ok) {
+        this.completed++
+        pc.resolve(msg.value)
+      } else {
+        this.failed++
+        pc.reject(callerError(msg.error, pc.what, this.#options.log))
+      }
     }
     if (this.#queue.length > 0) this.#drain()
   }

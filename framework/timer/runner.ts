@@ -50,6 +50,10 @@ export class TimerRunner extends EventEmitter<RunnerEvents> {
   #due: number | null = null
   #timeout: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
+  /** Ticks this node ran, ticks whose run threw, ticks skipped (the previous one still running, or the claim failed). */
+  runs = 0
+  failures = 0
+  skips = 0
 
   constructor (options: RunnerOptions) {
     super()
@@ -123,6 +127,7 @@ export class TimerRunner extends EventEmitter<RunnerEvents> {
 
   #fire (tick: number, next: number | null): void {
     if (this.#running !== undefined) {
+      this.skips++
       this.#log.warn({ tick }, 'timer still running its previous tick: tick skipped')
       return
     }
@@ -137,6 +142,7 @@ export class TimerRunner extends EventEmitter<RunnerEvents> {
       claim = await this.#claims.claim(this.#plan.name, tick, ttlMs, this.#plan.maxRuns)
       this.#setHealth('ok')
     } catch (err) {
+      this.skips++
       this.#setHealth('failing', err)
       return
     }
@@ -147,9 +153,11 @@ export class TimerRunner extends EventEmitter<RunnerEvents> {
       }
       return
     }
+    this.runs++
     try {
       await this.#run(tick, claim.fence)
     } catch (err) {
+      this.failures++
       this.#log.error({ err, tick, fence: claim.fence }, 'timer threw')
     }
   }

@@ -20,6 +20,7 @@ import { WsTransport } from './ws-transport.js'
 import { httpServerFactory } from './http-server.js'
 import { isClientJs, sendClientJs } from './client-bundle.js'
 import type { TlsFiles } from './tls.js'
+import type { TransportTraffic } from '../connection/traffic.js'
 
 /** Methods the catch-all route answers; the router decides which ones an action accepts. */
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -69,6 +70,8 @@ export class HttpTransport implements Transport {
   readonly #sockets = new Set<Socket>()
   /** HTTPS sockets still in their TLS handshake (closed at once on stop). */
   readonly #handshaking = new Set<Socket>()
+  /** Where this port's requests and bytes count (metrics on). */
+  #traffic: TransportTraffic | undefined
 
   /** `staticRoot`: absolute folder of static files, if any; `tls`: the certificate when it serves HTTPS (and wss). */
   constructor (host: TransportHost, config: HttpConfig, staticRoot?: string, tls?: TlsFiles) {
@@ -92,11 +95,21 @@ export class HttpTransport implements Transport {
     })
     this.#app = app
     installHttpErrors(app, host.log)
+    const traffic = this.#traffic = host.traffic?.of('http')
     // HTTPS: the TLS socket (the one requests and upgrades arrive on) once its handshake is done
     app.server.on(this.#tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
       this.#sockets.add(socket)
-      socket.once('close', () => this.#sockets.delete(socket))
+      if (traffic !== undefined) traffic.opened++
+      socket.once('close', () => this.#forget(socket))
     })
+    if (traffic !== undefined) {
+      // bytes are read off the sockets at a scrape (nothing per request); responses are counted as they end
+      traffic.live = () => this.#liveBytes()
+      app.addHook('onResponse', (_request, _reply, done) => {
+        traffic.messagesOut++
+        done()
+      })
+    }
     if (this.#tls !== undefined) {
       app.server.on('connection', (raw: Socket) => {
         this.#handshaking.add(raw)
@@ -104,7 +117,7 @@ export class HttpTransport implements Transport {
       })
       app.server.on('secureConnection', (secure: Socket & { _parent?: Socket }) => { if (secure._parent) this.#handshaking.delete(secure._parent) })
     }
-    if (this.ws) app.server.on('upgrade', (_request, socket: Socket) => this.#sockets.delete(socket))
+    if (this.ws) app.server.on('upgrade', (_request, socket: Socket) => this.#forget(socket))
     this.ws?.attach(app.server, () => this.address())
     await app.register(formbody)
     // cookies are parsed only for requests that carry some (no hook on every request)
@@ -124,6 +137,7 @@ export class HttpTransport implements Transport {
       method: HTTP_METHODS,
       url: '/*',
       handler: (request, reply) => {
+        if (traffic !== undefined) traffic.messagesIn++
         if (request.url.charCodeAt(1) === 0x73 && isClientJs(request.method, request.url)) return sendClientJs(reply) // '/s…'
         if (staticFiles !== undefined && staticFiles.size > 0 && (request.method === 'GET' || request.method === 'HEAD')) {
           const url = request.url
@@ -138,6 +152,27 @@ export class HttpTransport implements Transport {
       errorHandler: (error, _request, reply) => replyHttpError(host.log, error, reply),
     })
     await app.listen({ port: this.#config.port, host: this.#config.host })
+  }
+
+  /** A socket leaves this port (closed, or upgraded to WebSocket): its bytes so far are counted. */
+  #forget (socket: Socket): void {
+    if (!this.#sockets.delete(socket)) return
+    const traffic = this.#traffic
+    if (traffic === undefined) return
+    traffic.closed++
+    traffic.bytesIn += socket.bytesRead
+    traffic.bytesOut += socket.bytesWritten
+  }
+
+  /** Bytes of the sockets still open, read at a scrape. */
+  #liveBytes (): { bytesIn: number, bytesOut: number } {
+    let bytesIn = 0
+    let bytesOut = 0
+    for (const socket of this.#sockets) {
+      bytesIn += socket.bytesRead
+      bytesOut += socket.bytesWritten
+    }
+    return { bytesIn, bytesOut }
   }
 
   /** Reads the certificate files again (`sd reload` at a kept gateway); new connections get them. */

@@ -15,6 +15,9 @@ import type { TransportHost } from './transport.js'
 /** Decodes and dispatches one payload; `isText` skips UTF-8 validation already done by ws. */
 export function receive (host: TransportHost, conn: Connection, payload: Buffer, isText = false): void {
   if (conn.status !== 'open') return
+  const traffic = conn.traffic
+  traffic.messagesIn++
+  traffic.bytesIn += payload.length
   if (host.dispatchRaw !== undefined) return relay(host, conn, payload, isText)
   const limit = host.config.server.rateLimit
   let msg
@@ -25,7 +28,10 @@ export function receive (host: TransportHost, conn: Connection, payload: Buffer,
     const id = bad instanceof BadMessageError ? bad.id : undefined
     // garbage costs a token too: a flood of it is refused and closed like any other flood
     if (limit.messagesPerSecond > 0 && !takeToken(conn, limit)) refuse(conn, id, limit)
-    else conn.replyError(id, bad.toJSON())
+    else {
+      conn.traffic.errors.count(bad.code)
+      conn.replyError(id, bad.toJSON())
+    }
     return
   }
   if (limit.messagesPerSecond > 0 && !takeToken(conn, limit)) {
@@ -61,6 +67,7 @@ export function payloadId (conn: Connection, payload: Buffer, isText: boolean): 
 
 /** Answers `SD_ERR_RATE_LIMITED`; sustained (`maxRejected` refusals without a pause that refills the bucket), closes. */
 function refuse (conn: Connection, id: MessageId | undefined | null, limit: RateLimitConfig): void {
+  conn.traffic.errors.count('SD_ERR_RATE_LIMITED')
   conn.replyError(id, new SdError('SD_ERR_RATE_LIMITED', `over ${limit.messagesPerSecond} messages/s (burst ${limit.burst})`).toJSON())
   const max = limit.maxRejected
   if (max > 0 && ++conn.rejected >= max) conn.close(new SdError('SD_ERR_RATE_LIMITED', `${max} messages refused`))

@@ -9,6 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { TransportName } from '../core/contract.js'
 import type { ConnectionOptions } from '../connection/options.js'
 import type { Connection } from '../connection/connection.js'
+import type { Traffic } from '../connection/traffic.js'
 import type { InboundMessage } from './packs.js'
 import type { Admission } from './admission.js'
 import type { PortOptions, TransportOptions } from './options.js'
@@ -28,6 +29,8 @@ export interface TransportHost {
   readonly log: Logger
   /** Admission control of this process's client sockets (every transport asks it first). */
   readonly admission: Admission
+  /** Where client traffic is counted (undefined: metrics off). */
+  readonly traffic?: Traffic | undefined
   /** A fresh connection id. */
   newConnectionId (): string
   /** A connection is open; the host registers it and runs `onConnect`. */

@@ -43,7 +43,7 @@ test('a misspelt config file is reported with the known sections; SD sections an
   assert.deepEqual(config.chat, { rooms: ['lobby'] })
   assert.equal(warnings.length, 2, warnings.join('\n'))
   const [serve, sever] = warnings
-  assert.match(serve, /config\/serve\.ts is not a known config file \(SD reads app, server, mysql, redis, tasks, views, cluster, gateway, recovery, admin, auth, routes, timers\)/)
+  assert.match(serve, /config\/serve\.ts is not a known config file \(SD reads app, server, mysql, redis, tasks, views, cluster, gateway, recovery, admin, auth, metrics, routes, timers\)/)
   assert.match(sever, /config\/sever\.ts declares section 'server'.*rename it to config\/server\.ts/)
 
   // a running app logs them as warnings
