@@ -5,6 +5,7 @@
  * operations of connection/bus-ops.ts, as they are.
  */
 import type { MembershipChange, PushOp, QueryOp } from '../connection/bus-ops.js'
+import type { BusTarget } from '../connection/bus-publish.js'
 import type { NodeStats } from '../core/contract.js'
 import { errorCodes, SdError, type ErrorCode } from '../core/errors.js'
 import type { Ports } from './ports.js'
@@ -42,12 +43,16 @@ export type FromWorker =
   | { t: 'send', r: number, to: PushOp, d?: unknown }
   | { t: 'query', r: number, q: QueryOp }
   | { t: 'stats', r: number, stats: WorkerStats }
+  /** Answer to `publish`: the connections reached, or the error the bus threw. */
+  | { t: 'published', r: number, n?: number, e?: { code: string, message: string } }
 
 /** Primary → worker. */
 export type ToWorker =
   | { t: 'deliver', to: PushOp, d?: unknown }
   | { t: 'result', r: number, v: unknown }
   | { t: 'stats', r: number }
+  /** Run an admin publish (`POST /sd/publish` at the primary) on this process's bus. */
+  | { t: 'publish', r: number, to: BusTarget, d: unknown, recover?: boolean }
   | { t: 'stop' }
   /** Read the TLS certificate files again (`sd reload` at a kept gateway). */
   | { t: 'tls' }
