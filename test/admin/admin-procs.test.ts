@@ -13,12 +13,15 @@ import { runSd } from '../cli/run-sd.js'
 import { root, waitUntil } from '../helpers.js'
 import { createPublisher } from '../../framework/client/index.js'
 
+/** A publish's or an error's JSON answer, as the tests read it. */
+interface Answer { reached?: number, error: { code: string, message: string } }
+
 const TOKEN = 'procs-admin-token-0123456789'
 const haveRedis = Boolean(findBinary('redis-server'))
 
-async function post (port: number, body: unknown): Promise<{ status: number, body: any }> {
+async function post (port: number, body: unknown): Promise<{ status: number, body: Answer }> {
   const res = await fetch(`http://127.0.0.1:${port}/sd/publish`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) })
-  return { status: res.status, body: await res.json() }
+  return { status: res.status, body: await res.json() as Answer }
 }
 
 describe('sd start --workers 2 with SD_ADMIN_PORT', { timeout: 60_000 }, () => {

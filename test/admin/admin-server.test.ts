@@ -10,12 +10,15 @@ import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { networkInterfaces } from 'node:os'
 import { Writable } from 'node:stream'
-import { pino } from 'pino'
+import { pino, type Logger } from 'pino'
 import { AdminServer, PROMETHEUS_CONTENT_TYPE, type AdminLimits } from '../../framework/admin/server.js'
 import type { AdminSources, PublishRequest } from '../../framework/admin/sources.js'
 import { SdError } from '../../framework/core/errors.js'
 import { mergeSnapshots } from '../../framework/metrics/snapshot.js'
 import { waitUntil } from '../helpers.js'
+
+/** A publish's or an error's JSON answer, as the tests read it. */
+interface Answer { reached?: number, error: { code: string, message: string } }
 
 const TOKEN = 'admin-token-0123456789abcdef'
 const METRICS = '# HELP sd_test 1\n# TYPE sd_test gauge\nsd_test 1\n'
@@ -47,7 +50,7 @@ function outsideAddress (): string | undefined {
 const servers: AdminServer[] = []
 after(async () => { await Promise.all(servers.map((s) => s.stop())) })
 
-async function start (token: string, options: { host?: string, limits?: Partial<AdminLimits>, log?: pino.Logger, sources?: AdminSources } = {}): Promise<{ server: AdminServer, port: number, sources: ReturnType<typeof recordingSources> }> {
+async function start (token: string, options: { host?: string, limits?: Partial<AdminLimits>, log?: Logger, sources?: AdminSources } = {}): Promise<{ server: AdminServer, port: number, sources: ReturnType<typeof recordingSources> }> {
   const sources = (options.sources ?? recordingSources()) as ReturnType<typeof recordingSources>
   const server = new AdminServer({
     config: { token, host: options.host ?? '127.0.0.1', port: 0 },
@@ -61,12 +64,12 @@ async function start (token: string, options: { host?: string, limits?: Partial<
   return { server, port, sources }
 }
 
-async function req (port: number, path: string, init: RequestInit & { host?: string } = {}): Promise<{ status: number, body: any, text: string, headers: Headers }> {
+async function req (port: number, path: string, init: RequestInit & { host?: string } = {}): Promise<{ status: number, body: Answer, text: string, headers: Headers }> {
   const res = await fetch(`http://${init.host ?? '127.0.0.1'}:${port}${path}`, { redirect: 'manual', ...init })
   const text = await res.text()
   let body: unknown
   try { body = JSON.parse(text) } catch {}
-  return { status: res.status, body, text, headers: res.headers }
+  return { status: res.status, body: body as Answer, text, headers: res.headers }
 }
 
 const publish = (port: number, body: unknown, headers: Record<string, string> = {}): ReturnType<typeof req> =>

@@ -12,6 +12,9 @@ import { Controller, createApp, type Application } from '../../framework/index.j
 import { createPublisher, SdClientError } from '../../framework/client/index.js'
 import { portOf, root, startApp, TcpClient, testOverrides, WsClient, type Envelope } from '../helpers.js'
 
+/** A publish's or an error's JSON answer, as the tests read it. */
+interface Answer { reached?: number, error: { code: string, message: string } }
+
 const TOKEN = 'publish-token-0123456789'
 
 /** Binds the uid and joins the groups it is given. */
@@ -60,9 +63,9 @@ describe('POST /sd/publish on an in-process application', () => {
     await app?.stop()
   })
 
-  async function post (body: unknown): Promise<{ status: number, body: any }> {
+  async function post (body: unknown): Promise<{ status: number, body: Answer }> {
     const res = await fetch(`${url}/sd/publish`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) })
-    return { status: res.status, body: await res.json() }
+    return { status: res.status, body: await res.json() as Answer }
   }
 
   /** Waits for the push carrying `data` at each receiver, and checks the others got none. */
