@@ -8,7 +8,9 @@ import type { Server } from 'node:net'
 import { pino } from 'pino'
 import { loadConfig } from '../server/config.js'
 import { Primary, type PrimaryMode, type ServerStatus } from '../multicore/primary.js'
+import type { AdminServer } from '../admin/server.js'
 import { sendControl, serveControl } from './control.js'
+import { startPrimaryAdmin } from './primary-admin.js'
 import { buildDir, hasBuild } from './build.js'
 import { clearRunFiles, isSdProcess, readPid, runPaths, writePid, writeState, type RunPaths } from './run-state.js'
 
@@ -94,10 +96,13 @@ export async function runServer (options: RunServerOptions): Promise<{ primary: 
     onChange: () => { if (primary.status !== 'starting' && primary.status !== 'stopping' && primary.status !== 'stopped') saveState() },
   })
   let control: Server | undefined
+  /** The admin listener (`admin.enabled`): the primary runs it for the whole server. */
+  let admin: AdminServer | undefined
   let stopping: Promise<void> | undefined
   const shutdown = (why: string): Promise<void> => {
     stopping ??= (async () => {
       log.info({ why }, 'shutting down')
+      await admin?.stop()
       await primary.stop()
       control?.close()
       await clearRunFiles(paths)
@@ -125,7 +130,7 @@ export async function runServer (options: RunServerOptions): Promise<{ primary: 
 
   try {
     control = await serveControl(paths.socket, async (cmd) => {
-      if (cmd === 'status') return primary.statusReport()
+      if (cmd === 'status') return { ...await primary.statusReport(), admin: admin?.address() }
       if (cmd === 'reload') {
         await primary.reload()
         return primary.statusReport()
@@ -135,6 +140,7 @@ export async function runServer (options: RunServerOptions): Promise<{ primary: 
       return { stopping: true, stopTimeoutMs: (config.server.shutdownTimeoutMs + 5000) * (mode === 'split' ? 2 : 1) }
     })
     const ports = await primary.start()
+    admin = await startPrimaryAdmin(config, primary, log)
     await writeState(paths, { pid: process.pid, root, startedAt, workers, mode, workerPids: primary.pids, ports })
     log.info({ workers, mode, ports }, runningMessage(mode, workers, ports.gateway))
   } catch (err) {

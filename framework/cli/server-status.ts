@@ -55,9 +55,10 @@ function processLines (w: WorkerStatus): string[] {
   return out
 }
 
-/** `sd status` of a server, as text lines. */
-export function formatServerStatus (s: ServerStatus): string[] {
-  const out = [`pid ${s.pid}, ${s.status}${modeText[s.mode ?? 'direct']}, up ${duration(s.uptimeMs)}, ports: ${list(s.ports)}`]
+/** `sd status` of a server, as text lines; `admin`: where the primary's admin listener listens, when it runs. */
+export function formatServerStatus (s: ServerStatus & { admin?: { host: string, port: number } }): string[] {
+  const admin = s.admin === undefined ? '' : `, admin ${s.admin.host}:${s.admin.port}`
+  const out = [`pid ${s.pid}, ${s.status}${modeText[s.mode ?? 'direct']}, up ${duration(s.uptimeMs)}, ports: ${list(s.ports)}${admin}`]
   if (s.mode !== 'worker') out.push(`connections: ${list(s.connections)}`)
   for (const w of s.workers) out.push(...processLines(w))
   return out

@@ -2,7 +2,8 @@
  * The client SDK for Node (`sd-framework/client`): `tcp://host:port`, `tls://host:port`, `ws://`
  * and `wss://` urls (the global WebSocket, else, or with `tls` options, the `ws` package loaded on
  * first use). Browsers use
- * `/sd/client.js` (browser.ts: ws only).
+ * `/sd/client.js` (browser.ts: ws only). `createPublisher` pushes through a server's admin
+ * listener (`POST /sd/publish`) from a Node back end.
  */
 import { SdClient } from './client.js'
 import { tcpLink } from './link-tcp.js'
@@ -14,6 +15,7 @@ export { SdClient } from './client.js'
 export * from './types.js'
 export * from './wire.js'
 export type { LinkTls } from './link.js'
+export { createPublisher, type Publisher, type PublisherOptions, type PublishOptions, type PublishTo } from './publisher.js'
 
 // the global WebSocket takes no TLS options: with them, the `ws` package
 const wsLink = wsLinks(async (tls) => (tls === undefined ? globalWebSocket() : undefined) ?? (await import('ws')).WebSocket as unknown as WebSocketCtor)

@@ -5,6 +5,7 @@
  * operations of connection/bus-ops.ts, as they are.
  */
 import type { MembershipChange, PushOp, QueryOp } from '../connection/bus-ops.js'
+import type { BusTarget } from '../connection/bus-publish.js'
 import type { NodeStats } from '../core/contract.js'
 import { errorCodes, SdError, type ErrorCode } from '../core/errors.js'
 import type { Ports } from './ports.js'
@@ -45,6 +46,8 @@ export type FromWorker =
   | { t: 'stats', r: number, stats: WorkerStats }
   /** Its metrics (undefined: it has no application yet, or they could not be read). */
   | { t: 'metrics', r: number, m: ProcessMetrics | undefined }
+  /** Answer to `publish`: the connections reached, or the error the bus threw. */
+  | { t: 'published', r: number, n?: number, e?: { code: string, message: string } }
 
 /** Primary → worker. */
 export type ToWorker =
@@ -52,6 +55,8 @@ export type ToWorker =
   | { t: 'result', r: number, v: unknown }
   | { t: 'stats', r: number }
   | { t: 'metrics', r: number }
+  /** Run an admin publish (`POST /sd/publish` at the primary) on this process's bus. */
+  | { t: 'publish', r: number, to: BusTarget, d: unknown, recover?: boolean }
   | { t: 'stop' }
   /** Read the TLS certificate files again (`sd reload` at a kept gateway). */
   | { t: 'tls' }

@@ -10,6 +10,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
+import type { BusTarget } from '../connection/bus-publish.js'
+import { SdError } from '../core/errors.js'
 import { isProtocolMessage, sdErrorFrom, type FromWorker, type ToWorker, type WorkerStats } from './ipc-protocol.js'
 import type { Ports } from './ports.js'
 import { PendingRequests } from '../connection/remote-bus.js'
@@ -100,6 +102,11 @@ interface SlotState {
   restarting: Promise<void> | undefined
 }
 
+/** How long a worker may take to answer an admin publish before it fails with `SD_ERR_NO_WORKER`. */
+export const PUBLISH_TIMEOUT_MS = 10_000
+
+type Published = Extract<FromWorker, { t: 'published' }>
+
 const workerMain = fileURLToPath(new URL('./worker-process-main.mjs', import.meta.url))
 
 /** Runs the workers of one server. */
@@ -113,6 +120,9 @@ export class Primary {
   readonly #statsRequests = new PendingRequests()
   /** `metrics` requests to every process (one that does not answer in 2 s is left out). */
   readonly #metricsRequests = new PendingRequests()
+  /** Admin `publish` requests to the workers, and the round robin over them. */
+  readonly #publishRequests = new PendingRequests()
+  #publishTurn = 0
   #status: PrimaryStatus = 'starting'
   #ports: Ports = {}
   readonly #startedAt = Date.now()
@@ -276,6 +286,9 @@ export class Primary {
       case 'metrics':
         this.#metricsRequests.settle(msg.r, msg.m)
         return
+      case 'published':
+        this.#publishRequests.settle(msg.r, msg)
+        return
       default:
         this.#membership.apply(id, msg)
     }
@@ -404,6 +417,25 @@ export class Primary {
     const connections: Record<string, number> = {}
     for (const w of workers) for (const [t, n] of Object.entries(w.stats?.connections ?? {})) connections[t] = (connections[t] ?? 0) + n
     return { pid: process.pid, status: this.#status, mode: this.#options.mode, uptimeMs: Date.now() - this.#startedAt, ports: this.#ports, workers, connections }
+  }
+
+  /**
+   * Runs an admin publish (`POST /sd/publish` at this primary's admin listener) on the bus of
+   * one process, which reaches the whole server (and cluster): a server or business worker,
+   * round robin; the gateway only when it runs alone (`--gateway`). Resolves to the
+   * connections reached; `SD_ERR_NO_WORKER` when none serves or it does not answer in time.
+   */
+  async publish (to: BusTarget, data: unknown, recover?: boolean): Promise<number> {
+    const states = [...this.#slots.values()]
+    const withBus = states.some((s) => s.role !== 'gateway') ? states.filter((s) => s.role !== 'gateway') : states
+    const serving = withBus.flatMap((s) => s.current?.worker.isConnected() === true ? [s.current] : [])
+    if (serving.length === 0) throw new SdError('SD_ERR_NO_WORKER', 'no worker process serves to run the publish')
+    const slot = serving[this.#publishTurn++ % serving.length]
+    const msg = (r: number): ToWorker => recover === undefined ? { t: 'publish', r, to, d: data } : { t: 'publish', r, to, d: data, recover }
+    const answer = await this.#publishRequests.start<Published | undefined>((r) => { this.#send(slot, msg(r)); return true }, undefined, PUBLISH_TIMEOUT_MS)
+    if (answer === undefined) throw new SdError('SD_ERR_NO_WORKER', `worker ${slot.n} did not answer the publish within ${PUBLISH_TIMEOUT_MS} ms`)
+    if (answer.e !== undefined) throw sdErrorFrom(answer.e.code, answer.e.message)
+    return answer.n ?? 0
   }
 
   /** Prometheus text of the whole server: every process's registry (the gateway's too) merged; docs/metrics.md. */

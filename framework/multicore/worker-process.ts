@@ -10,6 +10,7 @@ import cluster from 'node:cluster'
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Bus } from '../connection/bus.js'
+import { publishOnBus } from '../connection/bus-publish.js'
 import type { ConnectionTable } from '../connection/table.js'
 import { SdError } from '../core/errors.js'
 import { isProtocolMessage, type FromWorker, type ToWorker, type WorkerStats } from './ipc-protocol.js'
@@ -38,8 +39,11 @@ export interface WorkerApp {
   readonly metrics?: { json (): Promise<unknown[]>, snapshot (): ProcessSnapshot }
 }
 
-/** Builds the application of a worker (server/create-app's `createApp`). */
-export type WorkerAppFactory<A extends WorkerApp> = (options: { root: string, connectionIdPrefix: string }) => Promise<A>
+/**
+ * Builds the application of a worker (server/create-app's `createApp`). `adminListener` is
+ * always false: the primary runs the admin listener, never a worker.
+ */
+export type WorkerAppFactory<A extends WorkerApp> = (options: { root: string, connectionIdPrefix: string, adminListener: false }) => Promise<A>
 
 let bus: MulticoreBus | undefined
 
@@ -57,6 +61,18 @@ function send (msg: FromWorker): boolean {
   if (!process.connected) return false
   out.push(msg)
   return true
+}
+
+/** Runs the primary's `publish` on the app's bus and answers the count, or the error it threw. */
+function publish (app: WorkerApp | undefined, msg: Extract<ToWorker, { t: 'publish' }>): void {
+  const fail = (err: unknown): void => {
+    // an SD error (SD_ERR_CLUSTER_UNAVAILABLE…) as it is; anything else logged here, shown as internal
+    if (!(err instanceof SdError)) app?.log.error({ err }, 'admin publish failed')
+    const sd = err instanceof SdError ? err : new SdError('SD_ERR_INTERNAL')
+    send({ t: 'published', r: msg.r, e: { code: sd.code, message: sd.message } })
+  }
+  if (app === undefined) return fail(new SdError('SD_ERR_NO_WORKER', 'this worker is not serving yet'))
+  publishOnBus(app.bus, msg.to, msg.d, msg.recover).then((n) => send({ t: 'published', r: msg.r, n }), fail)
 }
 
 /** Runs this process as a worker of the app `createApp` builds; resolves once the app serves. */
@@ -94,6 +110,7 @@ export async function runWorker<A extends WorkerApp> (createApp: WorkerAppFactor
       else answer(undefined)
     }
     else if (msg.t === 'tls') reloadTls()
+    else if (msg.t === 'publish') publish(app, msg)
     else bus?.receive(msg)
   }
   // handlers first: a stop that arrives while the app boots must not be lost
@@ -114,7 +131,7 @@ export async function runWorker<A extends WorkerApp> (createApp: WorkerAppFactor
   // A cluster node, or a business worker of a split run, is a node of its own: see roles.ts
   const name = processNodeName({ env: process.env, hostname: hostname(), ppid: process.ppid, id })
   if (name !== undefined) process.env.SD_NODE_NAME = name
-  const booting = await createApp({ root, connectionIdPrefix: `w${id}.` })
+  const booting = await createApp({ root, connectionIdPrefix: `w${id}.`, adminListener: false })
   // Split roles never mirror membership through the primary: the gateway holds every
   // connection, and workers reach them through their links.
   const split = process.env.SD_ROLE === 'gateway' || process.env.SD_ROLE === 'worker'

@@ -31,6 +31,11 @@ export interface CreateAppOptions {
   logger?: Logger
   /** Prefix of connection ids (each worker of `sd start --workers N` has its own). @default '' */
   connectionIdPrefix?: string
+  /**
+   * Run the admin listener when `admin.enabled`; a worker process of `sd start` passes false
+   * (its primary runs the listener for the whole server). @default true
+   */
+  adminListener?: boolean
 }
 
 /** Loads config, controllers and `app/boot.ts`; the returned application is ready to `start`. */
@@ -38,6 +43,7 @@ export async function createApp (options: CreateAppOptions = {}): Promise<Applic
   const root = resolve(options.root ?? process.cwd())
   const warnings: string[] = []
   const config = await loadConfig({ root, configDir: options.configDir, overrides: options.overrides, env: options.env, onWarning: (w) => warnings.push(w) })
+  if (options.adminListener === false) config.admin.enabled = false
   const app = new Application(config, root, options.logger, options.connectionIdPrefix)
   for (const w of warnings) app.log.warn(w)
   // a gateway runs no application code (so it never needs reloading): config only

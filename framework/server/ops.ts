@@ -1,13 +1,19 @@
 /**
  * The admin listener of an application that runs on its own (createApp; not a worker process
- * of `sd start`, whose primary runs it): `/metrics`, the dashboard and `POST /sd/publish`
- * answered from this process.
- * CONTRACT STUB (issue 21): the admin branch fills it in.
+ * of `sd start`, whose primary runs it: `createApp({ adminListener: false })`): `/metrics`, the
+ * dashboard and `POST /sd/publish` answered from this process. A publish goes through the
+ * app's bus, so a cluster node's reaches every node.
  */
 import type { Logger } from 'pino'
 import type { Bus } from '../connection/bus.js'
+import { publishOnBus } from '../connection/bus-publish.js'
+import { adminPlugins } from '../admin/plugins.js'
+import { AdminServer, type AdminAddress } from '../admin/server.js'
+import type { AdminSources } from '../admin/sources.js'
 import type { AppMetrics } from './app-metrics.js'
 import type { Config } from './config.js'
+
+export type { AdminAddress } from '../admin/server.js'
 
 /** What the admin listener uses of its application (server/application.ts is one). */
 export interface OpsHost {
@@ -18,12 +24,20 @@ export interface OpsHost {
   readonly bus: Bus
 }
 
-/** Where the admin listener listens. */
-export interface AdminAddress { host: string, port: number }
+/** The admin sources of one in-process application. */
+export function appSources (app: OpsHost): AdminSources {
+  return {
+    node: app.config.app.nodeName,
+    metrics: () => app.metrics.text(),
+    snapshot: async () => app.metrics.snapshot(),
+    publish: (request) => publishOnBus(app.bus, request.to, request.data, request.recover),
+  }
+}
 
 /** The admin listener of one Application (`config.admin.enabled`). */
 export class Ops {
   readonly #app: OpsHost
+  #server: AdminServer | undefined
 
   constructor (app: OpsHost) {
     this.#app = app
@@ -31,14 +45,28 @@ export class Ops {
 
   /** Opens the admin listener when `admin.enabled` (after the client ports). */
   async start (): Promise<void> {
-    void this.#app
+    const app = this.#app
+    if (!app.config.admin.enabled || this.#server !== undefined) return
+    const server = new AdminServer({ config: app.config.admin, sources: appSources(app), log: app.log, plugins: adminPlugins })
+    this.#server = server
+    try {
+      await server.start()
+    } catch (err) {
+      this.#server = undefined
+      await server.stop()
+      throw err
+    }
   }
 
   /** Where it listens (undefined when off or not started). */
   address (): AdminAddress | undefined {
-    return undefined
+    return this.#server?.address()
   }
 
   /** Closes it. */
-  async stop (): Promise<void> {}
+  async stop (): Promise<void> {
+    const server = this.#server
+    this.#server = undefined
+    await server?.stop()
+  }
 }

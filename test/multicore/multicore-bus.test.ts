@@ -43,7 +43,7 @@ class FakePrimary {
     switch (msg.t) {
       case 'send': this.#toWorker(id, { t: 'result', r: msg.r, v: this.mirror.relay(msg.to, msg.d, id) }); return
       case 'query': this.#toWorker(id, { t: 'result', r: msg.r, v: this.mirror.query(msg.q) }); return
-      case 'ready': case 'failed': case 'stats': case 'metrics': return
+      case 'ready': case 'failed': case 'stats': case 'metrics': case 'published': return
       default: this.mirror.apply(id, msg)
     }
   }
