@@ -108,6 +108,8 @@ export const DASHBOARD_JS = String.raw`'use strict'
   }
 
   const from0 = (u, min, max) => [0, max > 0 ? max * 1.1 : 1]
+  // null: nothing to measure in that interval (no action ran), not 0
+  const legendValue = (u, v) => (v == null ? '–' : String(Math.round(v * 1000) / 1000))
   // draws one chart; a new set of series makes a new chart
   function plot (id, labels, columns) {
     const el = $(id)
@@ -121,10 +123,12 @@ export const DASHBOARD_JS = String.raw`'use strict'
         width: Math.max(300, el.clientWidth), height: 200,
         scales: { x: { time: true }, y: { range: from0 } },
         axes: [{}, { size: 56 }],
-        series: [{}].concat(labels.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5 }))),
+        series: [{}].concat(labels.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5, value: legendValue }))),
       }
       c = charts[id] = { sig, u: new uPlot(opts, data, el) }
     } else c.u.setData(data)
+    // the legend shows the latest values unless the pointer is on the chart
+    if (xs.length > 0 && !(c.u.cursor.left >= 0)) c.u.setLegend({ idx: xs.length - 1 })
     el.dataset.points = String(xs.length)
   }
   const column = (byT) => state.server.map((p) => { const v = byT && byT.get(p.t); return v === undefined ? null : v })
@@ -135,7 +139,9 @@ export const DASHBOARD_JS = String.raw`'use strict'
 
   function render () {
     const s = state.server
-    const transports = [...new Set(s.flatMap((p) => Object.keys(p.byTransport)))].sort()
+    // one line per transport when there are several
+    let transports = [...new Set(s.flatMap((p) => Object.keys(p.byTransport)))].sort()
+    if (transports.length < 2) transports = []
     plot('chart-connections', ['all'].concat(transports),
       [s.map((p) => p.connections)].concat(transports.map((t) => column(new Map(s.map((p) => [p.t, p.byTransport[t] || 0]))))))
     plot('chart-messages', ['in', 'out'], [s.map((p) => p.messagesInPerSec), s.map((p) => p.messagesOutPerSec)])

@@ -199,9 +199,9 @@ class SeriesMap<T extends { t: number }> {
     while (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string)
   }
 
-  /** Drops series whose newest point is older than `oldest`. */
+  /** Drops series whose newest point is `oldest` or older (out of the window). */
   expire (oldest: number): void {
-    for (const [key, ring] of this.map) if ((ring.last()?.t ?? 0) < oldest) this.map.delete(key)
+    for (const [key, ring] of this.map) if ((ring.last()?.t ?? 0) <= oldest) this.map.delete(key)
   }
 
   since (since: number): Record<string, T[]> {
