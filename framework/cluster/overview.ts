@@ -1,7 +1,7 @@
 /**
  * The whole cluster as `sd status --cluster` and status pages show it: every live node from
- * the registry in Redis, with the figures each publishes with its heartbeat (connections and
- * link health for servers, linked servers for dispatchers).
+ * the registry in Redis, with the figures each publishes with its heartbeat (connections, link
+ * health and traffic for servers, linked servers for dispatchers).
  */
 import { transportNames } from '../transport/registry.js'
 import type { RegistryView } from './registry-reads.js'
@@ -26,6 +26,18 @@ export interface NodeSummary {
   links: Array<{ dispatcher: string, status: string, rttMs?: number }>
   /** Dispatchers: the servers linked to it. */
   linked: string[]
+  /** Servers: messages received and sent per second since its previous heartbeat (metrics/node-figures.ts). */
+  messagesInPerSec?: number
+  messagesOutPerSec?: number
+  /** Servers: action latency quantiles since its previous heartbeat; absent when no action ran. */
+  p50Ms?: number
+  p99Ms?: number
+}
+
+/** A finite number of the heartbeat's `fig` object, or undefined. */
+function figure (fig: unknown, key: string): number | undefined {
+  const v = typeof fig === 'object' && fig !== null ? (fig as Record<string, unknown>)[key] : undefined
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined
 }
 
 /** Live nodes of one cluster, servers first, then by name. */
@@ -55,6 +67,10 @@ export async function clusterOverview (view: RegistryView, cluster: string): Pro
       carrier: typeof meta.carrier === 'string' ? meta.carrier : undefined,
       links: Array.isArray(meta.links) ? meta.links as NodeSummary['links'] : [],
       linked: Array.isArray(meta.linked) ? (meta.linked as unknown[]).map(String) : [],
+      messagesInPerSec: figure(meta.fig, 'in'),
+      messagesOutPerSec: figure(meta.fig, 'out'),
+      p50Ms: figure(meta.fig, 'p50'),
+      p99Ms: figure(meta.fig, 'p99'),
     }
   })
   nodes.sort((a, b) => (a.role === b.role ? (a.name < b.name ? -1 : 1) : a.role === 'server' ? -1 : 1))

@@ -44,6 +44,7 @@ import { memory } from './memory.js'
 import { Recovery } from './recovery.js'
 import { AdminGuard } from './admin.js'
 import { AppMetrics } from './app-metrics.js'
+import { withFigures } from '../metrics/node-figures.js'
 import { Ops } from './ops.js'
 import { makeAuth, type Auth } from './auth.js'
 import { announceGateway, makeGateway, makeWorker, registryDirectory } from './roles.js'
@@ -139,7 +140,7 @@ export class Application implements TransportHost, ServerHost, AppContract {
         redis: this.data.redis.shared,
         connectRedis: () => this.data.redis.dedicated(),
         log: this.log,
-        meta: () => ({ ...this.stats().connections, uids: this.connections.uidCount(), ports: Object.fromEntries(this.#transports.map((t) => [t.name, t.address()?.port])) }),
+        meta: withFigures(() => ({ ...this.stats().connections, uids: this.connections.uidCount(), ports: Object.fromEntries(this.#transports.map((t) => [t.name, t.address()?.port])) }), () => this.metrics.snapshot()),
       })
       // connection ids name their node, so any node can reach a connection by id
       this.connections = new ConnectionTable(`${config.app.nodeName}.`)
