@@ -94,7 +94,9 @@ export function dashboardPlugin (app: FastifyInstance, sources: AdminSources, op
   app.addHook('onClose', async () => { sampler.stop() })
 
   const asset = (path: string, type: string, body: () => string): void => {
-    app.get(path, async (_request, reply) => secure(reply, 'no-cache').type(type).send(body()))
+    // open: the admin listener serves the page and its assets (no data) without the token, so a
+    // tab opened on /dashboard#token=… can load the script that sends it
+    app.get(path, { config: { open: true } }, async (_request, reply) => secure(reply, 'no-cache').type(type).send(body()))
   }
   asset('/dashboard', 'text/html; charset=utf-8', () => DASHBOARD_HTML)
   asset('/dashboard/dashboard.js', 'text/javascript; charset=utf-8', () => DASHBOARD_JS)

@@ -4,10 +4,17 @@
  * listeners (an in-process application's `Ops` and the primary of `sd start`) register.
  */
 import type { FastifyInstance } from 'fastify'
+import { dashboardPlugin } from './dashboard.js'
+import type { AdminConfig } from './guard.js'
 import type { AdminSources } from './sources.js'
 
-/** Adds routes to the admin listener; registered before it listens, behind the admin decision. */
-export type AdminPlugin = (app: FastifyInstance, sources: AdminSources) => void | Promise<void>
+/**
+ * Adds routes to the admin listener; registered before it listens, behind the admin decision
+ * (a route with `config: { open: true }` skips it: only for what carries no data).
+ */
+export type AdminPlugin = (app: FastifyInstance, sources: AdminSources, config: Pick<AdminConfig, 'token'>) => void | Promise<void>
 
-/** The plugins every admin listener registers (the dashboard branch adds its plugin here). */
-export const adminPlugins: AdminPlugin[] = []
+/** The plugins every admin listener registers. */
+export const adminPlugins: readonly AdminPlugin[] = [
+  (app, sources, config) => { dashboardPlugin(app, sources, { admin: config }) },
+]

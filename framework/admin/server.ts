@@ -101,8 +101,10 @@ export class AdminServer {
     // JSON only: a text/plain body is refused with 415 instead of reaching a route as a string
     app.removeContentTypeParser('text/plain')
     const digest = adminTokenDigest(config)
-    // every request, unknown paths included: nothing of the listener shows before the decision
+    // every request, unknown paths included: nothing of the listener shows before the decision,
+    // but for routes a plugin marks `config: { open: true }` (the dashboard's page: no data)
     app.addHook('onRequest', async (request, reply) => {
+      if ((request.routeOptions.config as { open?: boolean } | undefined)?.open === true) return
       const allowed = adminAllows({ ip: request.socket.remoteAddress ?? '', authorization: request.headers.authorization }, config, digest)
       if (allowed === true) return
       replyHttpError(log, allowed, reply)
@@ -117,7 +119,7 @@ export class AdminServer {
       return reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ reached }))
     })
     app.get('/', async (_request, reply) => reply.redirect('/dashboard'))
-    for (const plugin of this.#options.plugins ?? []) await plugin(app, sources)
+    for (const plugin of this.#options.plugins ?? []) await plugin(app, sources, config)
     await app.listen({ host: config.host, port: config.port }).catch((err: unknown) => {
       throw listenError(err, 'admin', config.host, config.port, { env: 'SD_ADMIN_PORT', key: 'admin.port', file: 'config/admin.ts' })
     })

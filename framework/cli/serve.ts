@@ -8,9 +8,8 @@ import type { Server } from 'node:net'
 import { pino } from 'pino'
 import { loadConfig } from '../server/config.js'
 import { Primary, type PrimaryMode, type ServerStatus } from '../multicore/primary.js'
-import type { AdminServer } from '../admin/server.js'
 import { sendControl, serveControl } from './control.js'
-import { startPrimaryAdmin } from './primary-admin.js'
+import { startPrimaryAdmin, type PrimaryAdmin } from './primary-admin.js'
 import { buildDir, hasBuild } from './build.js'
 import { clearRunFiles, isSdProcess, readPid, runPaths, writePid, writeState, type RunPaths } from './run-state.js'
 
@@ -97,7 +96,7 @@ export async function runServer (options: RunServerOptions): Promise<{ primary: 
   })
   let control: Server | undefined
   /** The admin listener (`admin.enabled`): the primary runs it for the whole server. */
-  let admin: AdminServer | undefined
+  let admin: PrimaryAdmin | undefined
   let stopping: Promise<void> | undefined
   const shutdown = (why: string): Promise<void> => {
     stopping ??= (async () => {

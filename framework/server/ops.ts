@@ -10,6 +10,8 @@ import { publishOnBus } from '../connection/bus-publish.js'
 import { adminPlugins } from '../admin/plugins.js'
 import { AdminServer, type AdminAddress } from '../admin/server.js'
 import type { AdminSources } from '../admin/sources.js'
+import type { ClusterOverview } from '../cluster/overview.js'
+import { nodeFigures } from '../metrics/node-figures.js'
 import type { AppMetrics } from './app-metrics.js'
 import type { Config } from './config.js'
 
@@ -22,6 +24,8 @@ export interface OpsHost {
   readonly metrics: AppMetrics
   /** Read at each publish: the bus is set up to `start()`. */
   readonly bus: Bus
+  /** A cluster member: the registry's view of every node (the dashboard plots them). */
+  readonly cluster?: { overview (): Promise<ClusterOverview> } | undefined
 }
 
 /** The admin sources of one in-process application. */
@@ -30,6 +34,7 @@ export function appSources (app: OpsHost): AdminSources {
     node: app.config.app.nodeName,
     metrics: () => app.metrics.text(),
     snapshot: async () => app.metrics.snapshot(),
+    ...(app.cluster === undefined ? {} : { nodes: async () => nodeFigures(await (app.cluster as NonNullable<OpsHost['cluster']>).overview()) }),
     publish: (request) => publishOnBus(app.bus, request.to, request.data, request.recover),
   }
 }

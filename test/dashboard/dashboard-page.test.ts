@@ -1,8 +1,8 @@
 /**
  * The dashboard in a real browser (Debian's chromium through playwright-core): two in-process
- * servers of one cluster (Redis carrier, the machine's Redis), the dashboard plugin on a
- * fastify listener of the test's own over the first one's figures, real TCP clients opening
- * connections and sending requests while the page is open. The page takes its token from the
+ * servers of one cluster (Redis carrier, the machine's Redis), the first one's admin listener
+ * (token, any free port) serving the page, real TCP clients opening connections and sending
+ * requests while the page is open: its messages per second and latency plots have data. The page takes its token from the
  * fragment (and drops it from the address bar), plots this server's connections and one line
  * per cluster node, and a tab without the token says what is missing. A screenshot is saved
  * (its path is printed).
@@ -11,11 +11,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Fastify from 'fastify'
 import type { Page } from 'playwright-core'
-import { dashboardPlugin } from '../../framework/admin/dashboard.js'
-import type { AdminSources } from '../../framework/admin/sources.js'
-import { nodeFigures } from '../../framework/metrics/node-figures.js'
 import type { Application } from '../../framework/index.js'
 import { openPage, skipWithoutChromium } from '../browser.js'
 import { portOf, startApp, TcpClient, waitUntil } from '../helpers.js'
@@ -39,30 +35,20 @@ test('the dashboard page plots live connections of this server and of every clus
   const clients: TcpClient[] = []
   let driving = true
   let traffic: Promise<void> | undefined
-  const admin = Fastify()
   t.after(async () => {
     driving = false
     await traffic
     for (const c of clients) c.close()
-    await admin.close()
     for (const app of apps) await app.stop()
     await deleteRedisKeys(keyPrefix)
   })
-  for (const name of ['dash-a', 'dash-b']) apps.push(await startApp({ app: { nodeName: name }, redis: { url: redisUrl, keyPrefix }, cluster }))
-  const [a, b] = apps
-
-  // what the admin listener will give the plugin (framework/admin/server.ts), from server a
-  const sources: AdminSources = {
-    node: a.config.app.nodeName,
-    metrics: () => a.metrics.text(),
-    snapshot: async () => a.metrics.snapshot(),
-    nodes: async () => nodeFigures(await (a.cluster?.overview() ?? Promise.reject(new Error('not clustered')))),
-    publish: async () => 0,
+  for (const name of ['dash-a', 'dash-b']) {
+    const admin = name === 'dash-a' ? { enabled: true, port: 0, token: TOKEN } : {}
+    apps.push(await startApp({ app: { nodeName: name }, redis: { url: redisUrl, keyPrefix }, cluster, admin }))
   }
-  dashboardPlugin(admin, sources, { admin: { token: TOKEN }, samplerOptions: { intervalMs: 250 } })
-  await admin.listen({ host: '127.0.0.1', port: 0 })
-  const address = admin.server.address()
-  assert.ok(address !== null && typeof address === 'object')
+  const [a, b] = apps
+  const address = a.ops.address()
+  assert.ok(address !== undefined, 'dash-a runs the admin listener')
   const base = `http://127.0.0.1:${address.port}`
 
   const { page, errors } = await openPage(t, 'sd-dashboard-page-')
@@ -81,14 +67,22 @@ test('the dashboard page plots live connections of this server and of every clus
     const c = await chart(page, 'chart-connections')
     return c !== undefined && c.data[0].length >= 3 && c.data[1].at(-1) === 4 ? c : undefined
   }, 15_000, 'the connections plot to show the 4 clients')
-  assert.deepEqual(connections.labels, ['all'], 'one transport: no line per transport')
+  assert.equal(connections.labels[0], 'all')
+  assert.equal(connections.data[connections.labels.indexOf('tcp') + 1].at(-1), 4, 'a line per transport: the 4 TCP clients')
   assert.ok(connections.data[1].every((v) => typeof v === 'number'), 'connections are plotted at every point')
   assert.equal(await page.getAttribute('#chart-connections', 'data-points'), String(connections.data[0].length))
-  const messages = await chart(page, 'chart-messages')
-  assert.deepEqual(messages?.labels, ['in', 'out'])
-  // TODO(metrics merge): AppMetrics' stub counts no messages yet; with the real counters assert
-  // here that the messages plot has points above 0 (messages?.data[1].some((v) => (v ?? 0) > 0))
-  // and that the latency plot has a p50 (a number, not null) while the traffic runs.
+  // the requests the clients keep sending: messages in and out per second, and their latency
+  const messages = await waitUntil(async () => {
+    const c = await chart(page, 'chart-messages')
+    return c !== undefined && (c.data[1].at(-1) ?? 0) > 0 && (c.data[2].at(-1) ?? 0) > 0 ? c : undefined
+  }, 15_000, 'the messages plot to show the requests')
+  assert.deepEqual(messages.labels, ['in', 'out'])
+  const latency = await waitUntil(async () => {
+    const c = await chart(page, 'chart-latency')
+    return c !== undefined && typeof c.data[1].at(-1) === 'number' && typeof c.data[2].at(-1) === 'number' ? c : undefined
+  }, 15_000, 'the latency plot to show p50 and p99')
+  assert.deepEqual(latency.labels, ['p50', 'p99'])
+  assert.ok((latency.data[1].at(-1) as number) <= (latency.data[2].at(-1) as number), 'p50 ≤ p99')
 
   // the cluster view: one line per node, with each node's own connections from its heartbeat
   const perNode = await waitUntil(async () => {

@@ -63,6 +63,20 @@ test('every node of a cluster publishes its figures with its heartbeat; any node
     // the redis carrier's one route
     assert.deepEqual(f.links.map((l) => l.peer), ['redis'])
   }
-  // TODO(metrics merge): once AppMetrics counts messages, drive requests here and assert
-  // messagesInPerSec > 0 and a p50Ms on fig-a (the stub snapshot counts no messages yet).
+
+  // requests on a (an unknown path: answered with an error, still an action with a latency)
+  let driving = true
+  const traffic = (async () => {
+    for (let n = 0; driving; n++) await Promise.all(clients.slice(0, 3).map((c) => c.request('/no/such', { n }).catch(() => undefined)))
+  })()
+  try {
+    const busy = await waitUntil(async () => {
+      const fa = nodeFigures(await (b.cluster?.overview() ?? Promise.reject(new Error('not clustered')))).find((f) => f.node === 'fig-a')
+      return fa !== undefined && (fa.messagesInPerSec ?? 0) > 0 && (fa.messagesOutPerSec ?? 0) > 0 && typeof fa.p50Ms === 'number' ? fa : undefined
+    }, 10_000, 'fig-a\'s rates and p50 in the registry')
+    assert.ok((busy.p50Ms as number) <= (busy.p99Ms as number))
+  } finally {
+    driving = false
+    await traffic
+  }
 })
