@@ -14,8 +14,9 @@ const frameworkRoot = fileURLToPath(new URL('../../', import.meta.url))
 export const frameworkPackage = 'sd-framework'
 
 /** What `sd generate` can make. */
-export const generateKinds = ['controller', 'model', 'task', 'timer', 'view', 'migration'] as const
-export type GenerateKind = typeof generateKinds[number]
+export const generateKinds = ['controller', 'model', 'task', 'timer', 'view', 'migration', 'deploy'] as const
+/** The kinds that render one named thing (`deploy` takes no name: generate-deploy.ts). */
+export type GenerateKind = Exclude<typeof generateKinds[number], 'deploy'>
 
 /** One file a generator would write. */
 export interface PlannedFile {
@@ -183,7 +184,11 @@ export interface GenerateOptions {
 
 /** Plans and (unless `dryRun`) writes; resolves to the files, paths relative to `root`. */
 export async function generate (kind: GenerateKind, name: string, root: string, dirs: GenerateDirs, options: GenerateOptions = {}): Promise<PlannedFile[]> {
-  const files = await planGenerate(kind, name, root, dirs, options.now)
+  return writePlanned(await planGenerate(kind, name, root, dirs, options.now), root, options)
+}
+
+/** Writes planned files (unless `dryRun`), refusing to overwrite unless `force`; paths relative to `root`. */
+export async function writePlanned (files: PlannedFile[], root: string, options: Pick<GenerateOptions, 'dryRun' | 'force'> = {}): Promise<PlannedFile[]> {
   const rel = files.map((f) => ({ path: relative(root, f.path), content: f.content }))
   if (options.dryRun) return rel
   const found = await Promise.all(files.map((f) => access(f.path).then(() => relative(root, f.path), () => undefined)))

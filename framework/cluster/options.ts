@@ -5,7 +5,7 @@ import type { LinkTlsConfig } from '../transport/tls.js'
 export interface ClusterConfig {
   /** Join the cluster (`sd start --cluster`); env `SD_CLUSTER=1`. @default false */
   enabled: boolean
-  /** Cluster name: the `{hash tag}` of every registry key in Redis. @default the app name */
+  /** Cluster name: the `{hash tag}` of every registry key in Redis; env `SD_CLUSTER_NAME`. @default the app name */
   name: string
   /** Shared secret of the links (16 bytes or more); env `SD_CLUSTER_SECRET` (keep it out of files). @default '' */
   secret: string
@@ -19,7 +19,7 @@ export interface ClusterConfig {
    * `SD_DISPATCH_PATH`. Empty: no socket. @default ''
    */
   dispatchPath: string
-  /** Host servers are told to link to (published in Redis). @default '127.0.0.1' when dispatchHost is a wildcard or loopback, else dispatchHost */
+  /** Host servers are told to link to (published in Redis); env `SD_ADVERTISE_HOST`. @default '127.0.0.1' when dispatchHost is a wildcard or loopback, else dispatchHost */
   advertiseHost: string
   /** Static dispatcher list (`'host:port'`, or `'unix:/path'` for one on this machine) instead of discovery through Redis. @default [] */
   dispatchers: string[]

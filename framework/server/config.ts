@@ -26,6 +26,7 @@ import { checkedSections, type Config, type ConfigInput } from './config-types.j
 import { appDefaults, serverOwnDefaults } from './options.js'
 import { adminDefaults } from '../admin/guard.js'
 import { metricsDefaults } from '../metrics/options.js'
+import { readEnvFiles } from './env-files.js'
 
 export type { Config, ConfigInput, DeepPartial, ServerConfig } from './config-types.js'
 export type { Framing, PackName, SocketPortConfig, WsConfig, HttpConfig, RateLimitConfig } from '../transport/options.js'
@@ -192,8 +193,9 @@ function envPorts (): Array<[string, (c: Config, port: number) => void]> {
   return ports
 }
 
-/** Applies the documented environment overrides. */
-export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
+/** Applies the documented environment overrides (secrets also from `X_FILE`: env-files.ts). */
+export function applyEnv (config: Config, fromProcess: NodeJS.ProcessEnv): void {
+  const env = readEnvFiles(fromProcess)
   for (const [name, set] of envPorts()) {
     const raw = env[name]
     if (raw === undefined || raw === '') continue
@@ -211,6 +213,9 @@ export function applyEnv (config: Config, env: NodeJS.ProcessEnv): void {
   if (env.SD_CLUSTER !== undefined && env.SD_CLUSTER !== '') config.cluster.enabled = env.SD_CLUSTER === '1' || env.SD_CLUSTER === 'true'
   if (env.SD_CLUSTER_SECRET) config.cluster.secret = env.SD_CLUSTER_SECRET
   if (env.SD_DISPATCH_PATH) config.cluster.dispatchPath = env.SD_DISPATCH_PATH
+  // a dispatch server in a container: the name servers reach it by (its service name)
+  if (env.SD_ADVERTISE_HOST) config.cluster.advertiseHost = env.SD_ADVERTISE_HOST
+  if (env.SD_CLUSTER_NAME) config.cluster.name = env.SD_CLUSTER_NAME
   if (env.SD_CLUSTER_CARRIER) {
     const carriers = carrierNames()
     if (!carriers.includes(env.SD_CLUSTER_CARRIER)) throw invalid('SD_CLUSTER_CARRIER', `must be one of ${carriers.join(', ')}, got ${JSON.stringify(env.SD_CLUSTER_CARRIER)}`)

@@ -1,5 +1,6 @@
 import { Command, Flags } from '@oclif/core'
 import { makeToken, parseTtl } from '../token.js'
+import { readEnvFiles } from '../../server/env-files.js'
 
 /** `sd token --sub <uid>`: prints an HS256 JWT signed with SD_AUTH_JWT_SECRET (for a try of auth). */
 export default class Token extends Command {
@@ -12,15 +13,15 @@ export default class Token extends Command {
   static override flags = {
     sub: Flags.string({ description: 'the uid the token is for (its sub claim)', required: true }),
     ttl: Flags.string({ description: 'lifetime: 90s, 15m, 1h, 7d (plain numbers are seconds)', default: '1h' }),
-    secret: Flags.string({ description: 'HS256 secret (default: env SD_AUTH_JWT_SECRET)' }),
+    secret: Flags.string({ description: 'HS256 secret (default: env SD_AUTH_JWT_SECRET, or the file SD_AUTH_JWT_SECRET_FILE names)' }),
     issuer: Flags.string({ description: 'iss claim, when the server checks auth.jwt.issuer' }),
     audience: Flags.string({ description: 'aud claim, when the server checks auth.jwt.audience' }),
   }
 
   async run (): Promise<void> {
     const { flags } = await this.parse(Token)
-    const secret = flags.secret ?? process.env.SD_AUTH_JWT_SECRET ?? ''
     try {
+      const secret = flags.secret ?? readEnvFiles(process.env).SD_AUTH_JWT_SECRET ?? ''
       this.log(await makeToken({ sub: flags.sub, secret, ttlMs: parseTtl(flags.ttl), issuer: flags.issuer, audience: flags.audience }))
     } catch (err) {
       this.error((err as Error).message, { exit: 2 })
