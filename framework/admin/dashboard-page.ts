@@ -127,8 +127,11 @@ export const DASHBOARD_JS = String.raw`'use strict'
       }
       c = charts[id] = { sig, u: new uPlot(opts, data, el) }
     } else c.u.setData(data)
-    // the legend shows the latest values unless the pointer is on the chart
-    if (xs.length > 0 && !(c.u.cursor.left >= 0)) c.u.setLegend({ idx: xs.length - 1 })
+    // the legend shows the latest values unless the pointer is on the chart; after uPlot's own
+    // redraw (a microtask), which would reset it
+    const chart = c
+    const last = xs.length - 1
+    if (last >= 0) queueMicrotask(() => { if (!(chart.u.cursor.left >= 0)) chart.u.setLegend({ idx: last }) })
     el.dataset.points = String(xs.length)
   }
   const column = (byT) => state.server.map((p) => { const v = byT && byT.get(p.t); return v === undefined ? null : v })

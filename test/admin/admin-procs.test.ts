@@ -107,6 +107,9 @@ describe('a publish at one cluster server reaches a client on another (Redis car
     const onA = await ApiClient.connect(a.ports.tcp)
     clients.push(onA)
     await onA.call('bind', { uid: 'near-user' })
+    // everyone = this server's clients and those of every server A's registry view lists as live
+    // (polled; a loaded machine can drop B for a poll when its heartbeat is late): wait for both
+    await waitUntil(async () => (await publisher.publish({ all: true }, { probe: true })) === 2, 10_000, 'A to count B among the live servers')
     assert.deepEqual(await post(adminPort, { to: { all: true }, data: { to: 'all' } }), { status: 200, body: { reached: 2 } })
     assert.deepEqual(await onB.push((d) => (d as { to?: string }).to === 'all'), { to: 'all' })
     assert.deepEqual(await onA.push((d) => (d as { to?: string }).to === 'all'), { to: 'all' })

@@ -95,7 +95,7 @@ test('the dashboard page plots live connections of this server and of every clus
   assert.equal(await page.isVisible('#chart-links'), true)
   assert.equal(await page.getAttribute('#status', 'data-state'), 'live')
   // the legend shows the latest figures without a pointer on the chart
-  assert.match(await page.locator('#chart-connections .u-legend').innerText(), /all\s*4/)
+  await waitUntil(async () => /all\s*4/.test(await page.locator('#chart-connections .u-legend').innerText()), 5_000, 'the legend to show all 4')
 
   const shot = join(tmpdir(), 'sd-dashboard.png')
   await page.screenshot({ path: shot, fullPage: true })
