@@ -18,6 +18,8 @@ import { Dispatcher } from '../cluster/dispatch-server.js'
 import { clusterSecret } from '../cluster/link-auth.js'
 import { RedisRegistry } from '../cluster/registry.js'
 import { serveControl } from './control.js'
+import { startDispatchAdmin } from './dispatch-admin.js'
+import type { PrimaryAdmin } from './primary-admin.js'
 import { clearRunFiles, runPaths, writeState } from './run-state.js'
 import { claimRunFolder } from './serve.js'
 import { listenError } from '../core/listen-error.js'
@@ -77,6 +79,7 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
   let registry: RedisRegistry | undefined
   let control: Server | undefined
   let meta: NodeJS.Timeout | undefined
+  let admin: PrimaryAdmin | undefined
 
   const status = (): DispatchStatus => ({
     role: 'dispatch',
@@ -95,6 +98,7 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       clearInterval(meta)
+      await admin?.stop()
       await registry?.stop().catch(() => {})
       await dispatcher.close()
       control?.close()
@@ -135,6 +139,7 @@ export async function runDispatch (options: { root: string }): Promise<{ dispatc
     // dead servers are purged by any watcher; a dispatcher watches too, so a cluster whose
     // servers all died is still cleaned up
     await registry.view.watch()
+    admin = await startDispatchAdmin(config, dispatcher, name, registry.view, cluster, log)
     await writeState(paths, { pid: process.pid, root, startedAt: new Date(startedAt).toISOString(), workers: 0, workerPids: [], ports: { dispatch: address.port } })
     const on = socketPath === undefined ? '' : ` and unix:${socketPath}`
     log.info({ host: address.address, port: address.port, socket: socketPath, cluster }, `dispatch server listening on ${address.address}:${address.port}${on}`)

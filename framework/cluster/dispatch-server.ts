@@ -90,6 +90,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   #status: DispatcherStatus = 'idle'
   /** DATA frames relayed, and target writes that missed. */
   readonly counters = { relayed: 0, missed: 0, refused: 0 }
+  /** Bytes of the links closed so far (`bytes()` adds the open ones). */
+  readonly #closedBytes = { in: 0, out: 0 }
 
   constructor (options: DispatcherOptions) {
     super()
@@ -175,6 +177,16 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }))
   }
 
+  /** Bytes read from and written to server links since start (closed links included). */
+  bytes (): { in: number, out: number } {
+    const total = { ...this.#closedBytes }
+    for (const link of this.#links.values()) {
+      total.in += link.stats.bytesIn
+      total.out += link.stats.bytesOut
+    }
+    return total
+  }
+
   /** The ready link of `name` (status pages, tests). */
   linkOf (name: string): Link | undefined {
     return this.#links.get(name)
@@ -218,6 +230,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const source = Buffer.from(peer.name, 'utf8')
     link.on('data', (msg, body) => this.#relay(link, source, msg, body))
     link.on('close', (reason) => {
+      this.#closedBytes.in += link.stats.bytesIn
+      this.#closedBytes.out += link.stats.bytesOut
       if (this.#links.get(peer.name) === link) this.#links.delete(peer.name)
       this.#options.log?.info({ node: peer.name, reason }, 'link closed')
       this.emit('unlink', peer.name, reason)

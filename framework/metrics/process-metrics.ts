@@ -35,7 +35,7 @@ export interface MetricsSource {
 }
 
 /** A metric whose values are read at each scrape. */
-function metric (registry: Registry, name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => Sample[], aggregator: Aggregator = 'sum'): void {
+export function metric (registry: Registry, name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => Sample[], aggregator: Aggregator = 'sum'): void {
   const get = (): object => ({ name, help, type, aggregator, values: values() })
   registry.registerMetric({ name, help, type, aggregator, get } as unknown as Parameters<Registry['registerMetric']>[0])
 }

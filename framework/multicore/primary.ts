@@ -11,17 +11,19 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { BusTarget } from '../connection/bus-publish.js'
-import { SdError } from '../core/errors.js'
 import { isProtocolMessage, sdErrorFrom, type FromWorker, type ToWorker, type WorkerStats } from './ipc-protocol.js'
 import type { Ports } from './ports.js'
 import { PendingRequests } from '../connection/remote-bus.js'
 import { MembershipMirror } from './membership.js'
 import { Batcher, isBatch } from './batch.js'
-import { mergeProcessMetrics, type ProcessMetrics } from './metrics-merge.js'
+import { AdminRequests, type AdminTarget } from './admin-requests.js'
 import type { ProcessSnapshot } from '../core/snapshot.js'
+import type { PrimaryStatus, ServerStatus, WorkerStatus } from './status.js'
 import { GATEWAY_SLOT, roleEnv, runSecret, slotRoles, type PrimaryMode, type SlotRole } from './roles.js'
 
 export type { PrimaryMode, SlotRole } from './roles.js'
+export type { PrimaryStatus, ServerStatus, WorkerStatus } from './status.js'
+export { PUBLISH_TIMEOUT_MS } from './admin-requests.js'
 
 /** Options of `Primary`. */
 export interface PrimaryOptions {
@@ -45,37 +47,6 @@ export interface PrimaryOptions {
   /** Called when the set of serving workers changes (a worker serves, or crashes). */
   onChange?: () => void
 }
-
-/** One worker as `sd status` shows it. */
-export interface WorkerStatus {
-  /** Slot number: 0 for the gateway, 1..N for servers and workers. */
-  id: number
-  role: SlotRole
-  pid: number
-  /** `serving`, or `down` while a crashed worker is being restarted. */
-  state: 'serving' | 'down'
-  uptimeMs: number
-  /** Times this slot's worker was restarted after a crash. */
-  restarts: number
-  stats?: WorkerStats
-}
-
-/** What `sd status` reports. */
-export interface ServerStatus {
-  /** Pid of the primary. */
-  pid: number
-  status: PrimaryStatus
-  mode: PrimaryMode
-  uptimeMs: number
-  /** The server's (direct) or the gateway's ports (with `gateway`, its link port); `{}` in worker mode. */
-  ports: Ports
-  workers: WorkerStatus[]
-  /** Open connections by transport, all workers. */
-  connections: Record<string, number>
-}
-
-/** Lifecycle of the primary. */
-export type PrimaryStatus = 'starting' | 'running' | 'reloading' | 'stopping' | 'stopped'
 
 interface Slot {
   /** Slot number (1..N), stable across restarts. */
@@ -102,11 +73,6 @@ interface SlotState {
   restarting: Promise<void> | undefined
 }
 
-/** How long a worker may take to answer an admin publish before it fails with `SD_ERR_NO_WORKER`. */
-export const PUBLISH_TIMEOUT_MS = 10_000
-
-type Published = Extract<FromWorker, { t: 'published' }>
-
 const workerMain = fileURLToPath(new URL('./worker-process-main.mjs', import.meta.url))
 
 /** Runs the workers of one server. */
@@ -118,11 +84,9 @@ export class Primary {
   readonly #readyWaiters = new Map<number, { resolve: (ports: Ports) => void, reject: (err: Error) => void }>()
   /** `stats` requests to the workers (a worker that does not answer in time shows no stats). */
   readonly #statsRequests = new PendingRequests()
-  /** `metrics` requests to every process (one that does not answer in 2 s is left out). */
-  readonly #metricsRequests = new PendingRequests()
-  /** Admin `publish` requests to the workers, and the round robin over them. */
-  readonly #publishRequests = new PendingRequests()
-  #publishTurn = 0
+  /** The admin listener's `metrics` and `publish` requests to the processes serving now. */
+  readonly #admin = new AdminRequests(() => [...this.#slots.values()].flatMap(({ role, current: slot }): AdminTarget[] =>
+    slot?.worker.isConnected() === true ? [{ n: slot.n, role, send: (msg) => this.#send(slot, msg) }] : []))
   #status: PrimaryStatus = 'starting'
   #ports: Ports = {}
   readonly #startedAt = Date.now()
@@ -284,10 +248,8 @@ export class Primary {
         this.#statsRequests.settle(msg.r, msg.stats)
         return
       case 'metrics':
-        this.#metricsRequests.settle(msg.r, msg.m)
-        return
       case 'published':
-        this.#publishRequests.settle(msg.r, msg)
+        this.#admin.answer(msg)
         return
       default:
         this.#membership.apply(id, msg)
@@ -419,38 +381,19 @@ export class Primary {
     return { pid: process.pid, status: this.#status, mode: this.#options.mode, uptimeMs: Date.now() - this.#startedAt, ports: this.#ports, workers, connections }
   }
 
-  /**
-   * Runs an admin publish (`POST /sd/publish` at this primary's admin listener) on the bus of
-   * one process, which reaches the whole server (and cluster): a server or business worker,
-   * round robin; the gateway only when it runs alone (`--gateway`). Resolves to the
-   * connections reached; `SD_ERR_NO_WORKER` when none serves or it does not answer in time.
-   */
-  async publish (to: BusTarget, data: unknown, recover?: boolean): Promise<number> {
-    const states = [...this.#slots.values()]
-    const withBus = states.some((s) => s.role !== 'gateway') ? states.filter((s) => s.role !== 'gateway') : states
-    const serving = withBus.flatMap((s) => s.current?.worker.isConnected() === true ? [s.current] : [])
-    if (serving.length === 0) throw new SdError('SD_ERR_NO_WORKER', 'no worker process serves to run the publish')
-    const slot = serving[this.#publishTurn++ % serving.length]
-    const msg = (r: number): ToWorker => recover === undefined ? { t: 'publish', r, to, d: data } : { t: 'publish', r, to, d: data, recover }
-    const answer = await this.#publishRequests.start<Published | undefined>((r) => { this.#send(slot, msg(r)); return true }, undefined, PUBLISH_TIMEOUT_MS)
-    if (answer === undefined) throw new SdError('SD_ERR_NO_WORKER', `worker ${slot.n} did not answer the publish within ${PUBLISH_TIMEOUT_MS} ms`)
-    if (answer.e !== undefined) throw sdErrorFrom(answer.e.code, answer.e.message)
-    return answer.n ?? 0
+  /** Runs an admin publish on one process's bus (admin-requests.ts); resolves to the connections reached. */
+  publish (to: BusTarget, data: unknown, recover?: boolean): Promise<number> {
+    return this.#admin.publish(to, data, recover)
   }
 
-  /** Prometheus text of the whole server: every process's registry (the gateway's too) merged; docs/metrics.md. */
-  async metrics (): Promise<string> {
-    return await (await this.#metrics()).text()
+  /** Prometheus text of the whole server: every process's registry merged; docs/metrics.md. */
+  metrics (): Promise<string> {
+    return this.#admin.metrics()
   }
 
   /** The whole server's figures now, summed over its processes. */
-  async snapshot (): Promise<ProcessSnapshot> {
-    return (await this.#metrics()).snapshot
-  }
-
-  async #metrics (): ReturnType<typeof mergeProcessMetrics> {
-    const slots = [...this.#slots.values()].map((s) => s.current).filter((s): s is Slot => s !== undefined && s.ready && s.worker.isConnected())
-    return await mergeProcessMetrics(await Promise.all(slots.map((slot) => this.#metricsRequests.start((r) => { this.#send(slot, { t: 'metrics', r }); return true }, undefined as ProcessMetrics | undefined, 2000))))
+  snapshot (): Promise<ProcessSnapshot> {
+    return this.#admin.snapshot()
   }
 
   #stats (slot: Slot): Promise<WorkerStats | undefined> {

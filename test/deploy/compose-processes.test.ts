@@ -108,6 +108,15 @@ test('the compose services run as plain processes: two dispatch servers, two ser
     }, 30_000, `${d.name} to link both servers`).catch((err: unknown) => { throw new Error(`${(err as Error).message}: ${last}\n${s1.out().slice(-3000)}`) })
   }
 
+  // each dispatch server's admin listener (compose's SD_ADMIN_PORT) counts both links
+  for (const d of [d1, d2]) {
+    const adminPort = d.ports.get(Number(compose.services[d.name].environment.SD_ADMIN_PORT))!
+    const token = content('deploy/secrets/admin_token').trim()
+    const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    assert.equal(res.status, 200, `${d.name} serves /metrics`)
+    assert.match(await res.text(), /^sd_dispatch_links 2$/m)
+  }
+
   const textPort = (p: typeof s1): number => p.ports.get(Number(compose.services[p.name].environment.SD_TEXT_PORT))!
   const alice = await LineClient.connect(textPort(s1))
   const bob = await LineClient.connect(textPort(s2))

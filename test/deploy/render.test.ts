@@ -12,7 +12,7 @@ import type { PlannedFile } from '../../framework/cli/generate.js'
 import { root } from '../helpers.js'
 import { runSd } from '../cli/run-sd.js'
 
-interface Service { image?: string, command?: string[], profiles?: string[], environment?: Record<string, string>, secrets?: string[], depends_on?: Record<string, { condition: string }>, healthcheck?: { test: string[] }, restart?: string }
+interface Service { image?: string, command?: string[], profiles?: string[], environment?: Record<string, string>, secrets?: string[], depends_on?: Record<string, { condition: string }>, healthcheck?: { test: string[] }, restart?: string, expose?: string[] }
 interface Compose { services: Record<string, Service>, secrets: Record<string, { file: string }> }
 
 const byName = (files: PlannedFile[], end: string): PlannedFile => {
@@ -81,6 +81,12 @@ function checkFiles (files: PlannedFile[], name: string, sdBin: string): void {
     assert.ok(s.secrets?.includes('cluster_secret'))
     assert.equal(s.environment?.REDIS_URL, 'redis://redis:6379')
     assert.equal(s.depends_on?.redis.condition, 'service_healthy')
+    // every sd process has an admin listener (a dispatch server's: its metrics, docs/metrics.md)
+    assert.equal(s.environment?.SD_ADMIN_PORT, '9990')
+    assert.equal(s.environment?.SD_ADMIN_HOST, '0.0.0.0')
+    assert.equal(s.environment?.SD_ADMIN_TOKEN_FILE, '/run/secrets/admin_token')
+    assert.ok(s.secrets?.includes('admin_token'))
+    assert.deepEqual(s.expose, ['9990'])
   }
   for (const svc of ['dispatch1', 'dispatch2']) {
     assert.deepEqual(compose.services[svc].command, ['start', '--dispatch'])
@@ -89,9 +95,6 @@ function checkFiles (files: PlannedFile[], name: string, sdBin: string): void {
   for (const svc of ['server1', 'server2']) {
     const s = compose.services[svc]
     assert.deepEqual(s.command, ['start', '--cluster'])
-    assert.equal(s.environment?.SD_ADMIN_PORT, '9990')
-    assert.equal(s.environment?.SD_ADMIN_HOST, '0.0.0.0')
-    assert.equal(s.environment?.SD_ADMIN_TOKEN_FILE, '/run/secrets/admin_token')
     assert.equal(s.environment?.MYSQL_URL_FILE, '${MYSQL_URL_FILE:-}', 'MariaDB only when asked for')
     assert.equal(s.depends_on?.dispatch1.condition, 'service_healthy')
     assert.equal(s.depends_on?.migrate.condition, 'service_completed_successfully')

@@ -1,0 +1,82 @@
+/**
+ * What the primary's admin listener asks its processes over IPC: `metrics` (every process's
+ * registry and snapshot, merged into the whole server's) and `publish` (run on one process's
+ * bus, round robin). The Primary owns the processes; this keeps the requests and their answers.
+ */
+import type { BusTarget } from '../connection/bus-publish.js'
+import { PendingRequests } from '../connection/remote-bus.js'
+import { SdError } from '../core/errors.js'
+import type { ProcessSnapshot } from '../core/snapshot.js'
+import { sdErrorFrom, type FromWorker, type ToWorker } from './ipc-protocol.js'
+import { mergeProcessMetrics, type ProcessMetrics } from './metrics-merge.js'
+import type { SlotRole } from './roles.js'
+
+/** How long a worker may take to answer an admin publish before it fails with `SD_ERR_NO_WORKER`. */
+export const PUBLISH_TIMEOUT_MS = 10_000
+
+/** How long a process may take to answer `metrics` before a scrape leaves it out. */
+export const METRICS_TIMEOUT_MS = 2000
+
+/** A process serving now, as the requests see it. */
+export interface AdminTarget {
+  /** Slot number (0 for the gateway). */
+  readonly n: number
+  readonly role: SlotRole
+  send: (msg: ToWorker) => void
+}
+
+type Published = Extract<FromWorker, { t: 'published' }>
+
+/** The admin requests of one primary; `serving()` lists the processes that serve now. */
+export class AdminRequests {
+  readonly #serving: () => AdminTarget[]
+  /** `metrics` requests to every process (one that does not answer in time is left out). */
+  readonly #metrics = new PendingRequests()
+  /** `publish` requests, and the round robin over the processes that run them. */
+  readonly #publish = new PendingRequests()
+  #turn = 0
+
+  constructor (serving: () => AdminTarget[]) {
+    this.#serving = serving
+  }
+
+  /** Takes a process's answer to one of these requests. */
+  answer (msg: Extract<FromWorker, { t: 'metrics' | 'published' }>): void {
+    if (msg.t === 'metrics') this.#metrics.settle(msg.r, msg.m)
+    else this.#publish.settle(msg.r, msg)
+  }
+
+  /**
+   * Runs an admin publish on the bus of one process, which reaches the whole server (and
+   * cluster): a server or business worker, round robin; the gateway only when it runs alone
+   * (`--gateway`). Resolves to the connections reached; `SD_ERR_NO_WORKER` when none serves or
+   * it does not answer in time.
+   */
+  async publish (to: BusTarget, data: unknown, recover?: boolean): Promise<number> {
+    const all = this.#serving()
+    const withBus = all.some((s) => s.role !== 'gateway') ? all.filter((s) => s.role !== 'gateway') : all
+    if (withBus.length === 0) throw new SdError('SD_ERR_NO_WORKER', 'no worker process serves to run the publish')
+    const target = withBus[this.#turn++ % withBus.length]
+    const msg = (r: number): ToWorker => recover === undefined ? { t: 'publish', r, to, d: data } : { t: 'publish', r, to, d: data, recover }
+    const answer = await this.#publish.start<Published | undefined>((r) => { target.send(msg(r)); return true }, undefined, PUBLISH_TIMEOUT_MS)
+    if (answer === undefined) throw new SdError('SD_ERR_NO_WORKER', `worker ${target.n} did not answer the publish within ${PUBLISH_TIMEOUT_MS} ms`)
+    if (answer.e !== undefined) throw sdErrorFrom(answer.e.code, answer.e.message)
+    return answer.n ?? 0
+  }
+
+  /** Prometheus text of the whole server: every process's registry (the gateway's too) merged; docs/metrics.md. */
+  async metrics (): Promise<string> {
+    return await (await this.#merged()).text()
+  }
+
+  /** The whole server's figures now, summed over its processes. */
+  async snapshot (): Promise<ProcessSnapshot> {
+    return (await this.#merged()).snapshot
+  }
+
+  async #merged (): ReturnType<typeof mergeProcessMetrics> {
+    const ask = (target: AdminTarget): Promise<ProcessMetrics | undefined> =>
+      this.#metrics.start((r) => { target.send({ t: 'metrics', r }); return true }, undefined as ProcessMetrics | undefined, METRICS_TIMEOUT_MS)
+    return await mergeProcessMetrics(await Promise.all(this.#serving().map(ask)))
+  }
+}
