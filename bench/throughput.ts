@@ -11,7 +11,8 @@ import { fastifyBare, portOf, sdServer, startServer, tcpMinimal, wsRaw, type Run
 import { int, pct, table } from './lib/table.js'
 import type { LoadMessage, LoadPlan, LoadTransport } from './load/main.js'
 
-const SERVER_CPU = 0
+/** CPU the servers are pinned to (the load generator gets LOAD_CPU). */
+export const SERVER_CPU = 0
 const LOAD_CPU = 1
 /** Median CPU of other processes (% of one core) above which a row is flagged as measured on a busy machine. */
 const NOISY_OTHER_CPU = 15
@@ -30,11 +31,13 @@ export interface ThroughputSettings {
   settleMs: number
 }
 
-interface Scenario { name: string, connections: number, pipelining: number }
+/** A load shape: connections, each with `pipelining` requests in flight. */
+export interface Scenario { name: string, connections: number, pipelining: number }
 /** One transport against its baseline, with the ratio it must reach. */
 export interface TransportCase { transport: LoadTransport, baseline: ServerSpec, target: number }
 
-const scenarios: Scenario[] = [
+/** The load shapes of `npm run bench`. */
+export const scenarios: Scenario[] = [
   { name: '8 conn x 32 pipelined', connections: 8, pipelining: 32 },
   { name: '64 conn x 1 in flight', connections: 64, pipelining: 1 },
 ]
@@ -46,7 +49,7 @@ const cases: TransportCase[] = [
 ]
 
 /** One measuring segment of one server. */
-interface Segment {
+export interface Segment {
   rps: number
   /** % of one core used by the server. */
   serverCpu: number | undefined
@@ -75,7 +78,8 @@ function alternate (perSide: number): number[] {
   return order
 }
 
-async function measure (servers: [RunningServer, RunningServer], tc: TransportCase, scenario: Scenario, settings: ThroughputSettings, round: number): Promise<ThroughputRow> {
+/** Loads two running servers alternately (index 0 is the baseline, 1 is `sd` in the row) with one scenario. */
+export async function measure (servers: [RunningServer, RunningServer], tc: TransportCase, scenario: Scenario, settings: ThroughputSettings, round: number): Promise<ThroughputRow> {
   const plan: LoadPlan = {
     transport: tc.transport,
     ports: servers.map((s) => portOf(s, tc.transport === 'tls' ? 'tcp' : tc.transport)),
@@ -158,7 +162,7 @@ function roundRatio (r: ThroughputRow): number {
   return median(sd.map((s) => s.rps)) / median(base.map((s) => s.rps))
 }
 
-function median (values: number[]): number {
+export function median (values: number[]): number {
   const s = [...values].sort((a, b) => a - b)
   const mid = Math.floor(s.length / 2)
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
@@ -170,7 +174,7 @@ function medianOf (segments: Segment[], key: 'serverCpu' | 'loadCpu' | 'otherCpu
 }
 
 /** SD / baseline of each consecutive pair of segments (each pair ran back to back). */
-function pairRatios (row: ThroughputRow): number[] {
+export function pairRatios (row: ThroughputRow): number[] {
   const out: number[] = []
   for (let i = 0; i + 1 < row.segments.length; i += 2) {
     const [a, b] = [row.segments[i], row.segments[i + 1]]

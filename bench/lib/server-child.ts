@@ -5,8 +5,8 @@
  */
 import type { Server } from 'node:http'
 
-/** Ports a server listens on, by transport. */
-export type Ports = Partial<Record<'tcp' | 'ws' | 'http', number>>
+/** Ports a server listens on, by transport (`admin`: SD's admin listener, when it runs one). */
+export type Ports = Partial<Record<'tcp' | 'ws' | 'http' | 'admin', number>>
 
 /** What a server child reports about itself. */
 export interface ServerStats {

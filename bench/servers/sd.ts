@@ -8,7 +8,11 @@
  * its cost is measured. For bench/auth.ts: `--auth-secret=S` turns authentication on (HS256, as
  * SD_AUTH_JWT_SECRET does), `--tls-key=F --tls-cert=F` TLS on the tcp and http ports; and it
  * answers `{type: 'cpu'}` with its CPU time so far (µs), so a bench can charge each connection
- * its server CPU.
+ * its server CPU. For bench/metrics.ts: `--metrics=off|on` sets `metrics.enabled` (default on, as
+ * in production), `--admin-port=N` runs the admin listener on 127.0.0.1 (0: a free port,
+ * announced as the `admin` port) so a scraper can fetch `/metrics`, and it answers
+ * `{type: 'render', times: N}` with the median time (ms) and size (bytes) of N renders of
+ * `/metrics` in process.
  */
 import { createApp, type ConfigInput } from '../../framework/index.js'
 import { serve } from '../lib/server-child.js'
@@ -24,6 +28,10 @@ const secret = arg('auth-secret')
 const key = arg('tls-key')
 const cert = arg('tls-cert')
 const tls = key && cert ? { tls: { key, cert } } : {}
+const metricsArg = arg('metrics') ?? 'on'
+if (metricsArg !== 'on' && metricsArg !== 'off') throw new Error(`--metrics must be on or off, got ${metricsArg}`)
+const adminPort = arg('admin-port')
+const admin = adminPort === undefined ? {} : { admin: { enabled: true, host: '127.0.0.1', port: Number(adminPort) } }
 const app = await createApp({
   root,
   overrides: {
@@ -38,6 +46,8 @@ const app = await createApp({
       maxConnectionsPerIp: 1_000_000,
     },
     ...(secret ? { auth: { jwt: { secret } } } : {}),
+    metrics: { enabled: metricsArg === 'on' },
+    ...admin,
   } as ConfigInput,
 })
 await app.start()
@@ -48,8 +58,9 @@ const port = (name: 'tcp' | 'http'): number => {
   return addr.port
 }
 
+const adminAddress = app.ops.address()
 serve({
-  ports: { tcp: port('tcp'), ws: port('http'), http: port('http') },
+  ports: { tcp: port('tcp'), ws: port('http'), http: port('http'), ...(adminAddress ? { admin: adminAddress.port } : {}) },
   connections: () => app.connections.size,
   stop: () => app.stop(),
 })
@@ -59,4 +70,23 @@ process.on('message', (msg: unknown) => {
   if ((msg as { type?: unknown } | null)?.type !== 'cpu') return
   const cpu = process.cpuUsage()
   process.send?.({ type: 'cpu', us: cpu.user + cpu.system })
+})
+
+// the cost of one scrape, without the HTTP round trip: render `/metrics` `times` times in a row
+process.on('message', (msg: unknown) => {
+  const request = msg as { type?: unknown, times?: unknown } | null
+  if (request?.type !== 'render') return
+  void (async () => {
+    const times = typeof request.times === 'number' ? request.times : 20
+    const ms: number[] = []
+    let bytes = 0
+    for (let i = 0; i < times; i++) {
+      const started = performance.now()
+      const text = await app.metrics.text()
+      ms.push(performance.now() - started)
+      bytes = Buffer.byteLength(text)
+    }
+    ms.sort((a, b) => a - b)
+    process.send?.({ type: 'render', medianMs: ms[Math.floor(ms.length / 2)], bytes })
+  })().catch((err: unknown) => { process.send?.({ type: 'render', error: String(err) }) })
 })
