@@ -123,6 +123,8 @@ export class Primary {
   /** Admin `publish` requests to the workers, and the round robin over them. */
   readonly #publishRequests = new PendingRequests()
   #publishTurn = 0
+  /** The publish requests each worker (by id) has not answered: settled at once when it exits. */
+  readonly #publishing = new Map<number, Set<number>>()
   #status: PrimaryStatus = 'starting'
   #ports: Ports = {}
   readonly #startedAt = Date.now()
@@ -298,6 +300,12 @@ export class Primary {
     const id = slot.worker.id
     this.#byId.delete(id)
     this.#membership.dropWorker(id)
+    // its publishes in flight will never be answered: say so now, not at the publish timeout
+    for (const r of this.#publishing.get(id) ?? []) {
+      const message = `no business worker ready: worker ${slot.n} exited before answering the publish (it may have reached some connections)`
+      this.#publishRequests.settle(r, { t: 'published', r, e: { code: 'SD_ERR_NO_WORKER', message } } satisfies Published)
+    }
+    this.#publishing.delete(id)
     const state = this.#slots.get(slot.n)
     if (state?.current === slot) state.current = undefined
     const waiter = this.#readyWaiters.get(id)
@@ -432,7 +440,13 @@ export class Primary {
     if (serving.length === 0) throw new SdError('SD_ERR_NO_WORKER', 'no worker process serves to run the publish')
     const slot = serving[this.#publishTurn++ % serving.length]
     const msg = (r: number): ToWorker => recover === undefined ? { t: 'publish', r, to, d: data } : { t: 'publish', r, to, d: data, recover }
-    const answer = await this.#publishRequests.start<Published | undefined>((r) => { this.#send(slot, msg(r)); return true }, undefined, PUBLISH_TIMEOUT_MS)
+    const id = slot.worker.id
+    const inFlight = this.#publishing.get(id) ?? new Set<number>()
+    this.#publishing.set(id, inFlight)
+    let sent = 0
+    const answer = await this.#publishRequests.start<Published | undefined>((r) => { sent = r; inFlight.add(r); this.#send(slot, msg(r)); return true }, undefined, PUBLISH_TIMEOUT_MS)
+    inFlight.delete(sent)
+    if (inFlight.size === 0 && this.#publishing.get(id) === inFlight) this.#publishing.delete(id)
     if (answer === undefined) throw new SdError('SD_ERR_NO_WORKER', `worker ${slot.n} did not answer the publish within ${PUBLISH_TIMEOUT_MS} ms`)
     if (answer.e !== undefined) throw sdErrorFrom(answer.e.code, answer.e.message)
     return answer.n ?? 0
