@@ -51,7 +51,7 @@ function fail (reply: FastifyReply, err: SdError): FastifyReply {
 export function adminOnRequest (admin: Pick<AdminConfig, 'token'>): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined> {
   const digest = adminTokenDigest(admin)
   return async (request, reply) => {
-    const verdict = adminAllows({ ip: request.raw.socket.remoteAddress ?? '', authorization: request.headers.authorization }, admin, digest)
+    const verdict = adminAllows({ ip: request.raw.socket.remoteAddress ?? '', authorization: request.headers.authorization, host: request.headers.host }, admin, digest)
     // an async hook that answers returns the reply: the route does not run
     return verdict === true ? undefined : fail(reply, verdict)
   }

@@ -2,7 +2,8 @@
  * The admin decision: who may run admin actions (`static admin = ['status']`, the demo's
  * `/status`) and use the admin listener (`/metrics`, the dashboard, `/sd/publish`), which show
  * internals and push to users. `config/admin.ts` holds its options. Default (no token):
- * loopback callers only (127.0.0.0/8, ::1, ::ffff:127.*). With `admin.token` (env
+ * loopback callers only (127.0.0.0/8, ::1, ::ffff:127.*), and on HTTP a `Host` naming loopback
+ * (a DNS rebinding guard). With `admin.token` (env
  * `SD_ADMIN_TOKEN`): `Authorization: Bearer <token>` from anywhere, loopback included, compared
  * in constant time. Socket and WebSocket messages carry no headers, so with a token they are
  * refused; without one they pass from loopback like HTTP requests.
@@ -59,12 +60,26 @@ export function isLoopback (ip: string): boolean {
   return false
 }
 
+/**
+ * True for a `Host` header naming loopback: `localhost`, 127.0.0.0/8 or `[::1]`, with or
+ * without a port. Without a token a loopback caller must also name one: a page of another
+ * site that a browser on this machine resolves to 127.0.0.1 (DNS rebinding) sends its own name.
+ */
+export function isLoopbackHost (host: string): boolean {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::\d{1,5})?$/.exec(host)
+  if (m === null) return false
+  const name = (m[1] ?? m[2]).toLowerCase()
+  return name === 'localhost' || name === 'localhost.' || isLoopback(name)
+}
+
 /** What the admin decision looks at: the caller's address and its `Authorization` header (HTTP only). */
 export interface AdminRequest {
   /** The caller's address as the socket saw it ('' when unknown: refused). */
   ip: string
   /** The `Authorization` header; `undefined` on sockets (no headers), an array when sent twice (refused). */
   authorization?: string | readonly string[]
+  /** The `Host` header of an HTTP request: without a token it must name loopback (`isLoopbackHost`). @default undefined (not checked) */
+  host?: string
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest()
@@ -82,7 +97,9 @@ function bearer (header: string | readonly string[] | undefined): string | undef
  */
 export function adminAllows (request: AdminRequest, config: Pick<AdminConfig, 'token'>, tokenDigest = config.token === '' ? undefined : digest(config.token)): true | SdError {
   if (tokenDigest === undefined) {
-    return isLoopback(request.ip) ? true : new SdError('SD_ERR_FORBIDDEN', 'admin actions answer loopback clients only (set admin.token / SD_ADMIN_TOKEN to allow others with it)')
+    if (!isLoopback(request.ip)) return new SdError('SD_ERR_FORBIDDEN', 'admin actions answer loopback clients only (set admin.token / SD_ADMIN_TOKEN to allow others with it)')
+    if (request.host !== undefined && !isLoopbackHost(request.host)) return new SdError('SD_ERR_FORBIDDEN', 'without admin.token / SD_ADMIN_TOKEN, admin requests must name a loopback host (Host: localhost or 127.0.0.1)')
+    return true
   }
   const presented = bearer(request.authorization)
   // both sides hashed to 32 bytes: the compare takes the same time whatever was sent

@@ -105,7 +105,7 @@ export class AdminServer {
     // but for routes a plugin marks `config: { open: true }` (the dashboard's page: no data)
     app.addHook('onRequest', async (request, reply) => {
       if ((request.routeOptions.config as { open?: boolean } | undefined)?.open === true) return
-      const allowed = adminAllows({ ip: request.socket.remoteAddress ?? '', authorization: request.headers.authorization }, config, digest)
+      const allowed = adminAllows({ ip: request.socket.remoteAddress ?? '', authorization: request.headers.authorization, host: request.headers.host }, config, digest)
       if (allowed === true) return
       replyHttpError(log, allowed, reply)
       return reply

@@ -17,7 +17,7 @@ export type PublishTo =
 export interface PublisherOptions {
   /** The admin listener's address, e.g. `http://127.0.0.1:9990` (the server's `SD_ADMIN_PORT`); `/sd/publish` is added. */
   url: string
-  /** The server's admin token (`SD_ADMIN_TOKEN`), sent as `Authorization: Bearer …`; none for a loopback server without one. @default undefined */
+  /** The server's admin token (`SD_ADMIN_TOKEN`), sent as `Authorization: Bearer …` (surrounding whitespace trimmed; other characters than printable ASCII throw a TypeError); none for a loopback server without one. @default undefined */
   token?: string
   /** A publish with no answer after this long fails with `SD_ERR_CLIENT_TIMEOUT` (it may still have been delivered). @default 5000 */
   timeoutMs?: number
@@ -48,11 +48,18 @@ async function responseError (res: Response): Promise<SdClientError> {
 
 /** A publisher for the admin listener at `options.url`. */
 export function createPublisher (options: PublisherOptions): Publisher {
-  // a path prefix (a reverse proxy's) is kept: `…/admin` → `…/admin/sd/publish`
-  const endpoint = `${new URL(options.url).href.replace(/\/+$/, '')}/sd/publish`
+  // a path prefix (a reverse proxy's) is kept: `…/admin` → `…/admin/sd/publish` (a query stays after it)
+  const url = new URL(options.url)
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/sd/publish`
+  const endpoint = url.href
   const timeoutMs = options.timeoutMs ?? 5000
   const headers: Record<string, string> = { 'content-type': 'application/json' }
-  if (options.token !== undefined && options.token !== '') headers.authorization = `Bearer ${options.token}`
+  // checked here: fetch's own error for a bad header value would show the token
+  const token = options.token?.trim()
+  if (token !== undefined && token !== '') {
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new TypeError('createPublisher: the token must be printable ASCII without spaces (an admin token\'s characters)')
+    headers.authorization = `Bearer ${token}`
+  }
   return {
     async publish (to, data, publishOptions = {}) {
       const body = JSON.stringify(publishOptions.recover === undefined ? { to, data } : { to, data, recover: publishOptions.recover })

@@ -19,6 +19,8 @@ export const METRICS_TIMEOUT_MS = 2000
 
 /** A process serving now, as the requests see it. */
 export interface AdminTarget {
+  /** The process (node:cluster worker id): its requests are settled when it exits (`gone`). */
+  readonly id: number
   /** Slot number (0 for the gateway). */
   readonly n: number
   readonly role: SlotRole
@@ -35,6 +37,8 @@ export class AdminRequests {
   /** `publish` requests, and the round robin over the processes that run them. */
   readonly #publish = new PendingRequests()
   #turn = 0
+  /** Requests each process (by worker id) has not answered: settled at once when it exits. */
+  readonly #unanswered = new Map<number, Map<number, 'metrics' | 'publish'>>()
 
   constructor (serving: () => AdminTarget[]) {
     this.#serving = serving
@@ -58,7 +62,7 @@ export class AdminRequests {
     if (withBus.length === 0) throw new SdError('SD_ERR_NO_WORKER', 'no worker process serves to run the publish')
     const target = withBus[this.#turn++ % withBus.length]
     const msg = (r: number): ToWorker => recover === undefined ? { t: 'publish', r, to, d: data } : { t: 'publish', r, to, d: data, recover }
-    const answer = await this.#publish.start<Published | undefined>((r) => { target.send(msg(r)); return true }, undefined, PUBLISH_TIMEOUT_MS)
+    const answer = await this.#ask(target, 'publish', this.#publish, msg, undefined as Published | undefined, PUBLISH_TIMEOUT_MS)
     if (answer === undefined) throw new SdError('SD_ERR_NO_WORKER', `worker ${target.n} did not answer the publish within ${PUBLISH_TIMEOUT_MS} ms`)
     if (answer.e !== undefined) throw sdErrorFrom(answer.e.code, answer.e.message)
     return answer.n ?? 0
@@ -76,7 +80,35 @@ export class AdminRequests {
 
   async #merged (): ReturnType<typeof mergeProcessMetrics> {
     const ask = (target: AdminTarget): Promise<ProcessMetrics | undefined> =>
-      this.#metrics.start((r) => { target.send({ t: 'metrics', r }); return true }, undefined as ProcessMetrics | undefined, METRICS_TIMEOUT_MS)
+      this.#ask(target, 'metrics', this.#metrics, (r) => ({ t: 'metrics', r }), undefined as ProcessMetrics | undefined, METRICS_TIMEOUT_MS)
     return await mergeProcessMetrics(await Promise.all(this.#serving().map(ask)))
+  }
+
+  /** Sends one request to `target`, remembered as unanswered until it settles. */
+  async #ask<T> (target: AdminTarget, kind: 'metrics' | 'publish', table: PendingRequests, msg: (r: number) => ToWorker, fallback: T, timeoutMs: number): Promise<T> {
+    let mine = this.#unanswered.get(target.id)
+    if (mine === undefined) this.#unanswered.set(target.id, (mine = new Map()))
+    const open = mine
+    let sent = -1
+    try {
+      return await table.start<T>((r) => { sent = r; open.set(r, kind); target.send(msg(r)); return true }, fallback, timeoutMs)
+    } finally {
+      open.delete(sent)
+      if (open.size === 0 && this.#unanswered.get(target.id) === open) this.#unanswered.delete(target.id)
+    }
+  }
+
+  /**
+   * A process exited: its requests will never be answered. A scrape leaves it out now, a
+   * publish fails now with `SD_ERR_NO_WORKER` (not at the timeout, blaming a slow worker).
+   */
+  gone (id: number, n: number): void {
+    const open = this.#unanswered.get(id)
+    if (open === undefined) return
+    this.#unanswered.delete(id)
+    for (const [r, kind] of open) {
+      if (kind === 'metrics') this.#metrics.settle(r, undefined)
+      else this.#publish.settle(r, { t: 'published', r, e: { code: 'SD_ERR_NO_WORKER', message: `no business worker ready: worker ${n} exited before answering the publish (it may have reached some connections)` } } satisfies Published)
+    }
   }
 }

@@ -86,7 +86,7 @@ export class Primary {
   readonly #statsRequests = new PendingRequests()
   /** The admin listener's `metrics` and `publish` requests to the processes serving now. */
   readonly #admin = new AdminRequests(() => [...this.#slots.values()].flatMap(({ role, current: slot }): AdminTarget[] =>
-    slot?.worker.isConnected() === true ? [{ n: slot.n, role, send: (msg) => this.#send(slot, msg) }] : []))
+    slot?.worker.isConnected() === true ? [{ id: slot.worker.id, n: slot.n, role, send: (msg) => this.#send(slot, msg) }] : []))
   #status: PrimaryStatus = 'starting'
   #ports: Ports = {}
   readonly #startedAt = Date.now()
@@ -260,6 +260,8 @@ export class Primary {
     const id = slot.worker.id
     this.#byId.delete(id)
     this.#membership.dropWorker(id)
+    // its admin requests in flight will never be answered: say so now, not at their timeout
+    this.#admin.gone(id, slot.n)
     const state = this.#slots.get(slot.n)
     if (state?.current === slot) state.current = undefined
     const waiter = this.#readyWaiters.get(id)

@@ -6,6 +6,7 @@
  */
 import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { networkInterfaces } from 'node:os'
@@ -122,6 +123,36 @@ describe('admin decision', () => {
     assert.equal(ok.status, 200)
     assert.equal(ok.text, METRICS)
     assert.equal((await publish(port, { to: { uid: 'u1' }, data: { x: 1 } }, { authorization: `bearer ${TOKEN}` })).body.reached, 3)
+  })
+
+  test('no token: a Host that is not loopback (a DNS rebinding page in a browser on this machine) is refused on every data route', async () => {
+    const { port, sources } = await start('')
+    /** One request with this Host header (fetch cannot set it), answering status and body. */
+    const withHost = (host: string, method: string, path: string, body?: string): Promise<{ status: number, text: string }> => new Promise((resolve, reject) => {
+      const r = request({ host: '127.0.0.1', port, method, path, headers: { host, ...body === undefined ? {} : { 'content-type': 'application/json' } } }, (res) => {
+        let text = ''
+        res.setEncoding('utf8').on('data', (c: string) => { text += c }).on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+      })
+      r.on('error', reject)
+      r.end(body)
+    })
+    const publishBody = JSON.stringify({ to: { all: true }, data: 'rebound' })
+    for (const host of ['evil.example.com', `evil.example.com:${port}`, '10.0.0.5', 'localhost.evil.example.com', '127.0.0.1.nip.io']) {
+      for (const [method, path, body] of [['GET', '/metrics'], ['GET', '/dashboard'], ['GET', '/nope'], ['POST', '/sd/publish', publishBody]] as const) {
+        const got = await withHost(host, method, path, body)
+        assert.equal(got.status, 403, `${host} ${method} ${path}`)
+        assert.equal((JSON.parse(got.text) as Answer).error.code, 'SD_ERR_FORBIDDEN')
+      }
+    }
+    assert.equal(sources.published.length, 0, 'no publish ran')
+    for (const host of [`localhost:${port}`, 'LOCALHOST', `127.0.0.1:${port}`, '127.0.0.2', `[::1]:${port}`]) {
+      assert.equal((await withHost(host, 'GET', '/metrics')).status, 200, host)
+    }
+    assert.equal((await withHost(`localhost:${port}`, 'POST', '/sd/publish', publishBody)).status, 200)
+    // with a token the Host does not matter: a page cannot know the token
+    const tokened = await start(TOKEN)
+    const ok = await fetch(`http://127.0.0.1:${tokened.port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    assert.equal(ok.status, 200)
   })
 
   const outside = outsideAddress()
@@ -241,9 +272,9 @@ describe('hardening', () => {
     assert.match(garbage, /^HTTP\/1\.1 400 /)
     assert.match(garbage, /"code":"SD_ERR_BAD_MESSAGE"/)
     // a request whose headers never end
-    const slow = raw(port, 'GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: 1')
+    const slow = raw(port, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1')
     // a body that never comes
-    const slowBody = raw(port, 'POST /sd/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"to"')
+    const slowBody = raw(port, 'POST /sd/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"to"')
     const served = await req(port, '/metrics')
     assert.equal(served.status, 200, 'served while the slow ones hang')
     const [slowAnswer, slowBodyAnswer] = await Promise.all([slow, slowBody])

@@ -6,6 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { Controller, createApp, type Application } from '../../framework/index.js'
@@ -134,6 +135,35 @@ describe('the Node helper without a server that answers', () => {
       await closed
     }
     await assert.rejects(createPublisher({ url: `http://127.0.0.1:${port}` }).publish({ all: true }, 1), (err: unknown) => err instanceof SdClientError && err.code === 'SD_ERR_CLIENT_DISCONNECTED')
+  })
+})
+
+describe('the Node helper\'s options', () => {
+  test('a token a header cannot carry throws at creation without showing it; surrounding whitespace (a file\'s newline) is trimmed', async () => {
+    for (const token of ['secret-token-abc\r\nX-Evil: 1', 'secret-token-\u20ac', 'secret\u0000token-abc']) {
+      assert.throws(() => createPublisher({ url: 'http://127.0.0.1:1', token }), (err: unknown) => {
+        assert.ok(err instanceof TypeError)
+        assert.match(err.message, /token must be printable ASCII/)
+        assert.doesNotMatch(err.message, /secret/)
+        return true
+      })
+    }
+    // a URL with a query string: the path is added to the URL's path, not after its query
+    const seen: Array<{ url?: string, auth?: string }> = []
+    const server = createHttpServer((req, res) => {
+      seen.push({ url: req.url, auth: req.headers.authorization })
+      res.setHeader('content-type', 'application/json')
+      res.end('{"reached":7}')
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    try {
+      const port = (server.address() as { port: number }).port
+      assert.equal(await createPublisher({ url: `http://127.0.0.1:${port}/admin/?k=v`, token: ' file-token-0123456789\n' }).publish({ all: true }, 1), 7)
+      assert.deepEqual(seen, [{ url: '/admin/sd/publish?k=v', auth: 'Bearer file-token-0123456789' }])
+    } finally {
+      server.close()
+    }
   })
 })
 

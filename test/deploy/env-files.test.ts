@@ -1,11 +1,13 @@
 /** The `X_FILE` variants of the secret variables (framework/server/env-files.ts) through `loadConfig`. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../framework/server/config.js'
 import { SdError } from '../../framework/core/errors.js'
+import { MAX_ENV_FILE_BYTES } from '../../framework/server/env-files.js'
 
 async function secretsDir (t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sd-env-files-'))
@@ -52,7 +54,7 @@ test('X and X_FILE both set, an unreadable file and an empty file fail with SD_E
   }
   await fails({ SD_CLUSTER_SECRET: 'from-the-env-0123456789', SD_CLUSTER_SECRET_FILE: join(dir, 'secret') }, /SD_CLUSTER_SECRET and SD_CLUSTER_SECRET_FILE are both set/)
   await fails({ SD_ADMIN_TOKEN_FILE: join(dir, 'missing') }, new RegExp(`SD_ADMIN_TOKEN_FILE: cannot read ${join(dir, 'missing')} \\(ENOENT\\)`))
-  await fails({ SD_AUTH_JWT_SECRET_FILE: dir }, /SD_AUTH_JWT_SECRET_FILE: cannot read .* \(EISDIR\)/)
+  await fails({ SD_AUTH_JWT_SECRET_FILE: dir }, /SD_AUTH_JWT_SECRET_FILE: .* is not a regular file/)
   await fails({ SD_CLUSTER_SECRET_FILE: join(dir, 'empty') }, /SD_CLUSTER_SECRET_FILE: .* is empty/)
   // an empty X_FILE is unset; the plain variable still works
   assert.equal((await load({ SD_CLUSTER_SECRET_FILE: '', SD_CLUSTER_SECRET: 'plain-0123456789' })).cluster.secret, 'plain-0123456789')
@@ -62,4 +64,32 @@ test('SD_ADVERTISE_HOST and SD_CLUSTER_NAME set the dispatch server\'s advertise
   const config = await load({ SD_ADVERTISE_HOST: 'dispatch1', SD_CLUSTER_NAME: 'stack-a' })
   assert.equal(config.cluster.advertiseHost, 'dispatch1')
   assert.equal(config.cluster.name, 'stack-a')
+})
+
+test('X_FILE naming a FIFO, a device or a file over 64 KiB fails at once with SD_ERR_CONFIG_INVALID (no hang, nothing read into memory)', async (t) => {
+  const dir = await secretsDir(t)
+  const big = join(dir, 'big')
+  await writeFile(big, '')
+  await truncate(big, MAX_ENV_FILE_BYTES + 1)
+  const fifo = join(dir, 'fifo')
+  execFileSync('mkfifo', [fifo])
+  const fails = async (env: NodeJS.ProcessEnv, message: RegExp): Promise<void> => {
+    await assert.rejects(load(env), (err: unknown) => {
+      assert.ok(err instanceof SdError)
+      assert.equal(err.code, 'SD_ERR_CONFIG_INVALID')
+      assert.match(err.message, message)
+      return true
+    })
+  }
+  await fails({ SD_CLUSTER_SECRET_FILE: big }, new RegExp(`SD_CLUSTER_SECRET_FILE: ${big} is larger than ${MAX_ENV_FILE_BYTES} bytes`))
+  // a FIFO with no writer (or /dev/zero) read in-process would block this test (or fill memory)
+  // forever: a child process under a kill timer does it, and reports what it got
+  const script = `import { readEnvFiles } from ${JSON.stringify(new URL('../../framework/server/env-files.ts', import.meta.url).href)}
+for (const p of process.argv.slice(1)) { try { readEnvFiles({ SD_ADMIN_TOKEN_FILE: p }); console.log('read') } catch (e) { console.log(e.message) } }`
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, fifo, '/dev/zero'], { encoding: 'utf8', timeout: 20_000 })
+  assert.equal(child.signal, null, `the reads returned (stdout: ${child.stdout}, stderr: ${child.stderr.slice(0, 500)})`)
+  assert.deepEqual(child.stdout.trim().split('\n'), [
+    `invalid configuration: SD_ADMIN_TOKEN_FILE: ${fifo} is not a regular file`,
+    'invalid configuration: SD_ADMIN_TOKEN_FILE: /dev/zero is not a regular file',
+  ])
 })
