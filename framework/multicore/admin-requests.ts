@@ -38,7 +38,7 @@ export class AdminRequests {
   readonly #publish = new PendingRequests()
   #turn = 0
   /** Requests each process (by worker id) has not answered: settled at once when it exits. */
-  readonly #unanswered = new Map<number, Map<number, 'metrics' | 'publish'>>()
+  readonly #unanswered = new Map<number, Set<{ kind: 'metrics' | 'publish', r: number }>>()
 
   constructor (serving: () => AdminTarget[]) {
     this.#serving = serving
@@ -87,13 +87,14 @@ export class AdminRequests {
   /** Sends one request to `target`, remembered as unanswered until it settles. */
   async #ask<T> (target: AdminTarget, kind: 'metrics' | 'publish', table: PendingRequests, msg: (r: number) => ToWorker, fallback: T, timeoutMs: number): Promise<T> {
     let mine = this.#unanswered.get(target.id)
-    if (mine === undefined) this.#unanswered.set(target.id, (mine = new Map()))
+    if (mine === undefined) this.#unanswered.set(target.id, (mine = new Set()))
     const open = mine
-    let sent = -1
+    // the two tables number their requests each from 1: an entry keeps its kind with its number
+    const entry = { kind, r: -1 }
     try {
-      return await table.start<T>((r) => { sent = r; open.set(r, kind); target.send(msg(r)); return true }, fallback, timeoutMs)
+      return await table.start<T>((r) => { entry.r = r; open.add(entry); target.send(msg(r)); return true }, fallback, timeoutMs)
     } finally {
-      open.delete(sent)
+      open.delete(entry)
       if (open.size === 0 && this.#unanswered.get(target.id) === open) this.#unanswered.delete(target.id)
     }
   }
@@ -106,7 +107,7 @@ export class AdminRequests {
     const open = this.#unanswered.get(id)
     if (open === undefined) return
     this.#unanswered.delete(id)
-    for (const [r, kind] of open) {
+    for (const { kind, r } of open) {
       if (kind === 'metrics') this.#metrics.settle(r, undefined)
       else this.#publish.settle(r, { t: 'published', r, e: { code: 'SD_ERR_NO_WORKER', message: `no business worker ready: worker ${n} exited before answering the publish (it may have reached some connections)` } } satisfies Published)
     }
