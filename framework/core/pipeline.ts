@@ -155,7 +155,7 @@ export class Pipeline<C extends BaseController = BaseController> {
   }
 
   #run (sink: ReplySink, conn: PipelineConnection | null, transport: TransportName, id: RequestId | undefined | null, path: string, verb: string | undefined, data: unknown, http: HttpExchange | null): void {
-    const t0 = this.#host.meter === undefined ? 0 : performance.now()
+    const t0 = this.#host.meter === undefined ? 0 : this.#host.meter.start()
     if (!this.#start(sink, conn, transport, id, path, verb, data, http, t0)) this.#end(sink, this.#route, t0)
   }
 

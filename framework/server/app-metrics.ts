@@ -48,6 +48,8 @@ export class AppMetrics {
     if (!app.config.metrics.enabled) return
     this.actions = new ActionMeter()
     this.traffic = new Traffic(this.actions.errors)
+    // made now: its CPU counters count from when they are made, not from the first scrape
+    defaultRegistry()
   }
 
   /** Counts a connection that just opened (metrics on). */
