@@ -81,6 +81,7 @@ function render (ev, missed) {
   if (ev.type === 'join') return show(`${ev.name}(${ev.uid}) joined ${ev.room}`, 'info')
   if (ev.type === 'leave') return show(`${ev.name}(${ev.uid}) left`, 'info')
   if (ev.type === 'online') { online = ev.count; return showStatus() }
+  if (ev.type === 'notice') return show(`notice: ${ev.text}`, 'info notice')
   if (ev.type === 'say') return show(`${ev.from.name}(${ev.from.uid}) says${ev.private ? ' to you' : ''}: ${ev.text}`, `${ev.private ? 'private' : ''} ${cls}`.trim())
   show(JSON.stringify(ev), 'info')
 }

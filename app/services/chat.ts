@@ -37,6 +37,8 @@ export type ChatEvent =
   | { type: 'leave', uid: string, name: string, room: string }
   | { type: 'say', from: ChatUser, text: string, room?: string, private?: boolean }
   | { type: 'online', count: number }
+  /** From another back end through the admin listener's POST /sd/publish (README). */
+  | { type: 'notice', text: string }
 
 /** Where uids come from and names are kept. */
 export interface UserStore {
@@ -185,6 +187,7 @@ export function renderLine (data: unknown): string {
     case 'leave': return `${ev.name}(${ev.uid}) left`
     case 'say': return `${ev.from.name}(${ev.from.uid}) says${ev.private ? ' to you' : ''}: ${ev.text}`
     case 'online': return `online: ${ev.count}`
+    case 'notice': return `notice: ${String(ev.text)}`
     default: return JSON.stringify(data) ?? ''
   }
 }

@@ -54,7 +54,8 @@ export type ToWorker =
   | { t: 'deliver', to: PushOp, d?: unknown }
   | { t: 'result', r: number, v: unknown }
   | { t: 'stats', r: number }
-  | { t: 'metrics', r: number }
+  /** Its metrics; `s`: only the snapshot (the dashboard's sampler asks every second). */
+  | { t: 'metrics', r: number, s?: true }
   /** Run an admin publish (`POST /sd/publish` at the primary) on this process's bus. */
   | { t: 'publish', r: number, to: BusTarget, d: unknown, recover?: boolean }
   | { t: 'stop' }

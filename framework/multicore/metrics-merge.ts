@@ -36,8 +36,9 @@ export async function mergeProcessMetrics (parts: ReadonlyArray<ProcessMetrics |
   return { text, snapshot: mergeSnapshots(answered.map((p) => p.snapshot)) }
 }
 
-/** What a process answers about itself: its registry (null when off) and snapshot. */
-export async function processMetrics (metrics: { json (): Promise<unknown[]>, snapshot (): ProcessSnapshot }): Promise<ProcessMetrics> {
+/** What a process answers about itself: its registry (null when off; empty when only the snapshot is asked) and snapshot. */
+export async function processMetrics (metrics: { json (): Promise<unknown[]>, snapshot (): ProcessSnapshot }, snapshotOnly = false): Promise<ProcessMetrics> {
+  if (snapshotOnly) return { json: [], snapshot: metrics.snapshot() }
   const json = await metrics.json().catch((err: unknown) => {
     if (err instanceof SdError && err.code === 'SD_ERR_METRICS_DISABLED') return null
     throw err

@@ -106,7 +106,7 @@ export async function runWorker<A extends WorkerApp> (createApp: WorkerAppFactor
     else if (msg.t === 'metrics') {
       const metrics = app?.metrics
       const answer = (m: Awaited<ReturnType<typeof processMetrics>> | undefined): void => { send({ t: 'metrics', r: msg.r, m }) }
-      if (metrics) processMetrics(metrics).then(answer, () => answer(undefined))
+      if (metrics) processMetrics(metrics, msg.s === true).then(answer, () => answer(undefined))
       else answer(undefined)
     }
     else if (msg.t === 'tls') reloadTls()
