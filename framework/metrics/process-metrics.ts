@@ -73,7 +73,7 @@ export function sdRegistry (src: MetricsSource): Registry {
   metric(r, 'sd_connections_opened_total', 'Client connections opened by transport', 'counter', () => each(src.traffic(), 'transport', (t) => t.opened))
   metric(r, 'sd_connections_closed_total', 'Client connections closed by transport', 'counter', () => each(src.traffic(), 'transport', (t) => t.closed))
   metric(r, 'sd_messages_in_total', 'Messages (HTTP: requests) received by transport', 'counter', () => each(src.traffic(), 'transport', (t) => t.messagesIn))
-  metric(r, 'sd_messages_out_total', 'Messages (replies, errors, pushes; HTTP: responses) sent by transport', 'counter', () => each(src.traffic(), 'transport', (t) => t.messagesOut))
+  metric(r, 'sd_messages_out_total', 'Messages (replies, errors, pushes; HTTP: responses, one per request routed) sent by transport', 'counter', () => each(src.traffic(), 'transport', (t) => t.messagesOut))
   metric(r, 'sd_bytes_in_total', 'Bytes received by transport (socket ports: message payloads; HTTP: bytes on the socket)', 'counter', () => each(src.traffic(), 'transport', (t) => bytes(t, 'bytesIn')))
   metric(r, 'sd_bytes_out_total', 'Bytes sent by transport (socket ports: messages with their framing; HTTP: bytes on the socket)', 'counter', () => each(src.traffic(), 'transport', (t) => bytes(t, 'bytesOut')))
   metric(r, 'sd_errors_total', 'Error replies by code (refusals and failures)', 'counter', () => each(src.errors.byCode, 'code', (n) => n))

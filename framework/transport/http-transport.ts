@@ -102,14 +102,8 @@ export class HttpTransport implements Transport {
       if (traffic !== undefined) traffic.opened++
       socket.once('close', () => this.#forget(socket))
     })
-    if (traffic !== undefined) {
-      // bytes are read off the sockets at a scrape (nothing per request); responses are counted as they end
-      traffic.live = () => this.#liveBytes()
-      app.addHook('onResponse', (_request, _reply, done) => {
-        traffic.messagesOut++
-        done()
-      })
-    }
+    // bytes are read off the sockets at a scrape (nothing per request)
+    if (traffic !== undefined) traffic.live = () => this.#liveBytes()
     if (this.#tls !== undefined) {
       app.server.on('connection', (raw: Socket) => {
         this.#handshaking.add(raw)
@@ -137,7 +131,8 @@ export class HttpTransport implements Transport {
       method: HTTP_METHODS,
       url: '/*',
       handler: (request, reply) => {
-        if (traffic !== undefined) traffic.messagesIn++
+        // every request routed here is answered once: one count each way (no per-response hook)
+        if (traffic !== undefined) { traffic.messagesIn++; traffic.messagesOut++ }
         if (request.url.charCodeAt(1) === 0x73 && isClientJs(request.method, request.url)) return sendClientJs(reply) // '/s…'
         if (staticFiles !== undefined && staticFiles.size > 0 && (request.method === 'GET' || request.method === 'HEAD')) {
           const url = request.url
