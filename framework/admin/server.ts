@@ -16,7 +16,7 @@ import { Admission } from '../transport/admission.js'
 import { clientErrorHandler, frameworkErrors, installHttpErrors, replyHttpError } from '../transport/http-errors.js'
 import { httpServerFactory } from '../transport/http-server.js'
 import { httpDefaults } from '../transport/options.js'
-import { adminAllows, adminTokenDigest, type AdminConfig } from './guard.js'
+import { adminAllows, adminTokenDigest, checkAdmin, type AdminConfig } from './guard.js'
 import type { AdminPlugin } from './plugins.js'
 import { parsePublish } from './publish.js'
 import type { AdminSources } from './sources.js'
@@ -70,7 +70,9 @@ export class AdminServer {
   #admission: Admission | undefined
   readonly #sockets = new Set<Socket>()
 
+  /** Checks the options (a bad token or address fails here, naming its key: a dispatch server has no other check). */
   constructor (options: AdminServerOptions) {
+    checkAdmin({ enabled: true, ...options.config })
     this.#options = options
     this.#limits = { ...adminLimitDefaults(), ...options.limits }
     this.#log = options.log.child({ listener: 'admin' })

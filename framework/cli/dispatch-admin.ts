@@ -49,7 +49,9 @@ export function dispatchSources (dispatcher: Dispatcher, node: string, options: 
     snapshot: async () => snapshot(),
     ...(options.nodes === undefined ? {} : { nodes: options.nodes }),
     publish: async () => {
-      throw new SdError('SD_ERR_NOT_SUPPORTED', 'a publish on a dispatch server (it holds no clients): POST /sd/publish to a server\'s admin listener')
+      const err = new SdError('SD_ERR_NOT_SUPPORTED')
+      err.message = 'a dispatch server holds no clients: POST /sd/publish to a server\'s admin listener'
+      throw err
     },
   }
 }

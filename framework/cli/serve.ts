@@ -140,6 +140,8 @@ export async function runServer (options: RunServerOptions): Promise<{ primary: 
     })
     const ports = await primary.start()
     admin = await startPrimaryAdmin(config, primary, log)
+    // a signal while the listener started found none to stop: stop it now
+    if (stopping !== undefined) await admin?.stop()
     await writeState(paths, { pid: process.pid, root, startedAt, workers, mode, workerPids: primary.pids, ports })
     log.info({ workers, mode, ports }, runningMessage(mode, workers, ports.gateway))
   } catch (err) {

@@ -266,11 +266,20 @@ export class Sampler {
     this.#busy = true
     try {
       const snap = await this.#sources.snapshot()
-      const figures = await this.#sources.nodes?.()
+      // the cluster view needs Redis: when it fails, this server's own plots go on
+      let figures: NodeFigures[] | undefined
+      let nodesError: string | undefined
+      try {
+        figures = await this.#sources.nodes?.()
+      } catch (err) {
+        nodesError = `cluster view: ${err instanceof Error ? err.message : String(err)}`
+      }
       const prev = this.#prev
       this.#prev = snap
-      this.#error = undefined
-      if (prev === undefined || snap.at <= prev.at) return
+      this.#error = nodesError
+      // a process joined or left since the last sample (a restart, a reload, a missed answer):
+      // the difference of the sums is no rate; this second is a gap
+      if (prev === undefined || snap.at <= prev.at || snap.processes !== prev.processes) return
       this.#record(pointBetween(prev, snap), snap, figures)
     } catch (err) {
       this.#error = err instanceof Error ? err.message : String(err)

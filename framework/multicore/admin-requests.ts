@@ -8,6 +8,7 @@ import { PendingRequests } from '../connection/remote-bus.js'
 import { SdError } from '../core/errors.js'
 import type { ProcessSnapshot } from '../core/snapshot.js'
 import { sdErrorFrom, type FromWorker, type ToWorker } from './ipc-protocol.js'
+import { MetricsBook } from './metrics-book.js'
 import { mergeProcessMetrics, type ProcessMetrics } from './metrics-merge.js'
 import type { SlotRole } from './roles.js'
 
@@ -39,6 +40,8 @@ export class AdminRequests {
   #turn = 0
   /** Requests each process (by worker id) has not answered: settled at once when it exits. */
   readonly #unanswered = new Map<number, Set<{ kind: 'metrics' | 'publish', r: number }>>()
+  /** Each process's last registry and the counters of those that exited: whole-server counters never go down. */
+  readonly #book = new MetricsBook()
 
   constructor (serving: () => AdminTarget[]) {
     this.#serving = serving
@@ -80,10 +83,24 @@ export class AdminRequests {
   }
 
   async #merged (snapshotOnly: boolean): ReturnType<typeof mergeProcessMetrics> {
+    const serving = this.#serving()
     const ask = (target: AdminTarget): Promise<ProcessMetrics | undefined> =>
       this.#ask(target, 'metrics', this.#metrics, (r) => (snapshotOnly ? { t: 'metrics', r, s: true } : { t: 'metrics', r }), undefined as ProcessMetrics | undefined, METRICS_TIMEOUT_MS)
-    return await mergeProcessMetrics(await Promise.all(this.#serving().map(ask)))
+    const answers = await Promise.all(serving.map(ask))
+    if (snapshotOnly) return await mergeProcessMetrics(answers)
+    const fresh = new Map<number, unknown[]>()
+    answers.forEach((a, i) => {
+      if (a?.json == null) return
+      fresh.set(serving[i].id, a.json)
+      this.#book.record(serving[i].id, a.json)
+    })
+    if (answers.some((a) => a !== undefined && a.json === null)) return await mergeProcessMetrics(answers) // metrics off
+    const parts = this.#book.parts(fresh, serving.map((t) => t.id))
+    // nothing to show (no process answered, none ever did): an error, never an empty 200
+    if (parts.length === 0) throw new SdError('SD_ERR_NO_WORKER', 'no process of the server answered the scrape')
+    return await mergeProcessMetrics(answers, parts)
   }
+
 
   /** Sends one request to `target`, remembered as unanswered until it settles. */
   async #ask<T> (target: AdminTarget, kind: 'metrics' | 'publish', table: PendingRequests, msg: (r: number) => ToWorker, fallback: T, timeoutMs: number): Promise<T> {
@@ -105,6 +122,7 @@ export class AdminRequests {
    * publish fails now with `SD_ERR_NO_WORKER` (not at the timeout, blaming a slow worker).
    */
   gone (id: number, n: number): void {
+    this.#book.retire(id)
     const open = this.#unanswered.get(id)
     if (open === undefined) return
     this.#unanswered.delete(id)

@@ -26,9 +26,10 @@ export async function mergedMetricsText (parts: readonly unknown[][]): Promise<s
 }
 
 /** The merged text and snapshot of the processes that answered; the text throws `SD_ERR_METRICS_DISABLED` when every one has them off. */
-export async function mergeProcessMetrics (parts: ReadonlyArray<ProcessMetrics | undefined>): Promise<{ text: () => Promise<string>, snapshot: ProcessSnapshot }> {
+export async function mergeProcessMetrics (parts: ReadonlyArray<ProcessMetrics | undefined>, registries?: unknown[][]): Promise<{ text: () => Promise<string>, snapshot: ProcessSnapshot }> {
   const answered = parts.filter((p): p is ProcessMetrics => p !== undefined)
-  const json = answered.map((p) => p.json).filter((j): j is unknown[] => j !== null)
+  // `registries`: what to sum instead of the answers' own (with the book's kept ones: metrics-book.ts)
+  const json = registries ?? answered.map((p) => p.json).filter((j): j is unknown[] => j !== null)
   const text = async (): Promise<string> => {
     if (json.length === 0 && answered.length > 0) throw new SdError('SD_ERR_METRICS_DISABLED', 'metrics.enabled is false')
     return await mergedMetricsText(json)

@@ -9,6 +9,11 @@ import { adminAllows, adminTokenDigest, checkAdmin, type AdminConfig, type Admin
 
 export { adminDefaults, adminAllows, isLoopback, type AdminConfig } from '../admin/guard.js'
 
+/** The `Host` header as the decision reads it (sent twice: a name no loopback check accepts). */
+function hostHeader (host: string | string[] | undefined): string | undefined {
+  return Array.isArray(host) ? host.join(',') : host
+}
+
 /** The pipeline's admin guard for one application (core's `AdminCheck`). */
 export class AdminGuard implements AdminCheck {
   readonly #config: AdminConfig
@@ -24,7 +29,7 @@ export class AdminGuard implements AdminCheck {
   /** `undefined`: the caller may run the admin action; else the error to answer. */
   check (conn: ConnectionRef | null, http: HttpExchange | null): SdError | undefined {
     const request: AdminRequest = http !== null
-      ? { ip: http.request.ip, authorization: http.request.headers.authorization }
+      ? { ip: http.request.ip, authorization: http.request.headers.authorization, host: hostHeader(http.request.headers.host) }
       : { ip: conn?.remoteAddress ?? '' }
     const verdict = adminAllows(request, this.#config, this.#tokenDigest)
     return verdict === true ? undefined : verdict

@@ -183,3 +183,21 @@ test('a sample still running makes the next one a no-op (slow sources do not pil
   await first
   assert.equal(sampler.data().error, undefined)
 })
+
+test('a sample whose sum counts other processes than the previous one (a worker missed or restarted) is a gap, not a spike; a failing cluster view keeps this server\'s points', async () => {
+  const snaps = [
+    snap(1000, { processes: 2, messagesIn: 1000 }),
+    snap(2000, { processes: 2, messagesIn: 1100 }),
+    // one worker missed this sample: its lifetime count leaves the sum
+    snap(3000, { processes: 1, messagesIn: 600 }),
+    // back: its lifetime count returns in one second
+    snap(4000, { processes: 2, messagesIn: 1300 }),
+    snap(5000, { processes: 2, messagesIn: 1400 }),
+  ]
+  let i = 0
+  const sampler = new Sampler({ node: 'n', snapshot: async () => snaps[i++], nodes: async () => { throw new Error('redis down') } }, { timers: manualTimers() })
+  for (let k = 0; k < snaps.length; k++) await sampler.sample()
+  const rates = sampler.data(0).server.map((p) => [p.t, p.messagesInPerSec])
+  assert.deepEqual(rates, [[2000, 100], [5000, 100]])
+  assert.match(sampler.data(0).error ?? '', /cluster view: redis down/)
+})

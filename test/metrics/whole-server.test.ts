@@ -114,9 +114,16 @@ describe('sd start --workers 2: a scrape at the primary covers both workers', { 
     }, 10_000, 'a dashboard point with every connection')
   })
 
-  test('a worker killed (SIGKILL) while a scrape waits for it: the scrape answers without it', async () => {
+  test('a worker killed (SIGKILL) while a scrape waits for it: the scrape answers without its connections, and no counter goes down', async () => {
     const [victim] = (await processes(server)).filter((p) => p.tcp > 0)
     const survivors = clients.length - victim.tcp
+    const before = await scrape(adminPort)
+    const counters = ['sd_messages_in_total', 'sd_messages_out_total', 'sd_connections_opened_total'].map((name) => [name, valueOf(before, name, { transport: 'tcp' })] as const)
+    const actions = actionCount(before, 'where')
+    const noneDown = (m: Awaited<ReturnType<typeof scrape>>, when: string): void => {
+      for (const [name, was] of counters) assert.ok(valueOf(m, name, { transport: 'tcp' }) >= was, `${name} ${when}: ${valueOf(m, name, { transport: 'tcp' })} < ${was}`)
+      assert.ok(actionCount(m, 'where') >= actions, `the action count ${when}`)
+    }
     // stopped, it cannot answer: the scrape waits on it (at most 2 s) when it is killed
     process.kill(victim.pid, 'SIGSTOP')
     const scraping = scrape(adminPort)
@@ -125,6 +132,8 @@ describe('sd start --workers 2: a scrape at the primary covers both workers', { 
     process.kill(victim.pid, 'SIGKILL')
     const m = await scraping
     assert.equal(valueOf(m, 'sd_connections', { transport: 'tcp' }), survivors)
+    // its counts stay in the sums (its last registry, then its counters kept by the primary)
+    noneDown(m, 'while it was stopped')
     // the slot is restarted (with no clients); later scrapes count it again
     await waitUntil(async () => {
       const now = await processes(server)
@@ -132,6 +141,7 @@ describe('sd start --workers 2: a scrape at the primary covers both workers', { 
     }, 20_000, 'the worker to be restarted')
     const again = await scrape(adminPort)
     assert.equal(valueOf(again, 'sd_connections', { transport: 'tcp' }), survivors)
+    noneDown(again, 'after its restart')
     assert.equal(again.get('process_cpu_user_seconds_total')?.samples.length, 1)
   })
 })

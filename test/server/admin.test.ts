@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { networkInterfaces } from 'node:os'
+import { request } from 'node:http'
 import { Controller, loadConfig, SdError } from '../../framework/index.js'
 import { adminAllows, isLoopback } from '../../framework/admin/guard.js'
 import { Router } from '../../framework/core/router.js'
@@ -130,4 +131,17 @@ test('an admin action on a socket: from loopback without a token it runs; with a
   const refused = await b.request('/peek/internals')
   assert.equal(refused.error?.code, 'SD_ERR_FORBIDDEN')
   assert.equal((await b.request('/peek/hello')).data, 'hi', 'the connection stays open and other actions run')
+})
+
+test('an admin action over HTTP without a token: a request naming another host (a DNS rebinding page in a local browser) is refused', async (t) => {
+  const app = await startApp()
+  t.after(() => app.stop())
+  const status = (host: string): Promise<number> => new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: portOf(app, 'http'), path: '/status', headers: { host } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+    req.on('error', reject)
+    req.end()
+  })
+  assert.equal(await status('evil.example:8081'), 403)
+  assert.equal(await status(`127.0.0.1:${portOf(app, 'http')}`), 200)
+  assert.equal(await status('localhost'), 200)
 })

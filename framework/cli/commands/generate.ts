@@ -1,7 +1,7 @@
 import { Args, Command, Flags } from '@oclif/core'
 import { appConfig, appRoot, rootFlag } from '../context.js'
-import { chmod } from 'node:fs/promises'
-import { join } from 'node:path'
+import { chmod, mkdir } from 'node:fs/promises'
+import { join, sep } from 'node:path'
 import { ExistsError, generate, generateKinds, NameError, writePlanned, type GenerateKind, type PlannedFile } from '../generate.js'
 import { deployDir, deployNotes, planDeploy } from '../generate-deploy.js'
 import { readPid, runPaths } from '../run-state.js'
@@ -31,13 +31,16 @@ export default class Generate extends Command {
       if (err instanceof ExistsError) this.error(err.message, { exit: 1 })
       throw err
     }
+    // a dry run shows what it would write, but never a secret's value (logs keep what is printed)
+    const secret = (path: string): boolean => path.startsWith(join(deployDir, 'secrets') + sep)
     const show = (files: PlannedFile[]): void => {
-      for (const f of files) this.log(flags['dry-run'] ? `would write ${f.path}\n${f.content}` : `created ${f.path}`)
+      for (const f of files) this.log(flags['dry-run'] ? `would write ${f.path}\n${secret(f.path) ? '(a new random secret)\n' : f.content}` : `created ${f.path}`)
     }
     if (args.kind === 'deploy') {
       if (args.name !== undefined) this.error('sd generate deploy takes no name', { exit: 2 })
+      // the secret files: only their owner may list the folder, from before they are written
+      if (!flags['dry-run']) await mkdir(join(root, deployDir, 'secrets'), { recursive: true, mode: 0o700 })
       show(await writePlanned(planDeploy(root, config), root, { dryRun: flags['dry-run'], force: flags.force }).catch(fail))
-      // the secret files: only their owner may list the folder
       if (!flags['dry-run']) await chmod(join(root, deployDir, 'secrets'), 0o700)
       this.log(['', ...deployNotes(root, config)].join('\n'))
       return
