@@ -7,12 +7,9 @@ import type { NodeFigures, ProcessSnapshot } from '../metrics/snapshot.js'
 
 export type { NodeFigures, ProcessSnapshot } from '../metrics/snapshot.js'
 
-/** Who a publish reaches: exactly one of the four. */
-export type PublishTarget =
-  | { uid: string }
-  | { uids: string[] }
-  | { group: string }
-  | { all: true }
+/** Who a publish reaches: exactly one of the four (the bus's own target type). */
+export type { BusTarget as PublishTarget } from '../connection/bus-publish.js'
+import type { BusTarget as PublishTarget } from '../connection/bus-publish.js'
 
 /** A checked `POST /sd/publish` body. */
 export interface PublishRequest {

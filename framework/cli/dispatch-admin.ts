@@ -8,13 +8,12 @@ import type { Logger } from 'pino'
 import { adminPlugins } from '../admin/plugins.js'
 import { AdminServer } from '../admin/server.js'
 import type { AdminSources } from '../admin/sources.js'
-import { clusterOverview } from '../cluster/overview.js'
 import type { Dispatcher } from '../cluster/dispatch-server.js'
 import type { RegistryView } from '../cluster/registry-reads.js'
 import { SdError } from '../core/errors.js'
 import { emptyLatency, type ProcessSnapshot } from '../core/snapshot.js'
 import { dispatchRegistry } from '../metrics/dispatch-metrics.js'
-import { nodeFigures } from '../metrics/node-figures.js'
+import { readNodeFigures } from '../metrics/node-figures.js'
 import type { Config } from '../server/config.js'
 import type { PrimaryAdmin } from './primary-admin.js'
 
@@ -59,7 +58,7 @@ export function dispatchSources (dispatcher: Dispatcher, node: string, options: 
 /** Starts a dispatch server's admin listener when `admin.enabled`; undefined when it is off. */
 export async function startDispatchAdmin (config: Config, dispatcher: Dispatcher, node: string, view: RegistryView, cluster: string, log: Logger): Promise<PrimaryAdmin | undefined> {
   if (!config.admin.enabled) return undefined
-  const nodes = async (): Promise<ReturnType<typeof nodeFigures>> => nodeFigures(await clusterOverview(view, cluster))
+  const nodes = (): ReturnType<typeof readNodeFigures> => readNodeFigures(view, cluster)
   const server = new AdminServer({ config: config.admin, sources: dispatchSources(dispatcher, node, { metrics: config.metrics.enabled, nodes }), log, plugins: adminPlugins })
   await server.start()
   return { address: () => server.address(), stop: () => server.stop() }

@@ -8,10 +8,9 @@ import type { Logger } from 'pino'
 import { adminPlugins } from '../admin/plugins.js'
 import { AdminServer, type AdminAddress } from '../admin/server.js'
 import type { AdminSources, NodeFigures } from '../admin/sources.js'
-import { clusterOverview } from '../cluster/overview.js'
 import { RegistryView } from '../cluster/registry-reads.js'
 import { RedisConnections } from '../data/redis.js'
-import { nodeFigures } from '../metrics/node-figures.js'
+import { readNodeFigures } from '../metrics/node-figures.js'
 import type { Primary } from '../multicore/primary.js'
 import { clusterName, type Config } from '../server/config.js'
 
@@ -40,7 +39,7 @@ export async function startPrimaryAdmin (config: Config, primary: Primary, log: 
   const redis = config.cluster.enabled ? new RedisConnections(config.redis, log) : undefined
   const cluster = clusterName(config)
   const view = redis && new RegistryView({ redis: redis.shared, cluster })
-  const nodes = view && (async () => nodeFigures(await clusterOverview(view, cluster)))
+  const nodes = view && (() => readNodeFigures(view, cluster))
   const server = new AdminServer({ config: config.admin, sources: primarySources(primary, node, nodes), log, plugins: adminPlugins })
   const stop = async (): Promise<void> => {
     await server.stop()

@@ -4,7 +4,8 @@
  * between two heartbeats (messages in/out per second, latency p50/p99); its connections are in
  * the meta already (per transport). `nodeFigures` reads them back from the cluster overview.
  */
-import type { ClusterOverview } from '../cluster/overview.js'
+import { clusterOverview, type ClusterOverview } from '../cluster/overview.js'
+import type { RegistryView } from '../cluster/registry-reads.js'
 import { latencyBetween, ratePerSec } from './series.js'
 import type { NodeFigures, ProcessSnapshot } from './snapshot.js'
 
@@ -61,4 +62,9 @@ export function nodeFigures (overview: ClusterOverview): NodeFigures[] {
       links: n.links.map((l) => ({ peer: l.dispatcher, state: l.status, ...(l.rttMs !== undefined && { rttMs: l.rttMs }) })),
     }
   })
+}
+
+/** Every live node's figures, read from the cluster registry (what a dashboard's `nodes()` answers). */
+export async function readNodeFigures (view: RegistryView, cluster: string): Promise<NodeFigures[]> {
+  return nodeFigures(await clusterOverview(view, cluster))
 }
